@@ -1,0 +1,5 @@
+"""setuptools shim: pyproject.toml holds the metadata; this only adds the cffi extension modules."""
+
+from setuptools import setup
+
+setup()
