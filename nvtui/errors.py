@@ -1,0 +1,21 @@
+"""The errors nvtui reports to a person, each mapped to the CLI's exit code (DESIGN.md, "Exit codes")."""
+
+from __future__ import annotations
+
+
+class NvtuiError(Exception):
+    """An error with a one-line message meant for the user; never shown as a traceback."""
+
+    exit_code = 2
+
+
+class UsageError(NvtuiError):
+    """Bad usage or input: a field out of range, a bad catalogue file, an unknown command (exit 2)."""
+
+    exit_code = 2
+
+
+class DeviceError(NvtuiError):
+    """The device, a permission or the kernel failed the request (exit 3)."""
+
+    exit_code = 3
