@@ -1,0 +1,294 @@
+"""The headless CLI (DESIGN.md, "CLI contract"). Errors are one line on stderr; exit codes:
+0 the device returned success, 1 an error status, 2 bad usage or input, 3 device, permission or kernel error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import NoReturn
+
+from nvtui import __version__
+from nvtui.errors import NvtuiError, UsageError
+
+EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 (argparse would print the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nvtui", description="Interactive terminal explorer for NVMe devices.")
+    p.add_argument("--version", action="version", version=f"nvtui {__version__}")
+    p.add_argument("--device", help="device to open in the TUI (ngXnY, /dev/nvmeX, sim0n1, ...)")
+    p.add_argument("--catalogue", action="append", default=[], type=Path, metavar="FILE",
+                   help="an extra command catalogue (YAML); repeatable")  # fmt: skip
+    p.add_argument("--backend", choices=("uring", "ioctl", "sim"), help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="controllers, namespaces and their char/block devices")
+    ls.add_argument("--json", action="store_true")
+
+    send = sub.add_parser("send", help="send one command")
+    send.add_argument("device", metavar="DEV")
+    send.add_argument("command", metavar="CMD")
+    send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
+                      help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
+    send.add_argument("--data-len", type=_byte_count, metavar="N")
+    send.add_argument("--data-in", type=Path, metavar="FILE", help="data sent to the controller")
+    send.add_argument("--data-out", type=Path, metavar="FILE", help="where the data read is written")
+    send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
+    send.add_argument("--allow-destructive", action="store_true")
+    send.add_argument("--json", action="store_true")
+    send.add_argument("--catalogue", dest="send_catalogue", action="append", default=[], type=Path,
+                      metavar="FILE")  # fmt: skip
+
+    run = sub.add_parser("run", help="replay a saved command script")
+    run.add_argument("script", type=Path, metavar="SCRIPT")
+    run.add_argument("--device", dest="run_device", metavar="DEV")
+    run.add_argument("--backend", dest="run_backend", choices=("uring", "ioctl", "sim"))
+    run.add_argument("--allow-destructive", action="store_true")
+    run.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser("bench", help="load a namespace and measure IOPS and latency")
+    bench.add_argument("device", metavar="DEV")
+    bench.add_argument("--rw", choices=("randread", "randwrite", "read", "write"), default="randread")
+    bench.add_argument("--bs", type=_byte_count, default=4096, metavar="N")
+    bench.add_argument("--qd", type=_positive_int, default=32, metavar="N")
+    bench.add_argument("--seconds", type=_positive_float, default=5.0, metavar="S")
+    bench.add_argument("--backend", dest="bench_backend", choices=("uring", "ioctl", "sim"))
+    bench.add_argument("--fixed-buffers", action="store_true")
+    bench.add_argument("--poll", action="store_true", help="polled completions (IOPOLL)")
+    bench.add_argument("--allow-destructive", action="store_true")
+    bench.add_argument("--json", action="store_true")
+
+    cat = sub.add_parser("catalogue", help="list the command catalogue or check a catalogue file")
+    cat_sub = cat.add_subparsers(dest="catalogue_verb", metavar="ACTION", parser_class=_Parser, required=True)
+    cat_list = cat_sub.add_parser("list", help="every command, user catalogues included")
+    cat_list.add_argument("--json", action="store_true")
+    cat_check = cat_sub.add_parser("check", help="validate a catalogue file; exit 2 on any error")
+    cat_check.add_argument("file", type=Path, metavar="FILE")
+    return p
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (decimal or 0x-hex)") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"{text} out of range 0-4294967295")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 65536:
+        raise argparse.ArgumentTypeError(f"{text} out of range 1-65536")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text} out of range (0, 86400] seconds")
+    return value
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+# --- verbs ----------------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from nvtui.backend.discovery import list_controllers
+
+    controllers = list_controllers()
+    if args.json:
+        _print_json({"controllers": [asdict(c) for c in controllers]})
+        return EXIT_OK
+    for c in controllers:
+        kind = "simulated" if c.simulated else c.transport
+        print(f"{c.name}  {c.char_dev or '-'}  {c.model} (sn {c.serial}, fw {c.firmware}, {kind}, {c.state})")
+        if c.access_error:
+            print(f"  ! {c.access_error}")
+        for ns in c.namespaces:
+            size = f"{ns.size_bytes / 2**30:.2f} GiB"
+            fmt = f"{ns.lba_size}" + (f"+{ns.metadata_size}" if ns.metadata_size else "")
+            zoned = " zoned" if ns.zoned else ""
+            devs = " ".join(d for d in (ns.char_dev, ns.block_dev) if d) or "(simulated)"
+            print(f"  {ns.name}  nsid {ns.nsid}  {size}  lba {fmt}{zoned}  {devs}")
+            if ns.access_error:
+                print(f"    ! {ns.access_error}")
+    return EXIT_OK
+
+
+def _load_catalogue(files: Sequence[Path]) -> object:
+    from nvtui.catalogue import load_catalogue
+
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"catalogue file {f} not found")
+    catalogue = load_catalogue(list(files))
+    for err in catalogue.errors:
+        print(f"nvtui: warning: {err}", file=sys.stderr)
+    return catalogue
+
+
+def _read_data_in(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--data-in {path}: {exc.strerror}") from None
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from nvtui.render import hexdump, record_table
+    from nvtui.session import Session
+
+    catalogue = _load_catalogue([*args.catalogue, *args.send_catalogue])
+    data = _read_data_in(args.data_in)
+    if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
+        raise UsageError(f"--data-out {args.data_out} is a directory")
+
+    async def go() -> int:
+        session = Session(catalogue, args.send_backend or args.backend)  # type: ignore[arg-type]
+        try:
+            prepared = await session.prepare(
+                args.device, args.command, args.fields, data_len=args.data_len, data=data,
+                allow_destructive=args.allow_destructive,
+            )  # fmt: skip
+            for warning in prepared.warnings:
+                print(f"nvtui: warning: {warning}", file=sys.stderr)
+            result = await session.send(prepared)
+        finally:
+            await session.close()
+        for notice in result.notices:
+            print(f"nvtui: {notice}", file=sys.stderr)
+        c = result.completion
+        if args.data_out is not None and c.data is not None:
+            try:
+                args.data_out.write_bytes(c.data)
+            except OSError as exc:
+                raise UsageError(f"--data-out {args.data_out}: {exc.strerror}") from None
+        if args.json:
+            _print_json(result.to_json())
+        else:
+            print(f"{result.prepared.defn.id} on {args.device}: {c.status}")
+            latency_us = c.latency_ns / 1000
+            data_len = prepared.command.data_len
+            print(f"result  {c.result:#x}  latency {latency_us:.1f} us  data {data_len} bytes")
+            if result.decoded is not None:
+                print(record_table(result.decoded))
+            elif c.data:
+                print(hexdump(c.data))
+        return EXIT_OK if c.ok else EXIT_STATUS
+
+    return asyncio.run(go())
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from nvtui.catalogue import check_file
+
+    if args.catalogue_verb == "check":
+        if not args.file.is_file():
+            raise UsageError(f"catalogue file {args.file} not found")
+        errors = check_file(args.file)
+        for err in errors:
+            print(str(err), file=sys.stderr)
+        if errors:
+            return EXIT_USAGE
+        print(f"{args.file}: ok")
+        return EXIT_OK
+    catalogue = _load_catalogue(args.catalogue)
+    entries = catalogue.entries  # type: ignore[attr-defined]
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "set": e.set,
+                    "opcode": e.opcode,
+                    "queue": e.queue,
+                    "destructive": e.destructive,
+                    "refused": e.refused,
+                    "source": str(catalogue.source_of(e.id)),  # type: ignore[attr-defined]
+                }
+                for e in entries
+            ]
+        )
+        return EXIT_OK
+    for e in entries:
+        flags = " destructive" if e.destructive else ""
+        flags += " refused" if e.refused else ""
+        print(f"{e.set:7} {e.opcode:#04x} {e.queue:5} {e.id:28} {e.name}{flags}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nvtui.scripts import run_script_cli
+
+    return run_script_cli(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from nvtui.bench import run_bench_cli
+
+    return run_bench_cli(args)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from nvtui.app import run_app
+
+    return run_app(device=args.device, catalogue_files=args.catalogue, backend=args.backend)
+
+
+VERBS = {"list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verb = VERBS.get(args.verb, cmd_tui)
+    try:
+        return verb(args)
+    except NvtuiError as exc:
+        print(f"nvtui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nvtui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # an internal error is still one line; NVTUI_DEBUG=1 shows the traceback
+        if os.environ.get("NVTUI_DEBUG"):
+            raise
+        kind = EXIT_DEVICE if isinstance(exc, OSError) else EXIT_USAGE
+        print(
+            f"nvtui: internal error: {type(exc).__name__}: {exc} (NVTUI_DEBUG=1 shows where)", file=sys.stderr
+        )
+        return kind
+
+
+if __name__ == "__main__":
+    sys.exit(main())

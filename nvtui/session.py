@@ -1,0 +1,202 @@
+"""The session layer: catalogue entry + field values -> Command -> backend -> Completion -> decoded result.
+
+The CLI, the TUI and script replay all send through `Session`, so the safety checks (destructive commands,
+direction/length disagreements, refused commands) and the decoding live in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nvtui.backend import Backend, open_backend
+from nvtui.catalogue import Catalogue, CommandDef, nvme_cli_line
+from nvtui.errors import DeviceError, UsageError
+from nvtui.nvme.command import Command
+from nvtui.nvme.completion import Completion
+from nvtui.nvme.decode import Record, decode
+from nvtui.nvme.decode.identify import current_lba_format
+
+IDENTIFY_OPCODE = 0x06
+
+
+@dataclass(frozen=True)
+class LbaFormat:
+    lba_size: int
+    metadata_size: int
+    extended: bool
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A command ready to send: what the user asked for, and what will go to the device."""
+
+    device: str
+    defn: CommandDef
+    values: dict[str, int]
+    command: Command
+    warnings: tuple[str, ...] = ()
+    destructive: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    prepared: Prepared
+    completion: Completion
+    decoded: Record | None
+    decoder: str | None
+    nvme_cli: str
+    notices: tuple[str, ...] = ()
+    sent_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.completion.ok
+
+    def to_json(self) -> dict[str, object]:
+        p, c = self.prepared, self.completion
+        return {
+            "device": p.device,
+            "command": p.defn.id,
+            "fields": dict(p.values),
+            "status": c.status.to_json(),
+            "result": c.result,
+            "latency_ns": c.latency_ns,
+            "data_len": p.command.data_len,
+            "decoded": self.decoded.to_json() if self.decoded is not None else None,
+            "nvme_cli": self.nvme_cli,
+        }
+
+
+class Session:
+    """Open devices (one backend each, kept open), prepare and send commands, keep the history."""
+
+    def __init__(self, catalogue: Catalogue, backend_kind: str | None = None) -> None:
+        self.catalogue = catalogue
+        self.backend_kind = backend_kind
+        self.history: list[SendResult] = []
+        self._backends: dict[str, Backend] = {}
+        self._formats: dict[str, LbaFormat] = {}
+
+    async def backend(self, device: str) -> Backend:
+        if device not in self._backends:
+            self._backends[device] = await open_backend(device, self.backend_kind)
+        return self._backends[device]
+
+    async def close(self) -> None:
+        backends, self._backends = list(self._backends.values()), {}
+        for b in backends:
+            await b.close()
+
+    async def lba_format(self, device: str) -> LbaFormat | None:
+        """The namespace's current LBA format, from Identify Namespace (None for a controller device)."""
+        if device in self._formats:
+            return self._formats[device]
+        backend = await self.backend(device)
+        if not backend.nsid:
+            return None
+        cmd = Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=backend.nsid, cdw10=0, data_len=4096)
+        done = await backend.submit(cmd)
+        if not done.ok or done.data is None:
+            raise DeviceError(f"{device}: Identify Namespace failed: {done.status}")
+        lba_size, ms, extended = current_lba_format(done.data)
+        fmt = LbaFormat(lba_size, ms, extended)
+        self._formats[device] = fmt
+        return fmt
+
+    async def prepare(
+        self,
+        device: str,
+        command: str | CommandDef,
+        assignments: Sequence[str] | Mapping[str, str] = (),
+        *,
+        data_len: int | None = None,
+        data: bytes | None = None,
+        allow_destructive: bool = False,
+    ) -> Prepared:
+        """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent."""
+        defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
+        if defn.refused:
+            raise UsageError(f"{defn.id}: refused for passthrough: {defn.refused}")
+        values = defn.parse_values(assignments)
+        backend = await self.backend(device)
+        if backend.nsid == 0 and defn.queue == "io":
+            raise UsageError(
+                f"{defn.id} is an I/O command: it needs a namespace device (e.g. ng0n1 or sim0n1), "
+                f"not the controller {device}"
+            )
+        fmt = await self.lba_format(device) if defn.queue == "io" else None
+        cmd = defn.encode(
+            values,
+            device_nsid=backend.nsid,
+            lba_size=fmt.lba_size if fmt else None,
+            metadata_size=fmt.metadata_size if fmt and not fmt.extended else 0,
+            data_len=data_len,
+            data=data,
+        )
+        destructive = self.catalogue.is_destructive(defn, values)
+        if destructive and not allow_destructive:
+            raise UsageError(
+                f"{defn.id} is destructive (it can change data or state on {device}); "
+                "pass --allow-destructive to send it"
+            )
+        return Prepared(device, defn, values, cmd, tuple(defn.problems(cmd)), destructive)
+
+    async def send(self, prepared: Prepared) -> SendResult:
+        """Submit a prepared command and decode what comes back. DeviceError (exit 3) on kernel errors."""
+        backend = await self.backend(prepared.device)
+        completion = await backend.submit(prepared.command)
+        decoded, decoder_name, notices = self._decode(prepared, completion)
+        if backend.notice:
+            notices = (backend.notice, *notices)
+        device_path = getattr(backend, "path", None) or prepared.device
+        result = SendResult(
+            prepared=prepared,
+            completion=completion,
+            decoded=decoded,
+            decoder=decoder_name,
+            nvme_cli=nvme_cli_line(prepared.defn, prepared.command, str(device_path)),
+            notices=notices,
+        )
+        self.history.append(result)
+        if prepared.defn.id == "format-nvm" and completion.ok:
+            self._formats.pop(prepared.device, None)  # the LBA format may have changed
+        return result
+
+    def _decode(
+        self, prepared: Prepared, completion: Completion
+    ) -> tuple[Record | None, str | None, tuple[str, ...]]:
+        if not completion.ok:
+            return None, None, ()
+        defn, values = prepared.defn, prepared.values
+        context: dict[str, object] = {**values, "nsid": prepared.command.nsid}
+        fmt = self._formats.get(prepared.device)
+        if fmt is not None:
+            context["lba_size"] = fmt.lba_size
+        name = defn.decoder_for(values) if completion.data else None
+        raw = completion.data
+        if name is None and defn.result_decode:
+            name, raw = defn.result_decode, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
+        if name is None or raw is None:
+            return None, None, ()
+        try:
+            return decode(name, raw, **context), name, ()
+        except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
+            return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+async def send_once(
+    session: Session,
+    device: str,
+    command: str,
+    assignments: Sequence[str],
+    *,
+    data_len: int | None = None,
+    data: bytes | None = None,
+    allow_destructive: bool = False,
+) -> SendResult:
+    prepared = await session.prepare(
+        device, command, assignments, data_len=data_len, data=data, allow_destructive=allow_destructive
+    )
+    return await session.send(prepared)
