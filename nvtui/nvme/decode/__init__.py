@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nvtui.nvme.decode import identify, logs, zns  # noqa: F401  (registers the decoders)
+from nvtui.nvme.decode import features, identify, logs, zns  # noqa: F401  (registers the decoders)
 from nvtui.nvme.decode.base import DECODERS, Field, Group, Record
 
 __all__ = ["DECODERS", "Field", "Group", "Record", "decode", "decoder_names"]
