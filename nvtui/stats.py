@@ -139,12 +139,12 @@ class LoadStats:
         self.finished: float | None = None
 
     def record(self, latency_ns: int, ok: bool = True) -> None:
+        self._roll()  # close elapsed intervals first: this sample belongs to the current one
         self.total.record(latency_ns)
         self._current.record(latency_ns)
         if not ok:
             self.errors += 1
             self._current_errors += 1
-        self._roll()
 
     def merge_counts(
         self, counts: Sequence[int], total_ns: int, min_ns: int, max_ns: int, errors: int = 0
@@ -153,7 +153,6 @@ class LoadStats:
         self._current.merge_counts(counts, total_ns, min_ns, max_ns)
         self.errors += errors
         self._current_errors += errors
-        self._roll()
 
     def _roll(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
