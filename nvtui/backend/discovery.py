@@ -373,9 +373,12 @@ def list_controllers(
 
 
 def _sim_controllers() -> list[ControllerInfo]:
+    # The simulator is being written in parallel (nvtui/backend/sim/); until its `sim_controllers`
+    # lands there is nothing to list. Drop this tolerance once it has.
     try:
         sim = importlib.import_module("nvtui.backend.sim")
-    except ImportError:  # the simulator module is being written in parallel; drop this once it lands
+        sim_controllers = sim.sim_controllers
+    except (ImportError, AttributeError):
         return []
-    controllers: list[ControllerInfo] = list(sim.sim_controllers())
+    controllers: list[ControllerInfo] = list(sim_controllers())
     return controllers

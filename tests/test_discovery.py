@@ -1,0 +1,440 @@
+"""Device discovery against fake sysfs and /dev trees laid out as the kernel lays them out.
+
+Layout, from drivers/nvme/host/core.c, sysfs.c and multipath.c (and checked in the test VM):
+controllers under /sys/devices/<bus>/nvme/nvmeX, linked from /sys/class/nvme; without multipath the
+disk nvmeXnY and the generic char device ngXnY are children of the controller; with native
+multipath the head disk and its char device are children of the subsystem
+(/sys/devices/virtual/nvme-subsystem/nvme-subsysS) and each path is a hidden disk nvmeScCnY.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nvtui.backend.discovery import (
+    DevicePath,
+    kernel_version,
+    list_controllers,
+    nsid_of_fd,
+    resolve_device,
+    uring_cmd_problem,
+)
+from nvtui.errors import DeviceError, UsageError
+
+PCI = "devices/pci0000:00/0000:00:04.0"
+
+
+@dataclass
+class FakeNamespace:
+    instance: int  # the Y of ngXnY / nvmeXnY
+    nsid: int
+    sectors: int = 2048
+    lba_size: int = 512
+    zoned: str = "none"
+    metadata_bytes: int | None = None
+
+
+class FakeSystem:
+    """A sysfs and a /dev under one root, built with the kernel's symlinks."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sysfs = root / "sys"
+        self.dev = root / "dev"
+        for d in ("class/nvme", "class/nvme-generic", "block"):
+            (self.sysfs / d).mkdir(parents=True)
+        self.dev.mkdir()
+
+    def _link(self, link: Path, target_from_sysfs: str) -> None:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        depth = len(link.relative_to(self.sysfs).parts) - 1
+        link.symlink_to("../" * depth + target_from_sysfs)
+
+    def _write(self, directory: Path, **attrs: object) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, value in attrs.items():
+            path = directory / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{value}\n")
+
+    def node(self, name: str, mode: int = 0o600) -> None:
+        path = self.dev / name
+        path.write_bytes(b"")
+        path.chmod(mode)
+
+    def controller(self, instance: int, *, bus: str = PCI, state: str = "live", **attrs: object) -> str:
+        name = f"nvme{instance}"
+        rel = f"{bus}/nvme/{name}"
+        values: dict[str, object] = {
+            "model": "QEMU NVMe Ctrl                          ",
+            "serial": f"nvtui-{instance}          ",
+            "firmware_rev": "7.2.0   ",
+            "transport": "pcie",
+            "address": bus.rsplit("/", 1)[-1],
+            "state": state,
+            "cntlid": 0,
+        }
+        values.update(attrs)
+        self._write(self.sysfs / rel, **values)
+        self._link(self.sysfs / "class/nvme" / name, rel)
+        self.node(name)
+        return rel
+
+    def _disk(self, parent_rel: str, disk: str, ns: FakeNamespace, *, node: bool = True) -> None:
+        rel = f"{parent_rel}/{disk}"
+        attrs: dict[str, object] = {
+            "nsid": ns.nsid,
+            "size": ns.sectors,
+            "queue/logical_block_size": ns.lba_size,
+            "queue/zoned": ns.zoned,
+        }
+        if ns.metadata_bytes is not None:
+            attrs["metadata_bytes"] = ns.metadata_bytes
+        self._write(self.sysfs / rel, **attrs)
+        self._link(self.sysfs / "block" / disk, rel)
+        if node:
+            self.node(disk, 0o660)
+
+    def _generic(self, parent_rel: str, ng: str, parent_name: str) -> None:
+        rel = f"{parent_rel}/{ng}"
+        self._write(self.sysfs / rel, dev="241:0")
+        (self.sysfs / rel / "device").symlink_to(f"../../{parent_name}")
+        self._link(self.sysfs / "class/nvme-generic" / ng, rel)
+        self.node(ng)
+
+    def namespace(
+        self, ctrl_rel: str, ctrl_instance: int, ns: FakeNamespace, *, generic: bool = True
+    ) -> None:
+        """A namespace without multipath: nvmeXnY and ngXnY under the controller."""
+        self._disk(ctrl_rel, f"nvme{ctrl_instance}n{ns.instance}", ns)
+        if generic:
+            self._generic(ctrl_rel, f"ng{ctrl_instance}n{ns.instance}", f"nvme{ctrl_instance}")
+
+    def multipath_namespace(self, subsys: int, ctrl_rels: dict[int, str], ns: FakeNamespace) -> None:
+        """A shared namespace with native multipath: head disk and ng under the subsystem, paths under
+        each controller."""
+        subsys_rel = f"devices/virtual/nvme-subsystem/nvme-subsys{subsys}"
+        for ctrl, rel in ctrl_rels.items():
+            link = self.sysfs / subsys_rel / f"nvme{ctrl}"
+            if not link.exists():
+                self._link(link, rel)
+        head = f"nvme{subsys}n{ns.instance}"
+        self._disk(subsys_rel, head, ns)
+        self._generic(subsys_rel, f"ng{subsys}n{ns.instance}", f"nvme-subsys{subsys}")
+        for ctrl, rel in ctrl_rels.items():
+            path = f"nvme{subsys}c{ctrl}n{ns.instance}"
+            self._disk(rel, path, ns, node=False)  # hidden path disks get no /dev node
+            self._link(self.sysfs / subsys_rel / head / "multipath" / path, f"{rel}/{path}")
+
+
+@pytest.fixture
+def qemu_like(tmp_path: Path) -> FakeSystem:
+    """One QEMU controller, three namespaces scanned in parallel: ng0n1 is namespace 2."""
+    system = FakeSystem(tmp_path)
+    rel = system.controller(0)
+    system.namespace(rel, 0, FakeNamespace(instance=1, nsid=2, sectors=1 << 21, zoned="host-managed"))
+    system.namespace(rel, 0, FakeNamespace(instance=2, nsid=1, sectors=1 << 21))
+    system.namespace(
+        rel, 0, FakeNamespace(instance=3, nsid=3, sectors=1 << 18, lba_size=4096, metadata_bytes=8)
+    )
+    return system
+
+
+def resolve(system: FakeSystem, name: str) -> DevicePath:
+    return resolve_device(name, sysfs=system.sysfs, dev=system.dev)
+
+
+@pytest.mark.parametrize("name", ["/dev/ng0n1", "ng0n1", "nvme0n1", "/dev/nvme0n1", " ng0n1 "])
+def test_every_namespace_spelling_leads_to_the_generic_char_device(qemu_like: FakeSystem, name: str) -> None:
+    path = resolve(qemu_like, name)
+    assert path == DevicePath(
+        name="ng0n1",
+        controller="nvme0",
+        ctrl_dev=str(qemu_like.dev / "nvme0"),
+        ns_dev=str(qemu_like.dev / "ng0n1"),
+        nsid=2,
+    )
+    assert path.open_path == str(qemu_like.dev / "ng0n1")
+    assert not path.is_controller
+
+
+def test_namespace_id_comes_from_sysfs_not_from_the_name(qemu_like: FakeSystem) -> None:
+    assert resolve(qemu_like, "ng0n1").nsid == 2
+    assert resolve(qemu_like, "ng0n2").nsid == 1
+    assert resolve(qemu_like, "ng0n3").nsid == 3
+
+
+@pytest.mark.parametrize("name", ["nvme0", "/dev/nvme0"])
+def test_a_controller_has_no_namespace(qemu_like: FakeSystem, name: str) -> None:
+    path = resolve(qemu_like, name)
+    assert path == DevicePath("nvme0", "nvme0", str(qemu_like.dev / "nvme0"), None, 0)
+    assert path.is_controller
+    assert path.open_path == str(qemu_like.dev / "nvme0")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "sda", "ng0", "nvme", "ng0n", "/dev/ng0n1p1", "nvme0n1p2", "/dev/nvme-fabrics", "sim0n1", "ngAn1"],
+)
+def test_malformed_names_are_usage_errors_naming_the_accepted_forms(qemu_like: FakeSystem, name: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(qemu_like, name)
+    assert "/dev/ngXnY" in str(caught.value)
+    assert "nvmeX" in str(caught.value)
+
+
+def test_a_well_formed_name_that_does_not_exist_is_a_device_error(qemu_like: FakeSystem) -> None:
+    with pytest.raises(DeviceError) as caught:
+        resolve(qemu_like, "/dev/ng3n1")
+    assert str(caught.value) == "no such NVMe device /dev/ng3n1; `nvtui list` shows the devices"
+    for missing in ("nvme7", "nvme0n9", "ng0n9"):
+        with pytest.raises(DeviceError, match="no such NVMe device"):
+            resolve(qemu_like, missing)
+
+
+def test_sysfs_without_a_dev_node_says_so(qemu_like: FakeSystem) -> None:
+    (qemu_like.dev / "ng0n2").unlink()
+    with pytest.raises(DeviceError, match=r"sysfs lists ng0n2 but .*/dev/ng0n2 is missing"):
+        resolve(qemu_like, "ng0n2")
+
+
+def test_a_block_device_without_a_generic_char_device_explains(tmp_path: Path) -> None:
+    system = FakeSystem(tmp_path)
+    rel = system.controller(0)
+    system.namespace(rel, 0, FakeNamespace(instance=1, nsid=1), generic=False)
+    with pytest.raises(DeviceError, match=r"nvme0n1 has no generic char device /dev/ng0n1"):
+        resolve(system, "nvme0n1")
+
+
+def test_second_controller_on_another_bus(qemu_like: FakeSystem) -> None:
+    rel = qemu_like.controller(1, bus="devices/pci0000:00/0000:00:05.0")
+    qemu_like.namespace(rel, 1, FakeNamespace(instance=1, nsid=7))
+    path = resolve(qemu_like, "ng1n1")
+    assert (path.controller, path.ctrl_dev, path.nsid) == ("nvme1", str(qemu_like.dev / "nvme1"), 7)
+
+
+@pytest.fixture
+def multipath(tmp_path: Path) -> FakeSystem:
+    """Subsystem 0 reached through nvme0 (resetting) and nvme1 (live); head ng0n1 is namespace 5."""
+    system = FakeSystem(tmp_path)
+    rel0 = system.controller(0, state="resetting")
+    rel1 = system.controller(1, bus="devices/pci0000:00/0000:00:05.0")
+    system.multipath_namespace(0, {0: rel0, 1: rel1}, FakeNamespace(instance=1, nsid=5))
+    return system
+
+
+def test_multipath_head_goes_to_a_live_controller_of_its_subsystem(multipath: FakeSystem) -> None:
+    path = resolve(multipath, "ng0n1")
+    assert (path.name, path.controller, path.ns_dev, path.nsid) == (
+        "ng0n1",
+        "nvme1",
+        str(multipath.dev / "ng0n1"),
+        5,
+    )
+
+
+def test_multipath_path_disk_keeps_its_own_controller(multipath: FakeSystem) -> None:
+    path = resolve(multipath, "nvme0c0n1")
+    assert (path.name, path.controller, path.nsid) == ("ng0n1", "nvme0", 5)
+    with pytest.raises(DeviceError, match="no such NVMe device /dev/nvme0c3n1"):
+        resolve(multipath, "nvme0c3n1")
+
+
+def test_multipath_without_the_multipath_directory_scans_the_subsystem(multipath: FakeSystem) -> None:
+    head = multipath.sysfs / "devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/multipath"
+    for link in head.iterdir():
+        link.unlink()
+    head.rmdir()
+    assert resolve(multipath, "ng0n1").controller == "nvme1"
+
+
+def test_list_reports_the_controller_and_each_namespace(qemu_like: FakeSystem, tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "sys/kernel").mkdir(parents=True)
+    (proc / "sys/kernel/io_uring_disabled").write_text("0\n")
+    [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, proc=proc, include_sim=False)
+    assert (ctrl.name, ctrl.char_dev, ctrl.model, ctrl.serial, ctrl.firmware) == (
+        "nvme0",
+        str(qemu_like.dev / "nvme0"),
+        "QEMU NVMe Ctrl",
+        "nvtui-0",
+        "7.2.0",
+    )
+    assert (ctrl.transport, ctrl.address, ctrl.state, ctrl.simulated) == (
+        "pcie",
+        "0000:00:04.0",
+        "live",
+        False,
+    )
+    assert [(ns.nsid, ns.name) for ns in ctrl.namespaces] == [(1, "ng0n2"), (2, "ng0n1"), (3, "ng0n3")]
+    by_nsid = {ns.nsid: ns for ns in ctrl.namespaces}
+    assert by_nsid[2].zoned and not by_nsid[1].zoned and not by_nsid[3].zoned
+    assert by_nsid[2].size_bytes == (1 << 21) * 512
+    assert (by_nsid[3].lba_size, by_nsid[3].metadata_size, by_nsid[3].size_bytes) == (
+        4096,
+        8,
+        (1 << 18) * 512,
+    )
+    assert by_nsid[1].metadata_size == 0
+    assert by_nsid[2].char_dev == str(qemu_like.dev / "ng0n1")
+    assert by_nsid[2].block_dev == str(qemu_like.dev / "nvme0n1")
+
+
+def test_list_puts_a_shared_namespace_under_every_controller_that_reaches_it(multipath: FakeSystem) -> None:
+    ctrls = list_controllers(sysfs=multipath.sysfs, dev=multipath.dev, include_sim=False)
+    assert [c.name for c in ctrls] == ["nvme0", "nvme1"]
+    assert [[(ns.name, ns.nsid, ns.block_dev) for ns in c.namespaces] for c in ctrls] == [
+        [("ng0n1", 5, str(multipath.dev / "nvme0n1"))]
+    ] * 2
+
+
+def test_list_of_an_empty_system(tmp_path: Path) -> None:
+    assert list_controllers(sysfs=tmp_path / "sys", dev=tmp_path / "dev", include_sim=False) == []
+
+
+def test_list_orders_controllers_naturally(tmp_path: Path) -> None:
+    system = FakeSystem(tmp_path)
+    for instance in (10, 2, 1):
+        system.controller(instance, bus=f"devices/pci0000:00/0000:00:{instance:02x}.0")
+    names = [c.name for c in list_controllers(sysfs=system.sysfs, dev=system.dev, include_sim=False)]
+    assert names == ["nvme1", "nvme2", "nvme10"]
+
+
+def test_list_includes_the_simulated_controllers_when_asked(qemu_like: FakeSystem) -> None:
+    real = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
+    everything = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=True)
+    assert everything[: len(real)] == real
+    simulated = everything[len(real) :]
+    assert all(c.simulated for c in simulated)
+    try:
+        from nvtui.backend.sim import sim_controllers  # type: ignore[attr-defined]
+    except ImportError:
+        assert simulated == []
+    else:
+        assert [c.name for c in simulated] == [c.name for c in sim_controllers()]
+        assert "sim0" in [c.name for c in simulated]
+
+
+def test_permission_denied_names_owner_mode_and_the_udev_fix() -> None:
+    """Seen by a user without access: run in a child process that drops to nobody."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        system = FakeSystem(root)
+        rel = system.controller(0)
+        system.namespace(rel, 0, FakeNamespace(instance=1, nsid=1))
+        for p in [root, *root.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+            elif p.is_file() and not p.is_symlink() and system.sysfs in p.parents:
+                p.chmod(0o644)
+        script = f"""
+import json, os
+from pathlib import Path
+from nvtui.backend.discovery import list_controllers
+os.setgid(65534); os.setgroups([]); os.setuid(65534)
+[c] = list_controllers(sysfs=Path({str(system.sysfs)!r}), dev=Path({str(system.dev)!r}), include_sim=False)
+print(json.dumps([c.accessible, c.access_error, c.namespaces[0].accessible, c.namespaces[0].access_error]))
+"""
+        if os.geteuid() == 0:
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        else:
+            pytest.skip("needs root to drop to another user")
+        ctrl_ok, ctrl_err, ns_ok, ns_err = json.loads(out.stdout)
+    owner = "root:root" if os.getegid() == 0 else None
+    assert ctrl_ok is False and ns_ok is False
+    ng = str(system.dev / "ng0n1")
+    assert ns_err.startswith(f"permission denied on {ng} ({owner} 0600): run as root, or add a udev rule")
+    assert 'KERNEL=="ng[0-9]*", GROUP="disk", MODE="0660"' in ns_err
+    assert ctrl_err.startswith(f"permission denied on {system.dev / 'nvme0'} ({owner} 0600)")
+
+
+def test_an_accessible_device_has_no_access_error(qemu_like: FakeSystem) -> None:
+    [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
+    assert ctrl.accessible and ctrl.access_error is None
+    assert all(ns.accessible and ns.access_error is None for ns in ctrl.namespaces)
+
+
+def test_a_missing_char_device_is_reported_in_the_list(qemu_like: FakeSystem) -> None:
+    (qemu_like.dev / "ng0n3").unlink()
+    [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
+    ns = next(ns for ns in ctrl.namespaces if ns.name == "ng0n3")
+    assert not ns.accessible
+    assert ns.access_error == f"{qemu_like.dev / 'ng0n3'} is missing"
+
+
+def _proc(tmp_path: Path, disabled: int | None, group: int | None = None) -> Path:
+    proc = tmp_path / "proc"
+    (proc / "sys/kernel").mkdir(parents=True, exist_ok=True)
+    if disabled is not None:
+        (proc / "sys/kernel/io_uring_disabled").write_text(f"{disabled}\n")
+    if group is not None:
+        (proc / "sys/kernel/io_uring_group").write_text(f"{group}\n")
+    return proc
+
+
+def test_kernel_version_parsing() -> None:
+    assert kernel_version("6.1.0-26-amd64") == (6, 1)
+    assert kernel_version("6.12.12+bpo-amd64") == (6, 12)
+    assert kernel_version("5.19.0") == (5, 19)
+    assert kernel_version("weird") == (0, 0)
+
+
+def test_uring_cmd_needs_kernel_5_19(tmp_path: Path) -> None:
+    proc = _proc(tmp_path, 0)
+    assert (
+        uring_cmd_problem(proc=proc, release="5.18.19")
+        == "kernel 5.18 predates io_uring NVMe passthrough (5.19)"
+    )
+    assert uring_cmd_problem(proc=proc, release="5.19.0") is None
+    assert uring_cmd_problem(proc=proc, release="6.12.117+deb12-amd64") is None
+    # Kernels before 6.6 have no io_uring_disabled at all.
+    assert uring_cmd_problem(proc=_proc(tmp_path / "old", None), release="6.1.0-26-amd64") is None
+
+
+def test_uring_cmd_disabled_by_sysctl(tmp_path: Path) -> None:
+    assert "io_uring_disabled = 2" in str(uring_cmd_problem(proc=_proc(tmp_path, 2), release="6.12.0"))
+
+
+def test_io_uring_disabled_1_admits_root_and_the_io_uring_group(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        assert uring_cmd_problem(proc=_proc(tmp_path, 1, -1), release="6.12.0") is None
+    else:
+        assert "io_uring_group" in str(uring_cmd_problem(proc=_proc(tmp_path, 1, -1), release="6.12.0"))
+        assert uring_cmd_problem(proc=_proc(tmp_path / "g", 1, os.getegid()), release="6.12.0") is None
+
+
+def test_list_reports_uring_cmd_support(qemu_like: FakeSystem, tmp_path: Path) -> None:
+    [ctrl] = list_controllers(
+        sysfs=qemu_like.sysfs, dev=qemu_like.dev, proc=_proc(tmp_path, 2), include_sim=False
+    )
+    assert ctrl.uring_cmd is False
+
+
+def test_nsid_of_fd_on_something_that_is_not_nvme(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    fd = os.open(plain, os.O_RDONLY)
+    try:
+        with pytest.raises(DeviceError, match="NVME_IOCTL_ID failed"):
+            nsid_of_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def test_fake_tree_matches_the_kernel_link_shape(qemu_like: FakeSystem) -> None:
+    """Guard the fixture itself: links are relative and resolve where the kernel's do."""
+    link = qemu_like.sysfs / "class/nvme-generic/ng0n1"
+    assert os.readlink(link) == f"../../{PCI}/nvme/nvme0/ng0n1"
+    assert os.readlink(qemu_like.sysfs / "block/nvme0n1") == f"../{PCI}/nvme/nvme0/nvme0n1"
+    assert (link / "device").resolve() == (qemu_like.sysfs / PCI / "nvme/nvme0").resolve()
+    assert stat.S_IMODE((qemu_like.dev / "ng0n1").stat().st_mode) == 0o600
