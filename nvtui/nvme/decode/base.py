@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
-JsonValue = Union[int, str, bool, None, list["JsonValue"], dict[str, "JsonValue"]]
+JsonValue: TypeAlias = int | str | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Field:
     raw: int | bytes  # the little-endian integer (or the bytes, for strings and opaque fields)
     value: JsonValue  # what JSON shows: trimmed string, plain integer (any width), bool
     meaning: str = ""  # one line for a person: units, enum name, set flags
-    bits: tuple[int, int] | None = None  # (lsb, msb) within the little-endian integer at offset, if a bit field
+    bits: tuple[int, int] | None = None  # (lsb, msb) in the little-endian integer at offset, for bit fields
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Group:
 class Record:
     name: str  # e.g. "identify-controller"
     items: tuple[Field | Group, ...] = field(default_factory=tuple)
+    offset: int = 0  # where this record starts in the decoded buffer; its fields' offsets are relative to it
 
     def __getitem__(self, name: str) -> Field | Group:
         for item in self.items:
@@ -59,14 +60,14 @@ class Record:
                 out[item.name] = item.value
         return out
 
-    def flat(self, prefix: str = "", base: int = 0) -> Iterator[tuple[str, Field, int]]:
+    def flat(self, prefix: str = "") -> Iterator[tuple[str, Field, int]]:
         """(path, field, absolute offset) for every field, groups flattened as `name[i].field`."""
         for item in self.items:
             if isinstance(item, Group):
                 for i, rec in enumerate(item.records):
-                    yield from rec.flat(f"{prefix}{item.name}[{i}].", base)
+                    yield from rec.flat(f"{prefix}{item.name}[{i}].")
             else:
-                yield f"{prefix}{item.name}", item, base + item.offset
+                yield f"{prefix}{item.name}", item, self.offset + item.offset
 
 
 # --- reading little-endian values -----------------------------------------------------------------------
@@ -148,7 +149,7 @@ def decode_field(data: bytes, spec: Spec, base: int = 0) -> Field:
 
 
 def decode_layout(name: str, data: bytes, layout: Sequence[Spec], base: int = 0) -> Record:
-    return Record(name, tuple(decode_field(data, spec, base) for spec in layout))
+    return Record(name, tuple(decode_field(data, spec, base) for spec in layout), offset=base)
 
 
 def decode_group(

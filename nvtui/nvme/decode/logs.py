@@ -266,7 +266,7 @@ def _effects_group(name: str, data: bytes, offset: int) -> Group:
             continue
         entry = decode_layout(f"{name}-entry", data, EFFECTS_ENTRY, base)
         where = Field("opcode", 0, 0, opcode, opcode, f"{name}[{opcode}] at byte {base}")
-        records.append(Record(entry.name, (where, *entry.items)))
+        records.append(Record(entry.name, (where, *entry.items), entry.offset))
     return Group(name, offset, 4 * EFFECTS_ENTRIES, tuple(records))
 
 
@@ -344,7 +344,7 @@ def _self_test_result(data: bytes, base: int) -> Record:
     status = Status.make(bits(le(data, base + 24, 1), 0, 2), le(data, base + 25, 1))
     items = entry.items
     named = (replace(i, meaning=status.name) if isinstance(i, Field) and i.name == "sc" else i for i in items)
-    return Record(entry.name, tuple(named))
+    return Record(entry.name, tuple(named), entry.offset)
 
 
 @decoder("self-test-log")
