@@ -1,0 +1,300 @@
+"""Command scripts: what the user sent, saved as schema-versioned YAML and replayed in the TUI or headless.
+
+```yaml
+nvtui-script: 1
+device: sim0n1            # optional: pinned; otherwise the replay names the device
+steps:
+  - command: identify
+    fields: {cns: 1}
+    expect: {sct: 0, sc: 0, name: Successful Completion}
+  - command: write
+    fields: {slba: 0, nlb: 0}
+    data: <base64>        # data sent to the controller, kept whole so a replay loses nothing
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from nvtui.errors import DeviceError, UsageError
+from nvtui.session import Prepared, SendResult, Session
+from nvtui.yamlio import Lines, dotted, error_line, load_yaml
+
+SCRIPT_VERSION = 1
+
+
+class ExpectedStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sct: int = Field(ge=0, le=7)
+    sc: int = Field(ge=0, le=0xFF)
+    name: str = ""
+
+
+class ScriptStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: str
+    fields: dict[str, int | str] = Field(default_factory=dict)
+    data_len: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    data: str | None = None  # base64 of the data sent to the controller
+    expect: ExpectedStatus | None = None
+    note: str | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not valid base64") from None
+        return value
+
+    def assignments(self) -> list[str]:
+        return [f"{name}={value}" for name, value in self.fields.items()]
+
+    def data_bytes(self) -> bytes | None:
+        return base64.b64decode(self.data) if self.data is not None else None
+
+
+class CommandScript(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    version: Literal[1] = Field(default=SCRIPT_VERSION, alias="nvtui-script")
+    device: str | None = None
+    created: str | None = None
+    steps: list[ScriptStep] = Field(default_factory=list)
+    _lines: Lines = PrivateAttr(default_factory=dict)
+    _source: str = PrivateAttr(default="<script>")
+
+    def to_yaml(self) -> str:
+        body = self.model_dump(by_alias=True, exclude_none=True)
+        body["steps"] = [s.model_dump(exclude_none=True, exclude_defaults=True) for s in self.steps]
+        for raw, step in zip(body["steps"], self.steps, strict=True):
+            raw["command"] = step.command  # never dropped, even if it matched a default
+        return yaml.safe_dump(body, sort_keys=False, width=100)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_text(self.to_yaml(), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise UsageError(f"cannot save script {path}: {exc.strerror or exc}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> CommandScript:
+        data, lines = load_yaml(path)
+        return cls.parse(data, lines, str(path))
+
+    @classmethod
+    def parse(cls, data: object, lines: Lines, source: str) -> CommandScript:
+        if not isinstance(data, dict):
+            raise UsageError(f"{source}:1: a command script is a mapping with `nvtui-script: 1` and `steps`")
+        if data.get("nvtui-script") != SCRIPT_VERSION:
+            line = error_line(lines, ("nvtui-script",))
+            raise UsageError(
+                f"{source}:{line}: field nvtui-script: this nvtui reads script version {SCRIPT_VERSION}, "
+                f"not {data.get('nvtui-script')!r}"
+            )
+        try:
+            script = cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = tuple(err["loc"])
+            where = dotted(loc)
+            raise UsageError(f"{source}:{error_line(lines, loc)}: field {where}: {err['msg']}") from None
+        script._lines = lines
+        script._source = source
+        return script
+
+    def step_where(self, index: int) -> str:
+        """`FILE:LINE: step N (command)` for messages about one step."""
+        line = error_line(self._lines, ("steps", index))
+        return f"{self._source}:{line}: step {index + 1} ({self.steps[index].command})"
+
+
+def script_from_history(results: Sequence[SendResult], pin_device: str | None = None) -> CommandScript:
+    """A script replaying `results` in order, each with its recorded status."""
+    steps = []
+    for r in results:
+        p, status = r.prepared, r.completion.status
+        sent = p.command.data if p.command.data is not None and p.command.direction.value & 1 else None
+        steps.append(
+            ScriptStep(
+                command=p.defn.id,
+                fields=dict(p.values),
+                data_len=p.command.data_len if p.defn.data_len_is_user_given else None,
+                data=base64.b64encode(sent).decode() if sent else None,
+                expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
+            )
+        )
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return CommandScript(device=pin_device, created=created, steps=steps)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    index: int
+    step: ScriptStep
+    result: SendResult | None
+    error: str | None = None
+
+    @property
+    def matches(self) -> bool:
+        """The status equals the recorded one (or, with none recorded, is success)."""
+        if self.result is None:
+            return False
+        status = self.result.completion.status
+        if self.step.expect is None:
+            return status.ok
+        return (status.sct, status.sc) == (self.step.expect.sct, self.step.expect.sc)
+
+
+async def prepare_steps(session: Session, script: CommandScript, device: str) -> list[Prepared]:
+    """Validate every step before anything is sent; destructiveness is judged, not yet enforced."""
+    prepared = []
+    for i, step in enumerate(script.steps):
+        try:
+            prepared.append(
+                await session.prepare(
+                    device,
+                    step.command,
+                    step.assignments(),
+                    data_len=step.data_len,
+                    data=step.data_bytes(),
+                    allow_destructive=True,
+                )
+            )
+        except UsageError as exc:
+            raise UsageError(f"{script.step_where(i)}: {exc}") from None
+    return prepared
+
+
+async def destructive_steps(session: Session, script: CommandScript, device: str) -> list[tuple[int, str]]:
+    """(step index, command id) of every destructive step, for the one up-front confirmation."""
+    return [
+        (i, p.defn.id) for i, p in enumerate(await prepare_steps(session, script, device)) if p.destructive
+    ]
+
+
+def replay_device(script: CommandScript, device: str | None) -> str:
+    chosen = device or script.device
+    if not chosen:
+        raise UsageError("the script is not pinned to a device: name one with --device")
+    return chosen
+
+
+async def replay(
+    session: Session,
+    script: CommandScript,
+    device: str | None = None,
+    *,
+    allow_destructive: bool = False,
+    on_step: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    """Send every step in order. All steps are validated first, and a script with destructive steps is
+    refused as a whole unless allowed: nothing is sent then. A device error ends the replay."""
+    target = replay_device(script, device)
+    prepared = await prepare_steps(session, script, target)
+    risky = [(i, p.defn.id) for i, p in enumerate(prepared) if p.destructive]
+    if risky and not allow_destructive:
+        listed = ", ".join(f"{i + 1} ({cmd})" for i, cmd in risky)
+        raise UsageError(f"the script has destructive steps: {listed}; pass --allow-destructive to run it")
+    outcomes = []
+    for i, step in enumerate(script.steps):
+        try:
+            if i and prepared[i - 1].defn.id == "format-nvm":  # the LBA format may have changed
+                prepared[i] = (
+                    await prepare_steps(session, script.model_copy(update={"steps": [step]}), target)
+                )[0]
+            outcome = StepOutcome(i, step, await session.send(prepared[i]))
+        except DeviceError as exc:
+            outcome = StepOutcome(i, step, None, str(exc))
+            outcomes.append(outcome)
+            if on_step:
+                on_step(outcome)
+            break
+        outcomes.append(outcome)
+        if on_step:
+            on_step(outcome)
+    return outcomes
+
+
+# --- nvtui run ------------------------------------------------------------------------------------------
+
+
+def _step_json(o: StepOutcome) -> dict[str, object]:
+    status = o.result.completion.status.to_json() if o.result else None
+    return {
+        "step": o.index + 1,
+        "command": o.step.command,
+        "fields": dict(o.step.fields),
+        "status": status,
+        "recorded": o.step.expect.model_dump() if o.step.expect else None,
+        "matches": o.matches,
+        "latency_ns": o.result.completion.latency_ns if o.result else None,
+        "error": o.error,
+    }
+
+
+def run_script_cli(args: argparse.Namespace) -> int:
+    """`nvtui run SCRIPT [--device DEV] [--json]`.
+
+    Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
+    from nvtui.catalogue import load_catalogue
+
+    if not args.script.is_file():
+        raise UsageError(f"script {args.script} not found")
+    script = CommandScript.load(args.script)
+    catalogue = load_catalogue([*getattr(args, "catalogue", [])])
+    device = replay_device(script, args.run_device)
+
+    def show(o: StepOutcome) -> None:
+        if args.json:
+            return
+        total = len(script.steps)
+        if o.result is None:
+            print(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}")
+            return
+        c = o.result.completion
+        recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
+        mark = "ok" if o.matches else "DIFFERS"
+        took = f"{c.latency_ns / 1e3:.1f} us"
+        print(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} {took}")
+
+    async def go() -> list[StepOutcome]:
+        session = Session(catalogue, getattr(args, "run_backend", None) or getattr(args, "backend", None))
+        try:
+            return await replay(
+                session, script, device, allow_destructive=args.allow_destructive, on_step=show
+            )
+        finally:
+            await session.close()
+
+    outcomes = asyncio.run(go())
+    failed = [o for o in outcomes if o.error]
+    matched = sum(o.matches for o in outcomes)
+    if args.json:
+        print(json.dumps({
+            "script": str(args.script), "device": device, "steps": [_step_json(o) for o in outcomes],
+            "matched": matched, "total": len(script.steps),
+        }, indent=2))  # fmt: skip
+    else:
+        print(f"{matched}/{len(script.steps)} steps matched their recorded status")
+    if failed:
+        print(f"nvtui: {failed[0].error}", file=sys.stderr)
+        return 3
+    return 0 if matched == len(script.steps) else 1
