@@ -50,7 +50,7 @@ from nvtui.nvme.status_names import SCT_NAMES, STATUS_NAMES, status_name
         (0x1, 0x82, "Attempted Write to Read Only Range"),
         (0x1, 0x83, "Command Size Limit Exceeded"),
         # ... Zoned Namespace command set
-        (0x1, 0xB8, "Zoned Boundary Error"),
+        (0x1, 0xB8, "Zone Boundary Error"),
         (0x1, 0xB9, "Zone Is Full"),
         (0x1, 0xBA, "Zone Is Read Only"),
         (0x1, 0xBB, "Zone Is Offline"),

@@ -137,7 +137,7 @@ COMMAND_SPECIFIC_STATUS: dict[int, str] = {
     # I/O Command Set specific: Zoned Namespace
     0xB6: "Invalid Zone Operation Request",
     0xB7: "ZRWA Resources Unavailable",
-    0xB8: "Zoned Boundary Error",
+    0xB8: "Zone Boundary Error",
     0xB9: "Zone Is Full",
     0xBA: "Zone Is Read Only",
     0xBB: "Zone Is Offline",

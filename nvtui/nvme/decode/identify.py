@@ -127,7 +127,7 @@ def _with_meanings(record: Record, meanings: dict[str, str]) -> Record:
         else item
         for item in record.items
     )
-    return Record(record.name, items)
+    return Record(record.name, items, record.offset)
 
 
 def _by_offset(name: str, items: Iterable[Field | Group]) -> Record:
@@ -705,7 +705,7 @@ def decode_namespace_descriptor_list(data: bytes, **context: object) -> Record:
         if nidt == 0:
             break
         head = decode_layout("nid_descriptor", data, NID_DESCRIPTOR_HEAD, offset)
-        records.append(Record(head.name, (*head.items, _nid_field(data, offset, nidt, nidl))))
+        records.append(Record(head.name, (*head.items, _nid_field(data, offset, nidt, nidl)), head.offset))
         offset += 4 + nidl
     return Record("namespace-descriptor-list", (Group("descriptors", 0, offset, tuple(records)),))
 
