@@ -2,4 +2,4 @@
 
 from setuptools import setup
 
-setup()
+setup(cffi_modules=["nvtui/backend/uring/_build.py:ffibuilder"])

@@ -1,0 +1,21 @@
+"""The io_uring backend: NVMe passthrough through `IORING_OP_URING_CMD` (cffi, C helpers in ring_core.c).
+
+Importing this package never loads the compiled extension; opening a device does, and raises
+`UringUnsupported` when it is missing or the kernel refuses uring_cmd.
+"""
+
+from __future__ import annotations
+
+from nvtui.backend.uring.backend import LbaFormat, UringBackend, open_uring, uring_cmd_supported
+from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported
+
+__all__ = [
+    "AsyncRing",
+    "LbaFormat",
+    "RawCompletion",
+    "Ring",
+    "UringBackend",
+    "UringUnsupported",
+    "open_uring",
+    "uring_cmd_supported",
+]

@@ -1,0 +1,94 @@
+"""cffi build script (API mode) for `nvtui.backend.uring._ring`, the C ring helpers in ring_core.c.
+
+setup.py names it in `cffi_modules`, so `pip install` compiles it. The C carries its own copy of the
+io_uring / nvme_ioctl ABI (ring_core.h): no liburing, no dependence on the kernel headers' age.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cffi import FFI  # type: ignore[import-untyped]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CDEF = """
+#define NVT_SETUP_BASE ...
+#define NVT_SETUP_COOP ...
+#define NVT_SQE_SIZE ...
+#define NVT_CQE_SIZE ...
+#define NVT_CMD_MAX ...
+#define IORING_SETUP_IOPOLL ...
+#define IORING_SETUP_CQSIZE ...
+#define IORING_SETUP_COOP_TASKRUN ...
+#define IORING_SETUP_TASKRUN_FLAG ...
+#define IORING_SETUP_SQE128 ...
+#define IORING_SETUP_CQE32 ...
+#define IORING_SETUP_SINGLE_ISSUER ...
+#define IORING_SETUP_DEFER_TASKRUN ...
+#define IORING_OP_NOP ...
+#define IORING_OP_READ ...
+#define IORING_OP_URING_CMD ...
+#define IORING_URING_CMD_FIXED ...
+#define IORING_SQ_CQ_OVERFLOW ...
+#define IORING_SQ_TASKRUN ...
+#define IORING_ENTER_GETEVENTS ...
+#define IORING_FEAT_SINGLE_MMAP ...
+#define IORING_FEAT_NODROP ...
+#define SOCKET_URING_OP_SIOCINQ ...
+#define NVME_URING_CMD_IO ...
+#define NVME_URING_CMD_IO_VEC ...
+#define NVME_URING_CMD_ADMIN ...
+
+struct iovec { void *iov_base; size_t iov_len; };
+
+struct nvt_ring {
+    int fd;
+    uint32_t setup_flags;
+    uint32_t features;
+    uint32_t sq_entries;
+    uint32_t cq_entries;
+    ...;
+};
+
+struct nvt_completion {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+    uint64_t result;
+    uint64_t time_ns;
+};
+
+int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags);
+void nvt_ring_exit(struct nvt_ring *r);
+uint64_t nvt_now_ns(void);
+uint32_t nvt_sq_space(struct nvt_ring *r);
+uint32_t nvt_sq_pending(struct nvt_ring *r);
+uint32_t nvt_cq_ready(struct nvt_ring *r);
+uint32_t nvt_sq_flags(struct nvt_ring *r);
+uint32_t nvt_cq_dropped(struct nvt_ring *r);
+int nvt_prep_nop(struct nvt_ring *r, uint64_t user_data);
+int nvt_prep_read(struct nvt_ring *r, int fd, void *buf, uint32_t len, uint64_t offset, uint64_t user_data);
+int nvt_prep_uring_cmd(struct nvt_ring *r, int fd, uint32_t cmd_op, const void *cmd, uint32_t cmd_len,
+                       uint64_t user_data, uint32_t uring_cmd_flags, uint16_t buf_index);
+int nvt_submit(struct nvt_ring *r, uint32_t min_complete, uint32_t flags);
+int nvt_reap(struct nvt_ring *r, struct nvt_completion *out, uint32_t max);
+int nvt_register_eventfd(struct nvt_ring *r, int efd);
+int nvt_register_buffers(struct nvt_ring *r, const struct iovec *iov, uint32_t n);
+int nvt_unregister_buffers(struct nvt_ring *r);
+int nvt_probe_op(struct nvt_ring *r, uint32_t op);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "nvtui.backend.uring._ring",
+    '#include "ring_core.h"',
+    sources=[os.path.relpath(os.path.join(HERE, "ring_core.c"))],
+    depends=[os.path.relpath(os.path.join(HERE, "ring_core.h"))],
+    include_dirs=[HERE],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,451 @@
+"""The io_uring backend: NVMe passthrough as `IORING_OP_URING_CMD` on the generic char devices.
+
+Admin commands go to the controller's char device (`/dev/nvmeX`) with `NVME_URING_CMD_ADMIN`: the
+kernel answers that command on a namespace device (`/dev/ngXnY`) with ENOTTY. I/O commands go to the
+namespace device with `NVME_URING_CMD_IO`. Opening a namespace therefore opens both.
+
+Metadata (a namespace formatted with metadata in a separate buffer, FLBAS bit 4 clear): the device
+transfers nlb x ms bytes of metadata for every read, write, compare and zone append, and the kernel
+does not check that a buffer was given. A missing buffer means DMA to or from address 0.
+- Reads: the backend supplies the buffer (nlb x ms bytes) and returns it in `Completion.metadata`.
+- Writes, compares and zone appends carrying no metadata are refused with a UsageError, nothing sent:
+  inventing metadata (zeros) would silently replace what the LBA's metadata holds with something
+  nobody chose, and would defeat end-to-end protection. The caller passes the metadata, even zeros.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import mmap
+import os
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from nvtui.backend.base import BackendBase
+from nvtui.backend.discovery import (
+    DevicePath,
+    nsid_of_fd,
+    permission_message,
+    resolve_device,
+    uring_cmd_problem,
+)
+from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported, errno_name, load
+from nvtui.errors import DeviceError, UsageError
+from nvtui.nvme.command import Command, DataDirection
+from nvtui.nvme.completion import Completion, Status
+from nvtui.nvme.decode.identify import current_lba_format
+
+# NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
+OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
+METADATA_OPCODES = frozenset({OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND})
+ADMIN_IDENTIFY, ADMIN_FORMAT_NVM = 0x06, 0x80
+CNS_NAMESPACE, CNS_CONTROLLER = 0x00, 0x01
+IDENTIFY_SIZE = 4096
+
+# Results that mean "this kernel does not do uring_cmd here", not "this command failed".
+REFUSALS = (errno.EINVAL, errno.EOPNOTSUPP)
+
+DEFAULT_FIXED_BUFFER_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LbaFormat:
+    """The namespace's current LBA format (Identify Namespace FLBAS -> LBAF)."""
+
+    lba_size: int
+    metadata_size: int  # ms: bytes of metadata per LBA
+    extended: bool  # metadata at the end of each LBA's data (FLBAS bit 4), not a separate buffer
+
+    @property
+    def separate_metadata(self) -> int:
+        """Bytes per LBA of metadata that need their own buffer (0 when none or extended)."""
+        return 0 if self.extended else self.metadata_size
+
+
+class FixedBuffers:
+    """Registered buffers, one per slot (one big buffer used at offsets costs a third of the IOPS).
+
+    The memory is anonymous mmap (page aligned); a slot is taken before a command is queued and
+    given back when its completion is reaped.
+    """
+
+    def __init__(self, ring: Ring, count: int, size: int):
+        self.size = size
+        self._memory = mmap.mmap(-1, count * size)
+        self._view: Any = ring.ffi.from_buffer(self._memory)
+        self._base = int(ring.ffi.cast("uintptr_t", self._view))
+        ring.register_buffers([(self._base + i * size, size) for i in range(count)])
+        self._ffi = ring.ffi
+        self._free: deque[int] = deque(range(count))
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.uses = 0
+
+    def address(self, index: int) -> int:
+        return self._base + index * self.size
+
+    async def take(self) -> int:
+        while not self._free:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif self._free:
+                    self._wake_one()  # we were woken but will not take it: pass it on
+                raise
+        self.uses += 1
+        return self._free.popleft()
+
+    def give_back(self, index: int) -> None:
+        self._free.append(index)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def write(self, index: int, data: bytes) -> None:
+        start = index * self.size
+        self._memory[start : start + len(data)] = data
+
+    def read(self, index: int, length: int) -> bytes:
+        start = index * self.size
+        return self._memory[start : start + length]
+
+
+def _describe(cmd: Command) -> str:
+    return f"{'admin' if cmd.admin else 'I/O'} opcode {cmd.opcode:#04x}"
+
+
+class UringBackend(BackendBase):
+    """An open NVMe device driven through io_uring `IORING_OP_URING_CMD`.
+
+    Create it with `open_uring` on the thread of the event loop that will submit: completions run
+    as task work of the submitting thread.
+    """
+
+    kind = "uring"
+
+    def __init__(
+        self,
+        device: str,
+        path: DevicePath,
+        ctrl_fd: int,
+        ns_fd: int | None,
+        admin_ring: AsyncRing,
+        io_ring: AsyncRing | None,
+        fixed: FixedBuffers | None,
+    ) -> None:
+        self.device = device
+        self.path = path
+        self.nsid = path.nsid
+        self.notice = None
+        self.admin_ring = admin_ring
+        self.io_ring = io_ring  # the admin ring itself unless polled completions asked for their own
+        self.fixed = fixed
+        self.format: LbaFormat | None = None
+        self._ctrl_fd: int | None = ctrl_fd
+        self._ns_fd = ns_fd
+        self._ffi, self._lib = load()
+
+    # ---- submission ----
+
+    async def submit(self, cmd: Command) -> Completion:
+        if self._ctrl_fd is None:
+            raise DeviceError(f"{self.device} is closed")
+        if cmd.admin:
+            ring, fd, cmd_op = self.admin_ring, self._ctrl_fd, self._lib.NVME_URING_CMD_ADMIN
+        else:
+            if self._ns_fd is None or self.io_ring is None:
+                raise DeviceError(
+                    f"{self.path.name} is a controller: I/O commands need a namespace device "
+                    f"such as ng{self.path.controller.removeprefix('nvme')}n1"
+                )
+            ring, fd, cmd_op = self.io_ring, self._ns_fd, self._lib.NVME_URING_CMD_IO
+            cmd = self._with_metadata(cmd)
+        slot: int | None = None
+        if self.fixed is not None and not cmd.admin and 0 < cmd.data_len <= self.fixed.size:
+            slot = await self.fixed.take()
+        try:
+            future = self._start(ring, fd, cmd_op, cmd, slot)
+        except BaseException:
+            if slot is not None and self.fixed is not None:
+                self.fixed.give_back(slot)
+            raise
+        raw, data, metadata = await future
+        completion = self._completion(cmd, raw, data, metadata)
+        if cmd.admin and cmd.opcode == ADMIN_FORMAT_NVM and completion.ok and self.path.ns_dev is not None:
+            await self._learn_format_async()
+        return completion
+
+    def _start(
+        self, ring: AsyncRing, fd: int, cmd_op: int, cmd: Command, slot: int | None
+    ) -> asyncio.Future[Any]:
+        ffi = self._ffi
+        kernel_writes = cmd.opcode & 1 == 0  # nvme_is_write(): bit 0 clear maps a buffer the device fills
+        data_buf: Any = None
+        if slot is not None:
+            assert self.fixed is not None
+            data_addr = self.fixed.address(slot)
+            if cmd.data is not None:
+                self.fixed.write(slot, cmd.data.ljust(cmd.data_len, b"\0"))
+        elif cmd.data_len:
+            data_buf = ffi.new("char[]", cmd.data_len)
+            if cmd.data:
+                ffi.memmove(data_buf, cmd.data, len(cmd.data))
+            data_addr = int(ffi.cast("uintptr_t", data_buf))
+        else:
+            data_addr = 0
+        md_buf: Any = None
+        md_addr = 0
+        if cmd.metadata_len:
+            md_buf = ffi.new("char[]", cmd.metadata_len)
+            if cmd.metadata:
+                ffi.memmove(md_buf, cmd.metadata, len(cmd.metadata))
+            md_addr = int(ffi.cast("uintptr_t", md_buf))
+        packed = cmd.pack_uring_cmd(data_addr, md_addr)
+        fixed = self.fixed
+
+        def prep(user_data: int) -> bool:
+            return ring.ring.prep_uring_cmd(fd, cmd_op, packed, user_data, fixed_index=slot)
+
+        def finish(raw: RawCompletion) -> tuple[RawCompletion, bytes | None, bytes | None]:
+            # Runs when the CQE is reaped, before the slot or buffers can be reused.
+            data: bytes | None = None
+            if kernel_writes and cmd.data_len:
+                if slot is not None:
+                    assert fixed is not None
+                    data = fixed.read(slot, cmd.data_len)
+                else:
+                    data = ffi.buffer(data_buf, cmd.data_len)[:]
+            if slot is not None:
+                assert fixed is not None
+                fixed.give_back(slot)
+            metadata = (
+                ffi.buffer(md_buf, cmd.metadata_len)[:] if kernel_writes and md_buf is not None else None
+            )
+            return raw, data, metadata
+
+        return ring.start(prep, keep=(data_buf, md_buf), finish=finish)
+
+    def _completion(
+        self, cmd: Command, raw: RawCompletion, data: bytes | None, metadata: bytes | None
+    ) -> Completion:
+        if raw.res < 0:
+            code = -raw.res
+            hint = ""
+            if code == errno.ENOTTY and cmd.admin:
+                hint = f"; admin commands over io_uring need the controller device {self.path.ctrl_dev}"
+            raise DeviceError(
+                f"{_describe(cmd)} on {self.device} failed: {errno_name(code)} ({os.strerror(code)}){hint}"
+            )
+        if raw.res > 0x7FFF:
+            raise DeviceError(
+                f"{_describe(cmd)} on {self.device}: the kernel returned {raw.res}, not a status"
+            )
+        return Completion(
+            status=Status(raw.res), result=raw.result, latency_ns=raw.latency_ns, data=data, metadata=metadata
+        )
+
+    def _with_metadata(self, cmd: Command) -> Command:
+        """Give a read its metadata buffer; refuse a write without metadata (see the module doc)."""
+        fmt = self.format
+        if fmt is None or not fmt.separate_metadata or cmd.opcode not in METADATA_OPCODES:
+            return cmd
+        nlb = (cmd.cdw12 & 0xFFFF) + 1
+        needed = nlb * fmt.separate_metadata
+        if cmd.metadata_len >= needed:
+            return cmd
+        if cmd.direction is DataDirection.CONTROLLER_TO_HOST:
+            return cmd.with_(metadata_len=needed)
+        if cmd.metadata_len == 0:
+            raise UsageError(
+                f"{self.path.name} keeps {fmt.metadata_size} bytes of metadata per block in a separate "
+                f"buffer: this {_describe(cmd)} of {nlb} blocks must carry {needed} bytes of metadata "
+                "(pass zeros explicitly if that is what the blocks should hold)"
+            )
+        raise UsageError(
+            f"metadata_len {cmd.metadata_len} is too small for {nlb} blocks of {fmt.metadata_size} bytes of "
+            f"metadata ({needed} bytes): the device would read past the buffer"
+        )
+
+    # ---- identify at open ----
+
+    def _identify_command(self) -> Command:
+        if self.path.ns_dev is not None:
+            return Command(
+                opcode=ADMIN_IDENTIFY, admin=True, nsid=self.nsid, cdw10=CNS_NAMESPACE, data_len=IDENTIFY_SIZE
+            )
+        return Command(opcode=ADMIN_IDENTIFY, admin=True, cdw10=CNS_CONTROLLER, data_len=IDENTIFY_SIZE)
+
+    def first_command(self) -> None:
+        """Identify (namespace, or controller) synchronously: proves the kernel takes uring_cmd here,
+        and learns the namespace's LBA format."""
+        assert self._ctrl_fd is not None
+        cmd = self._identify_command()
+        buf = self._ffi.new("char[]", IDENTIFY_SIZE)
+        packed = cmd.pack_uring_cmd(int(self._ffi.cast("uintptr_t", buf)), 0)
+        fd, op, ring = self._ctrl_fd, self._lib.NVME_URING_CMD_ADMIN, self.admin_ring
+        raw: RawCompletion = ring.run_sync(
+            lambda user_data: ring.ring.prep_uring_cmd(fd, op, packed, user_data), keep=(buf,)
+        )
+        if -raw.res in REFUSALS:
+            code = -raw.res
+            raise UringUnsupported(
+                f"the kernel refused NVMe passthrough over io_uring on {self.path.ctrl_dev} "
+                f"({errno_name(code)}: {os.strerror(code)})"
+            )
+        completion = self._completion(cmd, raw, self._ffi.buffer(buf, IDENTIFY_SIZE)[:], None)
+        self._learn_format(cmd, completion)
+
+    async def _learn_format_async(self) -> None:
+        cmd = self._identify_command()
+        completion = await self.submit(cmd)
+        self._learn_format(cmd, completion)
+
+    def _learn_format(self, cmd: Command, completion: Completion) -> None:
+        if self.path.ns_dev is None:
+            return
+        if not completion.ok or completion.data is None:
+            raise DeviceError(
+                f"Identify Namespace {self.nsid} on {self.path.ctrl_dev} failed: {completion.status}"
+            )
+        try:
+            lba_size, ms, extended = current_lba_format(completion.data)
+        except ValueError as exc:
+            raise DeviceError(f"{self.path.name}: unusable Identify Namespace data: {exc}") from exc
+        self.format = LbaFormat(lba_size, ms, extended)
+
+    # ---- teardown ----
+
+    async def close(self) -> None:
+        if self._ctrl_fd is None:
+            return
+        rings = [self.admin_ring] + ([self.io_ring] if self.io_ring not in (None, self.admin_ring) else [])
+        for ring in rings:
+            assert ring is not None
+            await ring.close()
+        self._close_fds()
+
+    def close_now(self) -> None:
+        """Close without an event loop (commands still in flight keep their buffers)."""
+        for ring in (self.admin_ring, self.io_ring):
+            if ring is not None:
+                ring.close_now()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        fds = [self._ctrl_fd, self._ns_fd]
+        self._ctrl_fd = self._ns_fd = None
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+
+
+def _open_device(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise DeviceError(permission_message(path)) from exc
+        if exc.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
+            raise DeviceError(f"no such NVMe device {path}; `nvtui list` shows the devices") from exc
+        raise DeviceError(f"cannot open {path}: {exc.strerror}") from exc
+
+
+def _make_ring(sq_entries: int, *, iopoll: bool = False) -> Ring:
+    try:
+        return Ring(sq_entries, iopoll=iopoll)
+    except OSError as exc:
+        code = exc.errno or errno.EIO
+        if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
+            # EINVAL: no 128-byte SQE / big CQE support (< 5.19); ENOSYS, EPERM: io_uring off.
+            raise UringUnsupported(f"io_uring_setup for NVMe passthrough failed: {exc.strerror}") from exc
+        raise DeviceError(f"io_uring_setup failed: {exc.strerror}") from exc
+
+
+def uring_cmd_supported() -> bool:
+    """Does this kernel (and this build) offer IORING_OP_URING_CMD with big SQEs and CQEs?"""
+    try:
+        ring = Ring(2)
+    except (OSError, UringUnsupported):
+        return False
+    try:
+        return ring.supports(ring.lib.IORING_OP_URING_CMD)
+    except OSError:
+        return False
+    finally:
+        ring.close()
+
+
+def open_uring(
+    device: str,
+    *,
+    fixed_buffers: bool = False,
+    iopoll: bool = False,
+    batch: int = 1,
+    sq_entries: int = 64,
+    fixed_buffer_size: int = DEFAULT_FIXED_BUFFER_SIZE,
+) -> UringBackend:
+    """Open `device` (`/dev/ngXnY`, `ngXnY`, `/dev/nvmeX`, ...) for NVMe passthrough over io_uring.
+
+    `fixed_buffers`: one registered buffer of `fixed_buffer_size` bytes per SQ slot for I/O data
+    (larger transfers use ordinary buffers). `iopoll`: I/O on a polled ring (IORING_SETUP_IOPOLL;
+    true polling needs the nvme module's poll_queues), admin commands on a second, plain ring.
+    `batch` > 1: queue SQEs and submit once per loop iteration. Call on the event loop's thread.
+
+    Raises UringUnsupported when the kernel refuses uring_cmd (the caller may fall back to ioctl),
+    DeviceError for a missing or inaccessible device, UsageError for a malformed name.
+    """
+    problem = uring_cmd_problem()
+    if problem is not None:
+        raise UringUnsupported(problem)
+    load()
+    path = resolve_device(device)
+    fds: list[int] = []
+    rings: list[AsyncRing] = []
+    try:
+        ctrl_fd = _open_device(path.ctrl_dev)
+        fds.append(ctrl_fd)
+        ns_fd: int | None = None
+        if path.ns_dev is not None:
+            ns_fd = _open_device(path.ns_dev)
+            fds.append(ns_fd)
+            nsid = nsid_of_fd(ns_fd)  # the kernel's word beats sysfs
+            if nsid != path.nsid:
+                path = DevicePath(path.name, path.controller, path.ctrl_dev, path.ns_dev, nsid)
+        admin_ring = AsyncRing(_make_ring(sq_entries), batch=batch)
+        rings.append(admin_ring)
+        if not admin_ring.ring.supports(admin_ring.ring.lib.IORING_OP_URING_CMD):
+            raise UringUnsupported("this kernel's io_uring has no IORING_OP_URING_CMD")
+        io_ring: AsyncRing | None = None
+        fixed: FixedBuffers | None = None
+        if ns_fd is not None:
+            io_ring = admin_ring
+            if iopoll:
+                io_ring = AsyncRing(_make_ring(sq_entries, iopoll=True), batch=batch)
+                rings.append(io_ring)
+            if fixed_buffers:
+                try:
+                    fixed = FixedBuffers(io_ring.ring, io_ring.ring.sq_entries, fixed_buffer_size)
+                except OSError as exc:
+                    raise DeviceError(
+                        f"cannot register {io_ring.ring.sq_entries} fixed buffers of {fixed_buffer_size} "
+                        f"bytes: {exc.strerror} (they count against RLIMIT_MEMLOCK, `ulimit -l`)"
+                    ) from exc
+        backend = UringBackend(device, path, ctrl_fd, ns_fd, admin_ring, io_ring, fixed)
+        backend.first_command()
+        return backend
+    except BaseException:
+        for ring in rings:
+            ring.close_now()
+        for fd in fds:
+            os.close(fd)
+        raise

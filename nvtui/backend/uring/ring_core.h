@@ -1,0 +1,235 @@
+/*
+ * ring_core.h: the io_uring and NVMe passthrough user ABI that nvtui uses, and the interface of
+ * the small ring helpers in ring_core.c.
+ *
+ * Every layout and number below is the kernel's user ABI, written out here so the build needs
+ * neither liburing nor recent kernel headers:
+ *   - include/uapi/linux/io_uring.h   (struct io_uring_sqe, io_uring_cqe, io_uring_params, ...)
+ *   - include/uapi/linux/nvme_ioctl.h (struct nvme_uring_cmd, NVME_URING_CMD_*)
+ * tests/test_uring_host.py compiles a probe against this file and against the installed kernel
+ * headers and compares every size, offset and constant.
+ */
+#ifndef NVT_RING_CORE_H
+#define NVT_RING_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h> /* _IOWR */
+#include <sys/uio.h>   /* struct iovec */
+
+/* io_uring syscalls: include/uapi/asm-generic/unistd.h; one number on every architecture (5.1+). */
+#define NVT_NR_io_uring_setup 425
+#define NVT_NR_io_uring_enter 426
+#define NVT_NR_io_uring_register 427
+
+/* ---- include/uapi/linux/io_uring.h ---- */
+
+struct io_uring_sqe {
+	uint8_t opcode;
+	uint8_t flags; /* IOSQE_* */
+	uint16_t ioprio;
+	int32_t fd;
+	union {
+		uint64_t off;
+		struct {
+			uint32_t cmd_op; /* IORING_OP_URING_CMD: the driver's command */
+			uint32_t __pad1;
+		};
+	};
+	uint64_t addr;
+	uint32_t len;
+	union {
+		uint32_t rw_flags;
+		uint32_t uring_cmd_flags; /* IORING_URING_CMD_FIXED */
+	};
+	uint64_t user_data;
+	uint16_t buf_index; /* registered buffer, with IORING_URING_CMD_FIXED */
+	uint16_t personality;
+	uint32_t file_index;
+	union {
+		struct {
+			uint64_t addr3;
+			uint64_t __pad2[1];
+		};
+		uint8_t cmd[0]; /* uring_cmd payload: 16 bytes, or 80 with IORING_SETUP_SQE128 */
+	};
+};
+
+struct io_uring_cqe {
+	uint64_t user_data;
+	int32_t res;
+	uint32_t flags;
+	uint64_t big_cqe[]; /* with IORING_SETUP_CQE32: 16 more bytes; NVMe puts its result in [0] */
+};
+
+struct io_sqring_offsets {
+	uint32_t head, tail, ring_mask, ring_entries, flags, dropped, array, resv1;
+	uint64_t resv2;
+};
+
+struct io_cqring_offsets {
+	uint32_t head, tail, ring_mask, ring_entries, overflow, cqes, flags, resv1;
+	uint64_t resv2;
+};
+
+struct io_uring_params {
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	uint32_t flags;
+	uint32_t sq_thread_cpu;
+	uint32_t sq_thread_idle;
+	uint32_t features;
+	uint32_t wq_fd;
+	uint32_t resv[3];
+	struct io_sqring_offsets sq_off;
+	struct io_cqring_offsets cq_off;
+};
+
+struct io_uring_probe_op {
+	uint8_t op;
+	uint8_t resv;
+	uint16_t flags; /* IO_URING_OP_SUPPORTED */
+	uint32_t resv2;
+};
+
+struct io_uring_probe {
+	uint8_t last_op;
+	uint8_t ops_len;
+	uint16_t resv;
+	uint32_t resv2[3];
+	struct io_uring_probe_op ops[];
+};
+
+/* io_uring_setup() flags */
+#define IORING_SETUP_IOPOLL (1U << 0)
+#define IORING_SETUP_CQSIZE (1U << 3)
+#define IORING_SETUP_CLAMP (1U << 4)
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
+#define IORING_SETUP_SQE128 (1U << 10)
+#define IORING_SETUP_CQE32 (1U << 11)
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+
+/* opcodes (enum io_uring_op) */
+#define IORING_OP_NOP 0
+#define IORING_OP_READ 22
+#define IORING_OP_URING_CMD 46
+
+/* sqe->uring_cmd_flags */
+#define IORING_URING_CMD_FIXED (1U << 0)
+
+/* mmap offsets */
+#define IORING_OFF_SQ_RING 0ULL
+#define IORING_OFF_CQ_RING 0x8000000ULL
+#define IORING_OFF_SQES 0x10000000ULL
+
+/* sq_ring->flags */
+#define IORING_SQ_NEED_WAKEUP (1U << 0)
+#define IORING_SQ_CQ_OVERFLOW (1U << 1)
+#define IORING_SQ_TASKRUN (1U << 2)
+
+/* io_uring_enter() flags */
+#define IORING_ENTER_GETEVENTS (1U << 0)
+
+/* io_uring_params->features */
+#define IORING_FEAT_SINGLE_MMAP (1U << 0)
+#define IORING_FEAT_NODROP (1U << 1)
+
+/* io_uring_register() opcodes */
+#define IORING_REGISTER_BUFFERS 0
+#define IORING_UNREGISTER_BUFFERS 1
+#define IORING_REGISTER_EVENTFD 4
+#define IORING_UNREGISTER_EVENTFD 5
+#define IORING_REGISTER_PROBE 8
+
+#define IO_URING_OP_SUPPORTED (1U << 0)
+
+/* cmd_op of IORING_OP_URING_CMD on a socket (enum in io_uring.h, Linux 6.7+) */
+#define SOCKET_URING_OP_SIOCINQ 0
+
+/* ---- include/uapi/linux/nvme_ioctl.h ---- */
+
+struct nvme_uring_cmd {
+	uint8_t opcode;
+	uint8_t flags;
+	uint16_t rsvd1;
+	uint32_t nsid;
+	uint32_t cdw2;
+	uint32_t cdw3;
+	uint64_t metadata;
+	uint64_t addr;
+	uint32_t metadata_len;
+	uint32_t data_len;
+	uint32_t cdw10;
+	uint32_t cdw11;
+	uint32_t cdw12;
+	uint32_t cdw13;
+	uint32_t cdw14;
+	uint32_t cdw15;
+	uint32_t timeout_ms;
+	uint32_t rsvd2;
+};
+
+#define NVME_URING_CMD_IO _IOWR('N', 0x80, struct nvme_uring_cmd)
+#define NVME_URING_CMD_IO_VEC _IOWR('N', 0x81, struct nvme_uring_cmd)
+#define NVME_URING_CMD_ADMIN _IOWR('N', 0x82, struct nvme_uring_cmd)
+#define NVME_URING_CMD_ADMIN_VEC _IOWR('N', 0x83, struct nvme_uring_cmd)
+
+/* ---- nvtui's ring ---- */
+
+#define NVT_SQE_SIZE 128 /* IORING_SETUP_SQE128 */
+#define NVT_CQE_SIZE 32  /* IORING_SETUP_CQE32 */
+#define NVT_CMD_MAX 80   /* bytes of uring_cmd payload in a 128-byte SQE */
+
+/* Flags every nvtui ring gets: big entries for NVMe passthrough; task work run when the task
+ * enters the kernel anyway (no IPI), with IORING_SQ_TASKRUN telling us when it is pending. */
+#define NVT_SETUP_BASE (IORING_SETUP_SQE128 | IORING_SETUP_CQE32)
+#define NVT_SETUP_COOP (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
+
+struct nvt_ring {
+	int fd;
+	uint32_t setup_flags;
+	uint32_t features;
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	/* shared with the kernel */
+	uint32_t *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_dropped, *sq_array;
+	uint32_t *cq_head, *cq_tail, *cq_mask, *cq_overflow;
+	unsigned char *sqes;
+	unsigned char *cqes;
+	/* ours: SQEs filled up to here; published to *sq_tail by nvt_submit */
+	uint32_t sqe_tail;
+	void *sq_map, *cq_map;
+	size_t sq_map_len, cq_map_len, sqes_map_len;
+};
+
+/* One reaped completion. */
+struct nvt_completion {
+	uint64_t user_data;
+	int32_t res;      /* NVMe status field (>= 0) or -errno */
+	uint32_t flags;   /* cqe->flags */
+	uint64_t result;  /* big_cqe[0]: the NVMe completion's DW0 | DW1 << 32 */
+	uint64_t time_ns; /* CLOCK_MONOTONIC when reaped */
+};
+
+int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags);
+void nvt_ring_exit(struct nvt_ring *r);
+uint64_t nvt_now_ns(void);
+uint32_t nvt_sq_space(struct nvt_ring *r);
+uint32_t nvt_sq_pending(struct nvt_ring *r);
+uint32_t nvt_cq_ready(struct nvt_ring *r);
+uint32_t nvt_sq_flags(struct nvt_ring *r);
+uint32_t nvt_cq_dropped(struct nvt_ring *r);
+int nvt_prep_nop(struct nvt_ring *r, uint64_t user_data);
+int nvt_prep_read(struct nvt_ring *r, int fd, void *buf, uint32_t len, uint64_t offset, uint64_t user_data);
+int nvt_prep_uring_cmd(struct nvt_ring *r, int fd, uint32_t cmd_op, const void *cmd, uint32_t cmd_len,
+		       uint64_t user_data, uint32_t uring_cmd_flags, uint16_t buf_index);
+int nvt_submit(struct nvt_ring *r, uint32_t min_complete, uint32_t flags);
+int nvt_reap(struct nvt_ring *r, struct nvt_completion *out, uint32_t max);
+int nvt_register_eventfd(struct nvt_ring *r, int efd);
+int nvt_register_buffers(struct nvt_ring *r, const struct iovec *iov, uint32_t n);
+int nvt_unregister_buffers(struct nvt_ring *r);
+int nvt_probe_op(struct nvt_ring *r, uint32_t op);
+
+#endif
