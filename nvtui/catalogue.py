@@ -248,13 +248,14 @@ class FieldDef:
         note = f" ({self.zero_based_note()})" if self.zero_based else ""
         return UsageError(f"field {self.name}: {shown} out of range {self.range_text()}{note}")
 
-    def check(self, value: int) -> int:
+    def check(self, value: int, shown: str | None = None) -> int:
+        """`value` if in range; else a UsageError naming the field, the value (as typed) and the range."""
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"field {self.name}: {value!r} is not an integer (range {self.range_text()})")
         if value < 0:
             raise UsageError(f"field {self.name}: {value} is negative (range {self.range_text()})")
         if not self.min <= value <= self.max:
-            raise self._range_error(str(value))
+            raise self._range_error(shown or str(value))
         return value
 
     def parse(self, text: str) -> int:
@@ -264,7 +265,7 @@ class FieldDef:
         if _DEC_RE.match(s):
             return self.check(int(s, 10))
         if _HEX_RE.match(s):
-            return self.check(int(s, 16))
+            return self.check(int(s, 16), shown=s)
         if lowered in self.values:
             return self.values[lowered]
         if self.kind == "flag" and lowered in _FLAG_WORDS:
@@ -428,11 +429,11 @@ class CommandDef:
 
     def _complete(self, values: Mapping[str, int], device_nsid: int | None) -> dict[str, int]:
         out: dict[str, int] = {}
-        for name in values:
-            self.field(name)  # unknown names are errors, never ignored
+        for name, value in values.items():
+            self.field(name).check(value)  # unknown names and bad values first, never ignored
         for f in self.fields:
             if f.name in values:
-                out[f.name] = f.check(values[f.name])
+                out[f.name] = values[f.name]
             elif f.required:
                 raise UsageError(f"field {f.name}: required (range {f.range_text()})")
             elif f.default is None:
