@@ -1,0 +1,199 @@
+"""The Textual app: it only wires the section screens together and holds what they share.
+
+State flows down (the app's reactives `device`, `writable`, `catalogue`, `controllers`, `shown_result`,
+which screens watch) and events flow up (screens post the messages in `nvtui.screens.messages`).
+The NVMe work happens in the session layer (`nvtui.session.Session`), which the screens ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import var
+
+from nvtui.screens import messages
+from nvtui.screens.base import SECTIONS
+from nvtui.screens.compose import ComposeScreen
+from nvtui.screens.devices import DevicesScreen
+from nvtui.screens.load import LoadScreen
+from nvtui.screens.modals import HelpScreen
+from nvtui.screens.palette import CatalogueCommands, DeviceCommands, ScriptCommands
+from nvtui.screens.result import ResultScreen
+from nvtui.screens.scripts import ScriptsScreen
+
+if TYPE_CHECKING:
+    from nvtui.backend.base import ControllerInfo
+    from nvtui.catalogue import Catalogue
+    from nvtui.session import SendResult, Session
+
+DEFAULT_SIM_DEVICE = "sim0n1"
+
+
+class NvtuiApp(App[int]):
+    TITLE = "nvtui"
+    CSS_PATH = "app.tcss"
+    SCREENS: ClassVar = {
+        "devices": DevicesScreen,
+        "compose": ComposeScreen,
+        "result": ResultScreen,
+        "load": LoadScreen,
+        "scripts": ScriptsScreen,
+    }
+    MODES: ClassVar = {mode: mode for mode, _key, _title in SECTIONS}
+    DEFAULT_MODE = "devices"
+    COMMANDS = App.COMMANDS | {CatalogueCommands, DeviceCommands, ScriptCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        *(Binding(key, f"switch_mode('{mode}')", title, show=False) for mode, key, title in SECTIONS),
+        Binding("ctrl+w", "toggle_writes", "Writes"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    device: var[str] = var("")
+    """The device commands go to ("sim0n1", "ng0n1", "nvme0")."""
+    writable: var[bool] = var(False)
+    """False (the default): destructive commands are refused. True: each one still asks first."""
+    catalogue: var[Catalogue | None] = var(None)
+    controllers: var[tuple[ControllerInfo, ...]] = var(())
+    shown_result: var[SendResult | None] = var(None, always_update=True)
+    composition: var[messages.Composition | None] = var(None)
+    """What the Compose screen holds; the Load screen repeats it."""
+
+    def __init__(
+        self,
+        device: str | None = None,
+        catalogue_files: Sequence[Path] = (),
+        backend: str | None = None,
+        *,
+        include_real_devices: bool = True,
+    ) -> None:
+        super().__init__()
+        self.requested_device = device
+        self.catalogue_files = list(catalogue_files)
+        self.backend_kind = backend
+        self.include_real_devices = include_real_devices
+        self.session: Session | None = None
+
+    def on_mount(self) -> None:
+        if self.requested_device:
+            self.device = self.requested_device
+        self.load_catalogue()
+        self.discover_devices()
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    # --- background loading -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="catalogue")
+    def load_catalogue(self) -> None:
+        from nvtui.catalogue import load_catalogue
+        from nvtui.session import Session
+
+        try:
+            catalogue = load_catalogue(self.catalogue_files)
+        except Exception as exc:  # a broken built-in catalogue: say so, keep the app usable
+            self.call_from_thread(self.notify, f"catalogue: {exc}", severity="error", timeout=10)
+            return
+        for error in catalogue.errors:
+            self.call_from_thread(self.notify, str(error), title="catalogue", severity="warning", timeout=8)
+        session = Session(catalogue, self.backend_kind)
+        self.call_from_thread(self._catalogue_loaded, catalogue, session)
+
+    def _catalogue_loaded(self, catalogue: Catalogue, session: Session) -> None:
+        self.session = session
+        self.catalogue = catalogue
+
+    @work(thread=True, exclusive=True, group="discovery")
+    def discover_devices(self) -> None:
+        from nvtui.backend.discovery import list_controllers
+
+        try:
+            found = list_controllers()
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"device discovery: {exc}", severity="error")
+            return
+        if not self.include_real_devices:
+            found = [c for c in found if c.simulated]
+        self.call_from_thread(self._devices_found, tuple(found))
+
+    def _devices_found(self, controllers: tuple[ControllerInfo, ...]) -> None:
+        if not self.device:
+            self.device = default_device(controllers)
+        self.controllers = controllers
+
+    # --- messages from the screens ------------------------------------------------------------------
+
+    @on(messages.DeviceChosen)
+    def handle_device_chosen(self, message: messages.DeviceChosen) -> None:
+        self.device = message.device
+
+    @on(messages.RefreshDevices)
+    def handle_refresh_devices(self) -> None:
+        self.discover_devices()
+
+    @on(messages.Composed)
+    def handle_composed(self, message: messages.Composed) -> None:
+        self.composition = message.composition
+
+    @on(messages.OpenCommand)
+    async def handle_open_command(self, message: messages.OpenCommand) -> None:
+        await self.switch_mode("compose")
+        compose = self.get_screen("compose", ComposeScreen)
+        compose.open_command(message.command_id, message.assignments)
+
+    @on(messages.ShowResult)
+    async def handle_show_result(self, message: messages.ShowResult) -> None:
+        self.shown_result = message.result
+        await self.switch_mode("result")
+
+    @on(messages.OpenScript)
+    async def handle_open_script(self, message: messages.OpenScript) -> None:
+        await self.switch_mode("scripts")
+        self.get_screen("scripts", ScriptsScreen).open_script(message.path)
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_writes(self) -> None:
+        self.writable = not self.writable
+        if self.writable:
+            self.notify(
+                "Destructive commands may now be sent; each one still asks first. Ctrl+W: read-only again.",
+                title="Writes allowed",
+                severity="warning",
+            )
+        else:
+            self.notify("Destructive commands are refused.", title="Read-only")
+
+
+def default_device(controllers: Sequence[ControllerInfo]) -> str:
+    """The first real namespace this user can open, else the first usable controller, else the simulator."""
+    real = [c for c in controllers if not c.simulated]
+    for controller in real:
+        for ns in controller.namespaces:
+            if ns.accessible:
+                return ns.name
+    for controller in real:
+        if controller.accessible:
+            return controller.name
+    for controller in controllers:
+        if controller.simulated and controller.namespaces:
+            return controller.namespaces[0].name
+    return DEFAULT_SIM_DEVICE
+
+
+def run_app(device: str | None, catalogue_files: list[Path], backend: str | None) -> int:
+    """The bare `nvtui` command: run the TUI until the user quits."""
+    app = NvtuiApp(device, catalogue_files, backend)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,290 @@
+"""Compose: pick a catalogue command, fill its fields, watch the submission entry it makes, and send it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Static
+
+from nvtui.errors import NvtuiError, UsageError
+from nvtui.screens import messages
+from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.safety import may_send
+from nvtui.widgets.catalogue_list import CatalogueList
+from nvtui.widgets.command_form import CommandForm
+from nvtui.widgets.submission_view import SubmissionView
+
+if TYPE_CHECKING:
+    from nvtui.catalogue import Catalogue, CommandDef
+    from nvtui.session import Prepared
+
+RAW_ADMIN, RAW_IO = "admin-passthru", "io-passthru"
+
+
+class ComposeScreen(SectionScreen):
+    SECTION = "compose"
+    DEFAULT_CSS = """
+    ComposeScreen #compose-main {
+        width: 1fr;
+        padding: 0 0 0 1;
+    }
+    ComposeScreen #form-holder {
+        height: 1fr;
+    }
+    ComposeScreen #data-row {
+        height: 1;
+        margin: 0 0 1 0;
+    }
+    ComposeScreen #data-row Label {
+        width: 5;
+        text-style: bold;
+    }
+    ComposeScreen #data-len {
+        width: 12;
+        margin: 0 1 0 0;
+    }
+    ComposeScreen #data-in, ComposeScreen #data-out {
+        width: 1fr;
+        margin: 0 1 0 0;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("ctrl+f", "find", "Find", priority=True),
+        Binding("ctrl+r", "raw", "Raw"),
+        Binding("ctrl+l", "load", "Load run"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.defn: CommandDef | None = None
+        self.form_values: dict[str, str] = {}
+        self.form_valid = True
+        self.prepared: Prepared | None = None
+        self._pending: tuple[str, dict[str, str]] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal():
+            yield CatalogueList(id="catalogue")
+            with Vertical(id="compose-main"):
+                with Vertical(id="form-holder"):
+                    yield Static("Pick a command on the left (type to filter, Enter to pick).", id="no-form")
+                with Horizontal(id="data-row"):
+                    yield Label("data")
+                    yield Input(placeholder="length", id="data-len", compact=True)
+                    yield Input(placeholder="input file", id="data-in", compact=True)
+                    yield Input(placeholder="output file", id="data-out", compact=True)
+                yield SubmissionView(id="submission")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "catalogue", self._catalogue_changed)
+        self.watch(self.app, "device", self._device_changed, init=False)
+        self.query_one("#catalogue-filter", Input).focus()
+
+    # --- attributes down ----------------------------------------------------------------------------
+
+    def _catalogue_changed(self, catalogue: Catalogue | None) -> None:
+        self.query_one(CatalogueList).set_catalogue(catalogue)
+        if catalogue is None:
+            return
+        if self._pending is not None:
+            command_id, assignments = self._pending
+            self._pending = None
+            self.open_command(command_id, assignments)
+        elif self.defn is None and "identify" in catalogue:
+            self.open_command("identify")
+
+    def _device_changed(self, _device: str) -> None:
+        self.refresh_preview()
+
+    def open_command(self, command_id: str, assignments: dict[str, str] | None = None) -> None:
+        """Show `command_id`'s form, prefilled with `assignments` (field -> text)."""
+        catalogue = self.nvapp.catalogue
+        if catalogue is None:
+            self._pending = (command_id, dict(assignments or {}))
+            return
+        try:
+            defn = catalogue.get(command_id)
+        except UsageError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.defn = defn
+        self.prepared = None
+        self.query_one(CatalogueList).select(defn.id)
+        holder = self.query_one("#form-holder")
+        holder.remove_children()
+        holder.mount(CommandForm(defn, assignments, id="form"))
+
+    # --- events up ----------------------------------------------------------------------------------
+
+    @on(CatalogueList.Picked)
+    def _picked(self, event: CatalogueList.Picked) -> None:
+        self.open_command(event.command_id)
+        self.call_after_refresh(self._focus_form)
+
+    def _focus_form(self) -> None:
+        controls = self.query("#form Input, #form Select, #form Checkbox")
+        if controls:
+            controls.first().focus()
+
+    @on(CommandForm.Changed)
+    def _form_changed(self, event: CommandForm.Changed) -> None:
+        self.form_values = event.values
+        self.form_valid = event.valid
+        self.refresh_preview()
+
+    @on(Input.Changed, "#data-row Input")
+    def _data_changed(self) -> None:
+        self.refresh_preview()
+
+    @on(Input.Submitted, "#form-holder Input, #data-row Input")
+    def _enter_sends(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_send()
+
+    # --- the composed command -----------------------------------------------------------------------
+
+    def composition(self) -> messages.Composition | None:
+        """What the user composed, or None; raises UsageError for an unreadable data length."""
+        if self.defn is None:
+            return None
+        text = self.query_one("#data-len", Input).value.strip()
+        try:
+            data_len = int(text, 0) if text else None
+        except ValueError:
+            raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)") from None
+        if data_len is not None and not 0 <= data_len <= 0xFFFFFFFF:
+            raise UsageError(f"data length {data_len} out of range 0-4294967295")
+        data_in = self.query_one("#data-in", Input).value.strip()
+        data_out = self.query_one("#data-out", Input).value.strip()
+        return messages.Composition(
+            self.defn.id,
+            {k: v for k, v in self.form_values.items() if v != ""},
+            data_len,
+            Path(data_in).expanduser() if data_in else None,
+            Path(data_out).expanduser() if data_out else None,
+        )
+
+    def refresh_preview(self) -> None:
+        self.preview()
+
+    @work(exclusive=True, group="preview")
+    async def preview(self) -> None:
+        view = self.query_one(SubmissionView)
+        session, device = self.nvapp.session, self.nvapp.device
+        if self.defn is None or session is None:
+            view.show_hint("")
+            return
+        try:
+            composition = self.composition()
+            self.post_message(messages.Composed(composition))
+            if composition is None:
+                return
+            data = read_data_in(composition.data_in)
+            prepared = await session.prepare(
+                device,
+                self.defn,
+                composition.assignments,
+                data_len=composition.data_len,
+                data=data,
+                allow_destructive=True,  # a preview never sends; the send asks first
+            )
+            backend = await session.backend(device)
+        except NvtuiError as exc:
+            self.prepared = None
+            view.show_problem(str(exc))
+            return
+        except Exception as exc:  # never lose the app to a bug below: say what broke
+            self.prepared = None
+            view.show_problem(internal_error(exc))
+            return
+        from nvtui.catalogue import nvme_cli_line
+
+        self.prepared = prepared
+        path = str(getattr(backend, "path", None) or device)
+        cli = nvme_cli_line(
+            prepared.defn,
+            prepared.command,
+            path,
+            input_file=str(data_in) if (data_in := composition.data_in) else None,
+        )
+        notes = [
+            f.zero_based_note(prepared.values[f.name])
+            for f in prepared.defn.fields
+            if f.zero_based and f.name in prepared.values
+        ]
+        view.show_command(prepared.command, cli, list(prepared.warnings), notes, prepared.destructive)
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def action_find(self) -> None:
+        self.query_one("#catalogue-filter", Input).focus()
+
+    def action_raw(self) -> None:
+        """Raw mode: any opcode and CDWs, through the admin (or, on a namespace, the I/O) passthru entry."""
+        device = self.nvapp.device
+        on_namespace = any(
+            ns.name == device for c in self.nvapp.controllers for ns in c.namespaces
+        ) or device.removeprefix("/dev/").startswith("ng")
+        wanted = RAW_ADMIN if self.defn is None or self.defn.id == RAW_IO or not on_namespace else RAW_IO
+        self.open_command(wanted)
+
+    def action_load(self) -> None:
+        self.app.switch_mode("load")
+
+    def action_send(self) -> None:
+        if self.defn is None:
+            self.notify("Pick a command first.", severity="warning")
+            return
+        if not self.form_valid:
+            self.notify("A field is out of range or unreadable; see the red field.", severity="error")
+            return
+        self.send()
+
+    @work(exclusive=True, group="send")
+    async def send(self) -> None:
+        app = self.nvapp
+        session, device = app.session, app.device
+        if session is None or self.defn is None:
+            self.notify("The catalogue is still loading.", severity="warning")
+            return
+        try:
+            composition = self.composition()
+            assert composition is not None
+            prepared = await session.prepare(
+                device,
+                self.defn,
+                composition.assignments,
+                data_len=composition.data_len,
+                data=read_data_in(composition.data_in),
+                allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
+            )
+            if not await may_send(app, prepared, "the command"):
+                return
+            result = await session.send(prepared)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=8)
+            return
+        except Exception as exc:
+            self.notify(internal_error(exc), title="Not sent", severity="error", timeout=10)
+            return
+        if composition.data_out is not None and result.completion.data is not None:
+            try:
+                composition.data_out.write_bytes(result.completion.data)
+            except OSError as exc:
+                self.notify(f"output file {composition.data_out}: {exc.strerror}", severity="error")
+        self.post_message(messages.ShowResult(result))
+
+
+def read_data_in(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"input file {path}: {exc.strerror}") from None

@@ -1,0 +1,292 @@
+"""Devices: controllers, their namespaces and char/block devices (real and simulated), and the details of
+the highlighted one, including the catalogue commands it supports (its Commands Supported and Effects log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static, Tree
+
+from nvtui.errors import NvtuiError
+from nvtui.screens import messages
+from nvtui.screens.base import SectionScreen, internal_error
+
+if TYPE_CHECKING:
+    from nvtui.backend.base import ControllerInfo, NamespaceInfo
+    from nvtui.catalogue import Catalogue
+    from nvtui.nvme.decode import Record
+
+EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, Fig. 202)
+EFFECTS_LOG_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class DeviceNode:
+    """What a tree node stands for: a controller, or one of its namespaces."""
+
+    controller: ControllerInfo
+    namespace: NamespaceInfo | None = None
+
+    @property
+    def device(self) -> str:
+        return self.namespace.name if self.namespace is not None else self.controller.name
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def uring_text(c: ControllerInfo) -> str:
+    if c.simulated:
+        return "not needed (simulated)"
+    return "yes" if c.uring_cmd else "no: the ioctl backend is used"
+
+
+def controller_text(c: ControllerInfo) -> Text:
+    t = Text()
+    t.append(f"{c.name}", style="bold")
+    t.append(f"  {c.model}\n")
+    rows = [
+        ("serial", c.serial),
+        ("firmware", c.firmware),
+        ("transport", "simulated" if c.simulated else c.transport),
+        ("address", c.address),
+        ("state", c.state),
+        ("char device", c.char_dev or "(simulated)"),
+        ("uring_cmd", uring_text(c)),
+        ("access", "read-write" if c.accessible else (c.access_error or "no access")),
+        ("namespaces", ", ".join(ns.name for ns in c.namespaces) or "none"),
+    ]
+    for key, value in rows:
+        if value:
+            t.append(f"{key:>12} ", style="dim")
+            t.append(f"{value}\n", style="red" if key == "access" and not c.accessible else "")
+    return t
+
+
+def namespace_text(c: ControllerInfo, ns: NamespaceInfo) -> Text:
+    t = Text()
+    t.append(f"{ns.name}", style="bold")
+    t.append(f"  namespace {ns.nsid} of {c.name} ({c.model})\n")
+    fmt = f"{ns.lba_size} bytes" + (f" + {ns.metadata_size} metadata" if ns.metadata_size else "")
+    rows = [
+        ("capacity", f"{human_bytes(ns.size_bytes)} ({ns.size_bytes // max(ns.lba_size, 1)} blocks)"),
+        ("LBA format", fmt),
+        ("zoned", "yes (ZNS)" if ns.zoned else "no"),
+        ("char device", ns.char_dev or "(simulated)"),
+        ("block device", ns.block_dev or "-"),
+        ("uring_cmd", uring_text(c)),
+        ("access", "read-write" if ns.accessible else (ns.access_error or "no access")),
+    ]
+    for key, value in rows:
+        t.append(f"{key:>12} ", style="dim")
+        t.append(f"{value}\n", style="red" if key == "access" and not ns.accessible else "")
+    return t
+
+
+class DevicesScreen(SectionScreen):
+    SECTION = "devices"
+    DEFAULT_CSS = """
+    DevicesScreen #device-tree {
+        width: 30;
+        height: 1fr;
+        border-right: solid $primary-darken-2;
+    }
+    DevicesScreen #device-details {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 1;
+    }
+    DevicesScreen #details-probe {
+        margin: 1 0 0 0;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "use", "Use device", show=True),
+        Binding("f5,ctrl+g", "rescan", "Rescan", show=False),
+        Binding("c", "compose", "Compose"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal():
+            tree: Tree[DeviceNode] = Tree("devices", id="device-tree")
+            tree.show_root = False
+            tree.guide_depth = 2
+            yield tree
+            with VerticalScroll(id="device-details"):
+                yield Static("Looking for NVMe devices…", id="details-info")
+                yield Static("", id="details-probe")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "controllers", self._controllers_changed)
+        self.watch(self.app, "device", self._device_changed, init=False)
+        self.watch(self.app, "catalogue", self._device_changed, init=False)
+        self.query_one(Tree).focus()
+
+    def _controllers_changed(self, controllers: tuple[ControllerInfo, ...]) -> None:
+        tree: Tree[DeviceNode] = self.query_one(Tree)
+        tree.clear()
+        if not controllers:
+            return
+        current = self.nvapp.device
+        for c in controllers:
+            label = Text(c.name, style="bold")
+            label.append(f"  {'sim' if c.simulated else c.transport}", style="dim")
+            cnode = tree.root.add(label, DeviceNode(c), expand=True)
+            for ns in c.namespaces:
+                nlabel = Text(ns.name)
+                nlabel.append(f"  {human_bytes(ns.size_bytes)}", style="dim")
+                if ns.zoned:
+                    nlabel.append(" zoned", style="cyan")
+                if not ns.accessible:
+                    nlabel.append(" !", style="bold red")
+                nnode = cnode.add(nlabel, DeviceNode(c, ns), expand=False)
+                for kind, path in (("char", ns.char_dev), ("block", ns.block_dev)):
+                    if path:
+                        nnode.add_leaf(Text(f"{kind} {path}", style="dim"), DeviceNode(c, ns))
+                nnode.allow_expand = bool(nnode.children)
+        self.call_after_refresh(self._move_cursor, current)
+
+    def _move_cursor(self, device: str) -> None:
+        """Put the cursor on `device`'s node (the first node when it is not in the tree)."""
+        tree: Tree[DeviceNode] = self.query_one(Tree)
+        stack = list(tree.root.children)
+        while stack:
+            node = stack.pop(0)
+            if node.data is not None and node.data.device == device:
+                tree.move_cursor(node)
+                return
+            stack.extend(node.children)
+        tree.cursor_line = 0
+
+    def _device_changed(self, _value: object) -> None:
+        tree: Tree[DeviceNode] = self.query_one(Tree)
+        node = tree.cursor_node
+        if node is not None and node.data is not None:
+            self._show(node.data)
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted[DeviceNode]) -> None:
+        if event.node.data is not None:
+            self._show(event.node.data)
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected[DeviceNode]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(messages.DeviceChosen(event.node.data.device))
+
+    def _show(self, node: DeviceNode) -> None:
+        info = (
+            namespace_text(node.controller, node.namespace)
+            if node.namespace is not None
+            else controller_text(node.controller)
+        )
+        if node.device == self.nvapp.device:
+            info.append("\ncommands go to this device", style="bold green")
+        else:
+            info.append(f"\nEnter: send commands to {node.device}", style="dim")
+        self.query_one("#details-info", Static).update(info)
+        self.query_one("#details-probe", Static).update(Text("asking the device…", style="dim"))
+        self.probe(node)
+
+    @work(exclusive=True, group="probe")
+    async def probe(self, node: DeviceNode) -> None:
+        """Ask the device (through its own probing session, so the history stays the user's) for its
+        LBA formats and the commands it supports."""
+        accessible = node.namespace.accessible if node.namespace is not None else node.controller.accessible
+        target = self.query_one("#details-probe", Static)
+        if not accessible:
+            target.update(Text("cannot open the device to ask it more", style="dim"))
+            return
+        catalogue = self.nvapp.catalogue
+        if catalogue is None:
+            target.update(Text("the catalogue is still loading", style="dim"))
+            return
+        from nvtui.nvme.decode.logs import supported_opcodes
+        from nvtui.session import Session, send_once
+
+        probe = Session(catalogue, self.nvapp.backend_kind)
+        out = Text()
+        try:
+            if node.namespace is not None:
+                ident = await send_once(probe, node.device, "identify", ["cns=0"])
+                out.append_text(lba_formats_text(ident.decoded))
+            effects = await send_once(
+                probe, node.device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}"]
+            )
+            if effects.ok and effects.completion.data:
+                admin, io = supported_opcodes(effects.completion.data)
+                out.append_text(supported_text(catalogue, admin, io, node.namespace is not None))
+            else:
+                status = effects.completion.status.name
+                out.append(f"Commands Supported and Effects log: {status}\n", style="yellow")
+        except NvtuiError as exc:
+            out.append(f"could not ask the device: {exc}\n", style="yellow")
+        except Exception as exc:
+            out.append(f"could not ask the device: {internal_error(exc)}\n", style="yellow")
+        finally:
+            await probe.close()
+        target.update(out)
+
+    def action_use(self) -> None:
+        tree: Tree[DeviceNode] = self.query_one(Tree)
+        node = tree.cursor_node
+        if node is not None and node.data is not None:
+            self.post_message(messages.DeviceChosen(node.data.device))
+
+    def action_rescan(self) -> None:
+        self.post_message(messages.RefreshDevices())
+
+    def action_compose(self) -> None:
+        self.app.switch_mode("compose")
+
+
+def lba_formats_text(record: Record | None) -> Text:
+    """The namespace's LBA formats from its decoded Identify Namespace, the one in use marked."""
+    from nvtui.nvme.decode import Field, Group
+
+    t = Text("LBA formats\n", style="bold")
+    if record is None:
+        t.append("  (Identify Namespace did not decode)\n", style="dim")
+        return t
+    flbas = record["flbas"]
+    in_use = flbas.meaning if isinstance(flbas, Field) else ""
+    group = record["lbaf"]
+    if not isinstance(group, Group):
+        return t
+    for i, fmt in enumerate(group.records):
+        fields = {f.name: f for f in fmt.items if isinstance(f, Field)}
+        size = fields["lbads"].meaning or str(fields["lbads"].value) if "lbads" in fields else "?"
+        ms = fields["ms"].value if "ms" in fields else 0
+        rp = fields["rp"].meaning if "rp" in fields else ""
+        mark = "*" if in_use.startswith(f"LBA format {i},") else " "
+        t.append(f" {mark}{i:>2}  {size}, {ms} B metadata  {rp}\n", style="bold" if mark == "*" else "")
+    return t
+
+
+def supported_text(catalogue: Catalogue, admin: set[int], io: set[int], namespace: bool) -> Text:
+    """Catalogue commands whose opcode the device lists as supported, by queue."""
+    t = Text("Supported catalogue commands\n", style="bold")
+    entries = [e for e in catalogue.entries if not e.raw]
+    for queue, opcodes in (("admin", admin), ("io", io)):
+        if queue == "io" and not namespace:
+            continue
+        have = sorted({e.id for e in entries if e.queue == queue and e.opcode in opcodes})
+        missing = sorted({e.id for e in entries if e.queue == queue and e.opcode not in opcodes})
+        t.append(f" {queue}: ", style="dim")
+        t.append(", ".join(have) or "none")
+        t.append("\n")
+        if missing:
+            t.append(f"  not supported: {', '.join(missing)}\n", style="dim")
+    return t

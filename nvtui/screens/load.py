@@ -1,0 +1,239 @@
+"""Load & latency: repeat the composed command N times or for T seconds at queue depth Q, with a live
+chart of latency over time and a histogram, and IOPS and percentiles updating while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Static
+
+from nvtui.backend.base import BackendBase
+from nvtui.errors import NvtuiError, UsageError
+from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.compose import read_data_in
+from nvtui.screens.safety import may_send
+
+if TYPE_CHECKING:
+    from nvtui.backend.base import Backend
+    from nvtui.nvme.command import Command
+    from nvtui.nvme.completion import Completion
+    from nvtui.screens.messages import Composition
+    from nvtui.stats import LoadStats
+
+REDRAW_HZ = 4
+YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
+
+
+class _Yielding(BackendBase):
+    """Wraps a backend so a load run gives the event loop a turn now and then, whatever the backend does."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.kind, self.device, self.nsid = backend.kind, backend.device, backend.nsid
+        self.done = 0
+
+    async def submit(self, cmd: Command) -> Completion:
+        completion = await self.backend.submit(cmd)
+        self.done += 1
+        if self.done % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        return completion
+
+
+def _us(ns: float) -> str:
+    return f"{ns / 1000:,.1f} µs"
+
+
+def stats_text(stats: LoadStats | None, running: bool) -> Text:
+    t = Text()
+    if stats is None:
+        t.append("Not run yet. Ctrl+S starts; Esc stops at once.", style="dim")
+        return t
+    h = stats.total
+    pct = h.percentiles()
+    t.append("IOPS ", style="dim")
+    t.append(f"{stats.iops:,.0f}", style="bold")
+    for p, v in pct.items():
+        t.append(f"  p{p:g} ", style="dim")
+        t.append(_us(v), style="bold")
+    t.append("\n")
+    t.append("done ", style="dim")
+    t.append(f"{h.count:,}")
+    t.append("  errors ", style="dim")
+    t.append(f"{stats.errors:,}", style="bold red" if stats.errors else "")
+    t.append("  mean ", style="dim")
+    t.append(_us(h.mean_ns))
+    t.append("  max ", style="dim")
+    t.append(_us(h.max_ns))
+    t.append("  elapsed ", style="dim")
+    t.append(f"{stats.elapsed_s:.1f} s")
+    if running:
+        t.append("  running", style="bold green")
+    return t
+
+
+class LoadScreen(SectionScreen):
+    SECTION = "load"
+    DEFAULT_CSS = """
+    LoadScreen #load-form {
+        height: 1;
+    }
+    LoadScreen #load-form Label {
+        padding: 0 1 0 0;
+    }
+    LoadScreen #load-form Input {
+        width: 9;
+        margin: 0 2 0 0;
+    }
+    LoadScreen #load-command {
+        height: 1;
+        color: $text-muted;
+    }
+    LoadScreen #load-stats {
+        height: 2;
+    }
+    LoadScreen #charts {
+        height: 1fr;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "start", "Start", priority=True),
+        Binding("escape", "stop", "Stop", priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stats: LoadStats | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.running = False
+
+    def compose_body(self) -> ComposeResult:
+        from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime  # plotext: only when used
+
+        with Vertical():
+            yield Static("", id="load-command")
+            with Horizontal(id="load-form"):
+                yield Label("count")
+                yield Input(placeholder="N", id="load-count", compact=True)
+                yield Label("or seconds")
+                yield Input("10", placeholder="T", id="load-seconds", compact=True)
+                yield Label("queue depth")
+                yield Input("8", placeholder="Q", id="load-qd", compact=True)
+            yield Static(stats_text(None, False), id="load-stats")
+            with Vertical(id="charts"):
+                yield LatencyOverTime(id="chart-time")
+                yield LatencyHistogram(id="chart-histogram")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "composition", self._composition_changed)
+        self.watch(self.app, "device", self._composition_changed)
+        self.set_interval(1 / REDRAW_HZ, self._redraw)
+
+    def _composition_changed(self, _value: object = None) -> None:
+        composition = self.nvapp.composition
+        what = composition.describe() if composition is not None else "identify cns=1 (compose another in F3)"
+        self.query_one("#load-command", Static).update(f"repeats: {what} on {self.nvapp.device}")
+
+    def _redraw(self) -> None:
+        from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime
+
+        if not self.running and self.stats is None:
+            return
+        stats = self.stats
+        if stats is not None and self.running:
+            stats.tick()
+        self.query_one("#load-stats", Static).update(stats_text(stats, self.running))
+        if self.is_current:
+            self.query_one(LatencyOverTime).draw(stats)
+            self.query_one(LatencyHistogram).draw(stats)
+
+    def spec(self) -> tuple[int | None, float | None, int]:
+        """(count, seconds, queue depth) from the form; UsageError names the bad one."""
+
+        def number(ident: str, kind: type[int] | type[float]) -> int | float | None:
+            text = self.query_one(ident, Input).value.strip()
+            if not text:
+                return None
+            try:
+                return kind(text) if kind is float else int(text, 0)
+            except ValueError:
+                raise UsageError(f"{ident.removeprefix('#load-')}: {text!r} is not a number") from None
+
+        count = number("#load-count", int)
+        seconds = None if count is not None else number("#load-seconds", float)
+        qd = number("#load-qd", int) or 1
+        return (int(count) if count is not None else None), seconds, int(qd)
+
+    @on(Input.Submitted, "#load-form Input")
+    def _enter_starts(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_start()
+
+    def action_start(self) -> None:
+        if self.running:
+            self.notify("A load run is going; Esc stops it.", severity="warning")
+            return
+        self.run_load()
+
+    def action_stop(self) -> None:
+        if self.stop_event is not None and self.running:
+            self.stop_event.set()
+
+    @work(exclusive=True, group="load")
+    async def run_load(self) -> None:
+        from nvtui.load import LoadSpec, run_load
+        from nvtui.stats import LoadStats
+
+        app = self.nvapp
+        session, device = app.session, app.device
+        if session is None:
+            self.notify("The catalogue is still loading.", severity="warning")
+            return
+        composition: Composition | None = app.composition
+        try:
+            count, seconds, qd = self.spec()
+            spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
+            if composition is None:
+                prepared = await session.prepare(device, "identify", ["cns=1"])
+            else:
+                prepared = await session.prepare(
+                    device,
+                    composition.command_id,
+                    composition.assignments,
+                    data_len=composition.data_len,
+                    data=read_data_in(composition.data_in),
+                    allow_destructive=True,  # judged by may_send, once for the whole run
+                )
+            if not await may_send(app, prepared, "the load run"):
+                return
+            backend = await session.backend(device)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Not started", severity="error", timeout=8)
+            return
+        except Exception as exc:
+            self.notify(internal_error(exc), title="Not started", severity="error", timeout=10)
+            return
+        command = prepared.command
+        self.stats = LoadStats()
+        self.stop_event = asyncio.Event()
+        self.running = True
+        try:
+            outcome = await run_load(
+                _Yielding(backend), lambda _i: command, spec, self.stats, self.stop_event
+            )
+        finally:
+            self.running = False
+            self._redraw()
+        summary = f"{outcome.stats.total.count:,} commands, {outcome.stats.iops:,.0f} IOPS"
+        if outcome.failure:
+            self.notify(f"Stopped by a device error: {outcome.failure}", severity="error", timeout=10)
+        elif outcome.stopped:
+            self.notify(f"Stopped: {summary}", title="Load run")
+        else:
+            self.notify(f"Done: {summary}", title="Load run")

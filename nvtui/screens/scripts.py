@@ -1,0 +1,301 @@
+"""Scripts: save the history (or a selection of it) as a YAML command script; open a script and replay it
+step by step or whole, each step's status beside the recorded one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, DataTable, Label, SelectionList, Static
+
+from nvtui.errors import NvtuiError
+from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.modals import PathPrompt
+from nvtui.screens.safety import may_replay
+
+if TYPE_CHECKING:
+    from nvtui.scripts import CommandScript, StepOutcome
+    from nvtui.session import SendResult
+
+DEFAULT_SCRIPT = "nvtui-script.yaml"
+SCRIPT_MARK = "nvtui-script:"
+
+
+def scripts_dir() -> Path:
+    """`$XDG_DATA_HOME/nvtui/scripts` (default `~/.local/share/nvtui/scripts`)."""
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "nvtui" / "scripts"
+
+
+def find_scripts(limit: int = 50) -> list[Path]:
+    """Command scripts in the working directory and the scripts directory (files starting `nvtui-script:`)."""
+    found: list[Path] = []
+    for folder in (Path.cwd(), scripts_dir()):
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            try:
+                with path.open(encoding="utf-8", errors="replace") as f:
+                    head = f.read(400)
+            except OSError:
+                continue
+            if any(line.startswith(SCRIPT_MARK) for line in head.splitlines()):
+                found.append(path)
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def fields_text(fields: dict[str, int | str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def outcome_cells(outcome: StepOutcome) -> tuple[Text, Text]:
+    """(status now, match mark) for one replayed step."""
+    if outcome.result is None:
+        return Text(f"error: {outcome.error}", style="red"), Text("✗", style="bold red")
+    status = outcome.result.completion.status
+    now = Text(status.name, style="green" if status.ok else "red")
+    mark = Text("✓", style="bold green") if outcome.matches else Text("✗ differs", style="bold red")
+    return now, mark
+
+
+class ScriptsScreen(SectionScreen):
+    SECTION = "scripts"
+    DEFAULT_CSS = """
+    ScriptsScreen #scripts-history {
+        width: 30;
+        height: 1fr;
+        border-right: solid $primary-darken-2;
+    }
+    ScriptsScreen Label.heading {
+        text-style: bold;
+        padding: 0 1;
+    }
+    ScriptsScreen #history-select {
+        height: 1fr;
+        border: none;
+    }
+    ScriptsScreen #pin {
+        border: none;
+        height: 1;
+        padding: 0;
+    }
+    ScriptsScreen #script-pane {
+        width: 1fr;
+        padding: 0 0 0 1;
+    }
+    ScriptsScreen #script-info {
+        height: auto;
+        max-height: 3;
+    }
+    ScriptsScreen #script-steps {
+        height: 1fr;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "save(True)", "Save all"),
+        Binding("s", "save(False)", "Save selected"),
+        Binding("o", "open", "Open"),
+        Binding("n", "step", "Step"),
+        Binding("r", "replay", "Replay all"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script: CommandScript | None = None
+        self.script_path: Path | None = None
+        self.next_step = 0
+        self.confirmed = False  # the up-front confirmation of the open script's destructive steps
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="scripts-history"):
+                yield Label("History (space selects)", classes="heading")
+                yield SelectionList[int](id="history-select")
+                yield Checkbox("pin to the device", id="pin", compact=True)
+            with Vertical(id="script-pane"):
+                yield Static(
+                    "No script open. o: open a script; a / s: save the history as one.", id="script-info"
+                )
+                yield DataTable(id="script-steps", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#script-steps", DataTable)
+        table.add_column("#", key="n")
+        table.add_column("command", key="command")
+        table.add_column("recorded", key="recorded")
+        table.add_column("now", key="now")
+        table.add_column("", key="match")
+
+    def on_screen_resume(self) -> None:
+        self._fill_history()
+
+    def _history(self) -> list[SendResult]:
+        session = self.nvapp.session
+        return list(session.history) if session is not None else []
+
+    def _fill_history(self) -> None:
+        history = self._history()
+        selection = self.query_one("#history-select", SelectionList)
+        if selection.option_count == len(history):
+            return
+        chosen = set(selection.selected)
+        selection.clear_options()
+        for i, r in enumerate(history):
+            ok = r.completion.status.ok
+            label = Text(f"{i + 1:>3} ")
+            label.append("✓ " if ok else "✗ ", style="green" if ok else "red")
+            label.append(f"{r.prepared.defn.id} ")
+            label.append(r.prepared.device, style="dim")
+            selection.add_option((label, i, i in chosen))
+
+    # --- saving -------------------------------------------------------------------------------------
+
+    def action_save(self, everything: bool) -> None:
+        history = self._history()
+        selected = sorted(self.query_one("#history-select", SelectionList).selected)
+        results = history if everything else [history[i] for i in selected if i < len(history)]
+        if not results:
+            why = "nothing sent yet" if not history else "nothing selected (space selects, a saves all)"
+            self.notify(f"No script saved: {why}.", severity="warning")
+            return
+        self.save(results)
+
+    @work(exclusive=True, group="scripts")
+    async def save(self, results: list[SendResult]) -> None:
+        from nvtui.scripts import script_from_history
+
+        default = str(self.script_path or Path.cwd() / DEFAULT_SCRIPT)
+        answer = await self.app.push_screen_wait(
+            PathPrompt(f"Save {len(results)} command(s) as a script", default, "path/to/script.yaml")
+        )
+        if not answer:
+            return
+        path = Path(answer).expanduser()
+        pin = self.query_one("#pin", Checkbox).value
+        script = script_from_history(results, pin_device=self.nvapp.device if pin else None)
+        try:
+            script.save(path)
+        except NvtuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"Saved {len(results)} step(s) to {path}; `nvtui run {path}` replays it headless.")
+        self.open_script(path)
+
+    # --- opening ------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="scripts")
+    async def action_open(self) -> None:
+        default = str(self.script_path or Path.cwd() / DEFAULT_SCRIPT)
+        answer = await self.app.push_screen_wait(PathPrompt("Open a command script", default, "script.yaml"))
+        if answer:
+            self.open_script(Path(answer).expanduser())
+
+    def open_script(self, path: Path) -> None:
+        from nvtui.scripts import CommandScript
+
+        try:
+            script = CommandScript.load(path)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Cannot open the script", severity="error", timeout=10)
+            return
+        self.script, self.script_path = script, path
+        self.next_step, self.confirmed = 0, False
+        table = self.query_one("#script-steps", DataTable)
+        table.clear()
+        for i, step in enumerate(script.steps):
+            recorded = step.expect.name if step.expect is not None else "-"
+            command = f"{step.command} {fields_text(step.fields)}".strip()
+            table.add_row(str(i + 1), command, recorded, "", "", key=str(i))
+        self._show_info()
+        table.focus()
+
+    def _target(self) -> str:
+        assert self.script is not None
+        return self.script.device or self.nvapp.device
+
+    def _show_info(self, extra: str = "") -> None:
+        if self.script is None or self.script_path is None:
+            return
+        info = Text()
+        info.append(f"{self.script_path.name}", style="bold")
+        pinned = " (pinned)" if self.script.device else ""
+        info.append(f"  {len(self.script.steps)} steps on {self._target()}{pinned}")
+        done = min(self.next_step, len(self.script.steps))
+        info.append(f"  next: step {done + 1}" if done < len(self.script.steps) else "  all steps sent")
+        if extra:
+            info.append(f"\n{extra}")
+        self.query_one("#script-info", Static).update(info)
+
+    # --- replaying ----------------------------------------------------------------------------------
+
+    def action_step(self) -> None:
+        if self.script is None:
+            self.notify("Open a script first (o).", severity="warning")
+            return
+        if self.next_step >= len(self.script.steps):
+            self.next_step = 0  # start over
+            self._clear_outcomes()
+        self.replay(only=self.next_step)
+
+    def action_replay(self) -> None:
+        if self.script is None:
+            self.notify("Open a script first (o).", severity="warning")
+            return
+        self.next_step = 0
+        self._clear_outcomes()
+        self.replay(only=None)
+
+    def _clear_outcomes(self) -> None:
+        table = self.query_one("#script-steps", DataTable)
+        for i in range(table.row_count):
+            table.update_cell(str(i), "now", "")
+            table.update_cell(str(i), "match", "")
+
+    @work(exclusive=True, group="replay")
+    async def replay(self, only: int | None) -> None:
+        """Replay the whole script, or only step `only`; destructive steps are confirmed once, up front."""
+        from nvtui.scripts import destructive_steps, replay
+
+        app, script = self.nvapp, self.script
+        session = app.session
+        if session is None or script is None or self.script_path is None:
+            return
+        device = self._target()
+        try:
+            if not self.confirmed:
+                risky = await destructive_steps(session, script, device)
+                if not await may_replay(app, device, risky, self.script_path.name):
+                    return
+                self.confirmed = True
+            if only is None:
+                part, offset = script, 0
+            else:
+                part, offset = script.model_copy(update={"steps": [script.steps[only]]}), only
+            table = self.query_one("#script-steps", DataTable)
+
+            def on_step(outcome: StepOutcome) -> None:
+                index = outcome.index + offset
+                now, mark = outcome_cells(outcome)
+                table.update_cell(str(index), "now", now)
+                table.update_cell(str(index), "match", mark)
+                table.move_cursor(row=index)
+                self.next_step = index + 1
+
+            outcomes = await replay(session, part, device, allow_destructive=True, on_step=on_step)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Replay stopped", severity="error", timeout=10)
+            return
+        except Exception as exc:
+            self.notify(internal_error(exc), title="Replay stopped", severity="error", timeout=10)
+            return
+        matched = sum(o.matches for o in outcomes)
+        self._show_info(f"{matched}/{len(outcomes)} replayed step(s) matched their recorded status")

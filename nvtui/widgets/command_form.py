@@ -1,0 +1,192 @@
+"""A form built from a catalogue entry's fields: enums as selects, flags as checkboxes, integers as inputs.
+
+Integers accept decimal or 0x-hex and are checked by the field's own parser (range, names), so the form
+and the CLI accept exactly the same text. Every change posts `CommandForm.Changed` with the values as
+typed; the owner turns them into a command through the session layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from nvtui.errors import UsageError
+
+if TYPE_CHECKING:
+    from nvtui.catalogue import CommandDef, FieldDef
+
+
+class FieldValidator(Validator):
+    """Valid when the catalogue field parses the text (decimal, 0x-hex, or a value name, in range)."""
+
+    def __init__(self, fdef: FieldDef) -> None:
+        super().__init__()
+        self.fdef = fdef
+
+    def validate(self, value: str) -> ValidationResult:
+        if value.strip() == "" and not self.fdef.required:
+            return self.success()  # blank: the field's default
+        try:
+            self.fdef.parse(value)
+        except UsageError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+class CommandForm(VerticalScroll):
+    """The fields of one command. `values` maps each field name to its text ("" = default)."""
+
+    DEFAULT_CSS = """
+    CommandForm {
+        height: 1fr;
+        padding: 0 1 0 0;
+    }
+    CommandForm .field-row {
+        height: 1;
+        margin: 0 0 1 0;
+    }
+    CommandForm .field-name {
+        width: 10;
+        text-style: bold;
+    }
+    CommandForm .field-row Input, CommandForm .field-row Select {
+        width: 1fr;
+    }
+    CommandForm .field-row Checkbox {
+        border: none;
+        height: 1;
+        padding: 0;
+        width: 1fr;
+    }
+    CommandForm .field-help {
+        color: $text-muted;
+        height: auto;
+        margin: -1 0 1 10;
+    }
+    CommandForm .command-help {
+        color: $text-muted;
+        height: auto;
+        margin: 0 0 1 0;
+    }
+    """
+
+    class Changed(Message):
+        def __init__(self, form: CommandForm, values: dict[str, str], valid: bool) -> None:
+            super().__init__()
+            self.form = form
+            self.values = values
+            self.valid = valid
+
+        @property
+        def control(self) -> CommandForm:
+            return self.form
+
+    def __init__(
+        self, defn: CommandDef, initial: dict[str, str] | None = None, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.defn = defn
+        self.initial = dict(initial or {})
+
+    def compose(self) -> ComposeResult:
+        d = self.defn
+        where = f" ({d.spec})" if d.spec else ""
+        opcode = "any opcode" if d.raw else f"opcode {d.opcode:#04x}"
+        yield Static(f"[b]{d.name}[/b]: {opcode}, {d.queue} queue{where}\n{d.help}", classes="command-help")
+        for f in d.fields:
+            with Horizontal(classes="field-row"):
+                yield Label(f.name, classes="field-name")
+                yield self._control(f)
+            yield Static(self._help_text(f), classes="field-help")
+        if not d.fields:
+            yield Static("This command has no fields.", classes="command-help")
+
+    def _help_text(self, f: FieldDef) -> str:
+        parts = [f.help] if f.help else []
+        parts.append(f"{f.location}, {f.range_text()}")
+        if f.zero_based:
+            parts.append(f.zero_based_note())
+        return " · ".join(parts)
+
+    def _initial_text(self, f: FieldDef) -> str:
+        if f.name in self.initial:
+            return self.initial[f.name]
+        return "" if f.default is None else str(f.default)
+
+    @staticmethod
+    def _enum_name(f: FieldDef, text: str) -> str | None:
+        """The value name `text` stands for (a name, or a number that has one), else None."""
+        try:
+            return f.name_of(f.parse(text)) if text.strip() else None
+        except UsageError:
+            return None
+
+    def _control(self, f: FieldDef) -> Input | Select[str] | Checkbox:
+        text = self._initial_text(f)
+        ident = f"field-{f.name}"
+        if f.kind == "flag":
+            on_ = text.strip().lower() in {"1", "true", "yes", "on"}
+            return Checkbox(f.help or f.name, on_, id=ident, compact=True)
+        if f.kind == "enum" and f.values:
+            options = [(f"{name} ({number:#x})", name) for name, number in f.values.items()]
+            chosen = self._enum_name(f, text)
+            return Select(
+                options,
+                value=chosen if chosen is not None else Select.NULL,
+                allow_blank=chosen is None,
+                id=ident,
+                compact=True,
+            )
+        placeholder = "namespace of the device" if f.default is None else f"default {f.default}"
+        return Input(
+            text,
+            placeholder=placeholder,
+            validators=[FieldValidator(f)],
+            id=ident,
+            compact=True,
+            select_on_focus=False,
+        )
+
+    def on_mount(self) -> None:
+        self._post_changed()
+
+    @property
+    def values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in self.defn.fields:
+            control = self.query_one(f"#field-{f.name}")
+            if isinstance(control, Checkbox):
+                out[f.name] = "1" if control.value else "0"
+            elif isinstance(control, Select):
+                out[f.name] = "" if control.value is Select.NULL else str(control.value)
+            elif isinstance(control, Input):
+                out[f.name] = control.value.strip()
+        return out
+
+    @property
+    def valid(self) -> bool:
+        return all(i.is_valid for i in self.query(Input))
+
+    def set_value(self, name: str, text: str) -> None:
+        """Set one field as if typed (used by tests and by the palette's prefilled commands)."""
+        control = self.query_one(f"#field-{name}")
+        if isinstance(control, Checkbox):
+            control.value = text.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(control, (Select, Input)):
+            control.value = text
+
+    def _post_changed(self) -> None:
+        self.post_message(self.Changed(self, self.values, self.valid))
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _field_changed(self, event: Message) -> None:
+        event.stop()
+        self._post_changed()

@@ -1,0 +1,71 @@
+"""The submission entry a composed command becomes, as the controller will see it, and the nvme-cli line
+that sends the same command; with the warnings to read before sending."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from nvtui.nvme.command import Command
+
+
+def submission_text(cmd: Command) -> Text:
+    """opcode, nsid and CDW2-CDW15 in hex, four dwords a line, then the data buffer."""
+    out = Text()
+    queue = "admin" if cmd.admin else "I/O"
+    out.append("opcode ", style="dim")
+    out.append(f"{cmd.opcode:02x}", style="bold")
+    out.append(f" ({queue})  ", style="dim")
+    out.append("nsid ", style="dim")
+    out.append(f"{cmd.nsid:08x}\n", style="bold")
+    names = ("cdw2", "cdw3", "cdw10", "cdw11", "cdw12", "cdw13", "cdw14", "cdw15")
+    cdws = [(name, getattr(cmd, name)) for name in names]
+    for i, (name, value) in enumerate(cdws):
+        out.append(f"{name:>5} ", style="dim")
+        out.append(f"{value:08x}", style="bold" if value else "")
+        out.append("\n" if i % 4 == 3 else "  ")
+    out.append("data ", style="dim")
+    if cmd.data_len:
+        out.append(f"{cmd.data_len} bytes, {cmd.direction.short}")
+    else:
+        out.append("none")
+    if cmd.metadata_len:
+        out.append(f"  metadata {cmd.metadata_len} bytes")
+    return out
+
+
+class SubmissionView(Static):
+    """Shows one prepared command, or why the form does not make one yet."""
+
+    DEFAULT_CSS = """
+    SubmissionView {
+        height: auto;
+        max-height: 12;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+
+    def show_command(
+        self, cmd: Command, nvme_cli: str, warnings: list[str], notes: list[str], destructive: bool
+    ) -> None:
+        text = submission_text(cmd)
+        text.append("\n")
+        text.append("$ ", style="dim")
+        text.append(nvme_cli, style="italic")
+        if destructive:
+            text.append("\n! destructive: changes data or state on the device", style="bold red")
+        for w in warnings:
+            text.append(f"\n! {w}", style="bold yellow")
+        for n in notes:
+            text.append(f"\n· {n}", style="cyan")
+        self.update(text)
+
+    def show_problem(self, message: str) -> None:
+        self.update(Text(f"! {message}", style="bold red"))
+
+    def show_hint(self, message: str) -> None:
+        self.update(Text(message, style="dim"))

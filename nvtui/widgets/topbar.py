@@ -1,0 +1,59 @@
+"""The top line of every screen: the sections and their keys, the safety mode and the device in use."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+
+class TopBar(Widget):
+    """Sections with their keys on the left; READ-ONLY or WRITES ALLOWED and the device on the right.
+
+    The app owns `device` and `writable`; the bar watches them, so every screen shows the same state.
+    """
+
+    DEFAULT_CSS = """
+    TopBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    device: reactive[str] = reactive("")
+    writable: reactive[bool] = reactive(False)
+
+    def __init__(self, sections: tuple[tuple[str, str, str], ...], current: str) -> None:
+        super().__init__()
+        self.sections = sections
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "device", self._set_device)
+        self.watch(self.app, "writable", self._set_writable)
+
+    def _set_device(self, device: str) -> None:
+        self.device = device
+
+    def _set_writable(self, writable: bool) -> None:
+        self.writable = writable
+
+    def render(self) -> Text:
+        left = Text()
+        if self.size.width >= 90:
+            left.append(" nvtui ", style="bold")
+        for mode, key, title in self.sections:
+            label = f" {key.upper()} {title} "
+            if mode == self.current:
+                left.append(label, style="bold reverse")
+            else:
+                left.append(label, style="dim" if self.app.ansi_color else "")
+        if self.writable:
+            badge = Text(" WRITES ALLOWED ", style="bold white on dark_red")
+        else:
+            badge = Text(" READ-ONLY ", style="bold black on green")
+        right = Text.assemble(badge, (f" {self.device or 'no device'} ", "bold"))
+        gap = max(1, self.size.width - left.cell_len - right.cell_len)
+        return Text.assemble(left, " " * gap, right)
