@@ -435,3 +435,36 @@ def test_open_uring_reports_a_missing_device() -> None:
 
     with pytest.raises(DeviceError):
         open_uring("/dev/ng97n1")
+
+
+# ---- the load engine's mechanics (the I/O itself needs the VM) -------------------------------------------
+
+
+def test_histogram_buckets_hold_their_values() -> None:
+    from nvtui.backend.uring.engine import bucket_bounds
+
+    values = [0, 1, 31, 32, 33, 63, 64, 100, 999, 1000, 123_456, 10**9, 2**40 + 12345, 2**63 - 1]
+    for value in values:
+        low, high = bucket_bounds(lib.nvt_hist_bucket(value))
+        assert low <= value <= high, value
+        assert high - low <= max(0, low // 16), value  # about 6 % wide
+    assert [lib.nvt_hist_bucket(v) for v in (31, 32, 63, 64)] == [31, 32, 47, 48]
+
+
+async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
+    from nvtui.backend.uring import run_load
+
+    sock = socket.socket()  # takes uring_cmd, refuses NVMe's: every I/O completes with -EOPNOTSUPP
+    try:
+        result = await run_load(
+            sock.fileno(), 1, lba_size=512, lba_count=1 << 20, pattern="randread", qd=8, max_ios=1000
+        )
+    finally:
+        sock.close()
+    assert (result.ios, result.errors, result.bytes) == (1000, 1000, 0)
+    assert result.first_error == "EOPNOTSUPP"
+    assert sum(result.histogram.values()) == 1000
+    assert 0 < result.enters <= 1000
+    assert result.lat_min_ns <= result.percentile(50) <= result.lat_max_ns
+    with pytest.raises(UsageError):
+        await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)

@@ -7,15 +7,18 @@ Importing this package never loads the compiled extension; opening a device does
 from __future__ import annotations
 
 from nvtui.backend.uring.backend import LbaFormat, UringBackend, open_uring, uring_cmd_supported
+from nvtui.backend.uring.engine import LoadResult, run_load
 from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported
 
 __all__ = [
     "AsyncRing",
     "LbaFormat",
+    "LoadResult",
     "RawCompletion",
     "Ring",
     "UringBackend",
     "UringUnsupported",
     "open_uring",
+    "run_load",
     "uring_cmd_supported",
 ]

@@ -77,6 +77,44 @@ int nvt_register_eventfd(struct nvt_ring *r, int efd);
 int nvt_register_buffers(struct nvt_ring *r, const struct iovec *iov, uint32_t n);
 int nvt_unregister_buffers(struct nvt_ring *r);
 int nvt_probe_op(struct nvt_ring *r, uint32_t op);
+
+#define NVT_HIST_SUB_BITS ...
+#define NVT_HIST_BUCKETS ...
+#define NVT_ENGINE_MAX_QD ...
+
+struct nvt_engine_params {
+    int fd;
+    uint32_t nsid;
+    uint32_t opcode;
+    uint32_t random;
+    uint32_t lba_size;
+    uint32_t block_size;
+    uint32_t metadata_size;
+    uint32_t qd;
+    uint32_t fixed;
+    uint64_t first_lba;
+    uint64_t lba_count;
+    uint64_t duration_ns;
+    uint64_t max_ios;
+    uint64_t seed;
+    unsigned char *buffers;
+    unsigned char *metadata;
+};
+
+struct nvt_engine_result {
+    uint64_t ios;
+    uint64_t errors;
+    int32_t first_error;
+    uint64_t bytes;
+    uint64_t elapsed_ns;
+    uint64_t lat_min_ns, lat_max_ns, lat_sum_ns;
+    uint64_t enters;
+    uint64_t hist[1024];
+    ...;
+};
+
+uint32_t nvt_hist_bucket(uint64_t ns);
+int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct nvt_engine_result *out);
 """
 
 ffibuilder = FFI()
@@ -84,7 +122,7 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "nvtui.backend.uring._ring",
     '#include "ring_core.h"',
-    sources=[os.path.relpath(os.path.join(HERE, "ring_core.c"))],
+    sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("ring_core.c", "engine.c")],
     depends=[os.path.relpath(os.path.join(HERE, "ring_core.h"))],
     include_dirs=[HERE],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall"],

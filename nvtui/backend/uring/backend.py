@@ -31,6 +31,7 @@ from nvtui.backend.discovery import (
     resolve_device,
     uring_cmd_problem,
 )
+from nvtui.backend.uring.engine import LoadResult, run_load
 from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported, errno_name, load
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
@@ -151,6 +152,7 @@ class UringBackend(BackendBase):
         self.io_ring = io_ring  # the admin ring itself unless polled completions asked for their own
         self.fixed = fixed
         self.format: LbaFormat | None = None
+        self.size_lbas = 0  # Identify Namespace NSZE
         self._ctrl_fd: int | None = ctrl_fd
         self._ns_fd = ns_fd
         self._ffi, self._lib = load()
@@ -322,6 +324,40 @@ class UringBackend(BackendBase):
         except ValueError as exc:
             raise DeviceError(f"{self.path.name}: unusable Identify Namespace data: {exc}") from exc
         self.format = LbaFormat(lba_size, ms, extended)
+        self.size_lbas = int.from_bytes(completion.data[0:8], "little")  # NSZE (NVMe Base 2.0, Fig. 276)
+
+    # ---- load ----
+
+    async def run_load(
+        self,
+        *,
+        pattern: str = "randread",
+        block_size: int = 4096,
+        qd: int = 32,
+        seconds: float = 5.0,
+        first_lba: int = 0,
+        lba_count: int | None = None,
+        max_ios: int = 0,
+        fixed: bool | None = None,
+        iopoll: bool | None = None,
+    ) -> LoadResult:
+        """A load run on this namespace by the C engine (its own ring, in a worker thread).
+
+        `fixed` / `iopoll` default to how the backend was opened. Write patterns overwrite the region.
+        """
+        if self._ns_fd is None or self.format is None:
+            raise DeviceError(f"{self.path.name} is a controller: a load run needs a namespace device")
+        fmt = self.format
+        if fmt.extended and fmt.metadata_size:
+            raise UsageError(f"{self.path.name} interleaves metadata with data: the load engine does not")
+        count = lba_count if lba_count is not None else self.size_lbas - first_lba
+        return await run_load(
+            self._ns_fd, self.nsid, lba_size=fmt.lba_size, lba_count=count,
+            metadata_size=fmt.separate_metadata, pattern=pattern, block_size=block_size, qd=qd,
+            seconds=seconds, first_lba=first_lba, max_ios=max_ios,
+            fixed=self.fixed is not None if fixed is None else fixed,
+            iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
+        )  # fmt: skip
 
     # ---- teardown ----
 

@@ -235,6 +235,7 @@ class AsyncRing:
         self._backlog: deque[tuple[int, Prep]] = deque()
         self._next_user_data = 1
         self._in_kernel = 0  # prepared, not yet reaped
+        self.most_in_flight = 0  # high-water mark of commands in the kernel at once
         self._queued = 0  # prepared, not yet submitted
         self._flush_scheduled = False
         self._poll_scheduled = False
@@ -342,6 +343,7 @@ class AsyncRing:
         if ok:
             self._in_kernel += 1
             self._queued += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_kernel)
         return ok
 
     def _after_prep(self) -> None:

@@ -232,4 +232,47 @@ int nvt_register_buffers(struct nvt_ring *r, const struct iovec *iov, uint32_t n
 int nvt_unregister_buffers(struct nvt_ring *r);
 int nvt_probe_op(struct nvt_ring *r, uint32_t op);
 
+
+/* ---- the load engine (engine.c): a batched submit/reap loop with every I/O timed in C ---- */
+
+/* Latency histogram: values below 32 ns get a bucket each; above, 16 buckets per power of two
+ * (about 6 % wide). Bucket i >= 32 holds [m << s, (m + 1) << s) with s = i / 16 - 1, m = 16 + i % 16. */
+#define NVT_HIST_SUB_BITS 4
+#define NVT_HIST_BUCKETS 1024
+#define NVT_ENGINE_MAX_QD 4096
+
+struct nvt_engine_params {
+	int fd;                  /* the namespace's char device */
+	uint32_t nsid;
+	uint32_t opcode;         /* 0x02 read, 0x01 write */
+	uint32_t random;         /* 1: uniformly random offsets; 0: sequential, wrapping */
+	uint32_t lba_size;       /* bytes per LBA (data only) */
+	uint32_t block_size;     /* bytes per I/O, a multiple of lba_size */
+	uint32_t metadata_size;  /* separate metadata bytes per LBA, 0 when none */
+	uint32_t qd;             /* I/Os kept in flight, <= the SQ size */
+	uint32_t fixed;          /* 1: slot i uses registered buffer i */
+	uint64_t first_lba;
+	uint64_t lba_count;      /* the region: [first_lba, first_lba + lba_count) */
+	uint64_t duration_ns;
+	uint64_t max_ios;        /* stop after this many (0: only the duration counts) */
+	uint64_t seed;
+	unsigned char *buffers;  /* qd * block_size bytes: slot i at i * block_size */
+	unsigned char *metadata; /* qd * (block_size / lba_size) * metadata_size bytes, or NULL */
+};
+
+struct nvt_engine_result {
+	uint64_t ios;
+	uint64_t errors;          /* completions with a non-zero status or -errno */
+	int32_t first_error;      /* res of the first of them */
+	uint32_t pad;
+	uint64_t bytes;
+	uint64_t elapsed_ns;
+	uint64_t lat_min_ns, lat_max_ns, lat_sum_ns;
+	uint64_t enters;          /* io_uring_enter calls */
+	uint64_t hist[NVT_HIST_BUCKETS];
+};
+
+uint32_t nvt_hist_bucket(uint64_t ns);
+int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct nvt_engine_result *out);
+
 #endif
