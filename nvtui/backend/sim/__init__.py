@@ -1,0 +1,71 @@
+"""The simulated NVMe controller: the default device when no real one is usable.
+
+Controller `sim0` (admin commands only) with namespaces `sim0n1` (conventional, 1 GiB; LBA formats
+512 B, 4 KiB and 512 B + 8 B separate metadata) and `sim0n2` (zoned, 1 GiB of 4 KiB blocks in 64 MiB zones of
+62 MiB capacity, at most 14 active and 12 open). State persists under `state_dir()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nvtui.backend.base import ControllerInfo, NamespaceInfo
+from nvtui.backend.sim import identity
+from nvtui.backend.sim.backend import SIM_DEVICES, SimBackend, live_controller, open_sim
+from nvtui.backend.sim.latency import LatencyModel
+from nvtui.backend.sim.namespace import NAMESPACE_SPECS
+from nvtui.backend.sim.state import load_state, state_dir
+
+__all__ = ["SIM_DEVICES", "LatencyModel", "SimBackend", "open_sim", "sim_controllers", "state_dir"]
+
+
+def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
+    """The simulated controller as discovery reports it, in its current formats, without opening (or
+    locking) it: from the live controller in this process, else the saved state, else the defaults."""
+    directory = directory if directory is not None else state_dir()
+    serial, formats = "", {nsid: 0 for nsid in NAMESPACE_SPECS}
+    live = live_controller(directory)
+    if live is not None:
+        serial = live.serial
+        formats = {nsid: ns.format_index for nsid, ns in live.namespaces.items()}
+    else:
+        state, _notice = load_state(directory / f"{identity.CONTROLLER_NAME}.json")
+        if state is not None:
+            serial = str(state.get("serial", ""))
+            namespaces = state.get("namespaces")
+            if isinstance(namespaces, dict):
+                for nsid, spec in NAMESPACE_SPECS.items():
+                    ns_state = namespaces.get(str(nsid))
+                    index = ns_state.get("format") if isinstance(ns_state, dict) else 0
+                    if isinstance(index, int) and 0 <= index < len(spec.formats):
+                        formats[nsid] = index
+    namespaces_info = []
+    for nsid, spec in NAMESPACE_SPECS.items():
+        fmt = spec.formats[formats[nsid]]
+        namespaces_info.append(
+            NamespaceInfo(
+                name=f"{identity.CONTROLLER_NAME}n{nsid}",
+                nsid=nsid,
+                char_dev=None,
+                block_dev=None,
+                size_bytes=spec.size_bytes,
+                lba_size=fmt.data_size,
+                metadata_size=fmt.ms,
+                zoned=spec.zoned,
+            )
+        )
+    return [
+        ControllerInfo(
+            name=identity.CONTROLLER_NAME,
+            char_dev=None,
+            model=identity.MODEL,
+            serial=serial or "(created on first open)",
+            firmware=identity.FIRMWARE,
+            transport="sim",
+            address=str(directory),
+            state="live",
+            simulated=True,
+            uring_cmd=False,
+            namespaces=tuple(namespaces_info),
+        )
+    ]

@@ -1,0 +1,479 @@
+"""Admin commands of the simulated controller (NVMe Base 2.0, 5): Identify, Get Log Page, Get/Set Features,
+Format NVM, Device Self-test, Abort, Keep Alive. Asynchronous Event Request is asynchronous by nature and
+is served by the backend through `SimController.raise_event` / `aer_waiters`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nvtui.backend.sim import features as F
+from nvtui.backend.sim import identity
+from nvtui.backend.sim import structures as S
+from nvtui.backend.sim.errors import (
+    SC_AER_LIMIT_EXCEEDED,
+    SC_FEATURE_NOT_NS_SPECIFIC,
+    SC_FEATURE_NOT_SAVEABLE,
+    SC_INVALID_FORMAT,
+    SC_INVALID_LOG_PAGE,
+    SC_SELF_TEST_IN_PROGRESS,
+    SCT_COMMAND_SPECIFIC,
+    CommandFailed,
+    cdw_byte,
+    invalid_field,
+    invalid_namespace,
+)
+from nvtui.nvme.command import Command
+
+if TYPE_CHECKING:
+    from nvtui.backend.sim.controller import Outcome, SimController
+    from nvtui.backend.sim.namespace import Namespace
+
+NSID_ALL = 0xFFFF_FFFF
+
+
+def _outcome(**kw: object) -> Outcome:
+    from nvtui.backend.sim.controller import Outcome
+
+    return Outcome(**kw)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    run: Callable[[SimController, Command], Outcome]
+    effects: int  # its Commands Supported and Effects entry (NVMe Base 2.0, Fig. 211)
+
+
+# --- Identify (5.17) ----------------------------------------------------------------------------------------
+
+
+def identify_controller(ctrl: SimController) -> bytes:
+    buf = S.IDENTIFY_CONTROLLER.build({
+        "vid": identity.VID, "ssvid": identity.SSVID, "sn": ctrl.serial, "mn": identity.MODEL,
+        "fr": identity.FIRMWARE, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
+        "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
+        "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
+        "ctratt": 0, "cntrltype": 1,  # I/O controller
+        "oacs": 1 << 1 | 1 << 4,  # Format NVM, Device Self-test
+        "acl": identity.ACL, "aerl": identity.AERL,
+        "frmw": 1 | identity.FIRMWARE_SLOTS << 1,  # slot 1 read-only, one slot
+        "lpa": 1 << 1 | 1 << 2,  # Commands Supported and Effects; extended data (NUMDU, LPO)
+        "elpe": identity.ELPE, "npss": identity.NPSS, "avscc": 1, "apsta": 0,
+        "wctemp": identity.WCTEMP, "cctemp": identity.CCTEMP,
+        "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": 0, "edstt": identity.EDSTT,
+        "dsto": 1,  # one self-test at a time in the NVM subsystem
+        "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
+        # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Timestamp, Verify, Copy
+        "oncs": 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 8,
+        "fna": 1 << 2,  # cryptographic erase supported
+        "vwc": 0b111,  # a volatile write cache; Flush with NSID FFFFFFFFh applies to all namespaces
+        "ocfs": 1 << 0,  # Copy source range format 0
+        "sgls": 1 << 0,  # SGLs supported (the sim treats the data buffer as one SGL of data_len bytes)
+        "subnqn": identity.subnqn(ctrl.serial).encode("ascii"),
+    })  # fmt: skip
+    for i, ps in enumerate(identity.POWER_STATES):
+        S.POWER_STATE.pack_into(buf, S.PSD_OFFSET + i * S.PSD_SIZE, ps)
+    return bytes(buf)
+
+
+def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
+    spec = ns.spec
+    zoned = spec.zoned
+    per_4k = 4096 // ns.lba_size - 1 if ns.lba_size < 4096 else 0
+    buf = S.IDENTIFY_NAMESPACE.build({
+        "nsze": ns.nsze, "ncap": ns.nsze, "nuse": ns.nuse,
+        "nsfeat": 1 << 0 | 1 << 4,  # thin provisioning (NUSE is meaningful), NPWG..NOWS valid
+        "nlbaf": len(spec.formats) - 1,
+        "flbas": (ns.format_index & 0xF) | (ns.format_index >> 4) << 5,
+        "mc": 0b10 if any(f.ms for f in spec.formats) else 0,  # metadata in a separate buffer
+        "dlfeat": 0b001 if zoned else 0b1001,  # deallocated blocks read zeros; Write Zeroes may deallocate
+        "nvmcap": spec.size_bytes,
+        "npwg": per_4k, "npwa": per_4k, "npdg": per_4k, "npda": per_4k, "nows": max(per_4k, 0) * 32 + 31,
+        "mssrl": 0 if zoned else COPY_MSSRL, "mcl": 0 if zoned else COPY_MCL,
+        "msrc": 0 if zoned else COPY_MSRC,
+        "nguid": identity.nguid(ctrl.serial, ns.nsid), "eui64": identity.eui64(ctrl.serial, ns.nsid),
+    })  # fmt: skip
+    for i, fmt in enumerate(spec.formats):
+        off = S.LBAF_OFFSET + 4 * i
+        buf[off : off + 4] = S.lbaf_dword(fmt.ms, fmt.lbads, fmt.rp).to_bytes(4, "little")
+    return bytes(buf)
+
+
+COPY_MSSRL, COPY_MCL, COPY_MSRC = 1024, 4096, 127  # blocks per range, blocks per command, ranges (0-based)
+
+
+def identify_namespace_zoned(ns: Namespace) -> bytes:
+    assert ns.zones is not None
+    spec = ns.spec
+    buf = S.IDENTIFY_NAMESPACE_ZNS.build({
+        "zoc": 0, "ozcs": 1 << 0,  # reads may cross zone boundaries
+        "mar": spec.max_active - 1, "mor": spec.max_open - 1,
+    })  # fmt: skip
+    for i, fmt in enumerate(spec.formats):
+        S.LBA_FORMAT_EXTENSION.pack_into(
+            buf, S.LBAFE_OFFSET + i * S.LBAFE_SIZE, {"zsze": spec.zone_size_bytes // fmt.data_size, "zdes": 0}
+        )
+    return bytes(buf)
+
+
+def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
+    out = bytearray()
+    for nidt, nid in (
+        (S.NIDT_EUI64, identity.eui64(ctrl.serial, ns.nsid)),
+        (S.NIDT_NGUID, identity.nguid(ctrl.serial, ns.nsid)),
+        (S.NIDT_UUID, identity.ns_uuid(ctrl.serial, ns.nsid)),
+        (S.NIDT_CSI, bytes([ns.spec.csi])),
+    ):
+        out += bytes([nidt, len(nid), 0, 0]) + nid
+    return bytes(out.ljust(S.IDENTIFY_SIZE, b"\0"))
+
+
+def identify_ns_independent(ns: Namespace) -> bytes:
+    return bytes(S.IDENTIFY_NS_INDEPENDENT.build({"nsfeat": 1 << 0, "nstat": 1}))  # namespace ready
+
+
+def _ns_id_list(nsids: list[int]) -> bytes:
+    return b"".join(n.to_bytes(4, "little") for n in nsids).ljust(S.IDENTIFY_SIZE, b"\0")
+
+
+def identify(ctrl: SimController, cmd: Command) -> Outcome:
+    cns = cmd.cdw10 & 0xFF
+    csi = cmd.cdw11 >> 24
+    nsid = cmd.nsid
+    if cns == 0x01:
+        data = identify_controller(ctrl)
+    elif cns in (0x00, 0x03, 0x05, 0x08):
+        if nsid == 0 or nsid > identity.NN:  # FFFFFFFFh too: no Namespace Management, no common format
+            raise invalid_namespace()
+        ns = ctrl.namespace(nsid)
+        if cns == 0x00:
+            data = identify_namespace(ctrl, ns)
+        elif cns == 0x03:
+            data = identify_ns_descriptors(ctrl, ns)
+        elif cns == 0x08:
+            data = identify_ns_independent(ns)
+        elif csi == 0x00:
+            data = bytes(S.IDENTIFY_SIZE)  # NVM command set specific fields: no PI, no extended formats
+        elif csi == 0x02 and ns.zones is not None:
+            data = identify_namespace_zoned(ns)
+        else:
+            raise invalid_field(cdw_byte(11) + 3)
+    elif cns in (0x02, 0x07):
+        if nsid >= 0xFFFF_FFFE:
+            raise invalid_namespace()
+        if cns == 0x07 and csi not in (0x00, 0x02):
+            raise invalid_field(cdw_byte(11) + 3)
+        active = sorted(
+            n for n, ns in ctrl.namespaces.items() if n > nsid and (cns == 0x02 or ns.spec.csi == csi)
+        )
+        data = _ns_id_list(active)
+    elif cns == 0x06:
+        if csi == 0x00:
+            data = bytes(S.IDENTIFY_CONTROLLER_NVM.build({"vsl": 0, "wzsl": 0, "wusl": 0, "dmrl": 0}))
+        elif csi == 0x02:
+            data = bytes(S.IDENTIFY_CONTROLLER_ZNS.build({"zasl": 0}))  # Zone Append up to MDTS
+        else:
+            raise invalid_field(cdw_byte(11) + 3)
+    elif cns == 0x1C:
+        # One I/O Command Set combination: NVM (bit 0) and Zoned Namespace (bit 2); the rest unused.
+        data = (0b101).to_bytes(8, "little").ljust(S.IDENTIFY_SIZE, b"\0")
+    else:
+        raise invalid_field(cdw_byte(10))
+    return _outcome(data=data)
+
+
+# --- Get Log Page (5.16) ----------------------------------------------------------------------------------
+
+
+def error_log(ctrl: SimController) -> bytes:
+    buf = bytearray(S.ERROR_ENTRY_SIZE * (identity.ELPE + 1))
+    for i, entry in enumerate(ctrl.error_log[: identity.ELPE + 1]):
+        S.ERROR_ENTRY.pack_into(buf, i * S.ERROR_ENTRY_SIZE, entry)
+    return bytes(buf)
+
+
+def smart_log(ctrl: SimController) -> bytes:
+    c = ctrl.counters
+    temp = ctrl.temperature()
+    over = ctrl.features.get(F.key(F.FID_TEMPERATURE_THRESHOLD, sensor=0, threshold_type=0), 0)
+    under = ctrl.features.get(F.key(F.FID_TEMPERATURE_THRESHOLD, sensor=0, threshold_type=1), 0)
+    endurance = identity.TOTAL_CAPACITY * 3000  # 3000 full drive writes wear it out
+    return bytes(S.SMART_LOG.build({
+        "critical_warning": 0b10 if temp >= over or temp <= under else 0,  # bit 1: temperature
+        "temperature": temp, "avail_spare": 100, "spare_thresh": 10,
+        "percent_used": min(255, c["data_written_bytes"] * 100 // endurance),
+        # In thousands of 512-byte units, rounded up (NVMe Base 2.0, Fig. 207).
+        "data_units_read": -(-c["data_read_bytes"] // 512_000),
+        "data_units_written": -(-c["data_written_bytes"] // 512_000),
+        "host_read_commands": c["host_read_commands"], "host_write_commands": c["host_write_commands"],
+        "ctrl_busy_time": c["busy_ns"] // 60_000_000_000, "power_cycles": c["power_cycles"],
+        "power_on_hours": ctrl.power_on_hours, "unsafe_shutdowns": c["unsafe_shutdowns"],
+        "media_errors": c["media_errors"], "num_err_log_entries": c["error_count"],
+        "temp_sensor1": temp + 2, "temp_sensor2": temp - 3,
+    }))  # fmt: skip
+
+
+def firmware_slot_log() -> bytes:
+    return bytes(S.FIRMWARE_SLOT_LOG.build({"afi": 1, "frs1": identity.FIRMWARE}))
+
+
+def changed_ns_list(ctrl: SimController, retain: bool) -> bytes:
+    nsids = ctrl.changed_namespaces
+    data = _ns_id_list([NSID_ALL] if len(nsids) > 1024 else nsids)
+    if not retain:
+        ctrl.changed_namespaces = []
+    return data
+
+
+def effects_log(csi: int) -> bytes:
+    from nvtui.backend.sim import io
+
+    buf = bytearray(S.EFFECTS_LOG_SIZE)
+    for opcode, handler in HANDLERS.items():
+        buf[4 * opcode : 4 * opcode + 4] = handler.effects.to_bytes(4, "little")
+    for opcode, effects in io.effects(csi).items():
+        buf[1024 + 4 * opcode : 1024 + 4 * opcode + 4] = effects.to_bytes(4, "little")
+    return bytes(buf)
+
+
+def self_test_log(ctrl: SimController) -> bytes:
+    buf = bytearray(S.SELF_TEST_LOG_SIZE)
+    test = ctrl.self_test
+    if test is not None:
+        done = min(99, int(100 * (ctrl.clock() - test.started) / test.duration)) if test.duration else 0
+        S.SELF_TEST_HEADER.pack_into(buf, 0, {"current_operation": test.code, "current_completion": done})
+    for i in range(S.SELF_TEST_RESULTS):
+        entry: dict[str, int] = (
+            ctrl.self_test_results[i] if i < len(ctrl.self_test_results) else {"status": 0x0F}
+        )
+        S.SELF_TEST_RESULT.pack_into(buf, S.SELF_TEST_RESULT_OFFSET + i * S.SELF_TEST_RESULT_SIZE, entry)
+    return bytes(buf)
+
+
+def changed_zone_list(ctrl: SimController, nsid: int, retain: bool) -> bytes:
+    ns = ctrl.namespace(nsid)
+    if ns.zones is None:
+        raise invalid_field(cdw_byte(14) + 3)
+    changed = ns.zones.changed
+    buf = bytearray(S.CHANGED_ZONE_LIST_SIZE)
+    if len(changed) > 511:
+        buf[0:2] = (0xFFFF).to_bytes(2, "little")
+    else:
+        buf[0:2] = len(changed).to_bytes(2, "little")
+        for i, zslba in enumerate(changed):
+            buf[8 + 8 * i : 16 + 8 * i] = zslba.to_bytes(8, "little")
+    if not retain:
+        ns.zones.changed = []
+    return bytes(buf)
+
+
+def get_log_page(ctrl: SimController, cmd: Command) -> Outcome:
+    lid = cmd.cdw10 & 0xFF
+    retain = bool(cmd.cdw10 >> 15 & 1)  # RAE
+    numd = ((cmd.cdw11 & 0xFFFF) << 16 | cmd.cdw10 >> 16) + 1  # NUMDU:NUMDL, 0-based dwords
+    offset = cmd.cdw13 << 32 | cmd.cdw12
+    csi = cmd.cdw14 >> 24
+    if offset & 0x3 or cmd.cdw14 >> 23 & 1:  # LPO must be dword aligned; no index offsets (OT)
+        raise invalid_field(cdw_byte(12))
+    if lid == 0x01:
+        page = error_log(ctrl)
+    elif lid == 0x02:
+        if cmd.nsid not in (0, NSID_ALL):  # LPA bit 0 clear: SMART is kept for the controller only
+            raise invalid_field(4)
+        page = smart_log(ctrl)
+    elif lid == 0x03:
+        page = firmware_slot_log()
+    elif lid == 0x04:
+        page = changed_ns_list(ctrl, retain)
+    elif lid == 0x05:
+        if csi not in (0x00, 0x02):
+            raise invalid_field(cdw_byte(14) + 3)
+        page = effects_log(csi)
+    elif lid == 0x06:
+        page = self_test_log(ctrl)
+    elif lid == 0xBF:
+        page = changed_zone_list(ctrl, cmd.nsid, retain)
+    else:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_LOG_PAGE, param=cdw_byte(10))
+    if offset > len(page):
+        raise invalid_field(cdw_byte(12))
+    ctrl.log_read(lid, retain)
+    data = page[offset : offset + numd * 4]
+    return _outcome(data=data.ljust(numd * 4, b"\0"))
+
+
+# --- Get Features / Set Features (5.27, 5.15) -------------------------------------------------------------
+
+
+def _feature(fid: int) -> F.Feature:
+    feature = F.FEATURES.get(fid)
+    if feature is None:
+        raise invalid_field(cdw_byte(10))
+    return feature
+
+
+def _timestamp(ctrl: SimController) -> bytes:
+    """Timestamp data (NVMe Base 2.0, Fig. 322): ms since the epoch, then Synch (bit 0), Origin (3:1)."""
+    if ctrl.timestamp is None:  # never set: milliseconds since power-on, origin 000b (reset)
+        ms, origin = int((ctrl.clock() - ctrl.powered_on) * 1000), 0
+    else:
+        base, set_at = ctrl.timestamp
+        ms, origin = base + int((ctrl.clock() - set_at) * 1000), 1  # origin 001b: Set Features
+    return (ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "little") + bytes([origin << 1, 0])
+
+
+def _temperature_key(cmd: Command) -> str:
+    sensor, threshold_type = cmd.cdw11 >> 16 & 0xF, cmd.cdw11 >> 20 & 0x3
+    if sensor not in (0, 1, 2) or threshold_type > 1:  # composite and two sensors; over and under
+        raise invalid_field(cdw_byte(11) + 2)
+    return F.key(F.FID_TEMPERATURE_THRESHOLD, sensor=sensor, threshold_type=threshold_type)
+
+
+def _namespace_key(ctrl: SimController, fid: int, nsid: int) -> list[str]:
+    if nsid == NSID_ALL:
+        return [F.key(fid, n) for n in ctrl.namespaces]
+    ctrl.namespace(nsid)
+    return [F.key(fid, nsid)]
+
+
+def get_features(ctrl: SimController, cmd: Command) -> Outcome:
+    fid, sel = cmd.cdw10 & 0xFF, cmd.cdw10 >> 8 & 0x7
+    feature = _feature(fid)
+    if sel > 3:
+        raise invalid_field(cdw_byte(10) + 1)
+    if feature.ns_specific and cmd.nsid in (0, NSID_ALL):
+        raise invalid_namespace()
+    if sel == 3:
+        return _outcome(result=feature.capabilities)
+    if fid == F.FID_TIMESTAMP:
+        return _outcome(data=_timestamp(ctrl) if sel == 0 else bytes(8))
+    if fid == F.FID_TEMPERATURE_THRESHOLD:
+        k = _temperature_key(cmd)
+    elif feature.ns_specific:
+        k = _namespace_key(ctrl, fid, cmd.nsid)[0]
+    else:
+        k = F.key(fid)
+    return _outcome(result=ctrl.features.get(k, sel))
+
+
+def set_features(ctrl: SimController, cmd: Command) -> Outcome:
+    fid, save = cmd.cdw10 & 0xFF, bool(cmd.cdw10 >> 31)
+    feature = _feature(fid)
+    if save and not feature.saveable:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_FEATURE_NOT_SAVEABLE, param=cdw_byte(10) + 3)
+    if not feature.ns_specific and cmd.nsid not in (0, NSID_ALL):
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_FEATURE_NOT_NS_SPECIFIC, param=4)
+    value = cmd.cdw11 & feature.mask
+    result = 0
+    if fid == F.FID_TIMESTAMP:
+        if cmd.data is None or len(cmd.data) < 8:
+            raise invalid_field(cdw_byte(6))  # the 8 bytes of timestamp data are missing
+        ctrl.timestamp = (int.from_bytes(cmd.data[:6], "little"), ctrl.clock())
+        return _outcome()
+    if fid == F.FID_NUMBER_OF_QUEUES:
+        nsqr, ncqr = value & 0xFFFF, value >> 16
+        if nsqr == 0xFFFF or ncqr == 0xFFFF:
+            raise invalid_field(cdw_byte(11))
+        top = identity.MAX_QUEUES - 1
+        value = result = min(nsqr, top) | min(ncqr, top) << 16  # what was allocated, 0-based
+    if fid == F.FID_POWER_MANAGEMENT and value & 0x1F > identity.NPSS:
+        raise invalid_field(cdw_byte(11))
+    if fid == F.FID_ERROR_RECOVERY and value >> 16 & 1:
+        raise invalid_field(cdw_byte(11) + 2)  # DULBE needs deallocated-block errors (NSFEAT bit 2): none
+    if fid == F.FID_TEMPERATURE_THRESHOLD:
+        sensor = cmd.cdw11 >> 16 & 0xF
+        keys = [F.key(fid, sensor=s, threshold_type=cmd.cdw11 >> 20 & 0x3) for s in (0, 1, 2)]
+        keys = keys if sensor == 0xF and cmd.cdw11 >> 20 & 0x3 <= 1 else [_temperature_key(cmd)]
+    elif feature.ns_specific:
+        keys = _namespace_key(ctrl, fid, cmd.nsid)
+    else:
+        keys = [F.key(fid)]
+    for k in keys:
+        ctrl.features.set(k, value, save)
+    if save:
+        ctrl.save()
+    if fid == F.FID_TEMPERATURE_THRESHOLD:
+        temp = ctrl.temperature()
+        over = ctrl.features.current_value(fid)
+        under = ctrl.features.get(F.key(fid, sensor=0, threshold_type=1), 0)
+        if temp >= over or temp <= under:
+            ctrl.raise_event(0x1, 0x01, 0x02, aec_bit=1)  # SMART / Health: temperature threshold
+    return _outcome(result=result)
+
+
+# --- Format NVM (5.23), Device Self-test (5.9), Abort, Keep Alive ---------------------------------------
+
+
+def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
+    lbaf = (cmd.cdw10 & 0xF) | (cmd.cdw10 >> 12 & 0x3) << 4
+    mset, pi, ses = cmd.cdw10 >> 4 & 1, cmd.cdw10 >> 5 & 0x7, cmd.cdw10 >> 9 & 0x7
+    if cmd.nsid == NSID_ALL:
+        targets = list(ctrl.namespaces.values())
+    elif cmd.nsid == 0:
+        raise invalid_namespace()
+    else:
+        targets = [ctrl.namespace(cmd.nsid)]
+    if ses > 2:
+        raise invalid_field(cdw_byte(10) + 1)
+    for ns in targets:
+        if lbaf >= len(ns.spec.formats) or pi or (mset and ns.spec.formats[lbaf].ms):
+            # no such format, no protection information, no extended (metadata-in-block) LBAs
+            raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_FORMAT, param=cdw_byte(10))
+    if ctrl.self_test is not None and ctrl.self_test.nsid in (NSID_ALL, *(ns.nsid for ns in targets)):
+        ctrl.abort_self_test(result=0x4)  # aborted by a Format NVM command
+    for ns in targets:
+        ns.format(lbaf)
+        ctrl.namespace_changed(ns.nsid)
+    ctrl.save()
+    return _outcome(kind="format")
+
+
+def device_self_test(ctrl: SimController, cmd: Command) -> Outcome:
+    stc = cmd.cdw10 & 0xF
+    if cmd.nsid not in (0, NSID_ALL):
+        ctrl.namespace(cmd.nsid)
+    if stc == 0xF:
+        if ctrl.self_test is not None:
+            ctrl.abort_self_test(result=0x1)  # aborted by a Device Self-test command
+        return _outcome()
+    if stc not in (0x1, 0x2):
+        raise invalid_field(cdw_byte(10))
+    if ctrl.self_test is not None:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_SELF_TEST_IN_PROGRESS, dnr=False)
+    ctrl.start_self_test(stc, cmd.nsid)
+    ctrl.save()
+    return _outcome()
+
+
+def abort(ctrl: SimController, cmd: Command) -> Outcome:
+    # Every command completes before an Abort can find it: bit 0 set means "not aborted".
+    return _outcome(result=1)
+
+
+def keep_alive(ctrl: SimController, cmd: Command) -> Outcome:
+    return _outcome()
+
+
+def async_event_request(ctrl: SimController, cmd: Command) -> Outcome:
+    """Only reached when an event is already pending or too many requests are outstanding; the backend
+    waits on `ctrl.aer_waiters` otherwise."""
+    if ctrl.pending_events:
+        return _outcome(result=ctrl.pending_events.pop(0))
+    raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_AER_LIMIT_EXCEEDED)
+
+
+CSUPP, LBCC, NCC = S.EFFECT_CSUPP, S.EFFECT_LBCC, S.EFFECT_NCC
+
+HANDLERS: dict[int, Handler] = {
+    0x02: Handler("get-log-page", get_log_page, CSUPP),
+    0x06: Handler("identify", identify, CSUPP),
+    0x08: Handler("abort", abort, CSUPP),
+    0x09: Handler("set-features", set_features, CSUPP),
+    0x0A: Handler("get-features", get_features, CSUPP),
+    0x0C: Handler("async-event-request", async_event_request, CSUPP),
+    0x14: Handler("device-self-test", device_self_test, CSUPP),
+    0x18: Handler("keep-alive", keep_alive, CSUPP),
+    0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | S.effect_cse(1)),
+}

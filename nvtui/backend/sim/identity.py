@@ -1,0 +1,63 @@
+"""Who the simulated controller says it is: the constants of its Identify data, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from nvtui import __version__
+
+CONTROLLER_NAME = "sim0"
+MODEL = "nvtui simulated NVMe controller"
+FIRMWARE = f"SIM{__version__}"[:8]
+VID = 0x1B36  # the PCI vendor ID QEMU's emulated devices use: a software controller, not a product
+SSVID = 0x1AF4
+IEEE_OUI = 0xACDE48  # the IEEE's example OUI (never assigned to a manufacturer)
+CNTLID = 1
+VERSION = 0x0002_0000  # NVMe 2.0
+MPSMIN = 4096  # CAP.MPSMIN: 4 KiB memory pages
+MDTS = 7  # maximum data transfer 2^7 pages = 512 KiB
+MAX_TRANSFER = MPSMIN << MDTS
+NN = 2
+ELPE = 63  # 64 error log entries (0-based)
+AERL = 3  # 4 outstanding Asynchronous Event Requests (0-based)
+ACL = 3  # 4 outstanding Aborts (0-based)
+WCTEMP, CCTEMP = 343, 358  # Kelvin: 70 °C warning, 85 °C critical
+EDSTT = 1  # minutes an extended device self-test takes
+KAS = 10  # Keep Alive granularity, in 100 ms units
+MAX_QUEUES = 64  # I/O submission and completion queues each
+TOTAL_CAPACITY = 2 << 30
+FIRMWARE_SLOTS = 1
+
+# Power state descriptors (NVMe Base 2.0, Fig. 276): max power in centiwatts, entry/exit latency in µs,
+# relative read/write throughput and latency, non-operational flag.
+POWER_STATES = (
+    {"mp": 900, "enlat": 0, "exlat": 0, "rrt": 0, "rrl": 0, "rwt": 0, "rwl": 0, "flags": 0},
+    {"mp": 650, "enlat": 50, "exlat": 50, "rrt": 1, "rrl": 1, "rwt": 1, "rwl": 1, "flags": 0},
+    {"mp": 400, "enlat": 500, "exlat": 500, "rrt": 2, "rrl": 2, "rwt": 2, "rwl": 2, "flags": 0},
+    {"mp": 5, "enlat": 5000, "exlat": 10000, "rrt": 3, "rrl": 3, "rwt": 3, "rwl": 3, "flags": 0x2},
+)
+NPSS = len(POWER_STATES) - 1
+
+
+def _digest(serial: str, what: str) -> bytes:
+    return hashlib.sha256(f"{serial}/{what}".encode()).digest()
+
+
+def eui64(serial: str, nsid: int) -> bytes:
+    """IEEE EUI-64: the OUI (big-endian) then a 40-bit extension, stable for this controller's serial."""
+    return IEEE_OUI.to_bytes(3, "big") + _digest(serial, f"eui64/{nsid}")[:5]
+
+
+def nguid(serial: str, nsid: int) -> bytes:
+    """NGUID (NVMe Base 2.0, 4.7.1): 64-bit vendor extension, OUI, 40-bit extension, big-endian."""
+    d = _digest(serial, f"nguid/{nsid}")
+    return d[:8] + IEEE_OUI.to_bytes(3, "big") + d[8:13]
+
+
+def ns_uuid(serial: str, nsid: int) -> bytes:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"nvtui-sim:{serial}:{nsid}").bytes
+
+
+def subnqn(serial: str) -> str:
+    return f"nqn.2014-08.org.nvmexpress:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'nvtui-sim:{serial}')}"

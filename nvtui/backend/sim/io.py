@@ -1,0 +1,311 @@
+"""I/O commands of the simulated controller: the NVM Command Set 1.0 (Flush, Write, Read, Write
+Uncorrectable, Compare, Write Zeroes, Dataset Management, Verify, Copy) and the Zoned Namespace Command
+Set 1.1 (Zone Management Send / Receive, Zone Append). A conventional namespace takes the first set, a
+zoned one the commands the ZNS spec keeps plus its own; anything else is Invalid Command Opcode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from nvtui.backend.sim import structures as S
+from nvtui.backend.sim import zones as Z
+from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
+from nvtui.backend.sim.errors import (
+    SC_COMMAND_SIZE_LIMIT_EXCEEDED,
+    SC_COMPARE_FAILURE,
+    SC_DATA_SGL_LENGTH_INVALID,
+    SC_UNRECOVERED_READ_ERROR,
+    SC_ZONE_IS_OFFLINE,
+    SCT_COMMAND_SPECIFIC,
+    SCT_GENERIC,
+    SCT_MEDIA,
+    CommandFailed,
+    cdw_byte,
+    invalid_field,
+    invalid_opcode,
+    lba_out_of_range,
+    zone_error,
+)
+from nvtui.backend.sim.identity import MAX_TRANSFER
+from nvtui.nvme.command import Command
+
+if TYPE_CHECKING:
+    from nvtui.backend.sim.controller import Outcome, SimController
+    from nvtui.backend.sim.namespace import Namespace
+
+NSID_ALL = 0xFFFF_FFFF
+IoHandler = Callable[["SimController", "Namespace", Command], "Outcome"]
+
+
+def _outcome(**kw: object) -> Outcome:
+    from nvtui.backend.sim.controller import Outcome
+
+    return Outcome(**kw)  # type: ignore[arg-type]
+
+
+def _range(ns: Namespace, cmd: Command) -> tuple[int, int]:
+    """SLBA (CDW10-11) and NLB (CDW12 15:0, 0-based), checked against the namespace size."""
+    slba = cmd.cdw11 << 32 | cmd.cdw10
+    nlb = (cmd.cdw12 & 0xFFFF) + 1
+    if slba + nlb > ns.nsze:
+        raise lba_out_of_range(slba)
+    return slba, nlb
+
+
+def _transfer(ns: Namespace, cmd: Command, nlb: int) -> int:
+    nbytes = nlb << ns.lbads
+    if nbytes > MAX_TRANSFER:
+        raise invalid_field(cdw_byte(12))  # larger than MDTS
+    if cmd.data_len < nbytes:
+        # The sim describes the host buffer as one SGL of data_len bytes: too short for the blocks.
+        raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
+    return nbytes
+
+
+def _write_payload(ns: Namespace, cmd: Command, nbytes: int) -> bytes:
+    data = cmd.data or b""
+    return data[:nbytes] if len(data) >= nbytes else data.ljust(nbytes, b"\0")
+
+
+def _check_readable(ctrl: SimController, ns: Namespace, slba: int, nlb: int) -> None:
+    if ns.uncorrectable.ranges:
+        bad = ns.uncorrectable.first_in(slba, slba + nlb)
+        if bad is not None:
+            ctrl.counters["media_errors"] += 1
+            raise CommandFailed(SCT_MEDIA, SC_UNRECOVERED_READ_ERROR, lba=bad)
+    if ns.zones is not None:
+        zsze = ns.zones.zsze
+        for index in range(slba // zsze, (slba + nlb - 1) // zsze + 1):
+            if ns.zones.zones[index].state is Z.ZoneState.OFFLINE:
+                raise zone_error(SC_ZONE_IS_OFFLINE, slba)
+
+
+# --- NVM Command Set ----------------------------------------------------------------------------------------
+
+
+def flush(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    ns.sync()
+    return _outcome(kind="flush")
+
+
+def read(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    nbytes = _transfer(ns, cmd, nlb)
+    _check_readable(ctrl, ns, slba, nlb)
+    c = ctrl.counters
+    c["host_read_commands"] += 1
+    c["data_read_bytes"] += nbytes
+    meta = ns.read_meta(slba, nlb) if ns.ms and cmd.metadata_len else None
+    return _outcome(data=ns.read(slba, nlb), metadata=meta, kind="read", nbytes=nbytes)
+
+
+def write(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    nbytes = _transfer(ns, cmd, nlb)
+    zone = ns.zones.check_write(slba, nlb) if ns.zones is not None else None
+    ns.write(slba, nlb, _write_payload(ns, cmd, nbytes), cmd.metadata)
+    if zone is not None and ns.zones is not None:
+        ns.zones.advance(zone, nlb)
+    c = ctrl.counters
+    c["host_write_commands"] += 1
+    c["data_written_bytes"] += nbytes
+    return _outcome(kind="write", nbytes=nbytes)
+
+
+def write_uncorrectable(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    ns.uncorrectable.add(slba, slba + nlb)
+    ctrl.counters["host_write_commands"] += 1
+    return _outcome(kind="write")
+
+
+def compare(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    nbytes = _transfer(ns, cmd, nlb)
+    _check_readable(ctrl, ns, slba, nlb)
+    c = ctrl.counters
+    c["host_read_commands"] += 1
+    c["data_read_bytes"] += nbytes
+    same = ns.read(slba, nlb) == _write_payload(ns, cmd, nbytes)
+    if same and ns.ms and cmd.metadata is not None:
+        same = ns.read_meta(slba, nlb) == cmd.metadata[: nlb * ns.ms].ljust(nlb * ns.ms, b"\0")
+    if not same:
+        raise CommandFailed(SCT_MEDIA, SC_COMPARE_FAILURE, lba=slba)
+    return _outcome(kind="read", nbytes=nbytes)
+
+
+def write_zeroes(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    deallocate = bool(cmd.cdw12 >> 25 & 1)  # DEAC
+    if ns.zones is not None:
+        zone = ns.zones.check_write(slba, nlb)
+        ns.zero(slba, nlb, deallocate=False)
+        ns.zones.advance(zone, nlb)
+    else:
+        ns.zero(slba, nlb, deallocate=deallocate)
+    ctrl.counters["host_write_commands"] += 1
+    return _outcome(kind="trim")
+
+
+def dataset_management(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    nr = (cmd.cdw10 & 0xFF) + 1  # ranges, 0-based
+    if cmd.data_len < nr * S.DSM_RANGE_SIZE:
+        raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
+    data = (cmd.data or b"").ljust(nr * S.DSM_RANGE_SIZE, b"\0")
+    ranges = []
+    for i in range(nr):
+        entry = data[i * S.DSM_RANGE_SIZE : (i + 1) * S.DSM_RANGE_SIZE]
+        length, slba = int.from_bytes(entry[4:8], "little"), int.from_bytes(entry[8:16], "little")
+        if slba + length > ns.nsze:
+            raise lba_out_of_range(slba)
+        ranges.append((slba, length))
+    if cmd.cdw11 & 0x4:  # AD: deallocate; IDR / IDW are hints the sim has no use for
+        for slba, length in ranges:
+            if length:
+                ns.zero(slba, length, deallocate=True)
+    return _outcome(kind="trim")
+
+
+def verify(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb = _range(ns, cmd)
+    _check_readable(ctrl, ns, slba, nlb)
+    ctrl.counters["host_read_commands"] += 1
+    return _outcome(kind="read")
+
+
+def copy(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    sdlba = cmd.cdw11 << 32 | cmd.cdw10
+    nr = (cmd.cdw12 & 0xFF) + 1
+    if cmd.cdw12 >> 8 & 0xF != 0:
+        raise invalid_field(cdw_byte(12) + 1)  # only source range entries format 0 (OCFS bit 0)
+    if nr > COPY_MSRC + 1:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, param=cdw_byte(12))
+    if cmd.data_len < nr * S.COPY_RANGE_SIZE:
+        raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
+    data = (cmd.data or b"").ljust(nr * S.COPY_RANGE_SIZE, b"\0")
+    sources = []
+    for i in range(nr):
+        entry = data[i * S.COPY_RANGE_SIZE : (i + 1) * S.COPY_RANGE_SIZE]
+        slba, nlb = int.from_bytes(entry[8:16], "little"), int.from_bytes(entry[16:18], "little") + 1
+        if nlb > COPY_MSSRL:
+            raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, lba=slba)
+        if slba + nlb > ns.nsze:
+            raise lba_out_of_range(slba)
+        sources.append((slba, nlb))
+    total = sum(n for _, n in sources)
+    if total > COPY_MCL:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, param=cdw_byte(12))
+    if sdlba + total > ns.nsze:
+        raise lba_out_of_range(sdlba)
+    for slba, nlb in sources:
+        _check_readable(ctrl, ns, slba, nlb)
+    blocks = b"".join(ns.read(slba, nlb) for slba, nlb in sources)  # read all first: ranges may overlap
+    meta = b"".join(ns.read_meta(slba, nlb) for slba, nlb in sources) if ns.ms else None
+    ns.write(sdlba, total, blocks, meta)
+    c = ctrl.counters
+    c["host_write_commands"] += 1
+    c["data_written_bytes"] += len(blocks)
+    return _outcome(kind="write", nbytes=len(blocks))
+
+
+# --- Zoned Namespace Command Set ------------------------------------------------------------------------
+
+
+def zone_mgmt_send(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    assert ns.zones is not None
+    slba = cmd.cdw11 << 32 | cmd.cdw10
+    zsa, select_all = cmd.cdw13 & 0xFF, bool(cmd.cdw13 >> 8 & 1)
+    if zsa not in (Z.ZSA_CLOSE, Z.ZSA_FINISH, Z.ZSA_OPEN, Z.ZSA_RESET, Z.ZSA_OFFLINE):
+        raise invalid_field(cdw_byte(13))  # 10h Set Zone Descriptor Extension: ZDES is 0
+    if select_all:
+        targets = ns.zones.select_all(zsa)
+    else:
+        if slba >= ns.nsze:
+            raise lba_out_of_range(slba)
+        if slba % ns.zones.zsze:
+            raise invalid_field(cdw_byte(10))  # not the start of a zone
+        targets = [ns.zones.zone_of(slba)]
+    for zone in targets:
+        if ns.zones.action(zone, zsa):
+            ns.zero(zone.zslba, ns.zones.zsze, deallocate=True)
+    return _outcome(kind="zone")
+
+
+def zone_mgmt_recv(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    assert ns.zones is not None
+    slba = cmd.cdw11 << 32 | cmd.cdw10
+    length = (cmd.cdw12 + 1) * 4  # NUMD, 0-based dwords
+    zra, zrasf, partial = cmd.cdw13 & 0xFF, cmd.cdw13 >> 8 & 0xFF, bool(cmd.cdw13 >> 16 & 1)
+    if zra != 0x0:  # 01h Extended Report Zones needs zone descriptor extensions: none here
+        raise invalid_field(cdw_byte(13))
+    if zrasf != 0 and zrasf not in Z.REPORT_FILTERS:
+        raise invalid_field(cdw_byte(13) + 1)
+    if slba >= ns.nsze:
+        raise lba_out_of_range(slba)
+    wanted = Z.REPORT_FILTERS.get(zrasf)
+    zones = [z for z in ns.zones.zones[ns.zones.index_of(slba) :] if wanted is None or z.state in wanted]
+    room = max(0, (length - S.ZONE_REPORT_HEADER_SIZE) // S.ZONE_DESCRIPTOR_SIZE)
+    shown = zones[:room]
+    buf = bytearray(max(length, S.ZONE_REPORT_HEADER_SIZE))
+    buf[0:8] = (len(shown) if partial else len(zones)).to_bytes(8, "little")
+    for i, zone in enumerate(shown):
+        S.ZONE_DESCRIPTOR.pack_into(buf, S.ZONE_REPORT_HEADER_SIZE + i * S.ZONE_DESCRIPTOR_SIZE, {
+            "zt": Z.ZONE_TYPE_SEQUENTIAL_WRITE_REQUIRED, "zs": int(zone.state) << 4, "za": zone.za,
+            "zcap": zone.zcap, "zslba": zone.zslba, "wp": zone.reported_wp,
+        })  # fmt: skip
+    return _outcome(data=bytes(buf[:length]), kind="zone")
+
+
+def zone_append(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    assert ns.zones is not None
+    zslba, nlb = _range(ns, cmd)
+    if zslba % ns.zones.zsze:
+        raise invalid_field(cdw_byte(10))  # ZSLBA must be the lowest LBA of a zone
+    nbytes = _transfer(ns, cmd, nlb)  # ZASL 0: the Zone Append size limit is MDTS
+    zone = ns.zones.check_write(zslba, nlb, append=True)
+    lba = zone.wp
+    ns.write(lba, nlb, _write_payload(ns, cmd, nbytes), cmd.metadata)
+    ns.zones.advance(zone, nlb)
+    c = ctrl.counters
+    c["host_write_commands"] += 1
+    c["data_written_bytes"] += nbytes
+    return _outcome(result=lba, kind="write", nbytes=nbytes)  # the assigned LBA, CQE DW0-DW1
+
+
+CSUPP, LBCC = S.EFFECT_CSUPP, S.EFFECT_LBCC
+
+NVM_COMMANDS: dict[int, tuple[IoHandler, int]] = {
+    0x00: (flush, CSUPP),
+    0x01: (write, CSUPP | LBCC),
+    0x02: (read, CSUPP),
+    0x04: (write_uncorrectable, CSUPP | LBCC),
+    0x05: (compare, CSUPP),
+    0x08: (write_zeroes, CSUPP | LBCC),
+    0x09: (dataset_management, CSUPP | LBCC),
+    0x0C: (verify, CSUPP),
+    0x19: (copy, CSUPP | LBCC),
+}
+ZONED_COMMANDS: dict[int, tuple[IoHandler, int]] = {
+    **{op: NVM_COMMANDS[op] for op in (0x00, 0x01, 0x02, 0x05, 0x08, 0x0C)},
+    0x79: (zone_mgmt_send, CSUPP | LBCC),
+    0x7A: (zone_mgmt_recv, CSUPP),
+    0x7D: (zone_append, CSUPP | LBCC),
+}
+
+
+def effects(csi: int) -> dict[int, int]:
+    table = ZONED_COMMANDS if csi == 0x02 else NVM_COMMANDS
+    return {opcode: eff for opcode, (_, eff) in table.items()}
+
+
+def execute(ctrl: SimController, cmd: Command) -> Outcome:
+    if cmd.opcode == 0x00 and cmd.nsid == NSID_ALL:  # Flush of every namespace (VWC bits 2:1 = 11b)
+        for ns in ctrl.namespaces.values():
+            ns.sync()
+        return _outcome(kind="flush")
+    ns = ctrl.namespace(cmd.nsid)
+    entry = (ZONED_COMMANDS if ns.zones is not None else NVM_COMMANDS).get(cmd.opcode)
+    if entry is None:
+        raise invalid_opcode()
+    return entry[0](ctrl, ns, cmd)
