@@ -28,6 +28,7 @@ from nvtui.backend.discovery import (
     resolve_device,
     uring_cmd_problem,
 )
+from nvtui.backend.sim import sim_controllers
 from nvtui.errors import DeviceError, UsageError
 
 PCI = "devices/pci0000:00/0000:00:04.0"
@@ -315,13 +316,9 @@ def test_list_includes_the_simulated_controllers_when_asked(qemu_like: FakeSyste
     assert everything[: len(real)] == real
     simulated = everything[len(real) :]
     assert all(c.simulated for c in simulated)
-    try:
-        from nvtui.backend.sim import sim_controllers  # type: ignore[attr-defined]
-    except ImportError:
-        assert simulated == []
-    else:
-        assert [c.name for c in simulated] == [c.name for c in sim_controllers()]
-        assert "sim0" in [c.name for c in simulated]
+    assert [c.name for c in simulated] == [c.name for c in sim_controllers()]
+    assert "sim0" in [c.name for c in simulated]
+    assert [ns.name for ns in simulated[0].namespaces] == ["sim0n1", "sim0n2"]
 
 
 def test_permission_denied_names_owner_mode_and_the_udev_fix() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import grp
-import importlib
 import os
 import pwd
 import re
@@ -368,17 +367,7 @@ def list_controllers(
             )
         )
     if include_sim:
-        controllers.extend(_sim_controllers())
-    return controllers
+        from nvtui.backend.sim import sim_controllers  # lazily: listing real devices needs no simulator
 
-
-def _sim_controllers() -> list[ControllerInfo]:
-    # The simulator is being written in parallel (nvtui/backend/sim/); until its `sim_controllers`
-    # lands there is nothing to list. Drop this tolerance once it has.
-    try:
-        sim = importlib.import_module("nvtui.backend.sim")
-        sim_controllers = sim.sim_controllers
-    except (ImportError, AttributeError):
-        return []
-    controllers: list[ControllerInfo] = list(sim_controllers())
+        controllers.extend(sim_controllers())
     return controllers
