@@ -34,11 +34,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nvtui.errors import UsageError
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
+from nvtui.yamlio import YamlSyntaxError, dotted, line_of, parse_yaml
 
 __all__ = [
     "BUILTIN_CATALOGUE",
@@ -154,16 +154,6 @@ class _EntryProblems(Exception):
     def __init__(self, problems: list[tuple[tuple[Any, ...], str]]) -> None:
         super().__init__(problems)
         self.problems = problems
-
-
-def _dotted(path: Sequence[Any]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
 
 
 # --- runtime model ---------------------------------------------------------------------------------------
@@ -991,62 +981,6 @@ def _build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset
     )  # fmt: skip
 
 
-# --- YAML with line numbers ------------------------------------------------------------------------------
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """A safe loader that also records the line of every mapping key and sequence item (1-based).
-
-    `lines[path]` is the line of the node at `path` (e.g. ("commands", 3, "fields", 2, "at")); keys
-    repeated within one mapping are reported in `duplicates`, since YAML would silently keep the last.
-    """
-
-    def load_with_lines(
-        self,
-    ) -> tuple[Any, dict[tuple[Any, ...], int], list[tuple[tuple[Any, ...], int, str]]]:
-        node = self.get_single_node()
-        lines: dict[tuple[Any, ...], int] = {}
-        duplicates: list[tuple[tuple[Any, ...], int, str]] = []
-        if node is None:
-            return None, lines, duplicates
-        stack: list[tuple[tuple[Any, ...], yaml.Node]] = [((), node)]
-        while stack:
-            path, cur = stack.pop()
-            lines[path] = cur.start_mark.line + 1
-            if isinstance(cur, yaml.MappingNode):
-                seen: set[str] = set()
-                for key, value in cur.value:
-                    name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
-                    if name in seen:
-                        duplicates.append(((*path, name), key.start_mark.line + 1, name))
-                    seen.add(name)
-                    child = (*path, name)
-                    lines[child] = key.start_mark.line + 1
-                    if not isinstance(value, yaml.ScalarNode):
-                        stack.append((child, value))
-            elif isinstance(cur, yaml.SequenceNode):
-                for i, item in enumerate(cur.value):
-                    stack.append(((*path, i), item))
-        data = self.construct_document(node)
-        return data, lines, duplicates
-
-
-def _line_of(lines: Mapping[tuple[Any, ...], int], path: Sequence[Any]) -> int:
-    """The line of the deepest node along `path` that the file has."""
-    parts = list(path)
-    while parts:
-        key = tuple(parts)
-        if key in lines:
-            return lines[key]
-        str_key = tuple(str(p) if not isinstance(p, int) else p for p in parts)
-        if str_key in lines:
-            return lines[str_key]
-        parts.pop()
-    return lines.get((), 1)
-
-
 def _pydantic_path(data: Any, loc: Sequence[Any], missing: bool) -> tuple[Any, ...]:
     """The part of a pydantic error location that exists in the data (drops union branch tags).
 
@@ -1095,18 +1029,11 @@ def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc}"),))
-    loader = _LineLoader(text)
     try:
-        data, lines, duplicates = loader.load_with_lines()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        return _FileResult((), (CatalogueError(path, line, "", f"YAML syntax error: {what}"),))
-    except yaml.YAMLError as exc:
-        return _FileResult((), (CatalogueError(path, 0, "", f"YAML error: {exc}"),))
-    finally:
-        loader.dispose()
+        doc = parse_yaml(text, str(path))
+    except YamlSyntaxError as exc:
+        return _FileResult((), (CatalogueError(path, exc.line, "", exc.detail),))
+    data, lines, duplicates = doc.data, doc.lines, doc.duplicates
     errors: list[CatalogueError] = []
     if not isinstance(data, dict):
         return _FileResult((), (CatalogueError(path, 1, "", "expected a mapping with a `commands:` list"),))
@@ -1115,7 +1042,7 @@ def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
     except ValidationError as exc:
         for err in exc.errors():
             where = _pydantic_path(data, err["loc"], err["type"] == "missing")
-            errors.append(CatalogueError(path, _line_of(lines, where), _dotted(where), err["msg"]))
+            errors.append(CatalogueError(path, line_of(lines, where), dotted(where), err["msg"]))
         if not isinstance(data.get("commands"), list):
             return _FileResult((), tuple(errors))
     bad_entries: set[int] = set()
@@ -1124,10 +1051,10 @@ def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
             bad_entries.add(dpath[1])
             entry_id = _entry_label(data["commands"], dpath[1])
             errors.append(
-                CatalogueError(path, line, _dotted(dpath[2:]), f"key {name!r} given twice", entry_id)
+                CatalogueError(path, line, dotted(dpath[2:]), f"key {name!r} given twice", entry_id)
             )
         else:
-            errors.append(CatalogueError(path, line, _dotted(dpath), f"key {name!r} given twice"))
+            errors.append(CatalogueError(path, line, dotted(dpath), f"key {name!r} given twice"))
     entries: list[CommandDef] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(data["commands"]):
@@ -1136,7 +1063,7 @@ def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
         if i in bad_entries:
             continue
         if not isinstance(raw, dict):
-            errors.append(CatalogueError(path, _line_of(lines, base), "", "an entry is a mapping", label))
+            errors.append(CatalogueError(path, line_of(lines, base), "", "an entry is a mapping", label))
             continue
         try:
             model = EntryModel.model_validate(raw)
@@ -1144,24 +1071,24 @@ def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
             reported: set[str] = set()
             for err in exc.errors():
                 where = _pydantic_path(raw, err["loc"], err["type"] == "missing")
-                dotted = _dotted(where)
-                if dotted in reported:
+                shown = dotted(where)
+                if shown in reported:
                     continue  # one line per place (a union reports each branch)
-                reported.add(dotted)
-                errors.append(CatalogueError(path, _line_of(lines, base + where), dotted, err["msg"], label))
+                reported.add(shown)
+                errors.append(CatalogueError(path, line_of(lines, base + where), shown, err["msg"], label))
             continue
         if model.id in seen:
             message = f"duplicate id: also defined at line {seen[model.id]}"
-            errors.append(CatalogueError(path, _line_of(lines, (*base, "id")), "id", message, label))
+            errors.append(CatalogueError(path, line_of(lines, (*base, "id")), "id", message, label))
             continue
-        line = _line_of(lines, base)
+        line = line_of(lines, base)
         seen[model.id] = line
         try:
             entries.append(_build_entry(model, path, line, decoders))
         except _EntryProblems as exc:
             for where, message in exc.problems:
                 errors.append(
-                    CatalogueError(path, _line_of(lines, base + where), _dotted(where), message, label)
+                    CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
                 )
     return _FileResult(tuple(entries), tuple(errors))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nvtui import __version__
-from nvtui.errors import NvtuiError, UsageError
+from nvtui.errors import DeviceError, NvtuiError, UsageError
 
 EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
@@ -47,11 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--data-len", type=_byte_count, metavar="N")
     send.add_argument("--data-in", type=Path, metavar="FILE", help="data sent to the controller")
     send.add_argument("--data-out", type=Path, metavar="FILE", help="where the data read is written")
+    _add_catalogue_option(send)
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
     send.add_argument("--json", action="store_true")
-    send.add_argument("--catalogue", dest="send_catalogue", action="append", default=[], type=Path,
-                      metavar="FILE")  # fmt: skip
 
     run = sub.add_parser("run", help="replay a saved command script")
     run.add_argument("script", type=Path, metavar="SCRIPT")
@@ -59,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", dest="run_backend", choices=("uring", "ioctl", "sim"))
     run.add_argument("--allow-destructive", action="store_true")
     run.add_argument("--json", action="store_true")
+    _add_catalogue_option(run)
 
     bench = sub.add_parser("bench", help="load a namespace and measure IOPS and latency")
     bench.add_argument("device", metavar="DEV")
@@ -76,9 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     cat_sub = cat.add_subparsers(dest="catalogue_verb", metavar="ACTION", parser_class=_Parser, required=True)
     cat_list = cat_sub.add_parser("list", help="every command, user catalogues included")
     cat_list.add_argument("--json", action="store_true")
+    _add_catalogue_option(cat_list)
     cat_check = cat_sub.add_parser("check", help="validate a catalogue file; exit 2 on any error")
     cat_check.add_argument("file", type=Path, metavar="FILE")
     return p
+
+
+def _add_catalogue_option(parser: argparse.ArgumentParser) -> None:
+    # A dest of its own: a subparser's default would otherwise overwrite the top-level option's value.
+    parser.add_argument("--catalogue", dest="sub_catalogue", action="append", default=[], type=Path,
+                        metavar="FILE", help="an extra command catalogue (YAML); repeatable")  # fmt: skip
+
+
+def catalogue_files(args: argparse.Namespace) -> list[Path]:
+    """--catalogue given before or after the verb."""
+    return [*args.catalogue, *getattr(args, "sub_catalogue", [])]
 
 
 def _byte_count(text: str) -> int:
@@ -166,7 +178,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     from nvtui.render import hexdump, record_table
     from nvtui.session import Session
 
-    catalogue = _load_catalogue([*args.catalogue, *args.send_catalogue])
+    catalogue = _load_catalogue(catalogue_files(args))
     data = _read_data_in(args.data_in)
     if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
         raise UsageError(f"--data-out {args.data_out} is a directory")
@@ -200,7 +212,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             print(f"result  {c.result:#x}  latency {latency_us:.1f} us  data {data_len} bytes")
             if result.decoded is not None:
                 print(record_table(result.decoded))
-            elif c.data:
+            elif c.data and c.ok:
                 print(hexdump(c.data))
         return EXIT_OK if c.ok else EXIT_STATUS
 
@@ -220,7 +232,7 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         print(f"{args.file}: ok")
         return EXIT_OK
-    catalogue = _load_catalogue(args.catalogue)
+    catalogue = _load_catalogue(catalogue_files(args))
     entries = catalogue.entries  # type: ignore[attr-defined]
     if args.json:
         _print_json(
@@ -247,9 +259,51 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from nvtui.scripts import run_script_cli
+    """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
+    from nvtui.scripts import CommandScript, StepOutcome, replay, replay_device
+    from nvtui.session import Session
 
-    return run_script_cli(args)
+    if not args.script.is_file():
+        raise UsageError(f"script {args.script} not found")
+    script = CommandScript.load(args.script)
+    catalogue = _load_catalogue(catalogue_files(args))
+    device = replay_device(script, args.run_device)
+    total = len(script.steps)
+
+    def show(o: StepOutcome) -> None:
+        if args.json:
+            return
+        if o.result is None:
+            print(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}")
+            return
+        c = o.result.completion
+        recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
+        mark = "ok" if o.matches else "DIFFERS"
+        took = f"{c.latency_ns / 1e3:.1f} us"
+        print(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} {took}")
+
+    async def go() -> list[StepOutcome]:
+        session = Session(catalogue, args.run_backend or args.backend)  # type: ignore[arg-type]
+        try:
+            return await replay(
+                session, script, device, allow_destructive=args.allow_destructive, on_step=show
+            )
+        finally:
+            await session.close()
+
+    outcomes = asyncio.run(go())
+    matched = sum(o.matches for o in outcomes)
+    if args.json:
+        steps = [o.to_json() for o in outcomes]
+        _print_json(
+            {"script": str(args.script), "device": device, "steps": steps, "matched": matched, "total": total}
+        )
+    else:
+        print(f"{matched}/{total} steps matched their recorded status")
+    failed = next((o.error for o in outcomes if o.error), None)
+    if failed:
+        raise DeviceError(failed)
+    return EXIT_OK if matched == total else EXIT_STATUS
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -15,12 +15,8 @@ steps:
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import base64
 import binascii
-import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
-from nvtui.yamlio import Lines, dotted, error_line, load_yaml
+from nvtui.yamlio import Lines, YamlDoc, dotted, line_of, load_yaml
 
 SCRIPT_VERSION = 1
 
@@ -96,15 +92,17 @@ class CommandScript(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> CommandScript:
-        data, lines = load_yaml(path)
-        return cls.parse(data, lines, str(path))
+        return cls.parse(load_yaml(path), str(path))
 
     @classmethod
-    def parse(cls, data: object, lines: Lines, source: str) -> CommandScript:
+    def parse(cls, doc: YamlDoc, source: str) -> CommandScript:
+        data, lines = doc.data, doc.lines
+        for where, line, key in doc.duplicates:
+            raise UsageError(f"{source}:{line}: field {dotted(where)}: key {key!r} given twice")
         if not isinstance(data, dict):
             raise UsageError(f"{source}:1: a command script is a mapping with `nvtui-script: 1` and `steps`")
         if data.get("nvtui-script") != SCRIPT_VERSION:
-            line = error_line(lines, ("nvtui-script",))
+            line = line_of(lines, ("nvtui-script",))
             raise UsageError(
                 f"{source}:{line}: field nvtui-script: this nvtui reads script version {SCRIPT_VERSION}, "
                 f"not {data.get('nvtui-script')!r}"
@@ -115,15 +113,20 @@ class CommandScript(BaseModel):
             err = exc.errors()[0]
             loc = tuple(err["loc"])
             where = dotted(loc)
-            raise UsageError(f"{source}:{error_line(lines, loc)}: field {where}: {err['msg']}") from None
+            raise UsageError(f"{source}:{line_of(lines, loc)}: field {where}: {err['msg']}") from None
         script._lines = lines
         script._source = source
         return script
 
     def step_where(self, index: int) -> str:
         """`FILE:LINE: step N (command)` for messages about one step."""
-        line = error_line(self._lines, ("steps", index))
+        line = line_of(self._lines, ("steps", index))
         return f"{self._source}:{line}: step {index + 1} ({self.steps[index].command})"
+
+
+def _length_is_given(p: Prepared) -> bool:
+    """Whether the data length must be saved: the fields do not tie it (device-independent otherwise)."""
+    return p.defn.expected_length(p.values).kind in ("user", "optional") and p.command.data_len > 0
 
 
 def script_from_history(results: Sequence[SendResult], pin_device: str | None = None) -> CommandScript:
@@ -136,7 +139,7 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
             ScriptStep(
                 command=p.defn.id,
                 fields=dict(p.values),
-                data_len=p.command.data_len if p.defn.data_len_is_user_given else None,
+                data_len=p.command.data_len if _length_is_given(p) else None,
                 data=base64.b64encode(sent).decode() if sent else None,
                 expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
             )
@@ -161,6 +164,19 @@ class StepOutcome:
         if self.step.expect is None:
             return status.ok
         return (status.sct, status.sc) == (self.step.expect.sct, self.step.expect.sc)
+
+    def to_json(self) -> dict[str, object]:
+        done = self.result.completion if self.result else None
+        return {
+            "step": self.index + 1,
+            "command": self.step.command,
+            "fields": dict(self.step.fields),
+            "status": done.status.to_json() if done else None,
+            "recorded": self.step.expect.model_dump() if self.step.expect else None,
+            "matches": self.matches,
+            "latency_ns": done.latency_ns if done else None,
+            "error": self.error,
+        }
 
 
 async def prepare_steps(session: Session, script: CommandScript, device: str) -> list[Prepared]:
@@ -231,70 +247,3 @@ async def replay(
         if on_step:
             on_step(outcome)
     return outcomes
-
-
-# --- nvtui run ------------------------------------------------------------------------------------------
-
-
-def _step_json(o: StepOutcome) -> dict[str, object]:
-    status = o.result.completion.status.to_json() if o.result else None
-    return {
-        "step": o.index + 1,
-        "command": o.step.command,
-        "fields": dict(o.step.fields),
-        "status": status,
-        "recorded": o.step.expect.model_dump() if o.step.expect else None,
-        "matches": o.matches,
-        "latency_ns": o.result.completion.latency_ns if o.result else None,
-        "error": o.error,
-    }
-
-
-def run_script_cli(args: argparse.Namespace) -> int:
-    """`nvtui run SCRIPT [--device DEV] [--json]`.
-
-    Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
-    from nvtui.catalogue import load_catalogue
-
-    if not args.script.is_file():
-        raise UsageError(f"script {args.script} not found")
-    script = CommandScript.load(args.script)
-    catalogue = load_catalogue([*getattr(args, "catalogue", [])])
-    device = replay_device(script, args.run_device)
-
-    def show(o: StepOutcome) -> None:
-        if args.json:
-            return
-        total = len(script.steps)
-        if o.result is None:
-            print(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}")
-            return
-        c = o.result.completion
-        recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
-        mark = "ok" if o.matches else "DIFFERS"
-        took = f"{c.latency_ns / 1e3:.1f} us"
-        print(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} {took}")
-
-    async def go() -> list[StepOutcome]:
-        session = Session(catalogue, getattr(args, "run_backend", None) or getattr(args, "backend", None))
-        try:
-            return await replay(
-                session, script, device, allow_destructive=args.allow_destructive, on_step=show
-            )
-        finally:
-            await session.close()
-
-    outcomes = asyncio.run(go())
-    failed = [o for o in outcomes if o.error]
-    matched = sum(o.matches for o in outcomes)
-    if args.json:
-        print(json.dumps({
-            "script": str(args.script), "device": device, "steps": [_step_json(o) for o in outcomes],
-            "matched": matched, "total": len(script.steps),
-        }, indent=2))  # fmt: skip
-    else:
-        print(f"{matched}/{len(script.steps)} steps matched their recorded status")
-    if failed:
-        print(f"nvtui: {failed[0].error}", file=sys.stderr)
-        return 3
-    return 0 if matched == len(script.steps) else 1

@@ -117,9 +117,10 @@ class Session:
     ) -> Prepared:
         """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent."""
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
-        if defn.refused:
-            raise UsageError(f"{defn.id}: refused for passthrough: {defn.refused}")
         values = defn.parse_values(assignments)
+        refusal = defn.refusal(values)
+        if refusal:
+            raise UsageError(f"{defn.id}: refused for passthrough: {refusal}")
         backend = await self.backend(device)
         if backend.nsid == 0 and defn.queue == "io":
             raise UsageError(
@@ -135,7 +136,7 @@ class Session:
             data_len=data_len,
             data=data,
         )
-        destructive = self.catalogue.is_destructive(defn, values)
+        destructive = defn.is_destructive(values)
         if destructive and not allow_destructive:
             raise UsageError(
                 f"{defn.id} is destructive (it can change data or state on {device}); "
@@ -170,14 +171,12 @@ class Session:
         if not completion.ok:
             return None, None, ()
         defn, values = prepared.defn, prepared.values
-        context: dict[str, object] = {**values, "nsid": prepared.command.nsid}
-        fmt = self._formats.get(prepared.device)
-        if fmt is not None:
-            context["lba_size"] = fmt.lba_size
         name = defn.decoder_for(values) if completion.data else None
         raw = completion.data
-        if name is None and defn.result_decode:
-            name, raw = defn.result_decode, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
+        context: dict[str, object] = dict(defn.decoder_context(values))
+        if name is None and defn.result_decoder:
+            name, raw = defn.result_decoder, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
+            context = dict(defn.result_decoder_context(values))
         if name is None or raw is None:
             return None, None, ()
         try:

@@ -1,13 +1,15 @@
 """YAML files read with the line of every value, so an error names file, line and field in one line.
 
-Catalogues and command scripts are plain YAML files validated by pydantic; `load_yaml` gives the data and a
-map from each value's path (keys and list indices) to its 1-based line, and `error_line` finds the line of
-the closest enclosing value for a pydantic error location.
+Catalogues and command scripts are plain YAML validated by pydantic. `parse_yaml` gives the data, a map from
+each node's path (keys and list indices, e.g. ("commands", 3, "fields", 2, "at")) to its 1-based line, and
+the keys repeated within one mapping (YAML would silently keep the last); `line_of` finds the line of the
+deepest node along a pydantic error location.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,69 +17,97 @@ import yaml
 
 from nvtui.errors import UsageError
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: 10x faster
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 
-Path_ = tuple[str | int, ...]
-Lines = dict[Path_, int]
-
-
-def _walk(node: yaml.Node, path: Path_, lines: Lines) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
+NodePath = tuple[Any, ...]
+Lines = dict[NodePath, int]
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
-    """The data of a YAML document and the line of each value. UsageError `SOURCE:LINE: ...` on bad YAML."""
-    loader = _Loader(text)
+class YamlSyntaxError(UsageError):
+    """Unparseable YAML; `str()` is `SOURCE:LINE: YAML syntax error: ...`."""
+
+    def __init__(self, source: str, line: int, detail: str) -> None:
+        super().__init__(f"{source}:{line}: {detail}")
+        self.line = line
+        self.detail = detail
+
+
+@dataclass
+class YamlDoc:
+    data: Any
+    lines: Lines = field(default_factory=dict)
+    duplicates: list[tuple[NodePath, int, str]] = field(default_factory=list)  # (path, line, key)
+
+
+def _index(node: yaml.Node, doc: YamlDoc) -> None:
+    stack: list[tuple[NodePath, yaml.Node]] = [((), node)]
+    while stack:
+        path, cur = stack.pop()
+        doc.lines.setdefault(path, cur.start_mark.line + 1)
+        if isinstance(cur, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in cur.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
+                if name in seen:
+                    doc.duplicates.append(((*path, name), key.start_mark.line + 1, name))
+                seen.add(name)
+                child = (*path, name)
+                doc.lines[child] = key.start_mark.line + 1  # a key's own line, where a person looks
+                if not isinstance(value, yaml.ScalarNode):
+                    stack.append((child, value))
+        elif isinstance(cur, yaml.SequenceNode):
+            for i, item in enumerate(cur.value):
+                stack.append(((*path, i), item))
+
+
+def parse_yaml(text: str, source: str) -> YamlDoc:
+    """Parse one YAML document (safe tags only). YamlSyntaxError naming source and line when it is bad."""
+    loader = _BaseLoader(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        doc = YamlDoc(loader.construct_document(node) if node is not None else None)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise UsageError(f"{source}:{line}: YAML syntax error: {problem}") from None
+        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise YamlSyntaxError(source, mark.line + 1 if mark else 1, f"YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{source}: YAML error: {first}") from None
+        raise YamlSyntaxError(source, 1, f"YAML error: {first}") from None
     finally:
         loader.dispose()
-    lines: Lines = {}
     if node is not None:
-        _walk(node, (), lines)
-    return data, lines
+        _index(node, doc)
+    return doc
 
 
-def load_yaml(path: Path) -> tuple[Any, Lines]:
+def load_yaml(path: Path) -> YamlDoc:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{path}:1: not a UTF-8 text file") from None
     except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_yaml(text, str(path))
 
 
-def error_line(lines: Lines, location: Sequence[str | int], base: Path_ = ()) -> int:
-    """The line of `base + location`, or of its closest enclosing value that has one."""
-    path: Path_ = (*base, *location)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
+def line_of(lines: Mapping[NodePath, int], path: Sequence[Any]) -> int:
+    """The line of the deepest node along `path` that the document has (pydantic may give int-like keys as
+    strings or the other way round, so both spellings are tried)."""
+    parts = list(path)
+    while parts:
+        key = tuple(parts)
+        if key in lines:
+            return lines[key]
+        str_key = tuple(str(p) if not isinstance(p, int) else p for p in parts)
+        if str_key in lines:
+            return lines[str_key]
+        parts.pop()
     return lines.get((), 1)
 
 
-def dotted(location: Sequence[str | int]) -> str:
-    """A pydantic error location as `steps[2].fields.nlb`."""
+def dotted(path: Sequence[Any]) -> str:
+    """A node path as `steps[2].fields.nlb`."""
     out = ""
-    for part in location:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out

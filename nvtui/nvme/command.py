@@ -2,7 +2,7 @@
 
 Layouts: `struct nvme_uring_cmd` (72 bytes, io_uring `IORING_OP_URING_CMD`) and
 `struct nvme_passthru_cmd64` (80 bytes, `NVME_IOCTL_ADMIN64_CMD` / `NVME_IOCTL_IO64_CMD`), both from
-`include/uapi/linux/nvme_ioctl.h`. The two share their first 72 bytes; the ioctl struct adds the 64-bit result.
+`include/uapi/linux/nvme_ioctl.h`. The two share their first 72 bytes; the ioctl struct adds the result.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class Command:
         if self.data is not None and len(self.data) > self.data_len:
             raise ValueError(f"data is {len(self.data)} bytes but data_len is {self.data_len}")
         if self.metadata is not None and len(self.metadata) > self.metadata_len:
-            raise ValueError(f"metadata is {len(self.metadata)} bytes but metadata_len is {self.metadata_len}")
+            have, want = len(self.metadata), self.metadata_len
+            raise ValueError(f"metadata is {have} bytes but metadata_len is {want}")
 
     @property
     def direction(self) -> DataDirection:
@@ -121,7 +122,8 @@ class Command:
             problems.append(
                 f"opcode {self.opcode:#04x} transfers no data (bits 1:0 = 00) but data_len is {self.data_len}"
             )
-        if bits is not DataDirection.NONE and not self.data_len and (declared or bits) is not DataDirection.NONE:
+        expected = declared if declared is not None else bits
+        if bits is not DataDirection.NONE and not self.data_len and expected is not DataDirection.NONE:
             problems.append(f"opcode {self.opcode:#04x} transfers {bits.short} data but data_len is 0")
         return problems
 

@@ -1,0 +1,17 @@
+"""Host-suite fixtures: every test gets its own simulator state and config folders, never the user's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path_factory.mktemp("nvtui-home")
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(root / "sim"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
+    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
+    return root
