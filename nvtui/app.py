@@ -50,7 +50,7 @@ class NvtuiApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
         *(Binding(key, f"switch_mode('{mode}')", title, show=False) for mode, key, title in SECTIONS),
-        Binding("ctrl+w", "toggle_writes", "Writes"),
+        Binding("ctrl+w", "toggle_writes", "Writes", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

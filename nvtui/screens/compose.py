@@ -116,9 +116,12 @@ class ComposeScreen(SectionScreen):
         self.defn = defn
         self.prepared = None
         self.query_one(CatalogueList).select(defn.id)
+        self.run_worker(self._replace_form(defn, assignments), exclusive=True, group="form")
+
+    async def _replace_form(self, defn: CommandDef, assignments: dict[str, str] | None) -> None:
         holder = self.query_one("#form-holder")
-        holder.remove_children()
-        holder.mount(CommandForm(defn, assignments, id="form"))
+        await holder.remove_children()
+        await holder.mount(CommandForm(defn, assignments, id="form"))
 
     # --- events up ----------------------------------------------------------------------------------
 

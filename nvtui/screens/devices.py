@@ -113,7 +113,7 @@ class DevicesScreen(SectionScreen):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "use", "Use device", show=True),
-        Binding("f5,ctrl+g", "rescan", "Rescan", show=False),
+        Binding("r", "rescan", "Rescan"),
         Binding("c", "compose", "Compose"),
     ]
 

@@ -76,10 +76,12 @@ class ConfirmDestructive(ModalScreen[bool]):
             yield Label("Destructive command", classes="title")
             with VerticalScroll(classes="body"):
                 yield Static(
-                    f"[b]{d.name}[/b] ({d.id}) on [b]{self.device}[/b]\n\n"
-                    f"What will be lost: {d.help}\n"
+                    f"[b]{d.name}[/b] ({d.id}) on [b]{self.device}[/b]\n"
                     f"Fields: {_fields_text(self.prepared) or '(none)'}\n\n"
-                    f"The data or state it changes on {self.device} cannot be recovered by nvtui."
+                    f"It will: {d.help}.\n"
+                    f"What will be lost: whatever this overwrites, erases or resets on {self.device}; "
+                    "nvtui cannot bring it back.",
+                    id="confirm-body",
                 )
             with Horizontal():
                 yield Button(f"Send to {self.device} (y)", variant="error", id="confirm")
@@ -119,7 +121,9 @@ class ConfirmScript(ModalScreen[bool]):
                 yield Static(
                     f"Replaying [b]{self.script_name}[/b] on [b]{self.device}[/b] sends "
                     f"{len(self.steps)} destructive step(s):\n{listed}\n\n"
-                    f"They change data or state on {self.device}; what they overwrite cannot be recovered."
+                    f"What will be lost: whatever these steps overwrite, erase or reset on {self.device}; "
+                    "nvtui cannot bring it back.",
+                    id="confirm-body",
                 )
             with Horizontal():
                 yield Button("Replay all (y)", variant="error", id="confirm")

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from nvtui.catalogue import CommandDef, FieldDef
 
 
+CUSTOM = "\0custom"  # the select option that opens the number box beside an enum
+
+
 class FieldValidator(Validator):
     """Valid when the catalogue field parses the text (decimal, 0x-hex, or a value name, in range)."""
 
@@ -57,6 +60,10 @@ class CommandForm(VerticalScroll):
     }
     CommandForm .field-row Input, CommandForm .field-row Select {
         width: 1fr;
+    }
+    CommandForm .field-row Input.custom-value {
+        width: 12;
+        margin: 0 0 0 1;
     }
     CommandForm .field-row Checkbox {
         border: none;
@@ -103,6 +110,8 @@ class CommandForm(VerticalScroll):
             with Horizontal(classes="field-row"):
                 yield Label(f.name, classes="field-name")
                 yield self._control(f)
+                if f.kind == "enum" and f.values:
+                    yield self._custom_input(f)
             yield Static(self._help_text(f), classes="field-help")
         if not d.fields:
             yield Static("This command has no fields.", classes="command-help")
@@ -135,7 +144,10 @@ class CommandForm(VerticalScroll):
             return Checkbox(f.help or f.name, on_, id=ident, compact=True)
         if f.kind == "enum" and f.values:
             options = [(f"{name} ({number:#x})", name) for name, number in f.values.items()]
+            options.append(("other value…", CUSTOM))
             chosen = self._enum_name(f, text)
+            if chosen is None and text.strip():
+                chosen = CUSTOM
             return Select(
                 options,
                 value=chosen if chosen is not None else Select.NULL,
@@ -153,6 +165,21 @@ class CommandForm(VerticalScroll):
             select_on_focus=False,
         )
 
+    def _custom_input(self, f: FieldDef) -> Input:
+        """Beside an enum's select: any number in range, for values the catalogue does not name."""
+        text = self._initial_text(f)
+        custom = bool(text.strip()) and self._enum_name(f, text) is None
+        field_input = Input(
+            text if custom else "",
+            placeholder="0x..",
+            validators=[FieldValidator(f)],
+            id=f"custom-{f.name}",
+            compact=True,
+            classes="custom-value",
+        )
+        field_input.display = custom
+        return field_input
+
     def on_mount(self) -> None:
         self._post_changed()
 
@@ -164,7 +191,10 @@ class CommandForm(VerticalScroll):
             if isinstance(control, Checkbox):
                 out[f.name] = "1" if control.value else "0"
             elif isinstance(control, Select):
-                out[f.name] = "" if control.value is Select.NULL else str(control.value)
+                if control.value == CUSTOM:
+                    out[f.name] = self.query_one(f"#custom-{f.name}", Input).value.strip()
+                else:
+                    out[f.name] = "" if control.value is Select.NULL else str(control.value)
             elif isinstance(control, Input):
                 out[f.name] = control.value.strip()
         return out
@@ -178,11 +208,26 @@ class CommandForm(VerticalScroll):
         control = self.query_one(f"#field-{name}")
         if isinstance(control, Checkbox):
             control.value = text.strip().lower() in {"1", "true", "yes", "on"}
-        elif isinstance(control, (Select, Input)):
+        elif isinstance(control, Select):
+            chosen = self._enum_name(self.defn.field(name), text)
+            if chosen is None:
+                self.query_one(f"#custom-{name}", Input).value = text
+                control.value = CUSTOM
+            else:
+                control.value = chosen
+        elif isinstance(control, Input):
             control.value = text
 
     def _post_changed(self) -> None:
         self.post_message(self.Changed(self, self.values, self.valid))
+
+    @on(Select.Changed)
+    def _enum_changed(self, event: Select.Changed) -> None:
+        name = (event.select.id or "").removeprefix("field-")
+        custom = self.query_one(f"#custom-{name}", Input)
+        custom.display = event.value == CUSTOM
+        if custom.display:
+            custom.focus()
 
     @on(Input.Changed)
     @on(Select.Changed)
