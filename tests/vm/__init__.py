@@ -1,0 +1,1 @@
+"""The nvtui test VM harness: tests/vm/README.md."""
