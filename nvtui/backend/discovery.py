@@ -304,9 +304,9 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
     block_node = dev / disk.name
     sectors = _read_int(disk / "size") or 0
     zoned = _read_attr(disk / "queue" / "zoned")
-    metadata = _read_int(disk / "metadata_bytes")
-    if metadata is None:
-        metadata = _read_int(disk / "integrity" / "tuple_size") or 0
+    # `metadata_bytes` (bytes of metadata per block) is exposed by newer kernels (6.12 has it); older
+    # ones expose nothing that says it, so 0 there.
+    metadata = _read_int(disk / "metadata_bytes") or 0
     problem = access_problem(char_dev) if Path(char_dev).exists() else f"{char_dev} is missing"
     return NamespaceInfo(
         name=generic.name,
