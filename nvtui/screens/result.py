@@ -37,16 +37,15 @@ def summary_text(result: SendResult) -> Text:
     p, c = result.prepared, result.completion
     out = Text()
     out.append(f"{p.defn.id}", style="bold")
-    out.append(f" on {p.device}  ")
+    out.append(f" · {p.device} · ")
     out.append("DW0 ", style="dim")
     out.append(f"{c.result & 0xFFFFFFFF:#010x}", style="bold")
     if c.result >> 32:
         out.append("  DW1 ", style="dim")
         out.append(f"{c.result >> 32:#010x}", style="bold")
-    out.append("  latency ", style="dim")
+    out.append(" · ", style="dim")
     out.append(f"{c.latency_ns / 1000:.1f} µs", style="bold")
-    out.append("  data ", style="dim")
-    out.append(f"{p.command.data_len} B")
+    out.append(f" · {p.command.data_len} B data", style="dim")
     for notice in result.notices:
         out.append(f"\n! {notice}", style="yellow")
     return out

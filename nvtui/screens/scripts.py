@@ -57,23 +57,22 @@ def fields_text(fields: dict[str, int | str]) -> str:
     return " ".join(f"{k}={v}" for k, v in fields.items())
 
 
-def outcome_cells(outcome: StepOutcome) -> tuple[Text, Text]:
-    """(status now, match mark) for one replayed step."""
+def outcome_cell(outcome: StepOutcome) -> Text:
+    """The replayed step's status: "✓ same" when it equals the recorded one, else the status by name."""
     if outcome.result is None:
-        return Text(f"error: {outcome.error}", style="red"), Text("✗", style="bold red")
+        return Text(f"✗ error: {outcome.error}", style="bold red")
+    if outcome.matches:
+        return Text("✓ same", style="bold green")
     status = outcome.result.completion.status
-    now = Text(status.name, style="green" if status.ok else "red")
-    mark = Text("✓", style="bold green") if outcome.matches else Text("✗ differs", style="bold red")
-    return now, mark
+    return Text(f"✗ {status.name}", style="bold red")
 
 
 class ScriptsScreen(SectionScreen):
     SECTION = "scripts"
     DEFAULT_CSS = """
     ScriptsScreen #scripts-history {
-        width: 30;
-        height: 1fr;
-        border-right: solid $primary-darken-2;
+        height: 8;
+        border-top: solid $primary-darken-2;
     }
     ScriptsScreen Label.heading {
         text-style: bold;
@@ -83,14 +82,19 @@ class ScriptsScreen(SectionScreen):
         height: 1fr;
         border: none;
     }
+    ScriptsScreen .history-head {
+        height: 1;
+    }
+    ScriptsScreen .history-head Label {
+        width: 1fr;
+    }
     ScriptsScreen #pin {
         border: none;
         height: 1;
         padding: 0;
     }
     ScriptsScreen #script-pane {
-        width: 1fr;
-        padding: 0 0 0 1;
+        height: 1fr;
     }
     ScriptsScreen #script-info {
         height: auto;
@@ -116,24 +120,23 @@ class ScriptsScreen(SectionScreen):
         self.confirmed = False  # the up-front confirmation of the open script's destructive steps
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal():
-            with Vertical(id="scripts-history"):
-                yield Label("History (space selects)", classes="heading")
-                yield SelectionList[int](id="history-select")
-                yield Checkbox("pin to the device", id="pin", compact=True)
-            with Vertical(id="script-pane"):
-                yield Static(
-                    "No script open. o: open a script; a / s: save the history as one.", id="script-info"
-                )
-                yield DataTable(id="script-steps", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="script-pane"):
+            yield Static(
+                "No script open. o: open a script; a / s: save the history as one.", id="script-info"
+            )
+            yield DataTable(id="script-steps", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="scripts-history"):
+            with Horizontal(classes="history-head"):
+                yield Label("History: space selects, a saves all, s the selection", classes="heading")
+                yield Checkbox("pin to device", id="pin", compact=True)
+            yield SelectionList[int](id="history-select")
 
     def on_mount(self) -> None:
         table = self.query_one("#script-steps", DataTable)
         table.add_column("#", key="n")
         table.add_column("command", key="command")
         table.add_column("recorded", key="recorded")
-        table.add_column("now", key="now")
-        table.add_column("", key="match")
+        table.add_column("replayed", key="now")
 
     def on_screen_resume(self) -> None:
         self._fill_history()
@@ -214,7 +217,7 @@ class ScriptsScreen(SectionScreen):
         for i, step in enumerate(script.steps):
             recorded = step.expect.name if step.expect is not None else "-"
             command = f"{step.command} {fields_text(step.fields)}".strip()
-            table.add_row(str(i + 1), command, recorded, "", "", key=str(i))
+            table.add_row(str(i + 1), command, recorded, "", key=str(i))
         self._show_info()
         table.focus()
 
@@ -258,7 +261,6 @@ class ScriptsScreen(SectionScreen):
         table = self.query_one("#script-steps", DataTable)
         for i in range(table.row_count):
             table.update_cell(str(i), "now", "")
-            table.update_cell(str(i), "match", "")
 
     @work(exclusive=True, group="replay")
     async def replay(self, only: int | None) -> None:
@@ -284,9 +286,7 @@ class ScriptsScreen(SectionScreen):
 
             def on_step(outcome: StepOutcome) -> None:
                 index = outcome.index + offset
-                now, mark = outcome_cells(outcome)
-                table.update_cell(str(index), "now", now)
-                table.update_cell(str(index), "match", mark)
+                table.update_cell(str(index), "now", outcome_cell(outcome))
                 table.move_cursor(row=index)
                 self.next_step = index + 1
 
@@ -297,5 +297,6 @@ class ScriptsScreen(SectionScreen):
         except Exception as exc:
             self.notify(internal_error(exc), title="Replay stopped", severity="error", timeout=10)
             return
+        self._fill_history()
         matched = sum(o.matches for o in outcomes)
         self._show_info(f"{matched}/{len(outcomes)} replayed step(s) matched their recorded status")

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from nvtui.catalogue import Catalogue, CommandDef
 
 
+ID_WIDTH = 23  # the list is 28 wide: room for the id, a destructive mark and the scrollbar
+
+
 def matches(defn: CommandDef, words: list[str]) -> bool:
     """Every word appears in the id, name, set, aliases or opcode (`0x06`)."""
     hay = " ".join((defn.id, defn.name, defn.set, *defn.aliases, f"{defn.opcode:#04x}")).lower()
@@ -28,7 +31,7 @@ class CatalogueList(Vertical):
 
     DEFAULT_CSS = """
     CatalogueList {
-        width: 26;
+        width: 28;
         height: 1fr;
     }
     CatalogueList > Input {
@@ -79,7 +82,8 @@ class CatalogueList(Vertical):
                 continue
             shown.append(Option(Text(f"{set_name}", style="bold underline"), disabled=True))
             for e in picked:
-                label = Text(f" {e.id}")
+                shown_id = e.id if len(e.id) <= ID_WIDTH else e.id[: ID_WIDTH - 1] + "…"
+                label = Text(f" {shown_id}")
                 if e.destructive:
                     label.append(" !", style="bold red")
                 if e.refused:

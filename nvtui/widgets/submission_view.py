@@ -26,7 +26,7 @@ def submission_text(cmd: Command) -> Text:
     for i, (name, value) in enumerate(cdws):
         out.append(f"{name:>5} ", style="dim")
         out.append(f"{value:08x}", style="bold" if value else "")
-        out.append("\n" if i % 4 == 3 else "  ")
+        out.append("\n" if i % 3 == 2 or i == len(cdws) - 1 else "  ")
     out.append("data ", style="dim")
     if cmd.data_len:
         out.append(f"{cmd.data_len} bytes, {cmd.direction.short}")
