@@ -435,3 +435,41 @@ def test_fake_tree_matches_the_kernel_link_shape(qemu_like: FakeSystem) -> None:
     assert os.readlink(qemu_like.sysfs / "block/nvme0n1") == f"../{PCI}/nvme/nvme0/nvme0n1"
     assert (link / "device").resolve() == (qemu_like.sysfs / PCI / "nvme/nvme0").resolve()
     assert stat.S_IMODE((qemu_like.dev / "ng0n1").stat().st_mode) == 0o600
+
+
+def test_without_metadata_bytes_the_device_is_asked_with_identify_namespace(
+    qemu_like: FakeSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kernel 6.1 has no metadata_bytes: Identify Namespace's current LBA format says instead."""
+    from nvtui.backend.ioctl import IoctlBackend
+    from nvtui.nvme.command import Command
+    from nvtui.nvme.completion import Completion, Status
+
+    disk = qemu_like.sysfs / "block/nvme0n3"
+    (disk / "metadata_bytes").unlink()
+    asked: list[tuple[str, Command]] = []
+
+    def identify(self: IoctlBackend, cmd: Command) -> Completion:
+        asked.append((self.path.open_path, cmd))
+        page = bytearray(4096)
+        page[25] = 1  # NLBAF: two formats
+        page[26] = 1  # FLBAS: format 1 in use
+        page[128:132] = (9 << 16).to_bytes(4, "little")  # LBAF0: 512 bytes, no metadata
+        page[132:136] = (12 << 16 | 16).to_bytes(4, "little")  # LBAF1: 4096 bytes + 16 metadata
+        return Completion(Status(0), data=bytes(page))
+
+    monkeypatch.setattr(IoctlBackend, "submit_blocking", identify)
+    [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
+    ns = next(ns for ns in ctrl.namespaces if ns.name == "ng0n3")
+    assert ns.metadata_size == 16
+    by_device = dict(asked)  # every namespace without metadata_bytes is asked, each with its own nsid
+    assert set(by_device) == {str(qemu_like.dev / ng) for ng in ("ng0n1", "ng0n2", "ng0n3")}
+    cmd = by_device[str(qemu_like.dev / "ng0n3")]
+    assert (cmd.opcode, cmd.admin, cmd.nsid, cmd.cdw10, cmd.data_len) == (0x06, True, 3, 0, 4096)
+    assert by_device[str(qemu_like.dev / "ng0n1")].nsid == 2
+
+
+def test_without_metadata_bytes_a_device_that_cannot_answer_gives_0(qemu_like: FakeSystem) -> None:
+    (qemu_like.sysfs / "block/nvme0n3/metadata_bytes").unlink()
+    [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
+    assert next(ns for ns in ctrl.namespaces if ns.name == "ng0n3").metadata_size == 0  # a plain file: ENOTTY

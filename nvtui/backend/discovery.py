@@ -30,6 +30,8 @@ from pathlib import Path
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.errors import DeviceError, UsageError
+from nvtui.nvme.command import Command
+from nvtui.nvme.decode.identify import current_lba_format
 
 SYSFS = Path("/sys")
 DEV = Path("/dev")
@@ -304,10 +306,12 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
     block_node = dev / disk.name
     sectors = _read_int(disk / "size") or 0
     zoned = _read_attr(disk / "queue" / "zoned")
-    # `metadata_bytes` (bytes of metadata per block) is exposed by newer kernels (6.12 has it); older
-    # ones expose nothing that says it, so 0 there.
-    metadata = _read_int(disk / "metadata_bytes") or 0
     problem = access_problem(char_dev) if Path(char_dev).exists() else f"{char_dev} is missing"
+    # `metadata_bytes` (bytes of metadata per block) is exposed by newer kernels (6.12 has it, 6.1 not);
+    # without it the device itself says, when this user may ask it.
+    metadata = _read_int(disk / "metadata_bytes")
+    if metadata is None:
+        metadata = metadata_size_from_device(char_dev, nsid) if problem is None else 0
     return NamespaceInfo(
         name=generic.name,
         nsid=nsid,
@@ -320,6 +324,31 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
         accessible=problem is None,
         access_error=problem,
     )
+
+
+def metadata_size_from_device(char_dev: str, nsid: int) -> int:
+    """Metadata bytes per block of the namespace's current format, from Identify Namespace (CNS 00h)
+    over the admin ioctl; 0 when the device cannot be asked."""
+    from nvtui.backend.ioctl import IoctlBackend  # here: ioctl imports this module
+
+    try:
+        fd = os.open(char_dev, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    name = os.path.basename(char_dev)
+    backend = IoctlBackend(name, DevicePath(name, "", "", char_dev, nsid), fd, workers=1)
+    try:
+        done = backend.submit_blocking(Command(opcode=0x06, admin=True, nsid=nsid, cdw10=0, data_len=4096))
+    except DeviceError:
+        return 0
+    finally:
+        backend.close_blocking()
+    if not done.ok or done.data is None:
+        return 0
+    try:
+        return current_lba_format(done.data)[1]
+    except ValueError:
+        return 0
 
 
 def list_controllers(
