@@ -164,7 +164,8 @@ class ResultScreen(SectionScreen):
             table.add_row("(nothing decoded)", "", "", why)
             if data:
                 tabs.active = "hex"
-        self.query_one("#hex-dump", Static).update(hexdump(data) if data else "(no data)")
+        per_line = 16 if self.app.size.width >= 100 else 8  # 16 bytes a line needs ~78 columns
+        self.query_one("#hex-dump", Static).update(hexdump(data, width=per_line) if data else "(no data)")
         history = self._history()
         if result in history:
             self.query_one("#history-list", OptionList).highlighted = history.index(result)
