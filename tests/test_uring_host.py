@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -468,3 +469,19 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
     assert result.lat_min_ns <= result.percentile(50) <= result.lat_max_ns
     with pytest.raises(UsageError):
         await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)
+
+
+def test_without_the_compiled_extension_nvtui_imports_and_uring_refuses() -> None:
+    script = (
+        "import sys; sys.modules['nvtui.backend.uring._ring'] = None\n"
+        "import nvtui.backend.uring as u\n"
+        "assert not u.uring_cmd_supported()\n"
+        "try:\n"
+        "    u.open_uring('/dev/ng0n1')\n"
+        "except u.UringUnsupported as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=os.environ
+    ).stdout
+    assert out.startswith("refused: nvtui's io_uring extension is not built")
