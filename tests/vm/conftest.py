@@ -12,9 +12,14 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+# ``tests.vm`` importable however pytest was started (tests/ itself is not a package).
+if str(Path(__file__).resolve().parents[2]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 IN_VM = os.environ.get("NVTUI_IN_VM") == "1"
 VM_DIR = Path(__file__).resolve().parent

@@ -85,8 +85,9 @@ echo "start=$up" >"$STATUS"
 exec 3>"$OUT"
 chroot $R /bin/sh /tmp/.nvtui-vm/cmd.sh </dev/null >&3 2>&3 3>&-
 rc=$?
+read -r up _ </proc/uptime
 printf '%s%d\n' "$NVTUI_END" "$rc" >&3
 exec 3>&-
-echo "rc=$rc" >"$STATUS"
+printf 'end=%s\nrc=%d\n' "$up" "$rc" >"$STATUS"
 echo "nvtui-vm init: exit status $rc"
 poweroff -f

@@ -19,6 +19,10 @@ from typing import Any
 
 from tests.vm import vm
 
+#: pytest plugins the VM suite does not use, whose imports cost ~10-20 s under TCG (TUI snapshots,
+#: hypothesis' option handling; hypothesis itself still works in a VM test without its plugin).
+SLOW_PLUGINS: tuple[str, ...] = ("textual-snapshot", "syrupy", "hypothesispytest")
+
 EXIT_SKIPPED = 3  # the guest suite skipped tests (the VM suite must run, never skip)
 EXIT_TIMEOUT = 124
 EXIT_VM_ERROR = 125
@@ -67,12 +71,15 @@ def guest_pytest(args: Sequence[str], allow_skips: bool) -> int:
     return rc
 
 
-def pytest_argv(pytest_args: Sequence[str], allow_skips: bool) -> list[str]:
+def pytest_argv(pytest_args: Sequence[str], allow_skips: bool, all_plugins: bool = False) -> list[str]:
     """The guest command line for the VM suite: the venv's real interpreter, -m vm, tests/vm."""
     argv = [vm.real_python(), "-m", "tests.vm.run", "--guest-pytest"]
     if allow_skips:
         argv.append("--allow-skips")
     argv += ["--", "-m", "vm", "-p", "no:cacheprovider"]
+    if not all_plugins:
+        for plugin in SLOW_PLUGINS:
+            argv += ["-p", f"no:{plugin}"]
     if not any(a.startswith("tests") and not a.startswith("-") for a in pytest_args):
         argv.append("tests/vm")
     return argv + list(pytest_args)
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--install-only", action="store_true", help="install the host packages and stop")
     p.add_argument("--prepare-only", action="store_true", help="also download/prepare the kernel, then stop")
     p.add_argument("--allow-skips", action="store_true", help="do not fail when VM tests are skipped")
+    p.add_argument("--all-plugins", action="store_true", help=f"keep {', '.join(SLOW_PLUGINS)} loaded")
     p.add_argument("--shell", metavar="CMD", help="run CMD (through sh -c) in the VM instead of pytest")
     p.add_argument("--guest-pytest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
@@ -107,7 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         vm.log(f"kernel {kernel.release} ({kernel.package.name} {kernel.package.version})")
         if ns.prepare_only:
             return 0
-        command = ["/bin/sh", "-c", ns.shell] if ns.shell else pytest_argv(ns.pytest_args, ns.allow_skips)
+        command = (
+            ["/bin/sh", "-c", ns.shell]
+            if ns.shell
+            else pytest_argv(ns.pytest_args, ns.allow_skips, ns.all_plugins)
+        )
         vm.log(f"running in the VM: {shlex.join(command)}")
         result = vm.run_vm(command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT))
     except vm.VMTimeout as e:

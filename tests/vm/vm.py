@@ -659,6 +659,7 @@ class QMP:
         self._cond = threading.Condition()
         self._replies: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self._taken: set[int] = set()
         self.closed = False
         greeting = json.loads(self._file.readline())
         if "QMP" not in greeting:
@@ -697,15 +698,30 @@ class QMP:
                     return {"error": {"class": "Closed", "desc": "QMP connection closed"}}
                 return self._replies.pop(0)
 
-    def wait_event(self, name: str, timeout: float = 30, since: int = 0) -> dict[str, Any] | None:
-        """The first event called *name* at index >= *since* in :attr:`events`, waiting up to *timeout*."""
+    def wait_event(
+        self, name: str, timeout: float = 30, match: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The oldest not yet taken event called *name* whose ``data`` has the *match* items.
 
-        def find() -> dict[str, Any] | None:
-            return next((e for e in self.events[since:] if e.get("event") == name), None)
+        Waits up to *timeout* seconds for one; each event is handed out once.
+        """
+
+        def find() -> int | None:
+            for i, e in enumerate(self.events):
+                if i in self._taken or e.get("event") != name:
+                    continue
+                data = e.get("data", {})
+                if all(data.get(k) == v for k, v in (match or {}).items()):
+                    return i
+            return None
 
         with self._cond:
             self._cond.wait_for(lambda: find() is not None or self.closed, timeout)
-            return find()
+            i = find()
+            if i is None:
+                return None
+            self._taken.add(i)
+            return self.events[i]
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -713,9 +729,12 @@ class QMP:
 
 
 def handle_guest_request(qmp: QMP, request: Mapping[str, Any]) -> dict[str, Any]:
-    """One guest monitor request: a QMP command, or ``{"nvtui-wait-event": NAME, "timeout": S}``."""
+    """One guest monitor request: a QMP command (``{"execute": ..., "arguments": ...}``), or
+    ``{"nvtui-wait-event": NAME, "timeout": S, "match": {KEY: VALUE}}`` (an event whose data match)."""
     if "nvtui-wait-event" in request:
-        event = qmp.wait_event(str(request["nvtui-wait-event"]), float(request.get("timeout", 30)))
+        event = qmp.wait_event(
+            str(request["nvtui-wait-event"]), float(request.get("timeout", 30)), request.get("match")
+        )
         if event is None:
             return {"error": {"class": "Timeout", "desc": f"no {request['nvtui-wait-event']} event"}}
         return {"return": event}
@@ -782,7 +801,9 @@ def monitor_command(
     """From inside the guest: run a QMP command on this VM's QEMU, e.g. ``device_del`` ``{"id": "nvme0"}``.
 
     Returns QMP's reply (``{"return": ...}`` or ``{"error": ...}``).  ``execute="nvtui-wait-event"``
-    with ``arguments={"event": NAME, "timeout": S}`` waits for a QMP event (e.g. ``DEVICE_DELETED``).
+    with ``arguments={"event": NAME, "timeout": S, "match": {...}}`` waits for a QMP event, e.g.
+    ``DEVICE_DELETED`` with ``match={"device": "nvme0"}`` (each event is returned once; the nvme-ns
+    children's DEVICE_DELETED come first, without a ``device``).
     """
     path = os.environ.get("NVTUI_VM_MONITOR")
     if not path:
@@ -790,6 +811,8 @@ def monitor_command(
     if execute == "nvtui-wait-event":
         args = dict(arguments or {})
         request: dict[str, Any] = {"nvtui-wait-event": args["event"], "timeout": args.get("timeout", 30)}
+        if args.get("match"):
+            request["match"] = dict(args["match"])
     else:
         request = {"execute": execute}
         if arguments:
@@ -821,8 +844,19 @@ def monitor_command(
 @dataclasses.dataclass
 class VMResult:
     returncode: int
-    boot_seconds: float | None  # QEMU start to the guest command's start
-    total_seconds: float
+    prepare_seconds: float  # host: kernel cache, images, initramfs, until QEMU starts
+    boot_seconds: float | None  # guest uptime when the command started
+    command_seconds: float | None  # guest: the command's run time
+    total_seconds: float  # host: the whole call
+
+    def summary(self) -> str:
+        def f(x: float | None) -> str:
+            return "?" if x is None else f"{x:.1f}s"
+
+        return (
+            f"prepare {f(self.prepare_seconds)}, guest boot to command {f(self.boot_seconds)}, "
+            f"command {f(self.command_seconds)}, total {f(self.total_seconds)}"
+        )
 
 
 class EndMarkerFilter:
@@ -914,9 +948,9 @@ def parse_status(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def parse_boot_mark(text: str) -> float | None:
-    """Guest uptime (seconds) when the command started, from the ``start=`` status line."""
-    m = re.search(r"^start=([\d.]+)", text, re.MULTILINE)
+def parse_uptime_mark(text: str, key: str) -> float | None:
+    """Guest uptime (seconds) at the ``start=`` (command started) or ``end=`` status line."""
+    m = re.search(rf"^{key}=([\d.]+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else None
 
 
@@ -970,6 +1004,7 @@ def run_vm(
             extra=extra_qemu,
         )
         stderr_path = rundir / "qemu.stderr"
+        t_qemu = time.monotonic()
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         p = proc
@@ -1015,7 +1050,10 @@ def run_vm(
                 f"{status_text.strip()}\nQEMU stderr:\n{_tail(stderr_path)}\n"
                 f"Guest console (last lines):\n{_tail(rundir / 'console.log')}"
             )
-        return VMResult(rc, parse_boot_mark(status_text), total)
+        start = parse_uptime_mark(status_text, "start")
+        end = parse_uptime_mark(status_text, "end")
+        command = end - start if start is not None and end is not None else None
+        return VMResult(rc, t_qemu - t0, start, command, total)
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
