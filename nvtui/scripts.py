@@ -30,7 +30,7 @@ from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
 from nvtui.yamlio import Lines, YamlDoc, dotted, line_of, load_yaml
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION: Literal[1] = 1
 
 
 class ExpectedStatus(BaseModel):
@@ -112,8 +112,7 @@ class CommandScript(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = tuple(err["loc"])
-            where = dotted(loc)
-            raise UsageError(f"{source}:{line_of(lines, loc)}: field {where}: {err['msg']}") from None
+            raise UsageError(f"{source}:{line_of(lines, loc)}: field {dotted(loc)}: {err['msg']}") from None
         script._lines = lines
         script._source = source
         return script
