@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -441,15 +443,20 @@ def test_open_uring_reports_a_missing_device() -> None:
 # ---- the load engine's mechanics (the I/O itself needs the VM) -------------------------------------------
 
 
-def test_histogram_buckets_hold_their_values() -> None:
-    from nvtui.backend.uring.engine import bucket_bounds
+def test_the_engine_buckets_latencies_exactly_as_nvtui_stats_does() -> None:
+    from nvtui import stats
 
-    values = [0, 1, 31, 32, 33, 63, 64, 100, 999, 1000, 123_456, 10**9, 2**40 + 12345, 2**63 - 1]
+    assert (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS) == (
+        stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS,
+    )  # fmt: skip
+    rng = random.Random(5)
+    values = [0, 1, 31, 32, 33, 63, 64, 65, 100, 999, 1000, 123_456, 10**9, 2**40 + 12345, 2**63 - 1]
+    values += [
+        (1 << bit) + delta for bit in range(64) for delta in (-1, 0, 1) if 0 <= (1 << bit) + delta < 2**64
+    ]
+    values += [rng.getrandbits(rng.randrange(1, 64)) for _ in range(20_000)]
     for value in values:
-        low, high = bucket_bounds(lib.nvt_hist_bucket(value))
-        assert low <= value <= high, value
-        assert high - low <= max(0, low // 16), value  # about 6 % wide
-    assert [lib.nvt_hist_bucket(v) for v in (31, 32, 63, 64)] == [31, 32, 47, 48]
+        assert lib.nvt_hist_bucket(value) == stats.bucket_of(value), value
 
 
 async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
@@ -464,11 +471,37 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
         sock.close()
     assert (result.ios, result.errors, result.bytes) == (1000, 1000, 0)
     assert result.first_error == "EOPNOTSUPP"
-    assert sum(result.histogram.values()) == 1000
+    assert result.latency.count == 1000
     assert 0 < result.enters <= 1000
-    assert result.lat_min_ns <= result.percentile(50) <= result.lat_max_ns
+    assert result.latency.min_ns <= result.latency.percentile(50) <= result.latency.max_ns
     with pytest.raises(UsageError):
         await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)
+
+
+async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice() -> None:
+    from nvtui.backend.uring import run_load
+
+    slices: list[object] = []
+    stop = asyncio.Event()
+
+    def on_slice(part: object) -> None:
+        slices.append(part)
+        if len(slices) == 3:
+            stop.set()
+
+    sock = socket.socket()
+    started = time.monotonic()
+    try:
+        result = await run_load(
+            sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=4, seconds=30.0, slice_seconds=0.05,
+            on_slice=on_slice, stop=stop,
+        )  # fmt: skip
+    finally:
+        sock.close()
+    assert time.monotonic() - started < 5  # not the 30 s asked for
+    assert 3 <= len(slices) <= 4  # the slice running when stop was set may still report
+    assert result.ios == sum(p.ios for p in slices) == result.latency.count  # type: ignore[attr-defined]
+    assert result.latency.count == sum(p.latency.count for p in slices)  # type: ignore[attr-defined]
 
 
 def test_without_the_compiled_extension_nvtui_imports_and_uring_refuses() -> None:

@@ -409,10 +409,10 @@ async def test_load_engine_random_reads_at_qd32(
         await dev.close()
     assert result.errors == 0 and write.errors == 0, (result.first_error, write.first_error)
     assert result.ios > 1000 and result.enters < result.ios
-    assert sum(result.histogram.values()) == result.ios
+    assert result.latency.count == result.ios
     report_figure(
         capsys,
         f"C engine {'+'.join(options) or 'plain'}: 4k randread QD32 {result.iops:.0f} IOPS, "
-        f"p50 {result.percentile(50) / 1e3:.0f} us, p99 {result.percentile(99) / 1e3:.0f} us; "
+        f"p50 {result.latency.percentile(50) / 1e3:.0f} us, p99 {result.latency.percentile(99) / 1e3:.0f} us; "
         f"randwrite {write.iops:.0f} IOPS",
     )

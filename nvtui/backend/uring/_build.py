@@ -79,6 +79,7 @@ int nvt_unregister_buffers(struct nvt_ring *r);
 int nvt_probe_op(struct nvt_ring *r, uint32_t op);
 
 #define NVT_HIST_SUB_BITS ...
+#define NVT_HIST_MAX_SHIFT ...
 #define NVT_HIST_BUCKETS ...
 #define NVT_ENGINE_MAX_QD ...
 
@@ -97,6 +98,7 @@ struct nvt_engine_params {
     uint64_t duration_ns;
     uint64_t max_ios;
     uint64_t seed;
+    uint64_t position;
     unsigned char *buffers;
     unsigned char *metadata;
 };
@@ -109,7 +111,9 @@ struct nvt_engine_result {
     uint64_t elapsed_ns;
     uint64_t lat_min_ns, lat_max_ns, lat_sum_ns;
     uint64_t enters;
-    uint64_t hist[1024];
+    uint64_t next_seed;
+    uint64_t next_position;
+    uint64_t hist[...];
     ...;
 };
 

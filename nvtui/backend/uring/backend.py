@@ -20,6 +20,7 @@ import errno
 import mmap
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from nvtui.backend.discovery import (
     resolve_device,
     uring_cmd_problem,
 )
-from nvtui.backend.uring.engine import LoadResult, run_load
+from nvtui.backend.uring.engine import LoadResult, Stoppable, run_load
 from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported, errno_name, load
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
@@ -340,10 +341,14 @@ class UringBackend(BackendBase):
         max_ios: int = 0,
         fixed: bool | None = None,
         iopoll: bool | None = None,
+        slice_seconds: float = 0.5,
+        on_slice: Callable[[LoadResult], None] | None = None,
+        stop: Stoppable | None = None,
     ) -> LoadResult:
         """A load run on this namespace by the C engine (its own ring, in a worker thread).
 
         `fixed` / `iopoll` default to how the backend was opened. Write patterns overwrite the region.
+        `on_slice` sees each slice's result as it ends; `stop` ends the run within a slice (engine.py).
         """
         if self._ns_fd is None or self.format is None:
             raise DeviceError(f"{self.path.name} is a controller: a load run needs a namespace device")
@@ -357,6 +362,7 @@ class UringBackend(BackendBase):
             seconds=seconds, first_lba=first_lba, max_ios=max_ios,
             fixed=self.fixed is not None if fixed is None else fixed,
             iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
+            slice_seconds=slice_seconds, on_slice=on_slice, stop=stop,
         )  # fmt: skip
 
     # ---- teardown ----

@@ -13,14 +13,14 @@
 uint32_t nvt_hist_bucket(uint64_t ns)
 {
 	const uint32_t sub = 1U << NVT_HIST_SUB_BITS;
-	uint32_t msb, shift, index;
+	uint32_t shift;
 
-	if (ns < 2 * sub)
+	if (ns < sub)
 		return (uint32_t)ns;
-	msb = 63 - (uint32_t)__builtin_clzll(ns);
-	shift = msb - NVT_HIST_SUB_BITS;
-	index = (shift + 1) * sub + (uint32_t)((ns >> shift) - sub);
-	return index < NVT_HIST_BUCKETS ? index : NVT_HIST_BUCKETS - 1;
+	shift = (63 - (uint32_t)__builtin_clzll(ns)) - NVT_HIST_SUB_BITS;
+	if (shift > NVT_HIST_MAX_SHIFT)
+		return NVT_HIST_BUCKETS - 1;
+	return (shift + 1) * sub + (uint32_t)((ns >> shift) - sub);
 }
 
 static uint64_t next_random(uint64_t *state)
@@ -89,6 +89,7 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 	e.lbas_per_io = p->block_size / p->lba_size;
 	e.slots_in_region = p->lba_count / e.lbas_per_io;
 	e.rng = p->seed ? p->seed : 0x9E3779B97F4A7C15ULL;
+	e.next_seq = p->position;
 	e.started = started;
 	if (!e.slots_in_region || e.lbas_per_io > 65536)
 		return -EINVAL;
@@ -143,6 +144,8 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 		}
 	}
 	out->elapsed_ns = nvt_now_ns() - begin;
+	out->next_seed = e.rng;
+	out->next_position = e.next_seq % e.slots_in_region;
 	if (!out->ios)
 		out->lat_min_ns = 0;
 	return ret;

@@ -8,12 +8,18 @@ import asyncio
 import mmap
 import os
 import random
+import threading
+import time
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from nvtui import stats
 from nvtui.backend.uring.ring import Ring, errno_name, load
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.completion import Status
+from nvtui.stats import LatencyHistogram
 
 PATTERNS = {
     "randread": (0x02, True),
@@ -23,19 +29,24 @@ PATTERNS = {
 }
 
 
-def bucket_bounds(index: int) -> tuple[int, int]:
-    """[low, high] nanoseconds of histogram bucket `index` (see NVT_HIST_* in ring_core.h)."""
-    sub_bits = 4
-    sub = 1 << sub_bits
-    if index < 2 * sub:
-        return index, index
-    shift = index // sub - 1
-    mantissa = sub + index % sub
-    return mantissa << shift, ((mantissa + 1) << shift) - 1
+def _check_layout(lib: Any) -> None:
+    """The C engine fills nvtui.stats's histogram layout; a build of another layout is refused."""
+    built = (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS)
+    if built != (stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS):
+        raise DeviceError(
+            f"the compiled load engine's histogram layout {built} is not nvtui.stats's "
+            f"{(stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS)}: rebuild the extension"
+        )
+
+
+class Stoppable(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
 class LoadResult:
+    """A load run, or one slice of it: counts and every I/O's latency in a `LatencyHistogram`."""
+
     pattern: str
     block_size: int
     qd: int
@@ -45,10 +56,7 @@ class LoadResult:
     bytes: int
     elapsed_ns: int
     enters: int  # io_uring_enter calls
-    lat_min_ns: int
-    lat_max_ns: int
-    lat_sum_ns: int
-    histogram: dict[int, int] = field(repr=False)  # bucket index -> I/Os
+    latency: LatencyHistogram = field(repr=False, compare=False)
 
     @property
     def iops(self) -> float:
@@ -59,75 +67,103 @@ class LoadResult:
         """Bytes per second."""
         return self.bytes / (self.elapsed_ns / 1e9) if self.elapsed_ns else 0.0
 
-    @property
-    def lat_mean_ns(self) -> float:
-        return self.lat_sum_ns / self.ios if self.ios else 0.0
 
-    def percentile(self, p: float) -> int:
-        """Upper bound (ns) of the bucket holding the p-th percentile latency (0 < p <= 100)."""
-        if not self.ios:
-            return 0
-        rank = p / 100 * self.ios
-        seen = 0
-        for index in sorted(self.histogram):
-            seen += self.histogram[index]
-            if seen >= rank:
-                return min(bucket_bounds(index)[1], self.lat_max_ns)
-        return self.lat_max_ns
+@dataclass
+class _Job:
+    fd: int
+    nsid: int
+    pattern: str
+    lba_size: int
+    metadata_size: int
+    block_size: int
+    qd: int
+    seconds: float
+    first_lba: int
+    lba_count: int
+    max_ios: int
+    fixed: bool
+    iopoll: bool
+    seed: int
+    slice_seconds: float
+    on_slice: Callable[[LoadResult], None] | None
+    stop: Stoppable | None
+    halt: threading.Event
 
 
-def _run(
-    fd: int,
-    nsid: int,
-    pattern: str,
-    lba_size: int,
-    metadata_size: int,
-    block_size: int,
-    qd: int,
-    seconds: float,
-    first_lba: int,
-    lba_count: int,
-    max_ios: int,
-    fixed: bool,
-    iopoll: bool,
-    seed: int,
-) -> LoadResult:
+def _first_error(code: int) -> str:
+    return errno_name(-code) if code < 0 else str(Status(code))
+
+
+def _slice_result(ffi: Any, job: _Job, out: Any) -> LoadResult:
+    counts = array("Q")
+    counts.frombytes(ffi.buffer(out.hist))
+    latency = LatencyHistogram()
+    latency.merge_counts(counts, out.lat_sum_ns, out.lat_min_ns, out.lat_max_ns)
+    return LoadResult(
+        pattern=job.pattern, block_size=job.block_size, qd=job.qd, ios=out.ios, errors=out.errors,
+        first_error=_first_error(out.first_error) if out.errors else None, bytes=out.bytes,
+        elapsed_ns=out.elapsed_ns, enters=out.enters, latency=latency,
+    )  # fmt: skip
+
+
+def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
     ffi, lib = load()
-    opcode, is_random = PATTERNS[pattern]
-    ring = Ring(max(qd, 1), iopoll=iopoll)  # created here: its completions are this thread's task work
+    _check_layout(lib)
+    opcode, is_random = PATTERNS[job.pattern]
+    qd, block_size = job.qd, job.block_size
+    ring = Ring(max(qd, 1), iopoll=job.iopoll)  # created here: its completions are this thread's task work
     try:
         memory = mmap.mmap(-1, qd * block_size)  # page aligned, one slot per I/O in flight
         if opcode == 0x01:
-            memory[:] = random.Random(seed).randbytes(qd * block_size)
+            memory[:] = random.Random(job.seed).randbytes(qd * block_size)
         buffers: Any = ffi.from_buffer(memory)
         base = int(ffi.cast("uintptr_t", buffers))
-        if fixed:
+        if job.fixed:
             ring.register_buffers([(base + i * block_size, block_size) for i in range(qd)])
         metadata: Any = ffi.NULL
-        if metadata_size:
-            metadata = ffi.new("unsigned char[]", qd * (block_size // lba_size) * metadata_size)
+        if job.metadata_size:
+            metadata = ffi.new("unsigned char[]", qd * (block_size // job.lba_size) * job.metadata_size)
         params = ffi.new("struct nvt_engine_params *")
-        params.fd, params.nsid, params.opcode, params.random = fd, nsid, opcode, int(is_random)
-        params.lba_size, params.block_size, params.metadata_size = lba_size, block_size, metadata_size
-        params.qd, params.fixed = qd, int(fixed)
-        params.first_lba, params.lba_count = first_lba, lba_count
-        params.duration_ns, params.max_ios, params.seed = int(seconds * 1e9), max_ios, seed
+        params.fd, params.nsid, params.opcode, params.random = job.fd, job.nsid, opcode, int(is_random)
+        params.lba_size, params.block_size, params.metadata_size = job.lba_size, block_size, job.metadata_size
+        params.qd, params.fixed = qd, int(job.fixed)
+        params.first_lba, params.lba_count = job.first_lba, job.lba_count
+        params.seed, params.position = job.seed, 0
         params.buffers = ffi.cast("unsigned char *", buffers)
         params.metadata = metadata
         out = ffi.new("struct nvt_engine_result *")
-        ret = lib.nvt_engine_run(ring._r, params, out)
-        if ret < 0:
-            raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
+        total = LatencyHistogram()
+        ios = errors = nbytes = enters = 0
         first_error: str | None = None
-        if out.errors:
-            code = out.first_error
-            first_error = errno_name(-code) if code < 0 else str(Status(code))
-        histogram = {i: int(out.hist[i]) for i in range(lib.NVT_HIST_BUCKETS) if out.hist[i]}
+        slice_ns = int(job.slice_seconds * 1e9) if job.slice_seconds > 0 else 0
+        begin = time.monotonic_ns()
+        deadline = begin + int(job.seconds * 1e9)
+        while not job.halt.is_set() and not (job.stop is not None and job.stop.is_set()):
+            left = deadline - time.monotonic_ns()
+            if left <= 0 or (job.max_ios and ios >= job.max_ios):
+                break
+            params.duration_ns = min(left, slice_ns) if slice_ns else left
+            params.max_ios = job.max_ios - ios if job.max_ios else 0
+            ret = lib.nvt_engine_run(ring._r, params, out)
+            if ret < 0:
+                raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
+            part = _slice_result(ffi, job, out)
+            ios, errors, nbytes, enters = (
+                ios + part.ios,
+                errors + part.errors,
+                nbytes + part.bytes,
+                enters + part.enters,
+            )
+            if first_error is None:
+                first_error = part.first_error
+            total.merge(part.latency)
+            params.seed, params.position = out.next_seed, out.next_position
+            if deliver is not None:
+                deliver(part)
         return LoadResult(
-            pattern=pattern, block_size=block_size, qd=qd, ios=out.ios, errors=out.errors,
-            first_error=first_error, bytes=out.bytes, elapsed_ns=out.elapsed_ns, enters=out.enters,
-            lat_min_ns=out.lat_min_ns, lat_max_ns=out.lat_max_ns, lat_sum_ns=out.lat_sum_ns,
-            histogram=histogram,
+            pattern=job.pattern, block_size=block_size, qd=qd, ios=ios, errors=errors,
+            first_error=first_error, bytes=nbytes, elapsed_ns=time.monotonic_ns() - begin, enters=enters,
+            latency=total,
         )  # fmt: skip
     finally:
         ring.close()  # every I/O was reaped (or the ring failed): the buffers may go after this
@@ -149,9 +185,16 @@ async def run_load(
     fixed: bool = False,
     iopoll: bool = False,
     seed: int = 1,
+    slice_seconds: float = 0.5,
+    on_slice: Callable[[LoadResult], None] | None = None,
+    stop: Stoppable | None = None,
 ) -> LoadResult:
     """Drive namespace char device `fd` with `pattern` I/Os of `block_size` at depth `qd` for `seconds`
-    (or `max_ios`) over LBAs [first_lba, first_lba + lba_count). Writes overwrite that region."""
+    (or `max_ios`) over LBAs [first_lba, first_lba + lba_count). Writes overwrite that region.
+
+    The engine runs in slices of `slice_seconds` (every I/O of a slice reaped before the next starts):
+    `on_slice` gets each slice's result on the event loop's thread, for a live chart, and `stop` (an
+    asyncio or threading Event) or cancelling this call ends the run within one slice."""
     if pattern not in PATTERNS:
         raise UsageError(f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
     if block_size <= 0 or block_size % lba_size:
@@ -160,7 +203,21 @@ async def run_load(
         raise UsageError(f"queue depth {qd} out of range 1-4096")
     if lba_count < block_size // lba_size:
         raise UsageError(f"the region of {lba_count} LBAs is smaller than one I/O")
-    return await asyncio.to_thread(
-        _run, fd, nsid, pattern, lba_size, metadata_size, block_size, qd, seconds, first_lba, lba_count,
-        max_ios, fixed, iopoll, seed,
+    loop = asyncio.get_running_loop()
+    deliver: Callable[[LoadResult], None] | None = None
+    if on_slice is not None:
+        callback = on_slice
+
+        def deliver(part: LoadResult) -> None:
+            loop.call_soon_threadsafe(callback, part)
+    job = _Job(
+        fd, nsid, pattern, lba_size, metadata_size, block_size, qd, seconds, first_lba, lba_count, max_ios,
+        fixed, iopoll, seed, slice_seconds, on_slice, stop, threading.Event(),
     )  # fmt: skip
+    worker = asyncio.ensure_future(asyncio.to_thread(_run, job, deliver))
+    try:
+        return await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        job.halt.set()  # the C loop ends at its slice's end; wait for it so the buffers outlive the I/O
+        await asyncio.wait([worker])
+        raise

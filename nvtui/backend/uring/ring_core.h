@@ -235,10 +235,13 @@ int nvt_probe_op(struct nvt_ring *r, uint32_t op);
 
 /* ---- the load engine (engine.c): a batched submit/reap loop with every I/O timed in C ---- */
 
-/* Latency histogram: values below 32 ns get a bucket each; above, 16 buckets per power of two
- * (about 6 % wide). Bucket i >= 32 holds [m << s, (m + 1) << s) with s = i / 16 - 1, m = 16 + i % 16. */
-#define NVT_HIST_SUB_BITS 4
-#define NVT_HIST_BUCKETS 1024
+/* Latency histogram: nvtui.stats's log-linear layout (SUB_BITS, MAX_SHIFT, BUCKETS there; engine.py
+ * refuses to load when these differ, tests compare nvt_hist_bucket with stats.bucket_of). Values below
+ * 32 ns get a bucket each; above, 32 buckets per power of two (about 3 % wide): bucket i >= 32 holds
+ * [m << s, (m + 1) << s) with s = i / 32 - 1, m = 32 + i % 32. Values past 2**(MAX_SHIFT + 6) clamp. */
+#define NVT_HIST_SUB_BITS 5
+#define NVT_HIST_MAX_SHIFT 40
+#define NVT_HIST_BUCKETS ((NVT_HIST_MAX_SHIFT + 2) << NVT_HIST_SUB_BITS)
 #define NVT_ENGINE_MAX_QD 4096
 
 struct nvt_engine_params {
@@ -255,7 +258,8 @@ struct nvt_engine_params {
 	uint64_t lba_count;      /* the region: [first_lba, first_lba + lba_count) */
 	uint64_t duration_ns;
 	uint64_t max_ios;        /* stop after this many (0: only the duration counts) */
-	uint64_t seed;
+	uint64_t seed;           /* random: the generator's state (0: a fixed default) */
+	uint64_t position;       /* sequential: the I/O-sized position to start at */
 	unsigned char *buffers;  /* qd * block_size bytes: slot i at i * block_size */
 	unsigned char *metadata; /* qd * (block_size / lba_size) * metadata_size bytes, or NULL */
 };
@@ -269,6 +273,8 @@ struct nvt_engine_result {
 	uint64_t elapsed_ns;
 	uint64_t lat_min_ns, lat_max_ns, lat_sum_ns;
 	uint64_t enters;          /* io_uring_enter calls */
+	uint64_t next_seed;       /* params for a following run that continues this one's offsets */
+	uint64_t next_position;
 	uint64_t hist[NVT_HIST_BUCKETS];
 };
 
