@@ -13,7 +13,7 @@ fi
 .venv/bin/python -m pip install -q -e '.[test]'
 
 echo "== lint and types"
-.venv/bin/ruff check nvtui tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/mypy
 
 echo "== host suite"

@@ -413,6 +413,7 @@ async def test_load_engine_random_reads_at_qd32(
     report_figure(
         capsys,
         f"C engine {'+'.join(options) or 'plain'}: 4k randread QD32 {result.iops:.0f} IOPS, "
-        f"p50 {result.latency.percentile(50) / 1e3:.0f} us, p99 {result.latency.percentile(99) / 1e3:.0f} us; "
+        f"p50 {result.latency.percentile(50) / 1e3:.0f} us, "
+        f"p99 {result.latency.percentile(99) / 1e3:.0f} us; "
         f"randwrite {write.iops:.0f} IOPS",
     )
