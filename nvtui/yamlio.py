@@ -41,8 +41,14 @@ class YamlDoc:
 
 def _index(node: yaml.Node, doc: YamlDoc) -> None:
     stack: list[tuple[NodePath, yaml.Node]] = [((), node)]
+    # An alias shares its anchor's node: each node is walked once, or `&a [*a]` loops forever and nested
+    # aliases (a list of 9 aliases of a list of 9 aliases ...) take exponential time.
+    seen_nodes: set[int] = set()
     while stack:
         path, cur = stack.pop()
+        if id(cur) in seen_nodes:
+            continue
+        seen_nodes.add(id(cur))
         doc.lines.setdefault(path, cur.start_mark.line + 1)
         if isinstance(cur, yaml.MappingNode):
             seen: set[str] = set()
