@@ -785,7 +785,7 @@ def _build_by_value(
         problems.append((path, "expected {by: FIELD, sizes: {VALUE: BYTES}, otherwise: BYTES|user|optional}"))
         return None
     by = raw["by"]
-    if by not in fields:
+    if not isinstance(by, str) or by not in fields:  # a list or mapping here is unhashable
         problems.append(((*path, "by"), f"no field named {by!r}"))
         return None
     sizes: dict[int, int] = {}
@@ -836,7 +836,7 @@ def _build_length(
         problems.append((path, "expected {field: FIELD, unit: BYTES|lba|{by: ..., sizes: ...}}"))
         return None
     name = raw["field"]
-    if name not in fields:
+    if not isinstance(name, str) or name not in fields:  # a list or mapping here is unhashable
         problems.append(((*path, "field"), f"no field named {name!r}"))
         return None
     unit = raw.get("unit", 1)
