@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nvtui.errors import UsageError
+from nvtui.errors import UsageError, one_line
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
 from nvtui.yamlio import YamlSyntaxError, dotted, line_of, parse_yaml
 
@@ -145,7 +145,7 @@ class CatalogueError:
         if self.field:
             parts.append(f"field {self.field}")
         parts.append(" ".join(self.message.split()))
-        return ": ".join(parts)
+        return one_line(": ".join(parts))  # keys, ids and file names may hold newlines too
 
 
 class _EntryProblems(Exception):
@@ -1026,9 +1026,16 @@ def _load_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
 
 def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc}"),))
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return _FileResult(
+            (), (CatalogueError(path, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"),)
+        )
     try:
         doc = parse_yaml(text, str(path))
     except YamlSyntaxError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nvtui import __version__
-from nvtui.errors import DeviceError, NvtuiError, UsageError
+from nvtui.errors import DeviceError, NvtuiError, UsageError, one_line
 
 EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return verb(args)
     except NvtuiError as exc:
-        print(f"nvtui: {exc}", file=sys.stderr)
+        print(f"nvtui: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("nvtui: interrupted", file=sys.stderr)
@@ -338,9 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("NVTUI_DEBUG"):
             raise
         kind = EXIT_DEVICE if isinstance(exc, OSError) else EXIT_USAGE
-        print(
-            f"nvtui: internal error: {type(exc).__name__}: {exc} (NVTUI_DEBUG=1 shows where)", file=sys.stderr
-        )
+        what = one_line(f"{type(exc).__name__}: {exc}")
+        print(f"nvtui: internal error: {what} (NVTUI_DEBUG=1 shows where)", file=sys.stderr)
         return kind
 
 

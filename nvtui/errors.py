@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """`text` as one printable line: a newline or control character from a file, a YAML key or an
+    argument is shown escaped (`\\n`), so an error never spills over several lines."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode() for c in text
+    )
+
+
 class NvtuiError(Exception):
     """An error with a one-line message meant for the user; never shown as a traceback."""
 
