@@ -307,9 +307,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from nvtui.bench import run_bench_cli
+    """Exit 0: every I/O succeeded; 1: some completed with an error status; 2, 3 as everywhere."""
+    from nvtui.bench import run_bench
 
-    return run_bench_cli(args)
+    result = asyncio.run(
+        run_bench(
+            args.device, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds,
+            backend_kind=args.bench_backend or args.backend, fixed_buffers=args.fixed_buffers, poll=args.poll,
+            allow_destructive=args.allow_destructive,
+        )
+    )  # fmt: skip
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        h = result.latency
+        options = "".join(
+            f" +{o}" for o, on in (("fixed-buffers", result.fixed_buffers), ("poll", result.poll)) if on
+        )
+        print(
+            f"{result.device} {result.rw} bs={result.bs} qd={result.qd} ({result.backend}, "
+            f"{result.engine} engine{options}): {result.seconds:.2f} s"
+        )
+        print(f"  IOPS {result.iops:,.0f}  bandwidth {result.mb_per_s:,.1f} MB/s  I/Os {result.ios:,}")
+        lat = [("mean", h.mean_ns)] + [(f"p{p:g}", h.percentile(p)) for p in (50, 90, 99, 99.9)]
+        lat.append(("max", h.max_ns))
+        print("  latency " + "  ".join(f"{name} {ns / 1e3:,.1f}" for name, ns in lat) + " us")
+        print(f"  CPU {result.cpu_seconds:.3f} s, {result.cpu_per_io_ns / 1e3:.2f} us per I/O")
+        if result.errors:
+            print(f"  errors {result.errors:,} (first: {result.first_error})")
+    return EXIT_STATUS if result.errors else EXIT_OK
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -341,6 +341,7 @@ class UringBackend(BackendBase):
         max_ios: int = 0,
         fixed: bool | None = None,
         iopoll: bool | None = None,
+        seed: int = 1,
         slice_seconds: float = 0.5,
         on_slice: Callable[[LoadResult], None] | None = None,
         stop: Stoppable | None = None,
@@ -362,7 +363,7 @@ class UringBackend(BackendBase):
             seconds=seconds, first_lba=first_lba, max_ios=max_ios,
             fixed=self.fixed is not None if fixed is None else fixed,
             iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
-            slice_seconds=slice_seconds, on_slice=on_slice, stop=stop,
+            seed=seed, slice_seconds=slice_seconds, on_slice=on_slice, stop=stop,
         )  # fmt: skip
 
     # ---- teardown ----

@@ -1,0 +1,157 @@
+"""`nvtui bench` and the load engine's slice driver, against the simulator and a stand-in engine."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nvtui.backend import open_backend
+from nvtui.backend.base import BackendBase
+from nvtui.bench import run_bench
+from nvtui.cli import main
+from nvtui.errors import UsageError
+from nvtui.load import LoadSpec, engine_plan, run_engine_load
+from nvtui.nvme.command import Command
+from nvtui.stats import LatencyHistogram
+
+
+def sim_checksum() -> str:
+    """Every byte the simulator keeps: namespace data, metadata and controller state."""
+    h = hashlib.sha256()
+    directory = Path(os.environ["NVTUI_SIM_DIR"])
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".lock":
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+async def touch_sim() -> None:
+    backend = await open_backend("sim0n1")
+    await backend.close()
+
+
+async def test_a_random_read_bench_on_the_simulator_times_every_io() -> None:
+    result = await run_bench("sim0n1", rw="randread", bs=4096, qd=8, seconds=0.3)
+    assert result.engine == "python" and result.backend == "sim"
+    assert result.ios > 0 and result.errors == 0
+    assert result.latency.count == result.ios
+    assert result.bytes == result.ios * 4096
+    assert result.cpu_per_io_ns > 0
+    doc = result.to_json()
+    lat = doc["latency_ns"]
+    assert isinstance(lat, dict)
+    assert lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
+    assert doc["iops"] == pytest.approx(result.ios / result.seconds, rel=1e-3)
+
+
+@pytest.mark.parametrize("rw", ["randwrite", "write"])
+async def test_writes_without_allow_destructive_are_refused_and_nothing_changes(rw: str) -> None:
+    await touch_sim()
+    before = sim_checksum()
+    with pytest.raises(UsageError, match="--allow-destructive"):
+        await run_bench("sim0n1", rw=rw, bs=4096, qd=4, seconds=0.2)
+    assert sim_checksum() == before
+
+
+async def test_writes_with_allow_destructive_change_the_namespace() -> None:
+    await touch_sim()
+    before = sim_checksum()
+    result = await run_bench("sim0n1", rw="write", bs=4096, qd=4, seconds=0.2, allow_destructive=True)
+    assert result.ios > 0 and result.errors == 0
+    assert sim_checksum() != before
+
+
+@pytest.mark.parametrize(
+    ("device", "options", "message"),
+    [
+        ("sim0n1", {"bs": 1000}, "multiple of the LBA size 512"),
+        ("sim0n1", {"bs": 4 << 20}, "up to the MDTS limit"),
+        ("sim0n1", {"qd": 0}, "queue depth"),
+        ("sim0", {}, "controller"),
+        ("sim0n1", {"poll": True}, "need the uring backend"),
+        ("sim0n1", {"rw": "trim"}, "choose one of"),
+    ],
+)
+async def test_bad_bench_settings_are_one_clear_usage_error(
+    device: str, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        await run_bench(device, seconds=0.1, **options)
+
+
+def test_bench_cli_json_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "sim0n1", "--seconds", "0.2", "--qd", "4", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["device"] == "sim0n1" and doc["rw"] == "randread" and doc["ios"] > 0
+    assert main(["bench", "sim0n1", "--seconds", "0.2", "--rw", "read"]) == 0
+    out = capsys.readouterr().out
+    assert "IOPS" in out and "p99.9" in out and "per I/O" in out
+    assert main(["bench", "sim0n1", "--rw", "randwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--allow-destructive" in err
+
+
+# ---- the engine slice driver (nvtui.load), with a stand-in engine -------------------------------------
+
+
+class FakeEngine(BackendBase):
+    """Reports `slices` slices of 100 I/Os at 1-100 us, like the uring backend's engine would."""
+
+    kind = "fake"
+
+    def __init__(self, slices: int) -> None:
+        self.slices = slices
+        self.calls: list[dict[str, Any]] = []
+
+    async def run_load(self, *, on_slice: Callable[[Any], None] | None = None, **kw: Any) -> None:
+        self.calls.append(kw)
+        stop = kw.get("stop")
+        for _ in range(self.slices):
+            if stop is not None and stop.is_set():
+                break
+            h = LatencyHistogram()
+            for us in range(1, 101):
+                h.record(us * 1000)
+            part = type("Slice", (), {"ios": 100, "errors": 1, "first_error": None, "latency": h})()
+            assert on_slice is not None
+            on_slice(part)
+            await asyncio.sleep(0)
+
+
+def read(slba: int, nlb: int, fua: bool = False) -> Command:
+    cdw12 = nlb - 1 | (1 << 30 if fua else 0)  # FUA: NVM Command Set 1.0, Fig. 41
+    return Command(opcode=0x02, admin=False, nsid=1, cdw10=slba, cdw12=cdw12, data_len=nlb * 512)
+
+
+def test_engine_plan_takes_plain_reads_on_engine_backends_only() -> None:
+    engine = FakeEngine(1)
+    plan = engine_plan(engine, read(100, 8), 512)
+    assert plan is not None
+    assert (plan.pattern, plan.block_size, plan.first_lba, plan.lba_count) == ("read", 4096, 100, 8)
+    assert engine_plan(BackendBase(), read(100, 8), 512) is None  # no engine: the submit path
+    assert engine_plan(engine, read(100, 8, fua=True), 512) is None  # FUA
+    assert engine_plan(engine, Command(opcode=0x01, admin=False, nsid=1, data_len=512), 512) is None
+    assert engine_plan(engine, Command(opcode=0x06, admin=True, cdw10=1, data_len=4096), 512) is None
+    assert engine_plan(engine, read(0, 8), None) is None
+
+
+async def test_engine_slices_merge_into_the_load_stats_and_stop_ends_the_run() -> None:
+    engine = FakeEngine(5)
+    plan = engine_plan(engine, read(0, 8), 512)
+    assert plan is not None
+    outcome = await run_engine_load(plan, LoadSpec(queue_depth=16, count=1000))
+    assert outcome.stats.total.count == 500 and outcome.stats.errors == 5
+    assert outcome.stats.total.percentile(50) == pytest.approx(50_000, rel=0.04)
+    assert engine.calls[0]["qd"] == 16 and engine.calls[0]["max_ios"] == 1000
+
+    stop = asyncio.Event()
+    stop.set()
+    stopped = await run_engine_load(plan, LoadSpec(queue_depth=1, seconds=10), stop=stop)
+    assert stopped.stopped and stopped.stats.total.count == 0
