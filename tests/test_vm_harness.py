@@ -580,3 +580,12 @@ def test_runner_install_only_is_a_no_op_when_installed(monkeypatch: pytest.Monke
         vm, "prepare_kernel", lambda spec=None: pytest.fail("--install-only prepared a kernel")
     )
     assert run.main(["--install-only"]) == 0
+
+
+def test_a_working_tree_under_tmp_is_carried_into_the_guest() -> None:
+    from tests.vm.vm import kept_under_tmp
+
+    assert kept_under_tmp("/tmp/ci-check") == "/tmp/ci-check"
+    assert kept_under_tmp("/tmp/ci-check/tests/vm") == "/tmp/ci-check"
+    assert kept_under_tmp("/work/main") == ""
+    assert kept_under_tmp("/tmp") == ""

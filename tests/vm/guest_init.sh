@@ -60,7 +60,15 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts || fail "devpts"
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm || fail "/dev/shm"
 mount -t tmpfs -o mode=755 tmpfs $R/run || fail "/run"
+# The guest's /tmp is its own tmpfs, so guest temp files never touch the host's. A working tree that lives
+# under the host's /tmp (a CI clone, say) is carried over: bound aside, then back on top of the tmpfs.
+if [ -n "$NVTUI_KEEP_DIR" ]; then
+	mkdir -p /keep && mount -o bind "$R$NVTUI_KEEP_DIR" /keep || fail "cannot bind $NVTUI_KEEP_DIR"
+fi
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "/tmp"
+if [ -n "$NVTUI_KEEP_DIR" ]; then
+	mkdir -p "$R$NVTUI_KEEP_DIR" && mount -o bind /keep "$R$NVTUI_KEEP_DIR" || fail "cannot keep $NVTUI_KEEP_DIR"
+fi
 mkdir -p $R/tmp/.nvtui-vm $R/tmp/nvtui-sim
 cp /nvtui/cmd.sh $R/tmp/.nvtui-vm/cmd.sh
 echo "nvtui-vm init: root mounted"

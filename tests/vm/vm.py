@@ -543,6 +543,12 @@ def guest_script(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> str:
     )
 
 
+def kept_under_tmp(cwd: str) -> str:
+    """The working tree's top folder under /tmp (the guest mounts its own tmpfs there), or ""."""
+    parts = Path(cwd).resolve().parts
+    return str(Path(*parts[:3])) if len(parts) >= 3 and parts[1] == "tmp" else ""
+
+
 def run_cpio(script: str, config: Mapping[str, str]) -> bytes:
     """The per-run initramfs part (appended to the cached one): the command and its settings."""
     conf = "".join(f"{k}={shlex.quote(v)}\n" for k, v in config.items())
@@ -990,6 +996,7 @@ def run_vm(
             "NVTUI_EXPECT_NS": str(len(NAMESPACES)),
             "NVTUI_KERNEL_RELEASE": k.release,
             "NVTUI_END": f"\x1eNVTUI-END-{nonce}:",
+            "NVTUI_KEEP_DIR": kept_under_tmp(cwd),
         }
         initrd = rundir / "initrd.cpio"
         with open(initrd, "wb") as f:
