@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nvtui.errors import UsageError, one_line
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
@@ -123,6 +123,14 @@ class EntryModel(_Model):
 class FileModel(_Model):
     version: Literal[1] = 1
     commands: list[Any]
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _exactly_one(cls, value: Any) -> Any:
+        # Literal[1] also takes True and 1.0 (they equal 1): a version is the integer 1.
+        if type(value) is not int:
+            raise ValueError(f"version is the integer 1, not {value!r}")
+        return value
 
 
 # --- errors ----------------------------------------------------------------------------------------------

@@ -101,7 +101,8 @@ class CommandScript(BaseModel):
             raise UsageError(f"{source}:{line}: field {dotted(where)}: key {key!r} given twice")
         if not isinstance(data, dict):
             raise UsageError(f"{source}:1: a command script is a mapping with `nvtui-script: 1` and `steps`")
-        if data.get("nvtui-script") != SCRIPT_VERSION:
+        version = data.get("nvtui-script")
+        if type(version) is not int or version != SCRIPT_VERSION:  # True and 1.0 equal 1 but are not it
             line = line_of(lines, ("nvtui-script",))
             raise UsageError(
                 f"{source}:{line}: field nvtui-script: this nvtui reads script version {SCRIPT_VERSION}, "
