@@ -19,6 +19,8 @@ from nvtui.nvme.decode import Record, decode
 from nvtui.nvme.decode.identify import current_lba_format
 
 IDENTIFY_OPCODE = 0x06
+EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, 5.16.1.6)
+EFFECTS_LOG_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,80 @@ class Session:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
             return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+@dataclass(frozen=True)
+class LbaFormatRow:
+    index: int
+    data_size: int  # bytes per block
+    metadata_size: int
+    performance: str  # Relative Performance, by name
+    in_use: bool
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """What a device says about itself, for the Devices screen: its LBA formats and which catalogue
+    commands it supports (from its Commands Supported and Effects log)."""
+
+    lba_formats: tuple[LbaFormatRow, ...] = ()
+    supported: dict[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> catalogue ids
+    unsupported: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()  # what could not be learned, and why
+
+
+def lba_format_rows(identify_namespace: Record) -> tuple[LbaFormatRow, ...]:
+    from nvtui.nvme.decode import Field, Group
+    from nvtui.nvme.decode.identify import lba_format_index
+
+    flbas, nlbaf, group = identify_namespace["flbas"], identify_namespace["nlbaf"], identify_namespace["lbaf"]
+    if not isinstance(group, Group) or not isinstance(flbas, Field) or not isinstance(nlbaf, Field):
+        return ()
+    def number(item: Field) -> int:
+        return item.raw if isinstance(item.raw, int) else 0
+
+    in_use = lba_format_index(number(flbas), number(nlbaf))
+    rows = []
+    for i, fmt in enumerate(group.records):
+        f = {item.name: item for item in fmt.items if isinstance(item, Field)}
+        lbads, ms = number(f["lbads"]), number(f["ms"])
+        rows.append(LbaFormatRow(i, 1 << lbads if lbads else 0, ms, f["rp"].meaning, i == in_use))
+    return tuple(rows)
+
+
+async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | None = None) -> DeviceProfile:
+    """Ask `device` (through a session of its own, so no user history is touched) for its profile."""
+    from nvtui.nvme.decode.logs import supported_opcodes
+
+    probe = Session(catalogue, backend_kind)
+    formats: tuple[LbaFormatRow, ...] = ()
+    problems: list[str] = []
+    supported: dict[str, tuple[str, ...]] = {}
+    unsupported: dict[str, tuple[str, ...]] = {}
+    try:
+        backend = await probe.backend(device)
+        if backend.nsid:
+            ident = await send_once(probe, device, "identify", ["cns=0"])
+            if ident.decoded is not None:
+                formats = lba_format_rows(ident.decoded)
+            else:
+                problems.append(f"Identify Namespace: {ident.completion.status.name}")
+        effects = await send_once(
+            probe, device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}"]
+        )
+        if effects.ok and effects.completion.data:
+            admin, io = supported_opcodes(effects.completion.data)
+            queues = {"admin": admin, "io": io} if backend.nsid else {"admin": admin}
+            entries = [e for e in catalogue.entries if not e.raw]
+            for queue, opcodes in queues.items():
+                on_queue = [e for e in entries if e.queue == queue]
+                supported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode in opcodes}))
+                unsupported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode not in opcodes}))
+        else:
+            problems.append(f"Commands Supported and Effects log: {effects.completion.status.name}")
+    finally:
+        await probe.close()
+    return DeviceProfile(formats, supported, unsupported, tuple(problems))
 
 
 async def send_once(

@@ -19,11 +19,9 @@ from nvtui.screens.base import SectionScreen, internal_error
 
 if TYPE_CHECKING:
     from nvtui.backend.base import ControllerInfo, NamespaceInfo
-    from nvtui.catalogue import Catalogue
-    from nvtui.nvme.decode import Record
+    from nvtui.session import DeviceProfile
 
-EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, Fig. 202)
-EFFECTS_LOG_BYTES = 4096
+GONE = "gone"  # ControllerInfo.state of a controller the kernel no longer lists (nvtui.app.mark_gone)
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,8 @@ def controller_text(c: ControllerInfo) -> Text:
     for key, value in rows:
         if value:
             t.append(f"{key:>12} ", style="dim")
-            t.append(f"{value}\n", style="red" if key == "access" and not c.accessible else "")
+            red = (key == "access" and not c.accessible) or (key == "state" and value == GONE)
+            t.append(f"{value}\n", style="red" if red else "")
     return t
 
 
@@ -140,15 +139,20 @@ class DevicesScreen(SectionScreen):
             return
         current = self.nvapp.device
         for c in controllers:
-            label = Text(c.name, style="bold")
+            gone = c.state == GONE
+            label = Text(c.name, style="bold strike" if gone else "bold")
             label.append(f"  {'sim' if c.simulated else c.transport}", style="dim")
+            if gone:
+                label.append(" gone", style="bold red")
             cnode = tree.root.add(label, DeviceNode(c), expand=True)
             for ns in c.namespaces:
-                nlabel = Text(ns.name)
+                nlabel = Text(ns.name, style="strike" if gone else "")
                 nlabel.append(f"  {human_bytes(ns.size_bytes)}", style="dim")
                 if ns.zoned:
                     nlabel.append(" zoned", style="cyan")
-                if not ns.accessible:
+                if gone:
+                    nlabel.append(" gone", style="bold red")
+                elif not ns.accessible:
                     nlabel.append(" !", style="bold red")
                 nnode = cnode.add(nlabel, DeviceNode(c, ns), expand=False)
                 for kind, path in (("char", ns.char_dev), ("block", ns.block_dev)):
@@ -213,30 +217,20 @@ class DevicesScreen(SectionScreen):
         if catalogue is None:
             target.update(Text("the catalogue is still loading", style="dim"))
             return
-        from nvtui.nvme.decode.logs import supported_opcodes
-        from nvtui.session import Session, send_once
+        from nvtui.session import probe_device
 
-        probe = Session(catalogue, self.nvapp.backend_kind)
         out = Text()
         try:
+            profile = await probe_device(catalogue, node.device, self.nvapp.backend_kind)
             if node.namespace is not None:
-                ident = await send_once(probe, node.device, "identify", ["cns=0"])
-                out.append_text(lba_formats_text(ident.decoded))
-            effects = await send_once(
-                probe, node.device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}"]
-            )
-            if effects.ok and effects.completion.data:
-                admin, io = supported_opcodes(effects.completion.data)
-                out.append_text(supported_text(catalogue, admin, io, node.namespace is not None))
-            else:
-                status = effects.completion.status.name
-                out.append(f"Commands Supported and Effects log: {status}\n", style="yellow")
+                out.append_text(lba_formats_text(profile))
+            out.append_text(supported_text(profile))
+            for problem in profile.problems:
+                out.append(f"{problem}\n", style="yellow")
         except NvtuiError as exc:
             out.append(f"could not ask the device: {exc}\n", style="yellow")
         except Exception as exc:
             out.append(f"could not ask the device: {internal_error(exc)}\n", style="yellow")
-        finally:
-            await probe.close()
         target.update(out)
 
     def action_use(self) -> None:
@@ -252,41 +246,27 @@ class DevicesScreen(SectionScreen):
         self.app.switch_mode("compose")
 
 
-def lba_formats_text(record: Record | None) -> Text:
-    """The namespace's LBA formats from its decoded Identify Namespace, the one in use marked."""
-    from nvtui.nvme.decode import Field, Group
-
+def lba_formats_text(profile: DeviceProfile) -> Text:
+    """The namespace's LBA formats, the one in use marked."""
     t = Text("LBA formats\n", style="bold")
-    if record is None:
+    if not profile.lba_formats:
         t.append("  (Identify Namespace did not decode)\n", style="dim")
-        return t
-    flbas = record["flbas"]
-    in_use = flbas.meaning if isinstance(flbas, Field) else ""
-    group = record["lbaf"]
-    if not isinstance(group, Group):
-        return t
-    for i, fmt in enumerate(group.records):
-        fields = {f.name: f for f in fmt.items if isinstance(f, Field)}
-        size = fields["lbads"].meaning or str(fields["lbads"].value) if "lbads" in fields else "?"
-        ms = fields["ms"].value if "ms" in fields else 0
-        rp = fields["rp"].meaning if "rp" in fields else ""
-        mark = "*" if in_use.startswith(f"LBA format {i},") else " "
-        t.append(f" {mark}{i:>2}  {size}, {ms} B metadata  {rp}\n", style="bold" if mark == "*" else "")
+    for row in profile.lba_formats:
+        mark = "*" if row.in_use else " "
+        size = f"{row.data_size} bytes, {row.metadata_size} B metadata"
+        line = f" {mark}{row.index:>2}  {size}  {row.performance}\n"
+        t.append(line, style="bold" if row.in_use else "")
     return t
 
 
-def supported_text(catalogue: Catalogue, admin: set[int], io: set[int], namespace: bool) -> Text:
+def supported_text(profile: DeviceProfile) -> Text:
     """Catalogue commands whose opcode the device lists as supported, by queue."""
-    t = Text("Supported catalogue commands\n", style="bold")
-    entries = [e for e in catalogue.entries if not e.raw]
-    for queue, opcodes in (("admin", admin), ("io", io)):
-        if queue == "io" and not namespace:
-            continue
-        have = sorted({e.id for e in entries if e.queue == queue and e.opcode in opcodes})
-        missing = sorted({e.id for e in entries if e.queue == queue and e.opcode not in opcodes})
+    t = Text("Supported catalogue commands\n", style="bold") if profile.supported else Text()
+    for queue, have in profile.supported.items():
         t.append(f" {queue}: ", style="dim")
         t.append(", ".join(have) or "none")
         t.append("\n")
+        missing = profile.unsupported.get(queue, ())
         if missing:
             t.append(f"  not supported: {', '.join(missing)}\n", style="dim")
     return t
