@@ -26,6 +26,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        # Python 3.11 argparse: `send DEV -- --` leaves the missing CMD as [] instead of reporting it.
+        missing = [
+            a.metavar or a.dest
+            for a in self._actions
+            if not a.option_strings and a.nargs is None and getattr(parsed, a.dest, None) == []
+        ]
+        if missing:
+            self.error(f"the following arguments are required: {', '.join(map(str, missing))}")
+        return parsed, extras
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nvtui", description="Interactive terminal explorer for NVMe devices.")
