@@ -57,8 +57,9 @@ DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened nam
 
 _LOCATIONS = (*CDW_NAMES, "opcode")
 _WIDTH = {**dict.fromkeys(CDW_NAMES, 32), "opcode": 8}
-_SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$")
-_SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$")
+# re.ASCII: a bare \d also matches other scripts' digits (cdw10[٣] was taken as cdw10[3]).
+_SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$", re.ASCII)
+_SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$", re.ASCII)
 _KEBAB = r"^[a-z0-9][a-z0-9-]*$"
 _DEC_RE = re.compile(r"^[0-9]+$")
 _HEX_RE = re.compile(r"^0[xX][0-9a-fA-F]+$")
