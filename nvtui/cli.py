@@ -300,8 +300,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         session = Session(catalogue, args.run_backend or args.backend)  # type: ignore[arg-type]
         try:
             return await replay(
-                session, script, device, allow_destructive=args.allow_destructive, on_step=show
-            )
+                session, script, device, allow_destructive=args.allow_destructive, on_step=show,
+                decode=False,  # neither output shows decoded data
+            )  # fmt: skip
         finally:
             await session.close()
 

@@ -182,10 +182,12 @@ class StepOutcome:
 async def prepare_steps(session: Session, script: CommandScript, device: str) -> list[Prepared]:
     """Validate every step before anything is sent; destructiveness is judged, not yet enforced."""
     prepared = []
+    seen: dict[tuple[object, ...], Prepared] = {}  # a step repeated verbatim validates to the same command
     for i, step in enumerate(script.steps):
+        key = (step.command, tuple(step.fields.items()), step.data_len, step.data)
         try:
-            prepared.append(
-                await session.prepare(
+            if key not in seen:
+                seen[key] = await session.prepare(
                     device,
                     step.command,
                     step.assignments(),
@@ -193,7 +195,7 @@ async def prepare_steps(session: Session, script: CommandScript, device: str) ->
                     data=step.data_bytes(),
                     allow_destructive=True,
                 )
-            )
+            prepared.append(seen[key])
         except UsageError as exc:
             raise UsageError(f"{script.step_where(i)}: {exc}") from None
     return prepared
@@ -220,9 +222,11 @@ async def replay(
     *,
     allow_destructive: bool = False,
     on_step: Callable[[StepOutcome], None] | None = None,
+    decode: bool = True,
 ) -> list[StepOutcome]:
     """Send every step in order. All steps are validated first, and a script with destructive steps is
-    refused as a whole unless allowed: nothing is sent then. A device error ends the replay."""
+    refused as a whole unless allowed: nothing is sent then. A device error ends the replay.
+    `decode=False` leaves the data undecoded (a headless replay that shows statuses only)."""
     target = replay_device(script, device)
     prepared = await prepare_steps(session, script, target)
     risky = [(i, p.defn.id) for i, p in enumerate(prepared) if p.destructive]
@@ -236,7 +240,7 @@ async def replay(
                 prepared[i] = (
                     await prepare_steps(session, script.model_copy(update={"steps": [step]}), target)
                 )[0]
-            outcome = StepOutcome(i, step, await session.send(prepared[i]))
+            outcome = StepOutcome(i, step, await session.send(prepared[i], decode=decode))
         except DeviceError as exc:
             outcome = StepOutcome(i, step, None, str(exc))
             outcomes.append(outcome)

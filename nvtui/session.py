@@ -146,11 +146,12 @@ class Session:
             )
         return Prepared(device, defn, values, cmd, tuple(defn.problems(cmd)), destructive)
 
-    async def send(self, prepared: Prepared) -> SendResult:
-        """Submit a prepared command and decode what comes back. DeviceError (exit 3) on kernel errors."""
+    async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
+        """Submit a prepared command and decode what comes back (unless `decode` is False: a replay that
+        shows only statuses). DeviceError (exit 3) on kernel errors."""
         backend = await self.backend(prepared.device)
         completion = await backend.submit(prepared.command)
-        decoded, decoder_name, notices = self._decode(prepared, completion)
+        decoded, decoder_name, notices = self._decode(prepared, completion) if decode else (None, None, ())
         if backend.notice:
             notices = (backend.notice, *notices)
         device_path = getattr(backend, "path", None) or prepared.device
@@ -214,6 +215,7 @@ def lba_format_rows(identify_namespace: Record) -> tuple[LbaFormatRow, ...]:
     flbas, nlbaf, group = identify_namespace["flbas"], identify_namespace["nlbaf"], identify_namespace["lbaf"]
     if not isinstance(group, Group) or not isinstance(flbas, Field) or not isinstance(nlbaf, Field):
         return ()
+
     def number(item: Field) -> int:
         return item.raw if isinstance(item.raw, int) else 0
 

@@ -155,3 +155,37 @@ async def test_engine_slices_merge_into_the_load_stats_and_stop_ends_the_run() -
     stop.set()
     stopped = await run_engine_load(plan, LoadSpec(queue_depth=1, seconds=10), stop=stop)
     assert stopped.stopped and stopped.stats.total.count == 0
+
+
+# ---- the lean replay path of `nvtui run` (benchmarks/: the 1,000-command admin script) -------------------
+
+
+async def test_a_replay_prepares_a_repeated_step_once_and_may_skip_decoding() -> None:
+    from nvtui.catalogue import load_catalogue
+    from nvtui.scripts import CommandScript, ScriptStep, replay
+    from nvtui.session import Session
+
+    session = Session(load_catalogue([]))
+    calls = 0
+    prepare = session.prepare
+
+    async def counting_prepare(*args: Any, **kw: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await prepare(*args, **kw)
+
+    session.prepare = counting_prepare  # type: ignore[method-assign]
+    steps = [
+        ScriptStep(command="identify", fields={"cns": 1}),
+        ScriptStep(command="get-features", fields={"fid": 7}),
+    ]
+    script = CommandScript(steps=steps * 5)
+    try:
+        lean = await replay(session, script, "sim0", decode=False)
+        full = await replay(session, CommandScript(steps=steps[:1]), "sim0")
+    finally:
+        await session.close()
+    assert calls == 2 + 1  # two distinct steps, then one for the second replay
+    assert [o.matches for o in lean] == [True] * 10
+    assert all(o.result is not None and o.result.decoded is None for o in lean)
+    assert full[0].result is not None and full[0].result.decoded is not None
