@@ -1,0 +1,723 @@
+"""Hypothesis strategies for broken input: catalogue files, field values, CLI argument vectors, scripts.
+
+A broken catalogue comes with where its error must point: the file's lines `[lo, hi]` (1-based) that hold
+the node the mutation broke, so a test can check that the reported line is the right one, not just any.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from nvtui.catalogue import load_catalogue
+
+KNOWN_COMMANDS = frozenset(n for e in load_catalogue(user_dir=False) for n in (e.id, *e.aliases))
+
+# ---- catalogue files ---------------------------------------------------------------------------------------
+
+
+def _entry(k: int) -> dict[str, Any]:
+    """A valid entry (a Get Log Page look-alike: enum, split 0-based field, a length from a field)."""
+    return {
+        "id": f"fuzz-entry-{k}",
+        "name": f"Fuzz entry {k}",
+        "set": "vendor",
+        "opcode": 0xC2,
+        "queue": "admin",
+        "help": "generated",
+        "fields": [
+            {
+                "name": "f0",
+                "at": "cdw10[7:0]",
+                "type": "enum",
+                "values": {"smart": 2, "error": 1},
+                "default": 2,
+            },
+            {"name": "f1", "at": ["cdw10[31:16]", "cdw11[15:0]"], "zero_based": True, "default": 128},
+            {"name": "f2", "at": "cdw12-13", "help": "an offset"},
+            {"name": "f3", "at": "cdw14[0]", "type": "flag"},
+        ],
+        "data": {"direction": "read", "length": {"field": "f1", "unit": 4}},
+    }
+
+
+def _io_entry(k: int) -> dict[str, Any]:
+    """A valid I/O entry (a Write look-alike: 64-bit LBA span, 0-based count, length in LBAs)."""
+    return {
+        "id": f"fuzz-entry-{k}",
+        "name": f"Fuzz entry {k}",
+        "set": "vendor",
+        "opcode": 0x81,
+        "queue": "io",
+        "help": "generated",
+        "destructive": True,
+        "fields": [
+            {"name": "f0", "at": "cdw10-11"},
+            {"name": "f1", "at": "cdw12[15:0]", "zero_based": True, "default": 1},
+            {"name": "f2", "at": "cdw12[30]", "type": "flag"},
+        ],
+        "data": {"direction": "write", "length": {"field": "f1", "unit": "lba"}},
+    }
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+
+
+def deep(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+ANY_VALUE = st.one_of(
+    SCALARS,
+    st.lists(SCALARS, max_size=3),
+    st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=5), SCALARS, max_size=3),
+    st.integers(2, 120).map(deep),
+)
+
+
+def not_a(kind: type) -> st.SearchStrategy[Any]:
+    """A value that is not of `kind` (for pydantic's strict mode: bool is not int, int is not str)."""
+    if kind is int:
+        return ANY_VALUE.filter(lambda v: not isinstance(v, int) or isinstance(v, bool))
+    return ANY_VALUE.filter(lambda v: not isinstance(v, kind))
+
+
+_VALID_LOCATION = re.compile(r"(nsid|cdw2|cdw3|cdw1[0-5])(\[\d+(:\d+)?\])?|cdw\d+-\d+")
+BAD_LOCATIONS = st.one_of(
+    st.builds(
+        lambda dw, msb, lsb: f"cdw{dw}[{msb}:{lsb}]",
+        st.sampled_from([10, 11, 12]),
+        st.integers(32, 10**20),
+        st.integers(0, 31),
+    ),
+    st.builds(lambda msb, lsb: f"cdw13[{msb}:{lsb}]", st.integers(0, 30), st.integers(1, 31)).filter(
+        lambda s: int(s.split("[")[1].split(":")[0]) < int(s.split(":")[1][:-1])
+    ),  # lsb above msb
+    st.sampled_from(
+        [
+            "cdw1",
+            "cdw16",
+            "cdw9",
+            "dw10",
+            "cdw10-12",
+            "cdw11-10",
+            "cdw15-16",
+            "opcode",
+            "nsid[32]",
+            "CDW10",
+            "cdw10[]",
+            "cdw10[-1]",
+            "cdw10[3:2:1]",
+            "",
+            " ",
+            "cdw10[٣]",
+        ]
+    ),
+    st.text(max_size=10).filter(lambda s: not _VALID_LOCATION.fullmatch(s.strip())),
+)
+
+
+@dataclass(frozen=True)
+class BrokenFile:
+    content: bytes
+    kind: str  # what was broken, for the failure message
+    must_fail: bool  # the file can't be valid
+    span: tuple[int, int] | None = None  # 1-based lines one of the errors must point into
+    entry: str | None = None  # the label the error at `span` carries (entry id or commands[i])
+
+
+def _lines_of(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def _find(lines: list[str], start: int, stop: int, needle: str) -> int:
+    for i in range(start, stop):
+        if lines[i].lstrip().removeprefix("- ").startswith(needle):
+            return i
+    raise AssertionError(f"{needle!r} not in lines {start}-{stop}:\n" + "\n".join(lines))
+
+
+def _indent(line: str) -> int:
+    stripped = line.lstrip(" ")
+    extra = 2 if stripped.startswith("- ") else 0
+    return len(line) - len(stripped) + extra
+
+
+def _block_end(lines: list[str], i: int) -> int:
+    """The index after the last line of the node whose key is on line i."""
+    own = _indent(lines[i])
+    j = i + 1
+    while (
+        j < len(lines)
+        and lines[j].strip()
+        and (_indent(lines[j]) > own or (lines[j].lstrip().startswith("- ") and _indent(lines[j]) - 2 >= own))
+    ):
+        j += 1
+    return j
+
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: generation is most of the cost
+
+
+def _dump(doc: Any) -> str:
+    return yaml.dump(
+        doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=10**6
+    )
+
+
+@st.composite
+def broken_catalogues(draw: st.DrawFn) -> BrokenFile:
+    """A catalogue file with one deliberate fault, and the lines its error must point into."""
+    n = draw(st.integers(1, 3))
+    entries = [draw(st.sampled_from([_entry, _io_entry]))(k) for k in range(n)]
+    k = draw(st.integers(0, n - 1))
+    entry = entries[k]
+    fault = draw(
+        st.sampled_from(
+            [
+                "unknown-key",
+                "bad-type",
+                "bad-opcode",
+                "bad-queue",
+                "bad-location",
+                "overlap",
+                "field-range",
+                "missing",
+                "duplicate-id",
+                "direction",
+                "bad-length",
+                "top-level",
+                "deep",
+            ]
+        )
+    )
+    # (where the fault is) -> a path to the key whose line the error must name: entry k, field j, key.
+    target: tuple[str, int | None, str] | None = None  # ("entry"|"field"|"data", field index, key)
+    marker = "zq" + draw(st.text(string.ascii_lowercase, min_size=4, max_size=8))
+    if fault == "unknown-key":
+        where = draw(st.sampled_from(["entry", "field", "data"]))
+        j = draw(st.integers(0, len(entry["fields"]) - 1)) if where == "field" else None
+        holder = entry if where == "entry" else entry["data"] if where == "data" else entry["fields"][j]
+        holder[marker] = draw(ANY_VALUE)
+        target = (where, j, marker)
+    elif fault == "bad-type":
+        key = draw(st.sampled_from(["name", "set", "help", "fields", "data", "destructive", "aliases"]))
+        kinds = {
+            "name": str,
+            "set": str,
+            "help": str,
+            "fields": list,
+            "data": dict,
+            "destructive": bool,
+            "aliases": list,
+        }
+        entry[key] = draw(not_a(kinds[key]))
+        target = ("entry", None, key)
+    elif fault == "bad-opcode":
+        entry["opcode"] = draw(st.one_of(st.integers(256, 10**40), st.integers(-(10**40), -1), not_a(int)))
+        target = ("entry", None, "opcode")
+    elif fault == "bad-queue":
+        entry["queue"] = draw(st.one_of(ANY_VALUE.filter(lambda v: v not in ("admin", "io"))))
+        target = ("entry", None, "queue")
+    elif fault == "bad-location":
+        j = draw(st.integers(0, len(entry["fields"]) - 1))
+        entry["fields"][j]["at"] = draw(BAD_LOCATIONS)
+        target = ("field", j, "")  # the `at` line, or `values` that no longer fit
+    elif fault == "overlap":
+        j = draw(st.integers(0, len(entry["fields"]) - 1))
+        at = entry["fields"][j]["at"]
+        entry["fields"].append({"name": "zz_overlap", "at": at if isinstance(at, str) else at[0]})
+        target = ("field", len(entry["fields"]) - 1, "at")
+    elif fault == "field-range":
+        j = draw(st.integers(0, len(entry["fields"]) - 1))
+        f = entry["fields"][j]
+        key = draw(st.sampled_from(["max", "default", "min-above-max", "values"]))
+        if key == "max":
+            f["max"] = draw(st.integers(2**64 + 1, 10**40))
+        elif key == "default":
+            f.pop("values", None)
+            f["type"] = "uint"
+            f["default"] = draw(st.integers(2**64 + 1, 10**40))
+        elif key == "min-above-max":
+            f["min"], f["max"] = 9, 3
+            key = "max"
+        else:
+            f["type"] = "enum"
+            f["values"] = {"big": draw(st.integers(2**64, 10**40))}
+        target = ("field", j, key)
+    elif fault == "missing":
+        key = draw(st.sampled_from(["id", "name", "set", "queue", "help"]))
+        del entry[key]
+        target = ("entry", None, "")
+    elif fault == "duplicate-id":
+        twin = copy.deepcopy(entry)
+        twin["id"] = entry["id"]
+        entries.append(twin)
+        k = len(entries) - 1
+        target = ("entry", None, "id")
+    elif fault == "direction":
+        entry["data"]["direction"] = "write" if entry["data"]["direction"] == "read" else "read"
+        target = ("data", None, "direction")
+    elif fault == "bad-length":
+        entry["data"]["length"] = draw(
+            st.one_of(
+                st.integers(2**32, 10**30),
+                st.integers(-(10**30), -1),
+                st.text(max_size=8).filter(lambda s: s not in ("user", "optional")),
+                st.fixed_dictionaries(
+                    {"field": ANY_VALUE.filter(lambda v: v not in ("f0", "f1", "f2", "f3"))}
+                ),
+                st.fixed_dictionaries(
+                    {"by": ANY_VALUE.filter(lambda v: v not in ("f0", "f1", "f2", "f3")), "sizes": ANY_VALUE}
+                ),
+                st.fixed_dictionaries({"field": st.just("f1"), "unit": st.integers(-(10**9), 0)}),
+            )
+        )
+        target = ("data", None, "length")
+    elif fault == "top-level":
+        key = draw(st.sampled_from(["version", marker]))
+        doc_extra = {key: draw(ANY_VALUE.filter(lambda v: v != 1 or isinstance(v, bool)))}
+        text = _dump({**doc_extra, "commands": entries})
+        lines = _lines_of(text)
+        i = _find(lines, 0, len(lines), f"{key}:")
+        return BrokenFile(text.encode(), fault, True, (i + 1, _block_end(lines, i)), None)
+    else:  # deep nesting where a string belongs
+        entry["help"] = deep(draw(st.integers(20, 400)))
+        target = ("entry", None, "help")
+
+    text = _dump({"version": 1, "commands": entries})
+    lines = _lines_of(text)
+    ids = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    start, stop = ids[k], ids[k + 1] if k + 1 < len(ids) else len(lines)
+    label = entries[k]["id"] if isinstance(entries[k].get("id"), str) else f"commands[{k}]"
+    where, j, key = target
+    if where == "field":
+        fields_at = _find(lines, start, stop, "fields:")
+        items = [
+            i
+            for i in range(fields_at + 1, _block_end(lines, fields_at))
+            if lines[i].lstrip().startswith("- ") and _indent(lines[i]) - 2 == _indent(lines[fields_at])
+        ]
+        start, stop = items[j], items[j + 1] if j + 1 < len(items) else _block_end(lines, fields_at)
+    elif where == "data":
+        data_at = _find(lines, start, stop, "data:")
+        start, stop = data_at, _block_end(lines, data_at)
+    if key:
+        i = _find(lines, start, stop, f"{key}:")
+        span = (i + 1, _block_end(lines, i))
+    elif where == "field":
+        span = (start + 1, stop)
+    else:
+        span = (start + 1, start + 1)
+    return BrokenFile(text.encode(), fault, True, span, label)
+
+
+@st.composite
+def garbage_catalogues(draw: st.DrawFn) -> BrokenFile:
+    """Files that are barely YAML or not text: random structures, random bytes, a valid file with bytes
+    that are not UTF-8 spliced in, truncated files, YAML syntax errors."""
+    kind = draw(st.sampled_from(["structure", "bytes", "non-utf8", "truncated", "syntax", "tags"]))
+    valid = _dump({"version": 1, "commands": [_entry(0), _io_entry(1)]})
+    if kind == "structure":
+        value = draw(
+            st.recursive(
+                SCALARS,
+                lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
+                max_leaves=20,
+            )
+        )
+        if draw(st.booleans()):
+            value = {"commands": value} if draw(st.booleans()) else {"commands": [value]}
+        text = _dump(value)
+        return BrokenFile(text.encode(), kind, False)
+    if kind == "bytes":
+        return BrokenFile(draw(st.binary(max_size=300)), kind, False)
+    if kind == "non-utf8":
+        raw = valid.encode()
+        at = draw(st.integers(0, len(raw)))
+        bad = draw(st.sampled_from([b"\xff", b"\xfe\xfe", b"\xc3", b"\xed\xa0\x80", b"\x80abc"]))
+        line = raw.count(b"\n", 0, at) + 1
+        return BrokenFile(raw[:at] + bad + raw[at:], kind, True, (line, line), None)
+    if kind == "truncated":
+        return BrokenFile(valid.encode()[: draw(st.integers(0, len(valid)))], kind, False)
+    if kind == "syntax":
+        lines = valid.split("\n")
+        i = draw(st.integers(0, len(lines) - 1))
+        junk = draw(
+            st.sampled_from(
+                ["  : :", "- [", "{", "key: 'unterminated", "\t- tab", "&a *b", "? ? ?", "%YAML 9"]
+            )
+        )
+        lines.insert(i, junk)
+        return BrokenFile("\n".join(lines).encode(), kind, False)
+    # YAML tags the safe loader refuses or turns into odd types
+    tag = draw(
+        st.sampled_from(
+            [
+                "!!python/object:os.system",
+                "!!binary aGk=",
+                "!!set {a, b}",
+                "!!timestamp 2001-12-14",
+                "!custom 1",
+                "!!float 1e999",
+                "!!omap [a: 1]",
+                "!!python/name:os.system",
+            ]
+        )
+    )
+    text = valid.replace("help: generated", f"help: {tag}", 1)
+    return BrokenFile(text.encode(), kind, "help: " + tag != "help: generated")
+
+
+# ---- field values ------------------------------------------------------------------------------------------
+
+DIGIT_LOOKALIKES = "٠١٢٣٤٥٦٧٨٩０１２３４５６７８９¹²³⁴"
+
+
+def value_texts(lo: int, hi: int, names: list[str]) -> st.SearchStrategy[str]:
+    """What a person (or a fuzzer) might type for a field whose range is lo..hi."""
+    out_of_range = st.one_of(st.integers(hi + 1, hi + 2 + 10**40), st.integers(-(10**40), -1))
+    numbers = st.one_of(out_of_range, st.integers(lo, hi), st.integers(0, 2**70))
+    spelled = st.one_of(
+        numbers.map(str),
+        numbers.map(lambda v: hex(v) if v >= 0 else "-" + hex(-v)),
+        numbers.map(lambda v: f"0X{v:X}" if v >= 0 else f"-0X{-v:X}"),
+        numbers.map(lambda v: f"{v:_}"),
+        numbers.map(lambda v: f"{v}e0"),
+        numbers.map(lambda v: f"+{v}"),
+        numbers.map(lambda v: f" {v}\t"),
+        numbers.map(lambda v: f"0o{v:o}" if v >= 0 else str(v)),
+        numbers.map(lambda v: f"0b{v:b}" if v >= 0 else str(v)),
+        numbers.map(lambda v: f"{v}h"),
+        numbers.map(lambda v: f"{v}.0"),
+    )
+    return st.one_of(
+        spelled,
+        st.sampled_from(
+            [
+                "",
+                " ",
+                "0x",
+                "0x-1",
+                "-",
+                "--1",
+                "1-",
+                "0xg",
+                "nan",
+                "inf",
+                "-0",
+                "00",
+                "0x00",
+                "true",
+                "false",
+                "on",
+                "yes",
+                "=",
+                "==1",
+                "1=2",
+                "None",
+                "\x00",
+                "1\n2",
+                "\u2028",
+            ]
+        ),
+        st.text(DIGIT_LOOKALIKES, min_size=1, max_size=4),
+        st.text(max_size=10),
+        st.sampled_from(names or ["none"]).map(lambda n: n.upper() if len(n) % 2 else n),
+        st.sampled_from(names or ["none"]).map(lambda n: n + "x"),
+    )
+
+
+# ---- CLI argument vectors --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Files in a temporary folder the CLI vectors may name (never the user's files)."""
+
+    good_catalogue: str
+    bad_catalogue: str
+    missing: str
+    directory: str
+    data_512: str
+    data_odd: str
+    out_file: str
+    good_script: str
+    bad_script: str
+
+
+def argv_vectors(paths: Paths, command_ids: list[str]) -> st.SearchStrategy[list[str]]:
+    devices = st.sampled_from(
+        [
+            "sim0",
+            "sim0n1",
+            "sim0n2",
+            "/dev/sim0n1",
+            "sim1n1",
+            "ng9n9",
+            "/dev/nvme9",
+            "nvme9n1",
+            "",
+            "-",
+            "../sim0n1",
+            "sim0n1\n",
+        ]
+    )
+    numbers = st.one_of(
+        st.integers(-(10**20), 10**20).map(str),
+        st.sampled_from(
+            ["0", "1", "4096", "0x1000", "0x", "1e3", "-0", "four", "", "nan", "inf", "0.5", "1_0"]
+        ),
+    )
+    files = st.sampled_from(
+        [
+            paths.good_catalogue,
+            paths.bad_catalogue,
+            paths.missing,
+            paths.directory,
+            paths.data_512,
+            paths.data_odd,
+            paths.good_script,
+            paths.bad_script,
+            "",
+        ]
+    )
+    commands = st.one_of(
+        st.sampled_from(command_ids), st.sampled_from(["IDENTIFY", "idnetify", "", "x" * 300])
+    )
+    field_arg = st.builds(
+        lambda name, value: f"{name}={value}",
+        st.sampled_from(
+            ["cns", "nsid", "slba", "nlb", "lid", "numd", "fid", "sel", "opcode", "cdw10", "zsa", "x"]
+        ),
+        numbers,
+    ) | st.sampled_from(["cns", "=1", "==", "cns=", "cns=controller", "lid=smart", "opcode=0x80"])
+    send_opts = st.lists(
+        st.one_of(
+            st.tuples(st.just("--data-len"), numbers),
+            st.tuples(st.just("--data-in"), files),
+            st.tuples(
+                st.just("--data-out"),
+                st.sampled_from([paths.out_file, paths.directory, paths.missing + "/x"]),
+            ),
+            st.tuples(st.just("--backend"), st.sampled_from(["sim", "uring", "ioctl", "tcp", ""])),
+            st.tuples(st.just("--catalogue"), files),
+            st.just(("--json",)),
+            st.just(("--allow-destructive",)),
+            st.just(("--data-len",)),  # a value missing
+            st.just(("--bogus",)),
+        ),
+        max_size=4,
+    ).map(lambda groups: [a for g in groups for a in g])
+    send = st.builds(
+        lambda dev, cmd, fields, opts: ["send", dev, cmd, *fields, *opts],
+        devices,
+        commands,
+        st.lists(field_arg, max_size=4),
+        send_opts,
+    )
+    run = st.builds(
+        lambda script, opts: ["run", script, *opts],
+        files,
+        st.lists(
+            st.one_of(
+                st.tuples(st.just("--device"), devices),
+                st.tuples(st.just("--backend"), st.sampled_from(["sim", "uring", "x"])),
+                st.just(("--json",)),
+                st.just(("--allow-destructive",)),
+                st.tuples(st.just("--catalogue"), files),
+            ),
+            max_size=3,
+        ).map(lambda groups: [a for g in groups for a in g]),
+    )
+    # bench: always one option out of range, so no vector starts a real load (the destructive tests run
+    # the bench itself).
+    bench_bad = st.sampled_from(
+        [
+            ("--qd", "0"),
+            ("--qd", "65537"),
+            ("--bs", "-1"),
+            ("--seconds", "0"),
+            ("--seconds", "nan"),
+            ("--rw", "trim"),
+            ("--bs", "0x1g"),
+            ("--qd", "many"),
+            ("--seconds", "-5"),
+        ]
+    )
+    bench = st.builds(
+        lambda dev, bad, extra: ["bench", dev, *bad, *extra],
+        devices,
+        bench_bad,
+        st.lists(st.sampled_from(["--json", "--allow-destructive", "--poll", "--fixed-buffers"]), max_size=2),
+    )
+    catalogue = st.one_of(
+        st.builds(lambda f: ["catalogue", "check", f], files),
+        st.builds(
+            lambda f, j: ["catalogue", "list", "--catalogue", f, *j], files, st.sampled_from([[], ["--json"]])
+        ),
+        st.just(["catalogue"]),
+        st.just(["catalogue", "frobnicate"]),
+    )
+    misc = st.one_of(
+        st.just(["list", "--json", "--extra"]),
+        st.lists(st.text(max_size=8), min_size=1, max_size=4),
+        st.lists(
+            st.sampled_from(
+                [
+                    "send",
+                    "run",
+                    "bench",
+                    "list",
+                    "catalogue",
+                    "--json",
+                    "--device",
+                    "sim0n1",
+                    "--catalogue",
+                    "--backend",
+                    "sim",
+                    "-h",
+                    "--version",
+                    "--",
+                    "identify",
+                ]
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+    )
+    return st.one_of(send, send, run, bench, catalogue, misc)
+
+
+# ---- command scripts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokenScript:
+    content: bytes
+    kind: str
+    reachable_commands: bool  # whether the fault leaves every step valid up to the faulty one
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@st.composite
+def broken_scripts(draw: st.DrawFn) -> BrokenScript:
+    """A command script with one fault: wrong or missing version, bad base64, unknown commands or fields,
+    out-of-range values, wrong types, unknown keys, or not a script at all."""
+    steps: list[dict[str, Any]] = [
+        {
+            "command": "identify",
+            "fields": {"cns": 1},
+            "expect": {"sct": 0, "sc": 0, "name": "Successful Completion"},
+        },
+        {"command": "get-log-page", "fields": {"lid": 2, "numd": 128}},
+        {"command": "read", "fields": {"slba": 0, "nlb": 1}},
+    ]
+    doc: dict[str, Any] = {"nvtui-script": 1, "device": "sim0n1", "steps": steps}
+    kind = draw(
+        st.sampled_from(
+            [
+                "version",
+                "no-version",
+                "base64",
+                "unknown-command",
+                "unknown-field",
+                "range",
+                "step-type",
+                "unknown-key",
+                "expect",
+                "steps-type",
+                "not-mapping",
+                "data-len",
+                "duplicate-key",
+                "garbage",
+            ]
+        )
+    )
+    i = draw(st.integers(0, len(steps) - 1))
+    if kind == "version":
+        doc["nvtui-script"] = draw(ANY_VALUE.filter(lambda v: not (v == 1 and type(v) is int)))
+    elif kind == "no-version":
+        del doc["nvtui-script"]
+    elif kind == "base64":
+        good = _b64(draw(st.binary(min_size=1, max_size=64)))
+        at = draw(st.integers(0, len(good)))
+        steps[i]["data"] = (
+            good[:at] + draw(st.sampled_from(["!", "*", "=", "===", "é", "-", "_", " x"])) + good[at:]
+        )
+    elif kind == "unknown-command":
+        steps[i]["command"] = draw(
+            st.text(min_size=1, max_size=20).filter(lambda s: s.strip().lower() not in KNOWN_COMMANDS)
+            | st.sampled_from(["format", "identify-controller", "smart-log", "readd"])
+        )
+    elif kind == "unknown-field":
+        steps[i]["fields"]["zz" + draw(st.text(string.ascii_lowercase, max_size=6))] = draw(st.integers(0, 9))
+    elif kind == "range":
+        field = next(iter(steps[i]["fields"]))
+        steps[i]["fields"][field] = draw(
+            st.one_of(
+                st.integers(2**64, 10**30),
+                st.integers(-(10**30), -1),
+                st.sampled_from(["0x", "twelve", "1e9", "0x1ffffffffffffffff"]),
+            )
+        )
+    elif kind == "step-type":
+        key = draw(st.sampled_from(["command", "fields", "data", "note", "data_len"]))
+        kinds: dict[str, Any] = {"command": str, "fields": dict, "data": str, "note": str, "data_len": int}
+        steps[i][key] = draw(
+            not_a(kinds[key]).filter(lambda v: v is not None or key in ("command", "fields"))
+        )
+        if key == "data_len" and isinstance(steps[i][key], float) and steps[i][key].is_integer():
+            steps[i][key] = "x"  # pydantic takes 4096.0 as 4096
+    elif kind == "unknown-key":
+        (steps[i] if draw(st.booleans()) else doc)[
+            "zz" + draw(st.text(string.ascii_lowercase, max_size=6))
+        ] = 1
+    elif kind == "expect":
+        steps[i]["expect"] = draw(
+            st.one_of(
+                st.fixed_dictionaries({"sct": st.integers(8, 10**20), "sc": st.integers(0, 255)}),
+                st.fixed_dictionaries({"sct": st.integers(0, 7), "sc": st.integers(256, 10**20)}),
+                st.fixed_dictionaries({"sct": st.integers(-(10**9), -1), "sc": st.just(0)}),
+                st.fixed_dictionaries({"sc": st.just(0)}),
+                not_a(dict).filter(lambda v: v is not None),
+            )
+        )
+    elif kind == "steps-type":
+        doc["steps"] = draw(not_a(list).filter(lambda v: v is not None and v != {}))
+    elif kind == "not-mapping":
+        return BrokenScript(_dump(draw(not_a(dict))).encode(), kind, False)
+    elif kind == "data-len":
+        steps[i]["data_len"] = draw(st.one_of(st.integers(2**32, 10**20), st.integers(-(10**9), -1)))
+    elif kind == "duplicate-key":
+        text = _dump(doc)
+        text = text.replace("device: sim0n1\n", "device: sim0n1\ndevice: sim0n2\n", 1)
+        return BrokenScript(text.encode(), kind, False)
+    else:
+        raw = _dump(doc).encode()
+        at = draw(st.integers(0, len(raw)))
+        return BrokenScript(
+            raw[:at] + draw(st.sampled_from([b"\xff\xfe", b"\x00", b"\xc3(", b"\x07"])) + raw[at:],
+            kind,
+            False,
+        )
+    return BrokenScript(_dump(doc).encode(), kind, True)

@@ -1,0 +1,408 @@
+"""Broken input never gets past nvtui: generated catalogue files, field values, CLI argument vectors and
+command scripts. Whatever comes in, nothing escapes `main` (no traceback, no "internal error"), every
+error is one line naming the file and line (YAML) or the field and its allowed range (values), bad input
+exits 2, and nothing bad input asks for is submitted (a recording backend sees every command).
+
+Generated cases per run (max_examples, added up in `test_the_generated_cases_add_up`): 2,500 broken
+catalogues + 1,500 garbage catalogue files + 400 `catalogue check` runs + 3,000 field values + 1,000 bad
+values through `send` + 1,200 CLI argument vectors + 800 broken scripts through `run` = 10,400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from fuzz.recording import Recorder, install_recorder, run_cli
+from fuzz.strategies import (
+    BrokenFile,
+    BrokenScript,
+    Paths,
+    argv_vectors,
+    broken_catalogues,
+    broken_scripts,
+    garbage_catalogues,
+    value_texts,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nvtui.backend.sim import SimBackend
+from nvtui.catalogue import CatalogueError, CommandDef, FieldDef, check_file, load_catalogue
+from nvtui.errors import UsageError
+
+CATALOGUE = load_catalogue(user_dir=False)
+BUILTIN_IDS = {e.id for e in CATALOGUE}
+# Sendable from the CLI without waiting for an event that may never come (AER completes only on one).
+SENDABLE = [e for e in CATALOGUE if not e.refused and e.id != "asynchronous-event-request"]
+ENTRIES_WITH_FIELDS = [e for e in CATALOGUE if e.fields]
+
+COUNTS: dict[str, int] = {}
+FUZZ_TESTS = {
+    "broken_catalogues": 2500,
+    "garbage_catalogues": 1500,
+    "catalogue_check_cli": 400,
+    "field_values": 3000,
+    "field_values_cli": 1000,
+    "argv": 1200,
+    "scripts": 800,
+}
+
+
+# NVTUI_FUZZ_SCALE=0.1 for a quick local run (the count check then skips); CI runs the full numbers.
+SCALE = float(os.environ.get("NVTUI_FUZZ_SCALE", "1"))
+
+
+def fuzz(name: str) -> settings:
+    return settings(
+        max_examples=max(1, int(FUZZ_TESTS[name] * SCALE)),
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+
+
+def count(name: str) -> None:
+    COUNTS[name] = COUNTS.get(name, 0) + 1
+
+
+_serial = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[Recorder]:
+    """Every backend opened in this module records its submissions; the TUI verb never starts an app."""
+    import nvtui.cli
+
+    with pytest.MonkeyPatch.context() as mp:
+        rec = install_recorder(mp)
+        mp.setattr(nvtui.cli, "cmd_tui", lambda args: 0)
+        yield rec
+
+
+@pytest.fixture(autouse=True)
+def _simulator_held_open() -> Iterator[None]:
+    """The simulated controller stays powered on for the whole test, so each CLI run's open and close only
+    count a reference instead of saving and fsyncing the state (the cost of a run, not what is tested)."""
+    held = SimBackend("sim0")
+    yield
+    asyncio.run(held.close())
+
+
+def write(folder: Path, content: bytes, suffix: str = ".yaml") -> Path:
+    path = folder / f"case-{next(_serial)}{suffix}"
+    path.write_bytes(content)
+    return path
+
+
+# ---- catalogue files ---------------------------------------------------------------------------------------
+
+
+def assert_well_formed(path: Path, content: bytes, errors: list[CatalogueError]) -> None:
+    """Each error: one printable line `FILE:LINE: ...` with a line the file has."""
+    last = content.count(b"\n") + 1
+    for err in errors:
+        text = str(err)
+        assert text.isprintable(), f"not one printable line: {text!r}"
+        m = re.match(re.escape(str(path)) + r":(\d+): \S", text)
+        assert m, f"no FILE:LINE: prefix: {text!r}"
+        assert 1 <= int(m[1]) <= last + 1, f"line {m[1]} outside the {last}-line file: {text!r}"
+
+
+def assert_points_at(case: BrokenFile, errors: list[CatalogueError]) -> None:
+    if case.must_fail:
+        assert errors, (
+            f"{case.kind}: a broken file passed the check:\n{case.content.decode(errors='replace')}"
+        )
+    if case.span is not None:
+        lo, hi = case.span
+        hits = [e for e in errors if lo <= e.line <= hi and (case.entry is None or e.entry == case.entry)]
+        assert hits, (
+            f"{case.kind}: no error points into lines {lo}-{hi} of entry {case.entry}: "
+            f"{[str(e) for e in errors]}\n{case.content.decode(errors='replace')}"
+        )
+
+
+def assert_the_rest_loads(path: Path, errors: list[CatalogueError]) -> None:
+    """DESIGN.md: a bad file gets its errors and the rest still loads."""
+    loaded = load_catalogue([path], user_dir=False)
+    assert {e.id for e in loaded} >= BUILTIN_IDS
+    assert [str(e) for e in loaded.errors] == [str(e) for e in errors]
+
+
+@fuzz("broken_catalogues")
+@given(case=broken_catalogues())
+def test_a_broken_catalogue_entry_is_reported_at_its_file_and_line(folder: Path, case: BrokenFile) -> None:
+    count("broken_catalogues")
+    path = write(folder, case.content)
+    errors = check_file(path)
+    assert_well_formed(path, case.content, errors)
+    assert_points_at(case, errors)
+    assert_the_rest_loads(path, errors)
+
+
+@fuzz("garbage_catalogues")
+@given(case=garbage_catalogues())
+def test_garbage_catalogue_files_give_line_numbered_errors_never_a_crash(
+    folder: Path, case: BrokenFile
+) -> None:
+    count("garbage_catalogues")
+    path = write(folder, case.content)
+    errors = check_file(path)
+    assert_well_formed(path, case.content, errors)
+    assert_points_at(case, errors)
+    assert_the_rest_loads(path, errors)
+
+
+@fuzz("catalogue_check_cli")
+@given(case=st.one_of(broken_catalogues(), garbage_catalogues()))
+def test_catalogue_check_exits_2_with_one_line_per_error(
+    folder: Path, recorder: Recorder, case: BrokenFile
+) -> None:
+    count("catalogue_check_cli")
+    path = write(folder, case.content)
+    mark = recorder.mark()
+    done = run_cli(["catalogue", "check", str(path)])
+    assert done.raised is None, repr(done.raised)
+    assert "Traceback" not in done.err and "internal error" not in done.err
+    expected = [str(e) for e in check_file(path)]
+    if expected:
+        assert done.code == 2
+        assert done.err.splitlines() == expected
+    else:
+        assert done.code == 0 and done.out == f"{path}: ok\n"
+    assert recorder.since(mark) == []
+
+
+# ---- field values ------------------------------------------------------------------------------------------
+
+
+_STRATEGIES: dict[tuple[str, int, int, bool], st.SearchStrategy[str]] = {}
+
+
+def values_for(f: FieldDef, *, bad: bool = False) -> st.SearchStrategy[str]:
+    """What may be typed for `f` (only what `f` refuses, with bad=True); built once per field shape."""
+    key = (f.name, f.min, f.max, bad)
+    if key not in _STRATEGIES:
+        texts = value_texts(f.min, f.max, list(f.values))
+        _STRATEGIES[key] = texts.filter(lambda t: bad_value(f, t)) if bad else texts
+    return _STRATEGIES[key]
+
+
+def plain_number(text: str) -> int | None:
+    s = text.strip()
+    if re.fullmatch(r"[0-9]+", s):
+        return int(s, 10)
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", s):
+        return int(s, 16)
+    return None
+
+
+def assert_value_error(defn: CommandDef, message: str, named: FieldDef | None) -> None:
+    """One line naming the field and its allowed range (or the bad FIELD=VALUE / unknown name itself)."""
+    assert message.isprintable() and "\n" not in message, repr(message)
+    m = re.match(r"field ([a-z0-9_]+): ", message)
+    if m:
+        f = defn.field(m[1])
+        if "given twice" not in message:
+            assert f.range_text() in message, f"no range in {message!r}"
+        if named is not None and m[1] != named.name:
+            assert f.required and "required" in message, message
+        return
+    assert message.startswith(f"{defn.id}: "), message
+    assert "expected FIELD=VALUE" in message or "unknown field" in message, message
+
+
+@fuzz("field_values")
+@given(data=st.data())
+def test_a_field_value_is_taken_exactly_or_refused_naming_field_and_range(data: st.DataObject) -> None:
+    count("field_values")
+    defn = data.draw(st.sampled_from(ENTRIES_WITH_FIELDS), label="entry")
+    f = data.draw(st.sampled_from(defn.fields), label="field")
+    text = data.draw(values_for(f), label="value")
+    spelled = data.draw(st.sampled_from([f.name, f.name.upper(), f" {f.name}"]), label="name")
+    assignments = [f"{spelled}={text}"]
+    extra = data.draw(
+        st.lists(
+            st.sampled_from(["", "=", "=1", f"{f.name}", f"{f.name}=0", "nosuchfield=1", "x" * 40]),
+            max_size=2,
+        )
+    )
+    assignments += extra
+    try:
+        values = defn.parse_values(assignments)
+    except UsageError as exc:
+        assert_value_error(defn, str(exc), f if not extra else None)
+        return
+    got = values[f.name]
+    assert f.min <= got <= f.max, f"{defn.id}.{f.name}={text!r} accepted as {got}, outside {f.range_text()}"
+    number = plain_number(text)
+    lowered = text.strip().lower()
+    if number is not None:
+        assert got == number, f"{text!r} became {got}: truncated"
+    elif lowered in f.values:
+        assert got == f.values[lowered]
+    else:
+        assert f.kind == "flag" and lowered in ("true", "false", "yes", "no", "on", "off"), (
+            f"{defn.id}.{f.name}: {text!r} accepted as {got}"
+        )
+    for name, value in values.items():
+        g = defn.field(name)
+        assert g.min <= value <= g.max
+
+
+def bad_value(f: FieldDef, text: str) -> bool:
+    try:
+        f.parse(text)
+    except UsageError:
+        return True
+    return False
+
+
+@fuzz("field_values_cli")
+@given(data=st.data())
+def test_a_bad_value_on_the_command_line_exits_2_and_sends_nothing(
+    recorder: Recorder, data: st.DataObject
+) -> None:
+    count("field_values_cli")
+    device = data.draw(st.sampled_from(["sim0", "sim0n1", "sim0n2"]), label="device")
+    defn = data.draw(st.sampled_from([e for e in SENDABLE if e.fields]), label="entry")
+    f = data.draw(st.sampled_from(defn.fields), label="field")
+    text = data.draw(values_for(f, bad=True), label="value")
+    options = data.draw(
+        st.lists(st.sampled_from(["--json", "--allow-destructive", "--backend=sim"]), unique=True)
+    )
+    mark = recorder.mark()
+    done = run_cli(["send", device, defn.id, f"{f.name}={text}", *options])
+    assert done.raised is None, repr(done.raised)
+    assert done.code == 2, (done.code, done.err)
+    line = done.err.rstrip("\n")
+    assert "\n" not in line and line.startswith("nvtui: field ") and "Traceback" not in done.err, done.err
+    assert f"field {f.name}: " in line and f.range_text() in line, line
+    assert done.out == ""
+    assert recorder.since(mark) == [], "a command with a bad value reached the backend"
+
+
+# ---- CLI argument vectors --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def paths(folder: Path) -> Paths:
+    good = folder / "good.yaml"
+    good.write_text(
+        "version: 1\ncommands:\n"
+        "- {id: vendor-log, name: Vendor log, set: vendor, opcode: 0xc2, queue: admin,\n"
+        "   help: a vendor log, data: {direction: read, length: 512}}\n"
+    )
+    bad = folder / "bad.yaml"
+    bad.write_text("version: 1\ncommands:\n- {id: Bad, opcode: 999}\n- not a mapping\n")
+    data = folder / "data512.bin"
+    data.write_bytes(bytes(range(256)) * 2)
+    odd = folder / "data-odd.bin"
+    odd.write_bytes(b"\1" * 777)
+    (folder / "dir").mkdir(exist_ok=True)
+    script = folder / "good-script.yaml"
+    script.write_text("nvtui-script: 1\ndevice: sim0n1\nsteps:\n- {command: identify, fields: {cns: 1}}\n")
+    bad_script = folder / "bad-script.yaml"
+    bad_script.write_text(
+        "nvtui-script: 1\ndevice: sim0n1\nsteps:\n- {command: identify, fields: {cns: 999}}\n"
+    )
+    return Paths(
+        good_catalogue=str(good),
+        bad_catalogue=str(bad),
+        missing=str(folder / "missing.yaml"),
+        directory=str(folder / "dir"),
+        data_512=str(data),
+        data_odd=str(odd),
+        out_file=str(folder / "out.bin"),
+        good_script=str(script),
+        bad_script=str(bad_script),
+    )
+
+
+@fuzz("argv")
+@given(data=st.data())
+def test_any_argument_vector_ends_in_an_exit_code_never_a_traceback(
+    recorder: Recorder, paths: Paths, data: st.DataObject
+) -> None:
+    count("argv")
+    argv = data.draw(argv_vectors(paths, [e.id for e in SENDABLE]), label="argv")
+    mark = recorder.mark()
+    done = run_cli(argv)
+    assert done.raised is None, f"{argv}: {done.raised!r}"
+    assert done.code in (0, 1, 2, 3), (argv, done.code, done.err)
+    assert "Traceback" not in done.err and "internal error" not in done.err, (argv, done.err)
+    # Every line on stderr is a whole message of its own: nvtui's, or a catalogue error `FILE:LINE: ...`.
+    for line in done.err.splitlines():
+        assert line.startswith("nvtui") or re.match(r"^/.*:\d+: \S", line), (argv, done.err)
+    if done.code == 2:
+        assert recorder.user_commands_since(mark) == [], f"{argv}: exit 2 but a command was submitted"
+    if done.code in (2, 3) and not any(a in ("-h", "--help") for a in argv):
+        assert done.err.strip(), f"{argv}: exit {done.code} without a word on stderr"
+
+
+# ---- command scripts -------------------------------------------------------------------------------------
+
+
+@fuzz("scripts")
+@given(case=broken_scripts(), device_option=st.booleans())
+def test_a_broken_script_exits_2_naming_its_line_and_sends_nothing(
+    folder: Path, recorder: Recorder, case: BrokenScript, device_option: bool
+) -> None:
+    count("scripts")
+    path = write(folder, case.content)
+    mark = recorder.mark()
+    done = run_cli(["run", str(path), *(["--device", "sim0n1"] if device_option else [])])
+    shown = case.content.decode(errors="replace")
+    assert done.raised is None, repr(done.raised)
+    assert done.code == 2, f"{case.kind}: exit {done.code}\n{done.out}{done.err}\n{shown}"
+    line = done.err.rstrip("\n")
+    assert "\n" not in line and "Traceback" not in line and "internal error" not in line, done.err
+    m = re.match(r"nvtui: " + re.escape(str(path)) + r":(\d+): \S", line)
+    assert m, f"{case.kind}: no FILE:LINE in {line!r}\n{shown}"
+    assert 1 <= int(m[1]) <= case.content.count(b"\n") + 1
+    assert recorder.user_commands_since(mark) == [], f"{case.kind}: a step was sent from a broken script"
+    assert done.out == ""
+
+
+def test_valid_base64_and_version_1_still_replay(folder: Path, recorder: Recorder) -> None:
+    """The generators' faults are faults: the same script without them replays (exit 0)."""
+    doc = {
+        "nvtui-script": 1,
+        "device": "sim0n1",
+        "steps": [
+            {"command": "read", "fields": {"slba": 0, "nlb": 1}},
+            {"command": "identify", "fields": {"cns": 1}},
+        ],
+    }
+    path = write(folder, yaml.safe_dump(doc).encode())
+    mark = recorder.mark()
+    done = run_cli(["run", str(path)])
+    assert done.code == 0, done.err
+    assert [c.opcode for c in recorder.user_commands_since(mark)] == [0x02, 0x06]
+
+
+# ---- the count -------------------------------------------------------------------------------------------
+
+
+def test_the_generated_cases_add_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs last in this file: at least 10,000 generated cases when every generator above ran."""
+    if SCALE != 1:
+        pytest.skip(f"NVTUI_FUZZ_SCALE={SCALE}")
+    if set(COUNTS) != set(FUZZ_TESTS):
+        pytest.skip(f"only {sorted(COUNTS)} of the generators ran (a -k selection)")
+    total = sum(COUNTS.values())
+    with capsys.disabled():
+        print(f"\n{total:,} generated cases: " + ", ".join(f"{k} {v:,}" for k, v in COUNTS.items()))
+    assert total >= 10_000, COUNTS
