@@ -19,7 +19,7 @@ from textual.reactive import var
 from nvtui.screens import messages
 from nvtui.screens.base import SECTIONS
 from nvtui.screens.compose import ComposeScreen
-from nvtui.screens.devices import DevicesScreen
+from nvtui.screens.devices import GONE, DevicesScreen
 from nvtui.screens.load import LoadScreen
 from nvtui.screens.modals import HelpScreen
 from nvtui.screens.palette import CatalogueCommands, DeviceCommands, ScriptCommands
@@ -124,6 +124,7 @@ class NvtuiApp(App[int]):
         self.call_from_thread(self._devices_found, tuple(found))
 
     def _devices_found(self, controllers: tuple[ControllerInfo, ...]) -> None:
+        controllers = mark_gone(self.controllers, controllers)
         if not self.device:
             self.device = default_device(controllers)
         self.controllers = controllers
@@ -174,6 +175,26 @@ class NvtuiApp(App[int]):
             )
         else:
             self.notify("Destructive commands are refused.", title="Read-only")
+
+
+def mark_gone(
+    previous: Sequence[ControllerInfo], found: Sequence[ControllerInfo]
+) -> tuple[ControllerInfo, ...]:
+    """`found`, plus each real controller of `previous` that the kernel no longer lists (hot-unplugged,
+    unbound), kept in the list with state "gone" and nothing accessible, so a vanished device is shown
+    as gone instead of silently disappearing. It stays so until a rescan finds it again."""
+    from dataclasses import replace
+
+    names = {c.name for c in found}
+    gone = []
+    for c in previous:
+        if c.simulated or c.name in names:
+            continue
+        why = f"{c.name} is gone: the kernel no longer lists it (removed or unbound); r rescans"
+        namespaces = tuple(replace(ns, accessible=False, access_error=why) for ns in c.namespaces)
+        gone.append(replace(c, state=GONE, accessible=False, access_error=why, namespaces=namespaces))
+    real = [c for c in found if not c.simulated]
+    return (*real, *gone, *(c for c in found if c.simulated))
 
 
 def default_device(controllers: Sequence[ControllerInfo]) -> str:

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
-from nvtui.errors import NvtuiError, UsageError
+from nvtui.errors import DeviceError, NvtuiError, UsageError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.safety import may_send
@@ -272,6 +272,8 @@ class ComposeScreen(SectionScreen):
             result = await session.send(prepared)
         except NvtuiError as exc:
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
+            if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so
+                self.post_message(messages.RefreshDevices())
             return
         except Exception as exc:
             self.notify(internal_error(exc), title="Not sent", severity="error", timeout=10)

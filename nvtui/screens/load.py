@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from nvtui.backend.base import BackendBase
 from nvtui.errors import NvtuiError, UsageError
+from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.compose import read_data_in
 from nvtui.screens.safety import may_send
@@ -238,6 +239,7 @@ class LoadScreen(SectionScreen):
         summary = f"{outcome.stats.total.count:,} commands, {outcome.stats.iops:,.0f} IOPS"
         if outcome.failure:
             self.notify(f"Stopped by a device error: {outcome.failure}", severity="error", timeout=10)
+            self.post_message(messages.RefreshDevices())  # the device may have gone
         elif outcome.stopped:
             self.notify(f"Stopped: {summary}", title="Load run")
         else:
