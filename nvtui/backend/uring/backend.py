@@ -455,8 +455,7 @@ def open_uring(
     fds: list[int] = []
     rings: list[AsyncRing] = []
     try:
-        ctrl_fd = _open_device(path.ctrl_dev)
-        fds.append(ctrl_fd)
+        # The device the user named first, so a permission error names it (not its controller).
         ns_fd: int | None = None
         if path.ns_dev is not None:
             ns_fd = _open_device(path.ns_dev)
@@ -464,6 +463,8 @@ def open_uring(
             nsid = nsid_of_fd(ns_fd)  # the kernel's word beats sysfs
             if nsid != path.nsid:
                 path = DevicePath(path.name, path.controller, path.ctrl_dev, path.ns_dev, nsid)
+        ctrl_fd = _open_device(path.ctrl_dev)
+        fds.append(ctrl_fd)
         admin_ring = AsyncRing(_make_ring(sq_entries), batch=batch)
         rings.append(admin_ring)
         if not admin_ring.ring.supports(admin_ring.ring.lib.IORING_OP_URING_CMD):
