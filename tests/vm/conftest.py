@@ -29,6 +29,17 @@ SYS_GENERIC = Path("/sys/class/nvme-generic")
 NSID_CONVENTIONAL, NSID_ZONED, NSID_METADATA = 1, 2, 3
 
 
+#: Tests marked ``unplug`` remove the VM's NVMe controller (``device_del``) for the rest of the boot.
+#: A boot runs either them alone (``python -m tests.vm.run --unplug`` sets this) or everything else.
+UNPLUG_BOOT = os.environ.get("NVTUI_VM_UNPLUG") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "unplug: hot-unplugs the VM's NVMe controller; own boot (run.py --unplug)"
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(reason="needs the nvtui test VM: python -m tests.vm.run")
@@ -37,6 +48,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.vm)
             if not IN_VM:
                 item.add_marker(skip)
+    if IN_VM:
+        # Deselected, not skipped: the VM runner fails on any skip.
+        keep = [i for i in items if (i.get_closest_marker("unplug") is not None) == UNPLUG_BOOT]
+        if len(keep) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
 
 
 def find_controller(serial: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """Run the project's VM test suite (or any command) in the nvtui test VM.
 
     python -m tests.vm.run [--kernel 6.12|6.1|PACKAGE] [--timeout S] [--allow-skips] [-- PYTEST ARGS]
+    python -m tests.vm.run --unplug                # only the hot-unplug tests, in a boot of their own
     python -m tests.vm.run --shell 'CMD ...'       # any command, e.g. a benchmark
     python -m tests.vm.run --install-only          # install the Debian packages the harness needs
 
@@ -94,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--allow-skips", action="store_true", help="do not fail when VM tests are skipped")
     p.add_argument("--all-plugins", action="store_true", help=f"keep {', '.join(SLOW_PLUGINS)} loaded")
     p.add_argument("--shell", metavar="CMD", help="run CMD (through sh -c) in the VM instead of pytest")
+    p.add_argument(
+        "--unplug",
+        action="store_true",
+        help="run only the tests marked unplug (they hot-unplug the NVMe controller), in a boot of their own",
+    )
     p.add_argument("--guest-pytest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     ns = p.parse_args(argv)
@@ -121,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else pytest_argv(ns.pytest_args, ns.allow_skips, ns.all_plugins)
         )
         vm.log(f"running in the VM: {shlex.join(command)}")
-        result = vm.run_vm(command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT))
+        env = {"NVTUI_VM_UNPLUG": "1"} if ns.unplug else {}
+        result = vm.run_vm(command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT), env=env)
     except vm.VMTimeout as e:
         vm.log(f"TIMEOUT: {e}")
         return EXIT_TIMEOUT
