@@ -123,6 +123,12 @@ class Session:
         refusal = defn.refusal(values)
         if refusal:
             raise UsageError(f"{defn.id}: refused for passthrough: {refusal}")
+        destructive = defn.is_destructive(values)  # judged before the device is asked anything
+        if destructive and not allow_destructive:
+            raise UsageError(
+                f"{defn.id} is destructive (it can change data or state on {device}); "
+                "pass --allow-destructive to send it"
+            )
         backend = await self.backend(device)
         if backend.nsid == 0 and defn.queue == "io":
             raise UsageError(
@@ -138,12 +144,6 @@ class Session:
             data_len=data_len,
             data=data,
         )
-        destructive = defn.is_destructive(values)
-        if destructive and not allow_destructive:
-            raise UsageError(
-                f"{defn.id} is destructive (it can change data or state on {device}); "
-                "pass --allow-destructive to send it"
-            )
         return Prepared(device, defn, values, cmd, tuple(defn.problems(cmd)), destructive)
 
     async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
