@@ -1,0 +1,244 @@
+"""TUI figures, measured on the real app in a pseudo-terminal (what a terminal emulator would see).
+
+    python -m benchmarks.tui DEVICE [--load-seconds 8] [--repeat 3]      measure, print JSON
+    python -m benchmarks.tui --probe DEVICE SECONDS                       (the app with a load started)
+
+How: the app runs in a pty of 120x40 (`pty.fork`, `TERM=xterm-256color`). This harness answers the
+app's query for synchronized output (DECRQM 2026) as a terminal that supports it, so every frame the
+app draws arrives between `ESC[?2026h` and `ESC[?2026l`: a frame's time is when its end marker is read.
+- start to first frame: from fork to the end of the first frame of `nvtui --device DEVICE` showing the
+  device list (DEVICE's name on screen).
+- idle RSS: VmRSS of that process (/proc/PID/status) after 3 s without input.
+- frame interval under load: `--probe` starts the real app, composes a 4 KiB Read, switches to the Load
+  screen and starts a QD32 run (on a uring device: the C engine in slices); the intervals between frames
+  during the run (after its first second), median and max.
+- key-to-screen under load: with the load running, a `~` typed into the focused count field; the time
+  from writing the key to the pty to the end of the first frame that contains it. Ten keys per run.
+  Frame intervals are taken from one second into the run to the last key (the run outlasts the keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import sys
+import termios
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, median_spread, python
+
+COLS, ROWS = 120, 40
+SYNC_QUERY = b"\x1b[?2026$p"
+SYNC_REPLY = b"\x1b[?2026;2$y"  # DECRPM: mode known, currently reset
+FRAME_END = b"\x1b[?2026l"
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Terminal:
+    """A child process on a pty, and the frames it draws."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.started = time.monotonic()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: size its terminal, then become the app
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+            os.execve(argv[0], argv, env)
+        self.pid, self.fd = pid, fd
+        self.buffer = b""  # the current, unfinished frame
+        self.frames: list[tuple[float, bytes]] = []  # (time its end marker was read, its bytes)
+
+    def pump(self, timeout: float) -> None:
+        """Read what the app wrote within `timeout` seconds, splitting it into frames."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(left, 0))
+            if not ready:
+                return
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:
+                return
+            now = time.monotonic()
+            if not chunk:
+                return
+            if SYNC_QUERY in chunk:
+                os.write(self.fd, SYNC_REPLY)
+            self.buffer += chunk
+            while (end := self.buffer.find(FRAME_END)) >= 0:
+                self.frames.append((now, self.buffer[: end + len(FRAME_END)]))
+                self.buffer = self.buffer[end + len(FRAME_END) :]
+            if left <= 0:
+                return
+
+    def wait_for(self, text: bytes, timeout: float, after: int = 0) -> tuple[float, int] | None:
+        """(time, index) of the first frame from index `after` that contains `text`."""
+        deadline = time.monotonic() + timeout
+        checked = after
+        while time.monotonic() < deadline:
+            for i in range(checked, len(self.frames)):
+                if text in self.frames[i][1]:
+                    return self.frames[i][0], i
+            checked = max(checked, len(self.frames))
+            self.pump(0.01)
+        return None
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            self.pump(0.05)
+            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
+                break
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS))
+    env.pop("TEXTUAL", None)
+    return env
+
+
+def start_and_idle(device: str) -> dict[str, float]:
+    nvtui = str(Path(python()).parent / "nvtui")
+    term = Terminal([nvtui, "--device", device], _env())
+    try:
+        name = Path(device).name.encode()
+        hit = term.wait_for(name, timeout=30)
+        if hit is None:
+            raise RuntimeError(f"nvtui never showed {device}")
+        first_frame = hit[0] - term.started
+        term.pump(3.0)
+        return {"first_frame_s": first_frame, "idle_rss_mb": term.rss_mb()}
+    finally:
+        term.close()
+
+
+def under_load(device: str, seconds: float, keys: int = 10) -> dict[str, float]:
+    argv = [python(), "-m", "benchmarks.tui", "--probe", device, str(seconds)]
+    env = _env()
+    env["PYTHONPATH"] = str(ROOT)
+    term = Terminal(argv, env)
+    try:
+        hit = term.wait_for(b"running", timeout=60)  # the load screen's stats line while a run goes
+        if hit is None:
+            raise RuntimeError("the load never started in the TUI")
+        term.pump(1.0)  # let the first slices land
+        latencies = []
+        for _ in range(keys):
+            mark = len(term.frames)
+            sent = time.monotonic()
+            os.write(term.fd, b"~")
+            shown = term.wait_for(b"~", timeout=10, after=mark)
+            if shown is None:
+                raise RuntimeError("a key typed during the load never reached the screen")
+            latencies.append(shown[0] - sent)
+            term.pump(0.3)
+        begin, end = hit[0] + 1.0, time.monotonic()  # the load runs all along (seconds > the key loop)
+        stamps = [t for t, _frame in term.frames if begin <= t <= end]
+        intervals = [b - a for a, b in itertools.pairwise(stamps)]
+        ios = shown_iops(term.frames)
+        return {
+            "frame_interval_median_s": statistics.median(intervals),
+            "frame_interval_max_s": max(intervals),
+            "frames": len(stamps),
+            "key_to_screen_median_s": statistics.median(latencies),
+            "key_to_screen_max_s": max(latencies),
+            "iops_shown": ios,
+        }
+    finally:
+        term.close()
+
+
+def shown_iops(frames: list[tuple[float, bytes]]) -> float:
+    """The IOPS figure the load screen showed last (its stats line: `IOPS 123,456`)."""
+    for _, frame in reversed(frames):
+        text = ANSI.sub(b"", frame)
+        found = re.findall(rb"IOPS\s+([\d,]+)", text)
+        if found:
+            return float(found[-1].replace(b",", b""))
+    return 0.0
+
+
+def probe(device: str, seconds: float) -> None:
+    """The real app, with a QD32 4 KiB read load started on the Load screen and the count field focused."""
+    from textual.widgets import Input
+
+    from nvtui.app import NvtuiApp
+    from nvtui.screens.messages import Composition
+
+    app = NvtuiApp(device, [], None)
+
+    async def start() -> None:
+        app.composition = Composition("read", {"slba": "0", "nlb": str(4096 // 512)})
+        await app.switch_mode("load")
+        screen = app.screen
+        screen.query_one("#load-seconds", Input).value = str(seconds)
+        screen.query_one("#load-qd", Input).value = "32"
+        screen.action_start()  # type: ignore[attr-defined]
+        screen.query_one("#load-count", Input).focus()
+
+    app.call_later(lambda: app.set_timer(0.5, start))
+    app.run()
+
+
+def measure(device: str, load_seconds: float, repeat: int) -> dict[str, object]:
+    starts, rss, frame_med, frame_max, key_med, key_max, iops = [], [], [], [], [], [], []
+    for _ in range(repeat):
+        s = start_and_idle(device)
+        starts.append(s["first_frame_s"])
+        rss.append(s["idle_rss_mb"])
+        u = under_load(device, load_seconds)
+        frame_med.append(u["frame_interval_median_s"])
+        frame_max.append(u["frame_interval_max_s"])
+        key_med.append(u["key_to_screen_median_s"])
+        key_max.append(u["key_to_screen_max_s"])
+        iops.append(u["iops_shown"])
+    return {
+        "first_frame_s": median_spread(starts),
+        "idle_rss_mb": median_spread(rss),
+        "frame_interval_median_s": median_spread(frame_med),
+        "frame_interval_max_s": median_spread(frame_max),
+        "key_to_screen_median_s": median_spread(key_med),
+        "key_to_screen_max_s": median_spread(key_max),
+        "iops_shown": median_spread(iops),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="TUI figures on the real app in a pty")
+    p.add_argument("device")
+    p.add_argument("seconds", nargs="?", type=float, default=8.0)
+    p.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    if args.probe:
+        probe(args.device, args.seconds)
+        return
+    json.dump(measure(args.device, args.seconds, args.repeat), sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
