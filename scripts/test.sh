@@ -27,3 +27,5 @@ fi
 echo "== VM suite (QEMU NVMe controller, real Linux nvme driver)"
 .venv/bin/python -m tests.vm.run --install-only
 .venv/bin/python -m tests.vm.run
+echo "== VM suite: hot-unplug (its own boot: the controller is gone afterwards)"
+.venv/bin/python -m tests.vm.run --unplug

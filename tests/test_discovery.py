@@ -350,7 +350,7 @@ print(json.dumps([c.accessible, c.access_error, c.namespaces[0].accessible, c.na
     owner = "root:root" if os.getegid() == 0 else None
     assert ctrl_ok is False and ns_ok is False
     ng = str(system.dev / "ng0n1")
-    assert ns_err.startswith(f"permission denied on {ng} ({owner} 0600): run as root, or add a udev rule")
+    assert ns_err.startswith(f"permission denied on {ng} ({owner} 0600): run as root, or add udev rules")
     assert 'KERNEL=="ng[0-9]*", GROUP="disk", MODE="0660"' in ns_err
     assert ctrl_err.startswith(f"permission denied on {system.dev / 'nvme0'} ({owner} 0600)")
 

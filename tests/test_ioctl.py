@@ -309,5 +309,5 @@ def test_open_without_permission_explains(tmp_path: Path) -> None:
             [sys.executable, "-c", script], capture_output=True, text=True, check=True
         ).stdout
     assert out.startswith(
-        f"permission denied on {dev / 'nvme0'} (root:root 0600): run as root, or add a udev rule"
+        f"permission denied on {dev / 'nvme0'} (root:root 0600): run as root, or add udev rules"
     )

@@ -43,9 +43,12 @@ NVME_IOCTL_ID = ord("N") << 8 | 0x40
 URING_CMD_MIN_KERNEL = (5, 19)  # IORING_OP_URING_CMD for NVMe passthrough arrived in 5.19
 
 ACCEPTED_FORMS = "/dev/ngXnY or ngXnY (a namespace), /dev/nvmeX or nvmeX (a controller), or nvmeXnY"
+# Both devices: uring_cmd sends admin commands to the controller's char device (the kernel refuses them on
+# a namespace's), so access to ngXnY alone is not enough.
 UDEV_HINT = (
-    "run as root, or add a udev rule such as "
-    'KERNEL=="ng[0-9]*", GROUP="disk", MODE="0660" and join that group'
+    "run as root, or add udev rules such as "
+    'KERNEL=="ng[0-9]*", GROUP="disk", MODE="0660" and '
+    'KERNEL=="nvme[0-9]*", SUBSYSTEM=="nvme", GROUP="disk", MODE="0660" and join that group'
 )
 
 _NAME = re.compile(

@@ -339,7 +339,7 @@ def test_without_permission_send_exits_3_naming_the_device(
         assert run.returncode == 3, run
         line = one_line(run.stderr)
         assert line.startswith(f"nvtui: permission denied on {ns_conventional} (root:root 0600)"), line
-        assert "run as root, or add a udev rule" in line
+        assert "run as root, or add udev rules" in line
     for backend in ("ioctl", "uring"):
         run = as_nobody("send", name, "identify", "--backend", backend, env=nobody_env)
         assert run.returncode == 3 and f"permission denied on {ns_conventional}" in one_line(run.stderr), run
