@@ -143,7 +143,9 @@ def under_load(device: str, seconds: float, keys: int = 10) -> dict[str, float]:
     try:
         hit = term.wait_for(b"running", timeout=60)  # the load screen's stats line while a run goes
         if hit is None:
-            raise RuntimeError("the load never started in the TUI")
+            last = ANSI.sub(b" ", b"".join(f for _, f in term.frames[-3:]) + term.buffer)
+            shown = b" ".join(last.split()).decode(errors="replace")[-1500:]
+            raise RuntimeError(f"the load never started in the TUI; it showed: {shown}")
         term.pump(1.0)  # let the first slices land
         latencies = []
         for _ in range(keys):
@@ -191,6 +193,9 @@ def probe(device: str, seconds: float) -> None:
     app = NvtuiApp(device, [], None)
 
     async def start() -> None:
+        if app.session is None:  # the catalogue loads in a worker: try again once it has
+            app.set_timer(0.2, start)
+            return
         app.composition = Composition("read", {"slba": "0", "nlb": str(4096 // 512)})
         await app.switch_mode("load")
         screen = app.screen

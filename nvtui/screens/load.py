@@ -4,6 +4,7 @@ chart of latency over time and a histogram, and IOPS and percentiles updating wh
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from nvtui.screens.messages import Composition
     from nvtui.stats import LoadStats
 
-REDRAW_HZ = 10  # a frame at most every 100 ms while a load runs
+REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
+CHART_HZ = 2  # the charts
 YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
 
 
@@ -113,6 +115,9 @@ class LoadScreen(SectionScreen):
         self.stats: LoadStats | None = None
         self.stop_event: asyncio.Event | None = None
         self.running = False
+        self._charted_at = 0.0  # when the charts were last drawn, and the interval they ended with
+        self._charted_t: float | None = None
+        self._charts_final = False  # drawn since the last run ended: nothing changes until the next
 
     def compose_body(self) -> ComposeResult:
         from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime  # plotext: only when used
@@ -149,10 +154,20 @@ class LoadScreen(SectionScreen):
         stats = self.stats
         if stats is not None and self.running:
             stats.tick()
+        if not self.running and self._charts_final:
+            return
         self.query_one("#load-stats", Static).update(stats_text(stats, self.running))
-        if self.is_current:
+        if not self.is_current:
+            return
+        # The stats line every tick; the charts (plotext: ~100x the stats line's cost) only when a new
+        # interval closed, at most CHART_HZ, so a frame stays cheap and keys are not kept waiting.
+        now = time.monotonic()
+        last = stats.series[-1].t if stats is not None and stats.series else None
+        if not self.running or (last != self._charted_t and now - self._charted_at >= 1 / CHART_HZ):
             self.query_one(LatencyOverTime).draw(stats)
             self.query_one(LatencyHistogram).draw(stats)
+            self._charted_at, self._charted_t = now, last
+            self._charts_final = not self.running
 
     def spec(self) -> tuple[int | None, float | None, int]:
         """(count, seconds, queue depth) from the form; UsageError names the bad one."""
@@ -226,6 +241,7 @@ class LoadScreen(SectionScreen):
         self.stats = LoadStats()
         self.stop_event = asyncio.Event()
         self.running = True
+        self._charts_final = False
         try:
             if plan is not None:  # the backend's own engine, in slices: full speed, chart still live
                 outcome = await run_engine_load(plan, spec, self.stats, self.stop_event)
