@@ -42,15 +42,22 @@ async def open_backend(device: str, kind: str | None = None, **options: object) 
         from nvtui.backend.ioctl import open_ioctl
 
         return open_ioctl(device)
-    from nvtui.backend.uring import UringUnsupported, open_uring
+    from nvtui.backend.ioctl import open_ioctl
+    from nvtui.backend.uring import ControllerInaccessible, UringUnsupported, open_uring
 
     try:
         return open_uring(device, **options)  # type: ignore[arg-type]
     except UringUnsupported as refused:
         if kind == "uring":
             raise
-        from nvtui.backend.ioctl import open_ioctl
-
-        fallback = open_ioctl(device)
-        fallback.notice = f"the kernel refused io_uring uring_cmd ({refused}); using the ioctl backend"
-        return fallback
+        notice = f"the kernel refused io_uring uring_cmd ({refused}); using the ioctl backend"
+    except ControllerInaccessible as denied:
+        if kind == "uring":
+            raise
+        notice = (
+            f"{denied}; admin commands over uring_cmd need the controller's char device, "
+            "so the ioctl backend is used"
+        )
+    fallback = open_ioctl(device)
+    fallback.notice = notice
+    return fallback

@@ -636,3 +636,24 @@ async def test_hot_unplug_under_qd32_load(
             f"last command ended {max(io.ended for io in ios) - t0:.3f}s; CLI exit {rc} after {t_cli:.2f}s: "
             f"{line}"
         )
+
+
+def test_namespace_access_without_the_controller_falls_back_to_ioctl(
+    ns_conventional: str, nvme_ctrl: str, nobody_env: dict[str, str]
+) -> None:
+    """A udev rule for ngXnY alone: uring_cmd cannot send admin commands (they need /dev/nvmeX), the admin
+    ioctl on the namespace can; the default backend says so in one line and the command succeeds."""
+    mode = os.stat(ns_conventional).st_mode
+    os.chmod(ns_conventional, 0o666)
+    try:
+        assert os.stat(nvme_ctrl).st_mode & 0o777 == 0o600
+        name = Path(ns_conventional).name
+        run = as_nobody("send", name, "identify", "cns=1", "--json", env=nobody_env)
+        assert run.returncode == 0, run
+        notice = one_line(run.stderr)
+        assert f"permission denied on {nvme_ctrl}" in notice and "ioctl backend is used" in notice
+        assert json.loads(run.stdout)["decoded"]["mn"].startswith("QEMU NVMe Ctrl")
+        forced = as_nobody("send", name, "identify", "--backend", "uring", env=nobody_env)
+        assert forced.returncode == 3 and f"permission denied on {nvme_ctrl}" in one_line(forced.stderr)
+    finally:
+        os.chmod(ns_conventional, mode & 0o7777)

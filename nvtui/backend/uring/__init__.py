@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from nvtui.backend.uring.backend import LbaFormat, UringBackend, open_uring, uring_cmd_supported
 from nvtui.backend.uring.engine import LoadResult, run_load
-from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported
+from nvtui.backend.uring.ring import AsyncRing, ControllerInaccessible, RawCompletion, Ring, UringUnsupported
 
 __all__ = [
     "AsyncRing",
+    "ControllerInaccessible",
     "LbaFormat",
     "LoadResult",
     "RawCompletion",

@@ -33,7 +33,15 @@ from nvtui.backend.discovery import (
     uring_cmd_problem,
 )
 from nvtui.backend.uring.engine import LoadResult, Stoppable, run_load
-from nvtui.backend.uring.ring import AsyncRing, RawCompletion, Ring, UringUnsupported, errno_name, load
+from nvtui.backend.uring.ring import (
+    AsyncRing,
+    ControllerInaccessible,
+    RawCompletion,
+    Ring,
+    UringUnsupported,
+    errno_name,
+    load,
+)
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
@@ -463,7 +471,12 @@ def open_uring(
             nsid = nsid_of_fd(ns_fd)  # the kernel's word beats sysfs
             if nsid != path.nsid:
                 path = DevicePath(path.name, path.controller, path.ctrl_dev, path.ns_dev, nsid)
-        ctrl_fd = _open_device(path.ctrl_dev)
+        try:
+            ctrl_fd = _open_device(path.ctrl_dev)
+        except DeviceError as exc:
+            if ns_fd is not None and isinstance(exc.__cause__, PermissionError):
+                raise ControllerInaccessible(str(exc)) from exc
+            raise
         fds.append(ctrl_fd)
         admin_ring = AsyncRing(_make_ring(sq_entries), batch=batch)
         rings.append(admin_ring)

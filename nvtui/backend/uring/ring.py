@@ -27,6 +27,11 @@ class UringUnsupported(DeviceError):
     """The kernel (or this build) cannot do NVMe passthrough over io_uring; the ioctl backend can."""
 
 
+class ControllerInaccessible(DeviceError):
+    """The namespace's char device opens but its controller's does not: admin commands over uring_cmd need
+    the controller's (the kernel refuses them on ngXnY), while the admin ioctl works on the namespace."""
+
+
 def load() -> tuple[Any, Any]:
     """(ffi, lib) of the compiled ring helpers; UringUnsupported when the extension is not built."""
     try:
