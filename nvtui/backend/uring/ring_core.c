@@ -157,7 +157,8 @@ uint32_t nvt_cq_dropped(struct nvt_ring *r)
 	return __atomic_load_n(r->cq_overflow, __ATOMIC_ACQUIRE);
 }
 
-static struct io_uring_sqe *get_sqe(struct nvt_ring *r)
+/* The next free SQE, zeroed, or NULL when the SQ is full. The load engine fills its own in place. */
+struct io_uring_sqe *nvt_get_sqe(struct nvt_ring *r)
 {
 	struct io_uring_sqe *sqe;
 
@@ -172,7 +173,7 @@ static struct io_uring_sqe *get_sqe(struct nvt_ring *r)
 /* Returns 0, or -EBUSY when the SQ is full (submit, then retry). */
 int nvt_prep_nop(struct nvt_ring *r, uint64_t user_data)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe = nvt_get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -184,7 +185,7 @@ int nvt_prep_nop(struct nvt_ring *r, uint64_t user_data)
 /* An IORING_OP_READ of `len` bytes at `offset` (-1: the file position) into `buf`. */
 int nvt_prep_read(struct nvt_ring *r, int fd, void *buf, uint32_t len, uint64_t offset, uint64_t user_data)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe = nvt_get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -208,7 +209,7 @@ int nvt_prep_uring_cmd(struct nvt_ring *r, int fd, uint32_t cmd_op, const void *
 
 	if (cmd_len > NVT_CMD_MAX)
 		return -EINVAL;
-	sqe = get_sqe(r);
+	sqe = nvt_get_sqe(r);
 	if (!sqe)
 		return -EBUSY;
 	sqe->opcode = IORING_OP_URING_CMD;

@@ -221,6 +221,7 @@ uint32_t nvt_sq_pending(struct nvt_ring *r);
 uint32_t nvt_cq_ready(struct nvt_ring *r);
 uint32_t nvt_sq_flags(struct nvt_ring *r);
 uint32_t nvt_cq_dropped(struct nvt_ring *r);
+struct io_uring_sqe *nvt_get_sqe(struct nvt_ring *r);
 int nvt_prep_nop(struct nvt_ring *r, uint64_t user_data);
 int nvt_prep_read(struct nvt_ring *r, int fd, void *buf, uint32_t len, uint64_t offset, uint64_t user_data);
 int nvt_prep_uring_cmd(struct nvt_ring *r, int fd, uint32_t cmd_op, const void *cmd, uint32_t cmd_len,
