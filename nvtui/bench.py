@@ -8,6 +8,7 @@ the CLI renders a `BenchResult`.
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import time
@@ -163,12 +164,16 @@ async def run_bench(
     fixed_buffers: bool = False,
     poll: bool = False,
     allow_destructive: bool = False,
-    seed: int = 1,
+    seed: int | None = None,
 ) -> BenchResult:
     """Load `device` (a namespace) with `rw` I/Os of `bs` bytes at depth `qd` for `seconds`.
 
     Writes overwrite the whole namespace's data and are refused (UsageError) before the device is even
-    opened unless `allow_destructive`. UsageError for a controller device, a bad block size or depth."""
+    opened unless `allow_destructive`. UsageError for a controller device, a bad block size or depth.
+    `seed` fixes the random offsets (None: a fresh seed each run, so a read run does not retrace the
+    offsets an earlier write run wrote)."""
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") | 1
     if rw not in PATTERNS:
         raise UsageError(f"--rw {rw}: choose one of {', '.join(PATTERNS)}")
     if rw in WRITE_PATTERNS and not allow_destructive:
