@@ -99,7 +99,7 @@ def prefill(ng: str) -> None:
     otherwise leave some tools' offsets written and others' not."""
     subprocess.run(
         ["fio", "--name=prefill", "--ioengine=io_uring_cmd", "--cmd_type=nvme", f"--filename={ng}",
-         "--rw=write", "--bs=1M", "--iodepth=4", "--output-format=terse"],
+         "--rw=write", "--bs=128k", "--iodepth=8", "--output-format=terse"],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
