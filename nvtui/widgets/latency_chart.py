@@ -40,52 +40,56 @@ def merge_buckets(buckets: list[tuple[int, int, int]], bars: int = HISTOGRAM_BAR
     return [(_us(low + i * width), c) for i, c in enumerate(counts)]
 
 
-class LatencyOverTime(PlotextPlot):
+class StatsChart(PlotextPlot):
+    """A chart of one view of `LoadStats`; subclasses say which in `plot`."""
+
+    DEFAULT_CSS = """
+    StatsChart {
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+    TITLE = ""
+    XLABEL = ""
+
+    def on_mount(self) -> None:
+        self.draw(None)
+
+    def draw(self, stats: LoadStats | None) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.TITLE)
+        if self.XLABEL:
+            plt.xlabel(self.XLABEL)
+        if stats is not None:
+            self.plot(stats)
+        self.refresh()
+
+    def plot(self, stats: LoadStats) -> None:
+        raise NotImplementedError
+
+
+class LatencyOverTime(StatsChart):
     """p50 and p99 latency of each 0.25 s interval."""
 
-    DEFAULT_CSS = """
-    LatencyOverTime {
-        height: 1fr;
-        min-height: 6;
-    }
-    """
+    TITLE = "latency over time (µs): p50, p99"
+    XLABEL = "s"
 
-    def on_mount(self) -> None:
-        self.draw(None)
-
-    def draw(self, stats: LoadStats | None) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("latency over time (µs): p50, p99")
-        plt.xlabel("s")
-        series = list(stats.series)[-MAX_POINTS:] if stats is not None else []
+    def plot(self, stats: LoadStats) -> None:
+        series = list(stats.series)[-MAX_POINTS:]
         if series:
             ts = [round(i.t, 2) for i in series]
-            plt.plot(ts, [_us(i.p50_ns) for i in series], label="p50", marker="braille")
-            plt.plot(ts, [_us(i.p99_ns) for i in series], label="p99", marker="braille")
-        self.refresh()
+            self.plt.plot(ts, [_us(i.p50_ns) for i in series], label="p50", marker="braille")
+            self.plt.plot(ts, [_us(i.p99_ns) for i in series], label="p99", marker="braille")
 
 
-class LatencyHistogram(PlotextPlot):
+class LatencyHistogram(StatsChart):
     """How many commands completed in each latency range over the whole run."""
 
-    DEFAULT_CSS = """
-    LatencyHistogram {
-        height: 1fr;
-        min-height: 6;
-    }
-    """
+    TITLE = "latency histogram (µs)"
 
-    def on_mount(self) -> None:
-        self.draw(None)
-
-    def draw(self, stats: LoadStats | None) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("latency histogram (µs)")
-        bars = merge_buckets(stats.total.buckets()) if stats is not None else []
+    def plot(self, stats: LoadStats) -> None:
+        bars = merge_buckets(stats.total.buckets())
         if bars:
-            plt.bar([x for x, _ in bars], [c for _, c in bars], width=0.8)
-        self.refresh()
+            self.plt.bar([x for x, _ in bars], [c for _, c in bars], width=0.8)
