@@ -465,7 +465,8 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
     sock = socket.socket()  # takes uring_cmd, refuses NVMe's: every I/O completes with -EOPNOTSUPP
     try:
         result = await run_load(
-            sock.fileno(), 1, lba_size=512, lba_count=1 << 20, pattern="randread", qd=8, max_ios=1000
+            sock.fileno(), 1, lba_size=512, lba_count=1 << 20, pattern="randread", qd=8, max_ios=1000,
+            stop_on_errno=False,
         )
     finally:
         sock.close()
@@ -476,6 +477,21 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
     assert result.latency.min_ns <= result.latency.percentile(50) <= result.latency.max_ns
     with pytest.raises(UsageError):
         await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)
+
+
+async def test_an_io_the_kernel_fails_ends_the_run_once_the_in_flight_ios_drain() -> None:
+    """A hot-unplugged device fails every I/O with an errno: the engine must not spin on it for the rest
+    of the run. Here every I/O fails (EOPNOTSUPP on a socket): the first batch drains, nothing more goes."""
+    from nvtui.backend.uring import run_load
+
+    sock = socket.socket()
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeviceError, match="randread on nsid 1 failed: EOPNOTSUPP"):
+            await run_load(sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=8, seconds=30.0)
+    finally:
+        sock.close()
+    assert time.monotonic() - started < 5
 
 
 async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice() -> None:
@@ -494,7 +510,7 @@ async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice
     try:
         result = await run_load(
             sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=4, seconds=30.0, slice_seconds=0.05,
-            on_slice=on_slice, stop=stop,
+            on_slice=on_slice, stop=stop, stop_on_errno=False,
         )  # fmt: skip
     finally:
         sock.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import errno
 import hashlib
 import json
@@ -442,6 +443,19 @@ class Io:
     ok: bool = False
 
 
+def holds_open(pid: int, path: str) -> bool:
+    """Whether process `pid` has `path` open (it got past start-up and opened the device)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
+                return True
+    return False
+
+
 @pytest.mark.unplug
 async def test_hot_unplug_under_qd32_load(
     nvme_ctrl: str, ns_conventional: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -512,6 +526,13 @@ async def test_hot_unplug_under_qd32_load(
         assert first.startswith(b"[1/2000] read:"), first
         cli_out = asyncio.ensure_future(cli.stdout.read())
         cli_err = asyncio.ensure_future(cli.stderr.read())
+        # And `nvtui bench` (the C engine) asked for two minutes: it must end at the unplug, not spin on.
+        bench = await asyncio.create_subprocess_exec(
+            NVTUI, "bench", name, "--qd", "8", "--seconds", "120",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await until(lambda: holds_open(bench.pid, ns_conventional), "nvtui bench to open the namespace", 90)
+        bench_out = asyncio.ensure_future(bench.communicate())
 
         ios: list[Io] = []
         rng = random.Random(3)
@@ -541,6 +562,8 @@ async def test_hot_unplug_under_qd32_load(
             w.cancel()
         assert not pending, f"{len(pending)} of {QD} load workers still waiting 10 s after device_del"
         rc = await asyncio.wait_for(cli.wait(), UNPLUG_DEADLINE_S + 10)
+        _, bench_err = await asyncio.wait_for(bench_out, UNPLUG_DEADLINE_S + 10)
+        t_bench = time.monotonic() - t0
         cli_stdout, cli_stderr = (await cli_out).decode(), (await cli_err).decode()
         t_cli = time.monotonic() - t0
         deleted = await loop.run_in_executor(
@@ -564,6 +587,11 @@ async def test_hot_unplug_under_qd32_load(
         late = [io for io in ios if io.started > t_first]
         assert late and not any(io.ok for io in late)  # nothing succeeds once the device is gone
         assert not any(Path(p).exists() for p in (nvme_ctrl, ns_conventional))
+
+        # nvtui bench: exit 3 with the cause, long before its 120 s.
+        assert bench.returncode == 3 and t_bench < UNPLUG_DEADLINE_S + 10, (bench.returncode, bench_err)
+        bench_line = one_line(bench_err.decode())
+        assert bench_line.startswith("nvtui: ") and "ENODEV" in bench_line, bench_line
 
         # The CLI: exit 3, the cause in one line.
         assert rc == 3, (rc, cli_stdout[-500:], cli_stderr)

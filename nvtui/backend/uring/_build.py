@@ -93,6 +93,7 @@ struct nvt_engine_params {
     uint32_t metadata_size;
     uint32_t qd;
     uint32_t fixed;
+    uint32_t stop_on_errno;
     uint64_t first_lba;
     uint64_t lba_count;
     uint64_t duration_ns;

@@ -42,6 +42,7 @@ struct engine {
 	uint64_t next_seq;
 	uint64_t rng;
 	uint64_t *started;        /* per slot: CLOCK_MONOTONIC at submission */
+	int failed;               /* the kernel failed an I/O (a -errno, e.g. the device went away) */
 };
 
 /* Fills the SQE in place (no command built aside and copied in: under TCG every extra memset or
@@ -144,6 +145,12 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 				if (!out->errors)
 					out->first_error = cqe->res;
 				out->errors++;
+				/* An errno is not the device's answer but the kernel's: issuing more would only spin
+				 * on it (a hot-unplugged device fails every I/O at once). Drain what is in flight. */
+				if (cqe->res < 0 && p->stop_on_errno && !e.failed) {
+					e.failed = 1;
+					out->first_error = cqe->res;
+				}
 			} else {
 				out->bytes += p->block_size;
 			}
@@ -153,7 +160,8 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 			if (latency > out->lat_max_ns)
 				out->lat_max_ns = latency;
 			out->hist[nvt_hist_bucket(latency)]++;
-			if (now < deadline && (!p->max_ios || issued < p->max_ios) && queue_io(&e, slot, now) == 0) {
+			if (!e.failed && now < deadline && (!p->max_ios || issued < p->max_ios) &&
+			    queue_io(&e, slot, now) == 0) {
 				in_flight++;
 				issued++;
 			}

@@ -85,6 +85,7 @@ class _Job:
     iopoll: bool
     seed: int
     slice_seconds: float
+    stop_on_errno: bool
     on_slice: Callable[[LoadResult], None] | None
     stop: Stoppable | None
     halt: threading.Event
@@ -126,7 +127,7 @@ def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
         params = ffi.new("struct nvt_engine_params *")
         params.fd, params.nsid, params.opcode, params.random = job.fd, job.nsid, opcode, int(is_random)
         params.lba_size, params.block_size, params.metadata_size = job.lba_size, block_size, job.metadata_size
-        params.qd, params.fixed = qd, int(job.fixed)
+        params.qd, params.fixed, params.stop_on_errno = qd, int(job.fixed), int(job.stop_on_errno)
         params.first_lba, params.lba_count = job.first_lba, job.lba_count
         params.seed, params.position = job.seed, 0
         params.buffers = ffi.cast("unsigned char *", buffers)
@@ -160,6 +161,8 @@ def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
             params.seed, params.position = out.next_seed, out.next_position
             if deliver is not None:
                 deliver(part)
+            if job.stop_on_errno and out.first_error < 0:  # the kernel failed an I/O: drained, stopped
+                raise DeviceError(f"{job.pattern} on nsid {job.nsid} failed: {part.first_error}")
         return LoadResult(
             pattern=job.pattern, block_size=block_size, qd=qd, ios=ios, errors=errors,
             first_error=first_error, bytes=nbytes, elapsed_ns=time.monotonic_ns() - begin, enters=enters,
@@ -188,13 +191,16 @@ async def run_load(
     slice_seconds: float = 0.5,
     on_slice: Callable[[LoadResult], None] | None = None,
     stop: Stoppable | None = None,
+    stop_on_errno: bool = True,
 ) -> LoadResult:
     """Drive namespace char device `fd` with `pattern` I/Os of `block_size` at depth `qd` for `seconds`
     (or `max_ios`) over LBAs [first_lba, first_lba + lba_count). Writes overwrite that region.
 
     The engine runs in slices of `slice_seconds` (every I/O of a slice reaped before the next starts):
     `on_slice` gets each slice's result on the event loop's thread, for a live chart, and `stop` (an
-    asyncio or threading Event) or cancelling this call ends the run within one slice."""
+    asyncio or threading Event) or cancelling this call ends the run within one slice. An I/O the kernel
+    fails with an errno (the device went away, ...) ends the run with a DeviceError once the I/Os in flight
+    are reaped, unless `stop_on_errno` is False (host tests on fds that fail every NVMe command)."""
     if pattern not in PATTERNS:
         raise UsageError(f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
     if block_size <= 0 or block_size % lba_size:
@@ -212,7 +218,7 @@ async def run_load(
             loop.call_soon_threadsafe(callback, part)
     job = _Job(
         fd, nsid, pattern, lba_size, metadata_size, block_size, qd, seconds, first_lba, lba_count, max_ios,
-        fixed, iopoll, seed, slice_seconds, on_slice, stop, threading.Event(),
+        fixed, iopoll, seed, slice_seconds, stop_on_errno, on_slice, stop, threading.Event(),
     )  # fmt: skip
     worker = asyncio.ensure_future(asyncio.to_thread(_run, job, deliver))
     try:

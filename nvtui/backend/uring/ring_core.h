@@ -255,6 +255,7 @@ struct nvt_engine_params {
 	uint32_t metadata_size;  /* separate metadata bytes per LBA, 0 when none */
 	uint32_t qd;             /* I/Os kept in flight, <= the SQ size */
 	uint32_t fixed;          /* 1: slot i uses registered buffer i */
+	uint32_t stop_on_errno;  /* 1: after an I/O the kernel fails (-errno), issue no more; drain and return */
 	uint64_t first_lba;
 	uint64_t lba_count;      /* the region: [first_lba, first_lba + lba_count) */
 	uint64_t duration_ns;
