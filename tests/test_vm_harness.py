@@ -589,3 +589,43 @@ def test_a_working_tree_under_tmp_is_carried_into_the_guest() -> None:
     assert kept_under_tmp("/tmp/ci-check/tests/vm") == "/tmp/ci-check"
     assert kept_under_tmp("/work/main") == ""
     assert kept_under_tmp("/tmp") == ""
+
+
+def test_a_guest_that_dies_before_its_command_is_booted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.vm import vm
+
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> vm.VMResult:
+        calls.append(1)
+        if len(calls) < 3:
+            raise vm.VMBootError("the guest reported no exit status (QEMU exit 0).\nKernel panic")
+        return vm.VMResult(0, 0.1, 2.0, 1.0, 3.0)
+
+    monkeypatch.setattr(vm, "run_vm_once", flaky)
+    assert vm.run_vm(["true"]).returncode == 0 and len(calls) == 3
+    calls.clear()
+
+    def always_dies(*args: object, **kwargs: object) -> vm.VMResult:
+        calls.append(1)
+        raise vm.VMBootError("no exit status")
+
+    monkeypatch.setattr(vm, "run_vm_once", always_dies)
+    with pytest.raises(vm.VMBootError):
+        vm.run_vm(["true"])
+    assert len(calls) == vm.BOOT_ATTEMPTS
+
+
+def test_a_failure_after_the_command_started_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.vm import vm
+
+    calls: list[int] = []
+
+    def broken(*args: object, **kwargs: object) -> vm.VMResult:
+        calls.append(1)
+        raise vm.VMError("the guest reported no exit status")
+
+    monkeypatch.setattr(vm, "run_vm_once", broken)
+    with pytest.raises(vm.VMError):
+        vm.run_vm(["true"])
+    assert len(calls) == 1

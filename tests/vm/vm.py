@@ -114,6 +114,14 @@ class VMTimeout(VMError):
     """The VM ran past its wall-clock limit and was killed."""
 
 
+class VMBootError(VMError):
+    """The guest died before the command started (seen: a rare oops in early boot under TCG with two
+    vCPUs). Nothing of the command ran, so booting again is safe."""
+
+
+BOOT_ATTEMPTS = 3
+
+
 def log(msg: str) -> None:
     print(f"nvtui-vm: {msg}", file=sys.stderr, flush=True)
 
@@ -960,7 +968,20 @@ def parse_uptime_mark(text: str, key: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def run_vm(
+def run_vm(*args: Any, **kwargs: Any) -> VMResult:
+    """`run_vm_once`, booted again (up to BOOT_ATTEMPTS in all) when the guest dies before the command
+    starts; any failure after the command started is the command's and is reported, never retried."""
+    for attempt in range(1, BOOT_ATTEMPTS + 1):
+        try:
+            return run_vm_once(*args, **kwargs)
+        except VMBootError as exc:
+            if attempt == BOOT_ATTEMPTS:
+                raise
+            log(f"the guest died before the command started; booting again ({exc.args[0].splitlines()[0]})")
+    raise AssertionError("unreachable")
+
+
+def run_vm_once(
     argv: Sequence[str],
     *,
     kernel: str | None = None,
@@ -1052,7 +1073,8 @@ def run_vm(
                 log("the guest command's output may be incomplete (no end marker on the output port)")
         total = time.monotonic() - t0
         if rc is None:
-            raise VMError(
+            died = VMBootError if parse_uptime_mark(status_text, "start") is None else VMError
+            raise died(
                 f"the guest reported no exit status (QEMU exit {proc.returncode}).\n"
                 f"{status_text.strip()}\nQEMU stderr:\n{_tail(stderr_path)}\n"
                 f"Guest console (last lines):\n{_tail(rundir / 'console.log')}"
