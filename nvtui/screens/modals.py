@@ -56,7 +56,21 @@ def _fields_text(prepared: Prepared) -> str:
     )
 
 
-class ConfirmDestructive(ModalScreen[bool]):
+class _Confirm(ModalScreen[bool]):
+    """A yes/no question whose safe answer (Cancel) has the focus; y or Enter on the red button says yes."""
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+
+class ConfirmDestructive(_Confirm):
     """Asks before a destructive command: names the device, the command and what it changes."""
 
     DEFAULT_CSS = MODAL_CSS.replace("{cls}", "ConfirmDestructive")
@@ -87,18 +101,8 @@ class ConfirmDestructive(ModalScreen[bool]):
                 yield Button(f"Send to {self.device} (y)", variant="error", id="confirm")
                 yield Button("Cancel (Esc)", variant="primary", id="cancel")
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
-
-
-class ConfirmScript(ModalScreen[bool]):
+class ConfirmScript(_Confirm):
     """Asks once, before a replay, listing every destructive step of the script."""
 
     DEFAULT_CSS = MODAL_CSS.replace("{cls}", "ConfirmScript")
@@ -128,16 +132,6 @@ class ConfirmScript(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Replay all (y)", variant="error", id="confirm")
                 yield Button("Cancel (Esc)", variant="primary", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
 
 
 class PathPrompt(ModalScreen["str | None"]):
