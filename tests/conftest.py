@@ -15,3 +15,11 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
     monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
     return root
+
+
+@pytest.fixture
+def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The simulator's state in this test's own folder, for tests that look at its files."""
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
+    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
+    return tmp_path

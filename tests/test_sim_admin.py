@@ -24,13 +24,6 @@ def u(data: bytes, offset: int, width: int) -> int:
 
 
 @pytest.fixture
-def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
-    return tmp_path
-
-
-@pytest.fixture
 async def ctrl(sim_dir: Path) -> AsyncIterator[SimBackend]:
     backend = open_sim("sim0")
     yield backend

@@ -16,13 +16,6 @@ from nvtui.nvme.command import Command
 
 
 @pytest.fixture
-def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
-    return tmp_path
-
-
-@pytest.fixture
 async def ns(sim_dir: Path) -> AsyncIterator[SimBackend]:
     backend = open_sim("sim0n1")
     yield backend

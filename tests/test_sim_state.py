@@ -14,13 +14,6 @@ from nvtui.errors import DeviceError
 from nvtui.nvme.command import Command
 
 
-@pytest.fixture
-def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
-    return tmp_path
-
-
 def smart() -> Command:
     return Command(0x02, True, nsid=0xFFFF_FFFF, cdw10=0x02 | 127 << 16, data_len=512)
 

@@ -18,13 +18,6 @@ CLOSE, FINISH, OPEN, RESET, OFFLINE_ZSA = 1, 2, 3, 4, 5
 
 
 @pytest.fixture
-def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
-    return tmp_path
-
-
-@pytest.fixture
 async def zns(sim_dir: Path) -> AsyncIterator[SimBackend]:
     backend = open_sim("sim0n2")
     yield backend
