@@ -43,6 +43,7 @@ from nvtui.backend.uring.ring import Ring
 from nvtui.errors import DeviceError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
+from tests.vm.nvm import rw_bytes as rw
 from tests.vm.vm import monitor_command
 
 pytestmark = pytest.mark.vm
@@ -67,13 +68,6 @@ def throttle(nsid: int, iops: int) -> None:
     limits = {"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": iops, "iops_rd": 0, "iops_wr": 0}
     reply = monitor_command("block_set_io_throttle", {"device": drive_of(nsid), **limits})
     assert "return" in reply, reply
-
-
-def rw(opcode: int, nsid: int, lba: int, nbytes: int, lba_size: int, data: bytes | None = None) -> Command:
-    return Command(
-        opcode=opcode, admin=False, nsid=nsid, cdw10=lba & 0xFFFFFFFF, cdw11=lba >> 32,
-        cdw12=nbytes // lba_size - 1, data_len=nbytes, data=data,
-    )  # fmt: skip
 
 
 def abort(sqid: int, cid: int) -> Command:

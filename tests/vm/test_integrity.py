@@ -30,7 +30,7 @@ import pytest
 
 from nvtui.backend.ioctl import IoctlBackend, open_ioctl
 from nvtui.backend.uring import UringBackend, open_uring
-from nvtui.nvme.command import Command
+from tests.vm.nvm import rw_bytes as rw
 
 pytestmark = pytest.mark.vm
 
@@ -76,13 +76,6 @@ def check_block(data: bytes | None, lba: int, expect: tuple[int, int] | None) ->
     if (seq, crc) != expect:
         return f"LBA {lba}: holds write #{seq}, expected write #{expect[0]} (stale or lost write)"
     return None
-
-
-def rw(opcode: int, nsid: int, lba: int, nbytes: int, lba_size: int, data: bytes | None = None) -> Command:
-    return Command(
-        opcode=opcode, admin=False, nsid=nsid, cdw10=lba & 0xFFFFFFFF, cdw11=lba >> 32,
-        cdw12=nbytes // lba_size - 1, data_len=nbytes, data=data,
-    )  # fmt: skip
 
 
 @dataclass

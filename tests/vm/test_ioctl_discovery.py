@@ -22,6 +22,7 @@ from nvtui.backend.discovery import UDEV_HINT, list_controllers, nsid_of_fd, res
 from nvtui.backend.ioctl import IoctlBackend, open_ioctl
 from nvtui.errors import DeviceError
 from nvtui.nvme.command import Command
+from tests.vm.nvm import rw
 
 pytestmark = pytest.mark.vm
 
@@ -38,20 +39,6 @@ def qemu_controller() -> ControllerInfo:
 def namespace(ng_path: str) -> NamespaceInfo:
     [ns] = [ns for ns in qemu_controller().namespaces if ns.char_dev == ng_path]
     return ns
-
-
-def rw(opcode: int, nsid: int, slba: int, blocks: int, lba_size: int, **extra: object) -> Command:
-    """NVM Command Set 1.0, Fig. 16-17: SLBA in CDW10-11, NLB (0-based) in CDW12 bits 15:0."""
-    return Command(
-        opcode=opcode,
-        admin=False,
-        nsid=nsid,
-        cdw10=slba & 0xFFFFFFFF,
-        cdw11=slba >> 32,
-        cdw12=blocks - 1,
-        data_len=blocks * lba_size,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 def test_list_finds_qemus_controller_and_its_three_namespaces(

@@ -24,6 +24,7 @@ from nvtui.backend.uring.ring import RawCompletion
 from nvtui.errors import UsageError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
+from tests.vm.nvm import rw
 
 pytestmark = pytest.mark.vm
 
@@ -31,20 +32,6 @@ IDENTIFY, GET_LOG_PAGE = 0x06, 0x02
 WRITE, READ, ZONE_MGMT_SEND, ZONE_MGMT_RECV, ZONE_APPEND = 0x01, 0x02, 0x79, 0x7A, 0x7D
 ZSA_RESET = 0x04
 QD = 32
-
-
-def rw(opcode: int, nsid: int, slba: int, blocks: int, lba_size: int, **extra: object) -> Command:
-    """NVM Command Set 1.0, Fig. 16-17: SLBA in CDW10-11, NLB (0-based) in CDW12 bits 15:0."""
-    return Command(
-        opcode=opcode,
-        admin=False,
-        nsid=nsid,
-        cdw10=slba & 0xFFFFFFFF,
-        cdw11=slba >> 32,
-        cdw12=blocks - 1,
-        data_len=blocks * lba_size,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 def identify(cns: int, nsid: int = 0) -> Command:
