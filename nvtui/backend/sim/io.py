@@ -89,13 +89,18 @@ def flush(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     return _outcome(kind="flush")
 
 
-def read(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+def _host_read(ctrl: SimController, ns: Namespace, cmd: Command) -> tuple[int, int, int]:
+    """The checks and counters of a command that reads blocks to the host: (slba, nlb, bytes)."""
     slba, nlb = _range(ns, cmd)
     nbytes = _transfer(ns, cmd, nlb)
     _check_readable(ctrl, ns, slba, nlb)
-    c = ctrl.counters
-    c["host_read_commands"] += 1
-    c["data_read_bytes"] += nbytes
+    ctrl.counters["host_read_commands"] += 1
+    ctrl.counters["data_read_bytes"] += nbytes
+    return slba, nlb, nbytes
+
+
+def read(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    slba, nlb, nbytes = _host_read(ctrl, ns, cmd)
     meta = ns.read_meta(slba, nlb) if ns.ms and cmd.metadata_len else None
     return _outcome(data=ns.read(slba, nlb), metadata=meta, kind="read", nbytes=nbytes)
 
@@ -121,12 +126,7 @@ def write_uncorrectable(ctrl: SimController, ns: Namespace, cmd: Command) -> Out
 
 
 def compare(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
-    slba, nlb = _range(ns, cmd)
-    nbytes = _transfer(ns, cmd, nlb)
-    _check_readable(ctrl, ns, slba, nlb)
-    c = ctrl.counters
-    c["host_read_commands"] += 1
-    c["data_read_bytes"] += nbytes
+    slba, nlb, nbytes = _host_read(ctrl, ns, cmd)
     same = ns.read(slba, nlb) == _write_payload(ns, cmd, nbytes)
     if same and ns.ms and cmd.metadata is not None:
         same = ns.read_meta(slba, nlb) == cmd.metadata[: nlb * ns.ms].ljust(nlb * ns.ms, b"\0")
