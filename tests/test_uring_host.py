@@ -520,6 +520,23 @@ async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice
     assert result.latency.count == sum(p.latency.count for p in slices)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("qd", [1, 8])
+def test_the_engine_keeps_nops_in_flight_and_times_every_one(qd: int) -> None:
+    """NOP mode (benchmarks/host_ring.py): no device, no buffers; every NOP reaped, counted and timed, in
+    batches of `qd` per enter, for about the duration asked."""
+    from nvtui.backend.uring.engine import run_nops
+
+    result = run_nops(qd, 0.2)
+    assert result.errors == 0 and result.bytes == 0 and result.first_error is None
+    assert result.ios > 1000
+    assert result.latency.count == result.ios
+    assert 0 < result.latency.min_ns <= result.latency.max_ns < 10**9
+    assert result.ios / result.enters == pytest.approx(qd, rel=0.05)  # one enter per batch of qd
+    assert 0.2e9 <= result.elapsed_ns < 2e9
+    with pytest.raises(UsageError, match="queue depth 0"):
+        run_nops(0, 0.1)
+
+
 def test_without_the_compiled_extension_nvtui_imports_and_uring_refuses() -> None:
     script = (
         "import sys; sys.modules['nvtui.backend.uring._ring'] = None\n"

@@ -94,6 +94,8 @@ struct nvt_engine_params {
     uint32_t qd;
     uint32_t fixed;
     uint32_t stop_on_errno;
+    uint32_t nop;
+    uint32_t pad;
     uint64_t first_lba;
     uint64_t lba_count;
     uint64_t duration_ns;

@@ -4,6 +4,8 @@
  * reaches a third to a half of what the device does (tests/vm figures), this does not.
  *
  * It runs on its own ring, on the thread that calls it (completions are that thread's task work).
+ * With `nop` set it keeps IORING_OP_NOPs in flight instead, timed the same way: the ring's own cost,
+ * measured on any machine (benchmarks/host_ring.py).
  */
 #include "ring_core.h"
 
@@ -57,6 +59,12 @@ static int queue_io(struct engine *e, uint32_t slot, uint64_t now)
 
 	if (!sqe)
 		return -EBUSY;
+	e->started[slot] = now;
+	if (p->nop) {
+		sqe->opcode = IORING_OP_NOP; /* the rest of the SQE is zeroed by nvt_get_sqe */
+		sqe->user_data = slot;
+		return 0;
+	}
 	position = p->random ? next_random(&e->rng) % e->slots_in_region : e->next_seq++ % e->slots_in_region;
 	slba = p->first_lba + position * e->lbas_per_io;
 	sqe->opcode = IORING_OP_URING_CMD;
@@ -79,7 +87,6 @@ static int queue_io(struct engine *e, uint32_t slot, uint64_t now)
 	cmd->cdw10 = (uint32_t)slba;
 	cmd->cdw11 = (uint32_t)(slba >> 32);
 	cmd->cdw12 = e->lbas_per_io - 1; /* NLB, 0-based */
-	e->started[slot] = now;
 	return 0;
 }
 
@@ -92,19 +99,25 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!p->qd || p->qd > r->sq_entries || p->qd > r->cq_entries || p->qd > NVT_ENGINE_MAX_QD || !p->lba_size || !p->block_size ||
-	    p->block_size % p->lba_size || !p->buffers || (p->metadata_size && !p->metadata))
+	if (!p->qd || p->qd > r->sq_entries || p->qd > r->cq_entries || p->qd > NVT_ENGINE_MAX_QD)
+		return -EINVAL;
+	if (!p->nop && (!p->lba_size || !p->block_size || p->block_size % p->lba_size || !p->buffers ||
+			(p->metadata_size && !p->metadata)))
 		return -EINVAL;
 	memset(&e, 0, sizeof(e));
 	e.r = r;
 	e.p = p;
-	e.lbas_per_io = p->block_size / p->lba_size;
-	e.slots_in_region = p->lba_count / e.lbas_per_io;
 	e.rng = p->seed ? p->seed : 0x9E3779B97F4A7C15ULL;
 	e.next_seq = p->position;
 	e.started = started;
-	if (!e.slots_in_region || e.lbas_per_io > 65536)
-		return -EINVAL;
+	if (p->nop) {
+		e.slots_in_region = 1;
+	} else {
+		e.lbas_per_io = p->block_size / p->lba_size;
+		e.slots_in_region = p->lba_count / e.lbas_per_io;
+		if (!e.slots_in_region || e.lbas_per_io > 65536)
+			return -EINVAL;
+	}
 	out->lat_min_ns = UINT64_MAX;
 
 	begin = now = nvt_now_ns();
@@ -151,7 +164,7 @@ int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct
 					e.failed = 1;
 					out->first_error = cqe->res;
 				}
-			} else {
+			} else if (!p->nop) {
 				out->bytes += p->block_size;
 			}
 			out->lat_sum_ns += latency;

@@ -172,6 +172,31 @@ def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
         ring.close()  # every I/O was reaped (or the ring failed): the buffers may go after this
 
 
+def run_nops(qd: int, seconds: float) -> LoadResult:
+    """Keep `qd` IORING_OP_NOPs in flight for `seconds` through the engine, on a ring of its own, every
+    NOP timed and counted in the histogram as an I/O would be: what the ring costs by itself, on any
+    machine (no device; benchmarks/host_ring.py). Blocks the calling thread."""
+    if not 1 <= qd <= 4096:
+        raise UsageError(f"queue depth {qd} out of range 1-4096")
+    ffi, lib = load()
+    _check_layout(lib)
+    ring = Ring(qd)
+    try:
+        params = ffi.new("struct nvt_engine_params *")
+        params.qd, params.nop, params.duration_ns = qd, 1, int(seconds * 1e9)
+        out = ffi.new("struct nvt_engine_result *")
+        ret = lib.nvt_engine_run(ring._r, params, out)
+        if ret < 0:
+            raise DeviceError(f"NOP run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
+        job = _Job(
+            -1, 0, "nop", 1, 0, 0, qd, seconds, 0, 0, 0, False, False, 0, 0.0, False, None, None,
+            threading.Event(),
+        )  # fmt: skip
+        return _slice_result(ffi, job, out)
+    finally:
+        ring.close()
+
+
 async def run_load(
     fd: int,
     nsid: int,

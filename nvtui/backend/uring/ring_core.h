@@ -256,6 +256,8 @@ struct nvt_engine_params {
 	uint32_t qd;             /* I/Os kept in flight, <= the SQ size */
 	uint32_t fixed;          /* 1: slot i uses registered buffer i */
 	uint32_t stop_on_errno;  /* 1: after an I/O the kernel fails (-errno), issue no more; drain and return */
+	uint32_t nop;            /* 1: IORING_OP_NOPs instead of NVMe commands (the ring's own cost; no device) */
+	uint32_t pad;
 	uint64_t first_lba;
 	uint64_t lba_count;      /* the region: [first_lba, first_lba + lba_count) */
 	uint64_t duration_ns;
