@@ -80,6 +80,19 @@ def test_rows_pick_each_side_s_best_configuration_and_judge_targets() -> None:
     assert "MISSED" in table(list(rows.values()))
     doc["results"]["admin_nvtui_run_s"] = [40.0]
     assert verdict({r["name"]: r for r in guest_rows(doc)}["1,000 admin commands, wall time"]) == "MISSED"
+    assert not any("unwritten" in name for name in rows)  # no such runs, no such rows
+    doc["results"] |= {
+        "fio_best_qd32_unwritten": [run(80_000, 10_000)],
+        "nvtui_fixed_qd32_unwritten": [run(110_000, 3_000)],
+        "nvtui_best_qd32_unwritten": [run(130_000, 9_000)],
+        "bare_fixed_qd32_unwritten": [run(125_000)],
+        "bare_best_qd32_unwritten": [run(120_000)],
+    }
+    rows = {r["name"]: r for r in guest_rows(doc)}
+    fresh = rows["4k randread QD32 IOPS, unwritten namespace, nvtui best / fio best"]
+    assert ratio(fresh) == pytest.approx(130_000 / 80_000) and verdict(fresh) == "met"
+    fresh_c = rows["4k randread QD32 IOPS, unwritten namespace, nvtui best / C best"]
+    assert ratio(fresh_c) == pytest.approx(130_000 / 125_000) and verdict(fresh_c) == "met"
 
 
 def test_the_load_screen_iops_is_read_from_a_frame() -> None:
