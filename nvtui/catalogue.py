@@ -24,7 +24,6 @@ or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit pic
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import re
@@ -32,13 +31,13 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import TYPE_CHECKING, Any
 
 from nvtui.errors import UsageError, one_line
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
-from nvtui.yamlio import YamlSyntaxError, dotted, line_of, parse_yaml
+
+if TYPE_CHECKING:
+    from nvtui.catalogue_schema import EntryModel, FieldModel
 
 __all__ = [
     "BUILTIN_CATALOGUE",
@@ -64,74 +63,6 @@ _KEBAB = r"^[a-z0-9][a-z0-9-]*$"
 _DEC_RE = re.compile(r"^[0-9]+$")
 _HEX_RE = re.compile(r"^0[xX][0-9a-fA-F]+$")
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
-
-
-# --- schema (pydantic, strict) ---------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class FieldModel(_Model):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    at: str | list[str]
-    type: Literal["uint", "enum", "flag"] = "uint"
-    values: dict[str, int] | None = None
-    default: int | str | None = None
-    required: bool = False
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-    zero_based: bool = False
-    help: str = ""
-
-
-class DataModel(_Model):
-    direction: Literal["none", "read", "write", "bidirectional", "opcode"] = "none"
-    length: int | str | dict[str, Any] | None = None
-    metadata: bool = False
-
-
-class RuleModel(_Model):
-    when: dict[str, int | str] = Field(default_factory=dict)
-    decoder: str
-    context: list[str] = Field(default_factory=list)
-
-
-class ResultDecodeModel(_Model):
-    decoder: str
-    context: list[str] = Field(default_factory=list)
-
-
-class EntryModel(_Model):
-    id: str = Field(pattern=_KEBAB)
-    name: str
-    set: str = Field(pattern=_KEBAB)
-    opcode: int | None = Field(default=None, ge=0, le=0xFF)
-    queue: Literal["admin", "io"]
-    spec: str = ""
-    help: str
-    aliases: list[str] = Field(default_factory=list)
-    fields: list[FieldModel] = Field(default_factory=list)
-    data: DataModel = Field(default_factory=DataModel)
-    decode: str | list[RuleModel] | None = None
-    result_decode: str | ResultDecodeModel | None = None
-    destructive: bool = False
-    refused: str | None = None
-    raw: bool = False
-
-
-class FileModel(_Model):
-    version: Literal[1] = 1
-    commands: list[Any]
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _exactly_one(cls, value: Any) -> Any:
-        # Literal[1] also takes True and 1.0 (they equal 1): a version is the integer 1.
-        if type(value) is not int:
-            raise ValueError(f"version is the integer 1, not {value!r}")
-        return value
 
 
 # --- errors ----------------------------------------------------------------------------------------------
@@ -701,13 +632,13 @@ def _parse_location(text: str) -> tuple[Slice, ...]:
 
 
 def _resolve_decoders() -> frozenset[str] | None:
-    """Names of the registered decoders, or None when no decoder is available (checks then skipped)."""
-    # A half-written decoder module must not stop the catalogue from loading.
-    with contextlib.suppress(Exception):
-        import nvtui.nvme.decode  # noqa: F401  (importing the package registers its decoders)
-    from nvtui.nvme.decode.base import DECODERS
-
-    return frozenset(DECODERS) or None
+    """Names of the decoders, or None when no decoder is available (checks then skipped). The names are
+    known without importing a decoder module (`nvtui.nvme.decode.DECODER_MODULES`)."""
+    try:
+        from nvtui.nvme.decode import decoder_names
+    except Exception:  # a broken decode package must not stop the catalogue from loading
+        return None
+    return frozenset(decoder_names()) or None
 
 
 def _build_field(
@@ -1028,16 +959,49 @@ def _load_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
         return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
     cached = _CACHE.get(key)
     if cached is None:
-        cached = _parse_file(path, decoders)
+        cached = _load_validated(path, decoders)
         _CACHE[key] = cached
     return cached
 
 
-def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
+# The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
+_VALIDATING_MODULES = ("catalogue.py", "catalogue_schema.py", "yamlio.py", "errors.py", "nvme/command.py")
+
+
+def _load_validated(path: Path, decoders: frozenset[str] | None) -> _FileResult:
+    """`_parse_file`'s result, from the disk cache when this file's bytes were validated before."""
+    from nvtui import diskcache
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
         return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+    package = Path(__file__).parent
+    code = diskcache.code_stamp(package / m for m in _VALIDATING_MODULES)
+    key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), code)
+    cached = diskcache.load("catalogue", key)
+    if isinstance(cached, _FileResult):
+        return cached
+    result = _parse_bytes(path, raw, decoders)
+    diskcache.store("catalogue", key, result)
+    return result
+
+
+def _parse_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
+    """Read and validate one catalogue file (no cache)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+    return _parse_bytes(path, raw, decoders)
+
+
+def _parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> _FileResult:
+    from pydantic import ValidationError
+
+    from nvtui.catalogue_schema import EntryModel, FileModel
+    from nvtui.yamlio import YamlSyntaxError, dotted, line_of, parse_yaml
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

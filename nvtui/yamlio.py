@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from nvtui.errors import UsageError
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+if TYPE_CHECKING:  # yaml itself is imported when something is parsed
+    import yaml
 
 NodePath = tuple[Any, ...]
 Lines = dict[NodePath, int]
@@ -40,6 +39,8 @@ class YamlDoc:
 
 
 def _index(node: yaml.Node, doc: YamlDoc) -> None:
+    import yaml
+
     stack: list[tuple[NodePath, yaml.Node]] = [((), node)]
     # An alias shares its anchor's node: each node is walked once, or `&a [*a]` loops forever and nested
     # aliases (a list of 9 aliases of a list of 9 aliases ...) take exponential time.
@@ -68,7 +69,10 @@ def _index(node: yaml.Node, doc: YamlDoc) -> None:
 
 def parse_yaml(text: str, source: str) -> YamlDoc:
     """Parse one YAML document (safe tags only). YamlSyntaxError naming source and line when it is bad."""
-    loader = _BaseLoader(text)
+    import yaml
+
+    loader_class: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if there
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         doc = YamlDoc(loader.construct_document(node) if node is not None else None)
@@ -88,12 +92,19 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
 
 def load_yaml(path: Path) -> YamlDoc:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}:1: not a UTF-8 text file") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(decode_text(raw, path), str(path))
+
+
+def decode_text(raw: bytes, path: Path) -> str:
+    """A file's bytes as `Path.read_text(encoding="utf-8")` gives them: UTF-8, universal newlines."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}:1: not a UTF-8 text file") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def line_of(lines: Mapping[NodePath, int], path: Sequence[Any]) -> int:

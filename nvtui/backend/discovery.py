@@ -31,7 +31,6 @@ from pathlib import Path
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
-from nvtui.nvme.decode.identify import current_lba_format
 
 SYSFS = Path("/sys")
 DEV = Path("/dev")
@@ -333,6 +332,7 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
     """Metadata bytes per block of the namespace's current format, from Identify Namespace (CNS 00h)
     over the admin ioctl; 0 when the device cannot be asked."""
     from nvtui.backend.ioctl import IoctlBackend  # here: ioctl imports this module
+    from nvtui.nvme.decode.identify import current_lba_format
 
     try:
         fd = os.open(char_dev, os.O_RDONLY | os.O_CLOEXEC)

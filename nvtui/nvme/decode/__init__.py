@@ -1,21 +1,79 @@
-"""Decoders: raw data buffers to one structured `Record` (see base.py)."""
+"""Decoders: raw data buffers to one structured `Record` (see base.py).
+
+The decoder modules are imported when a decoder is first used, not with this package: a replay that shows
+only statuses, or the CLI's argument parsing, never pays for the tables. `DECODER_MODULES` names the module
+that registers each decoder (a test checks it against what the modules register); `DECODERS`, the registry
+itself, is complete once asked for by name (`from nvtui.nvme.decode import DECODERS`).
+"""
 
 from __future__ import annotations
 
-from nvtui.nvme.decode import features, identify, logs, zns  # noqa: F401  (registers the decoders)
-from nvtui.nvme.decode.base import DECODERS, Field, Group, Record
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-__all__ = ["DECODERS", "Field", "Group", "Record", "decode", "decoder_names"]
+from nvtui.nvme.decode.base import Field, Group, Record
+
+if TYPE_CHECKING:
+    from nvtui.nvme.decode.base import DECODERS, Decoder
+
+__all__ = ["DECODERS", "DECODER_MODULES", "Field", "Group", "Record", "decode", "decoder_names"]
+
+# decoder name -> the module (in this package) whose import registers it
+DECODER_MODULES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "identify-controller", "identify-namespace", "active-namespace-list", "namespace-descriptor-list",
+            "identify-ns-nvm", "identify-ns-zns", "identify-ctrl-nvm", "identify-ctrl-zns",
+        ),
+        "identify",
+    ),
+    **dict.fromkeys(
+        (
+            "error-log", "smart-log", "firmware-slot-log", "changed-ns-list-log", "effects-log",
+            "self-test-log",
+        ),
+        "logs",
+    ),
+    "feature-result": "features",
+    "zone-report": "zns",
+}  # fmt: skip
+
+
+def _registry() -> dict[str, Decoder]:
+    from nvtui.nvme.decode import base
+
+    return base.DECODERS
+
+
+def load_all() -> dict[str, Decoder]:
+    """Import every decoder module; the registry, complete."""
+    for module in sorted(set(DECODER_MODULES.values())):
+        import_module(f"{__name__}.{module}")
+    return _registry()
+
+
+def _lookup(name: str) -> Decoder:
+    registry = _registry()
+    if name not in registry and name in DECODER_MODULES:
+        import_module(f"{__name__}.{DECODER_MODULES[name]}")
+    try:
+        return registry[name]
+    except KeyError:
+        known = sorted(set(load_all()) | set(DECODER_MODULES))
+        raise KeyError(f"no decoder named {name!r}; known: {', '.join(known)}") from None
 
 
 def decode(name: str, data: bytes, **context: object) -> Record:
     """Decode `data` with the decoder registered as `name`; context carries e.g. `nsid`, `lba_size`."""
-    try:
-        fn = DECODERS[name]
-    except KeyError:
-        raise KeyError(f"no decoder named {name!r}; known: {', '.join(sorted(DECODERS))}") from None
-    return fn(data, **context)
+    return _lookup(name)(data, **context)
 
 
 def decoder_names() -> list[str]:
-    return sorted(DECODERS)
+    """Every decoder's name, without importing any decoder module."""
+    return sorted(set(DECODER_MODULES) | set(_registry()))
+
+
+def __getattr__(name: str) -> object:
+    if name == "DECODERS":
+        return load_all()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

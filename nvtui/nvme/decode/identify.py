@@ -11,7 +11,6 @@ relative to the start of their own entry; the Group's offset and width place the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -687,6 +686,8 @@ def _nid_field(data: bytes, base: int, nidt: int, nidl: int) -> Field:
     raw = bytes(data[base + 4 : base + 4 + nidl])
     meaning = ""
     if nidt == 3 and len(raw) == 16:
+        import uuid  # only for a UUID descriptor
+
         meaning = str(uuid.UUID(bytes=raw))
     elif nidt in (1, 2):
         meaning = "-".join(f"{b:02x}" for b in raw)
