@@ -16,48 +16,46 @@ steps:
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from typing import TYPE_CHECKING, Literal
 
 from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
-from nvtui.yamlio import Lines, YamlDoc, dotted, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from nvtui import scripts_schema
+    from nvtui.yamlio import Lines, YamlDoc
 
 SCRIPT_VERSION: Literal[1] = 1
+CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
+# The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
+_VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "errors.py")
+
+# A script file is validated by the pydantic schema in `nvtui.scripts_schema`; what it holds is kept in the
+# plain classes below, which replay, the TUI and the disk cache use without importing pydantic.
 
 
-class ExpectedStatus(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sct: int = Field(ge=0, le=7)
-    sc: int = Field(ge=0, le=0xFF)
+@dataclass
+class ExpectedStatus:
+    sct: int
+    sc: int
     name: str = ""
 
+    def to_json(self) -> dict[str, object]:
+        return {"sct": self.sct, "sc": self.sc, "name": self.name}
 
-class ScriptStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+@dataclass
+class ScriptStep:
     command: str
-    fields: dict[str, int | str] = Field(default_factory=dict)
-    data_len: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    fields: dict[str, int | str] = field(default_factory=dict)
+    data_len: int | None = None
     data: str | None = None  # base64 of the data sent to the controller
     expect: ExpectedStatus | None = None
     note: str | None = None
-
-    @field_validator("data")
-    @classmethod
-    def _base64(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("not valid base64") from None
-        return value
 
     def assignments(self) -> list[str]:
         return [f"{name}={value}" for name, value in self.fields.items()]
@@ -65,21 +63,43 @@ class ScriptStep(BaseModel):
     def data_bytes(self) -> bytes | None:
         return base64.b64decode(self.data) if self.data is not None else None
 
+    def to_dict(self) -> dict[str, object]:
+        """The step as saved: the command, and each other key that is not at its default."""
+        out: dict[str, object] = {"command": self.command}
+        if self.fields:
+            out["fields"] = dict(self.fields)
+        if self.data_len is not None:
+            out["data_len"] = self.data_len
+        if self.data is not None:
+            out["data"] = self.data
+        if self.expect is not None:
+            expect: dict[str, object] = {"sct": self.expect.sct, "sc": self.expect.sc}
+            if self.expect.name:
+                expect["name"] = self.expect.name
+            out["expect"] = expect
+        if self.note is not None:
+            out["note"] = self.note
+        return out
 
-class CommandScript(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    version: Literal[1] = Field(default=SCRIPT_VERSION, alias="nvtui-script")
+
+@dataclass
+class CommandScript:
+    version: Literal[1] = SCRIPT_VERSION
     device: str | None = None
     created: str | None = None
-    steps: list[ScriptStep] = Field(default_factory=list)
-    _lines: Lines = PrivateAttr(default_factory=dict)
-    _source: str = PrivateAttr(default="<script>")
+    steps: list[ScriptStep] = field(default_factory=list)
+    _lines: Lines = field(default_factory=dict, repr=False, compare=False)
+    _source: str = field(default="<script>", repr=False, compare=False)
 
     def to_yaml(self) -> str:
-        body = self.model_dump(by_alias=True, exclude_none=True)
-        body["steps"] = [s.model_dump(exclude_none=True, exclude_defaults=True) for s in self.steps]
-        for raw, step in zip(body["steps"], self.steps, strict=True):
-            raw["command"] = step.command  # never dropped, even if it matched a default
+        import yaml
+
+        body: dict[str, object] = {"nvtui-script": self.version}
+        if self.device is not None:
+            body["device"] = self.device
+        if self.created is not None:
+            body["created"] = self.created
+        body["steps"] = [s.to_dict() for s in self.steps]
         return yaml.safe_dump(body, sort_keys=False, width=100)
 
     def save(self, path: Path) -> None:
@@ -90,12 +110,41 @@ class CommandScript(BaseModel):
         except OSError as exc:
             raise UsageError(f"cannot save script {path}: {exc.strerror or exc}") from None
 
+    def with_steps(self, steps: list[ScriptStep]) -> CommandScript:
+        """The same script (device, source and lines for messages) with other steps."""
+        return CommandScript(self.version, self.device, self.created, steps, self._lines, self._source)
+
     @classmethod
     def load(cls, path: Path) -> CommandScript:
-        return cls.parse(load_yaml(path), str(path))
+        """Read and validate a script file; a file validated before comes from the disk cache."""
+        from nvtui import diskcache
+
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        source = str(path)
+        key = None
+        if len(raw) <= CACHE_MAX_BYTES:
+            code = diskcache.code_stamp(Path(__file__).parent / m for m in _VALIDATING_MODULES)
+            key = diskcache.make_key("script", raw, source, code)
+            cached = diskcache.load("script", key)
+            if isinstance(cached, CommandScript):
+                return cached
+        from nvtui.yamlio import decode_text, parse_yaml
+
+        script = cls.parse(parse_yaml(decode_text(raw, path), source), source)
+        if key is not None:
+            diskcache.store("script", key, script)
+        return script
 
     @classmethod
     def parse(cls, doc: YamlDoc, source: str) -> CommandScript:
+        from pydantic import ValidationError
+
+        from nvtui import scripts_schema
+        from nvtui.yamlio import dotted, line_of
+
         data, lines = doc.data, doc.lines
         for where, line, key in doc.duplicates:
             raise UsageError(f"{source}:{line}: field {dotted(where)}: key {key!r} given twice")
@@ -109,17 +158,35 @@ class CommandScript(BaseModel):
                 f"not {data.get('nvtui-script')!r}"
             )
         try:
-            script = cls.model_validate(data)
+            model = scripts_schema.CommandScript.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = tuple(err["loc"])
             raise UsageError(f"{source}:{line_of(lines, loc)}: field {dotted(loc)}: {err['msg']}") from None
+        script = cls._from_model(model)
         script._lines = lines
         script._source = source
         return script
 
+    @classmethod
+    def _from_model(cls, model: scripts_schema.CommandScript) -> CommandScript:
+        steps = [
+            ScriptStep(
+                command=s.command,
+                fields=dict(s.fields),
+                data_len=s.data_len,
+                data=s.data,
+                expect=ExpectedStatus(s.expect.sct, s.expect.sc, s.expect.name) if s.expect else None,
+                note=s.note,
+            )
+            for s in model.steps
+        ]
+        return cls(version=model.version, device=model.device, created=model.created, steps=steps)
+
     def step_where(self, index: int) -> str:
         """`FILE:LINE: step N (command)` for messages about one step."""
+        from nvtui.yamlio import line_of
+
         line = line_of(self._lines, ("steps", index))
         return f"{self._source}:{line}: step {index + 1} ({self.steps[index].command})"
 
@@ -172,7 +239,7 @@ class StepOutcome:
             "command": self.step.command,
             "fields": dict(self.step.fields),
             "status": done.status.to_json() if done else None,
-            "recorded": self.step.expect.model_dump() if self.step.expect else None,
+            "recorded": self.step.expect.to_json() if self.step.expect else None,
             "matches": self.matches,
             "latency_ns": done.latency_ns if done else None,
             "error": self.error,
@@ -237,9 +304,7 @@ async def replay(
     for i, step in enumerate(script.steps):
         try:
             if i and prepared[i - 1].defn.id == "format-nvm":  # the LBA format may have changed
-                prepared[i] = (
-                    await prepare_steps(session, script.model_copy(update={"steps": [step]}), target)
-                )[0]
+                prepared[i] = (await prepare_steps(session, script.with_steps([step]), target))[0]
             outcome = StepOutcome(i, step, await session.send(prepared[i], decode=decode))
         except DeviceError as exc:
             outcome = StepOutcome(i, step, None, str(exc))

@@ -281,7 +281,7 @@ class ScriptsScreen(SectionScreen):
             if only is None:
                 part, offset = script, 0
             else:
-                part, offset = script.model_copy(update={"steps": [script.steps[only]]}), only
+                part, offset = script.with_steps([script.steps[only]]), only
             table = self.query_one("#script-steps", DataTable)
 
             def on_step(outcome: StepOutcome) -> None:
