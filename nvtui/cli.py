@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -189,6 +188,8 @@ def _read_data_in(path: Path | None) -> bytes | None:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    import asyncio
+
     from nvtui.render import hexdump, record_table
     from nvtui.session import Session
 
@@ -274,6 +275,8 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
+    import asyncio
+
     from nvtui.scripts import CommandScript, StepOutcome, replay, replay_device
     from nvtui.session import Session
 
@@ -323,6 +326,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Exit 0: every I/O succeeded; 1: some completed with an error status; 2, 3 as everywhere."""
+    import asyncio
+
     from nvtui.bench import run_bench
 
     result = asyncio.run(

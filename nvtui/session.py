@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef, nvme_cli_line
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
-from nvtui.nvme.decode import Record, decode
-from nvtui.nvme.decode.identify import current_lba_format
+
+if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.decode)
+    from nvtui.nvme.decode import Record
 
 IDENTIFY_OPCODE = 0x06
 EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, 5.16.1.6)
@@ -48,13 +51,19 @@ class SendResult:
     completion: Completion
     decoded: Record | None
     decoder: str | None
-    nvme_cli: str
+    device_path: str  # the device as nvme-cli would name it (/dev/ng0n1, or the simulator's name)
     notices: tuple[str, ...] = ()
     sent_at: float = field(default_factory=time.time)
 
     @property
     def ok(self) -> bool:
         return self.completion.ok
+
+    @cached_property
+    def nvme_cli(self) -> str:
+        """The equivalent nvme-cli command line, worked out when first asked for (a replay of a long script
+        shows only statuses)."""
+        return nvme_cli_line(self.prepared.defn, self.prepared.command, self.device_path)
 
     def to_json(self) -> dict[str, object]:
         p, c = self.prepared, self.completion
@@ -102,6 +111,8 @@ class Session:
         done = await backend.submit(cmd)
         if not done.ok or done.data is None:
             raise DeviceError(f"{device}: Identify Namespace failed: {done.status}")
+        from nvtui.nvme.decode.identify import current_lba_format
+
         lba_size, ms, extended = current_lba_format(done.data)
         fmt = LbaFormat(lba_size, ms, extended)
         self._formats[device] = fmt
@@ -160,7 +171,7 @@ class Session:
             completion=completion,
             decoded=decoded,
             decoder=decoder_name,
-            nvme_cli=nvme_cli_line(prepared.defn, prepared.command, str(device_path)),
+            device_path=str(device_path),
             notices=notices,
         )
         self.history.append(result)
@@ -182,6 +193,8 @@ class Session:
             context = dict(defn.result_decoder_context(values))
         if name is None or raw is None:
             return None, None, ()
+        from nvtui.nvme.decode import decode
+
         try:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why

@@ -42,7 +42,6 @@ async def open_backend(device: str, kind: str | None = None, **options: object) 
         from nvtui.backend.ioctl import open_ioctl
 
         return open_ioctl(device)
-    from nvtui.backend.ioctl import open_ioctl
     from nvtui.backend.uring import ControllerInaccessible, UringUnsupported, open_uring
 
     try:
@@ -58,6 +57,8 @@ async def open_backend(device: str, kind: str | None = None, **options: object) 
             f"{denied}; admin commands over uring_cmd need the controller's char device, "
             "so the ioctl backend is used"
         )
+    from nvtui.backend.ioctl import open_ioctl  # the fallback: not imported unless needed
+
     fallback = open_ioctl(device)
     fallback.notice = notice
     return fallback
