@@ -7,16 +7,36 @@ Controller `sim0` (admin commands only) with namespaces `sim0n1` (conventional, 
 
 from __future__ import annotations
 
+import sys
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.backend.sim import identity
-from nvtui.backend.sim.backend import SIM_DEVICES, SimBackend, live_controller, open_sim
-from nvtui.backend.sim.latency import LatencyModel
-from nvtui.backend.sim.namespace import NAMESPACE_SPECS
+from nvtui.backend.sim.specs import NAMESPACE_SPECS
 from nvtui.backend.sim.state import load_state, state_dir
 
+if TYPE_CHECKING:
+    from nvtui.backend.sim.backend import SIM_DEVICES, SimBackend, open_sim
+    from nvtui.backend.sim.latency import LatencyModel
+
 __all__ = ["SIM_DEVICES", "LatencyModel", "SimBackend", "open_sim", "sim_controllers", "state_dir"]
+
+# The simulator itself (controller, storage, zones) loads when a device is opened: discovery describes it
+# from its specs and saved state alone.
+_LATER = {
+    "SIM_DEVICES": "nvtui.backend.sim.backend",
+    "SimBackend": "nvtui.backend.sim.backend",
+    "open_sim": "nvtui.backend.sim.backend",
+    "LatencyModel": "nvtui.backend.sim.latency",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LATER:
+        return getattr(import_module(_LATER[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
@@ -24,7 +44,8 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     locking) it: from the live controller in this process, else the saved state, else the defaults."""
     directory = directory if directory is not None else state_dir()
     serial, formats = "", {nsid: 0 for nsid in NAMESPACE_SPECS}
-    live = live_controller(directory)
+    backend = sys.modules.get("nvtui.backend.sim.backend")  # not loaded: no controller is open here
+    live = backend.live_controller(directory) if backend is not None else None
     if live is not None:
         serial = live.serial
         formats = {nsid: ns.format_index for nsid, ns in live.namespaces.items()}

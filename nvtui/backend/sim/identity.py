@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 from nvtui import __version__
 
@@ -56,8 +55,12 @@ def nguid(serial: str, nsid: int) -> bytes:
 
 
 def ns_uuid(serial: str, nsid: int) -> bytes:
+    import uuid  # only when the controller answers Identify, not when discovery names it
+
     return uuid.uuid5(uuid.NAMESPACE_URL, f"nvtui-sim:{serial}:{nsid}").bytes
 
 
 def subnqn(serial: str) -> str:
+    import uuid
+
     return f"nqn.2014-08.org.nvmexpress:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'nvtui-sim:{serial}')}"
