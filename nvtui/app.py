@@ -7,29 +7,38 @@ The NVMe work happens in the session layer (`nvtui.session.Session`), which the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import var
+from textual.screen import Screen
 
 from nvtui.screens import messages
 from nvtui.screens.base import SECTIONS
-from nvtui.screens.compose import ComposeScreen
 from nvtui.screens.devices import GONE, DevicesScreen
-from nvtui.screens.load import LoadScreen
-from nvtui.screens.modals import HelpScreen
 from nvtui.screens.palette import CatalogueCommands, DeviceCommands, ScriptCommands
-from nvtui.screens.result import ResultScreen
-from nvtui.screens.scripts import ScriptsScreen
 
 if TYPE_CHECKING:
     from nvtui.backend.base import ControllerInfo
     from nvtui.catalogue import Catalogue
     from nvtui.session import SendResult, Session
+
+
+def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A section screen imported when first shown: the first frame (Devices) does not wait for the
+    others' imports (forms, tables, charts, Markdown)."""
+
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(import_module(f"nvtui.screens.{module}"), name)()
+        return screen
+
+    return make
+
 
 DEFAULT_SIM_DEVICE = "sim0n1"
 
@@ -39,10 +48,10 @@ class NvtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     SCREENS: ClassVar = {
         "devices": DevicesScreen,
-        "compose": ComposeScreen,
-        "result": ResultScreen,
-        "load": LoadScreen,
-        "scripts": ScriptsScreen,
+        "compose": _later("compose", "ComposeScreen"),
+        "result": _later("result", "ResultScreen"),
+        "load": _later("load", "LoadScreen"),
+        "scripts": _later("scripts", "ScriptsScreen"),
     }
     MODES: ClassVar = {mode: mode for mode, _key, _title in SECTIONS}
     DEFAULT_MODE = "devices"
@@ -145,6 +154,8 @@ class NvtuiApp(App[int]):
 
     @on(messages.OpenCommand)
     async def handle_open_command(self, message: messages.OpenCommand) -> None:
+        from nvtui.screens.compose import ComposeScreen
+
         await self.switch_mode("compose")
         compose = self.get_screen("compose", ComposeScreen)
         compose.open_command(message.command_id, message.assignments)
@@ -156,12 +167,16 @@ class NvtuiApp(App[int]):
 
     @on(messages.OpenScript)
     async def handle_open_script(self, message: messages.OpenScript) -> None:
+        from nvtui.screens.scripts import ScriptsScreen
+
         await self.switch_mode("scripts")
         self.get_screen("scripts", ScriptsScreen).open_script(message.path)
 
     # --- actions ------------------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from nvtui.screens.modals import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static
+from textual.widgets import Button, Input, Label, Static
 
 if TYPE_CHECKING:
     from nvtui.session import Prepared
@@ -209,6 +209,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
+            from textual.widgets import Markdown  # markdown-it: only when the help is shown
+
             yield Markdown(HELP)
 
     def action_close(self) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nvtui.screens.modals import ConfirmDestructive, ConfirmScript
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -30,6 +28,8 @@ async def may_send(app: NvtuiApp, prepared: Prepared, what: str = "it") -> bool:
             timeout=8,
         )
         return False
+    from nvtui.screens.modals import ConfirmDestructive
+
     if await app.push_screen_wait(ConfirmDestructive(prepared.device, prepared)):
         return True
     app.notify(f"{prepared.defn.id}: {what} was not sent.", title="Cancelled")
@@ -51,6 +51,8 @@ async def may_replay(app: NvtuiApp, device: str, risky: Sequence[tuple[int, str]
             timeout=8,
         )
         return False
+    from nvtui.screens.modals import ConfirmScript
+
     if await app.push_screen_wait(ConfirmScript(device, risky, name)):
         return True
     app.notify(f"{name} was not replayed.", title="Cancelled")
