@@ -24,10 +24,8 @@ or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit pic
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +61,13 @@ _KEBAB = r"^[a-z0-9][a-z0-9-]*$"
 _DEC_RE = re.compile(r"^[0-9]+$")
 _HEX_RE = re.compile(r"^0[xX][0-9a-fA-F]+$")
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
+
+
+def _close_matches(word: str, candidates: list[str], n: int, cutoff: float = 0.6) -> list[str]:
+    """difflib's close matches, for "did you mean" hints (difflib is imported only when one is needed)."""
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
 
 
 # --- errors ----------------------------------------------------------------------------------------------
@@ -203,7 +208,7 @@ class FieldDef:
         if re.match(r"^-\s*(0[xX][0-9a-fA-F]+|[0-9]+)$", s):
             raise UsageError(f"field {self.name}: {s} is negative (range {self.range_text()})")
         if self.values:
-            close = difflib.get_close_matches(lowered, list(self.values), n=3)
+            close = _close_matches(lowered, list(self.values), n=3)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise UsageError(
                 f"field {self.name}: {text!r} is neither a number in range {self.range_text()} "
@@ -306,7 +311,7 @@ class CommandDef:
         for f in self.fields:
             if f.name == name:
                 return f
-        close = difflib.get_close_matches(name, [f.name for f in self.fields], n=3)
+        close = _close_matches(name, [f.name for f in self.fields], n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise UsageError(
             f"{self.id}: unknown field {name!r} (fields: {', '.join(f.name for f in self.fields)}){hint}"
@@ -878,7 +883,7 @@ def _build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset
             decode_items.append((("decode", i), rule.decoder, rule.when, rule.context))
     for path, decoder, when, context in decode_items:
         if decoders is not None and decoder not in decoders:
-            close = difflib.get_close_matches(decoder, sorted(decoders), n=2)
+            close = _close_matches(decoder, sorted(decoders), n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             problems.append(
                 ((*path, "decoder") if len(path) > 1 else path, f"unknown decoder {decoder!r}{hint}")
@@ -1118,7 +1123,7 @@ class Catalogue:
         if found is not None:
             return found
         names = [*self._by_id, *self._by_alias]
-        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        close = _close_matches(key, names, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `nvtui catalogue list` shows them all"
         raise UsageError(f"unknown command {name!r}{hint}")
 
@@ -1195,6 +1200,8 @@ def nvme_cli_line(
     Data for write-direction commands comes from `input_file`; without one, `/dev/zero` when the data is
     all zeros (or absent), else `data.bin` (the caller should save the data there, or name its file).
     """
+    import shlex
+
     args = [
         "nvme", "admin-passthru" if cmd.admin else "io-passthru", shlex.quote(device_path),
         f"--opcode={cmd.opcode:#04x}", f"--namespace-id={cmd.nsid}",

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -137,6 +136,8 @@ def _positive_float(text: str) -> float:
 
 
 def _print_json(obj: object) -> None:
+    import json
+
     print(json.dumps(obj, indent=2))
 
 

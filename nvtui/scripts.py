@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -211,6 +210,8 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
                 expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
             )
         )
+    from datetime import datetime, timezone
+
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return CommandScript(device=pin_device, created=created, steps=steps)
 
