@@ -971,6 +971,7 @@ def _load_file(path: Path, decoders: frozenset[str] | None) -> _FileResult:
 
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 _VALIDATING_MODULES = ("catalogue.py", "catalogue_schema.py", "yamlio.py", "errors.py", "nvme/command.py")
+_VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 
 def _load_validated(path: Path, decoders: frozenset[str] | None) -> _FileResult:
@@ -982,7 +983,7 @@ def _load_validated(path: Path, decoders: frozenset[str] | None) -> _FileResult:
     except OSError as exc:
         return _FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
     package = Path(__file__).parent
-    code = diskcache.code_stamp(package / m for m in _VALIDATING_MODULES)
+    code = diskcache.code_stamp((package / m for m in _VALIDATING_MODULES), _VALIDATING_PACKAGES)
     key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), code)
     cached = diskcache.load("catalogue", key)
     if isinstance(cached, _FileResult):

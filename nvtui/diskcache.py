@@ -8,8 +8,8 @@ is kept under `cache_dir()` and reused while all of these are the same:
 - the file's content (a SHA-256 of its bytes: any edit is seen, whatever its mtime; a `touch` alone is not
   a change),
 - its path (results name their source file and lines), and what else the caller adds (decoder names),
-- nvtui's version, the Python version, and the size and mtime of the modules that produced the result
-  (`code`), so an upgrade or an edited checkout never reads an old result.
+- nvtui's version, the Python version, and the size and mtime of the modules that produced the result and
+  of the libraries they use (`code_stamp`), so an upgrade or an edited checkout never reads an old result.
 
 Entries are pickles written atomically, in a directory only the user can read; an entry owned by anyone
 else, unreadable or not matching its key counts as absent, and any failure to read or write the cache is
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import pickle
 import sys
@@ -46,16 +47,26 @@ def cache_dir() -> Path | None:
     return root / "nvtui"
 
 
-def code_stamp(files: Iterable[str | Path]) -> tuple[tuple[str, int, int], ...]:
-    """(path, size, mtime) of each module file whose code shapes a cached result."""
-    out = []
-    for f in files:
+def code_stamp(
+    files: Iterable[str | Path], packages: Iterable[str] = ()
+) -> tuple[tuple[str, str, int, int], ...]:
+    """What identifies the code that shapes a cached result: (what, path, size, mtime) of each module file
+    and of each package's `__init__` (found, not imported: an upgrade of pydantic or PyYAML rewrites it)."""
+    paths = [("file", str(f)) for f in files]
+    for name in packages:
         try:
-            st = os.stat(f)
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        paths.append((name, str(spec.origin) if spec is not None and spec.origin else ""))
+    out = []
+    for what, path in paths:
+        try:
+            st = os.stat(path)
         except OSError:
-            out.append((str(f), -1, -1))
+            out.append((what, path, -1, -1))
         else:
-            out.append((str(f), st.st_size, st.st_mtime_ns))
+            out.append((what, path, st.st_size, st.st_mtime_ns))
     return tuple(out)
 
 

@@ -32,6 +32,7 @@ SCRIPT_VERSION: Literal[1] = 1
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 _VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "errors.py")
+_VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 # A script file is validated by the pydantic schema in `nvtui.scripts_schema`; what it holds is kept in the
 # plain classes below, which replay, the TUI and the disk cache use without importing pydantic.
@@ -125,7 +126,8 @@ class CommandScript:
         source = str(path)
         key = None
         if len(raw) <= CACHE_MAX_BYTES:
-            code = diskcache.code_stamp(Path(__file__).parent / m for m in _VALIDATING_MODULES)
+            modules = (Path(__file__).parent / m for m in _VALIDATING_MODULES)
+            code = diskcache.code_stamp(modules, _VALIDATING_PACKAGES)
             key = diskcache.make_key("script", raw, source, code)
             cached = diskcache.load("script", key)
             if isinstance(cached, CommandScript):

@@ -206,6 +206,27 @@ def test_catalogue_cache_follows_content_version_and_code(
     assert len(calls) == 6
 
 
+def test_an_upgraded_library_invalidates_the_cache(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = counting_parses(monkeypatch)
+    library = tmp_path / "lib" / "fakeschema"
+    library.mkdir(parents=True)
+    (library / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    monkeypatch.setattr(catalogue_mod, "_VALIDATING_PACKAGES", ("fakeschema",))
+    path = tmp_path / "vendor.yaml"
+    path.write_text(VENDOR)
+    decoders = catalogue_mod._resolve_decoders()
+    catalogue_mod._load_validated(path, decoders)
+    catalogue_mod._load_validated(path, decoders)
+    assert len(calls) == 1
+    (library / "__init__.py").write_text("VERSION = 2.0\n")  # pip rewrites a package it upgrades
+    catalogue_mod._load_validated(path, decoders)
+    assert len(calls) == 2
+    assert "fakeschema" not in sys.modules  # found, never imported
+
+
 def test_catalogue_errors_are_cached_with_their_lines(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = ROOT / "tests" / "data" / "catalogue_bad.yaml"
     calls = counting_parses(monkeypatch)
