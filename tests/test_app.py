@@ -19,7 +19,7 @@ from nvtui.screens.modals import ConfirmDestructive, ConfirmScript
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.command_form import CommandForm
-from nvtui.widgets.latency_chart import merge_buckets
+from nvtui.widgets.latency_chart import LatencyOverTime, merge_buckets
 
 SIZE = (80, 24)
 
@@ -170,8 +170,10 @@ async def test_a_load_run_fills_the_chart_and_stops_at_once() -> None:
         stats = screen.stats
         assert stats is not None
         assert stats.total.count > 100 and stats.errors == 0
-        time_chart = str(screen.query_one("#chart-time").render())
-        assert "p50" in time_chart and "p99" in time_chart
+        time_chart = screen.query_one("#chart-time")  # drawn in a thread, once a second: wait for it
+        await until(pilot, lambda: "p50" in str(time_chart.render()), "the time chart's lines", timeout=3.0)
+        assert "p99" in str(time_chart.render())
+        assert isinstance(time_chart, LatencyOverTime) and time_chart.builds <= 4  # once a second, not a tick
         shown = str(screen.query_one("#load-stats").render())
         assert "IOPS" in shown and "p99.9" in shown and "running" in shown
         await pilot.press("escape")

@@ -22,6 +22,7 @@ from nvtui.screens.compose import ComposeScreen
 from nvtui.screens.messages import OpenCommand
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
+from nvtui.widgets.latency_chart import StatsChart
 
 SIM_DIR = Path(tempfile.gettempdir()) / "nvtui-snapshot-sim"  # shown on the Devices screen: must not vary
 SERIAL = "NVTSIMSNAPSHOT"
@@ -111,7 +112,12 @@ def test_load_screen(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = await started(pilot)
         await pilot.press("f5")
-        await settle(pilot, lambda: type(app.screen).__name__ == "LoadScreen")
+        # The charts are drawn in a thread: wait until both show the (empty) figure at their size.
+        await settle(
+            pilot,
+            lambda: type(app.screen).__name__ == "LoadScreen"
+            and all(chart.current for chart in app.screen.query(StatsChart)),
+        )
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
