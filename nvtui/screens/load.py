@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from nvtui.stats import LoadStats
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
-CHART_HZ = 2  # the charts
+# The charts are drawn in a thread (latency_chart), which still takes the GIL from the event loop while
+# plotext runs: the time chart once a second (4 new intervals), the histogram, the shape of the whole run
+# that settles within seconds, every 2 s; both again when the run ends.
+CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0}
 YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
 
 
@@ -115,8 +118,7 @@ class LoadScreen(SectionScreen):
         self.stats: LoadStats | None = None
         self.stop_event: asyncio.Event | None = None
         self.running = False
-        self._charted_at = 0.0  # when the charts were last drawn, and the interval they ended with
-        self._charted_t: float | None = None
+        self._charted_at: dict[str, float] = {}  # chart id: when it was last asked to draw
         self._charts_final = False  # drawn since the last run ended: nothing changes until the next
 
     def compose_body(self) -> ComposeResult:
@@ -147,7 +149,7 @@ class LoadScreen(SectionScreen):
         self.query_one("#load-command", Static).update(f"repeats: {what} on {self.nvapp.device}")
 
     def _redraw(self) -> None:
-        from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime
+        from nvtui.widgets.latency_chart import StatsChart
 
         if not self.running and self.stats is None:
             return
@@ -159,15 +161,15 @@ class LoadScreen(SectionScreen):
         self.query_one("#load-stats", Static).update(stats_text(stats, self.running))
         if not self.is_current:
             return
-        # The stats line every tick; the charts (plotext: ~100x the stats line's cost) only when a new
-        # interval closed, at most CHART_HZ, so a frame stays cheap and keys are not kept waiting.
+        # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's
+        # thread, and one whose numbers did not change is not drawn again.
         now = time.monotonic()
-        last = stats.series[-1].t if stats is not None and stats.series else None
-        if not self.running or (last != self._charted_t and now - self._charted_at >= 1 / CHART_HZ):
-            self.query_one(LatencyOverTime).draw(stats)
-            self.query_one(LatencyHistogram).draw(stats)
-            self._charted_at, self._charted_t = now, last
-            self._charts_final = not self.running
+        for chart in self.query(StatsChart):
+            ident = chart.id or ""
+            if not self.running or now - self._charted_at.get(ident, 0.0) >= CHART_EVERY_S.get(ident, 1.0):
+                chart.draw(stats)
+                self._charted_at[ident] = now
+        self._charts_final = not self.running
 
     def spec(self) -> tuple[int | None, float | None, int]:
         """(count, seconds, queue depth) from the form; UsageError names the bad one."""
