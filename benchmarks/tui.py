@@ -2,6 +2,7 @@
 
     python -m benchmarks.tui DEVICE [--load-seconds 8] [--repeat 3]      measure, print JSON
     python -m benchmarks.tui --probe DEVICE SECONDS                       (the app with a load started)
+    python -m benchmarks.tui --chart-cost [--updates 20]                  CPU per chart update, print JSON
 
 How: the app runs in a pty of 120x40 (`pty.fork`, `TERM=xterm-256color`). This harness answers the
 app's query for synchronized output (DECRQM 2026) as a terminal that supports it, so every frame the
@@ -15,6 +16,11 @@ app draws arrives between `ESC[?2026h` and `ESC[?2026l`: a frame's time is when 
 - key-to-screen under load: with the load running, a `~` typed into the focused count field; the time
   from writing the key to the pty to the end of the first frame that contains it. Ten keys per run.
   Frame intervals are taken from one second into the run to the last key (the run outlasts the keys).
+- chart cost (`--chart-cost`, host, simulator, no I/O): the Load screen of a headless app at 120x40 is
+  given a run's statistics one 0.25 s interval at a time (60 s of intervals to start with, so the time
+  chart is full), and both charts are asked to draw after each; CPU time of the event loop's thread
+  (`time.thread_time` on it) and of the whole process (worker threads too) over a window long enough
+  for the update to reach the screen, less the same window's CPU with nothing asked, per update.
 """
 
 from __future__ import annotations
@@ -208,6 +214,66 @@ def probe(device: str, seconds: float) -> None:
     app.run()
 
 
+def chart_cost(updates: int = 20, window: float = 0.25) -> dict[str, float]:
+    """Milliseconds of CPU per update of both Load screen charts: the event loop's thread and the process."""
+    import asyncio
+    import random
+    import tempfile
+
+    from nvtui.app import NvtuiApp
+    from nvtui.stats import INTERVAL_S, Interval, LoadStats
+
+    rng = random.Random(1)
+
+    def interval(t: float) -> Interval:
+        p50, p99 = rng.randint(30_000, 50_000), rng.randint(90_000, 200_000)
+        return Interval(t=t, count=1000, errors=0, mean_ns=40_000, p50_ns=p50, p99_ns=p99, max_ns=300_000)
+
+    stats = LoadStats()
+    for i in range(240):
+        stats.series.append(interval((i + 1) * INTERVAL_S))
+
+    async def run() -> dict[str, float]:
+        app = NvtuiApp(include_real_devices=False)
+        async with app.run_test(size=(COLS, ROWS)) as pilot:
+            while app.session is None:
+                await pilot.pause(0.05)
+            await app.switch_mode("load")
+            await pilot.pause(1.0)
+            from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime
+
+            charts = [app.screen.query_one(LatencyOverTime), app.screen.query_one(LatencyHistogram)]
+
+            async def window_cpu(update: bool) -> tuple[float, float]:
+                if update:  # the next interval, and the histogram's shares move a little (as early in a run)
+                    stats.series.append(interval(stats.series[-1].t + INTERVAL_S))
+                    for _ in range(200):
+                        stats.total.record(int(rng.lognormvariate(10.6, 0.4)))
+                loop0, proc0 = time.thread_time(), time.process_time()
+                if update:
+                    for chart in charts:
+                        chart.draw(stats)
+                await pilot.pause(window)
+                return time.thread_time() - loop0, time.process_time() - proc0
+
+            idle = [await window_cpu(False) for _ in range(5)]
+            busy = [await window_cpu(True) for _ in range(updates)]
+        idle_loop = statistics.median(w[0] for w in idle)
+        idle_proc = statistics.median(w[1] for w in idle)
+        loop_ms = [1000 * (w[0] - idle_loop) for w in busy]
+        proc_ms = [1000 * (w[1] - idle_proc) for w in busy]
+        return {
+            "loop_ms_median": statistics.median(loop_ms),
+            "loop_ms_max": max(loop_ms),
+            "process_ms_median": statistics.median(proc_ms),
+            "idle_loop_ms_per_window": 1000 * idle_loop,
+        }
+
+    with tempfile.TemporaryDirectory() as sim_dir:
+        os.environ["NVTUI_SIM_DIR"] = sim_dir
+        return asyncio.run(run())
+
+
 def measure(device: str, load_seconds: float, repeat: int) -> dict[str, object]:
     starts, rss, frame_med, frame_max, key_med, key_max, iops = [], [], [], [], [], [], []
     for _ in range(repeat):
@@ -233,11 +299,19 @@ def measure(device: str, load_seconds: float, repeat: int) -> dict[str, object]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="TUI figures on the real app in a pty")
-    p.add_argument("device")
+    p.add_argument("device", nargs="?")
     p.add_argument("seconds", nargs="?", type=float, default=8.0)
     p.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--chart-cost", action="store_true", help="CPU per chart update (host, no device)")
+    p.add_argument("--updates", type=int, default=20, help="with --chart-cost")
     args = p.parse_args()
+    if args.chart_cost:
+        json.dump(chart_cost(args.updates), sys.stdout, indent=2)
+        print()
+        return
+    if args.device is None:
+        p.error("a device is needed (or --chart-cost)")
     if args.probe:
         probe(args.device, args.seconds)
         return
