@@ -1,4 +1,5 @@
-"""Host-suite fixtures: every test gets its own simulator state and config folders, never the user's."""
+"""Host-suite fixtures: every test gets its own simulator state and config folders, never the user's; the
+disk cache of validated files is one folder for the session, never the user's."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nvtui-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _session_cache: Path
+) -> Path:
     root = tmp_path_factory.mktemp("nvtui-home")
+    monkeypatch.setenv("NVTUI_CACHE_DIR", str(_session_cache))
     monkeypatch.setenv("NVTUI_SIM_DIR", str(root / "sim"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))

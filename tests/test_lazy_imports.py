@@ -295,3 +295,17 @@ def test_a_bad_script_is_never_cached(cache: Path, tmp_path: Path) -> None:
         ):
             CommandScript.load(path)
     assert not list(cache.glob("script-*.pickle"))
+
+
+def test_the_uring_backend_loads_the_engine_and_the_identify_decoder_only_when_used(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A single command through uring needs neither the load engine nor the decoders' tables."""
+    _, modules = start(env, tmp_path, "import", "nvtui.backend.uring")
+    assert "nvtui.backend.uring.backend" in modules
+    assert loaded(modules, ("nvtui.backend.uring.engine", "nvtui.stats", *DECODER_TABLES)) == []
+    from nvtui.backend import uring
+
+    assert uring.run_load is uring.engine.run_load and uring.LoadResult is uring.engine.LoadResult
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        uring.nothing  # noqa: B018

@@ -22,7 +22,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nvtui.backend.base import BackendBase
 from nvtui.backend.discovery import (
@@ -32,7 +32,6 @@ from nvtui.backend.discovery import (
     resolve_device,
     uring_cmd_problem,
 )
-from nvtui.backend.uring.engine import LoadResult, Stoppable, run_load
 from nvtui.backend.uring.ring import (
     AsyncRing,
     ControllerInaccessible,
@@ -45,7 +44,9 @@ from nvtui.backend.uring.ring import (
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
-from nvtui.nvme.decode.identify import current_lba_format
+
+if TYPE_CHECKING:  # the load engine and the Identify decoder load when used, not with every command
+    from nvtui.backend.uring.engine import LoadResult, Stoppable
 
 # NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
 OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
@@ -329,6 +330,8 @@ class UringBackend(BackendBase):
                 f"Identify Namespace {self.nsid} on {self.path.ctrl_dev} failed: {completion.status}"
             )
         try:
+            from nvtui.nvme.decode.identify import current_lba_format
+
             lba_size, ms, extended = current_lba_format(completion.data)
         except ValueError as exc:
             raise DeviceError(f"{self.path.name}: unusable Identify Namespace data: {exc}") from exc
@@ -364,6 +367,8 @@ class UringBackend(BackendBase):
         fmt = self.format
         if fmt.extended and fmt.metadata_size:
             raise UsageError(f"{self.path.name} interleaves metadata with data: the load engine does not")
+        from nvtui.backend.uring.engine import run_load
+
         count = lba_count if lba_count is not None else self.size_lbas - first_lba
         return await run_load(
             self._ns_fd, self.nsid, lba_size=fmt.lba_size, lba_count=count,
