@@ -6,6 +6,7 @@
    TUI's start to first frame and idle RSS on the simulator.
 2. In ONE boot of the test VM (tests/vm): benchmarks.guest runs fio, nvtui bench, the ioctl backend,
    the bare C loop, the 1,000-command admin script against nvme-cli, and the TUI under load.
+nvtui is byte-compiled first (`compileall`), as an installed package is.
 `--quiet` takes the machine's quiet flag (/tmp/nvtui-quiet: other engineers hold new VMs while it
 exists), waits until no other QEMU runs, and removes the flag when done.
 """
@@ -109,8 +110,10 @@ def guest_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         "fio_plain_randwrite_qd32", "iops", "fio io_uring_cmd plain")  # fmt: skip
     add("4k randwrite QD32 IOPS, both best", "IOPS", "nvtui_best_randwrite_qd32", "fio_best_randwrite_qd32",
         "iops", "fio hipri+fixedbufs+batch8")  # fmt: skip
-    add("1,000 admin commands, wall time", "s", "admin_nvtui_run_s", "admin_nvme_cli_s", None,
-        "shell loop of nvme-cli", higher_is_better=False, target=0.05)  # fmt: skip
+    add("1,000 admin commands, wall time, a script nvtui has not seen", "s", "admin_nvtui_run_new_s",
+        "admin_nvme_cli_s", None, "shell loop of nvme-cli", higher_is_better=False, target=0.05)  # fmt: skip
+    add("1,000 admin commands, wall time, a script replayed before", "s", "admin_nvtui_run_s",
+        "admin_nvme_cli_s", None, "shell loop of nvme-cli", higher_is_better=False, target=0.05)  # fmt: skip
     tui = doc.get("tui") or {}
     if "error" not in tui and tui:
         limits = [
@@ -176,6 +179,10 @@ def main() -> int:
 
     rows: list[dict[str, Any]] = []
     guest: dict[str, Any] | None = None
+    # Byte-compile nvtui as an installed package is (pip compiles what it installs; a run writes the rest):
+    # the VM harness and this machine set PYTHONDONTWRITEBYTECODE, so otherwise every nvtui process in the
+    # guest would compile its modules again, a cost no user pays twice and nvme-cli (a binary) never does.
+    subprocess.run([python(), "-m", "compileall", "-q", str(ROOT / "nvtui")], check=True)
     if not args.no_host:
         rows += host_rows(args.seconds, args.repeat)
     if not args.no_vm:
