@@ -115,8 +115,10 @@ def test_load_screen(snap_compare: Any) -> None:
         # The charts are drawn in a thread: wait until both show the (empty) figure at their size.
         await settle(
             pilot,
-            lambda: type(app.screen).__name__ == "LoadScreen"
-            and all(chart.current for chart in app.screen.query(StatsChart)),
+            lambda: (
+                type(app.screen).__name__ == "LoadScreen"
+                and all(chart.current for chart in app.screen.query(StatsChart))
+            ),
         )
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
