@@ -1,10 +1,14 @@
-"""The latency charts draw in a thread: what they plot, that a picture built off the event loop reaches the
-screen, that only the latest numbers are built, that a picture for another size is dropped, and that
-closing a chart in the middle of a build leaves nothing behind."""
+"""The latency charts draw off the event loop, in the chart process (or a thread while it starts): what
+they plot, that a picture built off the loop reaches the screen, that only the latest numbers are built,
+that a picture for another size is dropped, that closing a chart in the middle of a build leaves nothing
+behind (no process either), and that a chart process that dies or hangs costs one picture, not the app.
+The scheduling tests run both ways: every build in the chart process, and every build in the thread."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,11 +21,15 @@ from textual.pilot import Pilot
 from textual_plotext.plot import Plot
 
 from nvtui.stats import INTERVAL_S, Interval, LoadStats
+from nvtui.widgets import chart_build, latency_chart
+from nvtui.widgets.chart_build import Reply, Request
 from nvtui.widgets.latency_chart import (
     MAX_DRAWN,
     ChartData,
+    ChartServer,
     LatencyHistogram,
     LatencyOverTime,
+    StatsChart,
     ansi_strips,
 )
 
@@ -55,11 +63,14 @@ async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, t
 
 
 class Gate:
-    """Holds every build of the time chart until let through, one at a time; records where builds ran."""
+    """Holds every build of the time chart's numbers until let through, one at a time; records where
+    builds ran and which charts' numbers were built, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str) -> None:
+        self.where = where  # "process": every build in the chart process; "thread": in the worker thread
         self.passes = threading.Semaphore(0)
         self.threads: list[int] = []
+        self.kinds: list[str] = []
         self.finished = 0
         self.waiting = 0
 
@@ -67,21 +78,53 @@ class Gate:
         for _ in range(n):
             self.passes.release()
 
+    def hold(self, kind: str) -> None:
+        self.kinds.append(kind)
+        if kind != "time":
+            return
+        self.threads.append(threading.get_ident())
+        self.waiting += 1
+        assert self.passes.acquire(timeout=10), "a build was never let through"
+        self.waiting -= 1
+
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
-    gate = Gate()
-    plot = LatencyOverTime.plot.__func__  # type: ignore[attr-defined]
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every build in the chart process: a build waits for it to start instead of building in its thread."""
+    monkeypatch.setattr(ChartServer, "START_WAIT_S", 10.0)
 
-    def gated(cls: type[LatencyOverTime], plt: Plot, data: ChartData) -> None:
-        gate.threads.append(threading.get_ident())
-        gate.waiting += 1
-        assert gate.passes.acquire(timeout=10), "a build was never let through"
-        gate.waiting -= 1
-        plot(cls, plt, data)
-        gate.finished += 1
 
-    monkeypatch.setattr(LatencyOverTime, "plot", classmethod(gated))
+@pytest.fixture(params=["process", "thread"])
+def gate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    gate = Gate(request.param)
+    if gate.where == "process":
+        monkeypatch.setattr(ChartServer, "START_WAIT_S", 10.0)
+        build = ChartServer.build
+
+        def gated_send(server: ChartServer, job: Request) -> Reply | None:
+            if job.data:
+                gate.hold(job.kind)
+            try:
+                reply = build(server, job)
+                assert reply is not None and reply.pid != os.getpid()
+                return reply
+            finally:
+                if job.data and job.kind == "time":
+                    gate.finished += 1
+
+        monkeypatch.setattr(ChartServer, "build", gated_send)
+    else:
+        monkeypatch.setattr(StatsChart, "IN_PROCESS", False)
+        for chart in (LatencyOverTime, LatencyHistogram):
+            plot = chart.plot.__func__  # type: ignore[attr-defined]
+
+            def gated(cls: type[StatsChart], plt: Plot, data: ChartData, plot: Any = plot) -> None:
+                gate.hold(cls.KIND)
+                plot(cls, plt, data)
+                if cls.KIND == "time":
+                    gate.finished += 1
+
+            monkeypatch.setattr(chart, "plot", classmethod(gated))
     yield gate
     gate.let_through(100)  # never leave a worker thread waiting
 
@@ -146,6 +189,7 @@ async def test_a_chart_is_drawn_in_a_thread_and_reaches_the_screen(gate: Gate) -
         shown = shown_text(chart)
         assert "p50" in shown and "p99" in shown and "latency over time" in shown
         assert "p50" in str(chart.render())
+        assert (chart.built_in != os.getpid()) == (gate.where == "process")
 
 
 async def test_unchanged_numbers_are_not_drawn_again(gate: Gate) -> None:
@@ -214,17 +258,19 @@ async def test_closing_a_chart_in_the_middle_of_a_build_leaves_nothing_behind(ga
         assert app.return_code is None  # no error surfaced in the app
 
 
-async def test_a_failing_build_shows_its_error_and_the_app_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(cls: type[LatencyOverTime], plt: Plot, data: ChartData) -> None:
-        raise ValueError("no room")
-
-    monkeypatch.setattr(LatencyOverTime, "plot", classmethod(broken))
+@pytest.mark.parametrize("where", ["process", "thread"])
+async def test_a_failing_build_shows_its_error_and_the_app_goes_on(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ChartServer, "START_WAIT_S", 10.0)
+    monkeypatch.setattr(StatsChart, "IN_PROCESS", where == "process")
+    monkeypatch.setattr(LatencyOverTime, "data", lambda self, stats: ((1.0, 2.0),))  # no y values: fails
     async with ChartApp().run_test(size=(70, 16)) as pilot:
         chart = pilot.app.query_one(LatencyOverTime)
         await until(pilot, lambda: chart.current, "the empty chart")
         chart.draw(run_stats(3))
         await until(pilot, lambda: "chart failed" in str(chart.render()), "the error")
-        assert "no room" in shown_text(chart)
+        assert "not enough values to unpack" in shown_text(chart)
         builds = chart.builds
         await pilot.pause(0.1)
         assert chart.builds == builds  # not retried in a loop
@@ -237,21 +283,119 @@ class TwoCharts(App[None]):
         yield LatencyHistogram(id="chart-histogram")
 
 
-async def test_two_charts_never_build_at_the_same_time(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[str] = []
-    plot = LatencyHistogram.plot.__func__  # type: ignore[attr-defined]
-
-    def recorded(cls: type[LatencyHistogram], plt: Plot, data: ChartData) -> None:
-        started.append("histogram")
-        plot(cls, plt, data)
-
-    monkeypatch.setattr(LatencyHistogram, "plot", classmethod(recorded))
+async def test_two_charts_never_build_at_the_same_time(gate: Gate) -> None:
     async with TwoCharts().run_test(size=(70, 30)) as pilot:
         time_chart = await building(pilot, gate)
         histogram = pilot.app.query_one(LatencyHistogram)
         histogram.draw(run_stats(3))
         await pilot.pause(0.2)
-        assert histogram.building is not None and started == []  # its thread waits for the time chart's
+        assert histogram.building is not None and gate.kinds == ["time"]  # it waits for the time chart's
         gate.let_through()
         await until(pilot, lambda: histogram.current and time_chart.current, "both pictures")
-        assert started == ["histogram"]
+        assert gate.kinds == ["time", "histogram"]
+
+
+def chart_process(chart: StatsChart) -> int:
+    """The pid of the chart process serving `chart` (started)."""
+    assert chart._server is not None
+    return chart_process_of(chart._server)
+
+
+def gone(pid: int) -> bool:
+    """Whether process `pid` has ended and been reaped (no zombie left)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_chart_process_builds_the_same_picture_as_the_thread(in_process: None) -> None:
+    data = LatencyOverTime().data(run_stats(12))
+    request = Request("time", data, 70, 14, "pro", latency_chart.plotext_themes["pro"])
+    server = ChartServer()
+    try:
+        reply = server.build(request)
+        assert reply is not None and reply.error is None and reply.pid != os.getpid()
+        assert reply.lines == chart_build.build(request)
+        assert server.build(request) == reply  # the same process again
+        pid = chart_process_of(server)
+    finally:
+        server.close()
+    assert gone(pid) and server.build(request) is None  # closed: the caller builds it
+
+
+def chart_process_of(server: ChartServer) -> int:
+    assert server.proc is not None
+    return server.proc.pid
+
+
+async def test_the_first_picture_is_built_in_the_thread_while_the_process_starts() -> None:
+    async with TwoCharts().run_test(size=(70, 30)) as pilot:
+        time_chart = pilot.app.query_one(LatencyOverTime)
+        histogram = pilot.app.query_one(LatencyHistogram)
+        await until(pilot, lambda: time_chart.current and histogram.current, "the empty charts")
+        assert os.getpid() in (time_chart.built_in, histogram.built_in)  # python starting: not waited for
+        server = time_chart._server
+        assert server is not None and server is histogram._server  # one process for both
+        await until(pilot, lambda: server.proc is not None and latency_chart._readable(server._from, 0), "it")
+        time_chart.draw(run_stats(5))
+        await until(pilot, lambda: time_chart.current, "the picture")
+        assert time_chart.built_in == chart_process(time_chart)
+
+
+async def test_the_chart_process_ends_with_the_app_and_with_the_charts(in_process: None) -> None:
+    async with TwoCharts().run_test(size=(70, 30)) as pilot:
+        chart = pilot.app.query_one(LatencyOverTime)
+        await until(pilot, lambda: chart.current, "the empty chart")
+        pid = chart_process(chart)
+    assert gone(pid)
+    async with TwoCharts().run_test(size=(70, 30)) as pilot:
+        charts = list(pilot.app.query(StatsChart))
+        await until(pilot, lambda: all(c.current for c in charts), "the empty charts")
+        server = charts[0]._server
+        assert server is not None
+        pid = chart_process(charts[0])
+        os.kill(pid, signal.SIGSTOP)  # a build in flight: its thread waits for the process
+        charts[0].draw(run_stats(4))
+        await until(pilot, lambda: server.busy, "the build to reach the process")
+        await charts[0].remove()
+        assert not gone(pid)  # one chart still shown
+        await charts[1].remove()
+        await until(pilot, lambda: server.proc is None, "the build thread to give up and end the process")
+        assert gone(pid) and not server.busy and server._from == server._to == -1
+        await until(pilot, lambda: not [w for w in pilot.app.workers if not w.is_finished], "the workers")
+        assert pilot.app.return_code is None
+
+
+async def test_a_chart_process_that_dies_costs_one_picture_and_is_started_again(in_process: None) -> None:
+    async with ChartApp().run_test(size=(70, 16)) as pilot:
+        chart = pilot.app.query_one(LatencyOverTime)
+        await until(pilot, lambda: chart.current, "the empty chart")
+        first = chart_process(chart)
+        os.kill(first, signal.SIGKILL)
+        chart.draw(run_stats(4))
+        await until(pilot, lambda: "chart failed" in str(chart.render()), "the error")
+        assert "ChartProcessError" in shown_text(chart) and gone(first)
+        chart.draw(run_stats(5))
+        await until(pilot, lambda: chart.current and "p50" in shown_text(chart), "the next picture")
+        assert chart.built_in == chart_process(chart) != first
+        assert pilot.app.return_code is None
+
+
+async def test_a_hung_chart_process_is_ended_and_after_too_many_the_thread_builds(
+    in_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ChartServer, "REPLY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(ChartServer, "MAX_STARTS", 1)
+    async with ChartApp().run_test(size=(70, 16)) as pilot:
+        chart = pilot.app.query_one(LatencyOverTime)
+        await until(pilot, lambda: chart.current, "the empty chart")
+        pid = chart_process(chart)
+        os.kill(pid, signal.SIGSTOP)
+        chart.draw(run_stats(4))
+        await until(pilot, lambda: "chart failed" in str(chart.render()), "the error")
+        assert "no picture in 0.3 s" in str(chart.render()) and gone(pid)
+        chart.draw(run_stats(5))
+        await until(pilot, lambda: chart.current and "p50" in shown_text(chart), "the next picture")
+        assert chart.built_in == os.getpid()  # no more processes: built in the thread

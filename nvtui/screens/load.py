@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from nvtui.stats import LoadStats
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
-# The charts are drawn in a thread (latency_chart), which still takes the GIL from the event loop while
-# plotext runs: the time chart once a second (4 new intervals), the histogram, the shape of the whole run
-# that settles within seconds, every 2 s; both again when the run ends.
+# The charts are drawn off the loop (latency_chart: in a chart process; in a thread, which takes the GIL
+# from the loop, while that starts), and showing a new picture still costs the loop a render: the time
+# chart once a second (4 new intervals), the histogram, the shape of the whole run that settles within
+# seconds, every 2 s; both again when the run ends.
 CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0}
 YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
 
@@ -162,7 +163,7 @@ class LoadScreen(SectionScreen):
         if not self.is_current:
             return
         # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's
-        # thread, and one whose numbers did not change is not drawn again.
+        # worker, and one whose numbers did not change is not drawn again.
         now = time.monotonic()
         for chart in self.query(StatsChart):
             ident = chart.id or ""

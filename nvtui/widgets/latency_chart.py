@@ -3,34 +3,44 @@ time chart plots one point per 0.25 s interval (neighbours merged once there are
 `MAX_DRAWN`), the histogram merges the log-linear buckets into a few dozen bars.
 
 Plotext is pure Python: one 120x17 chart costs 5-20 ms on a desktop and about 20x that under QEMU's TCG,
-too long for the event loop, where a typed key would wait behind it. So a chart is drawn off the loop:
-`draw(stats)` (on the loop) takes a small immutable snapshot of what to plot; a thread worker builds the
-plotext figure and turns its ANSI output into strips; the widget then shows those strips as they are.
-A snapshot equal to the one shown is not drawn again, and while one build runs newer requests wait: only
+too long for the event loop, where a typed key would wait behind it, and too long for a thread of the
+app too, which holds the GIL in 5 ms slices against the loop. So a chart is drawn in a process of its
+own (`chart_build`, plotext only): `draw(stats)` (on the loop) takes a small immutable snapshot of what
+to plot; a thread worker hands it to the chart process and waits for the picture's lines (holding no GIL
+meanwhile), turns them into strips, and the widget shows those strips as they are. While the process
+starts (after the first request) and if it keeps failing, the thread builds the picture itself. A
+snapshot equal to the one shown is not drawn again, and while one build runs newer requests wait: only
 the latest is built next.
 """
 
 from __future__ import annotations
 
-import re
+import os
+import select
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import groupby
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
+from plotext._dict import themes as plotext_themes  # type: ignore[import-untyped]
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
-from textual_plotext.plot import Plot
 
 from nvtui.stats import INTERVAL_S
+from nvtui.widgets import chart_build
+from nvtui.widgets.chart_build import ChartData, Lines, Reply, Request, ansi_runs
 
 if TYPE_CHECKING:
     from textual.app import RenderResult
+    from textual_plotext.plot import Plot
 
     from nvtui.stats import LoadStats
 
@@ -38,12 +48,146 @@ MAX_POINTS = 240  # the time chart keeps the last minute at 0.25 s per point
 MAX_DRAWN = 60  # ... and draws at most this many: plotext's cost grows with the points (120: twice 60's)
 HISTOGRAM_BARS = 24
 BUILD_GROUP = "chart-build"
-# One plotext build at a time in the process: two threads at once would leave the event loop a third of
-# the GIL instead of half. A chart waiting here holds no GIL.
+# One build at a time in the process: two threads at once would leave the event loop a third of the GIL
+# instead of half, and the chart process answers one request at a time. A chart waiting here holds no GIL.
 _BUILDING = threading.Lock()
 
-ChartData = tuple[tuple[float, ...], ...]
-"""What a chart plots, as plain numbers (e.g. x values, then one tuple of y values per line)."""
+
+class ChartProcessError(RuntimeError):
+    """The chart process ended, or stopped answering, before a picture came back."""
+
+
+class ChartBuildError(RuntimeError):
+    """Plotext failed on a picture in the chart process (the message is the exception there)."""
+
+
+class ChartServer:
+    """The chart process of the charts on screen: started by the first build, ended (`close`) when the last
+    of them unmounts; if it dies, the build in flight fails and the next one starts another. Its builds
+    run in worker threads, one at a time (under `_BUILDING`); `close` on the event loop."""
+
+    START_WAIT_S: ClassVar[float] = 0.0  # how long a build waits for a starting process (0: built here)
+    REPLY_TIMEOUT_S: ClassVar[float] = 30.0  # a picture takes < 1 s under TCG: longer is a hung process
+    MAX_STARTS: ClassVar[int] = 3  # processes started in all; then every picture is built in a thread
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the process and its pipes, between a build thread and `close`
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._to = self._from = -1  # our ends of the pipes to and from the process
+        self.ready = False  # the process said it has imported plotext
+        self.closed = False
+        self.busy = False  # a build thread is using the pipes: it closes them, not `close`
+        self.starts = 0
+
+    def _start(self) -> None:
+        to_child, from_app = os.pipe()
+        to_app, from_child = os.pipe()
+        root = str(Path(chart_build.__file__).resolve().parents[2])  # the nvtui this app runs
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONPATH=path)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "nvtui.widgets.chart_build", str(to_child), str(from_child)],
+                stdin=subprocess.DEVNULL,  # the terminal is the app's: the process never touches it
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(to_child, from_child),
+                env=env,
+            )
+        except OSError:
+            os.close(from_app)
+            os.close(to_app)
+            raise
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+            self.starts += 1
+        self._to, self._from, self.ready = from_app, to_app, False
+
+    def build(self, request: Request) -> Reply | None:
+        """The chart process's answer to `request`, or None: the process is starting (or failed too often,
+        or was closed), so the caller builds the picture itself. ChartProcessError: it died meanwhile."""
+        with self._lock:
+            if self.closed or (self.proc is None and self.starts >= self.MAX_STARTS):
+                return None
+            if self.proc is None:
+                try:
+                    self._start()
+                except OSError:
+                    return None  # no interpreter to start (counted as a start): built here
+            self.busy = True
+        failed = True  # until the picture is back: any exception on the way ends the process
+        try:
+            if not self.ready:
+                if not _readable(self._from, self.START_WAIT_S):
+                    failed = False
+                    return None
+                hello = chart_build.receive(self._from)
+                if hello != chart_build.READY:
+                    raise ChartProcessError(f"the chart process said {hello!r}")
+                self.ready = True
+            chart_build.send(self._to, request)
+            if not _readable(self._from, self.REPLY_TIMEOUT_S):
+                raise TimeoutError(f"no picture in {self.REPLY_TIMEOUT_S:g} s")
+            reply = chart_build.receive(self._from)
+            if not isinstance(reply, Reply):
+                raise ChartProcessError(f"the chart process answered {reply!r}")
+            failed = False
+            return reply
+        except (OSError, EOFError, TimeoutError) as exc:
+            raise ChartProcessError(f"the chart process failed: {exc}") from exc
+        finally:
+            with self._lock:
+                self.busy = False
+                if failed or self.closed:
+                    self._end()
+
+    def close(self) -> None:
+        """End the process (no picture is wanted any more); a build in flight fails, and closes the pipes."""
+        with self._lock:
+            self.closed = True
+            if not self.busy:
+                self._end()
+            elif self.proc is not None:
+                self.proc.kill()  # the build thread gets EOF and ends the rest
+
+    def _end(self) -> None:
+        """(under `_lock`, pipes not in use) Stop and reap the process, close the pipes."""
+        for fd in (self._to, self._from):
+            if fd >= 0:
+                os.close(fd)
+        self._to = self._from = -1
+        self.ready = False
+        if self.proc is not None:
+            self.proc.kill()  # it holds nothing but a figure
+            self.proc.wait()
+            self.proc = None
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+_server: ChartServer | None = None  # shared by the charts mounted (both on the Load screen)
+_users = 0
+
+
+def _acquire() -> ChartServer:
+    global _server, _users
+    if _server is None:
+        _server = ChartServer()
+    _users += 1
+    return _server
+
+
+def _release() -> None:
+    global _server, _users
+    _users -= 1
+    if _users <= 0 and _server is not None:
+        _server.close()
+        _server, _users = None, 0
 
 
 def _us(ns: float) -> float:
@@ -71,10 +215,6 @@ def merge_buckets(buckets: list[tuple[int, int, int]], bars: int = HISTOGRAM_BAR
     return [(_us(low + i * width), c) for i, c in enumerate(counts)]
 
 
-SGR = re.compile(r"(\x1b\[[0-9;]*m)")
-SGR_RESETS = ("\x1b[0m", "\x1b[m")
-
-
 @lru_cache(maxsize=512)
 def _sgr_style(codes: str) -> Style:
     """The Rich style of a run of SGR escapes (a chart has a handful of distinct runs: each parsed once)."""
@@ -83,20 +223,16 @@ def _sgr_style(codes: str) -> Style:
     return Style.parse(style) if isinstance(style, str) else style
 
 
+def strips(lines: Lines) -> list[Strip]:
+    """A picture's (text, escapes) runs as one strip per line."""
+    return [
+        Strip([Segment(text, _sgr_style(codes) if codes else None) for text, codes in line]) for line in lines
+    ]
+
+
 def ansi_strips(ansi: str) -> list[Strip]:
-    """Plotext's output as one strip per line. Plotext writes characters and SGR escapes (colours, style,
-    reset) only, so splitting at the escapes is enough, and much cheaper than Rich's general decoder."""
-    strips = []
-    for line in ansi.removesuffix("\n").split("\n"):
-        segments = []
-        codes = ""
-        for i, part in enumerate(SGR.split(line)):
-            if i % 2:  # an escape (split keeps them at the odd places)
-                codes = "" if part in SGR_RESETS else codes + part
-            elif part:
-                segments.append(Segment(part, _sgr_style(codes) if codes else None))
-        strips.append(Strip(segments))
-    return strips
+    """Plotext's output as one strip per line."""
+    return strips(ansi_runs(ansi))
 
 
 @dataclass(frozen=True)
@@ -110,8 +246,9 @@ class ChartJob:
 
 
 class StatsChart(PlotextPlot):
-    """A chart of one view of `LoadStats`, built in a thread: subclasses say what to plot in `data` (on the
-    loop, cheap) and how in `plot` (in the thread, on a plotext figure of its own)."""
+    """A chart of one view of `LoadStats`, built off the loop: subclasses say what to plot in `data` (on the
+    loop, cheap) and which of `chart_build.PLOTS` draws it (`KIND`, in the chart process, or in the thread
+    through `plot`)."""
 
     DEFAULT_CSS = """
     StatsChart {
@@ -119,8 +256,8 @@ class StatsChart(PlotextPlot):
         min-height: 6;
     }
     """
-    TITLE = ""
-    XLABEL = ""
+    KIND: ClassVar[str] = ""
+    IN_PROCESS: ClassVar[bool] = True  # False: always built in the worker thread (tests; the old path)
 
     def __init__(
         self,
@@ -135,6 +272,8 @@ class StatsChart(PlotextPlot):
         self.shown: ChartJob | None = None  # what the strips show
         self.building: ChartJob | None = None  # the build in flight: at most one
         self.builds = 0  # builds started (a figure for tests and the benchmark)
+        self.built_in = 0  # the pid of the process that built the picture shown
+        self._server: ChartServer | None = None
         self._strips: list[Strip] = []
         self._pad: Style | None = None  # the background beyond the picture (rich_style walks the DOM: kept)
 
@@ -143,6 +282,13 @@ class StatsChart(PlotextPlot):
         plotext once it returns, so a picture in it can be built."""
         super()._register_theme(app_theme_name)
         self._schedule()
+
+    def on_mount(self) -> None:  # (Textual also calls PlotextPlot's)
+        self._server = _acquire()
+
+    def on_unmount(self) -> None:
+        self._server = None
+        _release()
 
     def on_resize(self) -> None:
         self._schedule()
@@ -160,7 +306,8 @@ class StatsChart(PlotextPlot):
 
     @classmethod
     def plot(cls, plt: Plot, data: ChartData) -> None:
-        raise NotImplementedError
+        """Plot `data` on `plt` (the thread path; the chart process calls `chart_build.PLOTS` itself)."""
+        chart_build.PLOTS[cls.KIND][2](plt, data)
 
     @property
     def current(self) -> bool:
@@ -179,22 +326,24 @@ class StatsChart(PlotextPlot):
             return
         self.building = job
         self.builds += 1
-        self.run_worker(partial(self.build, job), thread=True, group=BUILD_GROUP, exit_on_error=False)
+        server = self._server if self.IN_PROCESS else None
+        self.run_worker(partial(self.build, job, server), thread=True, group=BUILD_GROUP, exit_on_error=False)
 
     @classmethod
-    def build(cls, job: ChartJob) -> tuple[ChartJob, list[Strip]]:
-        """The picture of `job` (runs in a worker thread: it touches nothing but its own figure)."""
+    def build(cls, job: ChartJob, server: ChartServer | None = None) -> tuple[ChartJob, list[Strip], int]:
+        """The picture of `job` and the pid that built it (runs in a worker thread: the chart process
+        `server` builds it, or, while that starts, this thread on a plotext figure of its own)."""
+        theme = plotext_themes.get(job.theme)
+        request = Request(cls.KIND, job.data, job.width, job.height, job.theme, theme)
         with _BUILDING:
-            plt = Plot()
-            plt.theme(job.theme)
-            plt.title(cls.TITLE)
-            if cls.XLABEL:
-                plt.xlabel(cls.XLABEL)
-            if job.data:
-                cls.plot(plt, job.data)
-            plt.plotsize(job.width, job.height)
-            plt._set_size(job.width, job.height)  # as textual-plotext does: plotsize alone is not kept
-            return job, ansi_strips(plt.build())
+            reply = server.build(request) if server is not None else None
+            if reply is None:
+                lines, pid = chart_build.build(request, cls.plot), os.getpid()
+            elif reply.error is not None:
+                raise ChartBuildError(reply.error)
+            else:
+                lines, pid = reply.lines, reply.pid
+        return job, strips(lines), pid
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -202,10 +351,10 @@ class StatsChart(PlotextPlot):
             return
         job_built, self.building = self.building, None
         if event.state == WorkerState.SUCCESS and worker.result is not None:
-            job, strips = worker.result
+            job, lines, pid = worker.result
             current = self._job()
             if (job.width, job.height, job.theme) == (current.width, current.height, current.theme):
-                self.shown, self._strips, self._pad = job, strips, self.rich_style
+                self.shown, self._strips, self._pad, self.built_in = job, lines, self.rich_style, pid
                 self.refresh()
             # else: drawn for a size or theme no longer shown: dropped, and drawn again below
         elif event.state == WorkerState.ERROR:
@@ -228,8 +377,7 @@ class StatsChart(PlotextPlot):
 class LatencyOverTime(StatsChart):
     """p50 and p99 latency of each 0.25 s interval."""
 
-    TITLE = "latency over time (µs): p50, p99"
-    XLABEL = "s"
+    KIND = "time"
 
     def data(self, stats: LoadStats) -> ChartData:
         series = list(stats.series)[-MAX_POINTS:]
@@ -244,17 +392,11 @@ class LatencyOverTime(StatsChart):
             p99.append(_us(max(i.p99_ns for i in part)))
         return (tuple(ts), tuple(p50), tuple(p99)) if ts else ()
 
-    @classmethod
-    def plot(cls, plt: Plot, data: ChartData) -> None:
-        ts, p50, p99 = data
-        plt.plot(ts, p50, label="p50", marker="braille")
-        plt.plot(ts, p99, label="p99", marker="braille")
-
 
 class LatencyHistogram(StatsChart):
     """How the commands of the whole run spread over latency: the share of them in each range."""
 
-    TITLE = "latency histogram (µs): % of commands"
+    KIND = "histogram"
 
     def data(self, stats: LoadStats) -> ChartData:
         bars = merge_buckets(stats.total.buckets())
@@ -263,8 +405,3 @@ class LatencyHistogram(StatsChart):
             return ()
         # Shares to 0.1 %: once a run has settled they barely move, and an unchanged chart is not redrawn.
         return (tuple(x for x, _ in bars), tuple(round(100 * c / total, 1) for _, c in bars))
-
-    @classmethod
-    def plot(cls, plt: Plot, data: ChartData) -> None:
-        edges, shares = data
-        plt.bar(edges, shares, width=0.8)
