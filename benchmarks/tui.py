@@ -20,7 +20,8 @@ app draws arrives between `ESC[?2026h` and `ESC[?2026l`: a frame's time is when 
   given a run's statistics one 0.25 s interval at a time (60 s of intervals to start with, so the time
   chart is full), and both charts are asked to draw after each; CPU time of the event loop's thread
   (`time.thread_time` on it) and of the whole process (worker threads too) over a window long enough
-  for the update to reach the screen, less the same window's CPU with nothing asked, per update.
+  for the update to reach the screen, less the same window's CPU with nothing asked, per update; and the
+  chart process's CPU (/proc/PID/stat, 10 ms ticks: summed over all updates, per update).
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def chart_cost(updates: int = 20, window: float = 0.25) -> dict[str, float]:
         p50, p99 = rng.randint(30_000, 50_000), rng.randint(90_000, 200_000)
         return Interval(t=t, count=1000, errors=0, mean_ns=40_000, p50_ns=p50, p99_ns=p99, max_ns=300_000)
 
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     stats = LoadStats()
     for i in range(240):
         stats.series.append(interval((i + 1) * INTERVAL_S))
@@ -256,8 +258,13 @@ def chart_cost(updates: int = 20, window: float = 0.25) -> dict[str, float]:
                 await pilot.pause(window)
                 return time.thread_time() - loop0, time.process_time() - proc0
 
+            server = charts[0]._server
+            pid = server.proc.pid if server is not None and server.proc is not None else None
+            ticks0 = _ticks(pid)
             idle = [await window_cpu(False) for _ in range(5)]
+            ticks1 = _ticks(pid)
             busy = [await window_cpu(True) for _ in range(updates)]
+            ticks2 = _ticks(pid)
         idle_loop = statistics.median(w[0] for w in idle)
         idle_proc = statistics.median(w[1] for w in idle)
         loop_ms = [1000 * (w[0] - idle_loop) for w in busy]
@@ -266,12 +273,24 @@ def chart_cost(updates: int = 20, window: float = 0.25) -> dict[str, float]:
             "loop_ms_median": statistics.median(loop_ms),
             "loop_ms_max": max(loop_ms),
             "process_ms_median": statistics.median(proc_ms),
+            "chart_process_ms_mean": (ticks2 - ticks1 - (ticks1 - ticks0) * updates / 5) * tick_ms / updates,
             "idle_loop_ms_per_window": 1000 * idle_loop,
         }
 
     with tempfile.TemporaryDirectory() as sim_dir:
         os.environ["NVTUI_SIM_DIR"] = sim_dir
         return asyncio.run(run())
+
+
+def _ticks(pid: int | None) -> int:
+    """User + system CPU of process `pid` so far, in clock ticks (0: no such process)."""
+    if pid is None:
+        return 0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
 
 
 def measure(device: str, load_seconds: float, repeat: int) -> dict[str, object]:
