@@ -47,6 +47,12 @@ if TYPE_CHECKING:
 MAX_POINTS = 240  # the time chart keeps the last minute at 0.25 s per point
 MAX_DRAWN = 60  # ... and draws at most this many: plotext's cost grows with the points (120: twice 60's)
 HISTOGRAM_BARS = 24
+# The chart process's program (`python -c`, so Python 3.10 works: `-P` came in 3.11): the current folder,
+# which -c puts first on sys.path, is taken off, so no plotext.py lying there is imported in its place.
+_SERVE = (
+    "import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; from nvtui.widgets.chart_build import serve; "
+    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+)
 BUILD_GROUP = "chart-build"
 # One build at a time in the process: two threads at once would leave the event loop a third of the GIL
 # instead of half, and the chart process answers one request at a time. A chart waiting here holds no GIL.
@@ -87,7 +93,7 @@ class ChartServer:
         env = dict(os.environ, PYTHONPATH=path)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "nvtui.widgets.chart_build", str(to_child), str(from_child)],
+                [sys.executable, "-c", _SERVE, str(to_child), str(from_child)],
                 stdin=subprocess.DEVNULL,  # the terminal is the app's: the process never touches it
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
