@@ -95,13 +95,13 @@ def _first_error(code: int) -> str:
     return errno_name(-code) if code < 0 else str(Status(code))
 
 
-def _slice_result(ffi: Any, job: _Job, out: Any) -> LoadResult:
+def _slice_result(ffi: Any, out: Any, pattern: str, block_size: int, qd: int) -> LoadResult:
     counts = array("Q")
     counts.frombytes(ffi.buffer(out.hist))
     latency = LatencyHistogram()
     latency.merge_counts(counts, out.lat_sum_ns, out.lat_min_ns, out.lat_max_ns)
     return LoadResult(
-        pattern=job.pattern, block_size=job.block_size, qd=job.qd, ios=out.ios, errors=out.errors,
+        pattern=pattern, block_size=block_size, qd=qd, ios=out.ios, errors=out.errors,
         first_error=_first_error(out.first_error) if out.errors else None, bytes=out.bytes,
         elapsed_ns=out.elapsed_ns, enters=out.enters, latency=latency,
     )  # fmt: skip
@@ -148,7 +148,7 @@ def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
             ret = lib.nvt_engine_run(ring._r, params, out)
             if ret < 0:
                 raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
-            part = _slice_result(ffi, job, out)
+            part = _slice_result(ffi, out, job.pattern, block_size, qd)
             ios, errors, nbytes, enters = (
                 ios + part.ios,
                 errors + part.errors,
@@ -188,11 +188,7 @@ def run_nops(qd: int, seconds: float) -> LoadResult:
         ret = lib.nvt_engine_run(ring._r, params, out)
         if ret < 0:
             raise DeviceError(f"NOP run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
-        job = _Job(
-            -1, 0, "nop", 1, 0, 0, qd, seconds, 0, 0, 0, False, False, 0, 0.0, False, None, None,
-            threading.Event(),
-        )  # fmt: skip
-        return _slice_result(ffi, job, out)
+        return _slice_result(ffi, out, "nop", 0, qd)
     finally:
         ring.close()
 
