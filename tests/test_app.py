@@ -4,8 +4,6 @@ and confirmed."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.command_form import CommandForm
 from nvtui.widgets.latency_chart import LatencyOverTime, merge_buckets
+from tests.pilots import until
 
 SIZE = (80, 24)
 
@@ -37,16 +36,6 @@ def sim_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def make_app() -> NvtuiApp:
     return NvtuiApp(include_real_devices=False)
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    """Let the app run until `condition()` holds; fail naming `what` after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def ready(pilot: Pilot[int]) -> NvtuiApp:

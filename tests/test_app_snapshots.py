@@ -23,6 +23,7 @@ from nvtui.screens.messages import OpenCommand
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.latency_chart import StatsChart
+from tests.pilots import until
 
 SIM_DIR = Path(tempfile.gettempdir()) / "nvtui-snapshot-sim"  # shown on the Devices screen: must not vary
 SERIAL = "NVTSIMSNAPSHOT"
@@ -58,11 +59,7 @@ def make_app() -> NvtuiApp:
 
 
 async def settle(pilot: Pilot[Any], condition: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out before the snapshot"
-        await pilot.pause(0.02)
+    await until(pilot, condition, "the state to snapshot", timeout)
     await pilot.pause(0.2)  # let workers finish drawing
     await pilot.wait_for_scheduled_animations()
 

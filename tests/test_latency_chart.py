@@ -6,12 +6,11 @@ The scheduling tests run both ways: every build in the chart process, and every 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,6 +32,7 @@ from nvtui.widgets.latency_chart import (
     StatsChart,
     ansi_strips,
 )
+from tests.pilots import until
 
 
 def run_stats(intervals: int, p99_us: int = 150, spike_at: int | None = None) -> LoadStats:
@@ -54,13 +54,6 @@ class ChartApp(App[None]):
         yield LatencyOverTime(id="chart")
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.01)
 
 
 class Gate:
