@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from nvtui import __version__
 from nvtui.errors import DeviceError, NvtuiError, UsageError, one_line
+from nvtui.locations import ENV_DEBUG
 
 EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
@@ -382,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # an internal error is still one line; NVTUI_DEBUG=1 shows the traceback
-        if os.environ.get("NVTUI_DEBUG"):
+        if os.environ.get(ENV_DEBUG):
             raise
         kind = EXIT_DEVICE if isinstance(exc, OSError) else EXIT_USAGE
         what = one_line(f"{type(exc).__name__}: {exc}")

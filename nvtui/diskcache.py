@@ -32,19 +32,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nvtui import __version__
+from nvtui.locations import cache_dir
 
 FORMAT = 1  # of the entries; bump when their layout changes
 MAX_ENTRIES = 64  # per kind; the least recently used go first
-
-
-def cache_dir() -> Path | None:
-    """Where entries live, or None when the cache is off."""
-    chosen = os.environ.get("NVTUI_CACHE_DIR")
-    if chosen is not None:
-        return None if chosen.strip().lower() in ("", "off") else Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return root / "nvtui"
 
 
 def code_stamp(

@@ -3,7 +3,6 @@ step by step or whole, each step's status beside the recorded one."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, DataTable, Label, SelectionList, Static
 
 from nvtui.errors import NvtuiError
+from nvtui.locations import scripts_dir
 from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.modals import PathPrompt
 from nvtui.screens.safety import may_replay
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SCRIPT = "nvtui-script.yaml"
 SCRIPT_MARK = "nvtui-script:"
-
-
-def scripts_dir() -> Path:
-    """`$XDG_DATA_HOME/nvtui/scripts` (default `~/.local/share/nvtui/scripts`)."""
-    base = os.environ.get("XDG_DATA_HOME") or ""
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
-    return root / "nvtui" / "scripts"
 
 
 def find_scripts(limit: int = 50) -> list[Path]:

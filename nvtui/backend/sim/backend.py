@@ -26,6 +26,7 @@ from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.state import state_dir
 from nvtui.backend.sim.zones import ZoneState
 from nvtui.errors import DeviceError, UsageError
+from nvtui.locations import ENV_SIM_LATENCY
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
 
@@ -85,7 +86,7 @@ class SimBackend(BackendBase):
             self.latency = latency
         else:
             self.latency = LatencyModel.parse(
-                latency if latency is not None else os.environ.get("NVTUI_SIM_LATENCY")
+                latency if latency is not None else os.environ.get(ENV_SIM_LATENCY)
             )
         self.directory = directory if directory is not None else state_dir()
         try:

@@ -15,18 +15,12 @@ import time
 from pathlib import Path
 
 from nvtui.errors import DeviceError
+from nvtui.locations import state_dir
+
+__all__ = ["STATE_SCHEMA", "ControllerLock", "load_state", "save_state", "state_dir"]
 
 STATE_SCHEMA = 1
 
-
-def state_dir() -> Path:
-    """`$NVTUI_SIM_DIR` if set, else `$XDG_STATE_HOME/nvtui/sim/` (default `~/.local/state/nvtui/sim/`)."""
-    explicit = os.environ.get("NVTUI_SIM_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / "nvtui" / "sim"
 
 
 class ControllerLock:
