@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nvtui import catalogue as catalogue_mod
 from nvtui import diskcache
+from nvtui.catalogue import loader as catalogue_mod
 from nvtui.errors import UsageError
 from nvtui.scripts import CommandScript
 
@@ -26,7 +26,7 @@ DECODER_TABLES = (
     "nvtui.nvme.decode.identify", "nvtui.nvme.decode.logs", "nvtui.nvme.decode.features",
     "nvtui.nvme.decode.zns",
 )  # fmt: skip
-VALIDATION = ("pydantic", "pydantic_core", "yaml", "nvtui.catalogue_schema", "nvtui.scripts_schema")
+VALIDATION = ("pydantic", "pydantic_core", "yaml", "nvtui.catalogue.schema", "nvtui.scripts_schema")
 
 _DRIVER = """
 import json, sys
@@ -157,13 +157,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
-    real = catalogue_mod._parse_bytes
+    real = catalogue_mod.parse_bytes
 
-    def parse(path: Path, raw: bytes, decoders: frozenset[str] | None) -> catalogue_mod._FileResult:
+    def parse(path: Path, raw: bytes, decoders: frozenset[str] | None) -> catalogue_mod.FileResult:
         calls.append(path)
         return real(path, raw, decoders)
 
-    monkeypatch.setattr(catalogue_mod, "_parse_bytes", parse)
+    monkeypatch.setattr(catalogue_mod, "parse_bytes", parse)
     return calls
 
 
@@ -176,7 +176,7 @@ def test_catalogue_cache_follows_content_version_and_code(
     calls = counting_parses(monkeypatch)
     path = tmp_path / "vendor.yaml"
     path.write_text(VENDOR)
-    decoders = catalogue_mod._resolve_decoders()
+    decoders = catalogue_mod.resolve_decoders()
     first = catalogue_mod._load_validated(path, decoders)
     assert calls == [path] and first.errors == () and first.entries
     again = catalogue_mod._load_validated(path, decoders)
@@ -194,7 +194,7 @@ def test_catalogue_cache_follows_content_version_and_code(
 
     module = tmp_path / "validator.py"  # the validating code changed (an edited checkout)
     module.write_text("# v1\n")
-    monkeypatch.setattr(catalogue_mod, "_VALIDATING_MODULES", (str(module),))
+    monkeypatch.setattr(catalogue_mod, "VALIDATING_MODULES", (str(module),))
     catalogue_mod._load_validated(path, decoders)
     catalogue_mod._load_validated(path, decoders)
     assert len(calls) == 4
@@ -214,10 +214,10 @@ def test_an_upgraded_library_invalidates_the_cache(
     library.mkdir(parents=True)
     (library / "__init__.py").write_text("VERSION = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path / "lib"))
-    monkeypatch.setattr(catalogue_mod, "_VALIDATING_PACKAGES", ("fakeschema",))
+    monkeypatch.setattr(catalogue_mod, "VALIDATING_PACKAGES", ("fakeschema",))
     path = tmp_path / "vendor.yaml"
     path.write_text(VENDOR)
-    decoders = catalogue_mod._resolve_decoders()
+    decoders = catalogue_mod.resolve_decoders()
     catalogue_mod._load_validated(path, decoders)
     catalogue_mod._load_validated(path, decoders)
     assert len(calls) == 1
@@ -230,7 +230,7 @@ def test_an_upgraded_library_invalidates_the_cache(
 def test_catalogue_errors_are_cached_with_their_lines(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = ROOT / "tests" / "data" / "catalogue_bad.yaml"
     calls = counting_parses(monkeypatch)
-    decoders = catalogue_mod._resolve_decoders()
+    decoders = catalogue_mod.resolve_decoders()
     first = catalogue_mod._load_validated(bad, decoders)
     again = catalogue_mod._load_validated(bad, decoders)
     assert len(calls) == 1 and first.errors

@@ -1,7 +1,7 @@
 """The catalogue's file schema (pydantic, strict): what `nvtui/commands.yaml` and user catalogues may say.
 
-Imported only when a catalogue file is validated (`nvtui.catalogue` loads a file's validated result from
-its on-disk cache otherwise), so pydantic is not imported on every start.
+Imported only when a catalogue file is validated (`nvtui.catalogue.loader` loads a file's validated result
+from its on-disk cache otherwise), so pydantic is not imported on every start.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nvtui.catalogue import _KEBAB
+from nvtui.catalogue.model import KEBAB
 
 __all__ = ["DataModel", "EntryModel", "FieldModel", "FileModel", "ResultDecodeModel", "RuleModel"]
 
@@ -50,9 +50,9 @@ class ResultDecodeModel(_Model):
 
 
 class EntryModel(_Model):
-    id: str = Field(pattern=_KEBAB)
+    id: str = Field(pattern=KEBAB)
     name: str
-    set: str = Field(pattern=_KEBAB)
+    set: str = Field(pattern=KEBAB)
     opcode: int | None = Field(default=None, ge=0, le=0xFF)
     queue: Literal["admin", "io"]
     spec: str = ""

@@ -1,0 +1,640 @@
+"""The catalogue's runtime model: entries ready to encode, field values -> `Command` and back.
+
+`nvtui/commands.yaml` (and every user file) is validated by the pydantic schema below at load. One encoder
+turns any entry plus field values into a `Command`; no command has its own packing code.
+
+Field locations (`at:`): `nsid`, `cdw2`, `cdw3`, `cdw10`..`cdw15` (the whole dword), a bit slice
+`cdw10[7:0]` or a single bit `cdw10[15]`, a 64-bit span `cdw10-11` (low dword first), or a list of these
+for a split field whose value's low bits come first (Get Log Page NUMD: `[cdw10[31:16], cdw11[15:0]]`).
+Raw entries (`raw: true`, `admin-passthru` / `io-passthru`) also place a field `at: opcode`.
+
+0-based fields (`zero_based: true`: NLB, NUMD, NR, ...): the user gives the real count and the encoder
+sends count-1, so `nlb=8` moves 8 blocks and CDW12 carries 7. This is the choice that loses less data:
+someone who types the natural count gets exactly that many blocks, and someone used to nvme-cli's 0-based
+`--block-count` who types 7 for 8 blocks gets 7 (a short transfer), never one block more than meant (an
+overwrite of the next block). Where data goes with the command, its length is checked against the count,
+which catches the off-by-one in either direction. `FieldDef.zero_based_note(value)` gives the line a
+screen shows: "0-based: nlb=8 means 8 blocks, sent as 7".
+
+Data length (`data.length`): a fixed byte count; `{field: F, unit: U}` (F's count times U bytes, U a number
+or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit picked by G's value);
+`{by: F, sizes: {VALUE: BYTES}, otherwise: ...}` (bytes picked by F's value); `user` (--data-len required);
+`optional` (--data-len if given, else no data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nvtui.errors import UsageError, one_line
+from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
+
+DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened namespace's ID"
+
+LOCATIONS = (*CDW_NAMES, "opcode")
+WIDTH = {**dict.fromkeys(CDW_NAMES, 32), "opcode": 8}
+# re.ASCII: a bare \d also matches other scripts' digits (cdw10[٣] was taken as cdw10[3]).
+SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$", re.ASCII)
+SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$", re.ASCII)
+KEBAB = r"^[a-z0-9][a-z0-9-]*$"
+_DEC_RE = re.compile(r"^[0-9]+$")
+_HEX_RE = re.compile(r"^0[xX][0-9a-fA-F]+$")
+_FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
+
+
+def close_matches(word: str, candidates: list[str], n: int, cutoff: float = 0.6) -> list[str]:
+    """difflib's close matches, for "did you mean" hints (difflib is imported only when one is needed)."""
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
+
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogueError:
+    """One problem in a catalogue file; `str()` is one line: `FILE:LINE: ENTRY-ID: field FIELD: MESSAGE`."""
+
+    file: Path
+    line: int
+    field: str
+    message: str
+    entry: str = ""
+
+    def __str__(self) -> str:
+        parts = [f"{self.file}:{self.line}"]
+        if self.entry:
+            parts.append(self.entry)
+        if self.field:
+            parts.append(f"field {self.field}")
+        parts.append(" ".join(self.message.split()))
+        return one_line(": ".join(parts))  # keys, ids and file names may hold newlines too
+
+
+# --- runtime model ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Bits lsb..msb of one location (a dword, nsid, or the opcode byte)."""
+
+    location: str
+    lsb: int
+    msb: int
+
+    @property
+    def width(self) -> int:
+        return self.msb - self.lsb + 1
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+    def __str__(self) -> str:
+        if self.lsb == 0 and self.msb == WIDTH[self.location] - 1:
+            return self.location
+        if self.lsb == self.msb:
+            return f"{self.location}[{self.msb}]"
+        return f"{self.location}[{self.msb}:{self.lsb}]"
+
+
+def _fmt_num(value: int, big: bool) -> str:
+    return f"{value:#x}" if big else str(value)
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field of a command: where its bits live, its range and its named values."""
+
+    name: str
+    slices: tuple[Slice, ...]
+    kind: str  # uint | enum | flag
+    values: Mapping[str, int]
+    default: int | None  # None: the opened namespace's ID (nsid fields with `default: device`)
+    required: bool
+    min: int
+    max: int
+    zero_based: bool
+    help: str
+
+    @property
+    def width(self) -> int:
+        return sum(s.width for s in self.slices)
+
+    @property
+    def location(self) -> str:
+        if len(self.slices) == 2 and self._is_span():
+            return f"{self.slices[0].location}-{self.slices[1].location.removeprefix('cdw')}"
+        return ", ".join(str(s) for s in self.slices)
+
+    def _is_span(self) -> bool:
+        a, b = self.slices
+        return a.width == 32 and b.width == 32 and a.location.startswith("cdw")
+
+    def range_text(self) -> str:
+        big = self.max > 0x10000
+        return f"{_fmt_num(self.min, big)}-{_fmt_num(self.max, big)}"
+
+    def zero_based_note(self, value: int | None = None) -> str:
+        """For 0-based fields, what a value means and what goes on the wire; "" for other fields."""
+        if not self.zero_based:
+            return ""
+        if value is None:
+            return f"0-based in the spec: give the real count; {self.name}=N is sent as N-1"
+        return f"0-based: {self.name}={value} means {value}, sent as {value - 1}"
+
+    def name_of(self, value: int) -> str | None:
+        for name, number in self.values.items():
+            if number == value:
+                return name
+        return None
+
+    def _range_error(self, shown: str) -> UsageError:
+        note = f" ({self.zero_based_note()})" if self.zero_based else ""
+        return UsageError(f"field {self.name}: {shown} out of range {self.range_text()}{note}")
+
+    def check(self, value: int, shown: str | None = None) -> int:
+        """`value` if in range; else a UsageError naming the field, the value (as typed) and the range."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"field {self.name}: {value!r} is not an integer (range {self.range_text()})")
+        if value < 0:
+            raise UsageError(f"field {self.name}: {value} is negative (range {self.range_text()})")
+        if not self.min <= value <= self.max:
+            raise self._range_error(shown or str(value))
+        return value
+
+    def parse(self, text: str) -> int:
+        """A value as a person types it: decimal, 0x-hex, or one of the field's names."""
+        s = text.strip()
+        lowered = s.lower()
+        if _DEC_RE.match(s):
+            return self.check(int(s, 10))
+        if _HEX_RE.match(s):
+            return self.check(int(s, 16), shown=s)
+        if lowered in self.values:
+            return self.values[lowered]
+        if self.kind == "flag" and lowered in _FLAG_WORDS:
+            return _FLAG_WORDS[lowered]
+        if re.match(r"^-\s*(0[xX][0-9a-fA-F]+|[0-9]+)$", s):
+            raise UsageError(f"field {self.name}: {s} is negative (range {self.range_text()})")
+        if self.values:
+            close = close_matches(lowered, list(self.values), n=3)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise UsageError(
+                f"field {self.name}: {text!r} is neither a number in range {self.range_text()} "
+                f"nor one of {', '.join(self.values)}{hint}"
+            )
+        raise UsageError(
+            f"field {self.name}: {text!r} is not a number (decimal or 0x-hex, range {self.range_text()})"
+        )
+
+    def wire(self, value: int) -> int:
+        """The bits sent for a (checked) value."""
+        return value - 1 if self.zero_based else value
+
+    def from_wire(self, raw: int) -> int:
+        return raw + 1 if self.zero_based else raw
+
+
+@dataclass(frozen=True)
+class ByValue:
+    """A size picked by another field's value; values not listed fall back to `otherwise`."""
+
+    by: str
+    sizes: Mapping[int, int]
+    otherwise: int | str  # bytes, "user" or "optional"
+
+
+@dataclass(frozen=True)
+class FromField:
+    """Length = the field's count times `unit` bytes (a number, "lba", or a unit picked by value)."""
+
+    field: str
+    unit: int | str | ByValue
+
+
+Length = int | str | FromField | ByValue | None
+
+
+@dataclass(frozen=True)
+class DecodeRule:
+    when: Mapping[str, int]
+    decoder: str
+    context: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """The data length an entry's fields call for: bytes (with why), or who else decides."""
+
+    kind: str  # "bytes" | "user" | "optional" | "lba-unknown"
+    size: int = 0
+    why: str = ""
+    count: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class CommandDef:
+    """One catalogue entry, ready to encode. The CLI and the TUI use only this and `Catalogue`."""
+
+    id: str
+    name: str
+    set: str
+    opcode: int
+    queue: str  # admin | io
+    spec: str
+    help: str
+    aliases: tuple[str, ...]
+    fields: tuple[FieldDef, ...]
+    declared_direction: DataDirection | None  # None for raw entries: the opcode decides
+    length: Length
+    metadata: bool
+    decode_rules: tuple[DecodeRule, ...]
+    result_decoder: str | None
+    result_context: tuple[str, ...]
+    destructive: bool
+    refused: str | None
+    raw: bool
+    source: Path
+    line: int = 0
+    # For raw entries, bound by the catalogue: opcodes of non-destructive / refused entries on this queue.
+    safe_opcodes: frozenset[int] = frozenset()
+    refused_opcodes: Mapping[int, str] = field(default_factory=dict)
+
+    # -- description --
+
+    @property
+    def admin(self) -> bool:
+        return self.queue == "admin"
+
+    @property
+    def direction(self) -> DataDirection:
+        """The declared data direction; raw entries say BIDIRECTIONAL (see `direction_of`)."""
+        return self.declared_direction if self.declared_direction is not None else DataDirection.BIDIRECTIONAL
+
+    def direction_of(self, values: Mapping[str, int]) -> DataDirection:
+        if self.declared_direction is not None:
+            return self.declared_direction
+        return DataDirection.of_opcode(self._opcode_of(values))
+
+    def field(self, name: str) -> FieldDef:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        close = close_matches(name, [f.name for f in self.fields], n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UsageError(
+            f"{self.id}: unknown field {name!r} (fields: {', '.join(f.name for f in self.fields)}){hint}"
+        )
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def is_destructive(self, values: Mapping[str, int] | None = None) -> bool:
+        """Whether sending needs --allow-destructive. A raw command is destructive unless its opcode belongs
+        to a non-destructive catalogue entry on the same queue."""
+        if not self.raw:
+            return self.destructive
+        if values is None or "opcode" not in values:
+            return True
+        return values["opcode"] not in self.safe_opcodes
+
+    def refusal(self, values: Mapping[str, int] | None = None) -> str | None:
+        """Why this command is never sent, or None. Raw commands inherit the refusal of their opcode."""
+        if self.refused:
+            return self.refused
+        if self.raw and values is not None and "opcode" in values:
+            return self.refused_opcodes.get(values["opcode"])
+        return None
+
+    # -- values --
+
+    def parse_values(self, assignments: Sequence[str] | Mapping[str, str]) -> dict[str, int]:
+        """`FIELD=VALUE` strings (or a mapping) to checked integers, defaults filled in.
+
+        An nsid field whose default is the opened namespace is left out unless given: `encode` fills it.
+        """
+        given: dict[str, int] = {}
+        pairs: list[tuple[str, str]] = []
+        if isinstance(assignments, Mapping):
+            pairs = [(str(k), str(v)) for k, v in assignments.items()]
+        else:
+            for item in assignments:
+                name, sep, value = item.partition("=")
+                if not sep or not name.strip():
+                    raise UsageError(f"{self.id}: expected FIELD=VALUE, got {item!r}")
+                pairs.append((name, value))
+        for name, text in pairs:
+            fdef = self.field(name.strip().lower())
+            if fdef.name in given:
+                raise UsageError(f"field {fdef.name}: given twice")
+            given[fdef.name] = fdef.parse(text)
+        return self._complete(given, device_nsid=None)
+
+    def _complete(self, values: Mapping[str, int], device_nsid: int | None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, value in values.items():
+            self.field(name).check(value)  # unknown names and bad values first, never ignored
+        for f in self.fields:
+            if f.name in values:
+                out[f.name] = values[f.name]
+            elif f.required:
+                raise UsageError(f"field {f.name}: required (range {f.range_text()})")
+            elif f.default is None:
+                if device_nsid is not None:
+                    out[f.name] = f.check(device_nsid)
+            else:
+                out[f.name] = f.default
+        return out
+
+    def _opcode_of(self, values: Mapping[str, int]) -> int:
+        if self.raw:
+            if "opcode" not in values:
+                raise UsageError(f"{self.id}: field opcode: required (range 0x00-0xff)")
+            return values["opcode"]
+        return self.opcode
+
+    # -- encoding --
+
+    def encode(
+        self,
+        values: Mapping[str, int],
+        *,
+        device_nsid: int = 0,
+        lba_size: int | None = None,
+        metadata_size: int = 0,
+        data_len: int | None = None,
+        data: bytes | None = None,
+    ) -> Command:
+        """Place every field's bits and work out the data (and separate metadata) length.
+
+        Fields missing from `values` take their defaults (`device` nsid: `device_nsid`). An explicit
+        `data_len` or `data` must agree with the length the fields call for.
+        """
+        full = self._complete(values, device_nsid)
+        reason = self.refusal(full)
+        if reason:
+            raise UsageError(f"{self.id}: refused: {reason}")
+        words = dict.fromkeys(LOCATIONS, 0)
+        for f in self.fields:
+            if f.name not in full:
+                continue
+            bits = f.wire(full[f.name])
+            for s in f.slices:
+                words[s.location] |= (bits & ((1 << s.width) - 1)) << s.lsb
+                bits >>= s.width
+        opcode = words["opcode"] if self.raw else self.opcode
+        direction = self.direction_of(full)
+        length = self._data_length(full, direction, lba_size, data_len, data)
+        metadata_len = 0
+        if self.metadata and metadata_size > 0 and direction is not DataDirection.NONE:
+            count = self._lba_count(full)
+            if count is not None:
+                metadata_len = count * metadata_size
+                if metadata_len > U32_MAX:
+                    raise UsageError(f"{self.id}: metadata of {metadata_len} bytes is over the 4 GiB limit")
+        return Command(
+            opcode=opcode, admin=self.admin, nsid=words["nsid"], cdw2=words["cdw2"], cdw3=words["cdw3"],
+            cdw10=words["cdw10"], cdw11=words["cdw11"], cdw12=words["cdw12"], cdw13=words["cdw13"],
+            cdw14=words["cdw14"], cdw15=words["cdw15"], data_len=length, metadata_len=metadata_len, data=data,
+        )  # fmt: skip
+
+    def _lba_count(self, values: Mapping[str, int]) -> int | None:
+        if isinstance(self.length, FromField) and self.length.unit == "lba":
+            return values.get(self.length.field)
+        return None
+
+    def expected_length(self, values: Mapping[str, int], lba_size: int | None = None) -> _Expected:
+        """The data length the field values call for (before any --data-len)."""
+        spec = self.length
+        if self.direction_of(values) is DataDirection.NONE:
+            return _Expected("bytes", 0, "no data transfer")
+        if spec is None or spec == "optional":
+            return _Expected("optional")
+        if spec == "user":
+            return _Expected("user")
+        if isinstance(spec, int):
+            return _Expected("bytes", spec, f"{self.id} always moves {spec} bytes")
+        if isinstance(spec, ByValue):
+            picked = values.get(spec.by, 0)
+            if picked in spec.sizes:
+                size = spec.sizes[picked]
+                return _Expected("bytes", size, f"{spec.by}={self._show(spec.by, picked)} moves {size} bytes")
+            return self._otherwise(spec, picked)
+        assert isinstance(spec, FromField)
+        count = values.get(spec.field, 0)
+        unit = spec.unit
+        if isinstance(unit, ByValue):
+            picked = values.get(unit.by, 0)
+            if picked not in unit.sizes:
+                return self._otherwise(unit, picked)
+            unit = unit.sizes[picked]
+        if unit == "lba":
+            if lba_size is None:
+                return _Expected("lba-unknown", count=count)
+            size = count * lba_size
+            return _Expected(
+                "bytes", size, f"{spec.field}={count} x {lba_size}-byte LBAs = {size} bytes", count
+            )
+        assert isinstance(unit, int)
+        size = count * unit
+        return _Expected("bytes", size, f"{spec.field}={count} x {unit} bytes = {size} bytes", count)
+
+    def _otherwise(self, spec: ByValue, picked: int) -> _Expected:
+        if isinstance(spec.otherwise, int):
+            return _Expected("bytes", spec.otherwise, f"{spec.by}={picked} moves {spec.otherwise} bytes")
+        return _Expected(spec.otherwise)
+
+    def _show(self, name: str, value: int) -> str:
+        f = self.field(name)
+        return f.name_of(value) or str(value)
+
+    def _data_length(
+        self,
+        values: Mapping[str, int],
+        direction: DataDirection,
+        lba_size: int | None,
+        data_len: int | None,
+        data: bytes | None,
+    ) -> int:
+        if data_len is not None and data_len < 0:
+            raise UsageError(f"{self.id}: --data-len {data_len} is negative")
+        if direction is DataDirection.NONE:
+            if data_len:
+                raise UsageError(f"{self.id} transfers no data, but --data-len {data_len} was given")
+            if data:
+                raise UsageError(f"{self.id} transfers no data, but {len(data)} bytes of data were given")
+            return 0
+        if data is not None and direction is DataDirection.CONTROLLER_TO_HOST:
+            raise UsageError(f"{self.id} reads data from the controller; there is no data to send with it")
+        expected = self.expected_length(values, lba_size)
+        given = data_len if data_len is not None else (len(data) if data is not None else None)
+        if expected.kind == "bytes":
+            length = expected.size
+            if data_len is not None and data_len != length:
+                raise UsageError(f"{self.id}: --data-len {data_len} disagrees with {expected.why}")
+        elif expected.kind == "lba-unknown":
+            if given is None:
+                raise UsageError(
+                    f"{self.id}: the namespace's LBA size is unknown; give --data-len "
+                    f"for {expected.count} blocks"
+                )
+            if expected.count == 0 or given % expected.count:
+                raise UsageError(
+                    f"{self.id}: --data-len {given} is not a whole number of {expected.count} blocks"
+                )
+            length = given
+        elif expected.kind == "user":
+            if given is None:
+                raise UsageError(f"{self.id}: give --data-len (the length is not tied to any field)")
+            length = given
+        else:  # optional
+            length = given or 0
+        if length > U32_MAX:
+            raise UsageError(f"{self.id}: {length} bytes is over the 4 GiB passthrough limit")
+        if data is not None and len(data) != length:
+            raise UsageError(
+                f"{self.id}: the data is {len(data)} bytes but the command moves {length} bytes"
+                + (f" ({expected.why})" if expected.why else "")
+            )
+        return length
+
+    # -- decoding --
+
+    def decode_fields(self, cmd: Command) -> dict[str, int]:
+        """Field values from a command: the inverse of `encode` (0-based fields back to counts)."""
+        out: dict[str, int] = {}
+        for f in self.fields:
+            raw = 0
+            shift = 0
+            for s in f.slices:
+                word = cmd.opcode if s.location == "opcode" else getattr(cmd, s.location)
+                raw |= ((word >> s.lsb) & ((1 << s.width) - 1)) << shift
+                shift += s.width
+            out[f.name] = f.from_wire(raw)
+        return out
+
+    def decoder_for(self, values: Mapping[str, int]) -> str | None:
+        """The decoder for the returned data: the first rule whose `when` matches."""
+        rule = self._rule_for(values)
+        return rule.decoder if rule else None
+
+    def _rule_for(self, values: Mapping[str, int]) -> DecodeRule | None:
+        for rule in self.decode_rules:
+            if all(values.get(k) == v for k, v in rule.when.items()):
+                return rule
+        return None
+
+    def decoder_context(self, values: Mapping[str, int]) -> dict[str, int]:
+        """Keyword context the chosen decoder asks for (by field name)."""
+        rule = self._rule_for(values)
+        return {k: values[k] for k in (rule.context if rule else ()) if k in values}
+
+    def result_decoder_context(self, values: Mapping[str, int]) -> dict[str, int]:
+        """Context for `result_decoder` (applied to the completion's DW0), e.g. {'fid': 6}."""
+        return {k: values[k] for k in self.result_context if k in values}
+
+    def problems(self, cmd: Command) -> list[str]:
+        """What looks wrong in a command meant as this entry: direction vs opcode bits, reserved bits."""
+        out: list[str] = []
+        if cmd.admin != self.admin:
+            out.append(f"{self.id} goes to the {self.queue} queue, this command to the other one")
+        if not self.raw and cmd.opcode != self.opcode:
+            out.append(f"opcode {cmd.opcode:#04x} is not {self.id}'s {self.opcode:#04x}")
+        values = self.decode_fields(cmd)
+        expected = self.expected_length(values)
+        no_data_ok = expected.kind == "optional" or (expected.kind == "bytes" and expected.size == 0)
+        for p in cmd.direction_problems(self.declared_direction):
+            if no_data_ok and cmd.data_len == 0 and p.endswith("but data_len is 0"):
+                continue  # the spec moves data only for some values (Get Features of most FIDs, zone reset)
+            out.append(p)
+        covered = dict.fromkeys(CDW_NAMES, 0)
+        for f in self.fields:
+            for s in f.slices:
+                if s.location in covered:
+                    covered[s.location] |= s.mask
+        for name in CDW_NAMES:
+            stray = getattr(cmd, name) & ~covered[name] & U32_MAX
+            if stray:
+                out.append(
+                    f"{name} bits {_bit_ranges(stray)} are reserved in {self.id} but set ({stray:#010x})"
+                )
+        for f in self.fields:
+            if not f.min <= values[f.name] <= f.max:
+                out.append(f"field {f.name}: {values[f.name]} out of range {f.range_text()}")
+        return out
+
+
+def _bit_ranges(mask: int) -> str:
+    runs: list[str] = []
+    bit = 0
+    while mask >> bit:
+        if mask >> bit & 1:
+            start = bit
+            while mask >> (bit + 1) & 1:
+                bit += 1
+            runs.append(f"{bit}:{start}" if bit != start else str(bit))
+        bit += 1
+    return ", ".join(reversed(runs))
+
+
+
+# --- the catalogue ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Catalogue:
+    """Every loaded entry (later files override earlier ones by id) and the problems found on the way."""
+
+    entries: list[CommandDef] = field(default_factory=list)
+    errors: list[CatalogueError] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
+        self._by_id = {e.id: e for e in self.entries}
+        self._by_alias: dict[str, CommandDef] = {}
+        for e in self.entries:
+            for alias in e.aliases:
+                if alias not in self._by_id:
+                    self._by_alias.setdefault(alias, e)
+
+    def __iter__(self) -> Iterator[CommandDef]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._by_id or name in self._by_alias)
+
+    def get(self, name: str) -> CommandDef:
+        """An entry by id or alias; `UsageError` naming close matches otherwise."""
+        key = name.strip().lower()
+        found = self._by_id.get(key) or self._by_alias.get(key)
+        if found is not None:
+            return found
+        names = [*self._by_id, *self._by_alias]
+        close = close_matches(key, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `nvtui catalogue list` shows them all"
+        raise UsageError(f"unknown command {name!r}{hint}")
+
+    def by_set(self) -> dict[str, list[CommandDef]]:
+        out: dict[str, list[CommandDef]] = {}
+        for e in self.entries:
+            out.setdefault(e.set, []).append(e)
+        return out
+
+    def source_of(self, name: str) -> Path:
+        """The file the entry (by id or alias) was loaded from."""
+        return self.get(name).source
+
+
