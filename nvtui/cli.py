@@ -23,7 +23,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit 2 (argparse would print the whole usage)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # The message quotes what was typed (`nvtui $'-\r'`): one printable line, whatever it holds.
+        self.exit(EXIT_USAGE, one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
