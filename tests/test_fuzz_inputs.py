@@ -3,7 +3,7 @@ command scripts. Whatever comes in, nothing escapes `main` (no traceback, no "in
 error is one line naming the file and line (YAML) or the field and its allowed range (values), bad input
 exits 2, and nothing bad input asks for is submitted (a recording backend sees every command).
 
-Generated cases per run (max_examples, added up in `test_the_generated_cases_add_up`): 2,500 broken
+Generated cases per run (max_examples; each test checks it ran all of its own): 2,500 broken
 catalogues + 1,500 garbage catalogue files + 400 `catalogue check` runs + 3,000 field values + 1,000 bad
 values through `send` + 1,200 CLI argument vectors + 800 broken scripts through `run` = 10,400.
 """
@@ -11,11 +11,13 @@ values through `send` + 1,200 CLI argument vectors + 800 broken scripts through 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -43,7 +45,6 @@ BUILTIN_IDS = {e.id for e in CATALOGUE}
 SENDABLE = [e for e in CATALOGUE if not e.refused and e.id != "asynchronous-event-request"]
 ENTRIES_WITH_FIELDS = [e for e in CATALOGUE if e.fields]
 
-COUNTS: dict[str, int] = {}
 FUZZ_TESTS = {
     "broken_catalogues": 2500,
     "garbage_catalogues": 1500,
@@ -55,21 +56,66 @@ FUZZ_TESTS = {
 }
 
 
-# NVTUI_FUZZ_SCALE=0.1 for a quick local run (the count check then skips); CI runs the full numbers.
+# NVTUI_FUZZ_SCALE=0.1 for a quick local run; CI runs the full numbers. The examples are the same on every
+# run (the `ci` hypothesis profile in conftest.py); NVTUI_HYPOTHESIS=explore draws new ones.
 SCALE = float(os.environ.get("NVTUI_FUZZ_SCALE", "1"))
 
-
-def fuzz(name: str) -> settings:
-    return settings(
-        max_examples=max(1, int(FUZZ_TESTS[name] * SCALE)),
-        deadline=None,
-        derandomize=False,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
+TestFn = TypeVar("TestFn", bound=Callable[..., None])
+FUZZ_SETTINGS_SEEN: list[settings] = []
 
 
-def count(name: str) -> None:
-    COUNTS[name] = COUNTS.get(name, 0) + 1
+def fuzz(name: str) -> Callable[[TestFn], TestFn]:
+    """One generator's settings, and a check that its test really ran that many generated cases (hypothesis
+    calls the test body once per case: a strategy that filters out too much, or stops early, fails)."""
+    wanted = max(1, int(FUZZ_TESTS[name] * SCALE))
+
+    def decorate(test: TestFn) -> TestFn:
+        test = settings(
+            max_examples=wanted,
+            deadline=None,
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.filter_too_much,
+            ],
+        )(test)
+        FUZZ_SETTINGS_SEEN.append(test._hypothesis_internal_use_settings)  # type: ignore[attr-defined]
+        handle = test.hypothesis  # type: ignore[attr-defined]
+        body = handle.inner_test
+        ran = [0]
+
+        def counted(*args: object, **kwargs: object) -> None:
+            ran[0] += 1
+            body(*args, **kwargs)
+
+        handle.inner_test = counted  # hypothesis calls `inner_test` for each case (a documented hook)
+
+        @functools.wraps(test)
+        def run(*args: object, **kwargs: object) -> None:
+            ran[0] = 0
+            test(*args, **kwargs)
+            assert ran[0] >= wanted, f"{name}: {ran[0]:,} generated cases ran, {wanted:,} wanted"
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def test_property_tests_draw_the_same_examples_on_every_run(pytestconfig: pytest.Config) -> None:
+    """CI must not pass on one run and fail on the next: the default profile is derandomized, without an
+    example database (conftest.py); only an explicit `explore` run draws new examples."""
+    profile = pytestconfig.getoption("hypothesis_profile", None) or os.environ.get("NVTUI_HYPOTHESIS", "ci")
+    if profile != "ci":
+        pytest.skip(f"the {profile!r} hypothesis profile was asked for")
+    assert settings.default.derandomize is True
+    assert settings.default.database is None
+    assert FUZZ_SETTINGS_SEEN and all(s.derandomize for s in FUZZ_SETTINGS_SEEN)
+
+
+def test_the_generators_make_over_10000_cases_a_run() -> None:
+    """The issue's bar for the harness: at least 10,000 generated cases per full run (each test above checks
+    that it ran its share)."""
+    assert sum(FUZZ_TESTS.values()) >= 10_000
 
 
 _serial = itertools.count()
@@ -144,7 +190,6 @@ def assert_the_rest_loads(path: Path, errors: list[CatalogueError]) -> None:
 @fuzz("broken_catalogues")
 @given(case=broken_catalogues())
 def test_a_broken_catalogue_entry_is_reported_at_its_file_and_line(folder: Path, case: BrokenFile) -> None:
-    count("broken_catalogues")
     path = write(folder, case.content)
     errors = check_file(path)
     assert_well_formed(path, case.content, errors)
@@ -157,7 +202,6 @@ def test_a_broken_catalogue_entry_is_reported_at_its_file_and_line(folder: Path,
 def test_garbage_catalogue_files_give_line_numbered_errors_never_a_crash(
     folder: Path, case: BrokenFile
 ) -> None:
-    count("garbage_catalogues")
     path = write(folder, case.content)
     errors = check_file(path)
     assert_well_formed(path, case.content, errors)
@@ -170,7 +214,6 @@ def test_garbage_catalogue_files_give_line_numbered_errors_never_a_crash(
 def test_catalogue_check_exits_2_with_one_line_per_error(
     folder: Path, recorder: Recorder, case: BrokenFile
 ) -> None:
-    count("catalogue_check_cli")
     path = write(folder, case.content)
     mark = recorder.mark()
     done = run_cli(["catalogue", "check", str(path)])
@@ -227,7 +270,6 @@ def assert_value_error(defn: CommandDef, message: str, named: FieldDef | None) -
 @fuzz("field_values")
 @given(data=st.data())
 def test_a_field_value_is_taken_exactly_or_refused_naming_field_and_range(data: st.DataObject) -> None:
-    count("field_values")
     defn = data.draw(st.sampled_from(ENTRIES_WITH_FIELDS), label="entry")
     f = data.draw(st.sampled_from(defn.fields), label="field")
     text = data.draw(values_for(f), label="value")
@@ -275,7 +317,6 @@ def bad_value(f: FieldDef, text: str) -> bool:
 def test_a_bad_value_on_the_command_line_exits_2_and_sends_nothing(
     recorder: Recorder, data: st.DataObject
 ) -> None:
-    count("field_values_cli")
     device = data.draw(st.sampled_from(["sim0", "sim0n1", "sim0n2"]), label="device")
     defn = data.draw(st.sampled_from([e for e in SENDABLE if e.fields]), label="entry")
     f = data.draw(st.sampled_from(defn.fields), label="field")
@@ -336,7 +377,6 @@ def paths(folder: Path) -> Paths:
 def test_any_argument_vector_ends_in_an_exit_code_never_a_traceback(
     recorder: Recorder, paths: Paths, data: st.DataObject
 ) -> None:
-    count("argv")
     argv = data.draw(argv_vectors(paths, [e.id for e in SENDABLE]), label="argv")
     mark = recorder.mark()
     done = run_cli(argv)
@@ -352,6 +392,15 @@ def test_any_argument_vector_ends_in_an_exit_code_never_a_traceback(
         assert done.err.strip(), f"{argv}: exit {done.code} without a word on stderr"
 
 
+@pytest.mark.parametrize("argv", [["-\r"], ["--\x1b[2J"], ["send", "sim0", "identify", "--bogus\n2"]])
+def test_a_usage_error_quoting_what_was_typed_is_one_printable_line(argv: list[str]) -> None:
+    """Found by the vector above: `nvtui $'-\\r'` printed its usage error with a raw carriage return."""
+    done = run_cli(argv)
+    assert done.code == 2
+    assert done.err.endswith("\n") and done.err[:-1].isprintable(), repr(done.err)
+    assert done.err.startswith("nvtui: error: ") or done.err.startswith("nvtui send: error: "), done.err
+
+
 # ---- command scripts -------------------------------------------------------------------------------------
 
 
@@ -360,7 +409,6 @@ def test_any_argument_vector_ends_in_an_exit_code_never_a_traceback(
 def test_a_broken_script_exits_2_naming_its_line_and_sends_nothing(
     folder: Path, recorder: Recorder, case: BrokenScript, device_option: bool
 ) -> None:
-    count("scripts")
     path = write(folder, case.content)
     mark = recorder.mark()
     done = run_cli(["run", str(path), *(["--device", "sim0n1"] if device_option else [])])
@@ -391,18 +439,3 @@ def test_valid_base64_and_version_1_still_replay(folder: Path, recorder: Recorde
     done = run_cli(["run", str(path)])
     assert done.code == 0, done.err
     assert [c.opcode for c in recorder.user_commands_since(mark)] == [0x02, 0x06]
-
-
-# ---- the count -------------------------------------------------------------------------------------------
-
-
-def test_the_generated_cases_add_up(capsys: pytest.CaptureFixture[str]) -> None:
-    """Runs last in this file: at least 10,000 generated cases when every generator above ran."""
-    if SCALE != 1:
-        pytest.skip(f"NVTUI_FUZZ_SCALE={SCALE}")
-    if set(COUNTS) != set(FUZZ_TESTS):
-        pytest.skip(f"only {sorted(COUNTS)} of the generators ran (a -k selection)")
-    total = sum(COUNTS.values())
-    with capsys.disabled():
-        print(f"\n{total:,} generated cases: " + ", ".join(f"{k} {v:,}" for k, v in COUNTS.items()))
-    assert total >= 10_000, COUNTS
