@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Literal
 
 from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
+from nvtui.yamlio import Lines  # at run time: the disk cache reads a script back by its type hints
 
 if TYPE_CHECKING:
     from nvtui import scripts_schema
-    from nvtui.yamlio import Lines, YamlDoc
+    from nvtui.yamlio import YamlDoc
 
 SCRIPT_VERSION: Literal[1] = 1
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
@@ -129,8 +130,8 @@ class CommandScript:
             modules = (Path(__file__).parent / m for m in _VALIDATING_MODULES)
             code = diskcache.code_stamp(modules, _VALIDATING_PACKAGES)
             key = diskcache.make_key("script", raw, source, code)
-            cached = diskcache.load("script", key)
-            if isinstance(cached, CommandScript):
+            cached = diskcache.load("script", key, CommandScript)
+            if cached is not None:
                 return cached
         from nvtui.yamlio import decode_text, parse_yaml
 

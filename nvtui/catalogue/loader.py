@@ -60,8 +60,8 @@ def _load_validated(path: Path, decoders: frozenset[str] | None) -> FileResult:
     package = Path(__file__).parent.parent
     code = diskcache.code_stamp((package / m for m in VALIDATING_MODULES), VALIDATING_PACKAGES)
     key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), code)
-    cached = diskcache.load("catalogue", key)
-    if isinstance(cached, FileResult):
+    cached = diskcache.load("catalogue", key, FileResult)
+    if cached is not None:
         return cached
     result = parse_bytes(path, raw, decoders)
     diskcache.store("catalogue", key, result)
