@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 SCRIPT_VERSION: Literal[1] = 1
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
-_VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "errors.py")
+_VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "numbers.py", "errors.py")
 _VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 # A script file is validated by the pydantic schema in `nvtui.scripts_schema`; what it holds is kept in the
@@ -93,7 +93,7 @@ class CommandScript:
     _source: str = field(default="<script>", repr=False, compare=False)
 
     def to_yaml(self) -> str:
-        import yaml
+        from nvtui.yamlio import dump_yaml
 
         body: dict[str, object] = {"nvtui-script": self.version}
         if self.device is not None:
@@ -101,7 +101,7 @@ class CommandScript:
         if self.created is not None:
             body["created"] = self.created
         body["steps"] = [s.to_dict() for s in self.steps]
-        return yaml.safe_dump(body, sort_keys=False, width=100)
+        return dump_yaml(body)  # read back as written: `'010'` stays a word, 10 a number
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")

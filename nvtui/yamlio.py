@@ -4,6 +4,14 @@ Catalogues and command scripts are plain YAML validated by pydantic. `parse_yaml
 each node's path (keys and list indices, e.g. ("commands", 3, "fields", 2, "at")) to its 1-based line, and
 the keys repeated within one mapping (YAML would silently keep the last); `line_of` finds the line of the
 deepest node along a pydantic error location.
+
+Every file nvtui reads is typed by one rule, not by YAML 1.1's: a plain number is what it is on the command
+line (`nvtui.numbers`: decimal, a leading zero still decimal, or 0x-hex; never octal, binary, sexagesimal or
+with underscores, so `slba: 010` is 10 and `1:00`, `0b11`, `1_000` stay words), `true`/`false` are the only
+booleans (`yes`, `no`, `on`, `off` stay words, which a flag field takes as the CLI does), `null`/`~`/empty
+is null, `<<` merges, and nothing else is typed (no floats, no dates). Explicit tags (`!!int 'zz'`,
+`!!python/...`, `!foo`) are refused with their line, as is a number longer than any value nvtui takes.
+`dump_yaml` writes what this rule reads back unchanged (and what YAML 1.1 readers read the same way).
 """
 
 from __future__ import annotations
@@ -23,12 +31,13 @@ Lines = dict[NodePath, int]
 
 
 class YamlSyntaxError(UsageError):
-    """Unparseable YAML; `str()` is `SOURCE:LINE: YAML syntax error: ...`."""
+    """A file that cannot be read as nvtui's YAML; `str()` is `SOURCE:LINE: [field FIELD: ]DETAIL`."""
 
-    def __init__(self, source: str, line: int, detail: str) -> None:
-        super().__init__(f"{source}:{line}: {detail}")
+    def __init__(self, source: str, line: int, detail: str, field: str = "") -> None:
+        super().__init__(f"{source}:{line}: " + (f"field {field}: " if field else "") + detail)
         self.line = line
         self.detail = detail
+        self.field = field
 
 
 @dataclass
@@ -38,8 +47,57 @@ class YamlDoc:
     duplicates: list[tuple[NodePath, int, str]] = field(default_factory=list)  # (path, line, key)
 
 
-def _index(node: yaml.Node, doc: YamlDoc) -> None:
+INT_TAG = "tag:yaml.org,2002:int"
+_NULL_RE = r"^(?:~|null|Null|NULL|)$"
+_BOOL_RE = r"^(?:true|True|TRUE|false|False|FALSE)$"
+
+
+def _loader_class() -> type[yaml.SafeLoader]:
+    """The safe loader (libyaml's parser when there) with nvtui's implicit types instead of YAML 1.1's."""
+    global _LOADER
+    if _LOADER is None:
+        import re
+
+        import yaml
+
+        from nvtui.numbers import NUMBER_PATTERN, parse_number
+
+        base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Loader(base):  # type: ignore[valid-type,misc]
+            pass
+
+        Loader.yaml_implicit_resolvers = {}  # none of YAML 1.1's: only those added below
+
+        def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+            value = parse_number(node.value)  # length checked beforehand (_index), with the field's path
+            assert value is not None, node.value
+            return value
+
+        Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(_NULL_RE), ["~", "n", "N", ""])
+        Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(_BOOL_RE), list("tTfF"))
+        Loader.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
+        Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+        Loader.add_constructor(INT_TAG, construct_int)
+        _LOADER = Loader
+    return _LOADER
+
+
+_LOADER: type[yaml.SafeLoader] | None = None
+
+
+def _index(node: yaml.Node, doc: YamlDoc, source: str) -> None:
+    """Record each node's line and repeated keys; refuse a number too long to convert, naming its field."""
     import yaml
+
+    from nvtui.numbers import NumberTooLong, parse_number
+
+    def check(scalar: yaml.Node, path: NodePath) -> None:
+        if isinstance(scalar, yaml.ScalarNode) and scalar.tag == INT_TAG:
+            try:
+                parse_number(scalar.value)
+            except NumberTooLong as exc:
+                raise YamlSyntaxError(source, scalar.start_mark.line + 1, str(exc), dotted(path)) from None
 
     stack: list[tuple[NodePath, yaml.Node]] = [((), node)]
     # An alias shares its anchor's node: each node is walked once, or `&a [*a]` loops forever and nested
@@ -52,30 +110,71 @@ def _index(node: yaml.Node, doc: YamlDoc) -> None:
         seen_nodes.add(id(cur))
         doc.lines.setdefault(path, cur.start_mark.line + 1)
         if isinstance(cur, yaml.MappingNode):
-            seen: set[str] = set()
+            seen: set[Any] = set()
             for key, value in cur.value:
-                name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
+                check(key, path)
+                name: Any = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
+                if key.tag == INT_TAG:  # a number key is its value: `1` and `0x1` are one key
+                    name = parse_number(key.value)
                 if name in seen:
                     doc.duplicates.append(((*path, name), key.start_mark.line + 1, name))
                 seen.add(name)
                 child = (*path, name)
                 doc.lines[child] = key.start_mark.line + 1  # a key's own line, where a person looks
-                if not isinstance(value, yaml.ScalarNode):
+                if isinstance(value, yaml.ScalarNode):
+                    check(value, child)
+                else:
                     stack.append((child, value))
         elif isinstance(cur, yaml.SequenceNode):
             for i, item in enumerate(cur.value):
                 stack.append(((*path, i), item))
+        else:
+            check(cur, path)
+
+
+def _refuse_tags(text: str, source: str, loader_class: type[yaml.SafeLoader]) -> None:
+    """An explicit tag (`!!int 'zz'`, `!!python/object`, `!foo`, a `%TAG` directive) is refused with its
+    line: nvtui's files hold plain data, typed by one rule. (Only a text with a `!` can hold one.)"""
+    if "!" not in text:
+        return
+    import yaml
+
+    loader = loader_class(text)
+    try:
+        while loader.check_token():
+            token = loader.get_token()  # type: ignore[no-untyped-call]
+            if isinstance(token, yaml.TagToken) or (
+                isinstance(token, yaml.DirectiveToken) and token.name == "TAG"
+            ):
+                handle, suffix = token.value if isinstance(token.value, tuple) else ("", "")
+                shown = f" `{handle or ''}{suffix or ''}`" if isinstance(token, yaml.TagToken) else ""
+                raise YamlSyntaxError(
+                    source,
+                    token.start_mark.line + 1,
+                    f"explicit YAML tags{shown} are not allowed: write the value plainly "
+                    "(numbers are decimal or 0x-hex, booleans true or false)",
+                )
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, source: str) -> YamlDoc:
-    """Parse one YAML document (safe tags only). YamlSyntaxError naming source and line when it is bad."""
+    """Parse one YAML document under nvtui's typing (see the module). YamlSyntaxError naming source and
+    line (and field, for a number too long) when it cannot be read."""
     import yaml
 
-    loader_class: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if there
-    loader = loader_class(text)
+    loader_class = _loader_class()
     try:
-        node = loader.get_single_node()
-        doc = YamlDoc(loader.construct_document(node) if node is not None else None)
+        _refuse_tags(text, source, loader_class)
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+            doc = YamlDoc(None)
+            if node is not None:
+                _index(node, doc, source)
+                doc.data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -83,11 +182,23 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise YamlSyntaxError(source, 1, f"YAML error: {first}") from None
-    finally:
-        loader.dispose()
-    if node is not None:
-        _index(node, doc)
     return doc
+
+
+def dump_yaml(data: object) -> str:
+    """`data` as YAML that `parse_yaml` reads back as the same data: a string that nvtui's rule or YAML
+    1.1 would read as something else (`010`, `yes`, `0x10`, `1:00`) is quoted."""
+    import re
+
+    import yaml
+
+    from nvtui.numbers import NUMBER_PATTERN
+
+    class Dumper(yaml.SafeDumper):
+        pass  # YAML 1.1's implicit types (so 1.1 readers agree), and nvtui's numbers on top
+
+    Dumper.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, width=100)
 
 
 def load_yaml(path: Path) -> YamlDoc:
