@@ -24,6 +24,12 @@ if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.deco
 IDENTIFY_OPCODE = 0x06
 EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, 5.16.1.6)
 EFFECTS_LOG_BYTES = 4096
+GET_LOG_PAGE_OPCODE = 0x02
+NS_DESCRIPTORS_CNS = 0x03  # Namespace Identification Descriptor list (NVMe Base 2.0, Fig. 276)
+NIDT_CSI = 0x04  # its Command Set Identifier descriptor
+# Commands Supported and Effects data structure (NVMe Base 2.0, Fig. 211): the bits that mean a command
+# changes what is stored. LBCC: logical block content; NCC: namespace capabilities; NIC: namespace inventory.
+EFFECTS_CHANGING = {1: "logical block content", 2: "namespace capabilities", 3: "the namespace inventory"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Session:
         self.history: list[SendResult] = []
         self._backends: dict[str, Backend] = {}
         self._formats: dict[str, LbaFormat] = {}
+        self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
@@ -146,6 +153,15 @@ class Session:
                 f"{defn.id} is an I/O command: it needs a namespace device (e.g. ng0n1 or sim0n1), "
                 f"not the controller {device}"
             )
+        if not destructive:  # whatever the catalogue says, the device's own word on what the opcode changes
+            opcode = values.get("opcode", defn.opcode) if defn.raw else defn.opcode
+            changes = await self.changes_by_effects(device, defn.queue, opcode)
+            destructive = changes is not None
+            if destructive and not allow_destructive:
+                raise UsageError(
+                    f"{defn.id} is destructive: {device}'s Commands Supported and Effects log says it may "
+                    f"change {changes}; pass --allow-destructive to send it"
+                )
         fmt = await self.lba_format(device) if defn.queue == "io" else None
         cmd = defn.encode(
             values,
@@ -156,6 +172,44 @@ class Session:
             data=data,
         )
         return Prepared(device, defn, values, cmd, tuple(defn.problems(cmd)), destructive)
+
+    async def changes_by_effects(self, device: str, queue: str, opcode: int) -> str | None:
+        """What `opcode` may change according to the device's Commands Supported and Effects log (logical
+        block content, namespace capabilities or inventory), or None: it changes none, or the device has
+        no such log. The log is read once per device (with the namespace's command set for I/O opcodes)."""
+        if device not in self._effects:
+            self._effects[device] = await self._read_effects(device)
+        effects = self._effects[device]
+        if effects is None or queue not in effects:
+            return None
+        entry = int.from_bytes(effects[queue][4 * opcode : 4 * opcode + 4], "little")
+        changed = [what for bit, what in EFFECTS_CHANGING.items() if entry >> bit & 1]
+        return " and ".join(changed) if changed else None
+
+    async def _read_effects(self, device: str) -> dict[str, bytes] | None:
+        """Admin and I/O effects entries (256 dwords each); None when the device does not report them."""
+        backend = await self.backend(device)
+        csi = 0
+        try:
+            if backend.nsid:  # the I/O half depends on the namespace's command set (NVM, KV, ZNS, ...)
+                ident = Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=backend.nsid,
+                                cdw10=NS_DESCRIPTORS_CNS, data_len=4096)  # fmt: skip
+                done = await backend.submit(ident)
+                data = done.data if done.ok and done.data else b""
+                at = 0
+                while at + 4 <= len(data) and data[at]:  # NIDT, NIDL, 2 reserved, NID; NIDT 0 ends the list
+                    if data[at] == NIDT_CSI and data[at + 1] == 1:
+                        csi = data[at + 4]
+                    at += 4 + data[at + 1]
+            numd = EFFECTS_LOG_BYTES // 4 - 1  # 0-based
+            log = Command(opcode=GET_LOG_PAGE_OPCODE, admin=True, nsid=0, cdw10=numd << 16 | EFFECTS_LOG,
+                          cdw14=csi << 24, data_len=EFFECTS_LOG_BYTES)  # fmt: skip
+            done = await backend.submit(log)
+        except DeviceError:
+            return None  # e.g. admin commands not permitted: the catalogue alone decides
+        if not done.ok or done.data is None or len(done.data) < EFFECTS_LOG_BYTES // 2:
+            return None
+        return {"admin": done.data[:1024], "io": done.data[1024:2048]}  # ACS0..255, IOCS0..255
 
     async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
         """Submit a prepared command and decode what comes back (unless `decode` is False: a replay that

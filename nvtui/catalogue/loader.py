@@ -1,20 +1,40 @@
 """Loading catalogue files: the built-in catalogue, the user's `commands.d`, `--catalogue` files; each file
-parsed (YAML with lines), validated (pydantic, imported only to validate) and built, its result kept in
-memory and in the disk cache, so a start that changed nothing imports neither pydantic nor YAML.
+read (bounded: a regular file of at most `MAX_CATALOGUE_BYTES`), parsed (YAML with lines, `nvtui.yamlio`),
+validated (pydantic, imported only to validate) and built, its result kept in memory and in the disk cache,
+so a start that changed nothing imports neither pydantic nor YAML.
+
+A user file is checked against the built-in catalogue (`build.Builtins`): it may add and describe commands,
+never make a standard opcode less guarded; what it tries is an error (a warning line on load, exit 2 in
+`catalogue check`) and the entry loads as guarded as the built-in catalogue says. Redefining a built-in id is
+a notice.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nvtui.catalogue.build import EntryProblems, bind_raw, build_entry, pydantic_path, resolve_decoders
+from nvtui.catalogue.build import (
+    Builtins,
+    EntryProblems,
+    bind_raw,
+    build_entry,
+    guard_problems,
+    hold_guard,
+    pydantic_path,
+    resolve_decoders,
+)
 from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
+from nvtui.errors import UsageError
 from nvtui.locations import user_catalogue_dir
 
 BUILTIN_CATALOGUE = Path(__file__).parent.parent / "commands.yaml"
+# Catalogues are read whole before parsing, so they are bounded: room for the built-in catalogue (50 KiB) with
+# every structure layout of NVMe 2.x beside it, and any vendor's; a bigger file is refused before it is read.
+MAX_CATALOGUE_BYTES = 4 << 20
 
 # --- loading files ---------------------------------------------------------------------------------------
 
@@ -23,20 +43,65 @@ BUILTIN_CATALOGUE = Path(__file__).parent.parent / "commands.yaml"
 class FileResult:
     entries: tuple[CommandDef, ...]
     errors: tuple[CatalogueError, ...]
+    notices: tuple[CatalogueError, ...] = ()
 
 
-_CACHE: dict[tuple[str, int, int, frozenset[str] | None], FileResult] = {}
+_CACHE: dict[tuple[str, int, int, frozenset[str] | None, str], FileResult] = {}
 
 
-def load_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
+def read_catalogue(path: Path) -> bytes:
+    """A catalogue file's bytes: a regular file (a symlink the user made is followed; a FIFO, a device or a
+    folder is refused), at most `MAX_CATALOGUE_BYTES` (at most one byte more is read to know). UsageError
+    (one line) otherwise."""
+    from nvtui.safeio import TooLong, read_input
+
+    try:
+        return read_input(path, MAX_CATALOGUE_BYTES, "catalogue file")
+    except TooLong:
+        raise UsageError(
+            f"catalogue file {path} is larger than {MAX_CATALOGUE_BYTES >> 20} MiB: nvtui reads catalogues "
+            f"of at most {MAX_CATALOGUE_BYTES:,} bytes"
+        ) from None
+
+
+def catalogue_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be a catalogue (absent, a folder, a FIFO, a device), checked without reading it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"catalogue file {path} not found"
+    except OSError as exc:
+        return f"catalogue file {path}: {exc.strerror or exc}"
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+                 stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}  # fmt: skip
+        what = next((name for test, name in kinds.items() if test(st.st_mode)), "a special file")
+        return f"catalogue file {path} is {what}, not a file: give a regular file"
+    if st.st_size > MAX_CATALOGUE_BYTES:
+        return f"catalogue file {path} is larger than {MAX_CATALOGUE_BYTES >> 20} MiB ({st.st_size:,} bytes)"
+    return None
+
+
+def _unreadable(path: Path, message: str) -> FileResult:
+    """The file's one error: `FILE:0: is a FIFO, ...` (line 0: the file as a whole)."""
+    for prefix in (f"catalogue file {path}: ", f"catalogue file {path} "):
+        message = message.removeprefix(prefix)
+    return FileResult((), (CatalogueError(path, 0, "", message),))
+
+
+def load_file(path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None) -> FileResult:
+    """One file's result (from memory or the disk cache when its bytes were validated before). `builtins`:
+    check it as a user file against the built-in catalogue."""
     try:
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size, decoders)
     except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+        return _unreadable(path, f"cannot read: {exc.strerror or exc}")
+    key = (str(path), st.st_mtime_ns, st.st_size, decoders, builtins.stamp if builtins else "")
     cached = _CACHE.get(key)
     if cached is None:
-        cached = _load_validated(path, decoders)
+        cached = _load_validated(path, decoders, builtins)
         _CACHE[key] = cached
     return cached
 
@@ -44,40 +109,46 @@ def load_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 VALIDATING_MODULES = (
     "catalogue/model.py", "catalogue/build.py", "catalogue/loader.py", "catalogue/schema.py", "yamlio.py",
-    "errors.py", "nvme/command.py",
+    "numbers.py", "errors.py", "nvme/command.py",
 )  # fmt: skip
 VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 
-def _load_validated(path: Path, decoders: frozenset[str] | None) -> FileResult:
-    """`parse_file`'s result, from the disk cache when this file's bytes were validated before."""
+def _load_validated(
+    path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None
+) -> FileResult:
+    """`parse_bytes`'s result, from the disk cache when this file's bytes were validated before."""
     from nvtui import diskcache
 
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+        raw = read_catalogue(path)
+    except UsageError as exc:
+        return _unreadable(path, str(exc))
     package = Path(__file__).parent.parent
     code = diskcache.code_stamp((package / m for m in VALIDATING_MODULES), VALIDATING_PACKAGES)
-    key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), code)
+    stamp = builtins.stamp if builtins else ""
+    key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), stamp, code)
     cached = diskcache.load("catalogue", key, FileResult)
     if cached is not None:
         return cached
-    result = parse_bytes(path, raw, decoders)
+    result = parse_bytes(path, raw, decoders, builtins)
     diskcache.store("catalogue", key, result)
     return result
 
 
-def parse_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
+def parse_file(path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None) -> FileResult:
     """Read and validate one catalogue file (no cache)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
-    return parse_bytes(path, raw, decoders)
+        raw = read_catalogue(path)
+    except UsageError as exc:
+        return _unreadable(path, str(exc))
+    return parse_bytes(path, raw, decoders, builtins)
 
 
-def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> FileResult:
+def parse_bytes(
+    path: Path, raw: bytes, decoders: frozenset[str] | None, builtins: Builtins | None = None
+) -> FileResult:
+    """Validate one file's bytes; `builtins`: check it as a user file against the built-in catalogue."""
     from pydantic import ValidationError
 
     from nvtui.catalogue.schema import EntryModel, FileModel
@@ -93,7 +164,7 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
     try:
         doc = parse_yaml(text, str(path))
     except YamlSyntaxError as exc:
-        return FileResult((), (CatalogueError(path, exc.line, "", exc.detail),))
+        return FileResult((), (CatalogueError(path, exc.line, exc.field, exc.detail),))
     data, lines, duplicates = doc.data, doc.lines, doc.duplicates
     errors: list[CatalogueError] = []
     if not isinstance(data, dict):
@@ -117,6 +188,7 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
         else:
             errors.append(CatalogueError(path, line, dotted(dpath), f"key {name!r} given twice"))
     entries: list[CommandDef] = []
+    notices: list[CatalogueError] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(data["commands"]):
         base = ("commands", i)
@@ -145,13 +217,25 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
         line = line_of(lines, base)
         seen[model.id] = line
         try:
-            entries.append(build_entry(model, path, line, decoders))
+            entry = build_entry(model, path, line, decoders)
         except EntryProblems as exc:
             for where, message in exc.problems:
                 errors.append(
                     CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
                 )
-    return FileResult(tuple(entries), tuple(errors))
+            continue
+        if builtins is not None:
+            entry, tried = guard_problems(model, entry, builtins)
+            for where, message in tried:
+                errors.append(
+                    CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
+                )
+            builtin_line = builtins.ids.get(model.id)
+            if builtin_line is not None:
+                message = f"redefines the built-in command (line {builtin_line} of the built-in catalogue)"
+                notices.append(CatalogueError(path, line_of(lines, (*base, "id")), "", message, label))
+        entries.append(entry)
+    return FileResult(tuple(entries), tuple(errors), tuple(notices))
 
 
 def _entry_label(commands: list[Any], i: int) -> str:
@@ -161,34 +245,49 @@ def _entry_label(commands: list[Any], i: int) -> str:
     return f"commands[{i}]"
 
 
-
 def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -> Catalogue:
     """The built-in catalogue, then `user_catalogue_dir()/*.yaml` (sorted), then each extra file.
 
     A later entry with the same id replaces an earlier one in place. Bad entries and files are skipped and
-    recorded in `Catalogue.errors`; everything else still loads.
+    recorded in `Catalogue.errors`; everything else still loads. No user entry is less guarded than the
+    built-in catalogue says its opcode is.
     """
     decoders = resolve_decoders()
     files = [BUILTIN_CATALOGUE]
     if user_dir:
         directory = user_catalogue_dir()
-        if directory.is_dir():
-            files.extend(sorted(p for p in directory.glob("*.yaml") if p.is_file()))
+        if directory.is_dir():  # anything but a folder is read, so a FIFO or a dangling link is reported
+            files.extend(sorted(p for p in directory.glob("*.yaml") if not p.is_dir()))
     files.extend(Path(p) for p in extra_files)
+    builtin = load_file(BUILTIN_CATALOGUE, decoders)
+    builtins = Builtins.of(builtin.entries)
     order: dict[str, CommandDef] = {}
     errors: list[CatalogueError] = []
+    notices: list[CatalogueError] = []
     for path in files:
-        result = load_file(path, decoders)
+        result = builtin if path == BUILTIN_CATALOGUE else load_file(path, decoders, builtins)
         errors.extend(result.errors)
+        notices.extend(result.notices)
         for entry in result.entries:
+            if entry.source != BUILTIN_CATALOGUE:
+                entry = hold_guard(
+                    entry, builtins
+                )  # as checked when built; held here whatever the cache says
             order[entry.id] = entry  # dict keeps the first position, takes the last value
-    entries = bind_raw(list(order.values()))
-    return Catalogue(entries=entries, errors=errors, files=files)
+    entries = bind_raw(list(order.values()), builtins)
+    return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
+
+def inspect_file(path: Path) -> FileResult:
+    """One catalogue file checked on its own, a user file also against the built-in catalogue: its entries,
+    every problem, and its notices (for `nvtui catalogue check FILE`)."""
+    decoders = resolve_decoders()
+    path = Path(path)
+    if path == BUILTIN_CATALOGUE:
+        return load_file(path, decoders)
+    return load_file(path, decoders, Builtins.of(load_file(BUILTIN_CATALOGUE, decoders).entries))
 
 
 def check_file(path: Path) -> list[CatalogueError]:
-    """Every problem in one catalogue file, checked on its own (for `nvtui catalogue check FILE`)."""
-    return list(load_file(Path(path), resolve_decoders()).errors)
-
-
+    """Every problem in one catalogue file (`inspect_file`'s errors)."""
+    return list(inspect_file(path).errors)
