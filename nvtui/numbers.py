@@ -1,9 +1,10 @@
 """How nvtui reads a number a person wrote: the same rule on the command line and in every file it reads.
 
 A number is decimal (`10`, and `010` is ten: a leading zero is still decimal, never octal) or hexadecimal
-with `0x` (`0x1f`, `0X1F`), optionally negative (so a negative value is reported as negative, not as a
-word). Nothing else is a number: no octal (`0o17`), binary (`0b11`), sexagesimal (`1:00`), underscores
-(`1_000`), exponents (`1e3`) or a leading `+`.
+with `0x` (`0x1f`, `0X1F`). Nothing else is a number: no octal (`0o17`), binary (`0b11`), sexagesimal
+(`1:00`), underscores (`1_000`), exponents (`1e3`) or a leading `+`. `parse_number` also reads a leading
+minus, so that a field can say a value is negative; files do not type `-5` as a number (`NUMBER_PATTERN`),
+and the field's rule refuses it as the command line does.
 
 A number is bounded before it is converted: NVMe values are at most 128 bits (39 decimal digits), so one
 with more than `MAX_DIGITS` significant digits is refused by what it is (`NumberTooLong`), never handed to
@@ -19,7 +20,7 @@ __all__ = ["MAX_DIGITS", "NUMBER_PATTERN", "NumberTooLong", "parse_number"]
 MAX_DIGITS = 40  # significant digits; 2**128 has 39 decimal digits, 32 hexadecimal ones
 
 # re.ASCII: \d would also take other scripts' digits; [0-9] is spelled out anyway.
-NUMBER_PATTERN = r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+NUMBER_PATTERN = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"  # what a file types as a number (yamlio)
 _NUMBER_RE = re.compile(r"(?P<minus>-?)(?:0[xX](?P<hex>[0-9a-fA-F]+)|(?P<dec>[0-9]+))", re.ASCII)
 
 

@@ -6,16 +6,18 @@ the keys repeated within one mapping (YAML would silently keep the last); `line_
 deepest node along a pydantic error location.
 
 Every file nvtui reads is typed by one rule, not by YAML 1.1's: a plain number is what it is on the command
-line (`nvtui.numbers`: decimal, a leading zero still decimal, or 0x-hex; never octal, binary, sexagesimal or
-with underscores, so `slba: 010` is 10 and `1:00`, `0b11`, `1_000` stay words), `true`/`false` are the only
-booleans (`yes`, `no`, `on`, `off` stay words, which a flag field takes as the CLI does), `null`/`~`/empty
-is null, `<<` merges, and nothing else is typed (no floats, no dates). Explicit tags (`!!int 'zz'`,
-`!!python/...`, `!foo`) are refused with their line, as is a number longer than any value nvtui takes.
-`dump_yaml` writes what this rule reads back unchanged (and what YAML 1.1 readers read the same way).
+line (`nvtui.numbers`: decimal, a leading zero still decimal, or 0x-hex; never octal, binary, sexagesimal,
+negative or with underscores, so `slba: 010` is 10 and `1:00`, `0b11`, `1_000`, `-5` stay words),
+`true`/`false` are the only booleans (`yes`, `no`, `on`, `off` stay words, which a flag field takes as the
+CLI does), `null`/`~`/empty is null, `<<` merges, and nothing else is typed (no floats, no dates). Explicit
+tags (`!!int 'zz'`, `!!python/...`, `!foo`) are refused with their line, as is a number longer than any
+value nvtui takes. `dump_yaml` writes what this rule reads back unchanged (and what YAML 1.1 readers read
+the same way).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,19 @@ class YamlDoc:
     data: Any
     lines: Lines = field(default_factory=dict)
     duplicates: list[tuple[NodePath, int, str]] = field(default_factory=list)  # (path, line, key)
+    # Numbers too long for any field (path, line, message), with `keep_going`: each reads as `TooLongNumber`
+    too_long: list[tuple[NodePath, int, str]] = field(default_factory=list)
+
+
+class TooLongNumber:
+    """What a number too long for any field reads as with `keep_going` (no schema takes it); `digits` says
+    how long it was."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<a number of {self.digits:,} digits>"
 
 
 INT_TAG = "tag:yaml.org,2002:int"
@@ -60,7 +75,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
 
         import yaml
 
-        from nvtui.numbers import NUMBER_PATTERN, parse_number
+        from nvtui.numbers import NUMBER_PATTERN, NumberTooLong, parse_number
 
         base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -69,14 +84,17 @@ def _loader_class() -> type[yaml.SafeLoader]:
 
         Loader.yaml_implicit_resolvers = {}  # none of YAML 1.1's: only those added below
 
-        def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-            value = parse_number(node.value)  # length checked beforehand (_index), with the field's path
+        def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | TooLongNumber:
+            try:
+                value = parse_number(node.value)  # bounded before converting (reported by _index)
+            except NumberTooLong as exc:
+                return TooLongNumber(exc.digits)
             assert value is not None, node.value
             return value
 
         Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(_NULL_RE), ["~", "n", "N", ""])
         Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(_BOOL_RE), list("tTfF"))
-        Loader.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
+        Loader.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("0123456789"))
         Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
         Loader.add_constructor(INT_TAG, construct_int)
         _LOADER = Loader
@@ -86,8 +104,9 @@ def _loader_class() -> type[yaml.SafeLoader]:
 _LOADER: type[yaml.SafeLoader] | None = None
 
 
-def _index(node: yaml.Node, doc: YamlDoc, source: str) -> None:
-    """Record each node's line and repeated keys; refuse a number too long to convert, naming its field."""
+def _index(node: yaml.Node, doc: YamlDoc, source: str, keep_going: bool) -> None:
+    """Record each node's line and repeated keys, and each number too long to convert (naming its field):
+    YamlSyntaxError at the first one, or, with `keep_going`, listed in `doc.too_long`."""
     import yaml
 
     from nvtui.numbers import NumberTooLong, parse_number
@@ -97,7 +116,10 @@ def _index(node: yaml.Node, doc: YamlDoc, source: str) -> None:
             try:
                 parse_number(scalar.value)
             except NumberTooLong as exc:
-                raise YamlSyntaxError(source, scalar.start_mark.line + 1, str(exc), dotted(path)) from None
+                line = scalar.start_mark.line + 1
+                if not keep_going:
+                    raise YamlSyntaxError(source, line, str(exc), dotted(path)) from None
+                doc.too_long.append((path, line, str(exc)))
 
     stack: list[tuple[NodePath, yaml.Node]] = [((), node)]
     # An alias shares its anchor's node: each node is walked once, or `&a [*a]` loops forever and nested
@@ -115,7 +137,8 @@ def _index(node: yaml.Node, doc: YamlDoc, source: str) -> None:
                 check(key, path)
                 name: Any = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
                 if key.tag == INT_TAG:  # a number key is its value: `1` and `0x1` are one key
-                    name = parse_number(key.value)
+                    with contextlib.suppress(NumberTooLong):  # (reported just above)
+                        name = parse_number(key.value)
                 if name in seen:
                     doc.duplicates.append(((*path, name), key.start_mark.line + 1, name))
                 seen.add(name)
@@ -158,9 +181,10 @@ def _refuse_tags(text: str, source: str, loader_class: type[yaml.SafeLoader]) ->
         loader.dispose()
 
 
-def parse_yaml(text: str, source: str) -> YamlDoc:
+def parse_yaml(text: str, source: str, *, keep_going: bool = False) -> YamlDoc:
     """Parse one YAML document under nvtui's typing (see the module). YamlSyntaxError naming source and
-    line (and field, for a number too long) when it cannot be read."""
+    line (and field, for a number too long) when it cannot be read. `keep_going`: numbers too long are
+    listed in `too_long` instead (a catalogue reports them per entry, and loads the rest)."""
     import yaml
 
     loader_class = _loader_class()
@@ -171,7 +195,7 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
             node = loader.get_single_node()
             doc = YamlDoc(None)
             if node is not None:
-                _index(node, doc, source)
+                _index(node, doc, source, keep_going)
                 doc.data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -197,7 +221,7 @@ def dump_yaml(data: object) -> str:
     class Dumper(yaml.SafeDumper):
         pass  # YAML 1.1's implicit types (so 1.1 readers agree), and nvtui's numbers on top
 
-    Dumper.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
+    Dumper.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("0123456789"))
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, width=100)
 
 

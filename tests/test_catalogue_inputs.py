@@ -81,7 +81,7 @@ def test_a_huge_number_in_a_catalogue_names_file_line_and_field(tmp_path: Path) 
     done = run_cli(["catalogue", "check", str(path)])
     assert done.code == 2
     assert one_line(done.err) == (
-        f"{path}:6: field commands[0].opcode: a number of 5,000 digits is longer than any value nvtui takes"
+        f"{path}:6: acme-thing: field opcode: a number of 5,000 digits is longer than any value nvtui takes"
     )
 
 

@@ -5,7 +5,10 @@ exits 2, and nothing bad input asks for is submitted (a recording backend sees e
 
 Generated cases per run (max_examples; each test checks it ran all of its own): 2,500 broken
 catalogues + 1,500 garbage catalogue files + 400 `catalogue check` runs + 3,000 field values + 1,000 bad
-values through `send` + 1,200 CLI argument vectors + 800 broken scripts through `run` = 10,400.
+values through `send` + 1,200 CLI argument vectors + 800 broken scripts through `run` = 10,400; and issue
+9's: 300 numbers too long in catalogues and scripts + 200 on the command line + 300 explicit YAML tags +
+300 YAML 1.1 spellings in scripts (against the command line) + 400 split fields + 150 user catalogues
+redefining built-in commands (every built-in opcode's guard checked, through `send`) = 12,050.
 """
 
 from __future__ import annotations
@@ -21,15 +24,24 @@ from typing import TypeVar
 
 import pytest
 import yaml
-from fuzz.recording import Recorder, install_recorder, run_cli
+from fuzz.recording import CliRun, Recorder, install_recorder, run_cli
 from fuzz.strategies import (
+    HUGE_NUMBERS,
+    YAML11_SPELLINGS,
     BrokenFile,
     BrokenScript,
     Paths,
+    PlantedFile,
+    RedefiningCatalogue,
     argv_vectors,
     broken_catalogues,
     broken_scripts,
     garbage_catalogues,
+    huge_number_catalogues,
+    huge_number_scripts,
+    redefining_catalogues,
+    self_overlapping_fields,
+    tagged_files,
     value_texts,
 )
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +49,7 @@ from hypothesis import strategies as st
 
 from nvtui.backend.sim import SimBackend
 from nvtui.catalogue import CatalogueError, CommandDef, FieldDef, check_file, load_catalogue
+from nvtui.catalogue.build import is_vendor_opcode
 from nvtui.errors import UsageError
 
 CATALOGUE = load_catalogue(user_dir=False)
@@ -53,6 +66,13 @@ FUZZ_TESTS = {
     "field_values_cli": 1000,
     "argv": 1200,
     "scripts": 800,
+    # issue 9's
+    "huge_numbers": 300,
+    "huge_values_cli": 200,
+    "yaml_tags": 300,
+    "yaml11_spellings": 300,
+    "self_overlap": 400,
+    "redefining_catalogues": 150,
 }
 
 
@@ -439,3 +459,186 @@ def test_valid_base64_and_version_1_still_replay(folder: Path, recorder: Recorde
     done = run_cli(["run", str(path)])
     assert done.code == 0, done.err
     assert [c.opcode for c in recorder.user_commands_since(mark)] == [0x02, 0x06]
+
+
+# ---- issue 9: numbers too long, YAML tags, YAML 1.1 spellings, split fields, redefined commands ------------
+
+
+def assert_one_line_at(done: CliRun, path: Path, line: int) -> str:
+    """Exit 2 with one printable line `[nvtui: ]FILE:LINE: ...` at `line`, short (never the input itself)."""
+    assert done.raised is None, repr(done.raised)
+    assert done.code == 2, (done.code, done.err)
+    text = done.err.rstrip("\n")
+    assert "\n" not in text and text.isprintable() and len(text) < 400, text[:500]
+    assert "Traceback" not in text and "internal error" not in text, text
+    m = re.match(r"(?:nvtui: )?" + re.escape(str(path)) + r":(\d+): (.*)$", text)
+    assert m and int(m[1]) == line, f"expected line {line}: {text}"
+    return m[2]
+
+
+@fuzz("huge_numbers")
+@given(
+    case=st.one_of(
+        huge_number_catalogues().map(lambda c: ("catalogue", c)),
+        huge_number_scripts().map(lambda c: ("script", c)),
+    )
+)
+def test_a_number_too_long_for_any_field_names_file_line_and_field(
+    folder: Path, recorder: Recorder, case: tuple[str, PlantedFile]
+) -> None:
+    kind, planted = case
+    path = write(folder, planted.content)
+    mark = recorder.mark()
+    done = run_cli(["catalogue", "check", str(path)] if kind == "catalogue" else ["run", str(path)])
+    said = assert_one_line_at(done, path, planted.line)
+    entry = f"{planted.entry}: " if planted.entry else ""
+    assert said.startswith(f"{entry}field {planted.field}: a number of "), said
+    assert " digits is longer than any value" in said, said
+    assert recorder.user_commands_since(mark) == []
+    if kind == "catalogue":  # the rest of the file still loads
+        loaded = {e.id for e in load_catalogue([path], user_dir=False)}
+        assert {"fuzz-entry-0", "fuzz-entry-1"} - loaded == {planted.entry}
+
+
+@fuzz("huge_values_cli")
+@given(data=st.data())
+def test_a_number_too_long_on_the_command_line_names_the_field(
+    recorder: Recorder, data: st.DataObject
+) -> None:
+    defn = data.draw(st.sampled_from([e for e in SENDABLE if e.fields and not e.raw]), label="entry")
+    f = data.draw(st.sampled_from(defn.fields), label="field")
+    huge = data.draw(HUGE_NUMBERS, label="value")
+    device = "sim0" if defn.admin else "sim0n1"
+    mark = recorder.mark()
+    done = run_cli(["send", device, defn.id, f"{f.name}={huge}"])
+    assert done.raised is None and done.code == 2, done.err[:300]
+    line = done.err.rstrip("\n")
+    assert "\n" not in line and len(line) < 300 and "internal error" not in line, line[:300]
+    assert line.startswith(f"nvtui: field {f.name}: a number of ") and f.range_text() in line, line
+    assert recorder.since(mark) == []
+
+
+@fuzz("yaml_tags")
+@given(case=tagged_files())
+def test_an_explicit_yaml_tag_is_one_line_naming_file_and_line(
+    folder: Path, recorder: Recorder, case: tuple[str, PlantedFile]
+) -> None:
+    kind, planted = case
+    path = write(folder, planted.content)
+    mark = recorder.mark()
+    done = run_cli(["catalogue", "check", str(path)] if kind == "catalogue" else ["run", str(path)])
+    said = assert_one_line_at(done, path, planted.line)
+    assert said.startswith("explicit YAML tags ") and "are not allowed" in said, said
+    assert recorder.user_commands_since(mark) == []
+
+
+def read_sent(recorder: Recorder, argv: list[str]) -> tuple[int, tuple[int, int, int] | None, str]:
+    """Exit code, the Read's (cdw10, cdw11, cdw12) if one was sent, and stderr."""
+    mark = recorder.mark()
+    done = run_cli(argv)
+    assert done.raised is None, repr(done.raised)
+    reads = [c for c in recorder.user_commands_since(mark) if c.opcode == 0x02 and not c.admin]
+    assert len(reads) <= 1
+    return done.code, (reads[0].cdw10, reads[0].cdw11, reads[0].cdw12) if reads else None, done.err
+
+
+@fuzz("yaml11_spellings")
+@given(spelling=YAML11_SPELLINGS, field=st.sampled_from(["slba", "nlb", "fua"]))
+def test_a_script_value_means_what_the_same_text_means_on_the_command_line(
+    folder: Path, recorder: Recorder, spelling: str, field: str
+) -> None:
+    """YAML 1.1 read `slba: 010` as 8, `1:00` as 60, `0b11` as 3, `yes` as 1: a script said one thing and the
+    command line another. Now the same text gives the same command, or both refuse it."""
+    values = {"slba": "0", "nlb": "1", "fua": "0"}
+    values[field] = spelling
+    body = "".join(f"      {k}: {v}\n" for k, v in values.items())
+    path = write(
+        folder, f"nvtui-script: 1\ndevice: sim0n1\nsteps:\n  - command: read\n    fields:\n{body}".encode()
+    )
+    script = read_sent(recorder, ["run", str(path)])
+    cli = read_sent(recorder, ["send", "sim0n1", "read", *(f"{k}={v}" for k, v in values.items())])
+    assert script[0] == cli[0], f"{field}: {spelling!r}: script {script}, command line {cli}"
+    assert script[1] == cli[1], f"{field}: {spelling!r} sent differently: script {script[1]}, CLI {cli[1]}"
+    if script[0] == 2:  # refused: nothing sent, one line naming the script's file and line
+        assert script[1] is None, script
+        assert_one_line_at(CliRun(2, "", script[2]), path, int(re.findall(r":(\d+): ", script[2])[0]))
+
+
+@fuzz("self_overlap")
+@given(case=self_overlapping_fields())
+def test_a_split_fields_own_slices_never_share_a_bit(
+    folder: Path, case: tuple[bytes, list[str], bool, int]
+) -> None:
+    content, _slices, overlap, line = case
+    path = write(folder, content)
+    errors = check_file(path)
+    assert_well_formed(path, content, errors)
+    own = [e for e in errors if "of the same field" in e.message]
+    if overlap:
+        assert own and all(e.field.startswith("fields[0].at") and line <= e.line <= line + 4 for e in own), (
+            errors
+        )
+        assert "fuzz-split" not in {e.id for e in load_catalogue([path], user_dir=False)}
+        return
+    assert errors == [], [str(e) for e in errors]
+    defn = load_catalogue([path], user_dir=False).get("fuzz-split")
+    x = defn.field("x")
+    for value in (x.max, x.max // 3, 1):  # every bit placed where it is read back: none lost to another slice
+        assert defn.decode_fields(defn.encode({"x": value}))["x"] == value
+
+
+BUILTIN_COMMANDS = [e for e in CATALOGUE if not e.raw]
+GUARDS: dict[tuple[str, int], tuple[bool, bool]] = {}  # (queue, opcode) -> (destructive, refused)
+for _e in BUILTIN_COMMANDS:
+    _was = GUARDS.get((_e.queue, _e.opcode), (False, False))
+    GUARDS[(_e.queue, _e.opcode)] = (_was[0] or _e.destructive, _was[1] or bool(_e.refused))
+
+
+def device_for(queue: str, opcode: int) -> str:
+    return "sim0" if queue == "admin" else "sim0n2" if opcode in (0x79, 0x7A, 0x7D) else "sim0n1"
+
+
+@fuzz("redefining_catalogues")
+@given(case=redefining_catalogues(BUILTIN_COMMANDS))
+def test_no_user_catalogue_makes_a_builtin_opcode_less_guarded(
+    folder: Path, recorder: Recorder, case: RedefiningCatalogue
+) -> None:
+    path = write(folder, case.content)
+    loaded = load_catalogue([path], user_dir=False)
+    # Every command and every raw opcode at least as guarded as the built-in catalogue says.
+    for e in loaded:
+        if not e.raw and (e.queue, e.opcode) in GUARDS:
+            destructive, refused = GUARDS[(e.queue, e.opcode)]
+            assert e.is_destructive() >= destructive and bool(e.refusal()) >= refused, (e.id, case.entries)
+    for (queue, opcode), (destructive, refused) in GUARDS.items():
+        raw = loaded.get("admin-passthru" if queue == "admin" else "io-passthru")
+        assert raw.is_destructive({"opcode": opcode}) >= destructive, (queue, opcode, case.entries)
+        assert bool(raw.refusal({"opcode": opcode})) >= refused, (queue, opcode, case.entries)
+    # What tried to lower a guard is reported by `check` (exit 2).
+    tried = False
+    for entry in case.entries:
+        said = entry.get("destructive")
+        guard = GUARDS.get((entry["queue"], entry["opcode"]), (False, False))
+        tried |= said not in (True, False, None) or (
+            said is None and not is_vendor_opcode(entry["queue"], entry["opcode"])
+        )
+        tried |= (guard[0] and said is not True) or (guard[1] and "refused" not in entry)
+    if tried:
+        assert run_cli(["catalogue", "check", str(path)]).code == 2
+    # And through `send`: each command of the file on a guarded opcode, and raw passthrough of it.
+    for entry in case.entries:
+        if entry["id"] not in loaded:
+            continue
+        e = loaded.get(entry["id"])
+        destructive, refused = GUARDS.get((e.queue, e.opcode), (False, False))
+        if not (destructive or refused):
+            continue
+        raw = "admin-passthru" if e.admin else "io-passthru"
+        required = [f"{f.name}={f.min}" for f in e.fields if f.required]  # a built-in entry kept in place
+        for argv in ([e.id, *required], [raw, f"opcode={e.opcode:#04x}"]):
+            mark = recorder.mark()
+            done = run_cli(["send", device_for(e.queue, e.opcode), *argv, "--catalogue", str(path)])
+            assert done.raised is None and done.code == 2, (argv, done.code, done.err, case.entries)
+            last = done.err.splitlines()[-1]  # refused (the stronger guard: a user may add it) or destructive
+            assert "refused" in last if refused else ("refused" in last or "is destructive" in last), done.err
+            assert recorder.user_commands_since(mark) == [], f"{argv} reached the device: {case.entries}"

@@ -162,13 +162,21 @@ def parse_bytes(
             (), (CatalogueError(path, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"),)
         )
     try:
-        doc = parse_yaml(text, str(path))
+        doc = parse_yaml(text, str(path), keep_going=True)
     except YamlSyntaxError as exc:
         return FileResult((), (CatalogueError(path, exc.line, exc.field, exc.detail),))
     data, lines, duplicates = doc.data, doc.lines, doc.duplicates
     errors: list[CatalogueError] = []
     if not isinstance(data, dict):
         return FileResult((), (CatalogueError(path, 1, "", "expected a mapping with a `commands:` list"),))
+    bad_entries: set[int] = set()  # entries with a number too long, or a key given twice: reported, skipped
+    for dpath, line, message in doc.too_long:
+        if dpath[:1] == ("commands",) and len(dpath) > 1 and isinstance(dpath[1], int):
+            bad_entries.add(dpath[1])
+            label = _entry_label(data["commands"], dpath[1])
+            errors.append(CatalogueError(path, line, dotted(dpath[2:]), message, label))
+        else:  # outside the entries (version:): nothing in the file is read
+            return FileResult((), (CatalogueError(path, line, dotted(dpath), message),))
     try:
         FileModel.model_validate(data)
     except ValidationError as exc:
@@ -177,7 +185,6 @@ def parse_bytes(
             errors.append(CatalogueError(path, line_of(lines, where), dotted(where), err["msg"]))
         if not isinstance(data.get("commands"), list):
             return FileResult((), tuple(errors))
-    bad_entries: set[int] = set()
     for dpath, line, name in duplicates:
         if dpath[:1] == ("commands",) and len(dpath) > 2 and isinstance(dpath[1], int):
             bad_entries.add(dpath[1])

@@ -175,7 +175,7 @@ class FieldDef:
             number = parse_number(s)  # the one rule for numbers, in files too (nvtui.numbers)
         except NumberTooLong as exc:
             raise UsageError(f"field {self.name}: {exc} (range {self.range_text()})") from None
-        if number is not None and number >= 0:
+        if number is not None and not s.startswith("-"):  # `-0` too is negative, as typed
             return self.check(number, shown=s)
         if lowered in self.values:
             return self.values[lowered]
