@@ -6,8 +6,8 @@ the keys repeated within one mapping (YAML would silently keep the last); `line_
 deepest node along a pydantic error location.
 
 Every file nvtui reads is typed by one rule, not by YAML 1.1's: a plain number is what it is on the command
-line (`nvtui.numbers`: decimal, a leading zero still decimal, or 0x-hex; never octal, binary, sexagesimal,
-negative or with underscores, so `slba: 010` is 10 and `1:00`, `0b11`, `1_000`, `-5` stay words),
+line (`nvtui.numbers`: decimal, a leading zero still decimal, or 0x-hex; never octal, binary, sexagesimal
+or with underscores, so `slba: 010` is 10 and `1:00`, `0b11`, `1_000`, `-0` stay words),
 `true`/`false` are the only booleans (`yes`, `no`, `on`, `off` stay words, which a flag field takes as the
 CLI does), `null`/`~`/empty is null, `<<` merges, and nothing else is typed (no floats, no dates). Explicit
 tags (`!!int 'zz'`, `!!python/...`, `!foo`) are refused with their line, as is a number longer than any
@@ -94,7 +94,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
 
         Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(_NULL_RE), ["~", "n", "N", ""])
         Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(_BOOL_RE), list("tTfF"))
-        Loader.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("0123456789"))
+        Loader.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
         Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
         Loader.add_constructor(INT_TAG, construct_int)
         _LOADER = Loader
@@ -221,7 +221,7 @@ def dump_yaml(data: object) -> str:
     class Dumper(yaml.SafeDumper):
         pass  # YAML 1.1's implicit types (so 1.1 readers agree), and nvtui's numbers on top
 
-    Dumper.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("0123456789"))
+    Dumper.add_implicit_resolver(INT_TAG, re.compile(rf"^{NUMBER_PATTERN}$"), list("-0123456789"))
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, width=100)
 
 

@@ -93,12 +93,11 @@ ANY_VALUE = st.one_of(
 
 def not_a(kind: type) -> st.SearchStrategy[Any]:
     """A value that is not of `kind` once written and read back (for pydantic's strict mode: bool is not int,
-    int is not str; a float or a negative integer is written as `0.5`, `.inf` or `-1`, which nvtui reads as a
-    word, so it is a str)."""
+    int is not str; a float is written as `0.5` or `.inf`, which nvtui reads as a word, so it is a str)."""
     if kind is int:
         return ANY_VALUE.filter(lambda v: not isinstance(v, int) or isinstance(v, bool))
     if kind is str:
-        return ANY_VALUE.filter(lambda v: not isinstance(v, str | float) and not (type(v) is int and v < 0))
+        return ANY_VALUE.filter(lambda v: not isinstance(v, str | float))
     return ANY_VALUE.filter(lambda v: not isinstance(v, kind))
 
 
