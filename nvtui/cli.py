@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
 
     send = sub.add_parser("send", help="send one command")
-    send.add_argument("device", metavar="DEV")
-    send.add_argument("command", metavar="CMD")
+    send.add_argument("device", metavar="DEV", nargs="?")
+    send.add_argument("command", metavar="CMD", nargs="?")
     send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
                       help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
     send.add_argument("--data-len", type=_byte_count, metavar="N")
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
     send.add_argument("--json", action="store_true")
+    send.add_argument(
+        "--nvme-cli", metavar="LINE", help="an nvme-cli line to send instead of CMD (DEV replaces its device)"
+    )
 
     run = sub.add_parser("run", help="replay a saved command script")
     run.add_argument("script", type=Path, metavar="SCRIPT")
@@ -196,6 +199,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     from nvtui.session import Session
 
     catalogue = _load_catalogue(catalogue_files(args))
+    if args.nvme_cli is not None:
+        from nvtui.nvmecli.face import run_send
+
+        return run_send(args, catalogue)
+    if args.device is None or args.command is None:
+        raise UsageError("send needs DEV and CMD (or --nvme-cli LINE)")
     data = _read_data_in(args.data_in)
     if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
         raise UsageError(f"--data-out {args.data_out} is a directory")
