@@ -12,6 +12,7 @@ NVMSETID 100, LBSTM 104 in the NVM command set's), TP4146 (placement identifiers
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ def _int(build: dict[str, object], key: str, default: int = 0) -> int:
     return int(value) if isinstance(value, int) else default
 
 
-def build(verb: Verb, b: dict[str, object], imp: ImportedCommand, catalogue: Catalogue) -> ImportedCommand:
+def build(
+    verb: Verb, b: dict[str, object], imp: ImportedCommand, catalogue: Catalogue, sizes: Mapping[str, int]
+) -> ImportedCommand:
     """Apply the verb's builder to the options it collected."""
     name = verb.builder
     values = dict(imp.values)
@@ -93,7 +96,7 @@ def build(verb: Verb, b: dict[str, object], imp: ImportedCommand, catalogue: Cat
             )
         return imp
     if name == "fw-download":
-        return _fw_download(v, b, imp, values)
+        return _fw_download(v, b, imp, values, sizes)
     if name == "create-ns":
         nsze, ncap = _int(b, "nsze"), _int(b, "ncap")
         flbas = _int(b, "flbas", 0xFF)
@@ -204,13 +207,13 @@ def _need_data_size(verb: str, size: int | None) -> None:
 
 
 def _fw_download(
-    verb: str, b: dict[str, object], imp: ImportedCommand, values: dict[str, int]
+    verb: str, b: dict[str, object], imp: ImportedCommand, values: dict[str, int], sizes: Mapping[str, int]
 ) -> ImportedCommand:
     path = imp.options.data_in
     if path is None:
         raise UsageError(f"nvme {verb}: --fw FILE is required")
     try:
-        size = Path(path).stat().st_size
+        size = sizes[str(path)] if str(path) in sizes else Path(path).stat().st_size
     except OSError as exc:
         raise UsageError(f"nvme {verb}: --fw {path}: {exc.strerror}") from None
     if size == 0 or size % 4:
@@ -262,11 +265,28 @@ def _passthru(
 def options_for(builder: str, values: dict[str, int], data: bytes | None) -> dict[str, Any] | None:
     """nvme-cli options (long name -> value, or True for a flag) that make `builder` produce `data` and these
     field values; None when nvme-cli's verb cannot express them."""
-    if builder in ("dsm",):
+    if builder == "id-ns-force":
+        return {"force": True} if values.get("cns") == 0x11 else ({} if values.get("cns") == 0 else None)
+    if builder == "list-ns":
+        cns, csi = values.get("cns"), values.get("csi", 0)
+        found: dict[int, dict[str, Any]] = {
+            0x02: {}, 0x10: {"all": True}, 0x07: {"csi": csi}, 0x1A: {"all": True, "csi": csi},
+        }  # fmt: skip
+        return found.get(cns or 0) if cns in found else None
+    if builder == "sanitize":
+        return {"sanact": values["sanact"]} if values.get("sanact") in (1, 2, 3, 4) else None
+    if builder == "resv-report":
+        numd = values.get("numd", 0)
+        return {"numd": numd - 1} if 4 <= numd <= 1024 else None
+    if builder == "fw-download":
+        return {}
+    if builder == "dsm":
         if data is None or len(data) % 16:
             return None
         ranges = [struct.unpack_from("<IIQ", data, i) for i in range(0, len(data), 16)]
+        flags = {name: True for name in ("ad", "idw", "idr") if values.get(name)}
         return {
+            **flags,
             "slbs": ",".join(str(r[2]) for r in ranges), "blocks": ",".join(str(r[1]) for r in ranges),
             **({"ctx-attrs": ",".join(str(r[0]) for r in ranges)} if any(r[0] for r in ranges) else {}),
         }  # fmt: skip

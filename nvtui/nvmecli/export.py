@@ -67,14 +67,33 @@ def _default(verb: Verb, target: CommandDef, name: str) -> int | None:
         return None
 
 
+# Fields a builder sets from its own options (given back by `options_for`), and fields a verb needs on its
+# line even at their catalogue default (nvme-cli refuses the line without them).
+BUILDER_FIELDS: dict[str, frozenset[str]] = {
+    "dsm": frozenset({"nr", "ad", "idw", "idr"}), "copy": frozenset({"nr", "desfmt"}),
+    "fdp-update": frozenset({"mos"}), "resv-report": frozenset({"numd"}),
+    "fw-download": frozenset({"numd"}), "id-ns-force": frozenset({"cns"}),
+    "list-ns": frozenset({"cns", "csi"}), "sanitize": frozenset({"sanact"}),
+}  # fmt: skip
+ALWAYS: dict[str, frozenset[str]] = {
+    "self-test": frozenset({"stc"}), "format": frozenset({"lbaf"}), "get-feature": frozenset({"fid"}),
+    "set-feature": frozenset({"fid"}), "passthru": frozenset({"opcode"}),
+}  # fmt: skip
+
+
 def _options(verb: Verb, target: CommandDef, values: Mapping[str, int]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
-    mapped = {o.to for o in verb.options}
+    owned = BUILDER_FIELDS.get(verb.builder, frozenset())
+    always = ALWAYS.get(verb.builder, frozenset())
+    mapped = {o.to for o in verb.options} | owned
     for opt in verb.options:
         if opt.to.startswith(("show.", "send.", "build.", "refuse")) or opt.to not in values:
             continue
+        if opt.to in owned and verb.builder in ("dsm",):
+            continue  # the builder says them (dsm's attribute flags go with its ranges)
         value = values[opt.to]
-        if value == _default(verb, target, opt.to) and not (opt.to == "nsid" and verb.nsid):
+        keep = opt.to in always or (opt.to == "nsid" and verb.nsid)
+        if value == _default(verb, target, opt.to) and not keep:
             continue
         if opt.kind == FLAG:
             if value not in (0, 1):
@@ -166,17 +185,20 @@ def idiomatic_line(
         options.update(built)
         options.update(_send_options(verb, cmd, input_file, output_file))
         line = _render(verb, device, options)
-        if _sends(catalogue, line, cmd, lba_size):
+        files = {str(v): cmd.data_len for k, v in options.items() if k in ("fw",)}
+        if _sends(catalogue, line, cmd, lba_size, files):
             return line
     return None
 
 
-def _sends(catalogue: Catalogue, line: str, cmd: Command, lba_size: int | None) -> bool:
+def _sends(
+    catalogue: Catalogue, line: str, cmd: Command, lba_size: int | None, files: Mapping[str, int]
+) -> bool:
     """Whether `line`, parsed and encoded, packs to `cmd`'s submission entry (and goes to the same queue)."""
     from nvtui.nvmecli.parse import parse_nvme_cli
 
     try:
-        imported = parse_nvme_cli(line, catalogue)
+        imported = parse_nvme_cli(line, catalogue, file_sizes=files)
         defn = catalogue.get(imported.command)
         values = dict(imported.values)
         if "nsid" not in values and imported.nsid_rule:

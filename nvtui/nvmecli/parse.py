@@ -10,6 +10,7 @@ values and the data options, and `nvtui.nvmecli.session.prepare_imported` turns 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -272,9 +273,12 @@ def _transform(verb: Verb, opt: Opt, value: object) -> int:
     raise AssertionError(f"unknown transform {how!r}")  # the table is data checked by the tests
 
 
-def parse_nvme_cli(line: str, catalogue: Catalogue) -> ImportedCommand:
+def parse_nvme_cli(
+    line: str, catalogue: Catalogue, *, file_sizes: Mapping[str, int] | None = None
+) -> ImportedCommand:
     """The nvtui command an nvme-cli line means. UsageError (one line) for anything nvtui cannot map,
-    naming the option; nothing is sent and nothing is dropped."""
+    naming the option; nothing is sent and nothing is dropped. `file_sizes` stands in for files the line
+    names that are not there (checking an exported line)."""
     from nvtui.nvmecli.data import build
 
     words = split_line(line)
@@ -290,7 +294,7 @@ def parse_nvme_cli(line: str, catalogue: Catalogue) -> ImportedCommand:
     )  # fmt: skip
     imported = _apply_send(verb, given, imported)
     if verb.builder:
-        imported = build(verb, given.build, imported, catalogue)
+        imported = build(verb, given.build, imported, catalogue, file_sizes or {})
     elif given.build:
         raise AssertionError(f"{verb.name}: build options without a builder")
     final = catalogue.get(imported.command)
