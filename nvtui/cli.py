@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--allow-destructive", action="store_true")
     bench.add_argument("--json", action="store_true")
 
+    serve = sub.add_parser("serve", help="the TUI in a browser (textual-serve), on 127.0.0.1 by default")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, metavar="P")
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="listen on a non-loopback address"
+    )
+
+    doctor = sub.add_parser("doctor", help="check the machine and the devices for what nvtui needs")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--poll", action="store_true", help="polled completions wanted: poll queues")
+    doctor.add_argument("devices", nargs="*", metavar="DEV", help="check these devices (default: all found)")
+
     cat = sub.add_parser("catalogue", help="list the command catalogue or check a catalogue file")
     cat_sub = cat.add_subparsers(dest="catalogue_verb", metavar="ACTION", parser_class=_Parser, required=True)
     cat_list = cat_sub.add_parser("list", help="every command, user catalogues included")
@@ -375,7 +387,29 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_app(device=args.device, catalogue_files=args.catalogue, backend=args.backend)
 
 
-VERBS = {"list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from nvtui.serve import serve
+
+    return serve(args.host, args.port, allow_remote=args.allow_remote, device=args.device,
+                 catalogue_files=args.catalogue, backend=args.backend)  # fmt: skip
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0: everything nvtui needs is there; 1: warnings; 3: problems."""
+    from nvtui.doctor import render, run_doctor
+
+    report = run_doctor(args.devices, poll=args.poll)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(render(report))
+    return report.exit_code
+
+
+VERBS = {
+    "list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue,
+    "serve": cmd_serve, "doctor": cmd_doctor,
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
