@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--poll", action="store_true", help="polled completions (IOPOLL)")
     bench.add_argument("--allow-destructive", action="store_true")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--fio-job", type=Path, metavar="FILE", help="also write the run as a fio job file")
 
     serve = sub.add_parser("serve", help="the TUI in a browser (textual-serve), on 127.0.0.1 by default")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -353,6 +354,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from nvtui.bench import run_bench
 
+    if args.fio_job is not None:
+        _write_fio_job(args)
     result = asyncio.run(
         run_bench(
             args.device, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds,
@@ -379,6 +382,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if result.errors:
             print(f"  errors {result.errors:,} (first: {result.first_error})")
     return EXIT_STATUS if result.errors else EXIT_OK
+
+
+def _write_fio_job(args: argparse.Namespace) -> None:
+    """The bench's parameters as a fio job file (io_uring_cmd), written before the run, checked first."""
+    from nvtui.nvmecli.fio import fio_job
+    from nvtui.safeio import OutputFile
+
+    device = args.device if args.device.startswith(("/dev/", "sim")) else f"/dev/{args.device}"
+    text = fio_job(device, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds,
+                   fixed_buffers=args.fixed_buffers, poll=args.poll)  # fmt: skip
+    with OutputFile(args.fio_job, "--fio-job") as out:
+        out.commit(text.encode())
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
