@@ -280,7 +280,7 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
         if effects.ok and effects.completion.data:
             admin, io = supported_opcodes(effects.completion.data)
             queues = {"admin": admin, "io": io} if backend.nsid else {"admin": admin}
-            entries = [e for e in catalogue.entries if not e.raw]
+            entries = [e for e in catalogue.entries if not e.raw and not e.preset_of]  # presets: their entry
             for queue, opcodes in queues.items():
                 on_queue = [e for e in entries if e.queue == queue]
                 supported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode in opcodes}))
