@@ -158,7 +158,10 @@ class FieldDef:
     def _range_error(self, shown: str) -> UsageError:
         if self.fixed_by is not None:
             fixed = self.name_of(self.min) or str(self.min)
-            return UsageError(f"field {self.name}: {self.fixed_by} fixes it to {fixed}, not {shown}")
+            return UsageError(
+                f"field {self.name}: {self.fixed_by} fixes it to {fixed} "
+                f"(range {self.range_text()}), not {shown}"
+            )
         note = f" ({self.zero_based_note()})" if self.zero_based else ""
         return UsageError(f"field {self.name}: {shown} out of range {self.range_text()}{note}")
 
