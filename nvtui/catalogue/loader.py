@@ -22,10 +22,12 @@ from nvtui.catalogue.build import (
     EntryProblems,
     bind_raw,
     build_entry,
+    build_preset_draft,
     guard_problems,
     hold_guard,
     pydantic_path,
     resolve_decoders,
+    resolve_presets,
 )
 from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
 from nvtui.errors import UsageError
@@ -205,6 +207,12 @@ def parse_bytes(
         if not isinstance(raw, dict):
             errors.append(CatalogueError(path, line_of(lines, base), "", "an entry is a mapping", label))
             continue
+        if "preset" in raw:
+            before = len(entries)
+            _parse_preset(raw, path, lines, base, label, seen, entries, errors)
+            if builtins is not None and len(entries) > before:
+                _redefines(entries[-1].id, builtins, path, line_of(lines, (*base, "id")), label, notices)
+            continue
         try:
             model = EntryModel.model_validate(raw)
         except ValidationError as exc:
@@ -237,12 +245,50 @@ def parse_bytes(
                 errors.append(
                     CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
                 )
-            builtin_line = builtins.ids.get(model.id)
-            if builtin_line is not None:
-                message = f"redefines the built-in command (line {builtin_line} of the built-in catalogue)"
-                notices.append(CatalogueError(path, line_of(lines, (*base, "id")), "", message, label))
+            _redefines(model.id, builtins, path, line_of(lines, (*base, "id")), label, notices)
         entries.append(entry)
     return FileResult(tuple(entries), tuple(errors), tuple(notices))
+
+
+def _parse_preset(
+    raw: dict[str, Any], path: Path, lines: Any, base: tuple[Any, ...], label: str, seen: dict[str, int],
+    entries: list[CommandDef], errors: list[CatalogueError],
+) -> None:  # fmt: skip
+    """A `preset:` entry: validated and kept as a draft, resolved once every file is loaded."""
+    from pydantic import ValidationError
+
+    from nvtui.catalogue.schema import PresetModel
+    from nvtui.yamlio import dotted, line_of
+
+    try:
+        model = PresetModel.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = pydantic_path(raw, err["loc"], err["type"] == "missing")
+            where_line = line_of(lines, base + where)
+            errors.append(CatalogueError(path, where_line, dotted(where), err["msg"], label))
+        return
+    line = line_of(lines, base)
+    if model.id in seen:
+        message = f"duplicate id: also defined at line {seen[model.id]}"
+        errors.append(CatalogueError(path, line_of(lines, (*base, "id")), "id", message, label))
+        return
+    seen[model.id] = line
+    try:
+        entries.append(build_preset_draft(model, path, line))
+    except EntryProblems as exc:
+        for where, message in exc.problems:
+            errors.append(CatalogueError(path, line_of(lines, base + where), dotted(where), message, label))
+
+
+def _redefines(
+    entry_id: str, builtins: Builtins, path: Path, line: int, label: str, notices: list[CatalogueError]
+) -> None:
+    """A notice when a user file's entry takes a built-in command's id."""
+    builtin_line = builtins.ids.get(entry_id)
+    if builtin_line is not None:
+        message = f"redefines the built-in command (line {builtin_line} of the built-in catalogue)"
+        notices.append(CatalogueError(path, line, "", message, label))
 
 
 def _entry_label(commands: list[Any], i: int) -> str:
@@ -276,23 +322,34 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
         errors.extend(result.errors)
         notices.extend(result.notices)
         for entry in result.entries:
+            if entry.preset_draft:
+                continue
             if entry.source != BUILTIN_CATALOGUE:
-                entry = hold_guard(
-                    entry, builtins
-                )  # as checked when built; held here whatever the cache says
+                entry = hold_guard(entry, builtins)  # as checked when built; held whatever the cache says
             order[entry.id] = entry  # dict keeps the first position, takes the last value
+        presets, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+        errors.extend(preset_errors)
+        for entry in presets:
+            order[entry.id] = entry  # a preset is as guarded as the (held) entry it names
     entries = bind_raw(list(order.values()), builtins)
     return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
 
 def inspect_file(path: Path) -> FileResult:
-    """One catalogue file checked on its own, a user file also against the built-in catalogue: its entries,
-    every problem, and its notices (for `nvtui catalogue check FILE`)."""
+    """One catalogue file checked on its own, a user file also against the built-in catalogue (its guard,
+    the entries its presets may name): its entries, every problem, and its notices (for `nvtui catalogue
+    check FILE`)."""
     decoders = resolve_decoders()
     path = Path(path)
+    builtin: tuple[CommandDef, ...] = ()
     if path == BUILTIN_CATALOGUE:
-        return load_file(path, decoders)
-    return load_file(path, decoders, Builtins.of(load_file(BUILTIN_CATALOGUE, decoders).entries))
+        result = load_file(path, decoders)
+    else:
+        builtin = load_file(BUILTIN_CATALOGUE, decoders).entries
+        result = load_file(path, decoders, Builtins.of(builtin))
+    order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
+    _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+    return FileResult(result.entries, (*result.errors, *preset_errors), result.notices)
 
 
 def check_file(path: Path) -> list[CatalogueError]:

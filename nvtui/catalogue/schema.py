@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from nvtui.catalogue.model import KEBAB
 
 __all__ = [
-    "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel",
+    "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",
     "ResultDecodeModel", "RuleModel",
 ]  # fmt: skip
 
@@ -143,6 +143,19 @@ class EntryModel(_Model):
         if value is None:  # `destructive:` written without a value says nothing: true or false
             raise ValueError("say true or false")
         return value
+
+
+class PresetModel(_Model):
+    """A preset: a named command with fixed field values (`smart-log` = get-log-page lid=smart), taking
+    everything else (opcode, queue, data, decoding, and whether it is destructive) from the entry it names."""
+
+    id: str = Field(pattern=KEBAB)
+    preset: str = Field(pattern=KEBAB)  # the entry it is a preset of
+    name: str
+    help: str
+    aliases: list[str] = Field(default_factory=list)
+    fields: dict[str, int | str] = Field(default_factory=dict)  # fixed: the user cannot change them
+    defaults: dict[str, int | str] = Field(default_factory=dict)  # changeable, unlike the entry's
 
 
 class FileModel(_Model):
