@@ -143,12 +143,12 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
+def _as_data(value: Any) -> Any:
     """`Any`: JSON data as it is, tuples as lists."""
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        return [_as_data(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _as_data(v) for k, v in value.items()}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise TypeError(f"no JSON form for {type(value).__name__} in an Any field")
@@ -156,7 +156,7 @@ def _plain(value: Any) -> Any:
 
 def _make_encoder(hint: Any) -> Codec:
     if hint is Any or hint is object:
-        return _plain
+        return _as_data
     if hint in (int, str, bool, float, type(None), None):
         return _same
     members = _members(hint)
@@ -176,7 +176,7 @@ def _make_encoder(hint: Any) -> Codec:
         item = _encoder(args[0] if args else Any)
         return lambda value: [item(v) for v in value]
     if origin in (dict, Mapping):
-        key, val = (_encoder(a) for a in args) if args else (_plain, _plain)
+        key, val = (_encoder(a) for a in args) if args else (_as_data, _as_data)
         if args and args[0] is str:
             return lambda value: {k: val(v) for k, v in value.items()}
         return lambda value: [[key(k), val(v)] for k, v in value.items()]
@@ -251,25 +251,42 @@ def _decoder(hint: Any) -> Codec:
 
 def _expect(*kinds: type) -> Codec:
     """The JSON value itself when its type is one of `kinds` (exactly: a boolean is not an integer)."""
-    what = " or ".join(k.__name__ for k in kinds)
 
     def decode(data: Any) -> Any:
         if type(data) not in kinds:
-            raise JsonDataError(f"expected {what}, got {type(data).__name__}")
+            raise _wrong(data, kinds)
         return data
 
     return decode
 
 
+def _wrong(data: Any, kinds: tuple[type, ...]) -> JsonDataError:
+    return JsonDataError(f"expected {' or '.join(k.__name__ for k in kinds)}, got {type(data).__name__}")
+
+
+def _plain_kinds(hint: Any) -> tuple[type, ...] | None:
+    """The JSON types a hint of plain values takes as they are (int, str, bool, float, None and their unions),
+    checked inline by the containers (the cache reads thousands of them at each start); None otherwise."""
+    if hint in (int, str, bool):
+        return (hint,)
+    if hint is float:
+        return (int, float)
+    if hint is type(None) or hint is None:
+        return (type(None),)
+    members = _members(hint)
+    if members is not None:
+        parts = [_plain_kinds(m) for m in members]
+        if all(parts):
+            return tuple(t for part in parts for t in part or ())
+    return None
+
+
 def _make_decoder(hint: Any) -> Codec:
     if hint is Any or hint is object:
         return _same
-    if hint in (int, str, bool):
-        return _expect(hint)
-    if hint is float:
-        return _expect(int, float)
-    if hint is type(None) or hint is None:
-        return _expect(type(None))
+    kinds = _plain_kinds(hint)
+    if kinds is not None:
+        return _expect(*kinds)
     members = _members(hint)
     if members is not None:
         return _union_decoder(members)
@@ -289,40 +306,87 @@ def _make_decoder(hint: Any) -> Codec:
             raise JsonDataError(f"expected one of {args!r}, got {data!r}")
 
         return literal
-    as_list = _expect(list)
     if origin in (tuple, list, frozenset, set, Sequence):
         make: Callable[[Any], Any] = {tuple: tuple, list: list, frozenset: frozenset, set: set}.get(
             origin, tuple
         )
         if origin is tuple and args and args[-1] is not Ellipsis:
             items = [_decoder(a) for a in args]
-            return lambda data: tuple(dec(v) for dec, v in zip(items, as_list(data), strict=True))
-        item = _decoder(args[0] if args else Any)
-        return lambda data: make(item(v) for v in as_list(data))
+
+            def fixed(data: Any) -> Any:
+                if type(data) is not list or len(data) != len(items):
+                    raise JsonDataError(f"expected a list of {len(items)}, got {data!r:.40}")
+                return tuple(dec(v) for dec, v in zip(items, data, strict=True))
+
+            return fixed
+        return _sequence_decoder(make, args[0] if args else Any)
     if origin in (dict, Mapping):
-        key, val = (_decoder(a) for a in args) if args else (_same, _same)
-        if args and args[0] is str:
-            as_object = _expect(dict)
-            return lambda data: {k: val(v) for k, v in as_object(data).items()}
-        return lambda data: {key(k): val(v) for k, v in as_list(data)}  # a tuple key decodes to a tuple
+        return _mapping_decoder(*(args or (Any, Any)))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_decoder(hint)
     raise TypeError(f"no JSON form for {hint!r}")
 
 
-def _dataclass_decoder(cls: type) -> Codec:
-    _known(cls)
-    fields = [(name, _decoder(h)) for name, h in _fields(cls)]
-    as_object = _expect(dict)
+def _sequence_decoder(make: Callable[[Any], Any], item_hint: Any) -> Codec:
+    kinds = _plain_kinds(item_hint)
+    item = _decoder(item_hint)
 
     def decode(data: Any) -> Any:
-        named = as_object(data).get(TYPE_KEY)
+        if type(data) is not list:
+            raise _wrong(data, (list,))
+        if kinds is None:
+            return make([item(v) for v in data])
+        for v in data:
+            if type(v) not in kinds:
+                raise _wrong(v, kinds)
+        return make(data)
+
+    return decode
+
+
+def _mapping_decoder(key_hint: Any, value_hint: Any) -> Codec:
+    key, val = _decoder(key_hint), _decoder(value_hint)
+    if key_hint is str:  # an object
+
+        def decode_object(data: Any) -> Any:
+            if type(data) is not dict:
+                raise _wrong(data, (dict,))
+            return {k: val(v) for k, v in data.items()}
+
+        return decode_object
+
+    def decode_pairs(data: Any) -> Any:  # [[key, value], ...]; a tuple key decodes to a (hashable) tuple
+        if type(data) is not list:
+            raise _wrong(data, (list,))
+        return {key(k): val(v) for k, v in data}
+
+    return decode_pairs
+
+
+def _dataclass_decoder(cls: type) -> Codec:
+    _known(cls)
+    hints = _fields(cls)
+    plain = [(name, kinds) for name, h in hints if (kinds := _plain_kinds(h)) is not None]
+    rest = [(name, _decoder(h)) for name, h in hints if _plain_kinds(h) is None]
+
+    def decode(data: Any) -> Any:
+        if type(data) is not dict:
+            raise _wrong(data, (dict,))
+        named = data.get(TYPE_KEY)
         if named is not None and named != cls.__qualname__:
             sub = _named(named, (cls,))
             if sub is None:
                 raise JsonDataError(f"{named!r} is not a known kind of {cls.__name__}")
             return _decoder(sub)(data)
-        return cls(**{name: dec(data[name]) for name, dec in fields})
+        values = {}
+        for name, kinds in plain:
+            value = data[name]
+            if type(value) not in kinds:
+                raise _wrong(value, kinds)
+            values[name] = value
+        for name, dec in rest:
+            values[name] = dec(data[name])
+        return cls(**values)
 
     return decode
 
