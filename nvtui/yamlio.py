@@ -112,7 +112,8 @@ def _index(node: yaml.Node, doc: YamlDoc, source: str, keep_going: bool) -> None
     from nvtui.numbers import NumberTooLong, parse_number
 
     def check(scalar: yaml.Node, path: NodePath) -> None:
-        if isinstance(scalar, yaml.ScalarNode) and scalar.tag == INT_TAG:
+        """(Called for nodes tagged as numbers only.)"""
+        if isinstance(scalar, yaml.ScalarNode):
             try:
                 parse_number(scalar.value)
             except NumberTooLong as exc:
@@ -134,9 +135,9 @@ def _index(node: yaml.Node, doc: YamlDoc, source: str, keep_going: bool) -> None
         if isinstance(cur, yaml.MappingNode):
             seen: set[Any] = set()
             for key, value in cur.value:
-                check(key, path)
                 name: Any = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
                 if key.tag == INT_TAG:  # a number key is its value: `1` and `0x1` are one key
+                    check(key, path)
                     with contextlib.suppress(NumberTooLong):  # (reported just above)
                         name = parse_number(key.value)
                 if name in seen:
@@ -144,14 +145,14 @@ def _index(node: yaml.Node, doc: YamlDoc, source: str, keep_going: bool) -> None
                 seen.add(name)
                 child = (*path, name)
                 doc.lines[child] = key.start_mark.line + 1  # a key's own line, where a person looks
-                if isinstance(value, yaml.ScalarNode):
-                    check(value, child)
-                else:
+                if not isinstance(value, yaml.ScalarNode):
                     stack.append((child, value))
+                elif value.tag == INT_TAG:
+                    check(value, child)
         elif isinstance(cur, yaml.SequenceNode):
             for i, item in enumerate(cur.value):
                 stack.append(((*path, i), item))
-        else:
+        elif cur.tag == INT_TAG:
             check(cur, path)
 
 

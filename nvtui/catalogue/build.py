@@ -126,10 +126,12 @@ def _build_field(
         problems.append(((*path, "max" if fm.max is not None else "min"),
                          f"range {fmin}-{fmax} does not fit the field's bits ({lo}-{hi})"))  # fmt: skip
         return None
-    built = FieldDef(
-        name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=fmin,
-        required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
-    )  # fmt: skip
+    def field_def(default: int | None) -> FieldDef:
+        return FieldDef(
+            name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=default,
+            required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
+        )  # fmt: skip
+
     default: int | None
     if fm.default is None:
         default = fmin
@@ -137,7 +139,7 @@ def _build_field(
         default = None
     elif isinstance(fm.default, str):
         try:  # a word as on the command line: a value's name, a number, a flag's yes/no/on/off
-            default = built.parse(fm.default)
+            default = field_def(fmin).parse(fm.default)
         except UsageError as exc:
             problems.append(((*path, "default"), str(exc).removeprefix(f"field {fm.name}: ")))
             return None
@@ -146,7 +148,7 @@ def _build_field(
     if default is not None and not fmin <= default <= fmax:
         problems.append(((*path, "default"), f"{default} out of range {fmin}-{fmax}"))
         return None
-    return replace(built, default=default)
+    return field_def(default)
 
 
 def _value_of(fdef: FieldDef, raw: int | str) -> int:
