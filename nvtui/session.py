@@ -213,9 +213,10 @@ class Session:
                 data = done.data if done.ok and done.data else b""
                 at = 0
                 while at + 4 <= len(data) and data[at]:  # NIDT, NIDL, 2 reserved, NID; NIDT 0 ends the list
-                    if data[at] == NIDT_CSI and data[at + 1] == 1:
+                    nidt, nidl = data[at], data[at + 1]
+                    if nidt == NIDT_CSI and nidl == 1 and at + 4 < len(data):
                         csi = data[at + 4]
-                    at += 4 + data[at + 1]
+                    at += 4 + nidl
             numd = EFFECTS_LOG_BYTES // 4 - 1  # 0-based
             log = Command(opcode=GET_LOG_PAGE_OPCODE, admin=True, nsid=0, cdw10=numd << 16 | EFFECTS_LOG,
                           cdw14=csi << 24, data_len=EFFECTS_LOG_BYTES)  # fmt: skip
