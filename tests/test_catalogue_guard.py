@@ -352,3 +352,18 @@ def test_the_effects_log_is_read_once_per_device_and_harmless_commands_go_out(re
     asyncio.run(go())
     logs = [c for c in recorder.since(mark) if c.opcode == 0x02 and c.cdw10 & 0xFF == 0x05]
     assert [(c.cdw14 >> 24) for c in logs] == [2, 0]  # sim0n2's zoned set, then the controller's
+
+
+def test_the_builtin_catalogue_checked_by_any_name_is_checked_as_the_builtin_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named relatively or through a link, commands.yaml is not a user file redefining every command."""
+    from nvtui.catalogue import BUILTIN_CATALOGUE
+
+    monkeypatch.chdir(BUILTIN_CATALOGUE.parent.parent)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(BUILTIN_CATALOGUE)
+    for name in ("nvtui/commands.yaml", str(link)):
+        done = run_cli(["catalogue", "check", name])
+        assert (done.code, done.out, done.err) == (0, f"{name}: ok\n", "")
+        assert run_cli(["catalogue", "list", "--catalogue", name]).err == ""

@@ -51,6 +51,11 @@ class FileResult:
 _CACHE: dict[tuple[str, int, int, frozenset[str] | None, str], FileResult] = {}
 
 
+def is_builtin(path: Path) -> bool:
+    """Whether `path` is the built-in catalogue (however it is named: relative, through a link)."""
+    return path == BUILTIN_CATALOGUE or os.path.realpath(path) == os.path.realpath(BUILTIN_CATALOGUE)
+
+
 def read_catalogue(path: Path) -> bytes:
     """A catalogue file's bytes: a regular file (a symlink the user made is followed; a FIFO, a device or a
     folder is refused), at most `MAX_CATALOGUE_BYTES` (at most one byte more is read to know). UsageError
@@ -318,13 +323,14 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
     errors: list[CatalogueError] = []
     notices: list[CatalogueError] = []
     for path in files:
-        result = builtin if path == BUILTIN_CATALOGUE else load_file(path, decoders, builtins)
+        mine = is_builtin(path)
+        result = builtin if mine else load_file(path, decoders, builtins)
         errors.extend(result.errors)
         notices.extend(result.notices)
         for entry in result.entries:
             if entry.preset_draft:
                 continue
-            if entry.source != BUILTIN_CATALOGUE:
+            if not mine:
                 entry = hold_guard(entry, builtins)  # as checked when built; held whatever the cache says
             order[entry.id] = entry  # dict keeps the first position, takes the last value
         presets, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
@@ -342,7 +348,7 @@ def inspect_file(path: Path) -> FileResult:
     decoders = resolve_decoders()
     path = Path(path)
     builtin: tuple[CommandDef, ...] = ()
-    if path == BUILTIN_CATALOGUE:
+    if is_builtin(path):
         result = load_file(path, decoders)
     else:
         builtin = load_file(BUILTIN_CATALOGUE, decoders).entries
