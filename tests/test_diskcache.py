@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
+from test_lazy_imports import write_script
 
 from nvtui import diskcache
 from nvtui.catalogue import loader as catalogue_mod
@@ -45,16 +46,6 @@ def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     monkeypatch.setattr(catalogue_mod, "parse_bytes", parse)
     return calls
-
-
-def write_script(path: Path, steps: int) -> Path:
-    mix = [
-        "  - command: identify\n    fields: {cns: 1}\n",
-        "  - command: get-log-page\n    fields: {lid: 2, numd: 128, nsid: 0xFFFFFFFF}\n",
-        "  - command: get-features\n    fields: {fid: 7, sv: yes}\n",
-    ]
-    path.write_text("nvtui-script: 1\ndevice: sim0\nsteps:\n" + "".join(mix[i % 3] for i in range(steps)))
-    return path
 
 
 def same_fields(a: object, b: object) -> bool:
@@ -182,6 +173,7 @@ def test_a_cached_script_is_the_script(cache: Path, tmp_path: Path, monkeypatch:
         classmethod(lambda cls, doc, source: parsed.append(source) or real(cls, doc, source)),
     )
     path = write_script(tmp_path / "s.yaml", 4)
+    path.write_text(path.read_text().replace("fid: 7", "fid: 7, sv: yes"))
     first = CommandScript.load(path)
     assert list(cache.glob("script-*.json"))
     again = CommandScript.load(path)

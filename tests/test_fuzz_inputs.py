@@ -476,6 +476,17 @@ def assert_one_line_at(done: CliRun, path: Path, line: int) -> str:
     return m[2]
 
 
+def check_or_run(folder: Path, recorder: Recorder, kind: str, planted: PlantedFile) -> tuple[Path, str]:
+    """`catalogue check` the planted catalogue, or `run` the planted script: exit 2 with one line at the
+    planted line, nothing sent; the file and what the line says after `FILE:LINE: `."""
+    path = write(folder, planted.content)
+    mark = recorder.mark()
+    done = run_cli(["catalogue", "check", str(path)] if kind == "catalogue" else ["run", str(path)])
+    said = assert_one_line_at(done, path, planted.line)
+    assert recorder.user_commands_since(mark) == []
+    return path, said
+
+
 @fuzz("huge_numbers")
 @given(
     case=st.one_of(
@@ -487,14 +498,10 @@ def test_a_number_too_long_for_any_field_names_file_line_and_field(
     folder: Path, recorder: Recorder, case: tuple[str, PlantedFile]
 ) -> None:
     kind, planted = case
-    path = write(folder, planted.content)
-    mark = recorder.mark()
-    done = run_cli(["catalogue", "check", str(path)] if kind == "catalogue" else ["run", str(path)])
-    said = assert_one_line_at(done, path, planted.line)
+    path, said = check_or_run(folder, recorder, kind, planted)
     entry = f"{planted.entry}: " if planted.entry else ""
     assert said.startswith(f"{entry}field {planted.field}: a number of "), said
     assert " digits is longer than any value" in said, said
-    assert recorder.user_commands_since(mark) == []
     if kind == "catalogue":  # the rest of the file still loads
         loaded = {e.id for e in load_catalogue([path], user_dir=False)}
         assert {"fuzz-entry-0", "fuzz-entry-1"} - loaded == {planted.entry}
@@ -524,12 +531,8 @@ def test_an_explicit_yaml_tag_is_one_line_naming_file_and_line(
     folder: Path, recorder: Recorder, case: tuple[str, PlantedFile]
 ) -> None:
     kind, planted = case
-    path = write(folder, planted.content)
-    mark = recorder.mark()
-    done = run_cli(["catalogue", "check", str(path)] if kind == "catalogue" else ["run", str(path)])
-    said = assert_one_line_at(done, path, planted.line)
+    _, said = check_or_run(folder, recorder, kind, planted)
     assert said.startswith("explicit YAML tags ") and "are not allowed" in said, said
-    assert recorder.user_commands_since(mark) == []
 
 
 def read_sent(recorder: Recorder, argv: list[str]) -> tuple[int, tuple[int, int, int] | None, str]:
