@@ -57,9 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("command", metavar="CMD")
     send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
                       help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
-    send.add_argument("--data-len", type=_byte_count, metavar="N")
+    send.add_argument("--data-len", type=_byte_count, metavar="N",
+                      help="data buffer length; sets an unset length field (numd, nlb) to match")  # fmt: skip
     send.add_argument("--data-in", type=Path, metavar="FILE", help="data sent to the controller")
     send.add_argument("--data-out", type=Path, metavar="FILE", help="where the data read is written")
+    send.add_argument("--metadata-in", type=Path, metavar="FILE",
+                      help="metadata sent with a write (namespaces with separate metadata)")  # fmt: skip
+    send.add_argument("--metadata-out", type=Path, metavar="FILE", help="where the metadata read is written")
+    send.add_argument("--zero-metadata", action="store_true",
+                      help="a write stores zeros as its metadata (instead of --metadata-in)")  # fmt: skip
+    send.add_argument("--no-data", action="store_true",
+                      help="a raw command whose opcode says it moves data moves none")  # fmt: skip
     _add_catalogue_option(send)
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
@@ -180,31 +188,21 @@ def _load_catalogue(files: Sequence[Path]) -> object:
     return catalogue
 
 
-def _read_data_in(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"--data-in {path}: {exc.strerror}") from None
-
-
 def cmd_send(args: argparse.Namespace) -> int:
     import asyncio
 
-    from nvtui.render import hexdump, record_table
+    from nvtui.render import hexdump, record_table, status_text
     from nvtui.session import Session
 
     catalogue = _load_catalogue(catalogue_files(args))
-    data = _read_data_in(args.data_in)
-    if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
-        raise UsageError(f"--data-out {args.data_out} is a directory")
 
     async def go() -> int:
-        session = Session(catalogue, args.send_backend or args.backend)  # type: ignore[arg-type]
+        session = Session(catalogue, args.send_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
         try:
             prepared = await session.prepare(
-                args.device, args.command, args.fields, data_len=args.data_len, data=data,
+                args.device, args.command, args.fields, data_len=args.data_len, data_in=args.data_in,
+                data_out=args.data_out, metadata_in=args.metadata_in, metadata_out=args.metadata_out,
+                zero_metadata=args.zero_metadata, no_data=args.no_data,
                 allow_destructive=args.allow_destructive,
             )  # fmt: skip
             for warning in prepared.warnings:
@@ -215,22 +213,23 @@ def cmd_send(args: argparse.Namespace) -> int:
         for notice in result.notices:
             print(f"nvtui: {notice}", file=sys.stderr)
         c = result.completion
-        if args.data_out is not None and c.data is not None:
-            try:
-                args.data_out.write_bytes(c.data)
-            except OSError as exc:
-                raise UsageError(f"--data-out {args.data_out}: {exc.strerror}") from None
         if args.json:
             _print_json(result.to_json())
         else:
-            print(f"{result.prepared.defn.id} on {args.device}: {c.status}")
+            print(f"{result.prepared.defn.id} on {args.device}: {status_text(c.status)}")
             latency_us = c.latency_ns / 1000
-            data_len = prepared.command.data_len
-            print(f"result  {c.result:#x}  latency {latency_us:.1f} us  data {data_len} bytes")
+            data_len, metadata_len = prepared.command.data_len, prepared.command.metadata_len
+            sizes = f"data {data_len} bytes" + (f", metadata {metadata_len} bytes" if metadata_len else "")
+            print(f"result  {c.result:#x}  latency {latency_us:.1f} us  {sizes}")
+            for what, where in (("data", result.data_out), ("metadata", result.metadata_out)):
+                if where is not None:
+                    print(f"{what} written to {where}")
             if result.decoded is not None:
                 print(record_table(result.decoded))
-            elif c.data and c.ok:
+            elif c.data and c.ok and result.data_out is None:
                 print(hexdump(c.data))
+        if result.output_error is not None:
+            return EXIT_DEVICE
         return EXIT_OK if c.ok else EXIT_STATUS
 
     return asyncio.run(go())

@@ -50,7 +50,8 @@ def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str])
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {
-        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "decoded", "nvme_cli"
+        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "metadata_len",
+        "metadata_out", "decoded", "nvme_cli",
     }  # fmt: skip
     assert doc["device"] == "sim0n1" and doc["command"] == "identify" and doc["fields"]["cns"] == 1
     assert doc["status"] == {
@@ -153,8 +154,8 @@ def test_error_status_exits_1_and_still_prints_the_result(capsys: pytest.Capture
 
 
 def test_unknown_opcode_is_named(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys, "send", "sim0", "admin-passthru", "opcode=0xc3", "--allow-destructive", "--json"
+    code, out, _ = run(  # 0xc3's bits say it moves data both ways: --no-data asserts it moves none
+        capsys, "send", "sim0", "admin-passthru", "opcode=0xc3", "--no-data", "--allow-destructive", "--json"
     )
     assert code == 1
     assert json.loads(out)["status"]["name"] == "Invalid Command Opcode"
