@@ -275,10 +275,15 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
+    """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it.
+
+    Each step is printed as it completes and nothing is kept (the session keeps no history), so a replay's
+    memory does not grow with the script. `--json` streams too: the `steps` array is written step by step
+    and the document closed at the end (also when a device error or Ctrl+C ends the replay)."""
     import asyncio
 
-    from nvtui.scripts import CommandScript, StepOutcome, replay, replay_device
+    from nvtui.render import JsonStream
+    from nvtui.scripts import CommandScript, StepOutcome, replay_device, replay_stream
     from nvtui.session import Session
 
     if not args.script.is_file():
@@ -287,39 +292,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     catalogue = _load_catalogue(catalogue_files(args))
     device = replay_device(script, args.run_device)
     total = len(script.steps)
+    out = sys.stdout
+    doc = JsonStream(out, {"script": str(args.script), "device": device}, "steps") if args.json else None
+    done = matched = 0
+    failed: str | None = None
 
     def show(o: StepOutcome) -> None:
-        if args.json:
-            return
-        if o.result is None:
-            print(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}")
-            return
-        c = o.result.completion
-        recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
-        mark = "ok" if o.matches else "DIFFERS"
-        took = f"{c.latency_ns / 1e3:.1f} us"
-        print(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} {took}")
+        nonlocal done, matched, failed
+        done, matched = done + 1, matched + o.matches
+        failed = failed or o.error
+        if doc is not None:
+            doc.add(o.to_json())
+        elif o.result is None:
+            out.write(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}\n")
+        else:
+            c = o.result.completion
+            recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
+            mark = "ok" if o.matches else "DIFFERS"
+            out.write(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} "
+                      f"{c.latency_ns / 1e3:.1f} us\n")  # fmt: skip
 
-    async def go() -> list[StepOutcome]:
-        session = Session(catalogue, args.run_backend or args.backend)  # type: ignore[arg-type]
+    async def go() -> None:
+        session = Session(catalogue, args.run_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
         try:
-            return await replay(
-                session, script, device, allow_destructive=args.allow_destructive, on_step=show,
+            stream = replay_stream(
+                session, script, device, allow_destructive=args.allow_destructive,
                 decode=False,  # neither output shows decoded data
             )  # fmt: skip
+            async for outcome in stream:
+                show(outcome)
         finally:
             await session.close()
 
-    outcomes = asyncio.run(go())
-    matched = sum(o.matches for o in outcomes)
-    if args.json:
-        steps = [o.to_json() for o in outcomes]
-        _print_json(
-            {"script": str(args.script), "device": device, "steps": steps, "matched": matched, "total": total}
-        )
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        if doc is not None and doc.count:
+            doc.close({"matched": matched, "total": total, "interrupted_after": done})
+        raise
+    if doc is not None:
+        doc.close({"matched": matched, "total": total})
     else:
-        print(f"{matched}/{total} steps matched their recorded status")
-    failed = next((o.error for o in outcomes if o.error), None)
+        out.write(f"{matched}/{total} steps matched their recorded status\n")
     if failed:
         raise DeviceError(failed)
     return EXIT_OK if matched == total else EXIT_STATUS
