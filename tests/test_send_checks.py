@@ -509,7 +509,7 @@ def test_data_len_derives_an_unset_length_field(recorder: Recorder) -> None:
 def test_identify_sends_the_nsid_its_cns_asks_for(cns: str, nsid: int, recorder: Recorder) -> None:
     doc, submitted = sent(["send", "sim0n1", "identify", f"cns={cns}"], recorder)
     assert submitted[-1].nsid == nsid  # type: ignore[attr-defined]
-    assert f"--namespace-id={nsid} " in str(doc["nvme_cli"])
+    assert f"--namespace-id={nsid} " in str(doc["nvme_cli_passthru"])
     doc, submitted = sent(["send", "sim0n1", "identify", f"cns={cns}", "nsid=1"], recorder)
     assert submitted[-1].nsid == 1  # type: ignore[attr-defined]  (what the user gives is sent)
 

@@ -138,6 +138,7 @@ class FieldDef:
     zero_based: bool
     help: str
     default_by: DefaultBy | None = None  # a default chosen by another field's value (`default` = otherwise)
+    fixed_by: str | None = None  # the preset whose id fixes this field's value (min = max = default)
 
     @property
     def width(self) -> int:
@@ -172,6 +173,12 @@ class FieldDef:
         return None
 
     def _range_error(self, shown: str) -> UsageError:
+        if self.fixed_by is not None:
+            fixed = self.name_of(self.min) or str(self.min)
+            return UsageError(
+                f"field {self.name}: {self.fixed_by} fixes it to {fixed} "
+                f"(range {self.range_text()}), not {shown}"
+            )
         note = f" ({self.zero_based_note()})" if self.zero_based else ""
         return UsageError(f"field {self.name}: {shown} out of range {self.range_text()}{note}")
 
@@ -282,6 +289,12 @@ class CommandDef:
     # For raw entries, bound by the catalogue: opcodes of non-destructive / refused entries on this queue.
     safe_opcodes: frozenset[int] = frozenset()
     refused_opcodes: Mapping[int, str] = field(default_factory=dict)
+    # Presets (`smart-log`): the entry they are a preset of; a draft (not yet resolved against its entry)
+    # carries its fixed and default values as given in the file, by field name.
+    preset_of: str | None = None
+    preset_fixed: tuple[tuple[str, int | str], ...] = ()
+    preset_defaults: tuple[tuple[str, int | str], ...] = ()
+    preset_draft: bool = False
 
     # -- description --
 
@@ -713,7 +726,7 @@ class Catalogue:
         (admin commands: None): its fields and length rule tell what the raw dwords ask for. Entries of the
         namespace's own set first, then the NVM command set's (which ZNS and others build on); None when
         the catalogue does not know the opcode there, or cannot tell which of several entries it is."""
-        same = [e for e in self.entries if not e.raw and e.queue == queue and e.opcode == opcode]
+        same = self._entries_for_opcode(queue, opcode)
         for wanted in (command_set, "nvm"):
             chosen = [e for e in same if e.set == wanted]
             if chosen:
@@ -722,7 +735,14 @@ class Catalogue:
 
     def sets_for_opcode(self, queue: str, opcode: int) -> set[str]:
         """The command sets whose entries use `opcode` on `queue` (more than one: the namespace decides)."""
-        return {e.set for e in self.entries if not e.raw and e.queue == queue and e.opcode == opcode}
+        return {e.set for e in self._entries_for_opcode(queue, opcode)}
+
+    def _entries_for_opcode(self, queue: str, opcode: int) -> list[CommandDef]:
+        """The entries that are commands with `opcode` on `queue` (not raw passthrough, not presets)."""
+        return [
+            e for e in self.entries
+            if not e.raw and e.preset_of is None and e.queue == queue and e.opcode == opcode
+        ]  # fmt: skip
 
     def source_of(self, name: str) -> Path:
         """The file the entry (by id or alias) was loaded from."""

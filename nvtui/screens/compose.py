@@ -100,8 +100,10 @@ class ComposeScreen(SectionScreen):
                     yield Input(placeholder="output file", id="data-out", compact=True)
                     no_data = Checkbox("no data", id="no-data", compact=True)
                     no_data.tooltip = "a raw command whose opcode says it moves data moves none (--no-data)"
+                    no_data.display = False  # shown for raw commands (open_command)
                     yield no_data
-                with Horizontal(id="meta-row"):
+                with Horizontal(id="meta-row") as meta_row:
+                    meta_row.display = False  # shown for commands that move metadata (open_command)
                     yield Label("meta")
                     yield Input(placeholder="metadata input file", id="metadata-in", compact=True)
                     yield Input(placeholder="metadata output file", id="metadata-out", compact=True)

@@ -212,7 +212,7 @@ def test_a_device_named_through_a_symlink_is_the_device(
     expected = sent(["send", ns_conventional, "identify", "cns=namespace"])["decoded"]
     for name in (link, by_id, node):
         doc = sent(["send", str(name), "identify", "cns=namespace"])
-        assert f"--namespace-id={own} " in str(doc["nvme_cli"]) and doc["decoded"] == expected, name
+        assert f"--namespace-id={own} " in str(doc["nvme_cli_passthru"]) and doc["decoded"] == expected, name
         assert sent(["send", str(name), "read", "slba=0", "nlb=1"])["status"]["sc"] == 0  # type: ignore[index]
     not_nvme = tmp_path / "null-link"
     not_nvme.symlink_to("/dev/null")
@@ -224,7 +224,7 @@ def test_identify_controller_on_a_namespace_goes_out_with_nsid_0_like_nvme_cli(
     nvme_cli: str, nvme_ctrl: str, ns_conventional: str
 ) -> None:
     doc = sent(["send", ns_conventional, "identify", "cns=controller"])
-    assert doc["fields"]["nsid"] == 0 and "--namespace-id=0 " in str(doc["nvme_cli"])  # type: ignore[index]
+    assert doc["fields"]["nsid"] == 0 and "--namespace-id=0 " in str(doc["nvme_cli_passthru"])  # type: ignore[index]
     theirs = json.loads(
         subprocess.run(
             [nvme_cli, "id-ctrl", nvme_ctrl, "-o", "json"], capture_output=True, text=True, check=True
