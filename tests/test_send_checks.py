@@ -94,6 +94,27 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_the_log_page_is
     assert (tmp_path / "ok.bin").stat().st_size == data["data_len"] == 4096
 
 
+def test_an_nvme_cli_line_is_held_to_the_same_checks(tmp_path: Path, recorder: Recorder) -> None:
+    refused(
+        ["send", "sim0", "--nvme-cli", "nvme smart-log /dev/nvme0", "--data-out", str(tmp_path / "no" / "x")],
+        recorder,
+        "--data-out",
+        "does not exist",
+    )
+    refused(
+        ["send", "sim0", "--nvme-cli", "nvme admin-passthru /dev/nvme0 --opcode=0x06 --cdw10=1 --read"],
+        recorder,
+        "identify",
+        "4096 bytes",
+        "address 0",
+    )
+    out = tmp_path / "smart.bin"
+    assert (
+        run_cli(["send", "sim0", "--nvme-cli", "nvme smart-log /dev/nvme0", "--data-out", str(out)]).code == 0
+    )
+    assert out.stat().st_size == 512
+
+
 def test_an_output_file_for_a_command_that_reads_nothing_is_refused(
     tmp_path: Path, recorder: Recorder
 ) -> None:

@@ -24,7 +24,7 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
 
     from nvtui.nvmecli.parse import parse_nvme_cli
     from nvtui.nvmecli.session import prepare_imported
-    from nvtui.render import hexdump, record_table
+    from nvtui.render import hexdump, record_table, status_text
     from nvtui.session import Session
 
     if args.command is not None:
@@ -89,9 +89,9 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
             else:
-                print(f"{result.prepared.defn.id} on {device}: {c.status}", file=sys.stderr)
+                print(f"{result.prepared.defn.id} on {device}: {status_text(c.status)}", file=sys.stderr)
         else:
-            print(f"{result.prepared.defn.id} on {device}: {c.status}")
+            print(f"{result.prepared.defn.id} on {device}: {status_text(c.status)}")
             print(
                 f"result  {c.result:#x}  latency {c.latency_ns / 1000:.1f} us  "
                 f"data {prepared.command.data_len} bytes"
