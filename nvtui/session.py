@@ -330,13 +330,13 @@ class Session:
         notices = (*output_notices, *notices)
         if backend.notice:
             notices = (backend.notice, *notices)
-        device_path = getattr(backend, "path", None) or prepared.device
+        device_path = device_path_of(backend, prepared.device)
         result = SendResult(
             prepared=prepared,
             completion=completion,
             decoded=decoded,
             decoder=decoder_name,
-            device_path=str(device_path),
+            device_path=device_path,
             notices=notices,
             catalogue=self.catalogue,
             data_out=written.get("data"),
@@ -368,6 +368,13 @@ class Session:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
             return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+def device_path_of(backend: Backend, device: str) -> str:
+    """The device as nvme-cli would name it: the char device a real backend opened (`/dev/ng0n1`,
+    `/dev/nvme0`), else the name it was opened with (a simulated device)."""
+    path = getattr(backend, "path", None)  # a DevicePath for the uring and ioctl backends
+    return str(getattr(path, "open_path", None) or path or device)
 
 
 def _check_buffers_given(

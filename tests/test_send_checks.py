@@ -570,3 +570,17 @@ def test_crd_is_shown_beside_dnr_and_more(recorder: Recorder, monkeypatch: pytes
         completion = Completion(status)
 
     assert "CRD 2" in str(tui_status_text(Result()))  # type: ignore[arg-type]
+
+
+def test_the_nvme_cli_line_names_the_char_device_nvtui_opened() -> None:
+    """Not the repr of the backend's DevicePath (`nvme id-ctrl 'DevicePath(name=...)'` on real devices)."""
+    from types import SimpleNamespace
+
+    from nvtui.backend.discovery import DevicePath
+    from nvtui.session import device_path_of
+
+    namespace = SimpleNamespace(path=DevicePath("ng0n1", "nvme0", "/dev/nvme0", "/dev/ng0n1", 1))
+    controller = SimpleNamespace(path=DevicePath("nvme0", "nvme0", "/dev/nvme0", None, 0))
+    assert device_path_of(namespace, "/tmp/link-to-ng0n1") == "/dev/ng0n1"  # type: ignore[arg-type]
+    assert device_path_of(controller, "nvme0") == "/dev/nvme0"  # type: ignore[arg-type]
+    assert device_path_of(SimpleNamespace(), "sim0n1") == "sim0n1"  # type: ignore[arg-type]

@@ -253,7 +253,9 @@ class ComposeScreen(SectionScreen):
         from nvtui.catalogue import nvme_cli_line
 
         self.prepared = prepared
-        path = str(getattr(backend, "path", None) or device)
+        from nvtui.session import device_path_of
+
+        path = device_path_of(backend, device)
         cli = nvme_cli_line(
             prepared.defn,
             prepared.command,
