@@ -216,7 +216,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
         return run_send(args, catalogue)
     if args.device is None or args.command is None:
-        raise UsageError("send needs DEV and CMD (or --nvme-cli LINE)")
+        raise UsageError("send: DEV and CMD are required (or --nvme-cli LINE)")
 
     async def go() -> int:
         session = Session(catalogue, args.send_backend or args.backend, history_limit=0)  # type: ignore[arg-type]

@@ -127,7 +127,7 @@ def test_data_in_of_the_wrong_size_is_refused(capsys: pytest.CaptureFixture[str]
         (["send", "sim0n1", "create-io-sq"], "refused"),
         (["send", "sim0n1", "identify", "--data-len", "12"], "4096"),
         (["send", "sim0n1", "identify", "--data-in", "/nonexistent/file"], "/nonexistent/file"),
-        (["send"], "DEV and CMD"),
+        (["send"], "required"),
         (["bench", "sim0n1", "--qd", "0"], "qd"),
         (["catalogue", "check", "/nonexistent.yaml"], "not found"),
     ],
