@@ -15,6 +15,10 @@ raises `JsonDataError`). What the hints may say:
 Every dataclass reachable through the hints of the one asked for is known by name; a dataclass that appears
 only as a subclass of a hint's class (not named in any hint) needs `register(cls)`. A new dataclass in a
 cached result (a structure layout, say) needs no code here: naming it in a field's hint is enough.
+
+A class that is not a dataclass but stands where a hint says `Sequence[...]` or `Mapping[...]` (a compact
+list of its own, say) is written through a dataclass of its state: `register_adapter(cls, State, to_state,
+from_state)`; it is then written as that state, with a `"$type"` naming it, and read back as `cls`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any, TypeVar
 
-__all__ = ["JsonDataError", "from_json", "register", "to_json"]
+__all__ = ["JsonDataError", "from_json", "register", "register_adapter", "to_json"]
 
 T = TypeVar("T")
 Codec = Callable[[Any], Any]
@@ -49,6 +53,35 @@ def register(*classes: type) -> None:
     """Make dataclasses known by name (needed only for one that no hint names, only its base class)."""
     for cls in classes:
         _known(cls)
+
+
+# A container class that is no dataclass -> (the dataclass of its state, to the state, from the state).
+_ADAPTERS: dict[type, tuple[type, Callable[[Any], Any], Callable[[Any], Any]]] = {}
+_ADAPTED: dict[str, type] = {}  # the state dataclass's name -> the class it stands for
+
+
+def register_adapter(
+    cls: type[T], state: type, to_state: Callable[[T], Any], from_state: Callable[[Any], T]
+) -> None:
+    """Write instances of `cls` (found where a hint says Sequence or Mapping) as the dataclass `state`."""
+    _known(state)
+    _ADAPTERS[cls] = (state, to_state, from_state)
+    _ADAPTED[state.__qualname__] = cls
+
+
+def _adapted(value: Any) -> Any:
+    state, to_state, _ = _ADAPTERS[type(value)]
+    return {**_encoder(state)(to_state(value)), TYPE_KEY: state.__qualname__}
+
+
+def _from_adapted(data: dict[str, Any], origin: Any) -> Any:
+    cls = _ADAPTED.get(data.get(TYPE_KEY))  # type: ignore[arg-type]
+    if cls is None or not issubclass(cls, origin):
+        raise JsonDataError(
+            f"{data.get(TYPE_KEY)!r} is not a known kind of {getattr(origin, '__name__', origin)}"
+        )
+    state, _, from_state = _ADAPTERS[cls]
+    return from_state(_decoder(state)(data))
 
 
 def to_json(value: Any, hint: Any) -> Any:
@@ -174,12 +207,16 @@ def _make_encoder(hint: Any) -> Codec:
             items = [_encoder(a) for a in args]
             return lambda value: [enc(v) for enc, v in zip(items, value, strict=True)]
         item = _encoder(args[0] if args else Any)
-        return lambda value: [item(v) for v in value]
+        return lambda value: _adapted(value) if type(value) in _ADAPTERS else [item(v) for v in value]
     if origin in (dict, Mapping):
         key, val = (_encoder(a) for a in args) if args else (_as_data, _as_data)
         if args and args[0] is str:
-            return lambda value: {k: val(v) for k, v in value.items()}
-        return lambda value: [[key(k), val(v)] for k, v in value.items()]
+            return lambda value: (
+                _adapted(value) if type(value) in _ADAPTERS else {k: val(v) for k, v in value.items()}
+            )
+        return lambda value: (
+            _adapted(value) if type(value) in _ADAPTERS else [[key(k), val(v)] for k, v in value.items()]
+        )
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_encoder(hint)
     raise TypeError(f"no JSON form for {hint!r}")
@@ -319,20 +356,23 @@ def _make_decoder(hint: Any) -> Codec:
                 return tuple(dec(v) for dec, v in zip(items, data, strict=True))
 
             return fixed
-        return _sequence_decoder(make, args[0] if args else Any)
+        return _sequence_decoder(make, args[0] if args else Any, origin)
     if origin in (dict, Mapping):
-        return _mapping_decoder(*(args or (Any, Any)))
+        key_hint, value_hint = args or (Any, Any)
+        return _mapping_decoder(key_hint, value_hint, origin)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_decoder(hint)
     raise TypeError(f"no JSON form for {hint!r}")
 
 
-def _sequence_decoder(make: Callable[[Any], Any], item_hint: Any) -> Codec:
+def _sequence_decoder(make: Callable[[Any], Any], item_hint: Any, origin: Any) -> Codec:
     kinds = _plain_kinds(item_hint)
     item = _decoder(item_hint)
 
     def decode(data: Any) -> Any:
         if type(data) is not list:
+            if type(data) is dict and TYPE_KEY in data:
+                return _from_adapted(data, origin)
             raise _wrong(data, (list,))
         if kinds is None:
             return make([item(v) for v in data])
@@ -344,19 +384,23 @@ def _sequence_decoder(make: Callable[[Any], Any], item_hint: Any) -> Codec:
     return decode
 
 
-def _mapping_decoder(key_hint: Any, value_hint: Any) -> Codec:
+def _mapping_decoder(key_hint: Any, value_hint: Any, origin: Any) -> Codec:
     key, val = _decoder(key_hint), _decoder(value_hint)
     if key_hint is str:  # an object
 
         def decode_object(data: Any) -> Any:
             if type(data) is not dict:
                 raise _wrong(data, (dict,))
+            if TYPE_KEY in data:
+                return _from_adapted(data, origin)
             return {k: val(v) for k, v in data.items()}
 
         return decode_object
 
     def decode_pairs(data: Any) -> Any:  # [[key, value], ...]; a tuple key decodes to a (hashable) tuple
         if type(data) is not list:
+            if type(data) is dict and TYPE_KEY in data:
+                return _from_adapted(data, origin)
             raise _wrong(data, (list,))
         return {key(k): val(v) for k, v in data}
 

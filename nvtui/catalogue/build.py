@@ -24,6 +24,7 @@ from nvtui.catalogue.model import (
     CatalogueError,
     CommandDef,
     DecodeRule,
+    DefaultBy,
     FieldDef,
     FromField,
     Length,
@@ -126,29 +127,70 @@ def _build_field(
         problems.append(((*path, "max" if fm.max is not None else "min"),
                          f"range {fmin}-{fmax} does not fit the field's bits ({lo}-{hi})"))  # fmt: skip
         return None
-    def field_def(default: int | None) -> FieldDef:
-        return FieldDef(
-            name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=default,
-            required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
-        )  # fmt: skip
-
-    default: int | None
+    probe = FieldDef(
+        name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=fmin,
+        required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
+    )  # fmt: skip
     if fm.default is None:
-        default = fmin
-    elif fm.default == DEVICE_NSID and fm.name == "nsid":
-        default = None
-    elif isinstance(fm.default, str):
-        try:  # a word as on the command line: a value's name, a number, a flag's yes/no/on/off
-            default = field_def(fmin).parse(fm.default)
-        except UsageError as exc:
-            problems.append(((*path, "default"), str(exc).removeprefix(f"field {fm.name}: ")))
+        return probe
+    raw_default = fm.default
+    where = (*path, "default")
+    if isinstance(raw_default, dict):  # chosen by another field's value: `otherwise` when none matches
+        keys = set(raw_default)
+        if keys - {"by", "defaults", "otherwise"} or not {"by", "defaults"} <= keys:
+            shape = "{by: FIELD, defaults: {VALUE: DEFAULT}, otherwise: DEFAULT}"
+            problems.append((where, f"expected {shape}"))
             return None
-    else:
-        default = fm.default
-    if default is not None and not fmin <= default <= fmax:
-        problems.append(((*path, "default"), f"{default} out of range {fmin}-{fmax}"))
+        raw_default, where = raw_default.get("otherwise", fmin), (*where, "otherwise")
+    try:
+        default = _default_value(probe, raw_default)
+    except ValueError as exc:
+        problems.append((where, str(exc)))
         return None
-    return field_def(default)
+    return probe if default == fmin else replace(probe, default=default)
+
+
+def _default_value(fdef: FieldDef, raw: object) -> int | None:
+    """A field's default as written: a number, a word read as the command line reads it (one of its value
+    names, a number, a flag's yes/no/on/off), or `device` for an nsid field; None stands for `device`.
+    ValueError saying what is wrong otherwise."""
+    if isinstance(raw, str):
+        if raw == DEVICE_NSID and fdef.name == "nsid":
+            return None
+        try:
+            return fdef.parse(raw)
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix(f"field {fdef.name}: ")) from None
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise ValueError(f"expected a number or a value name, got {raw!r}")
+    if not fdef.min <= raw <= fdef.max:
+        raise ValueError(f"{raw} out of range {fdef.min}-{fdef.max}")
+    return raw
+
+
+def _build_default_by(
+    fdef: FieldDef,
+    raw: Mapping[str, Any],
+    path: tuple[Any, ...],
+    fields: Mapping[str, FieldDef],
+    problems: list[tuple[tuple[Any, ...], str]],
+) -> FieldDef:
+    """`fdef` with its default chosen by another field's value (`default: {by: cns, defaults: {...}}`)."""
+    by = raw["by"]
+    if not isinstance(by, str) or by not in fields or by == fdef.name:
+        problems.append(((*path, "by"), f"no other field named {by!r}"))
+        return fdef
+    if not isinstance(raw["defaults"], dict):
+        problems.append(((*path, "defaults"), "expected a mapping VALUE: DEFAULT"))
+        return fdef
+    defaults: dict[int, int | None] = {}
+    for key, value in raw["defaults"].items():
+        try:
+            number = _value_of(fields[by], key)
+            defaults[number] = _default_value(fdef, value)
+        except (UsageError, ValueError) as exc:
+            problems.append(((*path, "defaults", key), str(exc)))
+    return replace(fdef, default_by=DefaultBy(by, defaults, fdef.default))
 
 
 def _value_of(fdef: FieldDef, raw: int | str) -> int:
@@ -248,6 +290,11 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
                 continue
             break
     by_name = {f.name: f for f in fields}
+    for i, fm in enumerate(model.fields):
+        if isinstance(fm.default, dict) and fm.name in by_name and names.get(fm.name) == i:
+            by_name[fm.name] = _build_default_by(by_name[fm.name], fm.default, ("fields", i, "default"),
+                                                 by_name, problems)  # fmt: skip
+            fields = [by_name[f.name] for f in fields]
     if model.raw:
         if "opcode" not in by_name or by_name["opcode"].slices != (Slice("opcode", 0, 7),):
             problems.append((("fields",), "a raw entry needs a field at opcode"))
