@@ -145,6 +145,15 @@ async def run_shell() -> None:
                 (info,) = sim_controllers()
                 answer({"id": req["id"], "lba": [n.lba_size for n in info.namespaces], "serial": info.serial})
                 return
+            if req["op"] == "appends":  # many zone appends to zone 0, each block tagged (tag, n)
+                lbas = []
+                for n in range(req["count"]):
+                    block = payload(req["tag"].encode(), 0, n, 0, 4096)
+                    c = await devices[name].submit(Command(0x7D, False, nsid=2, data_len=4096, data=block))
+                    assert c.ok, c.status.name
+                    lbas.append(c.result)
+                answer({"id": req["id"], "lbas": lbas})
+                return
             fields = dict(req["cmd"])
             if "data" in fields:
                 fields["data"] = base64.b64decode(fields["data"])

@@ -11,6 +11,7 @@ schedule spreads kills over whole commands, and the checks hold wherever it land
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import re
@@ -206,7 +207,9 @@ class WriteLedger:
                 else:
                     assert found in (want_old, new), f"LBA {lba} holds {found}"
             if os.environ.get("NVTUI_KILL_DEBUG"):
-                print(f"in flight {in_flight} {op} before {before} after {after} nuse {nuse} applied {applied}")
+                print(
+                    f"in flight {in_flight} {op} before {before} after {after} nuse {nuse} applied {applied}"
+                )
             if applied:
                 stats.in_flight_applied += 1
                 self.ack(in_flight, 0)
@@ -348,3 +351,106 @@ async def test_appends_then_a_flush_then_a_kill_keep_the_write_pointer(sim_dir: 
         assert int.from_bytes(report.data[64 + 24 : 64 + 32], "little") == 50  # zone 0's write pointer
         c = await zns.submit(Command(0x7D, False, nsid=2, cdw10=0, data_len=4096, data=bytes(4096)))
         assert c.result == 50
+
+
+# --- a write that cannot be stored whole fails, with an NVMe status ---------------------------------------
+
+FILL = """
+import asyncio, json, sys
+from nvtui.backend.sim import open_sim
+from nvtui.nvme.command import Command
+
+def show(**kw):
+    print(json.dumps(kw), flush=True)
+
+async def main():
+    async with open_sim("sim0n1") as ns:
+        for i, lba in enumerate(int(a) for a in sys.argv[1:]):
+            data = bytes([i + 1]) * 512 * 1024
+            cmd = Command(0x01, False, nsid=1, cdw10=lba, cdw12=1023, data_len=len(data), data=data)
+            c = await ns.submit(cmd)
+            show(lba=lba, sct=c.status.sct, sc=c.status.sc, dnr=c.status.dnr)
+    async with open_sim("sim0n1") as ns:  # after a power cycle, on the same full disk
+        for lba in (0, 1024, 2047):
+            c = await ns.submit(Command(0x02, False, nsid=1, cdw10=lba, data_len=512))
+            show(read=lba, first=c.data[0], same=len(set(c.data)) == 1, notice=ns.notice)
+
+asyncio.run(main())
+"""
+
+
+def on_tiny_filesystem(tmp_path: Path, size: str, *lbas: int) -> list[dict[str, int]]:
+    """The FILL writes (512 KiB each, at `lbas`) in a child process whose state folder is a tmpfs of `size`,
+    mounted in a mount namespace of its own (root, or a user namespace where the kernel allows one)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir(mode=0o700)
+    env = {**os.environ, "NVTUI_SIM_DIR": str(folder)}
+    mount = f'mount -t tmpfs -o size={size},mode=0700 tmpfs {folder} && exec {sys.executable} -c "$0" "$@"'
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
+    done = subprocess.run(
+        [*unshare, "sh", "-c", mount, FILL, *map(str, lbas)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if done.returncode and ("mount" in done.stderr or "unshare" in done.stderr):
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()[:100]}")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_a_write_the_full_disk_cannot_hold_fails_with_write_fault(tmp_path: Path) -> None:
+    first, second, again, *reads = on_tiny_filesystem(tmp_path, "1m", 0, 1024, 1024)
+    assert first["sc"] == 0 and first["sct"] == 0  # 512 KiB fit
+    for failed in (second, again):  # the next 512 KiB do not: Write Fault, retryable once space is freed
+        assert (failed["sct"], failed["sc"], failed["dnr"]) == (2, 0x80, False)
+    kept, start, end = reads
+    assert kept["first"] == 1 and kept["same"]  # the acknowledged write, whole
+    assert start["first"] == end["first"] == 0 and start["same"] and end["same"]  # of the failed one: nothing
+    assert kept["notice"] is None  # the state is whole: nothing to recover
+
+
+EFBIG = """
+import asyncio, json, resource, sys
+from nvtui.backend.sim import open_sim
+from nvtui.nvme.command import Command
+
+def write(lba, data):
+    return Command(0x01, False, nsid=1, cdw10=lba, data_len=512, data=data)
+
+async def main():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))  # ulimit -f 256
+    async with open_sim("sim0n1") as ns:
+        far = await ns.submit(write(4096, b"f" * 512))
+        print(json.dumps({"far": [far.status.sct, far.status.sc, far.status.dnr]}), flush=True)
+        for i in range(100000):  # each write journals a record: the journal reaches the limit
+            c = await ns.submit(write(7, i.to_bytes(4, "little") * 128))
+            if not c.ok:
+                print(json.dumps({"ok": i, "failed": [c.status.sct, c.status.sc, c.status.dnr]}), flush=True)
+                break
+
+asyncio.run(main())
+"""
+
+
+async def test_writes_past_the_file_size_limit_fail_with_write_fault_and_change_nothing(
+    sim_dir: Path,
+) -> None:
+    done = subprocess.run([sys.executable, "-c", EFBIG], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, (
+        done.stderr
+    )  # never an internal error: Python ignores SIGXFSZ, EFBIG is handled
+    far, journal = (json.loads(line) for line in done.stdout.splitlines())
+    assert far["far"] == [2, 0x80, True]  # past `ulimit -f` (2 MiB into the image): Write Fault, do not retry
+    assert journal["failed"][:2] == [2, 0x80]  # its record did not fit in the journal: failed too
+    acknowledged = journal["ok"]
+    async with open_sim("sim0n1") as ns:  # no limit here: the state is whole and holds what was acknowledged
+        assert ns.notice is None
+        assert await smart_counter(ns, 80) == acknowledged  # host write commands
+        last = (await ns.submit(Command(0x02, False, nsid=1, cdw10=7, data_len=512))).data
+        assert last is not None and int.from_bytes(last[:4], "little") in (acknowledged - 1, acknowledged)
+        far_block = (await ns.submit(Command(0x02, False, nsid=1, cdw10=4096, data_len=512))).data
+        assert far_block == bytes(512)  # nothing of the refused write
+        idns = (await ns.submit(Command(0x06, True, nsid=1, data_len=4096))).data
+        assert idns is not None and int.from_bytes(idns[16:24], "little") == 1  # NUSE: LBA 7 alone

@@ -365,8 +365,9 @@ async def test_a_state_from_before_the_journal_is_read_and_upgraded(sim_dir: Pat
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(write(5, b"old".ljust(512, b"\0")))).ok
     state = json.loads((sim_dir / "sim0.json").read_text())
-    old = {k: state[k] for k in ("controller", "serial", "clean_shutdown", "counters", "saved_features",
-                                 "error_log", "self_test_log", "changed_namespaces", "namespaces")}  # fmt: skip
+    kept = ("controller", "serial", "clean_shutdown", "counters", "saved_features", "error_log",
+            "self_test_log", "changed_namespaces", "namespaces")  # fmt: skip
+    old = {k: state[k] for k in kept}
     old.update(schema=1, self_test_running=None)
     (sim_dir / "sim0.json").write_text(json.dumps(old))
     (sim_dir / "sim0.journal").unlink()

@@ -197,7 +197,7 @@ class SimController:
     def _open(self, first: bool) -> None:
         self._remove_stale_temporaries()
         try:
-            state = read_state(self.state_path)
+            state = read_state(self.state_path, self.lock.fd)
         except Damaged as exc:
             raise StateDamaged(self.state_path, str(exc)) from None
         clean = True
@@ -249,7 +249,7 @@ class SimController:
     def _journal_is_empty(self) -> bool:
         """A journal with no record: what a crash while a new drive was first saved leaves."""
         try:
-            journal = Journal(self.journal_path)
+            journal = Journal(self.journal_path, self.lock.fd)
         except Damaged:
             return False
         try:
@@ -294,7 +294,7 @@ class SimController:
             )
             return
         try:
-            journal = Journal(self.journal_path)
+            journal = Journal(self.journal_path, self.lock.fd)
         except Damaged as exc:
             raise StateDamaged(self.journal_path, str(exc)) from None
         if journal.generation == self.generation - 1:  # a crash between the checkpoint and its journal
@@ -312,8 +312,9 @@ class SimController:
         self._replay(live=False)
 
     def _new_journal(self, generation: int) -> Journal:
+        self.lock.check_in_place()
         try:
-            return Journal.create(self.journal_path, generation)
+            return Journal.create(self.journal_path, generation, self.lock.fd)
         except OSError as exc:
             raise DeviceError(
                 f"cannot write the simulator's journal {self.journal_path}: {exc.strerror}"
@@ -484,7 +485,7 @@ class SimController:
         generation = self.generation + 1
         payload = json.dumps(self.to_json(clean=clean, generation=generation), separators=(",", ":"))
         if generation == 1:  # a new drive: its journal first, so a state without one is always damage
-            self.journal = Journal.create(self.journal_path, generation)
+            self.journal = Journal.create(self.journal_path, generation, self.lock.fd)
             write_atomic(self.state_path, payload.encode())
             self.generation = generation
             return
@@ -493,7 +494,7 @@ class SimController:
         old, self.journal = self.journal, None  # no record may follow the new state in the old journal
         if old is not None:
             old.close()
-        self.journal = Journal.create(self.journal_path, generation)
+        self.journal = Journal.create(self.journal_path, generation, self.lock.fd)
         self._checkpoint_after = CHECKPOINT_BYTES
 
     def save(self) -> None:
@@ -511,13 +512,15 @@ class SimController:
             st = None
         journal = self.journal
         if self._stale or journal is None or st is None or st.st_ino != journal.ino:
+            if journal is not None and not self._stale:
+                self._replay(live=True)  # the rest of the journal another process checkpointed: its events
             self._reload()
         elif st.st_size != journal.size:
             self._replay(live=True)
 
     def _reload(self) -> None:
         try:
-            state = read_state(self.state_path)
+            state = read_state(self.state_path, self.lock.fd)
         except Damaged as exc:
             raise StateDamaged(self.state_path, str(exc)) from None
         if state is None:
@@ -628,25 +631,27 @@ class SimController:
     def _commit(self, snap: _Snapshot) -> None:
         """Journal what the command changed (one write), checkpoint when due, make it durable after a
         Flush, then discard the blocks the record says are discarded. OSError: the record was not written."""
-        rec = self._delta(snap)
-        if rec:
-            if self.journal is None:  # a checkpoint failed between the state and its journal
-                self.journal = Journal.create(self.journal_path, self.generation)
-            self.journal.append(encode(rec, _ENCODER))
         reformatted = synced = discards = False
         for ns in self._ns_list:
             reformatted |= ns.reformatted
             synced |= ns.synced
             discards |= bool(ns.pending)
+        if reformatted:
+            self.lock.check_in_place()  # the format is checkpointed by path: refused before it is recorded
+        rec = self._delta(snap)
+        if rec:
+            if self.journal is None:  # a checkpoint failed between the state and its journal
+                self.lock.check_in_place()
+                self.journal = Journal.create(self.journal_path, self.generation, self.lock.fd)
+            self.journal.append(encode(rec, _ENCODER))
         journal = self.journal
         if reformatted or (journal is not None and journal.size >= self._checkpoint_after):
             try:
                 self._checkpoint()  # a format at once, so discovery (which reads only the state) sees it
-            except OSError as exc:  # the journal holds it all; try again a while later
+            except (OSError, DeviceError) as exc:  # the journal holds it all; try again a while later
                 self._checkpoint_after = (self.journal.size if self.journal else 0) + CHECKPOINT_BYTES // 4
-                self.notices.append(
-                    f"cannot checkpoint {self.state_path} ({exc.strerror}); the journal keeps it"
-                )
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                self.notices.append(f"cannot checkpoint {self.state_path} ({why}); the journal keeps it")
         if synced and self.journal is not None:
             self.journal.sync()  # Flush: the records are durable, as the blocks are
         if discards:
@@ -701,6 +706,9 @@ class SimController:
             raise
         try:
             self._commit(snap)
+        except DeviceError:
+            self._abandon()
+            raise
         except OSError:
             self._abandon()
             failure = (

@@ -64,9 +64,9 @@ class Replay:
 class Journal:
     """An open journal: its descriptor (O_APPEND), generation, and how far this process has read it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dir_fd: int | None = None) -> None:
         self.path = path
-        self.fd = open_named(path, os.O_RDWR | os.O_APPEND)
+        self.fd = open_named(path, os.O_RDWR | os.O_APPEND, dir_fd)
         st = os.fstat(self.fd)
         self.ino = st.st_ino
         if st.st_size > JOURNAL_LIMIT:
@@ -81,11 +81,11 @@ class Journal:
         self.size = end + 1  # the end of what this process has applied
 
     @classmethod
-    def create(cls, path: Path, generation: int) -> Journal:
+    def create(cls, path: Path, generation: int, dir_fd: int | None = None) -> Journal:
         """A new, empty journal of `generation`, replacing any journal at `path` (made exclusively, renamed
-        into place, both made durable: safeio.write_atomic)."""
+        into place, both made durable: safeio.write_atomic). The caller checked the folder is in place."""
         write_atomic(path, header(generation))
-        return cls(path)
+        return cls(path, dir_fd)
 
     def read_new(self) -> Replay:
         """The records after `self.size`; a damaged tail is truncated away (`torn`); a damaged record with a

@@ -86,10 +86,20 @@ class StateDamaged(DeviceError):
         )
 
 
-def read_state(path: Path) -> dict[str, object] | None:
-    """The checkpoint as a mapping of the expected schema, None when there is none; `Damaged` otherwise."""
+def read_state(path: Path, dir_fd: int | None = None) -> dict[str, object] | None:
+    """The checkpoint as a mapping of the expected schema, None when there is none; `Damaged` otherwise.
+    `dir_fd`: read it in that (locked) folder, wherever the folder is now."""
     try:
-        raw = read_private(path, STATE_LIMIT)
+        if dir_fd is None:
+            raw = read_private(path, STATE_LIMIT)
+        else:
+            fd = os.open(path.name, os.O_RDONLY | O_NOFOLLOW | O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise Damaged("it is not a regular file")
+                raw = f.read(STATE_LIMIT + 1)
+            if len(raw) > STATE_LIMIT:
+                raise Damaged(f"it is longer than {STATE_LIMIT:,} bytes")
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -317,11 +327,15 @@ def planted(path: Path) -> DeviceError:
     )
 
 
-def open_named(path: Path, flags: int) -> int:
+def open_named(path: Path, flags: int, dir_fd: int | None = None) -> int:
     """One of the simulator's own files, opened without following a symlink and created 0600; a symlink, a
-    folder or a special file at the name is refused (DeviceError naming it), never written through."""
+    folder or a special file at the name is refused (DeviceError naming it), never written through.
+    `dir_fd`: the name is opened in that (locked) folder, wherever the folder is now."""
     try:
-        fd = open_private(path, flags | getattr(os, "O_NONBLOCK", 0))
+        if dir_fd is None:
+            fd = open_private(path, flags | os.O_NONBLOCK)
+        else:
+            fd = os.open(path.name, flags | os.O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0o600, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == getattr(os, "ELOOP", 40):
             raise planted(path) from None
