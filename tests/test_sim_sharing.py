@@ -236,3 +236,16 @@ async def test_a_script_replays_with_nvtui_run_while_the_tui_stays_open(
             "sim0", "get-features", ["fid=temperature-threshold", "sel=saved"]
         )
         assert (await app.session.send(prepared)).completion.result == 330
+
+
+async def test_a_self_test_started_in_one_process_shows_its_progress_in_the_other(shells: Any) -> None:
+    a, b = shells(), shells()
+    assert a.submit("sim0", opcode=0x14, admin=True, nsid=0xFFFF_FFFF, cdw10=2)["ok"]  # extended: a minute
+    await asyncio.sleep(1.5)
+    log = data_of(b.submit("sim0", opcode=0x02, admin=True, cdw10=0x06 | 140 << 16, data_len=564))
+    assert log[0] == 2 and 1 <= log[1] <= 10  # the extended test, a few per cent done (wall clock)
+    busy = b.submit("sim0", opcode=0x14, admin=True, cdw10=1)
+    assert (busy["sct"], busy["sc"]) == (1, 0x1D)  # Device Self-test in Progress, for the other too
+    assert b.submit("sim0", opcode=0x14, admin=True, cdw10=0xF)["ok"]  # aborted from the other process
+    log = data_of(a.submit("sim0", opcode=0x02, admin=True, cdw10=0x06 | 140 << 16, data_len=564))
+    assert log[0] == 0 and log[4] == 0x21  # nothing running; the newest result: extended, aborted

@@ -145,7 +145,8 @@ class SimBackend(BackendBase):
                 "(MDTS); the kernel refuses it (EINVAL)"
             )
         ctrl = self.controller
-        await ctrl.lock.acquire_async(self.lock_timeout)
+        if not ctrl.lock.try_acquire():  # taken at once unless another process is in a command
+            await ctrl.lock.acquire_async(self.lock_timeout)
         try:  # no await until the lock is released: the command runs whole
             if cmd.admin and cmd.opcode == OPCODE_AER:
                 ctrl.sync()

@@ -120,12 +120,6 @@ class SelfTest:
     duration: float
 
 
-# What a command is compared against to find what it changed (a plain tuple: taken for every command):
-# counters, saved features, current features, timestamp, self-test, changed namespaces, namespaces' own.
-_Snapshot = tuple[
-    dict[str, int], dict[str, int], dict[str, int], object, object, tuple[int, ...],
-    list[tuple[object, tuple[int, ...]]],
-]  # fmt: skip
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -208,6 +202,7 @@ class SimController:
             clean = bool(state["clean_shutdown"])
         if first:
             self._power_on(clean)
+        self._remember()
 
     def _remove_stale_temporaries(self) -> None:
         """A checkpoint's temporary file left by a crash (the checkpoint it belonged to never took effect:
@@ -496,6 +491,7 @@ class SimController:
             old.close()
         self.journal = Journal.create(self.journal_path, generation, self.lock.fd)
         self._checkpoint_after = CHECKPOINT_BYTES
+        self._seen_counters = self.counters.copy()  # power-on time folded in: in the state, not a change
 
     def save(self) -> None:
         """Called by handlers where a change must be durable when the command completes. Every change is:
@@ -531,6 +527,7 @@ class SimController:
         self._stale = True  # until the load completes
         self._load(state)
         self._stale = False
+        self._remember()
 
     def _replay(self, *, live: bool) -> None:
         """Apply the journal's new records. `live`: they come from a process running beside this one, so
@@ -549,6 +546,8 @@ class SimController:
                 f"dropped the last record of {self.journal_path}, cut off by a crash while it was written "
                 "(its command was never acknowledged)"
             )
+        if replay.records:
+            self._remember()
 
     def _apply(self, rec: dict[str, object], where: str, live: bool) -> None:
         if "c" in rec:
@@ -586,49 +585,69 @@ class SimController:
 
     # --- one command: sync, execute, journal ------------------------------------------------------------
 
-    def _begin(self) -> _Snapshot:
-        self._new_errors, self._new_results, self._events = [], [], []
+    def _remember(self) -> None:
+        """The state as journaled so far (the last checkpoint and every record): what `_delta` compares the
+        state after a command with. Taken after loading and replaying; kept up to date by `_delta`."""
         features = self.features
-        return (
-            self.counters.copy(), features.saved.copy(), features.current.copy(), self.timestamp,
-            self.self_test, tuple(self.changed_namespaces), [ns.begin() for ns in self._ns_list],
-        )  # fmt: skip
+        self._seen_counters = self.counters.copy()
+        self._seen_saved = features.saved.copy()
+        self._seen_current = features.current.copy()
+        self._seen_timestamp = self.timestamp
+        self._seen_self_test = self.self_test
+        self._seen_changed = list(self.changed_namespaces)
+        for ns in self._ns_list:
+            ns.remember()
 
-    def _delta(self, snap: _Snapshot) -> dict[str, object]:
-        counters, saved, current, timestamp, self_test, changed, namespaces = snap
+    def _begin(self) -> None:
+        """Start a command: nothing of the last one is pending."""
+        if self._new_errors:
+            self._new_errors = []
+        if self._new_results:
+            self._new_results = []
+        if self._events:
+            self._events = []
+        for ns in self._ns_list:
+            ns.begin()
+
+    def _delta(self) -> dict[str, object]:
+        """What the command changed, as a journal record (empty when nothing), and remember it as recorded."""
         rec: dict[str, object] = {}
-        if self.counters != counters:
-            rec["c"] = {k: v for k, v in self.counters.items() if counters[k] != v}
+        counters, seen = self.counters, self._seen_counters
+        if counters != seen:
+            changed = {k: v for k, v in counters.items() if seen[k] != v}
+            seen.update(changed)
+            rec["c"] = changed
         features = self.features
-        if features.saved != saved:
-            rec["fs"] = features.saved.copy()
-        if features.current != current:
-            rec["fc"] = features.current.copy()
-        if self.timestamp != timestamp:
+        if features.saved != self._seen_saved:
+            rec["fs"] = self._seen_saved = features.saved.copy()
+        if features.current != self._seen_current:
+            rec["fc"] = self._seen_current = features.current.copy()
+        if self.timestamp != self._seen_timestamp:
+            self._seen_timestamp = self.timestamp
             rec["ts"] = list(self.timestamp) if self.timestamp is not None else None
         if self._new_errors:
             rec["el"] = self._new_errors
-        if self.self_test is not self_test:
-            test = self.self_test
+        if self.self_test is not self._seen_self_test:
+            test = self._seen_self_test = self.self_test
             rec["st"] = None if test is None else {
                 "code": test.code, "nsid": test.nsid, "started": test.started, "duration": test.duration
             }  # fmt: skip
         if self._new_results:
             rec["sr"] = self._new_results
-        if len(changed) != len(self.changed_namespaces) or tuple(self.changed_namespaces) != changed:
-            rec["cn"] = list(self.changed_namespaces)
-        ns_rec = {}
-        for ns, since in zip(self._ns_list, namespaces, strict=True):
-            delta = ns.delta(since)
+        if self.changed_namespaces != self._seen_changed:
+            rec["cn"] = self._seen_changed = list(self.changed_namespaces)
+        ns_rec = None
+        for ns in self._ns_list:
+            delta = ns.delta()
             if delta:
+                if ns_rec is None:
+                    ns_rec = rec["ns"] = {}
                 ns_rec[ns.key] = delta
-        if ns_rec:
-            rec["ns"] = ns_rec
         if self._events:
             rec["ev"] = self._events
         return rec
 
-    def _commit(self, snap: _Snapshot) -> None:
+    def _commit(self) -> None:
         """Journal what the command changed (one write), checkpoint when due, make it durable after a
         Flush, then discard the blocks the record says are discarded. OSError: the record was not written."""
         reformatted = synced = discards = False
@@ -638,7 +657,7 @@ class SimController:
             discards |= bool(ns.pending)
         if reformatted:
             self.lock.check_in_place()  # the format is checkpointed by path: refused before it is recorded
-        rec = self._delta(snap)
+        rec = self._delta()
         if rec:
             if self.journal is None:  # a checkpoint failed between the state and its journal
                 self.lock.check_in_place()
@@ -681,10 +700,10 @@ class SimController:
         """Run `work` as one command (the caller holds the folder lock): up to date first, journaled after.
         Anything but a journaling failure propagates after the in-memory state is read again."""
         self.sync()
-        snap = self._begin()
+        self._begin()
         try:
             result = work()
-            self._commit(snap)
+            self._commit()
         except BaseException:
             self._abandon()
             raise
@@ -695,7 +714,7 @@ class SimController:
         caller holds the folder lock. When the command's record cannot be written, the command fails (Write
         Fault for I/O, Internal Error for admin) and changes nothing."""
         self.sync()
-        snap = self._begin()
+        self._begin()
         try:
             outcome = self._run(cmd)
             if latency is not None and latency.enabled:
@@ -705,7 +724,7 @@ class SimController:
             self._abandon()
             raise
         try:
-            self._commit(snap)
+            self._commit()
         except DeviceError:
             self._abandon()
             raise
@@ -716,10 +735,10 @@ class SimController:
                 if cmd.admin
                 else CommandFailed(SCT_MEDIA, SC_WRITE_FAULT, dnr=False)
             )  # the state could not be recorded: the command did not take effect
-            snap = self._begin()
+            self._begin()
             self.log_error(cmd, failure)
             try:
-                self._commit(snap)
+                self._commit()
             except OSError:
                 self._abandon()  # not even the error log entry can be recorded
             return Outcome(status=failure.status, kind=outcome.kind, delay_ns=outcome.delay_ns)

@@ -56,6 +56,7 @@ class Namespace:
         self.reformatted = False
         self.synced = False  # a Flush made this namespace's blocks durable
         self._apply_format(0)
+        self.remember()
 
     def _apply_format(self, index: int) -> None:
         self.format_index = index
@@ -157,23 +158,25 @@ class Namespace:
 
     # --- the journal's view ------------------------------------------------------------------------------
 
-    def begin(self) -> tuple[object, tuple[int, ...]]:
-        """Start a command: forget the last record's changes; what `delta` compares against."""
+    def remember(self) -> None:
+        """The namespace as journaled so far (see SimController._remember)."""
+        self._seen_ranges = self.uncorrectable.ranges
+        self._seen_zchanged = list(self.zones.changed) if self.zones is not None else []
+        self.begin()
+
+    def begin(self) -> None:
+        """Start a command: forget the last record's changes."""
         if self.changes:
             self.changes = []
         self.reformatted = self.synced = False
-        zones = self.zones
-        if zones is not None:
-            if zones.dirty:
-                zones.dirty.clear()
-            return self.uncorrectable.ranges, tuple(zones.changed)
-        return self.uncorrectable.ranges, ()
+        if self.zones is not None and self.zones.dirty:
+            self.zones.dirty.clear()
 
-    def delta(self, since: tuple[object, tuple[int, ...]]) -> dict[str, object] | None:
-        """What the command changed, as the journal records it (None when nothing)."""
+    def delta(self) -> dict[str, object] | None:
+        """What the command changed, as the journal records it (None when nothing); remembered as recorded."""
         zones = self.zones
-        if not (self.changes or self.reformatted or self.uncorrectable.ranges is not since[0]) and (
-            zones is None or (not zones.dirty and tuple(zones.changed) == since[1])
+        if not (self.changes or self.reformatted or self.uncorrectable.ranges is not self._seen_ranges) and (
+            zones is None or (not zones.dirty and zones.changed == self._seen_zchanged)
         ):
             return None  # the common case, decided quickly
         rec: dict[str, object] = {}
@@ -181,14 +184,15 @@ class Namespace:
             rec["f"] = self.format_index
         if self.changes:
             rec["a"] = self.changes
-        if self.uncorrectable.ranges is not since[0]:
+        if self.uncorrectable.ranges is not self._seen_ranges:
+            self._seen_ranges = self.uncorrectable.ranges
             rec["u"] = self.uncorrectable.to_json()
         if zones is not None:
             if zones.dirty:
                 rec["z"] = zones.rows(zones.dirty)
                 rec["zo"] = zones.order()
-            if tuple(zones.changed) != since[1]:
-                rec["zc"] = list(zones.changed)
+            if zones.changed != self._seen_zchanged:
+                rec["zc"] = self._seen_zchanged = list(zones.changed)
         return rec
 
     def apply(self, rec: dict[str, object], where: str) -> None:
