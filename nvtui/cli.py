@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
 
     send = sub.add_parser("send", help="send one command")
-    send.add_argument("device", metavar="DEV")
-    send.add_argument("command", metavar="CMD")
+    send.add_argument("device", metavar="DEV", nargs="?")
+    send.add_argument("command", metavar="CMD", nargs="?")
     send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
                       help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
     send.add_argument("--data-len", type=_byte_count, metavar="N")
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
     send.add_argument("--json", action="store_true")
+    send.add_argument(
+        "--nvme-cli", metavar="LINE", help="an nvme-cli line to send instead of CMD (DEV replaces its device)"
+    )
 
     run = sub.add_parser("run", help="replay a saved command script")
     run.add_argument("script", type=Path, metavar="SCRIPT")
@@ -84,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--poll", action="store_true", help="polled completions (IOPOLL)")
     bench.add_argument("--allow-destructive", action="store_true")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--fio-job", type=Path, metavar="FILE", help="also write the run as a fio job file")
+
+    serve = sub.add_parser("serve", help="the TUI in a browser (textual-serve), on 127.0.0.1 by default")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, metavar="P")
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="listen on a non-loopback address"
+    )
+
+    doctor = sub.add_parser("doctor", help="check the machine and the devices for what nvtui needs")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--poll", action="store_true", help="polled completions wanted: poll queues")
+    doctor.add_argument("devices", nargs="*", metavar="DEV", help="check these devices (default: all found)")
 
     cat = sub.add_parser("catalogue", help="list the command catalogue or check a catalogue file")
     cat_sub = cat.add_subparsers(dest="catalogue_verb", metavar="ACTION", parser_class=_Parser, required=True)
@@ -201,6 +217,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     from nvtui.session import Session
 
     catalogue = _load_catalogue(catalogue_files(args))
+    if args.nvme_cli is not None:
+        from nvtui.nvmecli.face import run_send
+
+        return run_send(args, catalogue)
+    if args.device is None or args.command is None:
+        raise UsageError("send needs DEV and CMD (or --nvme-cli LINE)")
     data = _read_data_in(args.data_in)
     if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
         raise UsageError(f"--data-out {args.data_out} is a directory")
@@ -337,6 +359,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from nvtui.bench import run_bench
 
+    if args.fio_job is not None:
+        _write_fio_job(args)
     result = asyncio.run(
         run_bench(
             args.device, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds,
@@ -363,6 +387,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if result.errors:
             print(f"  errors {result.errors:,} (first: {result.first_error})")
     return EXIT_STATUS if result.errors else EXIT_OK
+
+
+def _write_fio_job(args: argparse.Namespace) -> None:
+    """The bench's parameters as a fio job file (io_uring_cmd), written before the run, checked first."""
+    from nvtui.nvmecli.fio import fio_job
+    from nvtui.safeio import OutputFile
+
+    device = args.device if args.device.startswith(("/dev/", "sim")) else f"/dev/{args.device}"
+    text = fio_job(device, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds,
+                   fixed_buffers=args.fixed_buffers, poll=args.poll)  # fmt: skip
+    with OutputFile(args.fio_job, "--fio-job") as out:
+        out.commit(text.encode())
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -392,9 +428,28 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_app(device=args.device, catalogue_files=args.catalogue, backend=args.backend)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from nvtui.serve import serve
+
+    return serve(args.host, args.port, allow_remote=args.allow_remote, device=args.device,
+                 catalogue_files=args.catalogue, backend=args.backend)  # fmt: skip
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0: everything nvtui needs is there; 1: warnings; 3: problems."""
+    from nvtui.doctor import render, run_doctor
+
+    report = run_doctor(args.devices, poll=args.poll)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(render(report))
+    return report.exit_code
+
+
 VERBS = {
     "list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue,
-    "sim": cmd_sim,
+    "serve": cmd_serve, "doctor": cmd_doctor, "sim": cmd_sim,
 }  # fmt: skip
 
 

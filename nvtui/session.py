@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
-from nvtui.catalogue import Catalogue, CommandDef, nvme_cli_line
+from nvtui.catalogue import Catalogue, CommandDef
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
@@ -54,16 +54,30 @@ class SendResult:
     device_path: str  # the device as nvme-cli would name it (/dev/ng0n1, or the simulator's name)
     notices: tuple[str, ...] = ()
     sent_at: float = field(default_factory=time.time)
+    catalogue: Catalogue | None = field(default=None, repr=False)  # for the idiomatic nvme-cli line
 
     @property
     def ok(self) -> bool:
         return self.completion.ok
 
     @cached_property
+    def nvme_cli_pair(self) -> tuple[str | None, str]:
+        """(nvme-cli's own verb, or None; the passthrough form), worked out when first asked for (a replay
+        of a long script shows only statuses)."""
+        from nvtui.nvmecli.export import nvme_cli_lines
+
+        p = self.prepared
+        return nvme_cli_lines(self.catalogue, p.defn, p.values, p.command, self.device_path)
+
+    @property
     def nvme_cli(self) -> str:
-        """The equivalent nvme-cli command line, worked out when first asked for (a replay of a long script
-        shows only statuses)."""
-        return nvme_cli_line(self.prepared.defn, self.prepared.command, self.device_path)
+        """The equivalent nvme-cli command line: nvme-cli's own verb where one says it, else passthrough."""
+        idiomatic, passthru = self.nvme_cli_pair
+        return idiomatic or passthru
+
+    @property
+    def nvme_cli_passthru(self) -> str:
+        return self.nvme_cli_pair[1]
 
     def to_json(self) -> dict[str, object]:
         p, c = self.prepared, self.completion
@@ -77,6 +91,7 @@ class SendResult:
             "data_len": p.command.data_len,
             "decoded": self.decoded.to_json() if self.decoded is not None else None,
             "nvme_cli": self.nvme_cli,
+            "nvme_cli_passthru": self.nvme_cli_passthru,
         }
 
 
@@ -173,6 +188,7 @@ class Session:
             decoder=decoder_name,
             device_path=str(device_path),
             notices=notices,
+            catalogue=self.catalogue,
         )
         self.history.append(result)
         if prepared.defn.id == "format-nvm" and completion.ok:
@@ -264,7 +280,7 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
         if effects.ok and effects.completion.data:
             admin, io = supported_opcodes(effects.completion.data)
             queues = {"admin": admin, "io": io} if backend.nsid else {"admin": admin}
-            entries = [e for e in catalogue.entries if not e.raw]
+            entries = [e for e in catalogue.entries if not e.raw and not e.preset_of]  # presets: their entry
             for queue, opcodes in queues.items():
                 on_queue = [e for e in entries if e.queue == queue]
                 supported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode in opcodes}))

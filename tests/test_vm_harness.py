@@ -37,6 +37,7 @@ def test_apt_packages_cover_the_recipe() -> None:
         "zstd",
         "fio",
         "nvme-cli",
+        "chromium",  # not the VM's: the host's browser test of nvtui serve
     }
 
 

@@ -18,6 +18,7 @@ from nvtui.catalogue.model import (
     SPAN_RE,
     WIDTH,
     ByValue,
+    CatalogueError,
     CommandDef,
     DecodeRule,
     FieldDef,
@@ -30,7 +31,7 @@ from nvtui.errors import UsageError
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, DataDirection
 
 if TYPE_CHECKING:
-    from nvtui.catalogue.schema import EntryModel, FieldModel
+    from nvtui.catalogue.schema import EntryModel, FieldModel, PresetModel
 
 class EntryProblems(Exception):
     """Problems found while building one entry: (path within the entry, message) pairs."""
@@ -391,3 +392,83 @@ def bind_raw(entries: list[CommandDef]) -> list[CommandDef]:
     return out
 
 
+
+
+# --- presets ---------------------------------------------------------------------------------------------
+
+
+PRESET_SET = "preset"  # presets are listed together (the composer's group), whatever their entry's set
+
+
+def build_preset_draft(model: PresetModel, source: Path, line: int) -> CommandDef:
+    """A preset as read from its file: resolved against the entry it names by `resolve_presets`, once every
+    file is loaded (the entry may come from another file)."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for i, alias in enumerate(model.aliases):
+        if not re.match(KEBAB, alias):
+            problems.append((("aliases", i), f"alias {alias!r} must be lowercase kebab-case"))
+    for name in set(model.fields) & set(model.defaults):
+        problems.append((("defaults", name), f"field {name} is fixed by `fields:`; it takes no default"))
+    if problems:
+        raise EntryProblems(problems)
+    return CommandDef(
+        id=model.id, name=model.name, set="", opcode=0, queue="admin", spec="", help=model.help,
+        aliases=tuple(model.aliases), fields=(), declared_direction=None, length=None, metadata=False,
+        decode_rules=(), result_decoder=None, result_context=(), destructive=True, refused=None, raw=False,
+        source=source, line=line, preset_of=model.preset, preset_fixed=tuple(model.fields.items()),
+        preset_defaults=tuple(model.defaults.items()), preset_draft=True,
+    )  # fmt: skip
+
+
+def resolve_presets(
+    entries: Sequence[CommandDef], known: Mapping[str, CommandDef]
+) -> tuple[list[CommandDef], list[CatalogueError]]:
+    """Presets among `entries` resolved against the entries they name in `known` (the catalogue as it
+    stands after the preset's own file: a later file overriding the entry does not change the preset): the
+    entry's opcode, queue, data, decoding and destructive flag, with the preset's fixed fields pinned
+    (min = max = the value) and its defaults set. Other entries pass through.
+
+    A preset never weakens the destructive guard: it is exactly as destructive (and as refused) as its
+    entry, and a preset of a raw passthrough entry or of another preset is refused.
+    """
+    by_id = {k: e for k, e in known.items() if not e.preset_draft}
+    out: list[CommandDef] = []
+    errors: list[CatalogueError] = []
+    for e in entries:
+        if not e.preset_draft:
+            out.append(e)
+            continue
+        try:
+            out.append(_resolve_preset(e, by_id))
+        except UsageError as exc:
+            errors.append(CatalogueError(e.source, e.line, "preset", str(exc), e.id))
+    return out, errors
+
+
+def _resolve_preset(draft: CommandDef, by_id: Mapping[str, CommandDef]) -> CommandDef:
+    base = by_id.get(draft.preset_of or "")
+    if base is None:
+        raise UsageError(f"no catalogue entry {draft.preset_of!r} to be a preset of")
+    if base.raw or base.preset_of:
+        raise UsageError(f"{base.id} is a {'raw passthrough' if base.raw else 'preset'}: no preset of it")
+    fields = {f.name: f for f in base.fields}
+    for name, raw in (*draft.preset_fixed, *draft.preset_defaults):
+        if name not in fields:
+            raise UsageError(f"{base.id} has no field {name!r} (fields: {', '.join(fields)})")
+        fdef = fields[name]
+        if isinstance(raw, str) and raw == DEVICE_NSID and name == "nsid":
+            fields[name] = replace(fdef, default=None)
+            continue
+        value = _value_of(fdef, raw)
+        if (name, raw) in draft.preset_fixed:
+            fields[name] = replace(
+                fdef, default=value, min=value, max=value, required=False, fixed_by=draft.id
+            )
+        else:
+            fields[name] = replace(fdef, default=value, required=False)
+    return replace(
+        base, id=draft.id, name=draft.name, set=PRESET_SET, help=draft.help, aliases=draft.aliases,
+        fields=tuple(fields[f.name] for f in base.fields), source=draft.source, line=draft.line,
+        preset_of=base.id, preset_fixed=draft.preset_fixed, preset_defaults=draft.preset_defaults,
+        preset_draft=False,
+    )  # fmt: skip

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nvtui.catalogue.build import EntryProblems, bind_raw, build_entry, pydantic_path, resolve_decoders
+from nvtui.catalogue.build import (
+    EntryProblems,
+    bind_raw,
+    build_entry,
+    build_preset_draft,
+    pydantic_path,
+    resolve_decoders,
+    resolve_presets,
+)
 from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
 from nvtui.locations import user_catalogue_dir
 
@@ -126,6 +134,9 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
         if not isinstance(raw, dict):
             errors.append(CatalogueError(path, line_of(lines, base), "", "an entry is a mapping", label))
             continue
+        if "preset" in raw:
+            _parse_preset(raw, path, lines, base, label, seen, entries, errors)
+            continue
         try:
             model = EntryModel.model_validate(raw)
         except ValidationError as exc:
@@ -152,6 +163,37 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
                     CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
                 )
     return FileResult(tuple(entries), tuple(errors))
+
+
+def _parse_preset(
+    raw: dict[str, Any], path: Path, lines: Any, base: tuple[Any, ...], label: str, seen: dict[str, int],
+    entries: list[CommandDef], errors: list[CatalogueError],
+) -> None:  # fmt: skip
+    """A `preset:` entry: validated and kept as a draft, resolved once every file is loaded."""
+    from pydantic import ValidationError
+
+    from nvtui.catalogue.schema import PresetModel
+    from nvtui.yamlio import dotted, line_of
+
+    try:
+        model = PresetModel.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = pydantic_path(raw, err["loc"], err["type"] == "missing")
+            where_line = line_of(lines, base + where)
+            errors.append(CatalogueError(path, where_line, dotted(where), err["msg"], label))
+        return
+    line = line_of(lines, base)
+    if model.id in seen:
+        message = f"duplicate id: also defined at line {seen[model.id]}"
+        errors.append(CatalogueError(path, line_of(lines, (*base, "id")), "id", message, label))
+        return
+    seen[model.id] = line
+    try:
+        entries.append(build_preset_draft(model, path, line))
+    except EntryProblems as exc:
+        for where, message in exc.problems:
+            errors.append(CatalogueError(path, line_of(lines, base + where), dotted(where), message, label))
 
 
 def _entry_label(commands: list[Any], i: int) -> str:
@@ -181,14 +223,25 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
         result = load_file(path, decoders)
         errors.extend(result.errors)
         for entry in result.entries:
-            order[entry.id] = entry  # dict keeps the first position, takes the last value
+            if not entry.preset_draft:
+                order[entry.id] = entry  # dict keeps the first position, takes the last value
+        presets, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+        errors.extend(preset_errors)
+        for entry in presets:
+            order[entry.id] = entry
     entries = bind_raw(list(order.values()))
     return Catalogue(entries=entries, errors=errors, files=files)
 
 
 
 def check_file(path: Path) -> list[CatalogueError]:
-    """Every problem in one catalogue file, checked on its own (for `nvtui catalogue check FILE`)."""
-    return list(load_file(Path(path), resolve_decoders()).errors)
+    """Every problem in one catalogue file, checked on its own (for `nvtui catalogue check FILE`); its
+    presets are checked against the built-in catalogue and the file's own entries."""
+    decoders = resolve_decoders()
+    result = load_file(Path(path), decoders)
+    builtin = load_file(BUILTIN_CATALOGUE, decoders).entries if Path(path) != BUILTIN_CATALOGUE else ()
+    order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
+    _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+    return [*result.errors, *preset_errors]
 
 

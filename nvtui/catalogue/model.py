@@ -121,6 +121,7 @@ class FieldDef:
     max: int
     zero_based: bool
     help: str
+    fixed_by: str | None = None  # the preset whose id fixes this field's value (min = max = default)
 
     @property
     def width(self) -> int:
@@ -155,6 +156,12 @@ class FieldDef:
         return None
 
     def _range_error(self, shown: str) -> UsageError:
+        if self.fixed_by is not None:
+            fixed = self.name_of(self.min) or str(self.min)
+            return UsageError(
+                f"field {self.name}: {self.fixed_by} fixes it to {fixed} "
+                f"(range {self.range_text()}), not {shown}"
+            )
         note = f" ({self.zero_based_note()})" if self.zero_based else ""
         return UsageError(f"field {self.name}: {shown} out of range {self.range_text()}{note}")
 
@@ -265,6 +272,12 @@ class CommandDef:
     # For raw entries, bound by the catalogue: opcodes of non-destructive / refused entries on this queue.
     safe_opcodes: frozenset[int] = frozenset()
     refused_opcodes: Mapping[int, str] = field(default_factory=dict)
+    # Presets (`smart-log`): the entry they are a preset of; a draft (not yet resolved against its entry)
+    # carries its fixed and default values as given in the file, by field name.
+    preset_of: str | None = None
+    preset_fixed: tuple[tuple[str, int | str], ...] = ()
+    preset_defaults: tuple[tuple[str, int | str], ...] = ()
+    preset_draft: bool = False
 
     # -- description --
 

@@ -1,9 +1,29 @@
-"""The nvme-cli command line equivalent to a command."""
+"""The nvme-cli command line equivalent to a command: the passthrough form (any command), and the device as
+nvme-cli names it (a simulated device becomes a placeholder the user replaces). The idiomatic form, with
+nvme-cli's own verb, is `nvtui.nvmecli.idiomatic_line`; `nvtui.nvmecli.nvme_cli_lines` gives both.
+"""
 
 from __future__ import annotations
 
+import re
+
 from nvtui.catalogue.model import CommandDef
 from nvtui.nvme.command import CDW_NAMES, Command, DataDirection
+
+CONTROLLER_PLACEHOLDER = "/dev/nvmeX"
+NAMESPACE_PLACEHOLDER = "/dev/nvmeXnY"
+_SIM_NAMESPACE = re.compile(r"^(?:/dev/)?sim\d+n\d+$")
+_SIM_CONTROLLER = re.compile(r"^(?:/dev/)?sim\d+$")
+
+
+def nvme_cli_device(device_path: str) -> str:
+    """The device as an nvme-cli line names it: real devices as they are, a simulated one as a placeholder
+    (`/dev/nvmeX` for a controller, `/dev/nvmeXnY` for a namespace): nvme-cli cannot open `sim0n1`."""
+    if _SIM_NAMESPACE.match(device_path):
+        return NAMESPACE_PLACEHOLDER
+    if _SIM_CONTROLLER.match(device_path):
+        return CONTROLLER_PLACEHOLDER
+    return device_path
 
 
 def nvme_cli_line(
@@ -18,7 +38,7 @@ def nvme_cli_line(
     import shlex
 
     args = [
-        "nvme", "admin-passthru" if cmd.admin else "io-passthru", shlex.quote(device_path),
+        "nvme", "admin-passthru" if cmd.admin else "io-passthru", shlex.quote(nvme_cli_device(device_path)),
         f"--opcode={cmd.opcode:#04x}", f"--namespace-id={cmd.nsid}",
     ]  # fmt: skip
     if cmd.flags:

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nvtui.catalogue.model import KEBAB
 
-__all__ = ["DataModel", "EntryModel", "FieldModel", "FileModel", "ResultDecodeModel", "RuleModel"]
+__all__ = [
+    "DataModel", "EntryModel", "FieldModel", "FileModel", "PresetModel", "ResultDecodeModel", "RuleModel",
+]  # fmt: skip
 
 
 class _Model(BaseModel):
@@ -65,6 +67,19 @@ class EntryModel(_Model):
     destructive: bool = False
     refused: str | None = None
     raw: bool = False
+
+
+class PresetModel(_Model):
+    """A preset: a named command with fixed field values (`smart-log` = get-log-page lid=smart), taking
+    everything else (opcode, queue, data, decoding, and whether it is destructive) from the entry it names."""
+
+    id: str = Field(pattern=KEBAB)
+    preset: str = Field(pattern=KEBAB)  # the entry it is a preset of
+    name: str
+    help: str
+    aliases: list[str] = Field(default_factory=list)
+    fields: dict[str, int | str] = Field(default_factory=dict)  # fixed: the user cannot change them
+    defaults: dict[str, int | str] = Field(default_factory=dict)  # changeable, unlike the entry's
 
 
 class FileModel(_Model):

@@ -667,7 +667,7 @@ def broken_scripts(draw: st.DrawFn) -> BrokenScript:
     elif kind == "unknown-command":
         steps[i]["command"] = draw(
             st.text(min_size=1, max_size=20).filter(lambda s: s.strip().lower() not in KNOWN_COMMANDS)
-            | st.sampled_from(["format", "identify-controller", "smart-log", "readd"])
+            | st.sampled_from(["format", "identify-controller", "smart-health-log", "readd"])
         )
     elif kind == "unknown-field":
         steps[i]["fields"]["zz" + draw(st.text(string.ascii_lowercase, max_size=6))] = draw(st.integers(0, 9))

@@ -32,12 +32,15 @@ NSID_CONVENTIONAL, NSID_ZONED, NSID_METADATA = 1, 2, 3
 #: Tests marked ``unplug`` remove the VM's NVMe controller (``device_del``) for the rest of the boot.
 #: A boot runs either them alone (``python -m tests.vm.run --unplug`` sets this) or everything else.
 UNPLUG_BOOT = os.environ.get("NVTUI_VM_UNPLUG") == "1"
+#: Tests marked ``nopoll`` need the nvme module without poll queues: ``run.py --no-poll-queues`` boots that.
+NOPOLL_BOOT = os.environ.get("NVTUI_VM_NOPOLL") == "1"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "unplug: hot-unplugs the VM's NVMe controller; own boot (run.py --unplug)"
     )
+    config.addinivalue_line("markers", "nopoll: nvme without poll queues; own boot (run.py --no-poll-queues)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -50,7 +53,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
     if IN_VM:
         # Deselected, not skipped: the VM runner fails on any skip.
-        keep = [i for i in items if (i.get_closest_marker("unplug") is not None) == UNPLUG_BOOT]
+        keep = [
+            i
+            for i in items
+            if (i.get_closest_marker("unplug") is not None) == UNPLUG_BOOT
+            and (i.get_closest_marker("nopoll") is not None) == NOPOLL_BOOT
+        ]
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep

@@ -22,6 +22,7 @@ fail() {
 
 while read -r ko args; do
 	[ -n "$ko" ] || continue
+	[ "$ko" = nvme.ko ] && [ -n "${NVTUI_NVME_PARAMS+x}" ] && args=$NVTUI_NVME_PARAMS
 	insmod "/lib/modules/$ko" $args || echo "nvtui-vm init: insmod $ko $args failed"
 done </lib/modules/load.list
 

@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run only the tests marked unplug (they hot-unplug the NVMe controller), in a boot of their own",
     )
+    p.add_argument(
+        "--no-poll-queues",
+        action="store_true",
+        help="run only the tests marked nopoll, in a boot whose nvme module has no poll queues",
+    )
     p.add_argument("--guest-pytest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     ns = p.parse_args(argv)
@@ -128,7 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         vm.log(f"running in the VM: {shlex.join(command)}")
         env = {"NVTUI_VM_UNPLUG": "1"} if ns.unplug else {}
-        result = vm.run_vm(command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT), env=env)
+        params = None
+        if ns.no_poll_queues:
+            env, params = {"NVTUI_VM_NOPOLL": "1"}, "poll_queues=0"
+        result = vm.run_vm(
+            command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT), env=env, nvme_params=params
+        )
     except vm.VMTimeout as e:
         vm.log(f"TIMEOUT: {e}")
         return EXIT_TIMEOUT

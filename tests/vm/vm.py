@@ -48,6 +48,7 @@ APT_PACKAGES: tuple[str, ...] = (
     "zstd",
     "fio",
     "nvme-cli",
+    "chromium",  # the browser test of `nvtui serve` (tests/test_serve.py), on the host
 )
 
 #: ``--kernel`` aliases: the meta package whose dependency names the current image package.
@@ -992,6 +993,7 @@ def run_vm_once(
     output: Callable[[bytes], None] | None = None,
     on_monitor: Callable[[QMP], None] | None = None,
     keep_rundir: bool = False,
+    nvme_params: str | None = None,
 ) -> VMResult:
     """Boot the VM, run *argv* in it, stream its output to *output* (default: stdout).
 
@@ -1019,6 +1021,8 @@ def run_vm_once(
             "NVTUI_END": f"\x1eNVTUI-END-{nonce}:",
             "NVTUI_KEEP_DIR": kept_under_tmp(cwd),
         }
+        if nvme_params is not None:  # a boot variant: the nvme module's parameters instead of MODULE_PARAMS'
+            config["NVTUI_NVME_PARAMS"] = nvme_params
         initrd = rundir / "initrd.cpio"
         with open(initrd, "wb") as f:
             f.write(k.initramfs.read_bytes())
