@@ -552,3 +552,14 @@ def test_sim_reset_is_refused_while_a_process_has_the_drive_open(
         holder.wait()
     assert run_cli(["sim", "reset", "--yes"]).code == 0
     assert not (sim_dir / "sim0.json").exists()
+
+
+async def test_files_an_older_nvtui_made_readable_to_others_become_private(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        await ns.submit(write(0, b"mine".ljust(512, b"\0")))
+    for name in ("sim0n1.img", "sim0n1.meta", "sim0.lock"):
+        (sim_dir / name).chmod(0o644)  # as versions before this one created them
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(0))).data == b"mine".ljust(512, b"\0")
+    for name in state_files():
+        assert stat.S_IMODE((sim_dir / name).stat().st_mode) == 0o600, name

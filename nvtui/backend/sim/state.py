@@ -347,6 +347,8 @@ def open_named(path: Path, flags: int, dir_fd: int | None = None) -> int:
     if st.st_uid != os.geteuid():
         os.close(fd)
         raise DeviceError(f"{path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()})")
+    if st.st_mode & 0o077:  # made by an older nvtui (0644): a namespace image is the user's data alone
+        os.fchmod(fd, 0o600)
     os.set_blocking(fd, True)
     return fd
 
