@@ -165,3 +165,34 @@ def test_zone_appends_killed_at_generated_points_keep_what_was_acknowledged(paus
                 ledger.ack(i, result)
             asyncio.run(ledger.check(acks[-1][0] + 1, stats))
             index = acks[-1][0] + 2
+
+
+@props(100)
+@given(
+    n=st.integers(min_value=1, max_value=20_000),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 5000), st.booleans()), max_size=30),
+    window=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+)
+def test_the_allocation_map_finds_every_run_repair_relies_on(
+    n: int, edits: list[tuple[float, int, bool]], window: tuple[float, float]
+) -> None:
+    from nvtui.backend.sim.storage import Bitmap
+
+    bitmap, plain = Bitmap(n), [False] * n
+    for where, length, value in edits:
+        start = int(where * (n - 1))
+        length = min(length, n - start)
+        bitmap.set_range(start, length, value)
+        plain[start : start + length] = [value] * length
+    lo, hi = sorted(int(w * n) for w in window)
+    assert bitmap.count == sum(plain)
+    for value in (False, True):
+        expected, i = [], lo
+        while i < hi:
+            j = i
+            while j < hi and plain[j] == plain[i]:
+                j += 1
+            if plain[i] == value:
+                expected.append((i, j))
+            i = j
+        assert list(bitmap.runs(lo, hi, value)) == expected

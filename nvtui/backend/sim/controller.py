@@ -652,9 +652,10 @@ class SimController:
         Flush, then discard the blocks the record says are discarded. OSError: the record was not written."""
         reformatted = synced = discards = False
         for ns in self._ns_list:
-            reformatted |= ns.reformatted
-            synced |= ns.synced
-            discards |= bool(ns.pending)
+            if ns.reformatted or ns.synced or ns.pending:  # rarely: a format, a flush, a discard
+                reformatted |= ns.reformatted
+                synced |= ns.synced
+                discards |= bool(ns.pending)
         if reformatted:
             self.lock.check_in_place()  # the format is checkpointed by path: refused before it is recorded
         rec = self._delta()

@@ -108,9 +108,6 @@ class Bitmap:
             raise Damaged(f"{where} does not hold {size} bytes (one bit per block)")
         return cls(nbits, raw)
 
-    def value(self, index: int) -> bool:
-        return bool(self.bits[index >> 3] >> (index & 7) & 1)
-
     def runs(self, start: int, end: int, value: bool) -> Iterator[tuple[int, int]]:
         """The maximal runs [s, e) within [start, end) whose bits are all `value`, in order."""
         piece = 4096
@@ -222,7 +219,7 @@ class BlockFile:
         while offset < size:
             try:
                 start = os.lseek(self.fd, offset, os.SEEK_DATA)
-            except OSError:  # ENXIO: only a hole remains (or the filesystem cannot tell: see below)
+            except OSError:  # ENXIO: only a hole remains
                 return
             end = os.lseek(self.fd, start, os.SEEK_HOLE)
             yield start, end
