@@ -375,12 +375,17 @@ def reset(directory: Path | None = None, *, lock_timeout: float = 2.0) -> list[s
                 raise DeviceError(
                     f"the simulated controller in {directory} is open in process {who}: close it there first"
                 )
-            removed = []
-            for name in sorted(os.listdir(lock.fd)):
-                if name in state_files() or is_temporary(name):
-                    os.unlink(name, dir_fd=lock.fd)  # a symlink is removed, never followed
-                    removed.append(name)
-            return removed
+            names = sorted(os.listdir(lock.fd))
+            ours = [name for name in names if name in state_files() or is_temporary(name)]
+            for name in ours:
+                if stat.S_ISDIR(os.stat(name, dir_fd=lock.fd, follow_symlinks=False).st_mode):
+                    raise DeviceError(
+                        f"{directory / name} is a folder, not a file nvtui made: move it away first "
+                        "(nothing was removed)"
+                    )
+            for name in ours:
+                os.unlink(name, dir_fd=lock.fd)  # a symlink is removed, never followed
+            return ours
         finally:
             if session is not None:
                 session.close()
