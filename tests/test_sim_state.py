@@ -278,8 +278,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "error log value too wide": (in_state(put("error_log", [{**ENTRY, "lba": 1 << 70}])), "error_log[0].lba"),
     "negative counter": (in_state(put("counters.power_cycles", -1)), "counters.power_cycles = -1 is outside"),
     "unknown counter": (in_state(put("counters.bogus", 1)), "counters.bogus is not a counter"),
-    "journal record corrupt in the middle": (corrupt_middle_record, "corrupt, with good ones after it"),
-    "journal record nvtui never writes": (garbage_record, "outside the zone"),
+    "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
+    "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
     "journal of another generation": (
         journal_header(b"nvtui-sim-journal 1 99\n"),
         "generation 99 does not follow",

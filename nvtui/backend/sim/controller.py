@@ -537,8 +537,11 @@ class SimController:
         try:
             replay = self.journal.read_new()
             for n, record in enumerate(replay.records):
-                self._apply(record, f"record {n + 1} after byte {start}", live)
-        except (Damaged, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+                try:
+                    self._apply(record, "", live)
+                except (Damaged, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+                    raise Damaged(f"record {n + 1} after byte {start}: {str(exc).lstrip('.')}") from None
+        except Damaged as exc:
             self._stale = True
             raise StateDamaged(self.journal_path, str(exc)[:200]) from None
         if replay.torn:

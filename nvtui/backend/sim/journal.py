@@ -103,15 +103,13 @@ class Journal:
         lines = data.split(b"\n")
         tail = lines.pop()  # after the last newline: empty unless the last write was cut short
         bad_at: int | None = None
-        for number, line in enumerate(lines, 1):
+        for line in lines:
             record = _decode(line)
             if record is None:
                 if bad_at is None:
                     bad_at = offset
             elif bad_at is not None:
-                raise Damaged(
-                    f"a record {number} lines after byte {self.size} is corrupt, with good ones after it"
-                )
+                raise Damaged(f"the record at byte {bad_at} is corrupt, and good records follow it")
             else:
                 out.records.append(record)
             offset += len(line) + 1
