@@ -222,7 +222,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
         return run_send(args, catalogue)
     if args.device is None or args.command is None:
-        raise UsageError("send needs DEV and CMD (or --nvme-cli LINE)")
+        raise UsageError("send: DEV and CMD are required (or --nvme-cli LINE)")
     data = _read_data_in(args.data_in)
     if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
         raise UsageError(f"--data-out {args.data_out} is a directory")

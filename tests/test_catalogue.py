@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from pathlib import Path
 
 import pytest
@@ -162,13 +161,12 @@ def test_by_set_groups_in_catalogue_order(cat: Catalogue) -> None:
     assert cat.source_of("identify") == BUILTIN_CATALOGUE
 
 
-def test_builtin_catalogue_loads_in_well_under_a_second() -> None:
+def test_builtin_catalogue_validates_without_the_cache() -> None:
+    # How long this takes is measured in benchmarks/, not here: a timed unit test fails on a loaded machine.
     decoders = catalogue_mod.resolve_decoders()
-    start = time.perf_counter()
     result = catalogue_mod.parse_file(BUILTIN_CATALOGUE, decoders)  # uncached
-    elapsed = time.perf_counter() - start
     assert result.errors == ()
-    assert elapsed < 0.25, f"parsing commands.yaml took {elapsed * 1000:.0f} ms"
+    assert {e.id for e in result.entries} >= {"identify", "get-log-page", "read", "write", "zone-append"}
 
 
 # --- validation errors -----------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str])
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {
-        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "decoded", "nvme_cli"
+        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "decoded", "nvme_cli",
+        "nvme_cli_passthru",
     }  # fmt: skip
     assert doc["device"] == "sim0n1" and doc["command"] == "identify" and doc["fields"]["cns"] == 1
     assert doc["status"] == {
