@@ -171,6 +171,7 @@ class Namespace:
         self.reformatted = self.synced = False
         if self.zones is not None and self.zones.dirty:
             self.zones.dirty.clear()
+            self.zones.reordered = False
 
     def delta(self) -> dict[str, object] | None:
         """What the command changed, as the journal records it (None when nothing); remembered as recorded."""
@@ -190,6 +191,7 @@ class Namespace:
         if zones is not None:
             if zones.dirty:
                 rec["z"] = zones.rows(zones.dirty)
+            if zones.reordered:
                 rec["zo"] = zones.order()
             if zones.changed != self._seen_zchanged:
                 rec["zc"] = self._seen_zchanged = list(zones.changed)

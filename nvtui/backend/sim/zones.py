@@ -84,6 +84,7 @@ class ZoneSet:
         self._implicit_order: list[int] = []  # indexes of implicitly opened zones, oldest first
         self.changed: list[int] = []  # ZSLBAs whose descriptor the controller changed (log BFh)
         self.dirty: set[int] = set()  # indexes of zones changed since the controller last journaled
+        self.reordered = False  # a zone changed state since then (the implicitly opened order may differ)
 
     # --- counting ----------------------------------------------------------------------------------------
 
@@ -113,6 +114,7 @@ class ZoneSet:
             self._implicit_order.append(index)
         zone.state = state
         self.dirty.add(index)
+        self.reordered = True
 
     def _need_resources(self, zone: Zone) -> None:
         """Make room for `zone` to become open (and active, if it is not yet)."""
@@ -300,6 +302,7 @@ class ZoneSet:
         self._set_changed(need(data, "changed", f"{where}."), f"{where}.changed")
         self._check_limits(where)
         self.dirty.clear()
+        self.reordered = False
 
     def apply(self, rows: object, order: object, changed: object, where: str) -> None:
         """A journal record's zone changes (rows as `rows` gives them; None where nothing changed)."""
