@@ -57,9 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("command", metavar="CMD", nargs="?")
     send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
                       help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
-    send.add_argument("--data-len", type=_byte_count, metavar="N")
+    send.add_argument("--data-len", type=_byte_count, metavar="N",
+                      help="data buffer length; sets an unset length field (numd, nlb) to match")  # fmt: skip
     send.add_argument("--data-in", type=Path, metavar="FILE", help="data sent to the controller")
     send.add_argument("--data-out", type=Path, metavar="FILE", help="where the data read is written")
+    send.add_argument("--metadata-in", type=Path, metavar="FILE",
+                      help="metadata sent with a write (namespaces with separate metadata)")  # fmt: skip
+    send.add_argument("--metadata-out", type=Path, metavar="FILE", help="where the metadata read is written")
+    send.add_argument("--zero-metadata", action="store_true",
+                      help="a write stores zeros as its metadata (instead of --metadata-in)")  # fmt: skip
+    send.add_argument("--no-data", action="store_true",
+                      help="a raw command whose opcode says it moves data moves none")  # fmt: skip
     _add_catalogue_option(send)
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
@@ -201,19 +209,10 @@ def _load_catalogue(files: Sequence[Path]) -> object:
     return catalogue
 
 
-def _read_data_in(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"--data-in {path}: {exc.strerror}") from None
-
-
 def cmd_send(args: argparse.Namespace) -> int:
     import asyncio
 
-    from nvtui.render import hexdump, record_table
+    from nvtui.render import hexdump, record_table, status_text
     from nvtui.session import Session
 
     catalogue = _load_catalogue(catalogue_files(args))
@@ -223,15 +222,14 @@ def cmd_send(args: argparse.Namespace) -> int:
         return run_send(args, catalogue)
     if args.device is None or args.command is None:
         raise UsageError("send: DEV and CMD are required (or --nvme-cli LINE)")
-    data = _read_data_in(args.data_in)
-    if args.data_out is not None and args.data_out.exists() and args.data_out.is_dir():
-        raise UsageError(f"--data-out {args.data_out} is a directory")
 
     async def go() -> int:
-        session = Session(catalogue, args.send_backend or args.backend)  # type: ignore[arg-type]
+        session = Session(catalogue, args.send_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
         try:
             prepared = await session.prepare(
-                args.device, args.command, args.fields, data_len=args.data_len, data=data,
+                args.device, args.command, args.fields, data_len=args.data_len, data_in=args.data_in,
+                data_out=args.data_out, metadata_in=args.metadata_in, metadata_out=args.metadata_out,
+                zero_metadata=args.zero_metadata, no_data=args.no_data,
                 allow_destructive=args.allow_destructive,
             )  # fmt: skip
             for warning in prepared.warnings:
@@ -242,22 +240,23 @@ def cmd_send(args: argparse.Namespace) -> int:
         for notice in result.notices:
             print(f"nvtui: {notice}", file=sys.stderr)
         c = result.completion
-        if args.data_out is not None and c.data is not None:
-            try:
-                args.data_out.write_bytes(c.data)
-            except OSError as exc:
-                raise UsageError(f"--data-out {args.data_out}: {exc.strerror}") from None
         if args.json:
             _print_json(result.to_json())
         else:
-            print(f"{result.prepared.defn.id} on {args.device}: {c.status}")
+            print(f"{result.prepared.defn.id} on {args.device}: {status_text(c.status)}")
             latency_us = c.latency_ns / 1000
-            data_len = prepared.command.data_len
-            print(f"result  {c.result:#x}  latency {latency_us:.1f} us  data {data_len} bytes")
+            data_len, metadata_len = prepared.command.data_len, prepared.command.metadata_len
+            sizes = f"data {data_len} bytes" + (f", metadata {metadata_len} bytes" if metadata_len else "")
+            print(f"result  {c.result:#x}  latency {latency_us:.1f} us  {sizes}")
+            for what, where in (("data", result.data_out), ("metadata", result.metadata_out)):
+                if where is not None:
+                    print(f"{what} written to {where}")
             if result.decoded is not None:
                 print(record_table(result.decoded))
-            elif c.data and c.ok:
+            elif c.data and c.ok and result.data_out is None:
                 print(hexdump(c.data))
+        if result.output_error is not None:
+            return EXIT_DEVICE
         return EXIT_OK if c.ok else EXIT_STATUS
 
     return asyncio.run(go())
@@ -303,10 +302,15 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it."""
+    """Exit 0: every step matched its recorded status; 1: a status differed; 3: a device error ended it.
+
+    Each step is printed as it completes and nothing is kept (the session keeps no history), so a replay's
+    memory does not grow with the script. `--json` streams too: the `steps` array is written step by step
+    and the document closed at the end (also when a device error or Ctrl+C ends the replay)."""
     import asyncio
 
-    from nvtui.scripts import CommandScript, StepOutcome, replay, replay_device
+    from nvtui.render import JsonStream
+    from nvtui.scripts import CommandScript, StepOutcome, replay_device, replay_stream
     from nvtui.session import Session
 
     if not args.script.is_file():
@@ -315,39 +319,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     catalogue = _load_catalogue(catalogue_files(args))
     device = replay_device(script, args.run_device)
     total = len(script.steps)
+    out = sys.stdout
+    doc = JsonStream(out, {"script": str(args.script), "device": device}, "steps") if args.json else None
+    done = matched = 0
+    failed: str | None = None
 
     def show(o: StepOutcome) -> None:
-        if args.json:
-            return
-        if o.result is None:
-            print(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}")
-            return
-        c = o.result.completion
-        recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
-        mark = "ok" if o.matches else "DIFFERS"
-        took = f"{c.latency_ns / 1e3:.1f} us"
-        print(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} {took}")
+        nonlocal done, matched, failed
+        done, matched = done + 1, matched + o.matches
+        failed = failed or o.error
+        if doc is not None:
+            doc.add(o.to_json())
+        elif o.result is None:
+            out.write(f"[{o.index + 1}/{total}] {o.step.command}: device error: {o.error}\n")
+        else:
+            c = o.result.completion
+            recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
+            mark = "ok" if o.matches else "DIFFERS"
+            out.write(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} "
+                      f"{c.latency_ns / 1e3:.1f} us\n")  # fmt: skip
 
-    async def go() -> list[StepOutcome]:
-        session = Session(catalogue, args.run_backend or args.backend)  # type: ignore[arg-type]
+    async def go() -> None:
+        session = Session(catalogue, args.run_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
         try:
-            return await replay(
-                session, script, device, allow_destructive=args.allow_destructive, on_step=show,
+            stream = replay_stream(
+                session, script, device, allow_destructive=args.allow_destructive,
                 decode=False,  # neither output shows decoded data
             )  # fmt: skip
+            async for outcome in stream:
+                show(outcome)
         finally:
             await session.close()
 
-    outcomes = asyncio.run(go())
-    matched = sum(o.matches for o in outcomes)
-    if args.json:
-        steps = [o.to_json() for o in outcomes]
-        _print_json(
-            {"script": str(args.script), "device": device, "steps": steps, "matched": matched, "total": total}
-        )
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        if doc is not None and doc.count:
+            doc.close({"matched": matched, "total": total, "interrupted_after": done})
+        raise
+    if doc is not None:
+        doc.close({"matched": matched, "total": total})
     else:
-        print(f"{matched}/{total} steps matched their recorded status")
-    failed = next((o.error for o in outcomes if o.error), None)
+        out.write(f"{matched}/{total} steps matched their recorded status\n")
     if failed:
         raise DeviceError(failed)
     return EXIT_OK if matched == total else EXIT_STATUS

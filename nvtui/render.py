@@ -3,7 +3,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
+
 from nvtui.nvme.decode import Field, Record
+
+if TYPE_CHECKING:
+    from nvtui.nvme.completion import Status
+
+
+def status_text(status: Status) -> str:
+    """The status by name with its codes, and each of DNR, More and CRD that is set (NVMe Base 2.0, Fig. 101):
+    `Namespace Not Ready (SCT 0x0, SC 0x82, DNR, More, CRD 1: retry after CRDT1)`."""
+    parts = [f"SCT {status.sct:#x}", f"SC {status.sc:#04x}"]
+    if status.dnr:
+        parts.append("DNR")
+    if status.more:
+        parts.append("More")
+    if status.crd:
+        parts.append(f"CRD {status.crd}: retry after CRDT{status.crd}")
+    return f"{status.name} ({', '.join(parts)})"
+
+
+class JsonStream:
+    """One JSON object written as it grows, so a long list in it is never held: `{HEAD..., "KEY": [`, then
+    each item on a line of its own as it comes (`add`), then `], TAIL...}` (`close`). Still one valid JSON
+    document at the end; nothing is written before the first item or the close."""
+
+    def __init__(self, out: TextIO, head: Mapping[str, object], key: str) -> None:
+        self.out = out
+        self.head = dict(head)
+        self.key = key
+        self.count = 0
+        self.closed = False
+
+    def _start(self) -> str:
+        import json
+
+        opening = json.dumps(self.head)[:-1]
+        return f"{opening}{', ' if self.head else ''}{json.dumps(self.key)}: ["
+
+    def add(self, item: object) -> None:
+        import json
+
+        self.out.write(f"{self._start() if not self.count else ','}\n{json.dumps(item)}")
+        self.count += 1
+
+    def close(self, tail: Mapping[str, object]) -> None:
+        import json
+
+        if self.closed:
+            return
+        self.closed = True
+        rest = json.dumps(dict(tail))[1:]
+        self.out.write(f"{'' if self.count else self._start()}{chr(10) if self.count else ''}]"
+                       f"{', ' if tail else ''}{rest if tail else '}'}\n")  # fmt: skip
+        self.out.flush()
 
 
 def hexdump(data: bytes, limit: int | None = 4096, width: int = 16) -> str:

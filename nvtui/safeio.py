@@ -144,26 +144,14 @@ class OutputFile:
     folder, a symlink or anything but a regular file; otherwise it holds a temporary file made exclusively
     in the same folder (so the space and the permission are proven). `commit(data)` writes it and renames
     it over `path`; `discard()` removes it. Used as a context manager, leaving without `commit` discards.
+    `OutputFile.check(path, what)` makes the same checks without reserving anything (a preview).
     """
 
     def __init__(self, path: Path, what: str = "--data-out") -> None:
         self.path = Path(path)
         self.what = what
-        try:
-            st: os.stat_result | None = os.lstat(self.path)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            raise UsageError(f"{what} {self.path}: {exc.strerror}") from None
-        if st is not None:
-            if stat.S_ISLNK(st.st_mode):
-                raise UsageError(f"{what} {self.path} is a symbolic link; name the file it points to")
-            kind = _special_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else None
-            if kind is not None:
-                raise UsageError(f"{what} {self.path} is {kind}; give a regular file to write")
+        st = self._checked(self.path, what)
         folder = self.path.parent
-        if not folder.is_dir():
-            raise UsageError(f"{what} {self.path}: the folder {folder} does not exist")
         self._mode = stat.S_IMODE(st.st_mode) if st is not None else 0o644 & ~_umask()
         try:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".part")
@@ -172,8 +160,38 @@ class OutputFile:
         self._fd: int | None = fd
         self._tmp: str | None = tmp
 
+    @staticmethod
+    def _checked(path: Path, what: str) -> os.stat_result | None:
+        """What is at `path` now (None: nothing), or UsageError when it may not be written."""
+        try:
+            st: os.stat_result | None = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise UsageError(f"{what} {path}: {exc.strerror}") from None
+        if st is not None:
+            if stat.S_ISLNK(st.st_mode):
+                raise UsageError(f"{what} {path} is a symbolic link; name the file it points to")
+            kind = _special_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else None
+            if kind is not None:
+                raise UsageError(f"{what} {path} is {kind}; give a regular file to write")
+        folder = path.parent
+        if not folder.is_dir():
+            raise UsageError(f"{what} {path}: the folder {folder} does not exist")
+        return st
+
+    @classmethod
+    def check(cls, path: Path, what: str = "--data-out") -> None:
+        """UsageError when `path` could not be written as an output file; nothing is created."""
+        path = Path(path)
+        cls._checked(path, what)
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{what} {path}: cannot write in {path.parent}: Permission denied")
+
     def commit(self, data: bytes) -> None:
-        """Write `data` and put it in place; UsageError (the data is lost only if this fails) otherwise."""
+        """Write `data` and put it in place. UsageError when that fails; once the data is written, a failure
+        to put it in place (the name taken by a folder meanwhile) leaves it in the temporary file, named in
+        the message: what the device returned is never lost."""
         if self._fd is None or self._tmp is None:
             raise RuntimeError("OutputFile already committed or discarded")
         fd, tmp = self._fd, self._tmp
@@ -184,15 +202,18 @@ class OutputFile:
                 written = os.write(fd, view)
                 view = view[written:]
             os.fchmod(fd, self._mode)
-            os.close(fd)
-            fd = -1
-            os.replace(tmp, self.path)
         except OSError as exc:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise UsageError(f"{self.what} {self.path}: {exc.strerror}") from None
+        os.close(fd)
+        try:
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise UsageError(
+                f"{self.what} {self.path}: {exc.strerror}; the {len(data):,} bytes are kept in {tmp}"
+            ) from None
 
     def discard(self) -> None:
         if self._fd is not None:

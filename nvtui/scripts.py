@@ -10,23 +10,33 @@ steps:
   - command: write
     fields: {slba: 0, nlb: 0}
     data: <base64>        # data sent to the controller, kept whole so a replay loses nothing
+    metadata: <base64>    # the blocks' metadata, on a namespace that keeps it in a separate buffer
+  - command: admin-passthru
+    fields: {opcode: 0xc1}
+    no_data: true         # a raw command whose opcode says it moves data, asserted to move none
 ```
+
+A script is read item by item and its steps kept compactly (`StepList`: each distinct step once), and a
+replay hands each step's outcome to its caller as it completes (`replay_stream`) without keeping it, so a
+replay's memory does not grow with the script's length.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from array import array
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TextIO, overload
 
 from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
 
 if TYPE_CHECKING:
     from nvtui import scripts_schema
-    from nvtui.yamlio import Lines, YamlDoc
+    from nvtui.yamlio import Lines, StreamedItem
 
 SCRIPT_VERSION: Literal[1] = 1
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
@@ -56,12 +66,24 @@ class ScriptStep:
     data: str | None = None  # base64 of the data sent to the controller
     expect: ExpectedStatus | None = None
     note: str | None = None
+    metadata: str | None = None  # base64 of the metadata sent with the data
+    no_data: bool = False  # a raw command asserted to move no data
 
     def assignments(self) -> list[str]:
         return [f"{name}={value}" for name, value in self.fields.items()]
 
     def data_bytes(self) -> bytes | None:
         return base64.b64decode(self.data) if self.data is not None else None
+
+    def metadata_bytes(self) -> bytes | None:
+        return base64.b64decode(self.metadata) if self.metadata is not None else None
+
+    def key(self) -> tuple[object, ...]:
+        """Equal for steps that say the same (a script's repeated steps are kept once)."""
+        expect = (self.expect.sct, self.expect.sc, self.expect.name) if self.expect else None
+        fields = tuple(self.fields.items())
+        data = (self.data_len, self.data, self.metadata, self.no_data)
+        return (self.command, fields, data, expect, self.note)
 
     def to_dict(self) -> dict[str, object]:
         """The step as saved: the command, and each other key that is not at its default."""
@@ -72,6 +94,10 @@ class ScriptStep:
             out["data_len"] = self.data_len
         if self.data is not None:
             out["data"] = self.data
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
+        if self.no_data:
+            out["no_data"] = True
         if self.expect is not None:
             expect: dict[str, object] = {"sct": self.expect.sct, "sc": self.expect.sc}
             if self.expect.name:
@@ -82,14 +108,94 @@ class ScriptStep:
         return out
 
 
+class StepList(Sequence[ScriptStep]):
+    """A script's steps, compact however long the script: each distinct step once (`distinct`), the order as
+    an array of indices into them (4 bytes a step), each step's line in the file as runs of equal spacing.
+    Repeated steps are the same object: steps are read, not changed in place."""
+
+    def __init__(self, steps: Iterable[ScriptStep] = ()) -> None:
+        self.distinct: list[ScriptStep] = []
+        self.order = array("I")
+        self._run_start = array("Q")  # step index where each run of evenly spaced lines begins
+        self._run_line = array("Q")  # that step's line
+        self._run_step = array("q")  # lines from one step of the run to the next
+        seen: dict[tuple[object, ...], int] = {}
+        for step in steps:
+            key = step.key()
+            if key not in seen:
+                seen[key] = self.add_distinct(step)
+            self.add(seen[key])
+
+    def add_distinct(self, step: ScriptStep) -> int:
+        """Keep `step` as a distinct step; its index for `add`."""
+        self.distinct.append(step)
+        return len(self.distinct) - 1
+
+    def add(self, distinct: int, line: int = 0) -> None:
+        """Append a step: the distinct step `distinct`, found at `line` of its file (0: not from a file)."""
+        i = len(self.order)
+        self.order.append(distinct)
+        if self._run_start:
+            start, first, step = self._run_start[-1], self._run_line[-1], self._run_step[-1]
+            if i - start == 1 and step == 0:
+                self._run_step[-1] = line - first
+                return
+            if line == first + (i - start) * step:
+                return
+        self._run_start.append(i)
+        self._run_line.append(line)
+        self._run_step.append(0)
+
+    def line(self, index: int) -> int:
+        run = bisect_right(self._run_start, index) - 1
+        return self._run_line[run] + (index - self._run_start[run]) * self._run_step[run]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @overload
+    def __getitem__(self, index: int) -> ScriptStep: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ScriptStep]: ...
+
+    def __getitem__(self, index: int | slice) -> ScriptStep | list[ScriptStep]:
+        if isinstance(index, slice):
+            return [self.distinct[i] for i in self.order[index]]
+        return self.distinct[self.order[index]]
+
+    def __iter__(self) -> Iterator[ScriptStep]:
+        distinct = self.distinct
+        return (distinct[i] for i in self.order)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StepList({len(self)} steps, {len(self.distinct)} distinct)"
+
+
 @dataclass
 class CommandScript:
     version: Literal[1] = SCRIPT_VERSION
     device: str | None = None
     created: str | None = None
-    steps: list[ScriptStep] = field(default_factory=list)
+    steps: Sequence[ScriptStep] = field(default_factory=StepList)
     _lines: Lines = field(default_factory=dict, repr=False, compare=False)
     _source: str = field(default="<script>", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, StepList):
+            self.steps = StepList(self.steps)
+
+    @property
+    def step_list(self) -> StepList:
+        assert isinstance(self.steps, StepList)
+        return self.steps
 
     def to_yaml(self) -> str:
         import yaml
@@ -110,20 +216,33 @@ class CommandScript:
         except OSError as exc:
             raise UsageError(f"cannot save script {path}: {exc.strerror or exc}") from None
 
-    def with_steps(self, steps: list[ScriptStep]) -> CommandScript:
-        """The same script (device, source and lines for messages) with other steps."""
-        return CommandScript(self.version, self.device, self.created, steps, self._lines, self._source)
+    def with_steps(self, steps: Sequence[ScriptStep], first: int = 0) -> CommandScript:
+        """The same script (device, source and lines for messages) with other steps: those from step
+        `first` on (`first`: where they sit in this script, so messages name their lines)."""
+        part = CommandScript(self.version, self.device, self.created, [], self._lines, self._source)
+        for i, step in enumerate(steps):
+            where = first + i
+            part.step_list.add(part.step_list.add_distinct(step),
+                               self.step_list.line(where) if where < len(self.steps) else 0)  # fmt: skip
+        return part
 
     @classmethod
     def load(cls, path: Path) -> CommandScript:
-        """Read and validate a script file; a file validated before comes from the disk cache."""
+        """Read and validate a script file; a file validated before comes from the disk cache. A file too big
+        for the cache is read as it is parsed, never whole."""
         from nvtui import diskcache
 
+        source = str(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if size > CACHE_MAX_BYTES:
+            return cls._load_streaming(path, source)
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        source = str(path)
         key = None
         if len(raw) <= CACHE_MAX_BYTES:
             modules = (Path(__file__).parent / m for m in _VALIDATING_MODULES)
@@ -132,20 +251,52 @@ class CommandScript:
             cached = diskcache.load("script", key)
             if isinstance(cached, CommandScript):
                 return cached
-        from nvtui.yamlio import decode_text, parse_yaml
+        from nvtui.yamlio import decode_text
 
-        script = cls.parse(parse_yaml(decode_text(raw, path), source), source)
+        script = cls.parse(decode_text(raw, path), source)
         if key is not None:
             diskcache.store("script", key, script)
         return script
 
     @classmethod
-    def parse(cls, doc: YamlDoc, source: str) -> CommandScript:
+    def _load_streaming(cls, path: Path, source: str) -> CommandScript:
+        try:
+            with open(path, encoding="utf-8", newline=None) as f:  # universal newlines, as decode_text
+                return cls.parse(f, source)
+        except UnicodeDecodeError:
+            raise UsageError(f"{path}:1: not a UTF-8 text file") from None
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+    @classmethod
+    def parse(cls, text: str | TextIO, source: str) -> CommandScript:
+        """Validate a script's text (or text file, read as it is parsed): its steps one by one as they are
+        read, each distinct step once; then the rest of the document. UsageError `FILE:LINE: ...`."""
         from pydantic import ValidationError
 
         from nvtui import scripts_schema
-        from nvtui.yamlio import dotted, line_of
+        from nvtui.yamlio import SequenceStream, dotted, line_of
 
+        stream = SequenceStream(text, source, "steps")
+        steps = StepList()
+        known: dict[tuple[object, ...], int] = {}  # an item's key -> its distinct step
+        first_error: UsageError | None = None
+        for item in stream.items():
+            if first_error is not None:
+                continue  # read to the end: the version, if wrong, is the error to report
+            line = item.lines.get((), 1)
+            index = known.get(item.key) if item.key is not None else None
+            if index is None:
+                try:
+                    step = _validated_step(item, source, scripts_schema.ScriptStep, ValidationError)
+                except UsageError as exc:
+                    first_error = exc
+                    continue
+                index = steps.add_distinct(step)
+                if item.key is not None:
+                    known[item.key] = index
+            steps.add(index, line)
+        doc = stream.header
         data, lines = doc.data, doc.lines
         for where, line, key in doc.duplicates:
             raise UsageError(f"{source}:{line}: field {dotted(where)}: key {key!r} given twice")
@@ -159,37 +310,56 @@ class CommandScript:
                 f"not {data.get('nvtui-script')!r}"
             )
         try:
-            model = scripts_schema.CommandScript.model_validate(data)
+            model = scripts_schema.CommandScript.model_validate(data)  # `steps` is empty when streamed
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = tuple(err["loc"])
             raise UsageError(f"{source}:{line_of(lines, loc)}: field {dotted(loc)}: {err['msg']}") from None
-        script = cls._from_model(model)
+        if first_error is not None:
+            raise first_error
+        if model.steps:  # `steps` was not a sequence of items to stream (a flow mapping's value, say)
+            for i, s in enumerate(model.steps):
+                steps.add(steps.add_distinct(_step_from_model(s)), line_of(lines, ("steps", i)))
+        script = cls(version=model.version, device=model.device, created=model.created, steps=steps)
         script._lines = lines
         script._source = source
         return script
 
-    @classmethod
-    def _from_model(cls, model: scripts_schema.CommandScript) -> CommandScript:
-        steps = [
-            ScriptStep(
-                command=s.command,
-                fields=dict(s.fields),
-                data_len=s.data_len,
-                data=s.data,
-                expect=ExpectedStatus(s.expect.sct, s.expect.sc, s.expect.name) if s.expect else None,
-                note=s.note,
-            )
-            for s in model.steps
-        ]
-        return cls(version=model.version, device=model.device, created=model.created, steps=steps)
-
     def step_where(self, index: int) -> str:
         """`FILE:LINE: step N (command)` for messages about one step."""
-        from nvtui.yamlio import line_of
-
-        line = line_of(self._lines, ("steps", index))
+        line = self.step_list.line(index)
         return f"{self._source}:{line}: step {index + 1} ({self.steps[index].command})"
+
+
+def _validated_step(
+    item: StreamedItem, source: str, model: type[scripts_schema.ScriptStep], invalid: type[Exception]
+) -> ScriptStep:
+    from nvtui.yamlio import dotted, line_of
+
+    where = ("steps", item.index)
+    for path, line, key in item.duplicates:
+        raise UsageError(f"{source}:{line}: field {dotted((*where, *path))}: key {key!r} given twice")
+    try:
+        validated = model.model_validate(item.data)
+    except invalid as exc:
+        err = exc.errors()[0]  # type: ignore[attr-defined]
+        loc = tuple(err["loc"])
+        line = line_of(item.lines, loc)
+        raise UsageError(f"{source}:{line}: field {dotted((*where, *loc))}: {err['msg']}") from None
+    return _step_from_model(validated)
+
+
+def _step_from_model(s: scripts_schema.ScriptStep) -> ScriptStep:
+    return ScriptStep(
+        command=s.command,
+        fields=dict(s.fields),
+        data_len=s.data_len,
+        data=s.data,
+        expect=ExpectedStatus(s.expect.sct, s.expect.sc, s.expect.name) if s.expect else None,
+        note=s.note,
+        metadata=s.metadata,
+        no_data=s.no_data,
+    )
 
 
 def _length_is_given(p: Prepared) -> bool:
@@ -203,6 +373,7 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
     for r in results:
         p, status = r.prepared, r.completion.status
         sent = p.command.data if p.command.data is not None and p.command.direction.value & 1 else None
+        metadata = p.command.metadata if p.command.direction.value & 1 else None
         steps.append(
             ScriptStep(
                 command=p.defn.id,
@@ -210,6 +381,8 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
                 data_len=p.command.data_len if _length_is_given(p) else None,
                 data=base64.b64encode(sent).decode() if sent else None,
                 expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
+                metadata=base64.b64encode(metadata).decode() if metadata is not None else None,
+                no_data=p.no_data,
             )
         )
     from datetime import datetime, timezone
@@ -249,33 +422,63 @@ class StepOutcome:
         }
 
 
-async def prepare_steps(session: Session, script: CommandScript, device: str) -> list[Prepared]:
-    """Validate every step before anything is sent; destructiveness is judged, not yet enforced."""
-    prepared = []
-    seen: dict[tuple[object, ...], Prepared] = {}  # a step repeated verbatim validates to the same command
-    for i, step in enumerate(script.steps):
-        key = (step.command, tuple(step.fields.items()), step.data_len, step.data)
-        try:
-            if key not in seen:
-                seen[key] = await session.prepare(
-                    device,
-                    step.command,
-                    step.assignments(),
-                    data_len=step.data_len,
-                    data=step.data_bytes(),
+class PreparedSteps:
+    """Every step of a script validated (`prepare_steps`), each distinct step prepared once."""
+
+    def __init__(self, session: Session, script: CommandScript, device: str) -> None:
+        self.session = session
+        self.script = script
+        self.device = device
+        self._prepared: dict[int, Prepared] = {}  # distinct step -> its prepared command
+
+    async def check_all(self) -> None:
+        """Prepare every distinct step (UsageError naming the first step that is wrong, nothing sent)."""
+        order = self.script.step_list.order
+        seen: set[int] = set()
+        for i, distinct in enumerate(order):
+            if distinct not in seen:
+                seen.add(distinct)
+                await self.get(i)
+
+    async def get(self, index: int) -> Prepared:
+        steps = self.script.step_list
+        distinct = steps.order[index]
+        prepared = self._prepared.get(distinct)
+        if prepared is None:
+            step = steps.distinct[distinct]
+            try:
+                prepared = await self.session.prepare(
+                    self.device, step.command, step.assignments(), data_len=step.data_len,
+                    data=step.data_bytes(), metadata=step.metadata_bytes(), no_data=step.no_data,
                     allow_destructive=True,
-                )
-            prepared.append(seen[key])
-        except UsageError as exc:
-            raise UsageError(f"{script.step_where(i)}: {exc}") from None
+                )  # fmt: skip
+            except UsageError as exc:
+                raise UsageError(f"{self.script.step_where(index)}: {exc}") from None
+            self._prepared[distinct] = prepared
+        return prepared
+
+    def forget(self) -> None:
+        """Prepare every step again when next asked (the namespace's format changed under them)."""
+        self._prepared.clear()
+
+    def destructive(self) -> list[tuple[int, str]]:
+        """(step index, command id) of every destructive step (after `check_all`)."""
+        risky = {d: p.defn.id for d, p in self._prepared.items() if p.destructive}
+        if not risky:
+            return []
+        return [(i, risky[d]) for i, d in enumerate(self.script.step_list.order) if d in risky]
+
+
+async def prepare_steps(session: Session, script: CommandScript, device: str) -> PreparedSteps:
+    """Validate every step before anything is sent; destructiveness is judged, not yet enforced."""
+    prepared = PreparedSteps(session, script, device)
+    await prepared.check_all()
     return prepared
 
 
 async def destructive_steps(session: Session, script: CommandScript, device: str) -> list[tuple[int, str]]:
     """(step index, command id) of every destructive step, for the one up-front confirmation."""
-    return [
-        (i, p.defn.id) for i, p in enumerate(await prepare_steps(session, script, device)) if p.destructive
-    ]
+    return (await prepare_steps(session, script, device)).destructive()
 
 
 def replay_device(script: CommandScript, device: str | None) -> str:
@@ -283,6 +486,45 @@ def replay_device(script: CommandScript, device: str | None) -> str:
     if not chosen:
         raise UsageError("the script is not pinned to a device: name one with --device")
     return chosen
+
+
+def list_steps(steps: Sequence[tuple[int, str]], shown: int = 10) -> str:
+    """`3 (write), 5 (write), ... and 998 more`: steps named in a message, a bounded number of them."""
+    listed = ", ".join(f"{i + 1} ({cmd})" for i, cmd in steps[:shown])
+    return listed + (f" and {len(steps) - shown:,} more" if len(steps) > shown else "")
+
+
+async def replay_stream(
+    session: Session,
+    script: CommandScript,
+    device: str | None = None,
+    *,
+    allow_destructive: bool = False,
+    decode: bool = True,
+) -> AsyncIterator[StepOutcome]:
+    """Send every step in order, yielding each outcome as it completes (nothing is kept here: a caller
+    that keeps nothing either replays any length in flat memory). All steps are validated first, and a
+    script with destructive steps is refused as a whole unless allowed: nothing is sent then. A device
+    error ends the replay (its outcome is the last). `decode=False` leaves the data undecoded."""
+    target = replay_device(script, device)
+    prepared = await prepare_steps(session, script, target)
+    risky = prepared.destructive()
+    if risky and not allow_destructive:
+        raise UsageError(
+            f"the script has destructive steps: {list_steps(risky)}; pass --allow-destructive to run it"
+        )
+    steps = script.step_list
+    for i in range(len(steps)):
+        step = steps[i]
+        try:
+            command = await prepared.get(i)
+            result = await session.send(command, decode=decode)
+        except DeviceError as exc:
+            yield StepOutcome(i, step, None, str(exc))
+            return
+        if command.defn.id == "format-nvm" and result.ok:
+            prepared.forget()  # the LBA format may have changed: lengths and metadata with it
+        yield StepOutcome(i, step, result)
 
 
 async def replay(
@@ -294,27 +536,11 @@ async def replay(
     on_step: Callable[[StepOutcome], None] | None = None,
     decode: bool = True,
 ) -> list[StepOutcome]:
-    """Send every step in order. All steps are validated first, and a script with destructive steps is
-    refused as a whole unless allowed: nothing is sent then. A device error ends the replay.
-    `decode=False` leaves the data undecoded (a headless replay that shows statuses only)."""
-    target = replay_device(script, device)
-    prepared = await prepare_steps(session, script, target)
-    risky = [(i, p.defn.id) for i, p in enumerate(prepared) if p.destructive]
-    if risky and not allow_destructive:
-        listed = ", ".join(f"{i + 1} ({cmd})" for i, cmd in risky)
-        raise UsageError(f"the script has destructive steps: {listed}; pass --allow-destructive to run it")
+    """`replay_stream`, every outcome kept and returned (the TUI shows them all); `on_step` sees each as it
+    completes."""
     outcomes = []
-    for i, step in enumerate(script.steps):
-        try:
-            if i and prepared[i - 1].defn.id == "format-nvm":  # the LBA format may have changed
-                prepared[i] = (await prepare_steps(session, script.with_steps([step]), target))[0]
-            outcome = StepOutcome(i, step, await session.send(prepared[i], decode=decode))
-        except DeviceError as exc:
-            outcome = StepOutcome(i, step, None, str(exc))
-            outcomes.append(outcome)
-            if on_step:
-                on_step(outcome)
-            break
+    stream = replay_stream(session, script, device, allow_destructive=allow_destructive, decode=decode)
+    async for outcome in stream:
         outcomes.append(outcome)
         if on_step:
             on_step(outcome)

@@ -32,8 +32,10 @@ class ScriptStep(BaseModel):
     data: str | None = None  # base64 of the data sent to the controller
     expect: ExpectedStatus | None = None
     note: str | None = None
+    metadata: str | None = None  # base64 of the metadata sent with the data
+    no_data: bool = False  # a raw command asserted to move no data
 
-    @field_validator("data")
+    @field_validator("data", "metadata")
     @classmethod
     def _base64(cls, value: str | None) -> str | None:
         if value is not None:

@@ -10,20 +10,29 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
 from nvtui.errors import DeviceError, UsageError
-from nvtui.nvme.command import Command
+from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
+from nvtui.safeio import OutputFile, TooLong, read_input
 
 if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.decode)
     from nvtui.nvme.decode import Record
 
 IDENTIFY_OPCODE = 0x06
+CNS_NS_DESCRIPTORS = 0x03
+NIDT_CSI = 0x04  # Namespace Identification Descriptor type: Command Set Identifier (NVMe Base 2.0, Fig. 278)
+# Command Set Identifiers (NVMe Base 2.0, Fig. 285) by the catalogue's set names.
+CSI_SETS = {0x00: "nvm", 0x01: "kv", 0x02: "zns"}
 EFFECTS_LOG = 0x05  # Commands Supported and Effects (NVMe Base 2.0, 5.16.1.6)
 EFFECTS_LOG_BYTES = 4096
+# The most --data-in read when neither the fields nor --data-len bound the length (raw passthrough, or a
+# length that is the user's): far above any controller's MDTS, far below what would exhaust memory.
+DATA_IN_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,11 @@ class LbaFormat:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A command ready to send: what the user asked for, and what will go to the device."""
+    """A command ready to send: what the user asked for, and what will go to the device.
+
+    `data_out` / `metadata_out`: the files the data and metadata read are written to, checked already and
+    reserved again by `Session.send` before the command goes out. `no_data`: the user asserted that a raw
+    command whose opcode says it moves data moves none."""
 
     device: str
     defn: CommandDef
@@ -43,6 +56,18 @@ class Prepared:
     command: Command
     warnings: tuple[str, ...] = ()
     destructive: bool = False
+    no_data: bool = False
+    data_out: Path | None = None
+    metadata_out: Path | None = None
+
+    @property
+    def reads_data(self) -> bool:
+        """The controller returns data (the kernel copies a buffer back: opcode bit 0 clear)."""
+        return self.command.data_len > 0 and self.command.direction is DataDirection.CONTROLLER_TO_HOST
+
+    @property
+    def reads_metadata(self) -> bool:
+        return self.command.metadata_len > 0 and self.command.direction is DataDirection.CONTROLLER_TO_HOST
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,9 @@ class SendResult:
     notices: tuple[str, ...] = ()
     sent_at: float = field(default_factory=time.time)
     catalogue: Catalogue | None = field(default=None, repr=False)  # for the idiomatic nvme-cli line
+    data_out: Path | None = None  # where the data read was written (None: not written)
+    metadata_out: Path | None = None  # where the metadata read was written
+    output_error: str | None = None  # an output file could not be written (what came back is kept: see it)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +117,8 @@ class SendResult:
             "result": c.result,
             "latency_ns": c.latency_ns,
             "data_len": p.command.data_len,
+            "metadata_len": p.command.metadata_len,
+            "metadata_out": str(self.metadata_out) if self.metadata_out is not None else None,
             "decoded": self.decoded.to_json() if self.decoded is not None else None,
             "nvme_cli": self.nvme_cli,
             "nvme_cli_passthru": self.nvme_cli_passthru,
@@ -98,12 +128,18 @@ class SendResult:
 class Session:
     """Open devices (one backend each, kept open), prepare and send commands, keep the history."""
 
-    def __init__(self, catalogue: Catalogue, backend_kind: str | None = None) -> None:
+    def __init__(
+        self, catalogue: Catalogue, backend_kind: str | None = None, *, history_limit: int | None = None
+    ) -> None:
+        """`history_limit`: keep at most that many results in `history` (None: all, as the TUI shows them;
+        0: none, for a headless replay that streams its results)."""
         self.catalogue = catalogue
         self.backend_kind = backend_kind
         self.history: list[SendResult] = []
+        self.history_limit = history_limit
         self._backends: dict[str, Backend] = {}
         self._formats: dict[str, LbaFormat] = {}
+        self._command_sets: dict[str, str | None] = {}
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
@@ -133,6 +169,28 @@ class Session:
         self._formats[device] = fmt
         return fmt
 
+    async def command_set(self, device: str) -> str | None:
+        """The catalogue set name of the namespace's I/O command set (from its Namespace Identification
+        Descriptor list, CNS 03h), or None when the device does not say (a controller, an older device)."""
+        if device in self._command_sets:
+            return self._command_sets[device]
+        backend = await self.backend(device)
+        found: str | None = None
+        if backend.nsid:
+            cmd = Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=backend.nsid, cdw10=CNS_NS_DESCRIPTORS,
+                          data_len=4096)  # fmt: skip
+            done = await backend.submit(cmd)
+            if done.ok and done.data:
+                from nvtui.nvme.decode import Field, Group, decode
+
+                group = decode("namespace-descriptor-list", done.data)["descriptors"]
+                for descriptor in group.records if isinstance(group, Group) else ():
+                    nidt, nid = descriptor["nidt"], descriptor["nid"]
+                    if isinstance(nidt, Field) and nidt.raw == NIDT_CSI and isinstance(nid, Field):
+                        found = CSI_SETS.get(int(nid.raw)) if isinstance(nid.raw, int) else None
+        self._command_sets[device] = found
+        return found
+
     async def prepare(
         self,
         device: str,
@@ -141,11 +199,26 @@ class Session:
         *,
         data_len: int | None = None,
         data: bytes | None = None,
+        data_in: Path | None = None,
+        data_out: Path | None = None,
+        metadata: bytes | None = None,
+        metadata_in: Path | None = None,
+        metadata_out: Path | None = None,
+        zero_metadata: bool = False,
+        no_data: bool = False,
         allow_destructive: bool = False,
     ) -> Prepared:
-        """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent."""
+        """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent.
+
+        Data and metadata for the controller come as bytes (`data`, `metadata`) or from files (`data_in`,
+        `metadata_in`: read only as far as the command moves, plus one byte to tell a longer file).
+        `data_out` / `metadata_out` are checked here and reserved by `send`. `zero_metadata`: a write on a
+        namespace with separate metadata carries zeros as its metadata (without it, or metadata, it is
+        refused). `no_data`: the user asserts that a raw command whose opcode says it moves data moves none.
+        """
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
-        values = defn.parse_values(assignments)
+        given = defn.parse_given(assignments)
+        values = defn.complete(given)
         refusal = defn.refusal(values)
         if refusal:
             raise UsageError(f"{defn.id}: refused for passthrough: {refusal}")
@@ -155,6 +228,9 @@ class Session:
                 f"{defn.id} is destructive (it can change data or state on {device}); "
                 "pass --allow-destructive to send it"
             )
+        _check_buffers_given(defn, values, data_len=data_len, data=data, data_in=data_in, data_out=data_out,
+                             metadata=metadata, metadata_in=metadata_in, metadata_out=metadata_out,
+                             zero_metadata=zero_metadata, no_data=no_data)  # fmt: skip
         backend = await self.backend(device)
         if backend.nsid == 0 and defn.queue == "io":
             raise UsageError(
@@ -162,35 +238,112 @@ class Session:
                 f"not the controller {device}"
             )
         fmt = await self.lba_format(device) if defn.queue == "io" else None
+        lba_size = fmt.lba_size if fmt else None
+        if data_len is not None and not defn.raw:
+            given = defn.derive_length(given, data_len, lba_size)
+            values = defn.complete(given)
+        if data_in is not None:
+            data = _read_data_in(defn, values, data_in, data_len, lba_size)
         cmd = defn.encode(
             values,
             device_nsid=backend.nsid,
-            lba_size=fmt.lba_size if fmt else None,
+            lba_size=lba_size,
             metadata_size=fmt.metadata_size if fmt and not fmt.extended else 0,
             data_len=data_len,
             data=data,
         )
-        return Prepared(device, defn, values, cmd, tuple(defn.problems(cmd)), destructive)
+        if defn.queue == "io" and cmd.nsid != backend.nsid:
+            raise UsageError(
+                f"{defn.id}: nsid={cmd.nsid:#x} is not the namespace of {device} ({backend.nsid}): the "
+                "Linux driver refuses an I/O command for another namespace (EINVAL); send it on that "
+                "namespace's device"
+            )
+        if defn.raw:
+            cmd = await self._check_raw(device, defn, cmd, fmt, no_data=no_data)
+        cmd = _with_metadata(defn, device, cmd, fmt, metadata=metadata, metadata_in=metadata_in,
+                             zero_metadata=zero_metadata)  # fmt: skip
+        problems = [p for p in defn.problems(cmd) if not (no_data and p.endswith("but data_len is 0"))]
+        prepared = Prepared(device, defn, values, cmd, tuple(problems), destructive, no_data, data_out,
+                            metadata_out)  # fmt: skip
+        _check_outputs(prepared)
+        return prepared
+
+    async def _check_raw(
+        self, device: str, defn: CommandDef, cmd: Command, fmt: LbaFormat | None, *, no_data: bool
+    ) -> Command:
+        """A raw command checked against the catalogue entry with its opcode (its fields and length rule
+        say what the dwords ask the controller to move), and against its opcode's direction bits: a buffer
+        too small for what the command moves, or none where the opcode says data moves, is refused (the
+        controller would transfer past it, or to address 0). Returns it with the metadata its entry says."""
+        command_set: str | None = None
+        if defn.queue == "io" and len(self.catalogue.sets_for_opcode("io", cmd.opcode)) > 1:
+            command_set = await self.command_set(device)
+        entry = self.catalogue.entry_for_opcode(defn.queue, cmd.opcode, command_set or None)
+        what = f"{defn.id} opcode {cmd.opcode:#04x}"
+        moves_none = False
+        if entry is not None:
+            values = entry.decode_fields(cmd)
+            expected = entry.expected_length(values, fmt.lba_size if fmt else None)
+            what = f"{what} ({entry.id})"
+            if expected.kind == "bytes":
+                moves_none = expected.size == 0
+                if cmd.data_len < expected.size:
+                    given = f"a {cmd.data_len}-byte buffer (--data-len)" if cmd.data_len else "no buffer"
+                    where = "past its end" if cmd.data_len else "to address 0"
+                    raise UsageError(
+                        f"{what} moves {expected.size} bytes ({expected.why}) but has {given}: the "
+                        f"controller would transfer {where}; give --data-len {expected.size}"
+                    )
+            if entry.metadata and fmt is not None and fmt.metadata_size and not fmt.extended:
+                count = entry.lba_count(values)
+                if count:
+                    cmd = cmd.with_(metadata_len=count * fmt.metadata_size)
+        if cmd.direction is not DataDirection.NONE and cmd.data_len == 0 and not (moves_none or no_data):
+            bits = cmd.direction
+            raise UsageError(
+                f"{what} transfers {bits.short} data (opcode bits 1:0 = {bits.value:02b}) but has no buffer: "
+                "the controller would transfer to address 0; give --data-len N, or --no-data if it moves none"
+            )
+        return cmd
+
+    def _record(self, result: SendResult) -> None:
+        limit = self.history_limit
+        if limit == 0:
+            return
+        self.history.append(result)
+        if limit is not None and len(self.history) > 2 * limit:  # trimmed in batches: appends stay O(1)
+            del self.history[: len(self.history) - limit]
 
     async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
         """Submit a prepared command and decode what comes back (unless `decode` is False: a replay that
         shows only statuses). DeviceError (exit 3) on kernel errors."""
         backend = await self.backend(prepared.device)
-        completion = await backend.submit(prepared.command)
+        outputs = _reserve_outputs(prepared)  # checked again, and held, before the command goes out
+        try:
+            completion = await backend.submit(prepared.command)
+        except BaseException:
+            for out in outputs.values():
+                out.discard()
+            raise
+        written, output_notices, output_error = _commit_outputs(outputs, completion)
         decoded, decoder_name, notices = self._decode(prepared, completion) if decode else (None, None, ())
+        notices = (*output_notices, *notices)
         if backend.notice:
             notices = (backend.notice, *notices)
-        device_path = getattr(backend, "path", None) or prepared.device
+        device_path = device_path_of(backend, prepared.device)
         result = SendResult(
             prepared=prepared,
             completion=completion,
             decoded=decoded,
             decoder=decoder_name,
-            device_path=str(device_path),
+            device_path=device_path,
             notices=notices,
             catalogue=self.catalogue,
+            data_out=written.get("data"),
+            metadata_out=written.get("metadata"),
+            output_error=output_error,
         )
-        self.history.append(result)
+        self._record(result)
         if prepared.defn.id == "format-nvm" and completion.ok:
             self._formats.pop(prepared.device, None)  # the LBA format may have changed
         return result
@@ -215,6 +368,171 @@ class Session:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
             return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+def device_path_of(backend: Backend, device: str) -> str:
+    """The device as nvme-cli would name it: the char device a real backend opened (`/dev/ng0n1`,
+    `/dev/nvme0`), else the name it was opened with (a simulated device)."""
+    path = getattr(backend, "path", None)  # a DevicePath for the uring and ioctl backends
+    return str(getattr(path, "open_path", None) or path or device)
+
+
+def _check_buffers_given(
+    defn: CommandDef,
+    values: Mapping[str, int],
+    *,
+    data_len: int | None,
+    data: bytes | None,
+    data_in: Path | None,
+    data_out: Path | None,
+    metadata: bytes | None,
+    metadata_in: Path | None,
+    metadata_out: Path | None,
+    zero_metadata: bool,
+    no_data: bool,
+) -> None:
+    """What contradicts itself or the command's direction, before any file is opened or device asked."""
+    if data is not None and data_in is not None:
+        raise UsageError(f"{defn.id}: data given twice (bytes and --data-in {data_in})")
+    if metadata is not None and metadata_in is not None:
+        raise UsageError(f"{defn.id}: metadata given twice (bytes and --metadata-in {metadata_in})")
+    if zero_metadata and (metadata is not None or metadata_in is not None):
+        raise UsageError(f"{defn.id}: --zero-metadata and --metadata-in both say what the metadata holds")
+    if data_out is not None and metadata_out is not None and Path(data_out) == Path(metadata_out):
+        raise UsageError(f"--data-out and --metadata-out name the same file {data_out}")
+    if no_data and (data_len or data is not None or data_in is not None):
+        raise UsageError(f"{defn.id}: --no-data says it moves no data, but data (or --data-len) was given")
+    direction = defn.direction_of(values)
+    reads = direction is DataDirection.CONTROLLER_TO_HOST
+    for given, option in ((data_in, "--data-in"), (metadata_in, "--metadata-in")):
+        if given is None:
+            continue
+        if direction is DataDirection.NONE:
+            raise UsageError(f"{defn.id} transfers no data: {option} {given} has nothing to go with")
+        if reads:
+            raise UsageError(f"{defn.id} reads from the controller: {option} {given} has nothing to send")
+    for given, option in ((data_out, "--data-out"), (metadata_out, "--metadata-out")):
+        if given is not None and direction in (DataDirection.NONE, DataDirection.HOST_TO_CONTROLLER):
+            raise UsageError(f"{defn.id} reads nothing from the controller: {option} {given} stays empty")
+        if given is not None:
+            OutputFile.check(given, option)
+    if not defn.raw and not defn.metadata:
+        for named, option in ((metadata_in, "--metadata-in"), (metadata_out, "--metadata-out")):
+            if named is not None:
+                raise UsageError(f"{defn.id} moves no metadata: {option} {named} has nothing to go with")
+
+
+def _read_data_in(
+    defn: CommandDef, values: Mapping[str, int], path: Path, data_len: int | None, lba_size: int | None
+) -> bytes:
+    """The data file, read no further than the command moves (+1 byte, to tell "longer than")."""
+    if data_len is not None:
+        return read_input(path, data_len, "--data-in")
+    expected = defn.expected_length(values, lba_size)
+    if expected.kind == "bytes":
+        return read_input(path, expected.size, "--data-in")
+    try:
+        return read_input(path, DATA_IN_LIMIT, "--data-in")
+    except TooLong:
+        raise TooLong(
+            f"--data-in {path} is longer than {DATA_IN_LIMIT >> 20} MiB; --data-len allows a longer transfer"
+        ) from None
+
+
+def _with_metadata(
+    defn: CommandDef,
+    device: str,
+    cmd: Command,
+    fmt: LbaFormat | None,
+    *,
+    metadata: bytes | None,
+    metadata_in: Path | None,
+    zero_metadata: bool,
+) -> Command:
+    """The metadata a command carries on a namespace that keeps it in a separate buffer: what the user
+    gave, or zeros when asked for explicitly. A write, compare or append without either is refused: the
+    device would store metadata nobody chose (the kernel passes a zeroed buffer without a word)."""
+    given = metadata is not None or metadata_in is not None
+    if cmd.metadata_len == 0:
+        if not given:
+            return cmd
+        if fmt is None or cmd.direction is DataDirection.NONE:
+            raise UsageError(f"{defn.id} moves no metadata: --metadata-in has nothing to go with")
+        layout = f"{fmt.lba_size} + {fmt.metadata_size}" + (" interleaved" if fmt.extended else "")
+        raise UsageError(
+            f"{device} keeps no separate metadata ({layout} bytes per block): --metadata-in has nothing to "
+            "go with"
+        )
+    if cmd.direction is not DataDirection.HOST_TO_CONTROLLER:
+        return cmd  # a read: the backend gives the device a buffer of metadata_len bytes to fill
+    if metadata_in is not None:
+        metadata = read_input(metadata_in, cmd.metadata_len, "--metadata-in")
+    elif zero_metadata:
+        metadata = bytes(cmd.metadata_len)
+    if metadata is None:
+        per_block = fmt.metadata_size if fmt else 0
+        raise UsageError(
+            f"{device} keeps {per_block} bytes of metadata per block in a separate buffer: this "
+            f"{defn.id} must carry {cmd.metadata_len} bytes of metadata; give --metadata-in FILE, or "
+            "--zero-metadata to store zeros"
+        )
+    if len(metadata) != cmd.metadata_len:
+        raise UsageError(
+            f"{defn.id}: the metadata is {len(metadata)} bytes but the command moves {cmd.metadata_len} bytes"
+        )
+    return cmd.with_(metadata=metadata)
+
+
+def _check_outputs(prepared: Prepared) -> None:
+    """An output file for something the command does not read is refused: it would stay empty."""
+    if prepared.data_out is not None and not prepared.reads_data:
+        raise UsageError(
+            f"{prepared.defn.id} reads no data here (data length {prepared.command.data_len}): "
+            f"--data-out {prepared.data_out} would stay empty"
+        )
+    if prepared.metadata_out is not None and not prepared.reads_metadata:
+        raise UsageError(
+            f"{prepared.defn.id} reads no metadata from {prepared.device} (it keeps none in a separate "
+            f"buffer): --metadata-out {prepared.metadata_out} would stay empty"
+        )
+
+
+def _reserve_outputs(prepared: Prepared) -> dict[str, OutputFile]:
+    """Each output file checked and reserved (UsageError, nothing sent, when one cannot be written)."""
+    outputs: dict[str, OutputFile] = {}
+    try:
+        if prepared.data_out is not None:
+            outputs["data"] = OutputFile(prepared.data_out, "--data-out")
+        if prepared.metadata_out is not None:
+            outputs["metadata"] = OutputFile(prepared.metadata_out, "--metadata-out")
+    except BaseException:
+        for out in outputs.values():
+            out.discard()
+        raise
+    return outputs
+
+
+def _commit_outputs(
+    outputs: Mapping[str, OutputFile], completion: Completion
+) -> tuple[dict[str, Path], tuple[str, ...], str | None]:
+    """Write what came back: (where each part went, notices, the first write error). After an error
+    status the files are left as they were: what a failed command returns is not the data asked for."""
+    written: dict[str, Path] = {}
+    notices: list[str] = []
+    error: str | None = None
+    for part, out in outputs.items():
+        payload = completion.data if part == "data" else completion.metadata
+        if not completion.ok or payload is None:
+            out.discard()
+            notices.append(f"{out.what} {out.path} left as it was: the command failed")
+            continue
+        try:
+            out.commit(payload)
+            written[part] = out.path
+        except UsageError as exc:
+            error = error or str(exc)
+            notices.append(str(exc))
+    return written, tuple(notices), error
 
 
 @dataclass(frozen=True)
@@ -300,9 +618,11 @@ async def send_once(
     *,
     data_len: int | None = None,
     data: bytes | None = None,
+    metadata: bytes | None = None,
     allow_destructive: bool = False,
 ) -> SendResult:
     prepared = await session.prepare(
-        device, command, assignments, data_len=data_len, data=data, allow_destructive=allow_destructive
-    )
+        device, command, assignments, data_len=data_len, data=data, metadata=metadata,
+        allow_destructive=allow_destructive,
+    )  # fmt: skip
     return await session.send(prepared)

@@ -8,10 +8,10 @@ deepest node along a pydantic error location.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from nvtui.errors import UsageError
 
@@ -67,6 +67,17 @@ def _index(node: yaml.Node, doc: YamlDoc) -> None:
                 stack.append(((*path, i), item))
 
 
+def _syntax_error(exc: yaml.YAMLError, source: str) -> YamlSyntaxError:
+    import yaml
+
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        return YamlSyntaxError(source, mark.line + 1 if mark else 1, f"YAML syntax error: {what}")
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return YamlSyntaxError(source, 1, f"YAML error: {first}")
+
+
 def parse_yaml(text: str, source: str) -> YamlDoc:
     """Parse one YAML document (safe tags only). YamlSyntaxError naming source and line when it is bad."""
     import yaml
@@ -76,18 +87,165 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
     try:
         node = loader.get_single_node()
         doc = YamlDoc(loader.construct_document(node) if node is not None else None)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise YamlSyntaxError(source, mark.line + 1 if mark else 1, f"YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise YamlSyntaxError(source, 1, f"YAML error: {first}") from None
+        raise _syntax_error(exc, source) from None
     finally:
         loader.dispose()
     if node is not None:
         _index(node, doc)
     return doc
+
+
+@dataclass
+class StreamedItem:
+    """One item of a streamed sequence: its data, the lines of its nodes (paths relative to the item),
+    the keys repeated within it, and `key`: what its nodes say (tags and values, in order) when it uses no
+    alias, so items with equal keys hold equal data; None for an item with an alias."""
+
+    index: int
+    data: Any
+    lines: Lines
+    duplicates: list[tuple[NodePath, int, str]]
+    key: tuple[object, ...] | None
+
+
+class SequenceStream:
+    """A YAML mapping whose `key` holds a long sequence, read item by item: `items()` yields each item of
+    that sequence as it is parsed (only one item's nodes exist at a time, so memory does not grow with the
+    sequence), then `header` is the rest of the document, with that sequence empty. A document that is not
+    a mapping, or whose `key` is not a sequence, comes whole in `header`. The same loader (safe tags) as
+    `parse_yaml`; YamlSyntaxError naming source and line when the text is bad."""
+
+    def __init__(self, stream: str | TextIO, source: str, key: str) -> None:
+        """`stream`: the text, or a text file read as the parser goes (universal newlines, UTF-8)."""
+        self.stream = stream
+        self.source = source
+        self.key = key
+        self.header = YamlDoc(None)
+        self._aliased = False
+        self._shape: list[object] = []  # the current item's tags and values, for its key
+
+    def items(self) -> Iterator[StreamedItem]:
+        import yaml
+
+        loader_class: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader = loader_class(self.stream)
+        try:
+            yield from self._items(loader)
+        except yaml.YAMLError as exc:
+            raise _syntax_error(exc, self.source) from None
+        finally:
+            loader.dispose()
+
+    def _items(self, loader: Any) -> Iterator[StreamedItem]:
+        import yaml
+
+        anchors: dict[str, yaml.Node] = {}
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return
+        loader.get_event()  # document start
+        if not loader.check_event(yaml.MappingStartEvent):
+            self.header = self._whole(loader, self._compose(loader, anchors))
+            self._shape = []
+        else:
+            start = loader.get_event()
+            tag = _tag(loader, start, yaml.MappingNode)
+            pairs: list[tuple[yaml.Node, yaml.Node]] = []
+            streamed = False
+            while not loader.check_event(yaml.MappingEndEvent):
+                self._shape = []  # only an item's shape is kept (as its key)
+                key = self._compose(loader, anchors)
+                if (
+                    not streamed
+                    and isinstance(key, yaml.ScalarNode)
+                    and key.value == self.key
+                    and loader.check_event(yaml.SequenceStartEvent)
+                ):
+                    streamed = True
+                    seq = loader.get_event()
+                    seq_tag = _tag(loader, seq, yaml.SequenceNode)
+                    index = 0
+                    while not loader.check_event(yaml.SequenceEndEvent):
+                        yield self._item(loader, self._compose_item(loader, anchors), index)
+                        index += 1
+                    end = loader.get_event()
+                    pairs.append((key, yaml.SequenceNode(seq_tag, [], seq.start_mark, end.end_mark)))
+                else:
+                    pairs.append((key, self._compose(loader, anchors)))
+            end = loader.get_event()
+            node = yaml.MappingNode(tag, pairs, start.start_mark, end.end_mark, flow_style=start.flow_style)
+            self.header = self._whole(loader, node)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            mark: Any = loader.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", None, "but found another document", mark
+            )
+
+    def _whole(self, loader: Any, node: yaml.Node) -> YamlDoc:
+        doc = YamlDoc(loader.construct_document(node))
+        _index(node, doc)
+        return doc
+
+    def _compose_item(self, loader: Any, anchors: dict[str, yaml.Node]) -> yaml.Node:
+        self._aliased = False
+        self._shape = []
+        return self._compose(loader, anchors)
+
+    def _item(self, loader: Any, node: yaml.Node, index: int) -> StreamedItem:
+        key = None if self._aliased else tuple(self._shape)
+        self._shape = []
+        doc = self._whole(loader, node)
+        return StreamedItem(index, doc.data, doc.lines, doc.duplicates, key)
+
+    def _compose(self, loader: Any, anchors: dict[str, yaml.Node]) -> yaml.Node:
+        """One node from the event stream, as PyYAML's composer builds it (tags resolved the same way)."""
+        import yaml
+
+        event: Any = loader.get_event()
+        kind: type[yaml.Event] = type(event)
+        start: Any = event.start_mark  # libyaml's marks are their own class: the nodes take them alike
+        if issubclass(kind, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                problem = f"found undefined alias {event.anchor!r}"
+                raise yaml.composer.ComposerError(None, None, problem, start)
+            self._aliased = True
+            return anchors[event.anchor]
+        node: Any
+        if issubclass(kind, yaml.ScalarEvent):
+            tag = _tag(loader, event, yaml.ScalarNode, event.value)
+            node = yaml.ScalarNode(tag, event.value, start, event.end_mark, style=event.style)
+            self._shape += (tag, event.value)
+        elif issubclass(kind, yaml.SequenceStartEvent):
+            node = yaml.SequenceNode(_tag(loader, event, yaml.SequenceNode), [], start, None,
+                                     flow_style=event.flow_style)  # fmt: skip
+            self._shape += ("[", node.tag)
+        else:
+            node = yaml.MappingNode(_tag(loader, event, yaml.MappingNode), [], start, None,
+                                    flow_style=event.flow_style)  # fmt: skip
+            self._shape += ("{", node.tag)
+        if event.anchor is not None:
+            anchors[event.anchor] = node  # before the children: an alias inside refers to this node
+        if isinstance(node, yaml.SequenceNode):
+            while not loader.check_event(yaml.SequenceEndEvent):
+                node.value.append(self._compose(loader, anchors))
+            node.end_mark = loader.get_event().end_mark
+            self._shape.append("]")
+        elif isinstance(node, yaml.MappingNode):
+            while not loader.check_event(yaml.MappingEndEvent):
+                item_key = self._compose(loader, anchors)
+                node.value.append((item_key, self._compose(loader, anchors)))
+            node.end_mark = loader.get_event().end_mark
+            self._shape.append("}")
+        return node  # type: ignore[no-any-return]
+
+
+def _tag(loader: Any, event: Any, kind: type[yaml.Node], value: str | None = None) -> str:
+    """An event's tag, or the one the loader's resolvers give it (as PyYAML's composer does)."""
+    if event.tag not in (None, "!"):
+        return str(event.tag)
+    return str(loader.resolve(kind, value, event.implicit))
 
 
 def load_yaml(path: Path) -> YamlDoc:

@@ -50,8 +50,8 @@ def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str])
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {
-        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "decoded", "nvme_cli",
-        "nvme_cli_passthru",
+        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "metadata_len",
+        "metadata_out", "decoded", "nvme_cli", "nvme_cli_passthru",
     }  # fmt: skip
     assert doc["device"] == "sim0n1" and doc["command"] == "identify" and doc["fields"]["cns"] == 1
     assert doc["status"] == {
@@ -60,7 +60,9 @@ def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str])
     assert doc["data_len"] == 4096 and doc["latency_ns"] > 0
     assert doc["decoded"]["mn"] == "nvtui simulated NVMe controller"
     assert isinstance(doc["decoded"]["tnvmcap"], int) and doc["decoded"]["nn"] >= 2
-    assert doc["nvme_cli"].startswith("nvme admin-passthru ") and "--opcode=0x06" in doc["nvme_cli"]
+    assert doc["nvme_cli"].startswith("nvme id-ctrl ")  # nvme-cli's own verb; the passthrough line beside it
+    passthru = doc["nvme_cli_passthru"]
+    assert passthru.startswith("nvme admin-passthru ") and "--opcode=0x06" in passthru
 
 
 def test_enum_names_and_hex_values_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -154,8 +156,8 @@ def test_error_status_exits_1_and_still_prints_the_result(capsys: pytest.Capture
 
 
 def test_unknown_opcode_is_named(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys, "send", "sim0", "admin-passthru", "opcode=0xc3", "--allow-destructive", "--json"
+    code, out, _ = run(  # 0xc3's bits say it moves data both ways: --no-data asserts it moves none
+        capsys, "send", "sim0", "admin-passthru", "opcode=0xc3", "--no-data", "--allow-destructive", "--json"
     )
     assert code == 1
     assert json.loads(out)["status"]["name"] == "Invalid Command Opcode"

@@ -69,6 +69,15 @@ RAW = [
     ("io-passthru", 0x19, ["cdw10=100"]),  # Copy
     ("io-passthru", 0x7D, ["cdw10=0"]),  # Zone Append (on the zoned namespace)
 ]
+# What a raw case carries beside its dwords where its opcode's direction bits say data moves: the bytes the
+# catalogue entry of its opcode calls for, or --no-data where those dwords move none (a buffer-less raw
+# command with a data opcode is refused otherwise, destructive or not).
+RAW_BUFFERS: dict[tuple[str, int], int | None] = {
+    ("admin-passthru", 0x09): None,  # Set Features, Arbitration: no data
+    ("admin-passthru", 0xC1): None,  # a vendor opcode nvtui knows nothing about
+    ("io-passthru", 0x09): 16,  # Dataset Management: one 16-byte range
+    ("io-passthru", 0x19): 32,  # Copy: one format-0 source range
+}
 
 
 @pytest.fixture
@@ -121,11 +130,14 @@ async def prepares_when_allowed(device: str, command: str, fields: list[str], ar
     """The same input with the allowance gets past every check (so the refusal was for destructiveness)."""
     data_len = int(args[args.index("--data-len") + 1]) if "--data-len" in args else None
     data = Path(args[args.index("--data-in") + 1]).read_bytes() if "--data-in" in args else None
+    no_data = "--no-data" in args
     session = Session(CATALOGUE)
     try:
         with pytest.raises(UsageError, match="destructive"):
-            await session.prepare(device, command, fields, data_len=data_len, data=data)
-        await session.prepare(device, command, fields, data_len=data_len, data=data, allow_destructive=True)
+            await session.prepare(device, command, fields, data_len=data_len, data=data, no_data=no_data)
+        await session.prepare(
+            device, command, fields, data_len=data_len, data=data, no_data=no_data, allow_destructive=True
+        )
     finally:
         await session.close()
 
@@ -176,6 +188,13 @@ def test_send_refuses_a_destructive_raw_opcode_without_allowance(
         payload = tmp_path / "raw-write.bin"
         payload.write_bytes(b"\x5a" * size)
         args = ["--data-len", str(size), "--data-in", str(payload)]
+    if (entry, opcode) in RAW_BUFFERS:
+        size = RAW_BUFFERS[entry, opcode]
+        args = ["--no-data"]
+        if size is not None:
+            payload = tmp_path / "raw-payload.bin"
+            payload.write_bytes(b"\x5a" * size)
+            args = ["--data-len", str(size), "--data-in", str(payload)]
     asyncio.run(prepares_when_allowed(device, entry, fields, args))
     before = namespace_checksum()
     assert_refused_and_untouched(["send", device, entry, *fields, *args], recorder, before)

@@ -114,14 +114,19 @@ def resolve_device(name: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> Device
     Accepted: `/dev/ngXnY` or `ngXnY` (a namespace's generic char device), `/dev/nvmeX` or `nvmeX`
     (a controller), and the block device `nvmeXnY` / `/dev/nvmeXnY`, which is mapped to its generic
     char device `ngXnY` (passthrough never goes through the block device). A multipath path disk
-    `nvmeScCnY` maps to the head's char device `ngSnY`, with `nvmeC` as its controller.
+    `nvmeScCnY` maps to the head's char device `ngSnY`, with `nvmeC` as its controller. A path that
+    leads to one of these through symlinks (`/dev/disk/by-id/nvme-...`) is the device it leads to.
     Simulated devices (`sim...`) are not handled here.
 
     Raises UsageError for a malformed name, DeviceError for a well-formed one that does not exist.
     """
     match = _NAME.match(name.strip())
     if match is None:
-        raise UsageError(f"not an NVMe device name: {name!r}; expected {ACCEPTED_FORMS}")
+        real = _real_device_name(name, sysfs=sysfs, dev=dev)
+        if real is None:
+            raise UsageError(f"not an NVMe device name: {name!r}; expected {ACCEPTED_FORMS}")
+        match = _NAME.match(real)
+        assert match is not None
     groups = match.groupdict()
     if groups["ctrl"] is not None:
         controller = f"nvme{groups['ctrl']}"
@@ -163,6 +168,35 @@ def resolve_device(name: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> Device
     return DevicePath(
         name=ng, controller=controller, ctrl_dev=_dev_node(dev, controller), ns_dev=ns_dev, nsid=nsid
     )
+
+
+def _real_device_name(name: str, *, sysfs: Path, dev: Path) -> str | None:
+    """The kernel's name of the device node `name` leads to through symlinks (a udev link, a
+    /dev/disk/by-id/ entry, a harness's own link), or None when it is not a path to an NVMe node.
+
+    The link is resolved to the node it ends at: a node in `dev` under an NVMe name is that device; any
+    other character or block device is looked up by its number in sysfs (`/sys/dev/char/MAJ:MIN`), so a
+    node made elsewhere with mknod is found too. UsageError when the path leads to another kind of device.
+    """
+    if (not name.startswith(("/", ".")) and os.sep not in name) or not os.path.lexists(name):
+        return None  # a bare name that is not an NVMe one, or nothing there: nothing to resolve
+    real = Path(os.path.realpath(name))
+    if real.parent == Path(os.path.realpath(dev)) and _NAME.match(real.name):
+        return real.name
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise DeviceError(f"{name}: {exc.strerror}") from None
+    kind = "char" if stat.S_ISCHR(st.st_mode) else "block" if stat.S_ISBLK(st.st_mode) else None
+    if kind is None:
+        return None
+    number = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    entry = sysfs / "dev" / kind / number
+    found = entry.resolve().name if entry.exists() else None
+    if found is None or not _NAME.match(found):
+        shown = f"{name} -> {real}" if str(real) != name else name
+        raise UsageError(f"{shown} (device {number}) is not an NVMe device; expected {ACCEPTED_FORMS}")
+    return found
 
 
 def _dev_node(dev: Path, name: str) -> str:

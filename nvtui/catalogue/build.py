@@ -21,6 +21,7 @@ from nvtui.catalogue.model import (
     CatalogueError,
     CommandDef,
     DecodeRule,
+    DefaultBy,
     FieldDef,
     FromField,
     Length,
@@ -118,26 +119,67 @@ def _build_field(
     default: int | None
     if fm.default is None:
         default = fmin
-    elif isinstance(fm.default, str):
-        if fm.default == DEVICE_NSID and fm.name == "nsid":
-            default = None
-        elif fm.default in values:
-            default = values[fm.default]
-        else:
-            choices = ", ".join(values) if values else "none"
-            problems.append(
-                ((*path, "default"), f"{fm.default!r} is not one of the field's values ({choices})")
-            )
-            return None
     else:
-        default = fm.default
-    if default is not None and not fmin <= default <= fmax:
-        problems.append(((*path, "default"), f"{default} out of range {fmin}-{fmax}"))
-        return None
+        raw_default = fm.default
+        where = (*path, "default")
+        if isinstance(raw_default, dict):  # chosen by another field's value: `otherwise` when none matches
+            keys = set(raw_default)
+            if keys - {"by", "defaults", "otherwise"} or not {"by", "defaults"} <= keys:
+                shape = "{by: FIELD, defaults: {VALUE: DEFAULT}, otherwise: DEFAULT}"
+                problems.append((where, f"expected {shape}"))
+                return None
+            raw_default, where = raw_default.get("otherwise", fmin), (*where, "otherwise")
+        try:
+            default = _default_value(fm.name, raw_default, values, fmin, fmax)
+        except ValueError as exc:
+            problems.append((where, str(exc)))
+            return None
     return FieldDef(
         name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=default,
         required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
     )  # fmt: skip
+
+
+def _default_value(name: str, raw: object, values: Mapping[str, int], fmin: int, fmax: int) -> int | None:
+    """A field's default as written (a number, one of its value names, or `device` for an nsid field);
+    None stands for `device`. ValueError saying what is wrong otherwise."""
+    if isinstance(raw, str):
+        if raw == DEVICE_NSID and name == "nsid":
+            return None
+        if raw in values:
+            return values[raw]
+        choices = ", ".join(values) if values else "none"
+        raise ValueError(f"{raw!r} is not one of the field's values ({choices})")
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise ValueError(f"expected a number or a value name, got {raw!r}")
+    if not fmin <= raw <= fmax:
+        raise ValueError(f"{raw} out of range {fmin}-{fmax}")
+    return raw
+
+
+def _build_default_by(
+    fdef: FieldDef,
+    raw: Mapping[str, Any],
+    path: tuple[Any, ...],
+    fields: Mapping[str, FieldDef],
+    problems: list[tuple[tuple[Any, ...], str]],
+) -> FieldDef:
+    """`fdef` with its default chosen by another field's value (`default: {by: cns, defaults: {...}}`)."""
+    by = raw["by"]
+    if not isinstance(by, str) or by not in fields or by == fdef.name:
+        problems.append(((*path, "by"), f"no other field named {by!r}"))
+        return fdef
+    if not isinstance(raw["defaults"], dict):
+        problems.append(((*path, "defaults"), "expected a mapping VALUE: DEFAULT"))
+        return fdef
+    defaults: dict[int, int | None] = {}
+    for key, value in raw["defaults"].items():
+        try:
+            number = _value_of(fields[by], key)
+            defaults[number] = _default_value(fdef.name, value, fdef.values, fdef.min, fdef.max)
+        except (UsageError, ValueError) as exc:
+            problems.append(((*path, "defaults", key), str(exc)))
+    return replace(fdef, default_by=DefaultBy(by, defaults, fdef.default))
 
 
 def _value_of(fdef: FieldDef, raw: int | str) -> int:
@@ -269,6 +311,11 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
                 continue
             break
     by_name = {f.name: f for f in fields}
+    for i, fm in enumerate(model.fields):
+        if isinstance(fm.default, dict) and fm.name in by_name and names.get(fm.name) == i:
+            by_name[fm.name] = _build_default_by(by_name[fm.name], fm.default, ("fields", i, "default"),
+                                                 by_name, problems)  # fmt: skip
+            fields = [by_name[f.name] for f in fields]
     if model.raw:
         if "opcode" not in by_name or by_name["opcode"].slices != (Slice("opcode", 0, 7),):
             problems.append((("fields",), "a raw entry needs a field at opcode"))

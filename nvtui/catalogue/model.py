@@ -108,6 +108,22 @@ def _fmt_num(value: int, big: bool) -> str:
 
 
 @dataclass(frozen=True)
+class DefaultBy:
+    """A default picked by another field's value (`default: {by: cns, defaults: {...}, otherwise: 0}`):
+    Identify's NSID is the namespace for the CNS values that name one, 0 where the CNS does not use it.
+    A default of None stands for `device` (the opened namespace's ID)."""
+
+    by: str
+    defaults: Mapping[int, int | None]
+    otherwise: int | None
+
+    def pick(self, value: int | None) -> int | None:
+        if value is not None and value in self.defaults:
+            return self.defaults[value]
+        return self.otherwise
+
+
+@dataclass(frozen=True)
 class FieldDef:
     """One field of a command: where its bits live, its range and its named values."""
 
@@ -121,6 +137,7 @@ class FieldDef:
     max: int
     zero_based: bool
     help: str
+    default_by: DefaultBy | None = None  # a default chosen by another field's value (`default` = otherwise)
     fixed_by: str | None = None  # the preset whose id fixes this field's value (min = max = default)
 
     @property
@@ -333,6 +350,14 @@ class CommandDef:
 
         An nsid field whose default is the opened namespace is left out unless given: `encode` fills it.
         """
+        return self.complete(self.parse_given(assignments))
+
+    def complete(self, given: Mapping[str, int]) -> dict[str, int]:
+        """The values the user gave (`parse_given`), every other field at its default."""
+        return self._complete(given, device_nsid=None)
+
+    def parse_given(self, assignments: Sequence[str] | Mapping[str, str]) -> dict[str, int]:
+        """Only the fields the user gave, checked: what `derive_length` may not override."""
         given: dict[str, int] = {}
         pairs: list[tuple[str, str]] = []
         if isinstance(assignments, Mapping):
@@ -348,23 +373,72 @@ class CommandDef:
             if fdef.name in given:
                 raise UsageError(f"field {fdef.name}: given twice")
             given[fdef.name] = fdef.parse(text)
-        return self._complete(given, device_nsid=None)
+        return given
 
     def _complete(self, values: Mapping[str, int], device_nsid: int | None) -> dict[str, int]:
         out: dict[str, int] = {}
         for name, value in values.items():
             self.field(name).check(value)  # unknown names and bad values first, never ignored
+        picked_later: list[FieldDef] = []
         for f in self.fields:
             if f.name in values:
                 out[f.name] = values[f.name]
             elif f.required:
                 raise UsageError(f"field {f.name}: required (range {f.range_text()})")
+            elif f.default_by is not None:
+                picked_later.append(f)  # once the field it depends on has its value
             elif f.default is None:
                 if device_nsid is not None:
                     out[f.name] = f.check(device_nsid)
             else:
                 out[f.name] = f.default
-        return out
+        if not picked_later:
+            return out
+        for f in picked_later:
+            assert f.default_by is not None
+            default = f.default_by.pick(out.get(f.default_by.by))
+            if default is not None:
+                out[f.name] = default
+            elif device_nsid is not None:
+                out[f.name] = f.check(device_nsid)
+        return {f.name: out[f.name] for f in self.fields if f.name in out}
+
+    def derive_length(
+        self, given: Mapping[str, int], data_len: int, lba_size: int | None = None
+    ) -> dict[str, int]:
+        """`given` with the field that sets the data length worked out from `data_len`, when the length is
+        a count of that field's unit and the user did not set it (as nvme-cli's `--log-len` sets NUMD):
+        `get-log-page lid=smart --data-len 512` sends numd=128. A field the user set stays as given (`encode`
+        then checks it against `data_len`). UsageError when `data_len` is no whole count of the unit or the
+        count is out of the field's range."""
+        spec = self.length
+        if not isinstance(spec, FromField) or spec.field in given:
+            return dict(given)
+        full = self._complete(given, device_nsid=None)
+        if self.direction_of(full) is DataDirection.NONE:
+            return dict(given)
+        unit = spec.unit
+        if isinstance(unit, ByValue):
+            picked = full.get(unit.by, 0)
+            if picked not in unit.sizes:
+                return dict(given)  # the length is the user's (or optional) for this value
+            unit = unit.sizes[picked]
+        if unit == "lba":
+            if lba_size is None:
+                return dict(given)
+            unit, what = lba_size, f"{lba_size}-byte LBAs"
+        else:
+            assert isinstance(unit, int)
+            what = "dwords" if unit == 4 else f"{unit}-byte units"
+        f = self.field(spec.field)
+        count, rest = divmod(data_len, unit)
+        if rest:
+            raise UsageError(f"{self.id}: --data-len {data_len} is not a whole number of {what} ({f.name})")
+        if not f.min <= count <= f.max:
+            raise UsageError(
+                f"{self.id}: --data-len {data_len} makes {f.name}={count}, out of range {f.range_text()}"
+            )
+        return {**given, f.name: count}
 
     def _opcode_of(self, values: Mapping[str, int]) -> int:
         if self.raw:
@@ -407,7 +481,7 @@ class CommandDef:
         length = self._data_length(full, direction, lba_size, data_len, data)
         metadata_len = 0
         if self.metadata and metadata_size > 0 and direction is not DataDirection.NONE:
-            count = self._lba_count(full)
+            count = self.lba_count(full)
             if count is not None:
                 metadata_len = count * metadata_size
                 if metadata_len > U32_MAX:
@@ -418,7 +492,8 @@ class CommandDef:
             cdw14=words["cdw14"], cdw15=words["cdw15"], data_len=length, metadata_len=metadata_len, data=data,
         )  # fmt: skip
 
-    def _lba_count(self, values: Mapping[str, int]) -> int | None:
+    def lba_count(self, values: Mapping[str, int]) -> int | None:
+        """The number of blocks the command moves (its length field, when the length is in LBAs)."""
         if isinstance(self.length, FromField) and self.length.unit == "lba":
             return values.get(self.length.field)
         return None
@@ -645,6 +720,29 @@ class Catalogue:
         for e in self.entries:
             out.setdefault(e.set, []).append(e)
         return out
+
+    def entry_for_opcode(self, queue: str, opcode: int, command_set: str | None = None) -> CommandDef | None:
+        """The catalogue entry a raw command with `opcode` on `queue` is, for a namespace of `command_set`
+        (admin commands: None): its fields and length rule tell what the raw dwords ask for. Entries of the
+        namespace's own set first, then the NVM command set's (which ZNS and others build on); None when
+        the catalogue does not know the opcode there, or cannot tell which of several entries it is."""
+        same = self._entries_for_opcode(queue, opcode)
+        for wanted in (command_set, "nvm"):
+            chosen = [e for e in same if e.set == wanted]
+            if chosen:
+                return chosen[0]  # the first loaded: the built-in entry before a user's variant
+        return same[0] if len({e.set for e in same}) == 1 else None
+
+    def sets_for_opcode(self, queue: str, opcode: int) -> set[str]:
+        """The command sets whose entries use `opcode` on `queue` (more than one: the namespace decides)."""
+        return {e.set for e in self._entries_for_opcode(queue, opcode)}
+
+    def _entries_for_opcode(self, queue: str, opcode: int) -> list[CommandDef]:
+        """The entries that are commands with `opcode` on `queue` (not raw passthrough, not presets)."""
+        return [
+            e for e in self.entries
+            if not e.raw and e.preset_of is None and e.queue == queue and e.opcode == opcode
+        ]  # fmt: skip
 
     def source_of(self, name: str) -> Path:
         """The file the entry (by id or alias) was loaded from."""

@@ -26,7 +26,7 @@ class FieldModel(_Model):
     at: str | list[str]
     type: Literal["uint", "enum", "flag"] = "uint"
     values: dict[str, int] | None = None
-    default: int | str | None = None
+    default: int | str | dict[str, Any] | None = None  # a dict: {by: FIELD, defaults: {...}, otherwise: ...}
     required: bool = False
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)

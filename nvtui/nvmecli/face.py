@@ -24,7 +24,7 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
 
     from nvtui.nvmecli.parse import parse_nvme_cli
     from nvtui.nvmecli.session import prepare_imported
-    from nvtui.render import hexdump, record_table
+    from nvtui.render import hexdump, record_table, status_text
     from nvtui.session import Session
 
     if args.command is not None:
@@ -59,7 +59,16 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
                     print(f"  note: {note}")
             if imported.display.dry_run:
                 return EXIT_OK
-            result = await session.send(prepared)
+            from nvtui.safeio import OutputFile
+
+            # The output file is checked and reserved before the command goes out: its answer is not lost.
+            out = OutputFile(options.data_out) if options.data_out is not None else None
+            try:
+                result = await session.send(prepared)
+            except BaseException:
+                if out is not None:
+                    out.discard()
+                raise
         finally:
             await session.close()
         c = result.completion
@@ -68,11 +77,10 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
         data = c.data
         if data is not None and options.data_size is not None:
             data = data[: options.data_size].ljust(options.data_size, b"\0")
-        if options.data_out is not None and data is not None and c.ok:
-            from nvtui.safeio import OutputFile
-
-            with OutputFile(options.data_out) as out:
-                out.commit(data)
+        if out is not None:
+            with out:
+                if data is not None and c.ok:
+                    out.commit(data)
         if as_json:
             extra = {"nvme_cli_input": imported.line, "nvme_cli_notes": list(imported.notes)}
             print(json.dumps({**result.to_json(), **extra}, indent=2))
@@ -81,9 +89,9 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
             else:
-                print(f"{result.prepared.defn.id} on {device}: {c.status}", file=sys.stderr)
+                print(f"{result.prepared.defn.id} on {device}: {status_text(c.status)}", file=sys.stderr)
         else:
-            print(f"{result.prepared.defn.id} on {device}: {c.status}")
+            print(f"{result.prepared.defn.id} on {device}: {status_text(c.status)}")
             print(
                 f"result  {c.result:#x}  latency {c.latency_ns / 1000:.1f} us  "
                 f"data {prepared.command.data_len} bytes"

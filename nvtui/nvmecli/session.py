@@ -33,9 +33,14 @@ async def prepare_imported(
     assignments = {k: str(v) for k, v in values.items()}
     options = imported.options
     data = options.data
+    # A passthrough line without --data-len moves no data (nvme-cli gives no buffer): the line's word for
+    # --no-data. The catalogue entry of its opcode still refuses it where that entry says data moves.
+    no_data = imported.verb in ("admin-passthru", "io-passthru") and (
+        options.data_len is None and data is None and options.data_in is None
+    )
     prepared = await session.prepare(
         device, imported.command, assignments, data_len=options.data_len if data is None else None, data=data,
-        allow_destructive=allow_destructive,
+        no_data=no_data, allow_destructive=allow_destructive,
     )  # fmt: skip
     if options.data_in is not None and prepared.command.direction.value & 1:
         length = prepared.command.data_len

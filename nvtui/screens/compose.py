@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from nvtui.errors import DeviceError, NvtuiError, UsageError
 from nvtui.screens import messages
@@ -52,6 +52,25 @@ class ComposeScreen(SectionScreen):
         width: 1fr;
         margin: 0 1 0 0;
     }
+    ComposeScreen #meta-row {
+        height: 1;
+        margin: 0 0 1 0;
+    }
+    ComposeScreen #meta-row Label {
+        width: 5;
+        text-style: bold;
+    }
+    ComposeScreen #metadata-in, ComposeScreen #metadata-out {
+        width: 1fr;
+        margin: 0 1 0 0;
+    }
+    ComposeScreen #data-row Checkbox, ComposeScreen #meta-row Checkbox {
+        width: auto;
+        height: 1;
+        border: none;
+        padding: 0;
+        margin: 0 1 0 0;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send", priority=True),
@@ -79,6 +98,18 @@ class ComposeScreen(SectionScreen):
                     yield Input(placeholder="length", id="data-len", compact=True)
                     yield Input(placeholder="input file", id="data-in", compact=True)
                     yield Input(placeholder="output file", id="data-out", compact=True)
+                    no_data = Checkbox("no data", id="no-data", compact=True)
+                    no_data.tooltip = "a raw command whose opcode says it moves data moves none (--no-data)"
+                    no_data.display = False  # shown for raw commands (open_command)
+                    yield no_data
+                with Horizontal(id="meta-row") as meta_row:
+                    meta_row.display = False  # shown for commands that move metadata (open_command)
+                    yield Label("meta")
+                    yield Input(placeholder="metadata input file", id="metadata-in", compact=True)
+                    yield Input(placeholder="metadata output file", id="metadata-out", compact=True)
+                    zeros = Checkbox("zeros", id="zero-metadata", compact=True)
+                    zeros.tooltip = "a write stores zeros as its metadata (--zero-metadata)"
+                    yield zeros
                 yield SubmissionView(id="submission")
 
     def on_mount(self) -> None:
@@ -115,6 +146,9 @@ class ComposeScreen(SectionScreen):
             return
         self.defn = defn
         self.prepared = None
+        # Metadata files and zeros only where blocks carry metadata; "no data" only for raw commands.
+        self.query_one("#meta-row").display = defn.metadata or defn.raw
+        self.query_one("#no-data").display = defn.raw
         self.query_one(CatalogueList).select(defn.id)
         self.run_worker(self._replace_form(defn, assignments), exclusive=True, group="form")
 
@@ -141,11 +175,12 @@ class ComposeScreen(SectionScreen):
         self.form_valid = event.valid
         self.refresh_preview()
 
-    @on(Input.Changed, "#data-row Input")
+    @on(Input.Changed, "#data-row Input, #meta-row Input")
+    @on(Checkbox.Changed, "#data-row Checkbox, #meta-row Checkbox")
     def _data_changed(self) -> None:
         self.refresh_preview()
 
-    @on(Input.Submitted, "#form-holder Input, #data-row Input")
+    @on(Input.Submitted, "#form-holder Input, #data-row Input, #meta-row Input")
     def _enter_sends(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_send()
@@ -163,14 +198,25 @@ class ComposeScreen(SectionScreen):
             raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)") from None
         if data_len is not None and not 0 <= data_len <= 0xFFFFFFFF:
             raise UsageError(f"data length {data_len} out of range 0-4294967295")
-        data_in = self.query_one("#data-in", Input).value.strip()
-        data_out = self.query_one("#data-out", Input).value.strip()
+        def path(field: str) -> Path | None:
+            control = self.query_one(f"#{field}", Input)
+            text = control.value.strip() if control.parent is None or control.parent.display else ""
+            return Path(text).expanduser() if text else None
+
+        def ticked(field: str) -> bool:
+            control = self.query_one(f"#{field}", Checkbox)
+            return control.value and control.display and (control.parent is None or control.parent.display)
+
         return messages.Composition(
             self.defn.id,
             {k: v for k, v in self.form_values.items() if v != ""},
             data_len,
-            Path(data_in).expanduser() if data_in else None,
-            Path(data_out).expanduser() if data_out else None,
+            path("data-in"),
+            path("data-out"),
+            path("metadata-in"),
+            path("metadata-out"),
+            ticked("zero-metadata"),
+            ticked("no-data"),
         )
 
     def refresh_preview(self) -> None:
@@ -188,13 +234,11 @@ class ComposeScreen(SectionScreen):
             self.post_message(messages.Composed(composition))
             if composition is None:
                 return
-            data = read_data_in(composition.data_in)
             prepared = await session.prepare(
                 device,
                 self.defn,
                 composition.assignments,
-                data_len=composition.data_len,
-                data=data,
+                **buffers(composition),
                 allow_destructive=True,  # a preview never sends; the send asks first
             )
             backend = await session.backend(device)
@@ -209,7 +253,9 @@ class ComposeScreen(SectionScreen):
         from nvtui.catalogue import nvme_cli_line
 
         self.prepared = prepared
-        path = str(getattr(backend, "path", None) or device)
+        from nvtui.session import device_path_of
+
+        path = device_path_of(backend, device)
         cli = nvme_cli_line(
             prepared.defn,
             prepared.command,
@@ -263,8 +309,7 @@ class ComposeScreen(SectionScreen):
                 device,
                 self.defn,
                 composition.assignments,
-                data_len=composition.data_len,
-                data=read_data_in(composition.data_in),
+                **buffers(composition),  # output files checked now, reserved by the send
                 allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
             )
             if not await may_send(app, prepared, "the command"):
@@ -278,18 +323,19 @@ class ComposeScreen(SectionScreen):
         except Exception as exc:
             self.notify(internal_error(exc), title="Not sent", severity="error", timeout=10)
             return
-        if composition.data_out is not None and result.completion.data is not None:
-            try:
-                composition.data_out.write_bytes(result.completion.data)
-            except OSError as exc:
-                self.notify(f"output file {composition.data_out}: {exc.strerror}", severity="error")
+        if result.output_error is not None:
+            self.notify(result.output_error, title="Output file", severity="error", timeout=10)
         self.post_message(messages.ShowResult(result))
 
 
-def read_data_in(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"input file {path}: {exc.strerror}") from None
+def buffers(composition: messages.Composition) -> dict[str, Any]:
+    """The composition's data and metadata options, as `Session.prepare` takes them."""
+    return {
+        "data_len": composition.data_len,
+        "data_in": composition.data_in,
+        "data_out": composition.data_out,
+        "metadata_in": composition.metadata_in,
+        "metadata_out": composition.metadata_out,
+        "zero_metadata": composition.zero_metadata,
+        "no_data": composition.no_data,
+    }

@@ -18,7 +18,6 @@ from nvtui.backend.base import BackendBase
 from nvtui.errors import NvtuiError, UsageError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
-from nvtui.screens.compose import read_data_in
 from nvtui.screens.safety import may_send
 
 if TYPE_CHECKING:
@@ -226,7 +225,10 @@ class LoadScreen(SectionScreen):
                     composition.command_id,
                     composition.assignments,
                     data_len=composition.data_len,
-                    data=read_data_in(composition.data_in),
+                    data_in=composition.data_in,
+                    metadata_in=composition.metadata_in,
+                    zero_metadata=composition.zero_metadata,
+                    no_data=composition.no_data,
                     allow_destructive=True,  # judged by may_send, once for the whole run
                 )
             if not await may_send(app, prepared, "the load run"):

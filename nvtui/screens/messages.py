@@ -22,6 +22,10 @@ class Composition:
     data_len: int | None = None
     data_in: Path | None = None
     data_out: Path | None = None
+    metadata_in: Path | None = None
+    metadata_out: Path | None = None
+    zero_metadata: bool = False
+    no_data: bool = False
 
     def describe(self) -> str:
         fields = " ".join(f"{k}={v}" for k, v in self.assignments.items() if v != "")

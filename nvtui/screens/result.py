@@ -30,6 +30,8 @@ def status_text(result: SendResult) -> Text:
         out.append("  DNR (do not retry)", style="bold red")
     if status.more:
         out.append("  MORE", style="bold")
+    if status.crd:
+        out.append(f"  CRD {status.crd} (retry after CRDT{status.crd})", style="bold")
     return out
 
 

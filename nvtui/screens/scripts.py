@@ -274,7 +274,7 @@ class ScriptsScreen(SectionScreen):
             if only is None:
                 part, offset = script, 0
             else:
-                part, offset = script.with_steps([script.steps[only]]), only
+                part, offset = script.with_steps([script.steps[only]], first=only), only
             table = self.query_one("#script-steps", DataTable)
 
             def on_step(outcome: StepOutcome) -> None:

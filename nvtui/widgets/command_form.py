@@ -126,7 +126,7 @@ class CommandForm(VerticalScroll):
     def _initial_text(self, f: FieldDef) -> str:
         if f.name in self.initial:
             return self.initial[f.name]
-        return "" if f.default is None else str(f.default)
+        return "" if f.default is None or f.default_by is not None else str(f.default)
 
     @staticmethod
     def _enum_name(f: FieldDef, text: str) -> str | None:
@@ -156,6 +156,8 @@ class CommandForm(VerticalScroll):
                 compact=True,
             )
         placeholder = "namespace of the device" if f.default is None else f"default {f.default}"
+        if f.default_by is not None:  # left empty: the session picks the default by the other field's value
+            placeholder = f"default by {f.default_by.by}"
         return Input(
             text,
             placeholder=placeholder,

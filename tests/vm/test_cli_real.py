@@ -50,7 +50,9 @@ def test_identify_controller_decodes_the_same_over_uring_and_ioctl(
     decoded = by_uring["decoded"]
     assert isinstance(decoded, dict) and decoded["mn"] == "QEMU NVMe Ctrl" and decoded["sn"] == "nvtui0001"
     assert by_uring["status"] == by_ioctl["status"] and by_uring["data_len"] == 4096
-    assert str(by_uring["nvme_cli"]).startswith("nvme admin-passthru ")
+    # nvme-cli's own verb, and the passthrough line, on the device nvtui opened (not a Python object's repr)
+    assert by_uring["nvme_cli"] == f"nvme id-ctrl {ns_conventional}"
+    assert str(by_uring["nvme_cli_passthru"]).startswith(f"nvme admin-passthru {ns_conventional} ")
 
 
 def test_zone_report_lists_the_zoned_namespaces_zones(

@@ -273,11 +273,12 @@ class UringBackend(BackendBase):
             return cmd
         nlb = (cmd.cdw12 & 0xFFFF) + 1
         needed = nlb * fmt.separate_metadata
-        if cmd.metadata_len >= needed:
+        reads = cmd.direction is DataDirection.CONTROLLER_TO_HOST
+        if cmd.metadata_len >= needed and (reads or cmd.metadata is not None):
             return cmd
-        if cmd.direction is DataDirection.CONTROLLER_TO_HOST:
+        if reads:
             return cmd.with_(metadata_len=needed)
-        if cmd.metadata_len == 0:
+        if not 0 < cmd.metadata_len < needed:  # none, or a length alone (the kernel would send zeros)
             raise UsageError(
                 f"{self.path.name} keeps {fmt.metadata_size} bytes of metadata per block in a separate "
                 f"buffer: this {_describe(cmd)} of {nlb} blocks must carry {needed} bytes of metadata "
