@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalogue_option(cat_list)
     cat_check = cat_sub.add_parser("check", help="validate a catalogue file; exit 2 on any error")
     cat_check.add_argument("file", type=Path, metavar="FILE")
+
+    sim = sub.add_parser("sim", help="the simulated controller's own files")
+    sim_sub = sim.add_subparsers(dest="sim_verb", metavar="ACTION", parser_class=_Parser, required=True)
+    sim_reset = sim_sub.add_parser("reset", help="erase the simulated drive (its files in its folder)")
+    sim_reset.add_argument("--yes", action="store_true", help="do not ask")
     return p
 
 
@@ -417,6 +422,27 @@ def _write_fio_job(args: argparse.Namespace) -> None:
         out.commit(text.encode())
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    """`nvtui sim reset`: the one deliberate way to start the simulated drive over (nvtui never does it on
+    its own, not even when the state is damaged)."""
+    from nvtui.backend.sim.state import reset, state_dir
+
+    folder = state_dir()
+    if not args.yes:
+        question = f"erase the simulated drive in {folder} (data, formats, saved features, logs)? [y/N] "
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"nvtui sim reset erases the simulated drive in {folder}: pass --yes to confirm "
+                "(or move the folder away to keep it)"
+            )
+        if input(question).strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return EXIT_OK
+    removed = reset(folder)
+    print(f"removed {', '.join(removed)} from {folder}" if removed else f"nothing to remove in {folder}")
+    return EXIT_OK
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from nvtui.app import run_app
 
@@ -444,7 +470,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 VERBS = {
     "list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue,
-    "serve": cmd_serve, "doctor": cmd_doctor,
+    "serve": cmd_serve, "doctor": cmd_doctor, "sim": cmd_sim,
 }  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.backend.sim.latency import LatencyModel
-from nvtui.errors import UsageError
+from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 
 
@@ -168,7 +168,24 @@ async def test_write_uncorrectable_then_read_fails_until_rewritten(ns: SimBacken
 
 async def test_flush(ns: SimBackend) -> None:
     assert (await ns.submit(Command(0x00, False, nsid=1))).ok
-    assert (await ns.submit(Command(0x00, False, nsid=0xFFFF_FFFF))).ok
+
+
+async def test_an_io_command_for_another_namespace_is_refused_as_the_kernel_refuses_it(sim_dir: Path) -> None:
+    """The Linux driver fails an I/O passthrough whose NSID is not the char device's namespace (EINVAL):
+    a write sent to sim0n1 with nsid=2 never reaches sim0n2's blocks; a Flush of all namespaces neither."""
+    async with open_sim("sim0n2") as zns:
+        before = (await zns.submit(Command(0x02, False, nsid=2, data_len=4096))).data
+    async with open_sim("sim0n1") as ns:
+        for nsid in (2, 0xFFFF_FFFF, 0, 5):
+            with pytest.raises(DeviceError, match=f"nsid {nsid} is not this namespace's \\(1\\).*EINVAL"):
+                await ns.submit(rw(0x01, 0, 1, data_len=4096, data=b"x" * 4096, nsid=nsid))
+        with pytest.raises(DeviceError, match="EINVAL"):
+            await ns.submit(Command(0x00, False, nsid=0xFFFF_FFFF))
+        assert (await ns.submit(Command(0x02, False, nsid=1, data_len=512))).ok  # its own still works
+    async with open_sim("sim0n2") as zns:
+        assert (await zns.submit(Command(0x02, False, nsid=2, data_len=4096))).data == before
+        log = (await zns.submit(Command(0x02, True, nsid=0, cdw10=0x02 | 127 << 16, data_len=512))).data
+        assert log is not None and int.from_bytes(log[80:96], "little") == 0  # no host write command ran
 
 
 async def test_invalid_io_opcode_and_namespace(ns: SimBackend) -> None:
@@ -176,8 +193,6 @@ async def test_invalid_io_opcode_and_namespace(ns: SimBackend) -> None:
     assert (c.status.sct, c.status.sc, c.status.dnr) == (0, 0x01, True)
     c = await ns.submit(Command(0x7D, False, nsid=1, data_len=512))  # zone append on a conventional namespace
     assert c.status.sc == 0x01
-    c = await ns.submit(rw(0x02, 0, 1, nsid=5))
-    assert (c.status.sct, c.status.sc) == (0, 0x0B)
 
 
 async def test_format_clears_data_and_switches_format(ns: SimBackend, sim_dir: Path) -> None:

@@ -1,17 +1,31 @@
-"""The simulated controller's state between runs: data, formats, counters, the lock, bad state files."""
+"""The simulated controller's state between runs: what it keeps, how a damaged state is refused (never
+replaced by an empty drive), what is recovered with a notice, the names nvtui will not be redirected through,
+the folders it refuses, and `nvtui sim reset`."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import json
+import os
+import shutil
+import stat
 import subprocess
 import sys
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fuzz.recording import run_cli
 
 from nvtui.backend.sim import open_sim, sim_controllers, state_dir
-from nvtui.errors import DeviceError
+from nvtui.backend.sim.state import StateDamaged, state_files
+from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
+
+NOBODY = 65534
 
 
 def smart() -> Command:
@@ -23,7 +37,47 @@ def counter(data: bytes | None, offset: int) -> int:
     return int.from_bytes(data[offset : offset + 16], "little")
 
 
-def test_state_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def write(lba: int, data: bytes) -> Command:
+    return Command(0x01, False, nsid=1, cdw10=lba, cdw12=len(data) // 512 - 1, data_len=len(data), data=data)
+
+
+def read(lba: int) -> Command:
+    return Command(0x02, False, nsid=1, cdw10=lba, data_len=512)
+
+
+def append(data: bytes) -> Command:
+    return Command(0x7D, False, nsid=2, cdw10=0, data_len=4096, data=data.ljust(4096, b"\0"))
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file in the folder: its kind and content (a symlink: where it points)."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_symlink():
+            out[path.name] = f"-> {os.readlink(path)}"
+        elif path.is_file():
+            out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def crashed_drive(tmp_path: Path) -> Path:
+    """A state folder as a kill -9 leaves it: copied while the controller is open, after commands that
+    each left a record in the journal (data on sim0n1, appends on sim0n2, a saved feature)."""
+    return asyncio.run(_crashed_drive(tmp_path))
+
+
+async def _crashed_drive(tmp_path: Path) -> Path:
+    live, copy = tmp_path / "live", tmp_path / "crashed"
+    async with open_sim("sim0n1", directory=live) as ns, open_sim("sim0n2", directory=live) as zns:
+        assert (await ns.submit(write(3, b"kept".ljust(512, b"\0")))).ok
+        assert (await zns.submit(append(b"first"))).ok
+        assert (await zns.submit(append(b"second"))).ok
+        assert (await ns.submit(Command(0x09, True, cdw10=0x04 | 1 << 31, cdw11=330))).ok  # saved
+        shutil.copytree(live, copy, symlinks=True)
+    return copy
+
+
+async def test_state_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "x"))
     assert state_dir() == tmp_path / "x"
     monkeypatch.delenv("NVTUI_SIM_DIR")
@@ -56,6 +110,18 @@ async def test_data_format_and_counters_survive_a_power_cycle(sim_dir: Path) -> 
     assert state["clean_shutdown"] is True and state["namespaces"]["1"]["format"] == 1
 
 
+async def test_what_a_killed_process_acknowledged_is_all_there_and_counted_unsafe(tmp_path: Path) -> None:
+    drive = await _crashed_drive(tmp_path)
+    assert json.loads((drive / "sim0.json").read_text())["clean_shutdown"] is False
+    async with open_sim("sim0n1", directory=drive) as ns, open_sim("sim0n2", directory=drive) as zns:
+        assert ns.notice is None  # nothing was damaged: nothing to say
+        assert (await ns.submit(read(3))).data == b"kept".ljust(512, b"\0")
+        assert (await ns.submit(Command(0x0A, True, cdw10=0x04 | 2 << 8))).result == 330  # saved value
+        assert (await ns.submit(Command(0x0A, True, cdw10=0x04))).result == 330  # in force after power-on
+        assert (await zns.submit(append(b"third"))).result == 2  # after the two acknowledged appends
+        assert counter((await ns.submit(smart())).data, 144) == 1  # an unsafe shutdown
+
+
 async def test_a_second_open_in_the_same_process_shares_the_controller(sim_dir: Path) -> None:
     async with open_sim("sim0n1") as a, open_sim("sim0") as b:
         assert a.controller is b.controller
@@ -67,41 +133,216 @@ async def test_a_second_open_in_the_same_process_shares_the_controller(sim_dir: 
         assert (await a.submit(Command(0x02, False, nsid=1, cdw10=3, data_len=512))).ok  # still open
 
 
-async def test_another_process_gets_a_clear_error_while_it_is_open(sim_dir: Path) -> None:
-    script = (
-        "from nvtui.backend.sim import SimBackend\n"
-        "from nvtui.errors import DeviceError\n"
-        "try:\n"
-        "    SimBackend('sim0n1', lock_timeout=0.2)\n"
-        "except DeviceError as exc:\n"
-        "    print('refused:', exc)\n"
-        "else:\n"
-        "    print('opened')\n"
-    )
-    async with open_sim("sim0n1"):
-        busy = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert busy.stdout.startswith("refused:"), busy.stderr
-    assert "in use by process" in busy.stdout and "NVTUI_SIM_DIR" in busy.stdout
-    free = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert free.stdout.strip() == "opened", free.stderr
+HOLD_FOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+time.sleep(60)
+"""
 
 
-async def test_corrupt_state_is_recreated_with_a_notice(sim_dir: Path) -> None:
-    (sim_dir / "sim0.json").write_text("{not json")
-    (sim_dir / "sim0n1.img").write_bytes(b"stale" * 100)
+async def test_a_process_stuck_in_a_command_makes_others_wait_then_fail_naming_it(sim_dir: Path) -> None:
+    async with open_sim("sim0n1", lock_timeout=0.3) as ns:
+        stuck = subprocess.Popen(
+            [sys.executable, "-c", HOLD_FOLDER, str(sim_dir)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert stuck.stdout is not None and stuck.stdout.readline() == "holding\n"
+            with pytest.raises(DeviceError, match=f"busy in process {stuck.pid} for 0.3 s") as exc:
+                await ns.submit(read(0))
+            assert "NVTUI_SIM_DIR" in str(exc.value) and "\n" not in str(exc.value)
+        finally:
+            stuck.kill()
+            stuck.wait()
+        assert (await ns.submit(read(0))).ok  # free again
+
+
+# --- a damaged state is refused ------------------------------------------------------------------------
+
+
+def in_state(change: Callable[[dict[str, object]], None]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        state = json.loads((folder / "sim0.json").read_text())
+        change(state)
+        (folder / "sim0.json").write_text(json.dumps(state))
+
+    return damage
+
+
+def put(path: str, value: object) -> Callable[[dict[str, object]], None]:
+    """Set a value in the state by a dotted path (list indexes as numbers)."""
+
+    def change(state: dict[str, object]) -> None:
+        *parents, last = path.split(".")
+        node: object = state
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]  # type: ignore[index]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            assert isinstance(node, dict)
+            if value is DELETE:
+                del node[last]
+            else:
+                node[last] = value
+
+    return change
+
+
+DELETE = object()
+ENTRY = {
+    "error_count": 1,
+    "sqid": 0,
+    "cmdid": 1,
+    "status_field": 4,
+    "parm_error_location": 0,
+    "lba": 0,
+    "nsid": 1,
+}
+
+
+def journal_lines(folder: Path) -> list[bytes]:
+    return (folder / "sim0.journal").read_bytes().splitlines(keepends=True)
+
+
+def corrupt_middle_record(folder: Path) -> None:
+    lines = journal_lines(folder)
+    lines[1] = lines[1][:20] + b"X" + lines[1][21:]  # the first record, with good ones after it
+    (folder / "sim0.journal").write_bytes(b"".join(lines))
+
+
+def journal_header(text: bytes) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        lines = journal_lines(folder)
+        (folder / "sim0.journal").write_bytes(text + b"".join(lines[1:]))
+
+    return damage
+
+
+def garbage_record(folder: Path) -> None:
+    """A record with a good CRC whose content is not what nvtui writes."""
+    payload = json.dumps({"ns": {"2": {"z": [[0, 1, 99999999, 0]]}}}).encode()
+    with open(folder / "sim0.journal", "ab") as f:
+        f.write(b"%08x %s\n" % (zlib.crc32(payload), payload))
+        f.write(journal_lines(folder)[-1])  # a good record after it
+
+
+DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "not JSON": (lambda f: (f / "sim0.json").write_text("{not json"), "not JSON"),
+    "a list": (lambda f: (f / "sim0.json").write_text("[]"), "not a JSON object"),
+    "unknown schema": (in_state(put("schema", 9)), "schema 9 is not one this nvtui reads"),
+    "missing serial": (in_state(put("serial", DELETE)), "serial is missing"),
+    "missing zones": (in_state(put("namespaces.2.zones", DELETE)), "namespaces.2.zones is missing"),
+    "zone row too short": (
+        in_state(put("namespaces.2.zones.zones.3", [1, 49152])),
+        "namespaces.2.zones.zones[3] has 2 values, a zone needs 3",
+    ),
+    "unknown zone state": (in_state(put("namespaces.2.zones.zones.0", [5, 0, 0])), "0x5 is not a zone state"),
+    "write pointer outside its zone": (
+        in_state(put("namespaces.2.zones.zones.0", [4, 99_999_999, 0])),
+        "outside the zone",
+    ),
+    "unknown LBA format": (
+        in_state(put("namespaces.1.format", 7)),
+        "namespaces.1.format = 7: no such LBA format",
+    ),
+    "saved feature that does not exist": (
+        in_state(put("saved_features.zz", 1)),
+        "'zz' is not a feature value",
+    ),
+    "saved feature with reserved bits": (
+        in_state(put("saved_features.6", 0xFF)),
+        "sets bits volatile-write-cache",
+    ),
+    "saved feature not a number": (
+        in_state(put("saved_features.4/0/0", "hot")),
+        "saved_features.4/0/0 is not an integer",
+    ),
+    "feature that cannot be saved": (
+        in_state(put("saved_features.7", 1)),
+        "number-of-queues cannot be saved",
+    ),
+    "bitmap not base64": (
+        in_state(put("namespaces.1.allocated", "!!")),
+        "namespaces.1.allocated is not base64",
+    ),
+    "bitmap not zlib": (
+        in_state(put("namespaces.1.allocated", base64.b64encode(b"garbage").decode())),
+        "namespaces.1.allocated is not zlib data",
+    ),
+    "bitmap of the wrong size": (
+        in_state(put("namespaces.1.allocated", base64.b64encode(zlib.compress(bytes(10))).decode())),
+        "does not hold 262144 bytes",
+    ),
+    "error log value too wide": (in_state(put("error_log", [{**ENTRY, "lba": 1 << 70}])), "error_log[0].lba"),
+    "negative counter": (in_state(put("counters.power_cycles", -1)), "counters.power_cycles = -1 is outside"),
+    "unknown counter": (in_state(put("counters.bogus", 1)), "counters.bogus is not a counter"),
+    "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
+    "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
+    "journal of another generation": (
+        journal_header(b"nvtui-sim-journal 1 99\n"),
+        "generation 99 does not follow",
+    ),
+    "journal header garbage": (journal_header(b"hello\n"), "not an nvtui-sim-journal header"),
+    "state missing beside data": (lambda f: (f / "sim0.json").unlink(), "missing, while sim0n1.img"),
+    "journal missing after a crash": (
+        lambda f: (f / "sim0.journal").unlink(),
+        "sim0.journal is damaged: it is missing",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGE)
+def test_a_damaged_state_is_refused_with_one_line_that_names_it_and_the_way_out(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drive = crashed_drive(tmp_path)
+    damage, says = DAMAGE[name]
+    damage(drive)
+    before = fingerprint(drive)
+    with pytest.raises(StateDamaged) as exc:
+        open_sim("sim0n1", directory=drive)
+    message = str(exc.value)
+    assert says in message and "\n" not in message
+    assert "nvtui sim reset" in message and f"move {drive} away" in message
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(drive))
+    done = run_cli(["send", "sim0n1", "read", "slba=3", "nlb=1"])
+    assert done.raised is None and done.code == 3 and "internal error" not in done.err
+    assert done.err.startswith("nvtui: the simulator's state") and says in done.err
+    listed = run_cli(["list"])
+    assert listed.code == 0 and "sim0n1" in listed.out  # discovery reads the state too, and does not fail
+    if name in ("not JSON", "a list", "unknown schema"):  # what discovery checks itself
+        assert "damaged" in listed.out
+    assert fingerprint(drive) == before  # nothing was rewritten, nothing erased
+
+
+async def test_recoverable_leftovers_are_recovered_with_a_notice(tmp_path: Path) -> None:
+    drive = await _crashed_drive(tmp_path)
+    (drive / ".sim0.json.k2j4h1.tmp").write_text('{"half": ')  # an interrupted checkpoint's temporary
+    (drive / "sim0.json.tmp").write_text("{")  # the temporary of versions before the journal
+    with open(drive / "sim0.journal", "ab") as f:
+        f.write(b'1234abcd {"c":{"power_cy')  # a record cut off by the crash
+    async with open_sim("sim0n1", directory=drive) as ns:
+        notice = ns.notice
+        assert notice is not None and "\n" not in notice
+        assert "dropped the last record" in notice and "never acknowledged" in notice
+        assert ".sim0.json.k2j4h1.tmp" in notice and "sim0.json.tmp" in notice
+        assert ns.notice is None  # said once
+        assert (await ns.submit(read(3))).data == b"kept".ljust(512, b"\0")
+    assert not list(drive.glob("*.tmp")) and not list(drive.glob(".*.tmp"))
+
+
+async def test_a_checkpoint_cut_off_before_its_journal_is_finished(sim_dir: Path) -> None:
     async with open_sim("sim0n1") as ns:
-        assert ns.notice is not None and "corrupt" in ns.notice and "\n" not in ns.notice
-        r = await ns.submit(Command(0x02, False, nsid=1, cdw10=0, data_len=512))
-        assert r.data == bytes(512)  # blocks no state describes are erased
+        assert (await ns.submit(write(9, b"nine".ljust(512, b"\0")))).ok
+    state = json.loads((sim_dir / "sim0.json").read_text())
+    state["generation"] += 1  # the new state was written; the crash came before its new journal
+    (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with open_sim("sim0n1") as ns:
-        assert ns.notice is None
-
-
-async def test_state_of_the_wrong_shape_is_recreated(sim_dir: Path) -> None:
-    (sim_dir / "sim0.json").write_text(json.dumps({"schema": 1, "serial": 5}))
-    async with open_sim("sim0") as ctrl:
-        assert ctrl.notice is not None and "corrupt" in ctrl.notice
-        assert (await ctrl.submit(Command(0x06, True, cdw10=1, data_len=4096))).ok
+        notice = ns.notice
+        assert notice is not None and "finished a checkpoint" in notice
+        assert (await ns.submit(read(9))).data == b"nine".ljust(512, b"\0")
 
 
 async def test_missing_state_starts_quietly(sim_dir: Path) -> None:
@@ -120,16 +361,34 @@ async def test_unclean_shutdown_is_counted(sim_dir: Path) -> None:
         assert counter((await ctrl.submit(smart())).data, 144) == 1
 
 
-async def test_state_saves_atomically(sim_dir: Path) -> None:
-    async with open_sim("sim0"):
-        pass
-    assert not list(sim_dir.glob("*.tmp"))
+async def test_a_state_from_before_the_journal_is_read_and_upgraded(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(write(5, b"old".ljust(512, b"\0")))).ok
+    state = json.loads((sim_dir / "sim0.json").read_text())
+    kept = ("controller", "serial", "clean_shutdown", "counters", "saved_features", "error_log",
+            "self_test_log", "changed_namespaces", "namespaces")  # fmt: skip
+    old = {k: state[k] for k in kept}
+    old.update(schema=1, self_test_running=None)
+    (sim_dir / "sim0.json").write_text(json.dumps(old))
+    (sim_dir / "sim0.journal").unlink()
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(5))).data == b"old".ljust(512, b"\0")
+    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == 2
+
+
+async def test_state_files_are_private_and_saved_atomically(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        await ns.submit(write(0, bytes(512)))
+    assert not list(sim_dir.glob("*.tmp")) and not list(sim_dir.glob(".*.tmp"))
     json.loads((sim_dir / "sim0.json").read_text())
+    assert stat.S_IMODE(sim_dir.stat().st_mode) == 0o700
+    for name in state_files():
+        assert stat.S_IMODE((sim_dir / name).stat().st_mode) == 0o600, name
 
 
 async def test_sim_controllers_reports_current_formats(sim_dir: Path) -> None:
     (info,) = sim_controllers()
-    assert info.simulated and info.transport == "sim" and info.char_dev is None
+    assert info.simulated and info.transport == "sim" and info.char_dev is None and info.accessible
     assert [n.name for n in info.namespaces] == ["sim0n1", "sim0n2"]
     assert info.namespaces[0].lba_size == 512 and info.namespaces[1].zoned
     async with open_sim("sim0") as ctrl:
@@ -146,3 +405,161 @@ async def test_closed_backend_refuses_commands(sim_dir: Path) -> None:
     await ctrl.close()
     with pytest.raises(DeviceError, match="closed"):
         await ctrl.submit(Command(0x06, True, cdw10=1, data_len=4096))
+
+
+# --- files and folders nvtui is not redirected through ---------------------------------------------------
+
+NAMES = [*state_files()]
+
+
+@pytest.mark.parametrize("fresh", [True, False], ids=["new folder", "existing drive"])
+@pytest.mark.parametrize("name", NAMES)
+async def test_a_symlink_planted_at_a_state_file_is_never_written_through(
+    name: str, fresh: bool, tmp_path: Path
+) -> None:
+    drive = tmp_path / "sim"
+    if fresh:
+        drive.mkdir(mode=0o700)
+    else:
+        async with open_sim("sim0n1", directory=drive) as ns:
+            await ns.submit(write(0, b"data".ljust(512, b"\0")))
+        (drive / name).unlink()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    (drive / name).symlink_to(victim)
+    with pytest.raises(DeviceError) as exc:
+        open_sim("sim0n1", directory=drive)
+    assert "symbolic link" in str(exc.value) and "\n" not in str(exc.value)
+    assert victim.read_bytes() == b"precious\n" and (drive / name).is_symlink()
+
+
+@pytest.mark.parametrize("name", [".sim0.json.abc123.tmp", ".sim0.journal.x9.tmp", "sim0.json.tmp"])
+async def test_a_symlink_planted_at_a_temporary_name_is_removed_not_followed(
+    name: str, tmp_path: Path
+) -> None:
+    drive = tmp_path / "sim"
+    drive.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    (drive / name).symlink_to(victim)
+    async with open_sim("sim0n1", directory=drive) as ns:
+        assert (await ns.submit(write(0, bytes(512)))).ok
+    assert victim.read_bytes() == b"precious\n" and not os.path.lexists(drive / name)
+
+
+def other_users_folder(path: Path) -> Path:
+    path.mkdir(mode=0o700)
+    os.chown(path, NOBODY, NOBODY)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda p: (p.mkdir(), p.chmod(0o777), p)[2], "group or others can write to it"),
+        (lambda p: (p.mkdir(), p.chmod(0o1777), p)[2], "group or others can write to it"),
+        (other_users_folder, f"it belongs to uid {NOBODY}"),
+        (
+            lambda p: ((p.parent / "real").mkdir(mode=0o700), p.symlink_to(p.parent / "real"), p)[2],
+            "symbolic link",
+        ),
+    ],
+    ids=["shared 0777", "sticky 1777", "another user's", "a symlink"],
+)
+def test_a_state_folder_others_could_write_is_refused(
+    make: Callable[[Path], Path], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() != 0 and "belongs" in says:
+        pytest.skip("making a folder another user's needs root")
+    folder = make(tmp_path / "sim")
+    with pytest.raises(UsageError, match=says):
+        open_sim("sim0n1", directory=folder)
+    assert not [p for p in folder.iterdir() if p.name.startswith("sim0")]  # nothing was created there
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(folder))
+    done = run_cli(["send", "sim0n1", "read", "slba=0", "nlb=1"])
+    assert done.code == 2 and says in done.err and "\n" not in done.err.strip()
+    (info,) = sim_controllers()
+    assert not info.accessible and info.access_error is not None and says in info.access_error
+
+
+# --- nvtui sim reset --------------------------------------------------------------------------------------
+
+
+def test_sim_reset_erases_only_the_simulators_files_and_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drive = crashed_drive(tmp_path)
+    DAMAGE["zone row too short"][0](drive)
+    (drive / "notes.txt").write_text("mine")
+    (drive / ".sim0.json.abc.tmp").write_text("{")
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(drive))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    refused = run_cli(["sim", "reset"])
+    assert refused.code == 2 and "pass --yes" in refused.err and "move the folder away" in refused.err
+    assert (drive / "sim0.json").exists()
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert run_cli(["sim", "reset"]).out.strip() == "nothing removed"
+    assert (drive / "sim0n1.img").exists()
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    done = run_cli(["sim", "reset"])
+    assert done.code == 0 and "sim0n1.img" in done.out and ".sim0.json.abc.tmp" in done.out
+    assert sorted(p.name for p in drive.iterdir()) == ["notes.txt"]
+
+    async def empty() -> None:  # an empty drive, made deliberately
+        async with open_sim("sim0n1", directory=drive) as ns:
+            assert ns.notice is None and (await ns.submit(read(3))).data == bytes(512)
+
+    asyncio.run(empty())
+
+
+async def test_sim_reset_removes_a_planted_symlink_not_what_it_points_to(tmp_path: Path) -> None:
+    drive = tmp_path / "sim"
+    drive.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    (drive / "sim0.json").symlink_to(victim)
+    (drive / "sim0.lock").symlink_to(victim)
+    from nvtui.backend.sim.state import reset
+
+    assert reset(drive) == ["sim0.json", "sim0.lock"]
+    assert victim.read_bytes() == b"precious\n" and not list(drive.iterdir())
+
+
+def test_sim_reset_is_refused_while_a_process_has_the_drive_open(
+    sim_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("simprocs.py")), "shell"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        assert "ready" in holder.stdout.readline()
+        holder.stdin.write(
+            json.dumps({"id": 1, "op": "submit", "device": "sim0", "cmd": {"opcode": 0x18, "admin": True}})
+            + "\n"
+        )
+        holder.stdin.flush()
+        assert json.loads(holder.stdout.readline())["ok"]
+        done = run_cli(["sim", "reset", "--yes"])
+        assert done.code == 3 and f"open in process {holder.pid}" in done.err
+        assert (sim_dir / "sim0.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli(["sim", "reset", "--yes"]).code == 0
+    assert not (sim_dir / "sim0.json").exists()
+
+
+async def test_files_an_older_nvtui_made_readable_to_others_become_private(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        await ns.submit(write(0, b"mine".ljust(512, b"\0")))
+    for name in ("sim0n1.img", "sim0n1.meta", "sim0.lock"):
+        (sim_dir / name).chmod(0o644)  # as versions before this one created them
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(0))).data == b"mine".ljust(512, b"\0")
+    for name in state_files():
+        assert stat.S_IMODE((sim_dir / name).stat().st_mode) == 0o600, name

@@ -2,12 +2,13 @@
 
 Controller `sim0` (admin commands only) with namespaces `sim0n1` (conventional, 1 GiB; LBA formats
 512 B, 4 KiB and 512 B + 8 B separate metadata) and `sim0n2` (zoned, 1 GiB of 4 KiB blocks in 64 MiB zones of
-62 MiB capacity, at most 14 active and 12 open). State persists under `state_dir()`.
+62 MiB capacity, at most 14 active and 12 open). State persists under `state_dir()`: what a command changed
+is journaled before it completes (it survives a kill -9), a Flush or a clean shutdown makes it survive a
+power loss too, and processes share the controller command by command (see `controller.py`).
 """
 
 from __future__ import annotations
 
-import sys
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.backend.sim import identity
 from nvtui.backend.sim.specs import NAMESPACE_SPECS
-from nvtui.backend.sim.state import load_state, state_dir
+from nvtui.backend.sim.state import STATE_FILE, folder_refusal, load_state, state_dir
 
 if TYPE_CHECKING:
     from nvtui.backend.sim.backend import SIM_DEVICES, SimBackend, open_sim
@@ -41,25 +42,29 @@ def __getattr__(name: str) -> object:
 
 def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     """The simulated controller as discovery reports it, in its current formats, without opening (or
-    locking) it: from the live controller in this process, else the saved state, else the defaults."""
+    locking) it: from its checkpoint (which a Format NVM rewrites at once), else the defaults. A folder nvtui
+    refuses, or a damaged state, is reported as the controller's access error (opening it says the same)."""
     directory = directory if directory is not None else state_dir()
     serial, formats = "", {nsid: 0 for nsid in NAMESPACE_SPECS}
-    backend = sys.modules.get("nvtui.backend.sim.backend")  # not loaded: no controller is open here
-    live = backend.live_controller(directory) if backend is not None else None
-    if live is not None:
-        serial = live.serial
-        formats = {nsid: ns.format_index for nsid, ns in live.namespaces.items()}
+    problem = folder_refusal(directory)
+    state = None
+    if problem is not None:
+        problem = f"nvtui refuses the simulator's folder {directory}: {problem}"
     else:
-        state, _notice = load_state(directory / f"{identity.CONTROLLER_NAME}.json")
-        if state is not None:
-            serial = str(state.get("serial", ""))
-            namespaces = state.get("namespaces")
-            if isinstance(namespaces, dict):
-                for nsid, spec in NAMESPACE_SPECS.items():
-                    ns_state = namespaces.get(str(nsid))
-                    index = ns_state.get("format") if isinstance(ns_state, dict) else 0
-                    if isinstance(index, int) and 0 <= index < len(spec.formats):
-                        formats[nsid] = index
+        state, damage = load_state(directory / STATE_FILE)
+        if damage is not None:
+            problem = (
+                f"the simulator's state {directory / STATE_FILE} is damaged: {damage} (`nvtui sim reset`)"
+            )
+    if state is not None:
+        serial = str(state.get("serial", ""))[:20]
+        namespaces = state.get("namespaces")
+        if isinstance(namespaces, dict):
+            for nsid, spec in NAMESPACE_SPECS.items():
+                ns_state = namespaces.get(str(nsid))
+                index = ns_state.get("format") if isinstance(ns_state, dict) else 0
+                if isinstance(index, int) and 0 <= index < len(spec.formats):
+                    formats[nsid] = index
     namespaces_info = []
     for nsid, spec in NAMESPACE_SPECS.items():
         fmt = spec.formats[formats[nsid]]
@@ -73,6 +78,8 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
                 lba_size=fmt.data_size,
                 metadata_size=fmt.ms,
                 zoned=spec.zoned,
+                accessible=problem is None,
+                access_error=problem,
             )
         )
     return [
@@ -87,6 +94,8 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
             state="live",
             simulated=True,
             uring_cmd=False,
+            accessible=problem is None,
+            access_error=problem,
             namespaces=tuple(namespaces_info),
         )
     ]

@@ -1,14 +1,20 @@
 """`SimBackend`: an open simulated device (sim0, sim0n1, sim0n2) speaking the backend protocol.
 
 All opens in one process share one `SimController` per state directory (like /dev/nvme0 and /dev/ng0n1
-sharing one drive), counted by reference; the last close powers it off and saves. Another process that opens
-the same state directory waits up to `lock_timeout` seconds for the flock, then gets a DeviceError.
+sharing one drive), counted by reference; the last close in the process closes it (and the last process
+shuts it down cleanly). Other processes use the same controller at the same time: each command takes the
+state folder's lock for as long as it executes (not while its modelled latency passes), so a process waits
+at most `lock_timeout` seconds for another's command, then gets a DeviceError naming that process.
+
+As the Linux driver does, an I/O command whose NSID is not the namespace device's own is refused before it
+reaches the controller (DeviceError: the kernel fails it with EINVAL and logs it).
 
 Asynchronous Event Request: the command stays outstanding until the controller has an event to report
 (Format NVM -> namespace attribute changed, a temperature threshold crossed, a zone going read-only or
-offline). To keep a caller from waiting forever, a non-zero `Command.timeout_ms` bounds the wait (DeviceError,
-as the kernel's timeout would), cancelling the awaiting task withdraws the request, and closing the device
-completes outstanding requests with Command Aborted due to SQ Deletion.
+offline; raised here or by another process using the controller). To keep a caller from waiting forever, a
+non-zero `Command.timeout_ms` bounds the wait (DeviceError, as the kernel's timeout would), cancelling the
+awaiting task withdraws the request, and closing the device completes outstanding requests with Command
+Aborted due to SQ Deletion.
 """
 
 from __future__ import annotations
@@ -32,12 +38,17 @@ from nvtui.nvme.completion import Completion, Status
 
 SIM_DEVICES: dict[str, int] = {"sim0": 0, "sim0n1": 1, "sim0n2": 2}
 OPCODE_AER = 0x0C
+AER_POLL_S = 0.2  # how often a waiting Asynchronous Event Request looks for events other processes raised
 
 _controllers: dict[Path, SimController] = {}
 
 
+def _key(directory: Path) -> Path:
+    return Path(os.path.abspath(directory))
+
+
 def _acquire(directory: Path, lock_timeout: float) -> SimController:
-    key = directory.resolve() if directory.exists() else directory.absolute()
+    key = _key(directory)
     ctrl = _controllers.get(key)
     if ctrl is None:
         ctrl = SimController(directory, lock_timeout=lock_timeout)
@@ -57,8 +68,7 @@ def _release(ctrl: SimController) -> None:
 
 def live_controller(directory: Path) -> SimController | None:
     """The controller this process has open for `directory`, if any."""
-    key = directory.resolve() if directory.exists() else directory.absolute()
-    return _controllers.get(key)
+    return _controllers.get(_key(directory))
 
 
 def _fit(data: bytes | None, length: int) -> bytes:
@@ -89,15 +99,30 @@ class SimBackend(BackendBase):
                 latency if latency is not None else os.environ.get(ENV_SIM_LATENCY)
             )
         self.directory = directory if directory is not None else state_dir()
+        self.lock_timeout = lock_timeout
         try:
             self.controller = _acquire(self.directory, lock_timeout)
         except OSError as exc:
             raise DeviceError(
-                f"cannot open the simulated controller in {self.directory}: {exc.strerror}"
+                f"cannot open the simulated controller in {self.directory}: {exc.strerror or exc}"
             ) from None
-        self.notice = self.controller.notice
         self._closed = False
         self._aers: set[asyncio.Future[int]] = set()
+
+    @property  # type: ignore[override]
+    def notice(self) -> str | None:
+        """What the controller has to tell the user (a crash recovered from), shown once."""
+        notices = self.controller.notices
+        if not notices:
+            return None
+        text = "; ".join(notices)
+        notices.clear()
+        return text
+
+    @notice.setter
+    def notice(self, value: str | None) -> None:
+        if value:
+            self.controller.notices.append(value)
 
     async def submit(self, cmd: Command) -> Completion:
         start = time.perf_counter_ns()
@@ -107,19 +132,34 @@ class SimBackend(BackendBase):
             raise DeviceError(
                 f"{self.device} is a controller: I/O commands need a namespace device such as sim0n1"
             )
+        if not cmd.admin and cmd.nsid != self.nsid:
+            # The Linux driver's nvme_validate_passthru_nsid: a namespace's char device takes only commands
+            # for that namespace (it logs "nsid (2) in cmd does not match nsid (1) of namespace").
+            raise DeviceError(
+                f"{self.device}: the command's nsid {cmd.nsid} is not this namespace's ({self.nsid}); "
+                "the kernel refuses it (EINVAL) and sends nothing"
+            )
         if cmd.data_len > identity.MAX_TRANSFER or cmd.metadata_len > identity.MAX_TRANSFER:
             raise DeviceError(
                 f"a {cmd.data_len}-byte transfer exceeds the controller's {identity.MAX_TRANSFER}-byte limit "
                 "(MDTS); the kernel refuses it (EINVAL)"
             )
         ctrl = self.controller
-        if cmd.admin and cmd.opcode == OPCODE_AER and not ctrl.pending_events:
+        if not ctrl.lock.try_acquire():  # taken at once unless another process is in a command
+            await ctrl.lock.acquire_async(self.lock_timeout)
+        try:  # no await until the lock is released: the command runs whole
+            if cmd.admin and cmd.opcode == OPCODE_AER:
+                ctrl.sync()
+                waits = not ctrl.pending_events and len(ctrl.aer_waiters) <= identity.AERL
+            else:
+                waits = False
+            outcome = None if waits else ctrl.execute(cmd, self.latency)
+        finally:
+            ctrl.lock.release()
+        if outcome is None:
             return await self._await_event(cmd, start)
-        outcome = ctrl.execute(cmd)
-        delay = self.latency.draw_ns(outcome.kind, outcome.nbytes)
-        if delay:
-            ctrl.counters["busy_ns"] += delay
-            await asyncio.sleep(delay / 1e9)
+        if outcome.delay_ns:
+            await asyncio.sleep(outcome.delay_ns / 1e9)
         reads = cmd.direction in (DataDirection.CONTROLLER_TO_HOST, DataDirection.BIDIRECTIONAL)
         return Completion(
             status=outcome.status,
@@ -131,22 +171,22 @@ class SimBackend(BackendBase):
 
     async def _await_event(self, cmd: Command, start: int) -> Completion:
         ctrl = self.controller
-        if len(ctrl.aer_waiters) > identity.AERL:
-            outcome = ctrl.execute(cmd)  # Asynchronous Event Request Limit Exceeded
-            return Completion(outcome.status, latency_ns=time.perf_counter_ns() - start)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         ctrl.aer_waiters.append(fut)
         self._aers.add(fut)
+        deadline = time.monotonic() + cmd.timeout_ms / 1000 if cmd.timeout_ms else None
         try:
-            if cmd.timeout_ms:
-                dw0 = await asyncio.wait_for(asyncio.shield(fut), cmd.timeout_ms / 1000)
-            else:
-                dw0 = await fut
-        except asyncio.TimeoutError:
-            raise DeviceError(
-                f"Asynchronous Event Request: no event within {cmd.timeout_ms} ms (timed out, as the kernel "
-                "would)"
-            ) from None
+            while not fut.done():
+                wait = AER_POLL_S if deadline is None else min(AER_POLL_S, deadline - time.monotonic())
+                if wait <= 0:
+                    raise DeviceError(
+                        f"Asynchronous Event Request: no event within {cmd.timeout_ms} ms (timed out, as the "
+                        "kernel would)"
+                    )
+                await asyncio.wait([fut], timeout=wait)
+                if not fut.done():
+                    ctrl.poll()  # events another process raised (Format NVM there, ...)
+            dw0 = fut.result()
         finally:
             self._aers.discard(fut)
             if fut in ctrl.aer_waiters:
@@ -161,7 +201,12 @@ class SimBackend(BackendBase):
         states = {"read-only": ZoneState.READ_ONLY, "offline": ZoneState.OFFLINE}
         if state not in states:
             raise UsageError(f"zone condition {state!r}: choose read-only or offline")
-        self.controller.inject_zone_condition(nsid, zslba, states[state])
+        ctrl = self.controller
+        ctrl.lock.acquire(self.lock_timeout)
+        try:
+            ctrl.transact(lambda: ctrl.inject_zone_condition(nsid, zslba, states[state]))
+        finally:
+            ctrl.lock.release()
 
     async def close(self) -> None:
         if self._closed:

@@ -1,35 +1,102 @@
-"""The simulated controller: its persistent state, command dispatch, counters, events and error log.
+"""The simulated controller: its persistent state, command dispatch, counters, events and error log, and how
+that state is kept and shared.
 
-Commands execute atomically when submitted (the asyncio loop is single-threaded), so a zone's write pointer
-or a block's contents never change halfway through another command; the backend then waits out the modelled
-latency. The command handlers live in `admin.py` (admin queue) and `io.py` (NVM and ZNS I/O).
+What is durable when:
+- Against a kill -9 of the process: everything a command changed, once its completion is returned. The
+  blocks it wrote are in the image files, then its record (counters, allocation, zones, features, error
+  log, self-test, ...) is in the journal, both written to the kernel before `execute` returns; blocks it
+  discards are discarded after the record is written. At the next power-on the journal is replayed onto
+  the checkpoint and blocks the state says are unallocated are cleared (`Namespace.repair`), so a command
+  cut off by the kill is either whole or absent.
+- Against a crash of the machine or a power loss: what was acknowledged before the last Flush (the images
+  and the journal are fsynced) or the last clean shutdown (fsync, then a checkpoint written durably).
+
+Sharing: processes (the TUI, `nvtui run`, ...) use the controller at the same time. Each command takes the
+folder lock, brings this process's view up to date with what others journaled since (`sync`: new records, or
+the whole state after another process's checkpoint), executes, journals, and releases the lock. Outstanding
+Asynchronous Event Requests, events not yet reported and the latency model stay per process (events another
+process raises are reported here too, as on a drive with several controllers). The first process to open the
+controller powers it on (a power cycle: open zones closed, saved features in force, a cut-off self-test
+aborted); the last to close it shuts it down cleanly.
+
+Commands execute atomically (the asyncio loop is single-threaded and the lock is held throughout), so a
+zone's write pointer or a block's contents never change halfway through another command; the backend then
+waits out the modelled latency without the lock. The handlers live in `admin.py` and `io.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import random
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity
-from nvtui.backend.sim.errors import CommandFailed, invalid_namespace, invalid_opcode
+from nvtui.backend.sim.errors import (
+    SC_INTERNAL_ERROR,
+    SC_WRITE_FAULT,
+    SCT_GENERIC,
+    SCT_MEDIA,
+    CommandFailed,
+    invalid_namespace,
+    invalid_opcode,
+)
 from nvtui.backend.sim.features import FeatureStore
+from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
+from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
-from nvtui.backend.sim.state import STATE_SCHEMA, ControllerLock, load_state, save_state
+from nvtui.backend.sim.state import (
+    JOURNAL_FILE,
+    SESSION_FILE,
+    STATE_FILE,
+    STATE_SCHEMA,
+    Damaged,
+    FolderLock,
+    SessionLock,
+    StateDamaged,
+    as_bool,
+    as_dict,
+    as_int,
+    as_list,
+    as_number,
+    is_temporary,
+    need,
+    planted,
+    read_state,
+)
 from nvtui.backend.sim.zones import ZoneState
+from nvtui.errors import DeviceError
+from nvtui.locations import private_dir
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import SUCCESS, Status
+from nvtui.safeio import write_atomic
 
 NSID_ALL = 0xFFFF_FFFF
+SELF_TEST_RESULTS = 20
 
 COUNTERS = (
     "data_read_bytes", "data_written_bytes", "host_read_commands", "host_write_commands", "busy_ns",
     "power_cycles", "power_on_seconds", "unsafe_shutdowns", "media_errors", "error_count",
 )  # fmt: skip
+
+# The entries the controller keeps, field -> width in bits (Error Information, NVMe Base 2.0 Fig. 205;
+# Self-test Result, Fig. 209): a state file's values are checked against them before any log is built.
+ERROR_ENTRY_BITS = {
+    "error_count": 64, "sqid": 16, "cmdid": 16, "status_field": 16, "parm_error_location": 16, "lba": 64,
+    "nsid": 32,
+}  # fmt: skip
+SELF_TEST_RESULT_BITS = {"status": 8, "valid": 8, "power_on_hours": 64, "nsid": 32}
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,149 +109,704 @@ class Outcome:
     metadata: bytes | None = None
     kind: str = "admin"
     nbytes: int = 0
+    delay_ns: int = 0  # the modelled service time (drawn while the command held the lock)
 
 
 @dataclass
 class SelfTest:
     code: int  # 1 short, 2 extended
     nsid: int
-    started: float  # controller clock
+    started: float  # controller clock: wall-clock seconds, so another process sees the progress too
     duration: float
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _feature_keys(nsids: list[int]) -> dict[str, F.Feature]:
+    """Every key a feature value may be stored under, and its feature."""
+    keys: dict[str, F.Feature] = {}
+    for fid, feature in F.FEATURES.items():
+        if fid == F.FID_TEMPERATURE_THRESHOLD:
+            for sensor in (0, 1, 2):
+                for kind in (0, 1):
+                    keys[F.key(fid, sensor=sensor, threshold_type=kind)] = feature
+        elif feature.ns_specific:
+            for nsid in nsids:
+                keys[F.key(fid, nsid)] = feature
+        else:
+            keys[F.key(fid)] = feature
+    return keys
+
+
 class SimController:
-    """One simulated NVMe controller with its namespaces, owned by one process at a time (flock)."""
+    """One simulated NVMe controller with its namespaces, shared by the processes that open it."""
 
     def __init__(
-        self, directory: Path, *, lock_timeout: float = 2.0, clock: Callable[[], float] = time.monotonic
-    ):
-        self.directory = directory
+        self, directory: Path, *, lock_timeout: float = 2.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.directory = private_dir(Path(directory), what="simulator state folder")
         self.name = identity.CONTROLLER_NAME
-        directory.mkdir(parents=True, exist_ok=True)
-        self.lock = ControllerLock(directory / f"{self.name}.lock", lock_timeout)
         self.clock = clock
-        self.state_path = directory / f"{self.name}.json"
-        self.notice: str | None = None
+        self.lock_timeout = lock_timeout
+        self.state_path = self.directory / STATE_FILE
+        self.journal_path = self.directory / JOURNAL_FILE
+        self.notices: list[str] = []  # one-line notices for the user, shown once
         self.refs = 0
         self._rng = random.Random()
-        self.powered_on = clock()
         self._cid = 0
-        self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
-        try:
-            self.namespaces = {
-                nsid: Namespace(spec, directory, f"{self.name}n{nsid}")
-                for nsid, spec in NAMESPACE_SPECS.items()
-            }
-            self._load()
-        except BaseException:
-            self.lock.release()
-            raise
-        # AER plumbing: outstanding requests, events that found none waiting, event types masked until read.
+        self._feature_keys = _feature_keys(list(NAMESPACE_SPECS))
+        self._stale = False
+        self._needs_repair = False
+        self._checkpoint_after = CHECKPOINT_BYTES
+        self._new_errors: list[dict[str, int]] = []
+        self._new_results: list[dict[str, int]] = []
+        self._events: list[list[int]] = []
+        # AER plumbing (per process): outstanding requests, events that found none waiting, masked types.
         self.aer_waiters: list[asyncio.Future[int]] = []
         self.pending_events: list[int] = []
         self.masked_logs: set[int] = set()
-        self.save()  # records the power cycle and the "not shut down cleanly yet" mark
+        self.journal: Journal | None = None
+        self.namespaces: dict[int, Namespace] = {}
+        self._ns_list: list[Namespace] = []
+        self.lock = FolderLock(self.directory)
+        self.session: SessionLock | None = None
+        try:
+            self.lock.acquire(lock_timeout)
+            try:
+                self.session = SessionLock(self.directory / SESSION_FILE)
+                for nsid, spec in NAMESPACE_SPECS.items():
+                    self.namespaces[nsid] = Namespace(spec, self.directory, f"{self.name}n{nsid}")
+                self._ns_list = list(self.namespaces.values())
+                first = self.session.join()
+                self._open(first)
+            finally:
+                self.lock.release()
+        except BaseException:
+            self._close_files()
+            raise
 
-    # --- persistence -------------------------------------------------------------------------------------
+    # --- opening: the checkpoint, the journal, the power-on ----------------------------------------------
 
-    def _fresh(self, *, erase: bool) -> None:
+    def _open(self, first: bool) -> None:
+        self._remove_stale_temporaries()
+        try:
+            state = read_state(self.state_path, self.lock.fd)
+        except Damaged as exc:
+            raise StateDamaged(self.state_path, str(exc)) from None
+        clean = True
+        if state is None:
+            self._create()
+        else:
+            self._load(state)
+            clean = bool(state["clean_shutdown"])
+        if first:
+            self._power_on(clean)
+        self._remember()
+
+    def _remove_stale_temporaries(self) -> None:
+        """A checkpoint's temporary file left by a crash (the checkpoint it belonged to never took effect:
+        the state and journal beside it are whole). Only files of our own names; a symlink is unlinked,
+        never followed."""
+        for name in os.listdir(self.lock.fd):
+            if is_temporary(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=self.lock.fd)
+                self.notices.append(
+                    f"removed {self.directory / name}, left by a checkpoint a crash interrupted "
+                    "(the state beside it is whole)"
+                )
+
+    def _exists(self, name: str) -> bool:
+        """Whether the folder has a file of that name; a symlink there is refused (never followed)."""
+        try:
+            st = os.stat(name, dir_fd=self.lock.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            raise planted(self.directory / name)
+        return True
+
+    def _create(self) -> None:
+        """A new controller: only where nothing of an old one is left (its blocks would be lost)."""
+        leftovers = [f"{ns.name}{suffix}" for ns in self.namespaces.values()
+                     for suffix, f in ((".img", ns.data), (".meta", ns.meta)) if f.size]  # fmt: skip
+        if self._exists(JOURNAL_FILE) and not self._journal_is_empty():
+            leftovers.append(JOURNAL_FILE)
+        if leftovers:
+            raise StateDamaged(
+                self.state_path, f"it is missing, while {', '.join(leftovers)} beside it hold a drive's data"
+            )
         self.serial = f"NVTSIM{secrets.token_hex(4).upper()}"
+        self._defaults()
+        self.generation = 0
+
+    def _journal_is_empty(self) -> bool:
+        """A journal with no record: what a crash while a new drive was first saved leaves."""
+        try:
+            journal = Journal(self.journal_path, self.lock.fd)
+        except Damaged:
+            return False
+        try:
+            return not journal.read_new().records
+        except Damaged:
+            return False
+        finally:
+            journal.close()
+
+    def _defaults(self) -> None:
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.features = FeatureStore()
         self.error_log: list[dict[str, int]] = []
         self.self_test_results: list[dict[str, int]] = []
         self.self_test: SelfTest | None = None
         self.changed_namespaces: list[int] = []
-        if erase:  # blocks without a state file that describes them are stale
-            for ns in self.namespaces.values():
-                ns.format(0)
+        self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
+        self.powered_on = self.clock()
 
-    def _load(self) -> None:
-        state, notice = load_state(self.state_path)
-        self._fresh(erase=state is None)
-        if state is None:
-            self.notice = notice
-        else:
-            try:
-                self._restore(state)
-            except (KeyError, TypeError, ValueError) as exc:
-                reason = str(exc)[:80]
-                self.notice = f"simulator state {self.state_path} is corrupt ({reason}); starting afresh"
-                self._fresh(erase=True)
+    def _load(self, state: dict[str, object]) -> None:
+        """The checkpoint, then the journal's records after it (`sync`'s full reload, and opening)."""
+        try:
+            self._restore(state)
+        except Damaged as exc:
+            raise StateDamaged(self.state_path, str(exc)) from None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if state["schema"] == 1:  # before journals: the first checkpoint starts one
+            if self._exists(JOURNAL_FILE):
+                raise StateDamaged(self.journal_path, "it sits beside a state file older than journals")
+            return
+        if not self._exists(JOURNAL_FILE):  # a new drive writes its journal before its first state
+            if not state["clean_shutdown"]:
+                raise StateDamaged(
+                    self.journal_path,
+                    "it is missing, and with it what was acknowledged since the last checkpoint",
+                )
+            self.journal = self._new_journal(self.generation)
+            self.notices.append(
+                f"made a new {self.journal_path} (the drive was shut down cleanly: nothing is lost)"
+            )
+            return
+        try:
+            journal = Journal(self.journal_path, self.lock.fd)
+        except Damaged as exc:
+            raise StateDamaged(self.journal_path, str(exc)) from None
+        if journal.generation == self.generation - 1:  # a crash between the checkpoint and its journal
+            journal.close()
+            self.journal = self._new_journal(self.generation)
+            self.notices.append(f"finished a checkpoint of {self.state_path} that a crash interrupted")
+            return
+        if journal.generation != self.generation:
+            journal.close()
+            raise StateDamaged(
+                self.journal_path,
+                f"its generation {journal.generation} does not follow the state's {self.generation}",
+            )
+        self.journal = journal
+        self._replay(live=False)
+
+    def _new_journal(self, generation: int) -> Journal:
+        self.lock.check_in_place()
+        try:
+            return Journal.create(self.journal_path, generation, self.lock.fd)
+        except OSError as exc:
+            raise DeviceError(
+                f"cannot write the simulator's journal {self.journal_path}: {exc.strerror}"
+            ) from None
+
+    def _power_on(self, clean: bool) -> None:
+        """The first process opens the controller: a power cycle. A crash before it also repairs the blocks
+        (what a cut-off command left where the state says nothing is)."""
+        if self.self_test is not None:
+            self._finish_self_test(result=0x2)  # aborted by a Controller Level Reset (the power cycle)
         self.counters["power_cycles"] += 1
+        if not clean:
+            self.counters["unsafe_shutdowns"] += 1
+        if not clean or self._needs_repair:
+            for ns in self.namespaces.values():
+                ns.repair()
+            self._needs_repair = False
+        self.features.power_on()
+        self.timestamp = None
         for ns in self.namespaces.values():
             if ns.zones is not None:
                 ns.zones.power_cycle()
+        self.powered_on = self.clock()
+        self._checkpoint(clean=False)  # "not shut down cleanly yet", until the last process closes it
+
+    # --- the state file ------------------------------------------------------------------------------------
 
     def _restore(self, state: dict[str, object]) -> None:
-        serial = state["serial"]
-        if not isinstance(serial, str) or not serial.isascii() or len(serial) > 20:
-            raise ValueError("bad serial number")
-        self.serial = serial
-        counters = state["counters"]
-        if not isinstance(counters, dict):
-            raise ValueError("bad counters")
-        for key in COUNTERS:
-            self.counters[key] = int(counters.get(key, 0))
-        if state.get("clean_shutdown") is False:
-            self.counters["unsafe_shutdowns"] += 1
-        self.features.load(state.get("saved_features", {}))
-        errors, tests = state.get("error_log", []), state.get("self_test_log", [])
-        self.error_log = (
-            [{k: int(v) for k, v in e.items()} for e in errors] if isinstance(errors, list) else []
-        )
-        self.self_test_results = (
-            [{k: int(v) for k, v in t.items()} for t in tests] if isinstance(tests, list) else []
-        )
-        if state.get("self_test_running"):  # the extended test was cut off by the power cycle
-            running = state["self_test_running"]
-            assert isinstance(running, dict)
-            self.self_test = SelfTest(int(running["code"]), int(running["nsid"]), 0.0, 0.0)
-            self._finish_self_test(result=0x2)  # aborted by a Controller Level Reset
-        changed = state.get("changed_namespaces", [])
-        self.changed_namespaces = [int(n) for n in changed] if isinstance(changed, list) else []
-        namespaces = state["namespaces"]
-        if not isinstance(namespaces, dict):
-            raise ValueError("bad namespaces")
+        """Every value of a checkpoint, checked: `Damaged` names the first that is wrong."""
+        schema = state["schema"]
+        controller = need(state, "controller", "")
+        if controller != self.name:
+            raise Damaged(f"controller is {str(controller)[:20]!r}, not {self.name!r}")
+        serial = need(state, "serial", "")
+        if (
+            not isinstance(serial, str)
+            or not serial.isascii()
+            or not serial.isprintable()
+            or not 0 < len(serial) <= 20
+        ):
+            raise Damaged("serial is not 1 to 20 printable ASCII characters")
+        counters = as_dict(need(state, "counters", ""), "counters")
+        unknown = sorted(set(counters) - set(COUNTERS))
+        if unknown:
+            raise Damaged(f"counters.{unknown[0][:30]} is not a counter this controller keeps")
+        values = {
+            k: as_int(need(counters, k, "counters."), f"counters.{k}", 0, (1 << 128) - 1) for k in COUNTERS
+        }
+        as_bool(need(state, "clean_shutdown", ""), "clean_shutdown")
+        saved = self._features(need(state, "saved_features", ""), "saved_features", saved=True)
+        errors = as_list(need(state, "error_log", ""), "error_log", identity.ELPE + 1)
+        error_log = [self._entry(e, f"error_log[{i}]", ERROR_ENTRY_BITS) for i, e in enumerate(errors)]
+        results = as_list(need(state, "self_test_log", ""), "self_test_log", SELF_TEST_RESULTS)
+        self_test_log = [
+            self._entry(r, f"self_test_log[{i}]", SELF_TEST_RESULT_BITS) for i, r in enumerate(results)
+        ]
+        running = self._self_test(need(state, "self_test_running", ""), "self_test_running", schema == 1)
+        changed = self._nsids(need(state, "changed_namespaces", ""), "changed_namespaces")
+        namespaces = as_dict(need(state, "namespaces", ""), "namespaces")
+        extra = sorted(set(namespaces) - {str(n) for n in self.namespaces})
+        if extra:
+            raise Damaged(f"namespaces.{extra[0][:20]} is not a namespace of this controller")
         for nsid, ns in self.namespaces.items():
-            ns_state = namespaces.get(str(nsid))
-            if isinstance(ns_state, dict):
-                ns.load(ns_state)
+            ns.load(need(namespaces, str(nsid), "namespaces."), f"namespaces.{nsid}")
+        self.serial = serial
+        self._defaults()
+        self.counters = values
+        self.features.saved = saved
+        self.features.power_on()
+        self.error_log, self.self_test_results, self.self_test = error_log, self_test_log, running
+        self.changed_namespaces = changed
+        if schema == 1:
+            self.generation = 0
+            self._needs_repair = False
+            return
+        self.generation = as_int(need(state, "generation", ""), "generation", 1)
+        self.powered_on = as_number(need(state, "powered_on", ""), "powered_on")
+        self.features.current = self._features(
+            need(state, "current_features", ""), "current_features", saved=False
+        )
+        self.timestamp = self._timestamp(need(state, "timestamp", ""), "timestamp")
+        self._needs_repair = as_bool(need(state, "repair", ""), "repair")
 
-    def to_json(self, *, clean: bool) -> dict[str, object]:
-        counters = dict(self.counters)
-        counters["power_on_seconds"] = self.power_on_seconds
+    def _features(self, value: object, where: str, *, saved: bool) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key, raw in as_dict(value, where).items():
+            feature = self._feature_keys.get(key)
+            if feature is None:
+                raise Damaged(f"{where}: {key[:30]!r} is not a feature value this controller keeps")
+            if saved and not feature.saveable:
+                raise Damaged(f"{where}.{key}: {feature.name} cannot be saved")
+            number = as_int(raw, f"{where}.{key}", 0, 0xFFFF_FFFF)
+            if number & ~feature.mask:
+                raise Damaged(f"{where}.{key} = {number:#x} sets bits {feature.name} does not have")
+            out[key] = number
+        return out
+
+    @staticmethod
+    def _entry(value: object, where: str, bits: dict[str, int]) -> dict[str, int]:
+        entry = as_dict(value, where)
+        if set(entry) != set(bits):
+            odd = sorted(set(entry) ^ set(bits))[0]
+            raise Damaged(f"{where}.{odd[:30]} is {'missing' if odd in bits else 'not a field of the entry'}")
+        return {k: as_int(entry[k], f"{where}.{k}", 0, (1 << width) - 1) for k, width in bits.items()}
+
+    def _self_test(self, value: object, where: str, old: bool) -> SelfTest | None:
+        if value is None:
+            return None
+        test = as_dict(value, where)
+        code = as_int(need(test, "code", f"{where}."), f"{where}.code", 1, 2)
+        nsid = as_int(need(test, "nsid", f"{where}."), f"{where}.nsid", 0, NSID_ALL)
+        if old:  # schema 1 kept no clock: the power cycle aborts it anyway
+            return SelfTest(code, nsid, 0.0, 0.0)
+        started = as_number(need(test, "started", f"{where}."), f"{where}.started")
+        return SelfTest(
+            code, nsid, started, as_number(need(test, "duration", f"{where}."), f"{where}.duration")
+        )
+
+    def _nsids(self, value: object, where: str) -> list[int]:
+        nsids = [
+            as_int(n, f"{where}[{i}]", 1, identity.NN)
+            for i, n in enumerate(as_list(value, where, identity.NN))
+        ]
+        if len(set(nsids)) != len(nsids):
+            raise Damaged(f"{where} names a namespace twice")
+        return nsids
+
+    @staticmethod
+    def _timestamp(value: object, where: str) -> tuple[int, float] | None:
+        if value is None:
+            return None
+        cells = as_list(value, where)
+        if len(cells) != 2:
+            raise Damaged(f"{where} is not [milliseconds, when set]")
+        return as_int(cells[0], f"{where}[0]", 0, (1 << 48) - 1), as_number(cells[1], f"{where}[1]")
+
+    def to_json(self, *, clean: bool, generation: int) -> dict[str, object]:
+        test = self.self_test
         return {
             "schema": STATE_SCHEMA,
             "controller": self.name,
             "serial": self.serial,
+            "generation": generation,
             "clean_shutdown": clean,
-            "counters": counters,
-            "saved_features": self.features.saved_json(),
+            "repair": self._needs_repair,
+            "powered_on": self.powered_on,
+            "counters": dict(self.counters),
+            "saved_features": dict(self.features.saved),
+            "current_features": dict(self.features.current),
+            "timestamp": list(self.timestamp) if self.timestamp is not None else None,
             "error_log": self.error_log,
             "self_test_log": self.self_test_results,
-            "self_test_running": {"code": self.self_test.code, "nsid": self.self_test.nsid}
-            if self.self_test
-            else None,
+            "self_test_running": None
+            if test is None
+            else {"code": test.code, "nsid": test.nsid, "started": test.started, "duration": test.duration},
             "changed_namespaces": self.changed_namespaces,
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
-    def save(self, *, clean: bool = False) -> None:
-        save_state(self.state_path, self.to_json(clean=clean))
+    def _checkpoint(self, *, clean: bool = False) -> None:
+        """Replace the state file with the whole state and start an empty journal of the next generation.
+        The state file goes first: a crash in between leaves a journal one generation behind, whose records
+        the new state already holds (`_load` then finishes the checkpoint)."""
+        self.lock.check_in_place()
+        now = self.clock()
+        self.counters["power_on_seconds"] = self.power_on_seconds
+        self.powered_on = now
+        generation = self.generation + 1
+        payload = json.dumps(self.to_json(clean=clean, generation=generation), separators=(",", ":"))
+        if generation == 1:  # a new drive: its journal first, so a state without one is always damage
+            self.journal = Journal.create(self.journal_path, generation, self.lock.fd)
+            write_atomic(self.state_path, payload.encode())
+            self.generation = generation
+            return
+        write_atomic(self.state_path, payload.encode())
+        self.generation = generation
+        old, self.journal = self.journal, None  # no record may follow the new state in the old journal
+        if old is not None:
+            old.close()
+        self.journal = Journal.create(self.journal_path, generation, self.lock.fd)
+        self._checkpoint_after = CHECKPOINT_BYTES
+        self._seen_counters = self.counters.copy()  # power-on time folded in: in the state, not a change
+
+    def save(self) -> None:
+        """Called by handlers where a change must be durable when the command completes. Every change is:
+        the command's journal record is written before it completes (and a format checkpoints at once)."""
+
+    # --- keeping up with other processes -------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring this process's view up to date (the folder lock is held): the records other processes
+        appended since, or the whole state after another process's checkpoint."""
+        try:
+            st = os.stat(JOURNAL_FILE, dir_fd=self.lock.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        journal = self.journal
+        if self._stale or journal is None or st is None or st.st_ino != journal.ino:
+            if journal is not None and not self._stale:
+                self._replay(live=True)  # the rest of the journal another process checkpointed: its events
+            self._reload()
+        elif st.st_size != journal.size:
+            self._replay(live=True)
+
+    def _reload(self) -> None:
+        try:
+            state = read_state(self.state_path, self.lock.fd)
+        except Damaged as exc:
+            raise StateDamaged(self.state_path, str(exc)) from None
+        if state is None:
+            raise DeviceError(
+                f"the simulator's state {self.state_path} disappeared while it was open (reset or moved); "
+                "open the device again"
+            )
+        self._stale = True  # until the load completes
+        self._load(state)
+        self._stale = False
+        self._remember()
+
+    def _replay(self, *, live: bool) -> None:
+        """Apply the journal's new records. `live`: they come from a process running beside this one, so
+        the events they raise are reported here too."""
+        assert self.journal is not None
+        start = self.journal.size
+        try:
+            replay = self.journal.read_new()
+            for n, record in enumerate(replay.records):
+                try:
+                    self._apply(record, "", live)
+                except (Damaged, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+                    raise Damaged(f"record {n + 1} after byte {start}: {str(exc).lstrip('.')}") from None
+        except Damaged as exc:
+            self._stale = True
+            raise StateDamaged(self.journal_path, str(exc)[:200]) from None
+        if replay.torn:
+            self.notices.append(
+                f"dropped the last record of {self.journal_path}, cut off by a crash while it was written "
+                "(its command was never acknowledged)"
+            )
+        if replay.records:
+            self._remember()
+
+    def _apply(self, rec: dict[str, object], where: str, live: bool) -> None:
+        if "c" in rec:
+            for key, value in as_dict(rec["c"], f"{where}.c").items():
+                if key not in self.counters:
+                    raise Damaged(f"{where}.c.{key[:30]} is not a counter")
+                self.counters[key] = as_int(value, f"{where}.c.{key}", 0, (1 << 128) - 1)
+        if "fs" in rec:
+            self.features.saved = self._features(rec["fs"], f"{where}.fs", saved=True)
+        if "fc" in rec:
+            self.features.current = self._features(rec["fc"], f"{where}.fc", saved=False)
+        if "ts" in rec:
+            self.timestamp = self._timestamp(rec["ts"], f"{where}.ts")
+        for i, entry in enumerate(as_list(rec.get("el", []), f"{where}.el")):
+            self.error_log.insert(0, self._entry(entry, f"{where}.el[{i}]", ERROR_ENTRY_BITS))
+            del self.error_log[identity.ELPE + 1 :]
+        if "st" in rec:
+            self.self_test = self._self_test(rec["st"], f"{where}.st", False)
+        for i, entry in enumerate(as_list(rec.get("sr", []), f"{where}.sr")):
+            self.self_test_results.insert(0, self._entry(entry, f"{where}.sr[{i}]", SELF_TEST_RESULT_BITS))
+            del self.self_test_results[SELF_TEST_RESULTS:]
+        if "cn" in rec:
+            self.changed_namespaces = self._nsids(rec["cn"], f"{where}.cn")
+        for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
+            ns = self.namespaces.get(int(key)) if key.isdigit() else None
+            if ns is None:
+                raise Damaged(f"{where}.ns.{key[:20]} is not a namespace")
+            ns.apply(as_dict(nsrec, f"{where}.ns.{key}"), f"{where}.ns.{key}")
+        for i, event in enumerate(as_list(rec.get("ev", []), f"{where}.ev")):
+            cells = [as_int(v, f"{where}.ev[{i}]", 0, 0xFF) for v in as_list(event, f"{where}.ev[{i}]")]
+            if len(cells) != 4 or cells[3] > 31:
+                raise Damaged(f"{where}.ev[{i}] is not an event")
+            if live:
+                self.raise_event(*cells, record=False)
+
+    # --- one command: sync, execute, journal ------------------------------------------------------------
+
+    def _remember(self) -> None:
+        """The state as journaled so far (the last checkpoint and every record): what `_delta` compares the
+        state after a command with. Taken after loading and replaying; kept up to date by `_delta`."""
+        features = self.features
+        self._seen_counters = self.counters.copy()
+        self._seen_saved = features.saved.copy()
+        self._seen_current = features.current.copy()
+        self._seen_timestamp = self.timestamp
+        self._seen_self_test = self.self_test
+        self._seen_changed = list(self.changed_namespaces)
+        for ns in self._ns_list:
+            ns.remember()
+
+    def _begin(self) -> None:
+        """Start a command: nothing of the last one is pending."""
+        if self._new_errors:
+            self._new_errors = []
+        if self._new_results:
+            self._new_results = []
+        if self._events:
+            self._events = []
+        for ns in self._ns_list:
+            ns.begin()
+
+    def _delta(self) -> dict[str, object]:
+        """What the command changed, as a journal record (empty when nothing), and remember it as recorded."""
+        rec: dict[str, object] = {}
+        counters, seen = self.counters, self._seen_counters
+        if counters != seen:
+            changed = {k: v for k, v in counters.items() if seen[k] != v}
+            seen.update(changed)
+            rec["c"] = changed
+        features = self.features
+        if features.saved != self._seen_saved:
+            rec["fs"] = self._seen_saved = features.saved.copy()
+        if features.current != self._seen_current:
+            rec["fc"] = self._seen_current = features.current.copy()
+        if self.timestamp != self._seen_timestamp:
+            self._seen_timestamp = self.timestamp
+            rec["ts"] = list(self.timestamp) if self.timestamp is not None else None
+        if self._new_errors:
+            rec["el"] = self._new_errors
+        if self.self_test is not self._seen_self_test:
+            test = self._seen_self_test = self.self_test
+            rec["st"] = None if test is None else {
+                "code": test.code, "nsid": test.nsid, "started": test.started, "duration": test.duration
+            }  # fmt: skip
+        if self._new_results:
+            rec["sr"] = self._new_results
+        if self.changed_namespaces != self._seen_changed:
+            rec["cn"] = self._seen_changed = list(self.changed_namespaces)
+        ns_rec = None
+        for ns in self._ns_list:
+            delta = ns.delta()
+            if delta:
+                if ns_rec is None:
+                    ns_rec = rec["ns"] = {}
+                ns_rec[ns.key] = delta
+        if self._events:
+            rec["ev"] = self._events
+        return rec
+
+    def _commit(self) -> None:
+        """Journal what the command changed (one write), checkpoint when due, make it durable after a
+        Flush, then discard the blocks the record says are discarded. OSError: the record was not written."""
+        reformatted = synced = discards = False
+        for ns in self._ns_list:
+            if ns.reformatted or ns.synced or ns.pending:  # rarely: a format, a flush, a discard
+                reformatted |= ns.reformatted
+                synced |= ns.synced
+                discards |= bool(ns.pending)
+        if reformatted:
+            self.lock.check_in_place()  # the format is checkpointed by path: refused before it is recorded
+        rec = self._delta()
+        if rec:
+            if self.journal is None:  # a checkpoint failed between the state and its journal
+                self.lock.check_in_place()
+                self.journal = Journal.create(self.journal_path, self.generation, self.lock.fd)
+            self.journal.append(encode(rec, _ENCODER))
+        journal = self.journal
+        if reformatted or (journal is not None and journal.size >= self._checkpoint_after):
+            try:
+                self._checkpoint()  # a format at once, so discovery (which reads only the state) sees it
+            except (OSError, DeviceError) as exc:  # the journal holds it all; try again a while later
+                self._checkpoint_after = (self.journal.size if self.journal else 0) + CHECKPOINT_BYTES // 4
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                self.notices.append(f"cannot checkpoint {self.state_path} ({why}); the journal keeps it")
+        if synced and self.journal is not None:
+            self.journal.sync()  # Flush: the records are durable, as the blocks are
+        if discards:
+            for ns in self._ns_list:
+                if ns.pending:
+                    try:
+                        ns.discard_pending()
+                    except OSError as exc:
+                        self._needs_repair = True
+                        self.notices.append(
+                            f"cannot discard blocks of {ns.name} ({exc.strerror}): they read back as they "
+                            "were until the simulator next starts"
+                        )
+
+    def _abandon(self) -> None:
+        """A command could not be journaled (or failed inside): forget what it did in memory (the state is
+        read again from the files) and discard what it wrote where the blocks were unallocated."""
+        written = [(ns, [c for c in ns.changes if c[2]]) for ns in self.namespaces.values()]
+        for ns in self.namespaces.values():
+            ns.pending = []
+        self._reload()
+        for ns, changes in written:
+            for slba, nlb, _ in changes:
+                ns.forget_unrecorded(slba, nlb)
+
+    def transact(self, work: Callable[[], T]) -> T:
+        """Run `work` as one command (the caller holds the folder lock): up to date first, journaled after.
+        Anything but a journaling failure propagates after the in-memory state is read again."""
+        self.sync()
+        self._begin()
+        try:
+            result = work()
+            self._commit()
+        except BaseException:
+            self._abandon()
+            raise
+        return result
+
+    def execute(self, cmd: Command, latency: LatencyModel | None = None) -> Outcome:
+        """Run one command (AER excepted: see the backend) and complete it, logging an error status. The
+        caller holds the folder lock. When the command's record cannot be written, the command fails (Write
+        Fault for I/O, Internal Error for admin) and changes nothing."""
+        self.sync()
+        self._begin()
+        try:
+            outcome = self._run(cmd)
+            if latency is not None and latency.enabled:
+                outcome.delay_ns = latency.draw_ns(outcome.kind, outcome.nbytes)
+                self.counters["busy_ns"] += outcome.delay_ns
+        except BaseException:
+            self._abandon()
+            raise
+        try:
+            self._commit()
+        except DeviceError:
+            self._abandon()
+            raise
+        except OSError:
+            self._abandon()
+            failure = (
+                CommandFailed(SCT_GENERIC, SC_INTERNAL_ERROR, dnr=False)
+                if cmd.admin
+                else CommandFailed(SCT_MEDIA, SC_WRITE_FAULT, dnr=False)
+            )  # the state could not be recorded: the command did not take effect
+            self._begin()
+            self.log_error(cmd, failure)
+            try:
+                self._commit()
+            except OSError:
+                self._abandon()  # not even the error log entry can be recorded
+            return Outcome(status=failure.status, kind=outcome.kind, delay_ns=outcome.delay_ns)
+        return outcome
+
+    def _run(self, cmd: Command) -> Outcome:
+        from nvtui.backend.sim import admin, io
+
+        self.poll_self_test()
+        try:
+            if cmd.admin:
+                handler = admin.HANDLERS.get(cmd.opcode)
+                if handler is None:
+                    raise invalid_opcode()
+                return handler.run(self, cmd)
+            return io.execute(self, cmd)
+        except CommandFailed as failure:
+            self.log_error(cmd, failure)
+            return Outcome(status=failure.status, kind="admin" if cmd.admin else "other")
+
+    def poll(self) -> None:
+        """Catch up with other processes if the lock is free right now (an idle process waiting for an
+        event)."""
+        if self.lock.try_acquire():
+            try:
+                self.sync()
+            finally:
+                self.lock.release()
+
+    # --- shutting down -------------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Power off cleanly: abort outstanding AERs, flush, save, release the lock."""
+        """This process closes the controller: outstanding AERs are aborted; the last process to close it
+        flushes and checkpoints it as cleanly shut down. What was acknowledged is in the journal already,
+        so a failure here loses nothing (the next start replays it and counts an unsafe shutdown)."""
         for fut in self.aer_waiters:
             if not fut.done():
                 fut.set_result(-1)  # completed as Command Aborted due to SQ Deletion
         self.aer_waiters.clear()
-        for ns in self.namespaces.values():
-            ns.sync()
-        self.save(clean=True)
+        try:
+            self.lock.acquire(self.lock_timeout)
+            try:
+                self.sync()
+                if self.session is not None and self.session.alone():
+                    for ns in self.namespaces.values():
+                        ns.sync()
+                    self._checkpoint(clean=True)
+            finally:
+                self.lock.release()
+        except (DeviceError, OSError):
+            pass
+        finally:
+            self._close_files()
+
+    def _close_files(self) -> None:
         for ns in self.namespaces.values():
             ns.close()
-        self.lock.release()
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        self.lock.close()
 
     # --- clocks and counters -----------------------------------------------------------------------------
 
@@ -204,23 +826,7 @@ class SimController:
         self._cid = (self._cid + 1) & 0xFFFF
         return self._cid
 
-    # --- dispatch ----------------------------------------------------------------------------------------
-
-    def execute(self, cmd: Command) -> Outcome:
-        """Run one command (AER excepted: see `aer_wait`) and complete it, logging an error status."""
-        from nvtui.backend.sim import admin, io
-
-        self.poll_self_test()
-        try:
-            if cmd.admin:
-                handler = admin.HANDLERS.get(cmd.opcode)
-                if handler is None:
-                    raise invalid_opcode()
-                return handler.run(self, cmd)
-            return io.execute(self, cmd)
-        except CommandFailed as failure:
-            self.log_error(cmd, failure)
-            return Outcome(status=failure.status, kind="admin" if cmd.admin else "other")
+    # --- dispatch helpers ----------------------------------------------------------------------------------
 
     def namespace(self, nsid: int) -> Namespace:
         ns = self.namespaces.get(nsid)
@@ -232,16 +838,17 @@ class SimController:
         """Error Information log entry (NVMe Base 2.0, Fig. 205), newest first, ELPE + 1 kept."""
         self.counters["error_count"] += 1
         entry = {
-            "error_count": self.counters["error_count"],
+            "error_count": self.counters["error_count"] & 0xFFFF_FFFF_FFFF_FFFF,
             "sqid": 0 if cmd.admin else 1,
             "cmdid": self.next_cid(),
-            "status_field": failure.status.value << 1,  # bit 0 is the phase tag
+            "status_field": failure.status.value << 1 & 0xFFFF,  # bit 0 is the phase tag
             "parm_error_location": failure.param,
             "lba": failure.lba or 0,
             "nsid": cmd.nsid,
         }
         self.error_log.insert(0, entry)
         del self.error_log[identity.ELPE + 1 :]
+        self._new_errors.insert(0, entry)
 
     # --- device self-test --------------------------------------------------------------------------------
 
@@ -256,13 +863,15 @@ class SimController:
             return
         self.self_test = None
         nsid_valid = test.nsid not in (0, NSID_ALL)
-        self.self_test_results.insert(0, {
+        entry = {
             "status": test.code << 4 | result,
             "valid": 0x1 if nsid_valid else 0x0,  # NSIDV: the namespace field holds the tested namespace
             "power_on_hours": self.power_on_hours,
             "nsid": test.nsid if nsid_valid else 0,
-        })  # fmt: skip
-        del self.self_test_results[20:]
+        }
+        self.self_test_results.insert(0, entry)
+        del self.self_test_results[SELF_TEST_RESULTS:]
+        self._new_results.insert(0, entry)
 
     def start_self_test(self, code: int, nsid: int) -> None:
         duration = 0.0 if code == 1 else identity.EDSTT * 60.0
@@ -275,9 +884,12 @@ class SimController:
 
     # --- asynchronous events -----------------------------------------------------------------------------
 
-    def raise_event(self, event_type: int, info: int, lid: int, aec_bit: int) -> None:
+    def raise_event(self, event_type: int, info: int, lid: int, aec_bit: int, *, record: bool = True) -> None:
         """Report an asynchronous event if Asynchronous Event Configuration enables it and the same log page
-        is not already awaiting a read (NVMe Base 2.0, 5.2: an event type is masked until its log is read)."""
+        is not already awaiting a read (NVMe Base 2.0, 5.2: an event type is masked until its log is read).
+        `record`: journal it, so the other processes that have the controller open report it too."""
+        if record:
+            self._events.append([event_type, info, lid, aec_bit])
         if not self.features.current_value(0x0B) & (1 << aec_bit) or lid in self.masked_logs:
             return
         self.masked_logs.add(lid)
@@ -299,7 +911,8 @@ class SimController:
         self.raise_event(0x2, 0x00, 0x04, aec_bit=8)  # Notice: Namespace Attribute Changed
 
     def inject_zone_condition(self, nsid: int, zslba: int, state: ZoneState) -> None:
-        """The controller takes a zone Read Only or Offline on its own (as worn media would)."""
+        """The controller takes a zone Read Only or Offline on its own (as worn media would); the caller
+        runs it as a command (`transact`)."""
         ns = self.namespace(nsid)
         if ns.zones is None:
             raise ValueError(f"namespace {nsid} is not zoned")

@@ -1,14 +1,38 @@
-"""The simulated namespaces: what they are (formats, size, zones) and where their blocks live."""
+"""The simulated namespaces: what they are (formats, size, zones) and where their blocks live.
+
+A namespace keeps, besides its blocks, what the controller journals for each command: the allocation
+changes (`changes`), the zones it touched (`zones.dirty`), whether it was formatted. Blocks a command
+discards (Write Zeroes, deallocation, Zone Reset, Format NVM) are discarded only after the command's record is
+in the journal (`discard_pending`), so a crash in between never leaves discarded data with a state that
+still describes it; blocks a command writes are written before the record, and `repair` (run when the
+controller powers on after a crash) discards what a write left in blocks the state says are unallocated.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+from nvtui.backend.sim.errors import SC_WRITE_FAULT, SCT_MEDIA, CommandFailed
 from nvtui.backend.sim.specs import GIB, MIB, NAMESPACE_SPECS, LbaFormat, NamespaceSpec
+from nvtui.backend.sim.state import Damaged, as_dict, as_int, as_list, need
 from nvtui.backend.sim.storage import Bitmap, BlockFile, RangeSet
 from nvtui.backend.sim.zones import ZoneSet
 
 __all__ = ["GIB", "MIB", "NAMESPACE_SPECS", "LbaFormat", "Namespace", "NamespaceSpec"]
+
+WHOLE = None  # a pending discard of every block (Format NVM)
+
+
+def write_fault(exc: OSError) -> CommandFailed:
+    """The status of a write the image could not store whole. Write Fault (Media and Data Integrity Errors,
+    SC 80h, NVMe Base 2.0 Fig. 104: "the write data could not be committed to the media") rather than
+    Capacity Exceeded (Generic, SC 81h): that one means NUSE would pass NCAP, and this namespace's NCAP is its
+    whole size, so Identify would contradict it. Full disk or quota: retrying may succeed once space is
+    freed (DNR clear); a file size limit (EFBIG, `ulimit -f`) stays for the process's life (DNR set)."""
+    import errno
+
+    return CommandFailed(SCT_MEDIA, SC_WRITE_FAULT, dnr=exc.errno not in (errno.ENOSPC, errno.EDQUOT))
 
 
 class Namespace:
@@ -17,12 +41,22 @@ class Namespace:
     def __init__(self, spec: NamespaceSpec, directory: Path, name: str) -> None:
         self.spec = spec
         self.nsid = spec.nsid
+        self.key = str(spec.nsid)  # its key in the state and the journal
         self.name = name
         self.data = BlockFile(directory / f"{name}.img")
-        self.meta = BlockFile(directory / f"{name}.meta")
+        try:
+            self.meta = BlockFile(directory / f"{name}.meta")
+        except BaseException:
+            self.data.close()
+            raise
         self.format_index = 0
         self.uncorrectable = RangeSet()
+        self.changes: list[list[int]] = []  # [slba, nlb, 1 allocated | 0 deallocated] since the last record
+        self.pending: list[tuple[int, int] | None] = []  # blocks to discard once the record is written
+        self.reformatted = False
+        self.synced = False  # a Flush made this namespace's blocks durable
         self._apply_format(0)
+        self.remember()
 
     def _apply_format(self, index: int) -> None:
         self.format_index = index
@@ -57,28 +91,132 @@ class Namespace:
         return self.meta.read(slba * self.ms, nlb * self.ms) if self.ms else b""
 
     def write(self, slba: int, nlb: int, data: bytes, metadata: bytes | None = None) -> None:
-        self.data.write(slba << self.lbads, data)
-        if self.ms:
-            self.meta.write(slba * self.ms, (metadata or b"").ljust(nlb * self.ms, b"\0")[: nlb * self.ms])
+        """Store blocks whole, or fail the command with Write Fault (what part of it reached the image is
+        discarded again where the blocks were unallocated, so they still read as zeros)."""
+        if self.pending:
+            self.discard_pending()  # a discard and a write in one command keep their order
+        try:
+            self.data.write(slba << self.lbads, data)
+            if self.ms:
+                self.meta.write(
+                    slba * self.ms, (metadata or b"").ljust(nlb * self.ms, b"\0")[: nlb * self.ms]
+                )
+        except OSError as exc:
+            self.forget_unrecorded(slba, nlb)
+            raise write_fault(exc) from None
         self.alloc.set_range(slba, nlb, True)
+        self.changes.append([slba, nlb, 1])
         if self.uncorrectable.ranges:
             self.uncorrectable.remove(slba, slba + nlb)
 
     def zero(self, slba: int, nlb: int, *, deallocate: bool) -> None:
-        """Write Zeroes (deallocate=False keeps the blocks allocated) or deallocate (reads return zeros)."""
-        self.data.zero(slba << self.lbads, nlb << self.lbads)
-        if self.ms:
-            self.meta.zero(slba * self.ms, nlb * self.ms)
+        """Write Zeroes (deallocate=False keeps the blocks allocated) or deallocate (reads return zeros). The
+        blocks are discarded once the command's record is in the journal (`discard_pending`)."""
+        self.pending.append((slba, nlb))
         self.alloc.set_range(slba, nlb, not deallocate)
+        self.changes.append([slba, nlb, 0 if deallocate else 1])
         if self.uncorrectable.ranges:
             self.uncorrectable.remove(slba, slba + nlb)
 
     def format(self, index: int) -> None:
-        """Format NVM: every block erased, the new LBA format in force."""
-        self.data.truncate()
-        self.meta.truncate()
+        """Format NVM: every block erased, the new LBA format in force (the files are emptied once the new
+        format is checkpointed)."""
+        self.pending = [WHOLE]
         self.uncorrectable = RangeSet()
         self._apply_format(index)
+        self.reformatted = True
+
+    def discard_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for item in pending:
+            if item is WHOLE:
+                self.data.truncate()
+                self.meta.truncate()
+            else:
+                slba, nlb = item
+                self.data.zero(slba << self.lbads, nlb << self.lbads)
+                if self.ms:
+                    self.meta.zero(slba * self.ms, nlb * self.ms)
+
+    def forget_unrecorded(self, slba: int, nlb: int) -> None:
+        """Discard what an unrecorded write left in [slba, slba + nlb) where the state says unallocated."""
+        for start, end in self.alloc.runs(slba, min(slba + nlb, self.nsze), False):
+            with contextlib.suppress(OSError):  # best effort: `repair` tries again at the next power-on
+                self.data.zero(start << self.lbads, (end - start) << self.lbads)
+                if self.ms:
+                    self.meta.zero(start * self.ms, (end - start) * self.ms)
+
+    def repair(self) -> None:
+        """After a crash: discard data found in blocks the state says are unallocated (a write whose record
+        never reached the journal, a discard whose record did while the discard did not)."""
+        for unit, blockfile in ((self.lba_size, self.data), (self.ms, self.meta)):
+            if not unit:
+                continue
+            for start, end in list(blockfile.data_extents()):
+                for s, e in self.alloc.runs(start // unit, min(-(-end // unit), self.nsze), False):
+                    blockfile.zero(s * unit, (e - s) * unit)
+
+    # --- the journal's view ------------------------------------------------------------------------------
+
+    def remember(self) -> None:
+        """The namespace as journaled so far (see SimController._remember)."""
+        self._seen_ranges = self.uncorrectable.ranges
+        self._seen_zchanged = list(self.zones.changed) if self.zones is not None else []
+        self.begin()
+
+    def begin(self) -> None:
+        """Start a command: forget the last record's changes."""
+        if self.changes:
+            self.changes = []
+        self.reformatted = self.synced = False
+        if self.zones is not None and self.zones.dirty:
+            self.zones.dirty.clear()
+            self.zones.reordered = False
+
+    def delta(self) -> dict[str, object] | None:
+        """What the command changed, as the journal records it (None when nothing); remembered as recorded."""
+        zones = self.zones
+        if not (self.changes or self.reformatted or self.uncorrectable.ranges is not self._seen_ranges) and (
+            zones is None or (not zones.dirty and zones.changed == self._seen_zchanged)
+        ):
+            return None  # the common case, decided quickly
+        rec: dict[str, object] = {}
+        if self.reformatted:
+            rec["f"] = self.format_index
+        if self.changes:
+            rec["a"] = self.changes
+        if self.uncorrectable.ranges is not self._seen_ranges:
+            self._seen_ranges = self.uncorrectable.ranges
+            rec["u"] = self.uncorrectable.to_json()
+        if zones is not None:
+            if zones.dirty:
+                rec["z"] = zones.rows(zones.dirty)
+            if zones.reordered:
+                rec["zo"] = zones.order()
+            if zones.changed != self._seen_zchanged:
+                rec["zc"] = self._seen_zchanged = list(zones.changed)
+        return rec
+
+    def apply(self, rec: dict[str, object], where: str) -> None:
+        """Replay one journal record's changes to this namespace."""
+        if "f" in rec:
+            self._apply_format(self._format_index(rec["f"], f"{where}.f"))
+            self.uncorrectable = RangeSet()
+        for n, change in enumerate(as_list(rec.get("a", []), f"{where}.a")):
+            cells = as_list(change, f"{where}.a[{n}]")
+            if len(cells) != 3:
+                raise Damaged(
+                    f"{where}.a[{n}] has {len(cells)} values, not 3 (first block, count, allocated)"
+                )
+            slba = as_int(cells[0], f"{where}.a[{n}][0]", 0, self.nsze - 1)
+            nlb = as_int(cells[1], f"{where}.a[{n}][1]", 1, self.nsze - slba)
+            self.alloc.set_range(slba, nlb, bool(as_int(cells[2], f"{where}.a[{n}][2]", 0, 1)))
+        if "u" in rec:
+            self.uncorrectable = self._ranges(rec["u"], f"{where}.u")
+        if self.zones is not None:
+            self.zones.apply(rec.get("z"), rec.get("zo"), rec.get("zc"), where)
+        elif any(k in rec for k in ("z", "zo", "zc")):
+            raise Damaged(f"{where} changes zones of a namespace that has none")
 
     # --- persistence -------------------------------------------------------------------------------------
 
@@ -92,23 +230,39 @@ class Namespace:
             state["zones"] = self.zones.to_json()
         return state
 
-    def load(self, state: dict[str, object]) -> None:
-        index = state.get("format", 0)
-        if not isinstance(index, int) or not 0 <= index < len(self.spec.formats):
-            raise ValueError(f"{self.name}: LBA format {index!r} does not exist")
-        self._apply_format(index)
-        allocated = state.get("allocated")
-        if isinstance(allocated, str):
-            self.alloc = Bitmap.decode(self.nsze, allocated)
-        bad = state.get("uncorrectable", [])
-        self.uncorrectable = RangeSet(bad if isinstance(bad, list) else [])
-        zones = state.get("zones")
-        if self.zones is not None and isinstance(zones, dict):
-            self.zones.load(zones)
+    def _format_index(self, value: object, where: str) -> int:
+        count = len(self.spec.formats)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
+            raise Damaged(
+                f"{where} = {str(value)[:20]}: no such LBA format (the namespace has 0..{count - 1})"
+            )
+        return value
+
+    def _ranges(self, value: object, where: str) -> RangeSet:
+        ranges = []
+        for n, pair in enumerate(as_list(value, where, self.nsze)):
+            cells = as_list(pair, f"{where}[{n}]")
+            if len(cells) != 2:
+                raise Damaged(f"{where}[{n}] is not a [first, end) pair")
+            start = as_int(cells[0], f"{where}[{n}][0]", 0, self.nsze - 1)
+            ranges.append([start, as_int(cells[1], f"{where}[{n}][1]", start + 1, self.nsze)])
+        return RangeSet(ranges)
+
+    def load(self, state: object, where: str) -> None:
+        """The state `to_json` wrote; `Damaged` naming the first thing wrong with it."""
+        state = as_dict(state, where)
+        self._apply_format(self._format_index(need(state, "format", f"{where}."), f"{where}.format"))
+        self.alloc = Bitmap.decode(self.nsze, need(state, "allocated", f"{where}."), f"{where}.allocated")
+        self.uncorrectable = self._ranges(need(state, "uncorrectable", f"{where}."), f"{where}.uncorrectable")
+        if self.zones is not None:
+            self.zones.load(need(state, "zones", f"{where}."), f"{where}.zones")
+        elif "zones" in state:
+            raise Damaged(f"{where} has zones, but the namespace is not zoned")
 
     def sync(self) -> None:
         self.data.sync()
         self.meta.sync()
+        self.synced = True
 
     def close(self) -> None:
         self.data.close()

@@ -24,6 +24,7 @@ from nvtui.backend.sim.errors import (
     CommandFailed,
     zone_error,
 )
+from nvtui.backend.sim.state import Damaged, as_dict, as_int, as_list, need
 
 
 class ZoneState(enum.IntEnum):
@@ -82,6 +83,8 @@ class ZoneSet:
         self.zones = [Zone(z, zcap, wp=z) for z in range(0, nsze, zsze)]
         self._implicit_order: list[int] = []  # indexes of implicitly opened zones, oldest first
         self.changed: list[int] = []  # ZSLBAs whose descriptor the controller changed (log BFh)
+        self.dirty: set[int] = set()  # indexes of zones changed since the controller last journaled
+        self.reordered = False  # a zone changed state since then (the implicitly opened order may differ)
 
     # --- counting ----------------------------------------------------------------------------------------
 
@@ -110,6 +113,8 @@ class ZoneSet:
         if state is ZoneState.IMPLICITLY_OPENED:
             self._implicit_order.append(index)
         zone.state = state
+        self.dirty.add(index)
+        self.reordered = True
 
     def _need_resources(self, zone: Zone) -> None:
         """Make room for `zone` to become open (and active, if it is not yet)."""
@@ -144,6 +149,7 @@ class ZoneSet:
 
     def advance(self, zone: Zone, nlb: int) -> None:
         zone.wp += nlb
+        self.dirty.add(self.index_of(zone.zslba))
         if zone.wp >= zone.end:
             self._set(zone, ZoneState.FULL)
 
@@ -234,33 +240,87 @@ class ZoneSet:
             "changed": list(self.changed),
         }
 
-    def load(self, data: dict[str, object]) -> None:
-        rows = data.get("zones")
-        if not isinstance(rows, list) or len(rows) != len(self.zones):
-            raise ValueError("zone table does not match the namespace")
-        for zone, (state, wp, za) in zip(self.zones, rows, strict=True):
-            zone.state, zone.wp, zone.za = ZoneState(state), int(wp), int(za)
-            if not zone.zslba <= zone.wp <= zone.end and zone.state is not ZoneState.OFFLINE:
-                raise ValueError(f"zone {zone.zslba:#x}: write pointer {zone.wp:#x} outside the zone")
-        order = data.get("implicit_order", [])
-        self._implicit_order = [
-            int(i) for i in (order if isinstance(order, list) else [])
-            if 0 <= int(i) < len(self.zones) and self.zones[int(i)].state is ZoneState.IMPLICITLY_OPENED
-        ]  # fmt: skip
+    def rows(self, indexes: Iterable[int]) -> list[list[int]]:
+        """The journal's form of some zones: [index, state, write pointer, attributes]."""
+        return [[i, int(self.zones[i].state), self.zones[i].wp, self.zones[i].za] for i in sorted(indexes)]
+
+    def order(self) -> list[int]:
+        return list(self._implicit_order)
+
+    def _row(self, zone: Zone, row: object, where: str) -> None:
+        cells = as_list(row, where)
+        if len(cells) != 3:
+            raise Damaged(
+                f"{where} has {len(cells)} values, a zone needs 3 (state, write pointer, attributes)"
+            )
+        code = as_int(cells[0], f"{where}[0] (state)", 0, 0xF)
+        try:
+            state = ZoneState(code)
+        except ValueError:
+            raise Damaged(f"{where}[0] = {code:#x} is not a zone state") from None
+        wp = as_int(cells[1], f"{where}[1] (write pointer)")
+        za = as_int(cells[2], f"{where}[2] (attributes)", 0, 0xFF)
+        if state is not ZoneState.OFFLINE and not zone.zslba <= wp <= zone.end:
+            raise Damaged(f"{where}: write pointer {wp:#x} outside the zone at {zone.zslba:#x}")
+        if state is ZoneState.EMPTY and wp != zone.zslba:
+            raise Damaged(f"{where}: an empty zone with its write pointer at {wp:#x}, not {zone.zslba:#x}")
+        zone.state, zone.wp, zone.za = state, wp, za
+
+    def _set_order(self, order: object, where: str) -> None:
+        indexes = [
+            as_int(i, f"{where}[{n}]", 0, len(self.zones) - 1) for n, i in enumerate(as_list(order, where))
+        ]
+        if len(set(indexes)) != len(indexes):
+            raise Damaged(f"{where} names a zone twice")
+        self._implicit_order = [i for i in indexes if self.zones[i].state is ZoneState.IMPLICITLY_OPENED]
         for i, zone in enumerate(self.zones):
             if zone.state is ZoneState.IMPLICITLY_OPENED and i not in self._implicit_order:
                 self._implicit_order.append(i)
-        changed = data.get("changed", [])
-        self.changed = [int(x) for x in changed] if isinstance(changed, list) else []
+
+    def _set_changed(self, changed: object, where: str) -> None:
+        starts = [as_int(x, f"{where}[{n}]") for n, x in enumerate(as_list(changed, where, len(self.zones)))]
+        if any(x % self.zsze or x // self.zsze >= len(self.zones) for x in starts):
+            raise Damaged(f"{where} holds a value that is not the start of a zone")
+        self.changed = starts
+
+    def _check_limits(self, where: str) -> None:
+        if self.active_count > self.max_active or self.open_count > self.max_open:
+            raise Damaged(
+                f"{where}: {self.active_count} active and {self.open_count} open zones, more than the "
+                f"{self.max_active} and {self.max_open} the namespace allows"
+            )
+
+    def load(self, data: object, where: str = "zones") -> None:
+        """The zone table `to_json` wrote; `Damaged` naming the first thing wrong with it."""
+        data = as_dict(data, where)
+        rows = as_list(need(data, "zones", f"{where}."), f"{where}.zones")
+        if len(rows) != len(self.zones):
+            raise Damaged(f"{where}.zones has {len(rows)} zones, the namespace {len(self.zones)}")
+        for i, (zone, row) in enumerate(zip(self.zones, rows, strict=True)):
+            self._row(zone, row, f"{where}.zones[{i}]")
+        self._set_order(need(data, "implicit_order", f"{where}."), f"{where}.implicit_order")
+        self._set_changed(need(data, "changed", f"{where}."), f"{where}.changed")
+        self._check_limits(where)
+        self.dirty.clear()
+        self.reordered = False
+
+    def apply(self, rows: object, order: object, changed: object, where: str) -> None:
+        """A journal record's zone changes (rows as `rows` gives them; None where nothing changed)."""
+        if rows is not None:
+            for n, row in enumerate(as_list(rows, f"{where}.z")):
+                cells = as_list(row, f"{where}.z[{n}]")
+                if not cells:
+                    raise Damaged(f"{where}.z[{n}] is empty")
+                index = as_int(cells[0], f"{where}.z[{n}][0]", 0, len(self.zones) - 1)
+                self._row(self.zones[index], cells[1:], f"{where}.z[{n}]")
+        if order is not None:
+            self._set_order(order, f"{where}.zo")
+        if changed is not None:
+            self._set_changed(changed, f"{where}.zc")
+        self._check_limits(where)
 
     def power_cycle(self) -> None:
         """Open zones are closed by a controller reset (ZNS 1.1, 2.1.1.2): no zone stays open across it."""
         for zone in self.zones:
             if zone.state in OPEN_STATES:
                 self._set(zone, ZoneState.EMPTY if zone.wp == zone.zslba else ZoneState.CLOSED)
-
-    def reset_all(self) -> None:
-        for zone in self.zones:
-            zone.state, zone.wp, zone.za = ZoneState.EMPTY, zone.zslba, 0
-        self._implicit_order.clear()
-        self.changed.clear()
