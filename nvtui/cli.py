@@ -23,7 +23,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit 2 (argparse would print the whole usage)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # The message quotes what was typed (`nvtui $'-\r'`): one printable line, whatever it holds.
+        self.exit(EXIT_USAGE, one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -199,13 +200,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _load_catalogue(files: Sequence[Path]) -> object:
     from nvtui.catalogue import load_catalogue
+    from nvtui.catalogue.loader import catalogue_file_problem
 
     for f in files:
-        if not f.is_file():
-            raise UsageError(f"catalogue file {f} not found")
+        problem = catalogue_file_problem(f)  # absent, a folder, a FIFO, a device, too big: nothing read
+        if problem:
+            raise UsageError(problem)
     catalogue = load_catalogue(list(files))
     for err in catalogue.errors:
         print(f"nvtui: warning: {err}", file=sys.stderr)
+    for notice in catalogue.notices:
+        print(f"nvtui: notice: {notice}", file=sys.stderr)
     return catalogue
 
 
@@ -263,15 +268,18 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_catalogue(args: argparse.Namespace) -> int:
-    from nvtui.catalogue import check_file
+    from nvtui.catalogue.loader import catalogue_file_problem, inspect_file
 
     if args.catalogue_verb == "check":
-        if not args.file.is_file():
-            raise UsageError(f"catalogue file {args.file} not found")
-        errors = check_file(args.file)
-        for err in errors:
+        problem = catalogue_file_problem(args.file)
+        if problem:
+            raise UsageError(problem)
+        checked = inspect_file(args.file)
+        for err in checked.errors:
             print(str(err), file=sys.stderr)
-        if errors:
+        for notice in checked.notices:
+            print(f"{notice} (notice)")
+        if checked.errors:
             return EXIT_USAGE
         print(f"{args.file}: ok")
         return EXIT_OK

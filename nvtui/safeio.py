@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from nvtui.errors import UsageError
@@ -71,6 +70,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
     """Replace `path` with `data` whole: a temporary file made exclusively beside it, then a rename (which
     replaces whatever is at `path`, a symlink included, without following it). `durable`: fsync the file
     and the folder, so the new content survives a crash of the machine, not only of the process."""
+    import tempfile  # (imported when writing: reading a file, as every start does, needs none of it)
+
     folder = path.parent
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -153,6 +154,8 @@ class OutputFile:
         st = self._checked(self.path, what)
         folder = self.path.parent
         self._mode = stat.S_IMODE(st.st_mode) if st is not None else 0o644 & ~_umask()
+        import tempfile
+
         try:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".part")
         except OSError as exc:

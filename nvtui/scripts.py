@@ -33,15 +33,16 @@ from typing import TYPE_CHECKING, Literal, TextIO, overload
 
 from nvtui.errors import DeviceError, UsageError
 from nvtui.session import Prepared, SendResult, Session
+from nvtui.yamlio import Lines  # at run time: the disk cache reads a script back by its type hints
 
 if TYPE_CHECKING:
     from nvtui import scripts_schema
-    from nvtui.yamlio import Lines, StreamedItem
+    from nvtui.yamlio import StreamedItem
 
 SCRIPT_VERSION: Literal[1] = 1
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
-_VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "errors.py")
+_VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "numbers.py", "errors.py")
 _VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 # A script file is validated by the pydantic schema in `nvtui.scripts_schema`; what it holds is kept in the
@@ -178,6 +179,32 @@ class StepList(Sequence[ScriptStep]):
     def __repr__(self) -> str:
         return f"StepList({len(self)} steps, {len(self.distinct)} distinct)"
 
+    def state(self) -> StepListState:
+        """What the disk cache keeps of the list (`nvtui.jsondata` writes it as data)."""
+        runs = tuple(zip(self._run_start, self._run_line, self._run_step, strict=True))
+        return StepListState(tuple(self.distinct), tuple(self.order), runs)
+
+    @classmethod
+    def from_state(cls, state: StepListState) -> StepList:
+        steps = cls()
+        steps.distinct = list(state.distinct)
+        steps.order = array("I", state.order)
+        for start, line, step in state.runs:
+            steps._run_start.append(start)
+            steps._run_line.append(line)
+            steps._run_step.append(step)
+        return steps
+
+
+@dataclass(frozen=True)
+class StepListState:
+    """A StepList as data: its distinct steps, their order, and the runs of evenly spaced lines (first step,
+    its line, lines from one step to the next)."""
+
+    distinct: tuple[ScriptStep, ...]
+    order: tuple[int, ...]
+    runs: tuple[tuple[int, int, int], ...]
+
 
 @dataclass
 class CommandScript:
@@ -198,7 +225,7 @@ class CommandScript:
         return self.steps
 
     def to_yaml(self) -> str:
-        import yaml
+        from nvtui.yamlio import dump_yaml
 
         body: dict[str, object] = {"nvtui-script": self.version}
         if self.device is not None:
@@ -206,7 +233,7 @@ class CommandScript:
         if self.created is not None:
             body["created"] = self.created
         body["steps"] = [s.to_dict() for s in self.steps]
-        return yaml.safe_dump(body, sort_keys=False, width=100)
+        return dump_yaml(body)  # read back as written: `'010'` stays a word, 10 a number
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
@@ -245,11 +272,14 @@ class CommandScript:
             raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
         key = None
         if len(raw) <= CACHE_MAX_BYTES:
+            from nvtui.jsondata import register_adapter
+
+            register_adapter(StepList, StepListState, StepList.state, StepList.from_state)  # kept as data
             modules = (Path(__file__).parent / m for m in _VALIDATING_MODULES)
             code = diskcache.code_stamp(modules, _VALIDATING_PACKAGES)
             key = diskcache.make_key("script", raw, source, code)
-            cached = diskcache.load("script", key)
-            if isinstance(cached, CommandScript):
+            cached = diskcache.load("script", key, CommandScript)
+            if cached is not None:
                 return cached
         from nvtui.yamlio import decode_text
 

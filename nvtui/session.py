@@ -33,6 +33,10 @@ EFFECTS_LOG_BYTES = 4096
 # The most --data-in read when neither the fields nor --data-len bound the length (raw passthrough, or a
 # length that is the user's): far above any controller's MDTS, far below what would exhaust memory.
 DATA_IN_LIMIT = 64 << 20
+GET_LOG_PAGE_OPCODE = 0x02
+# Commands Supported and Effects data structure (NVMe Base 2.0, Fig. 211): the bits that mean a command
+# changes what is stored. LBCC: logical block content; NCC: namespace capabilities; NIC: namespace inventory.
+EFFECTS_CHANGING = {1: "logical block content", 2: "namespace capabilities", 3: "the namespace inventory"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class Session:
         self._backends: dict[str, Backend] = {}
         self._formats: dict[str, LbaFormat] = {}
         self._command_sets: dict[str, str | None] = {}
+        self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
@@ -237,6 +242,15 @@ class Session:
                 f"{defn.id} is an I/O command: it needs a namespace device (e.g. ng0n1 or sim0n1), "
                 f"not the controller {device}"
             )
+        if not destructive:  # whatever the catalogue says, the device's own word on what the opcode changes
+            opcode = values.get("opcode", defn.opcode) if defn.raw else defn.opcode
+            changes = await self.changes_by_effects(device, defn.queue, opcode)
+            destructive = changes is not None
+            if destructive and not allow_destructive:
+                raise UsageError(
+                    f"{defn.id} is destructive: {device}'s Commands Supported and Effects log says it may "
+                    f"change {changes}; pass --allow-destructive to send it"
+                )
         fmt = await self.lba_format(device) if defn.queue == "io" else None
         lba_size = fmt.lba_size if fmt else None
         if data_len is not None and not defn.raw:
@@ -313,6 +327,35 @@ class Session:
         self.history.append(result)
         if limit is not None and len(self.history) > 2 * limit:  # trimmed in batches: appends stay O(1)
             del self.history[: len(self.history) - limit]
+
+    async def changes_by_effects(self, device: str, queue: str, opcode: int) -> str | None:
+        """What `opcode` may change according to the device's Commands Supported and Effects log (logical
+        block content, namespace capabilities or inventory), or None: it changes none, or the device has
+        no such log. The log is read once per device (with the namespace's command set for I/O opcodes)."""
+        if device not in self._effects:
+            self._effects[device] = await self._read_effects(device)
+        effects = self._effects[device]
+        if effects is None or queue not in effects:
+            return None
+        entry = int.from_bytes(effects[queue][4 * opcode : 4 * opcode + 4], "little")
+        changed = [what for bit, what in EFFECTS_CHANGING.items() if entry >> bit & 1]
+        return " and ".join(changed) if changed else None
+
+    async def _read_effects(self, device: str) -> dict[str, bytes] | None:
+        """Admin and I/O effects entries (256 dwords each); None when the device does not report them."""
+        backend = await self.backend(device)
+        try:
+            command_set = await self.command_set(device)  # the I/O half is per command set (NVM, KV, ZNS)
+            csi = next((csi for csi, name in CSI_SETS.items() if name == command_set), 0)
+            numd = EFFECTS_LOG_BYTES // 4 - 1  # 0-based
+            log = Command(opcode=GET_LOG_PAGE_OPCODE, admin=True, nsid=0, cdw10=numd << 16 | EFFECTS_LOG,
+                          cdw14=csi << 24, data_len=EFFECTS_LOG_BYTES)  # fmt: skip
+            done = await backend.submit(log)
+        except DeviceError:
+            return None  # e.g. admin commands not permitted: the catalogue alone decides
+        if not done.ok or done.data is None or len(done.data) < EFFECTS_LOG_BYTES // 2:
+            return None
+        return {"admin": done.data[:1024], "io": done.data[1024:2048]}  # ACS0..255, IOCS0..255
 
     async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
         """Submit a prepared command and decode what comes back (unless `decode` is False: a replay that

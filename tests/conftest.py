@@ -1,11 +1,22 @@
 """Host-suite fixtures: every test gets its own simulator state and config folders, never the user's; the
-disk cache of validated files is one folder for the session, never the user's."""
+disk cache of validated files is one folder for the session, never the user's.
+
+Property tests are deterministic by default (the `ci` hypothesis profile: derandomized, no example
+database), so a run fails or passes the same way everywhere. `NVTUI_HYPOTHESIS=explore` (or pytest's
+`--hypothesis-profile=explore`) runs them randomized, with the example database, to look for new cases.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("NVTUI_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture(scope="session")

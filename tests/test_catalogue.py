@@ -260,11 +260,15 @@ def test_user_directory_from_xdg_config_home(tmp_path: Path, monkeypatch: pytest
     (directory / "20-override.yaml").write_text(
         "version: 1\ncommands:\n  - id: identify\n    name: Identify (site)\n    set: admin\n"
         "    opcode: 0x06\n    queue: admin\n    help: site-local identify\n"
-        "    data: {direction: read, length: 4096}\n"
+        "    data: {direction: read, length: 4096}\n    destructive: false\n"
     )
     (directory / "notes.txt").write_text("not a catalogue")
     loaded = load_catalogue()
     assert loaded.errors == []
+    (notice,) = loaded.notices  # redefining a built-in command is said on every load
+    assert str(notice).startswith(
+        f"{directory / '20-override.yaml'}:3: identify: redefines the built-in command"
+    )
     assert loaded.get("acme-snapshot").source == directory / "10-acme.yaml"
     assert loaded.get("identify").help == "site-local identify"
     assert loaded.source_of("identify") == directory / "20-override.yaml"

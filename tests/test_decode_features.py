@@ -128,10 +128,14 @@ def test_unknown_or_missing_fid_decodes_as_dw0() -> None:
 
 
 @pytest.mark.parametrize("fid", [0x01, 0x04, 0x07, 0x0B, 0x10, 0x84, 0xC0])
-@pytest.mark.parametrize("data", [b"", b"\x01", b"\xff\xff", b"\xff" * 8])
-def test_short_or_long_data_does_not_crash(fid: int, data: bytes) -> None:
-    rec = decode("feature-result", data, fid=fid)
-    json.dumps(rec.to_json())
+def test_dw0_is_its_four_bytes_whatever_length_is_given(fid: int) -> None:
+    dword = b"\xa5\x5a\xc3\x3c"
+    whole = decode("feature-result", dword, fid=fid).to_json()
+    assert decode("feature-result", dword + b"\xff" * 4, fid=fid).to_json() == whole  # past DW0: not DW0
+    for short in (b"", dword[:1], dword[:2]):
+        shown = decode("feature-result", short, fid=fid).to_json()
+        assert list(shown) == list(whole)  # every field of the feature named, none invented
+        json.dumps(shown)
 
 
 def test_short_data_reads_missing_bytes_as_zero() -> None:

@@ -1,12 +1,15 @@
 """Building runtime entries (`CommandDef`) from validated file models: locations parsed, ranges, defaults,
 lengths and decode rules checked, each problem with its path in the entry (the loader turns it into a line).
+
+And the destructive guard: a user catalogue may add and describe commands, but never make a standard opcode
+less guarded than the built-in catalogue says (`Builtins`, `guard_problems`, `hold_guard`, `bind_raw`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +35,10 @@ from nvtui.errors import UsageError
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, DataDirection
 
 if TYPE_CHECKING:
-    from nvtui.catalogue.schema import EntryModel, FieldModel, PresetModel
+    from nvtui.catalogue.schema import ByValueModel, EntryModel, FieldModel, FromFieldModel, PresetModel
+
+Problems = list[tuple[tuple[Any, ...], str]]
+
 
 class EntryProblems(Exception):
     """Problems found while building one entry: (path within the entry, message) pairs."""
@@ -40,7 +46,6 @@ class EntryProblems(Exception):
     def __init__(self, problems: list[tuple[tuple[Any, ...], str]]) -> None:
         super().__init__(problems)
         self.problems = problems
-
 
 
 # --- building entries from validated models --------------------------------------------------------------
@@ -93,6 +98,12 @@ def _build_field(
             slices.extend(parse_location(at))
         except ValueError as exc:
             problems.append(((*path, "at") if isinstance(fm.at, str) else (*path, "at", i), str(exc)))
+    for j, later in enumerate(slices):  # a split field's own slices must not share bits either
+        for earlier in slices[:j]:
+            if later.location == earlier.location and later.lsb <= earlier.msb and earlier.lsb <= later.msb:
+                where = (*path, "at") if isinstance(fm.at, str) else (*path, "at", min(j, len(ats) - 1))
+                problems.append((where, f"{later} overlaps {earlier} of the same field"))
+                break
     width = sum(s.width for s in slices)
     values = dict(fm.values or {})
     if fm.type == "enum" and not values:
@@ -116,44 +127,44 @@ def _build_field(
         problems.append(((*path, "max" if fm.max is not None else "min"),
                          f"range {fmin}-{fmax} does not fit the field's bits ({lo}-{hi})"))  # fmt: skip
         return None
-    default: int | None
-    if fm.default is None:
-        default = fmin
-    else:
-        raw_default = fm.default
-        where = (*path, "default")
-        if isinstance(raw_default, dict):  # chosen by another field's value: `otherwise` when none matches
-            keys = set(raw_default)
-            if keys - {"by", "defaults", "otherwise"} or not {"by", "defaults"} <= keys:
-                shape = "{by: FIELD, defaults: {VALUE: DEFAULT}, otherwise: DEFAULT}"
-                problems.append((where, f"expected {shape}"))
-                return None
-            raw_default, where = raw_default.get("otherwise", fmin), (*where, "otherwise")
-        try:
-            default = _default_value(fm.name, raw_default, values, fmin, fmax)
-        except ValueError as exc:
-            problems.append((where, str(exc)))
-            return None
-    return FieldDef(
-        name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=default,
+    probe = FieldDef(
+        name=fm.name, slices=tuple(slices), kind=fm.type, values=values, default=fmin,
         required=fm.required, min=fmin, max=fmax, zero_based=fm.zero_based, help=fm.help,
     )  # fmt: skip
-
-
-def _default_value(name: str, raw: object, values: Mapping[str, int], fmin: int, fmax: int) -> int | None:
-    """A field's default as written (a number, one of its value names, or `device` for an nsid field);
-    None stands for `device`. ValueError saying what is wrong otherwise."""
-    if isinstance(raw, str):
-        if raw == DEVICE_NSID and name == "nsid":
+    if fm.default is None:
+        return probe
+    raw_default = fm.default
+    where = (*path, "default")
+    if isinstance(raw_default, dict):  # chosen by another field's value: `otherwise` when none matches
+        keys = set(raw_default)
+        if keys - {"by", "defaults", "otherwise"} or not {"by", "defaults"} <= keys:
+            shape = "{by: FIELD, defaults: {VALUE: DEFAULT}, otherwise: DEFAULT}"
+            problems.append((where, f"expected {shape}"))
             return None
-        if raw in values:
-            return values[raw]
-        choices = ", ".join(values) if values else "none"
-        raise ValueError(f"{raw!r} is not one of the field's values ({choices})")
+        raw_default, where = raw_default.get("otherwise", fmin), (*where, "otherwise")
+    try:
+        default = _default_value(probe, raw_default)
+    except ValueError as exc:
+        problems.append((where, str(exc)))
+        return None
+    return probe if default == fmin else replace(probe, default=default)
+
+
+def _default_value(fdef: FieldDef, raw: object) -> int | None:
+    """A field's default as written: a number, a word read as the command line reads it (one of its value
+    names, a number, a flag's yes/no/on/off), or `device` for an nsid field; None stands for `device`.
+    ValueError saying what is wrong otherwise."""
+    if isinstance(raw, str):
+        if raw == DEVICE_NSID and fdef.name == "nsid":
+            return None
+        try:
+            return fdef.parse(raw)
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix(f"field {fdef.name}: ")) from None
     if not isinstance(raw, int) or isinstance(raw, bool):
         raise ValueError(f"expected a number or a value name, got {raw!r}")
-    if not fmin <= raw <= fmax:
-        raise ValueError(f"{raw} out of range {fmin}-{fmax}")
+    if not fdef.min <= raw <= fdef.max:
+        raise ValueError(f"{raw} out of range {fdef.min}-{fdef.max}")
     return raw
 
 
@@ -176,97 +187,65 @@ def _build_default_by(
     for key, value in raw["defaults"].items():
         try:
             number = _value_of(fields[by], key)
-            defaults[number] = _default_value(fdef.name, value, fdef.values, fdef.min, fdef.max)
+            defaults[number] = _default_value(fdef, value)
         except (UsageError, ValueError) as exc:
             problems.append(((*path, "defaults", key), str(exc)))
     return replace(fdef, default_by=DefaultBy(by, defaults, fdef.default))
 
 
 def _value_of(fdef: FieldDef, raw: int | str) -> int:
+    """A value a file gives for `fdef` (a `when:` or a `sizes:` key): a number, or a word read as the
+    command line reads it."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return fdef.check(raw)
-    if isinstance(raw, str) and raw in fdef.values:
-        return fdef.values[raw]
+    if isinstance(raw, str):
+        return fdef.parse(raw)
     raise UsageError(f"{raw!r} is not one of {fdef.name}'s values ({', '.join(fdef.values) or 'none'})")
 
 
 def _build_by_value(
-    raw: Any,
-    path: tuple[Any, ...],
-    fields: Mapping[str, FieldDef],
-    problems: list[tuple[tuple[Any, ...], str]],
+    model: ByValueModel, path: tuple[Any, ...], fields: Mapping[str, FieldDef], problems: Problems
 ) -> ByValue | None:
-    if (
-        not isinstance(raw, dict)
-        or set(raw) - {"by", "sizes", "otherwise"}
-        or "by" not in raw
-        or "sizes" not in raw
-    ):
-        problems.append((path, "expected {by: FIELD, sizes: {VALUE: BYTES}, otherwise: BYTES|user|optional}"))
-        return None
-    by = raw["by"]
-    if not isinstance(by, str) or by not in fields:  # a list or mapping here is unhashable
-        problems.append(((*path, "by"), f"no field named {by!r}"))
+    if model.by not in fields:
+        problems.append(((*path, "by"), f"no field named {model.by!r}"))
         return None
     sizes: dict[int, int] = {}
-    if not isinstance(raw["sizes"], dict):
-        problems.append(((*path, "sizes"), "expected a mapping VALUE: BYTES"))
-        return None
-    for key, size in raw["sizes"].items():
+    spelled: dict[int, int | str] = {}
+    for key, size in model.sizes.items():
         try:
-            number = _value_of(fields[by], key)
+            number = _value_of(fields[model.by], key)
         except UsageError as exc:
             problems.append(((*path, "sizes", key), str(exc)))
             continue
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= U32_MAX:
-            problems.append(((*path, "sizes", key), f"size must be a byte count, got {size!r}"))
+        if number in sizes:
+            problems.append(((*path, "sizes", key), f"{key!r} is {spelled[number]!r} again ({number})"))
             continue
-        sizes[number] = size
-    otherwise = raw.get("otherwise", "optional")
-    if not (
-        otherwise in ("user", "optional") or (isinstance(otherwise, int) and not isinstance(otherwise, bool))
-    ):
-        problems.append(((*path, "otherwise"), f"expected bytes, user or optional, got {otherwise!r}"))
-        return None
-    return ByValue(by, sizes, otherwise)
+        sizes[number], spelled[number] = size, key
+    return ByValue(model.by, sizes, model.otherwise)
 
 
 def _build_length(
-    raw: Any,
+    length: int | str | FromFieldModel | ByValueModel | None,
     path: tuple[Any, ...],
     fields: Mapping[str, FieldDef],
-    problems: list[tuple[tuple[Any, ...], str]],
+    problems: Problems,
 ) -> Length:
-    if raw is None:
+    """The runtime length of a validated `data.length` (its shape and numbers checked by the schema; the
+    fields it names and the values it lists are checked here)."""
+    if length is None or isinstance(length, int | str):
+        return length
+    from nvtui.catalogue.schema import ByValueModel
+
+    if isinstance(length, ByValueModel):
+        return _build_by_value(length, path, fields, problems)
+    if length.field not in fields:
+        problems.append(((*path, "field"), f"no field named {length.field!r}"))
         return None
-    if isinstance(raw, bool):
-        problems.append((path, "expected bytes, user, optional or a mapping"))
-        return None
-    if isinstance(raw, int):
-        if not 0 <= raw <= U32_MAX:
-            problems.append((path, f"{raw} bytes out of range 0-{U32_MAX:#x}"))
-        return raw
-    if isinstance(raw, str):
-        if raw not in ("user", "optional"):
-            problems.append((path, f"expected bytes, user or optional, got {raw!r}"))
-        return raw
-    if isinstance(raw, dict) and "by" in raw:
-        return _build_by_value(raw, path, fields, problems)
-    if not isinstance(raw, dict) or set(raw) - {"field", "unit"} or "field" not in raw:
-        problems.append((path, "expected {field: FIELD, unit: BYTES|lba|{by: ..., sizes: ...}}"))
-        return None
-    name = raw["field"]
-    if not isinstance(name, str) or name not in fields:  # a list or mapping here is unhashable
-        problems.append(((*path, "field"), f"no field named {name!r}"))
-        return None
-    unit = raw.get("unit", 1)
-    if isinstance(unit, dict):
+    unit = length.unit
+    if not isinstance(unit, int | str):
         picked = _build_by_value(unit, (*path, "unit"), fields, problems)
-        return FromField(name, picked) if picked else None
-    if unit != "lba" and (not isinstance(unit, int) or isinstance(unit, bool) or unit <= 0):
-        problems.append(((*path, "unit"), f"expected a positive byte count or lba, got {unit!r}"))
-        return None
-    return FromField(name, unit)
+        return FromField(length.field, picked) if picked else None
+    return FromField(length.field, unit)
 
 
 def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[str] | None) -> CommandDef:
@@ -401,8 +380,8 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         id=model.id, name=model.name, set=model.set, opcode=opcode, queue=model.queue, spec=model.spec,
         help=model.help, aliases=tuple(model.aliases), fields=tuple(fields), declared_direction=declared,
         length=length, metadata=model.data.metadata, decode_rules=tuple(rules), result_decoder=result_decoder,
-        result_context=result_context, destructive=model.destructive or model.raw, refused=model.refused,
-        raw=model.raw, source=source, line=line,
+        result_context=result_context, destructive=bool(model.destructive) or model.raw,
+        refused=model.refused, raw=model.raw, source=source, line=line,
     )  # fmt: skip
 
 
@@ -424,17 +403,127 @@ def pydantic_path(data: Any, loc: Sequence[Any], missing: bool) -> tuple[Any, ..
     return tuple(out)
 
 
+# --- the destructive guard --------------------------------------------------------------------------------
 
-def bind_raw(entries: list[CommandDef]) -> list[CommandDef]:
-    """Give raw entries the opcodes that are safe (non-destructive) or refused on their queue."""
+# Vendor-specific opcodes (NVMe Base 2.x, Fig. 28 "Opcodes for Admin Commands": C0h-FFh; NVM Command Set,
+# "Opcodes for I/O Commands": 80h-FFh). Outside them a user entry must say whether it is destructive.
+VENDOR_OPCODES = {"admin": range(0xC0, 0x100), "io": range(0x80, 0x100)}
+
+
+def is_vendor_opcode(queue: str, opcode: int) -> bool:
+    return opcode in VENDOR_OPCODES.get(queue, range(0))
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the built-in catalogue says of one opcode on one queue: the most guarded of its entries (I/O
+    01h is Write in NVM and Store in KV: destructive if either is; refused if any is)."""
+
+    ids: tuple[str, ...]
+    destructive: bool
+    refused: str | None
+
+    def describe(self, queue: str, opcode: int) -> str:
+        names = " and ".join(self.ids)
+        return f"opcode {opcode:#04x} on the {queue} queue is {names} in the built-in catalogue"
+
+
+@dataclass(frozen=True, eq=False)
+class Builtins:
+    """What a user file is checked against: the built-in catalogue's guard per (queue, opcode), and its ids
+    with their lines (a user entry redefining one gets a notice). `stamp` identifies it in cache keys."""
+
+    guards: Mapping[tuple[str, int], Guard]
+    ids: Mapping[str, int]
+    stamp: str
+
+    @classmethod
+    def of(cls, entries: Iterable[CommandDef]) -> Builtins:
+        entries = list(entries)
+        by_opcode: dict[tuple[str, int], list[CommandDef]] = {}
+        for e in entries:
+            if not e.raw and not e.preset_draft:  # a preset is as guarded as its entry
+                by_opcode.setdefault((e.queue, e.opcode), []).append(e)
+        guards = {
+            key: Guard(
+                ids=tuple(e.id for e in same),
+                destructive=any(e.destructive for e in same),
+                refused=next((f"{e.id}: {e.refused}" for e in same if e.refused), None),
+            )
+            for key, same in sorted(by_opcode.items())
+        }
+        ids = {e.id: e.line for e in entries}
+        return cls(guards, ids, repr((sorted(guards.items()), sorted(ids.items()))))
+
+
+def guard_problems(model: EntryModel, entry: CommandDef, builtins: Builtins) -> tuple[CommandDef, Problems]:
+    """A user entry as it may be sent, and what it tried: outside the vendor opcodes `destructive:` must be
+    said (unsaid, the entry is destructive); an opcode the built-in catalogue knows keeps its guard
+    (destructive, refused) whatever the entry says."""
+    problems: Problems = []
+    if entry.raw:
+        return entry, problems  # destructive unless its opcode is safe (bind_raw), refused with its opcode
+    if model.destructive is None and not is_vendor_opcode(entry.queue, entry.opcode):
+        vendor = VENDOR_OPCODES[entry.queue]
+        problems.append(
+            (
+                ("destructive",),
+                f"opcode {entry.opcode:#04x} is not vendor-specific (the {entry.queue} queue's are "
+                f"{vendor.start:02X}h-{vendor.stop - 1:02X}h): say destructive: true or false "
+                "(taken as destructive)",
+            )
+        )
+        entry = replace(entry, destructive=True)
+    guard = builtins.guards.get((entry.queue, entry.opcode))
+    if guard is not None:
+        if guard.destructive and not entry.destructive:
+            problems.append(
+                (
+                    ("destructive",),
+                    f"{guard.describe(entry.queue, entry.opcode)}, which is destructive: a user catalogue "
+                    "cannot make it safe (kept destructive)",
+                )
+            )
+        if guard.refused and not entry.refused:
+            problems.append(
+                (
+                    ("refused",),
+                    f"{guard.describe(entry.queue, entry.opcode)}, which is refused ({guard.refused}): "
+                    "a user catalogue cannot lift that (kept refused)",
+                )
+            )
+    return hold_guard(entry, builtins), problems
+
+
+def hold_guard(entry: CommandDef, builtins: Builtins) -> CommandDef:
+    """`entry` at least as guarded as the built-in catalogue says its opcode is (unchanged when it is)."""
+    if entry.raw or entry.preset_draft:  # raw: bind_raw guards each opcode; a preset: its entry's guard
+        return entry
+    guard = builtins.guards.get((entry.queue, entry.opcode))
+    if guard is None or (entry.destructive >= guard.destructive and (entry.refused or not guard.refused)):
+        return entry
+    return replace(
+        entry, destructive=entry.destructive or guard.destructive, refused=entry.refused or guard.refused
+    )
+
+
+def bind_raw(entries: list[CommandDef], builtins: Builtins | None = None) -> list[CommandDef]:
+    """Give raw entries the opcodes that are safe (non-destructive) or refused on their queue: safe when
+    neither the built-in catalogue nor any loaded entry guards it, and one of them describes it as safe."""
+    guards = builtins.guards.items() if builtins is not None else ()
     out: list[CommandDef] = []
     for e in entries:
         if e.raw:
             same = [o for o in entries if not o.raw and o.queue == e.queue]
+            known = [(op, g) for (queue, op), g in guards if queue == e.queue]
             unsafe = {o.opcode for o in same if o.destructive or o.refused}
-            safe = frozenset(o.opcode for o in same if not o.destructive and not o.refused) - unsafe
-            refused = {o.opcode: f"opcode {o.opcode:#04x} is {o.id}: {o.refused}" for o in same if o.refused}
-            e = replace(e, safe_opcodes=safe, refused_opcodes=refused)
+            unsafe |= {op for op, g in known if g.destructive or g.refused}
+            described = {o.opcode for o in same} | {op for op, _ in known}
+            refused = {op: f"opcode {op:#04x} is {g.refused}" for op, g in known if g.refused}
+            refused.update(
+                {o.opcode: f"opcode {o.opcode:#04x} is {o.id}: {o.refused}" for o in same if o.refused}
+            )
+            e = replace(e, safe_opcodes=frozenset(described - unsafe), refused_opcodes=refused)
         out.append(e)
     return out
 

@@ -1,28 +1,42 @@
 """Loading catalogue files: the built-in catalogue, the user's `commands.d`, `--catalogue` files; each file
-parsed (YAML with lines), validated (pydantic, imported only to validate) and built, its result kept in
-memory and in the disk cache, so a start that changed nothing imports neither pydantic nor YAML.
+read (bounded: a regular file of at most `MAX_CATALOGUE_BYTES`), parsed (YAML with lines, `nvtui.yamlio`),
+validated (pydantic, imported only to validate) and built, its result kept in memory and in the disk cache,
+so a start that changed nothing imports neither pydantic nor YAML.
+
+A user file is checked against the built-in catalogue (`build.Builtins`): it may add and describe commands,
+never make a standard opcode less guarded; what it tries is an error (a warning line on load, exit 2 in
+`catalogue check`) and the entry loads as guarded as the built-in catalogue says. Redefining a built-in id is
+a notice.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nvtui.catalogue.build import (
+    Builtins,
     EntryProblems,
     bind_raw,
     build_entry,
     build_preset_draft,
+    guard_problems,
+    hold_guard,
     pydantic_path,
     resolve_decoders,
     resolve_presets,
 )
 from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
+from nvtui.errors import UsageError
 from nvtui.locations import user_catalogue_dir
 
 BUILTIN_CATALOGUE = Path(__file__).parent.parent / "commands.yaml"
+# Catalogues are read whole before parsing, so they are bounded: room for the built-in catalogue (50 KiB) with
+# every structure layout of NVMe 2.x beside it, and any vendor's; a bigger file is refused before it is read.
+MAX_CATALOGUE_BYTES = 4 << 20
 
 # --- loading files ---------------------------------------------------------------------------------------
 
@@ -31,20 +45,70 @@ BUILTIN_CATALOGUE = Path(__file__).parent.parent / "commands.yaml"
 class FileResult:
     entries: tuple[CommandDef, ...]
     errors: tuple[CatalogueError, ...]
+    notices: tuple[CatalogueError, ...] = ()
 
 
-_CACHE: dict[tuple[str, int, int, frozenset[str] | None], FileResult] = {}
+_CACHE: dict[tuple[str, int, int, frozenset[str] | None, str], FileResult] = {}
 
 
-def load_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
+def is_builtin(path: Path) -> bool:
+    """Whether `path` is the built-in catalogue (however it is named: relative, through a link)."""
+    return path == BUILTIN_CATALOGUE or os.path.realpath(path) == os.path.realpath(BUILTIN_CATALOGUE)
+
+
+def read_catalogue(path: Path) -> bytes:
+    """A catalogue file's bytes: a regular file (a symlink the user made is followed; a FIFO, a device or a
+    folder is refused), at most `MAX_CATALOGUE_BYTES` (at most one byte more is read to know). UsageError
+    (one line) otherwise."""
+    from nvtui.safeio import TooLong, read_input
+
+    try:
+        return read_input(path, MAX_CATALOGUE_BYTES, "catalogue file")
+    except TooLong:
+        raise UsageError(
+            f"catalogue file {path} is larger than {MAX_CATALOGUE_BYTES >> 20} MiB: nvtui reads catalogues "
+            f"of at most {MAX_CATALOGUE_BYTES:,} bytes"
+        ) from None
+
+
+def catalogue_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be a catalogue (absent, a folder, a FIFO, a device), checked without reading it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"catalogue file {path} not found"
+    except OSError as exc:
+        return f"catalogue file {path}: {exc.strerror or exc}"
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+                 stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}  # fmt: skip
+        what = next((name for test, name in kinds.items() if test(st.st_mode)), "a special file")
+        return f"catalogue file {path} is {what}, not a file: give a regular file"
+    if st.st_size > MAX_CATALOGUE_BYTES:
+        return f"catalogue file {path} is larger than {MAX_CATALOGUE_BYTES >> 20} MiB ({st.st_size:,} bytes)"
+    return None
+
+
+def _unreadable(path: Path, message: str) -> FileResult:
+    """The file's one error: `FILE:0: is a FIFO, ...` (line 0: the file as a whole)."""
+    for prefix in (f"catalogue file {path}: ", f"catalogue file {path} "):
+        message = message.removeprefix(prefix)
+    return FileResult((), (CatalogueError(path, 0, "", message),))
+
+
+def load_file(path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None) -> FileResult:
+    """One file's result (from memory or the disk cache when its bytes were validated before). `builtins`:
+    check it as a user file against the built-in catalogue."""
     try:
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size, decoders)
     except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+        return _unreadable(path, f"cannot read: {exc.strerror or exc}")
+    key = (str(path), st.st_mtime_ns, st.st_size, decoders, builtins.stamp if builtins else "")
     cached = _CACHE.get(key)
     if cached is None:
-        cached = _load_validated(path, decoders)
+        cached = _load_validated(path, decoders, builtins)
         _CACHE[key] = cached
     return cached
 
@@ -52,40 +116,46 @@ def load_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 VALIDATING_MODULES = (
     "catalogue/model.py", "catalogue/build.py", "catalogue/loader.py", "catalogue/schema.py", "yamlio.py",
-    "errors.py", "nvme/command.py",
+    "numbers.py", "errors.py", "nvme/command.py",
 )  # fmt: skip
 VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 
 
-def _load_validated(path: Path, decoders: frozenset[str] | None) -> FileResult:
-    """`parse_file`'s result, from the disk cache when this file's bytes were validated before."""
+def _load_validated(
+    path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None
+) -> FileResult:
+    """`parse_bytes`'s result, from the disk cache when this file's bytes were validated before."""
     from nvtui import diskcache
 
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
+        raw = read_catalogue(path)
+    except UsageError as exc:
+        return _unreadable(path, str(exc))
     package = Path(__file__).parent.parent
     code = diskcache.code_stamp((package / m for m in VALIDATING_MODULES), VALIDATING_PACKAGES)
-    key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), code)
-    cached = diskcache.load("catalogue", key)
-    if isinstance(cached, FileResult):
+    stamp = builtins.stamp if builtins else ""
+    key = diskcache.make_key("catalogue", raw, str(path), sorted(decoders or ()), stamp, code)
+    cached = diskcache.load("catalogue", key, FileResult)
+    if cached is not None:
         return cached
-    result = parse_bytes(path, raw, decoders)
+    result = parse_bytes(path, raw, decoders, builtins)
     diskcache.store("catalogue", key, result)
     return result
 
 
-def parse_file(path: Path, decoders: frozenset[str] | None) -> FileResult:
+def parse_file(path: Path, decoders: frozenset[str] | None, builtins: Builtins | None = None) -> FileResult:
     """Read and validate one catalogue file (no cache)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult((), (CatalogueError(path, 0, "", f"cannot read: {exc.strerror or exc}"),))
-    return parse_bytes(path, raw, decoders)
+        raw = read_catalogue(path)
+    except UsageError as exc:
+        return _unreadable(path, str(exc))
+    return parse_bytes(path, raw, decoders, builtins)
 
 
-def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> FileResult:
+def parse_bytes(
+    path: Path, raw: bytes, decoders: frozenset[str] | None, builtins: Builtins | None = None
+) -> FileResult:
+    """Validate one file's bytes; `builtins`: check it as a user file against the built-in catalogue."""
     from pydantic import ValidationError
 
     from nvtui.catalogue.schema import EntryModel, FileModel
@@ -99,13 +169,21 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
             (), (CatalogueError(path, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"),)
         )
     try:
-        doc = parse_yaml(text, str(path))
+        doc = parse_yaml(text, str(path), keep_going=True)
     except YamlSyntaxError as exc:
-        return FileResult((), (CatalogueError(path, exc.line, "", exc.detail),))
+        return FileResult((), (CatalogueError(path, exc.line, exc.field, exc.detail),))
     data, lines, duplicates = doc.data, doc.lines, doc.duplicates
     errors: list[CatalogueError] = []
     if not isinstance(data, dict):
         return FileResult((), (CatalogueError(path, 1, "", "expected a mapping with a `commands:` list"),))
+    bad_entries: set[int] = set()  # entries with a number too long, or a key given twice: reported, skipped
+    for dpath, line, message in doc.too_long:
+        if dpath[:1] == ("commands",) and len(dpath) > 1 and isinstance(dpath[1], int):
+            bad_entries.add(dpath[1])
+            label = _entry_label(data["commands"], dpath[1])
+            errors.append(CatalogueError(path, line, dotted(dpath[2:]), message, label))
+        else:  # outside the entries (version:): nothing in the file is read
+            return FileResult((), (CatalogueError(path, line, dotted(dpath), message),))
     try:
         FileModel.model_validate(data)
     except ValidationError as exc:
@@ -114,7 +192,6 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
             errors.append(CatalogueError(path, line_of(lines, where), dotted(where), err["msg"]))
         if not isinstance(data.get("commands"), list):
             return FileResult((), tuple(errors))
-    bad_entries: set[int] = set()
     for dpath, line, name in duplicates:
         if dpath[:1] == ("commands",) and len(dpath) > 2 and isinstance(dpath[1], int):
             bad_entries.add(dpath[1])
@@ -125,6 +202,7 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
         else:
             errors.append(CatalogueError(path, line, dotted(dpath), f"key {name!r} given twice"))
     entries: list[CommandDef] = []
+    notices: list[CatalogueError] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(data["commands"]):
         base = ("commands", i)
@@ -135,7 +213,10 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
             errors.append(CatalogueError(path, line_of(lines, base), "", "an entry is a mapping", label))
             continue
         if "preset" in raw:
+            before = len(entries)
             _parse_preset(raw, path, lines, base, label, seen, entries, errors)
+            if builtins is not None and len(entries) > before:
+                _redefines(entries[-1].id, builtins, path, line_of(lines, (*base, "id")), label, notices)
             continue
         try:
             model = EntryModel.model_validate(raw)
@@ -156,13 +237,22 @@ def parse_bytes(path: Path, raw: bytes, decoders: frozenset[str] | None) -> File
         line = line_of(lines, base)
         seen[model.id] = line
         try:
-            entries.append(build_entry(model, path, line, decoders))
+            entry = build_entry(model, path, line, decoders)
         except EntryProblems as exc:
             for where, message in exc.problems:
                 errors.append(
                     CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
                 )
-    return FileResult(tuple(entries), tuple(errors))
+            continue
+        if builtins is not None:
+            entry, tried = guard_problems(model, entry, builtins)
+            for where, message in tried:
+                errors.append(
+                    CatalogueError(path, line_of(lines, base + where), dotted(where), message, label)
+                )
+            _redefines(model.id, builtins, path, line_of(lines, (*base, "id")), label, notices)
+        entries.append(entry)
+    return FileResult(tuple(entries), tuple(errors), tuple(notices))
 
 
 def _parse_preset(
@@ -196,6 +286,16 @@ def _parse_preset(
             errors.append(CatalogueError(path, line_of(lines, base + where), dotted(where), message, label))
 
 
+def _redefines(
+    entry_id: str, builtins: Builtins, path: Path, line: int, label: str, notices: list[CatalogueError]
+) -> None:
+    """A notice when a user file's entry takes a built-in command's id."""
+    builtin_line = builtins.ids.get(entry_id)
+    if builtin_line is not None:
+        message = f"redefines the built-in command (line {builtin_line} of the built-in catalogue)"
+        notices.append(CatalogueError(path, line, "", message, label))
+
+
 def _entry_label(commands: list[Any], i: int) -> str:
     raw = commands[i]
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
@@ -203,45 +303,61 @@ def _entry_label(commands: list[Any], i: int) -> str:
     return f"commands[{i}]"
 
 
-
 def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -> Catalogue:
     """The built-in catalogue, then `user_catalogue_dir()/*.yaml` (sorted), then each extra file.
 
     A later entry with the same id replaces an earlier one in place. Bad entries and files are skipped and
-    recorded in `Catalogue.errors`; everything else still loads.
+    recorded in `Catalogue.errors`; everything else still loads. No user entry is less guarded than the
+    built-in catalogue says its opcode is.
     """
     decoders = resolve_decoders()
     files = [BUILTIN_CATALOGUE]
     if user_dir:
         directory = user_catalogue_dir()
-        if directory.is_dir():
-            files.extend(sorted(p for p in directory.glob("*.yaml") if p.is_file()))
+        if directory.is_dir():  # anything but a folder is read, so a FIFO or a dangling link is reported
+            files.extend(sorted(p for p in directory.glob("*.yaml") if not p.is_dir()))
     files.extend(Path(p) for p in extra_files)
+    builtin = load_file(BUILTIN_CATALOGUE, decoders)
+    builtins = Builtins.of(builtin.entries)
     order: dict[str, CommandDef] = {}
     errors: list[CatalogueError] = []
+    notices: list[CatalogueError] = []
     for path in files:
-        result = load_file(path, decoders)
+        mine = is_builtin(path)
+        result = builtin if mine else load_file(path, decoders, builtins)
         errors.extend(result.errors)
+        notices.extend(result.notices)
         for entry in result.entries:
-            if not entry.preset_draft:
-                order[entry.id] = entry  # dict keeps the first position, takes the last value
+            if entry.preset_draft:
+                continue
+            if not mine:
+                entry = hold_guard(entry, builtins)  # as checked when built; held whatever the cache says
+            order[entry.id] = entry  # dict keeps the first position, takes the last value
         presets, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
         errors.extend(preset_errors)
         for entry in presets:
-            order[entry.id] = entry
-    entries = bind_raw(list(order.values()))
-    return Catalogue(entries=entries, errors=errors, files=files)
+            order[entry.id] = entry  # a preset is as guarded as the (held) entry it names
+    entries = bind_raw(list(order.values()), builtins)
+    return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
+
+def inspect_file(path: Path) -> FileResult:
+    """One catalogue file checked on its own, a user file also against the built-in catalogue (its guard,
+    the entries its presets may name): its entries, every problem, and its notices (for `nvtui catalogue
+    check FILE`)."""
+    decoders = resolve_decoders()
+    path = Path(path)
+    builtin: tuple[CommandDef, ...] = ()
+    if is_builtin(path):
+        result = load_file(path, decoders)
+    else:
+        builtin = load_file(BUILTIN_CATALOGUE, decoders).entries
+        result = load_file(path, decoders, Builtins.of(builtin))
+    order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
+    _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+    return FileResult(result.entries, (*result.errors, *preset_errors), result.notices)
 
 
 def check_file(path: Path) -> list[CatalogueError]:
-    """Every problem in one catalogue file, checked on its own (for `nvtui catalogue check FILE`); its
-    presets are checked against the built-in catalogue and the file's own entries."""
-    decoders = resolve_decoders()
-    result = load_file(Path(path), decoders)
-    builtin = load_file(BUILTIN_CATALOGUE, decoders).entries if Path(path) != BUILTIN_CATALOGUE else ()
-    order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
-    _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
-    return [*result.errors, *preset_errors]
-
-
+    """Every problem in one catalogue file (`inspect_file`'s errors)."""
+    return list(inspect_file(path).errors)

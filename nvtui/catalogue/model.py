@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvtui.errors import UsageError, one_line
+from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
 
 DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened namespace's ID"
@@ -40,8 +41,6 @@ WIDTH = {**dict.fromkeys(CDW_NAMES, 32), "opcode": 8}
 SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$", re.ASCII)
 SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$", re.ASCII)
 KEBAB = r"^[a-z0-9][a-z0-9-]*$"
-_DEC_RE = re.compile(r"^[0-9]+$")
-_HEX_RE = re.compile(r"^0[xX][0-9a-fA-F]+$")
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
 
 
@@ -196,25 +195,29 @@ class FieldDef:
         """A value as a person types it: decimal, 0x-hex, or one of the field's names."""
         s = text.strip()
         lowered = s.lower()
-        if _DEC_RE.match(s):
-            return self.check(int(s, 10))
-        if _HEX_RE.match(s):
-            return self.check(int(s, 16), shown=s)
+        try:
+            number = parse_number(s)  # the one rule for numbers, in files too (nvtui.numbers)
+        except NumberTooLong as exc:
+            raise UsageError(f"field {self.name}: {exc} (range {self.range_text()})") from None
+        if number is not None and not s.startswith("-"):  # `-0` too is negative, as typed
+            return self.check(number, shown=s)
         if lowered in self.values:
             return self.values[lowered]
         if self.kind == "flag" and lowered in _FLAG_WORDS:
             return _FLAG_WORDS[lowered]
         if re.match(r"^-\s*(0[xX][0-9a-fA-F]+|[0-9]+)$", s):
-            raise UsageError(f"field {self.name}: {s} is negative (range {self.range_text()})")
+            shown = s if len(s) <= 60 else f"a number of {len(s):,} characters"
+            raise UsageError(f"field {self.name}: {shown} is negative (range {self.range_text()})")
+        shown = repr(text) if len(text) <= 60 else f"{text[:24]!r}... ({len(text):,} characters)"
         if self.values:
-            close = close_matches(lowered, list(self.values), n=3)
+            close = close_matches(lowered, list(self.values), n=3) if len(lowered) <= 60 else []
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise UsageError(
-                f"field {self.name}: {text!r} is neither a number in range {self.range_text()} "
+                f"field {self.name}: {shown} is neither a number in range {self.range_text()} "
                 f"nor one of {', '.join(self.values)}{hint}"
             )
         raise UsageError(
-            f"field {self.name}: {text!r} is not a number (decimal or 0x-hex, range {self.range_text()})"
+            f"field {self.name}: {shown} is not a number (decimal or 0x-hex, range {self.range_text()})"
         )
 
     def wire(self, value: int) -> int:
@@ -678,11 +681,13 @@ def _bit_ranges(mask: int) -> str:
 
 @dataclass
 class Catalogue:
-    """Every loaded entry (later files override earlier ones by id) and the problems found on the way."""
+    """Every loaded entry (later files override earlier ones by id), the problems found on the way, and
+    notices (a user file redefining a built-in command)."""
 
     entries: list[CommandDef] = field(default_factory=list)
     errors: list[CatalogueError] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    notices: list[CatalogueError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._index()

@@ -6,15 +6,18 @@ from its on-disk cache otherwise), so pydantic is not imported on every start.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from nvtui.catalogue.model import KEBAB
 
 __all__ = [
-    "DataModel", "EntryModel", "FieldModel", "FileModel", "PresetModel", "ResultDecodeModel", "RuleModel",
+    "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",
+    "ResultDecodeModel", "RuleModel",
 ]  # fmt: skip
+
+U32_MAX = 0xFFFF_FFFF  # a data length is the 32-bit data_len of the passthrough command
 
 
 class _Model(BaseModel):
@@ -34,9 +37,75 @@ class FieldModel(_Model):
     help: str = ""
 
 
+# --- data.length: a discriminated union, picked by the shape of what the file says ------------------------
+# (The tags name shapes, never keys of the mapping: pydantic puts the tag in an error's location.)
+
+Bytes = Annotated[int, Field(ge=0, le=U32_MAX)]
+Word = Literal["user", "optional"]
+
+
+def _shape(value: Any) -> str | None:
+    """Which member of a length (or unit, or otherwise) union `value` is meant as; None: none of them."""
+    if isinstance(value, dict):
+        return "choice" if "by" in value else "count"
+    if isinstance(value, str):
+        return "lba" if value == "lba" else "word"
+    if isinstance(value, int):
+        return "bytes"  # a boolean too: the strict integer refuses it, naming what it is
+    if isinstance(value, BaseModel):
+        return "choice" if isinstance(value, ByValueModel) else "count"
+    return None
+
+
+class ByValueModel(_Model):
+    """`{by: FIELD, sizes: {VALUE: BYTES}, otherwise: BYTES|user|optional}`: a size picked by a field's
+    value (a number or one of its names); values not listed take `otherwise`."""
+
+    by: str
+    sizes: dict[int | str, Bytes]
+    otherwise: Annotated[
+        Annotated[Bytes, Tag("bytes")] | Annotated[Word, Tag("word")],
+        Discriminator(
+            _shape, custom_error_type="otherwise", custom_error_message="expected bytes, user or optional"
+        ),
+    ] = "optional"
+
+
+class FromFieldModel(_Model):
+    """`{field: FIELD, unit: UNIT}`: the field's count times the unit (bytes, `lba`, or picked by value)."""
+
+    field: str
+    unit: Annotated[
+        Annotated[Annotated[int, Field(gt=0)], Tag("bytes")]
+        | Annotated[Literal["lba"], Tag("lba")]
+        | Annotated[ByValueModel, Tag("choice")],
+        Discriminator(
+            _shape,
+            custom_error_type="unit",
+            custom_error_message="expected a positive byte count, lba or {by: FIELD, sizes: {VALUE: BYTES}}",
+        ),
+    ] = 1
+
+
+Length = Annotated[
+    Annotated[Bytes, Tag("bytes")]
+    | Annotated[Word, Tag("word")]
+    | Annotated[FromFieldModel, Tag("count")]
+    | Annotated[ByValueModel, Tag("choice")],
+    Discriminator(
+        _shape,
+        custom_error_type="length",
+        custom_error_message=(
+            "expected bytes, user, optional, {field: FIELD, unit: BYTES|lba} "
+            "or {by: FIELD, sizes: {VALUE: BYTES}}"
+        ),
+    ),
+]
+
+
 class DataModel(_Model):
     direction: Literal["none", "read", "write", "bidirectional", "opcode"] = "none"
-    length: int | str | dict[str, Any] | None = None
+    length: Length | None = None
     metadata: bool = False
 
 
@@ -64,9 +133,16 @@ class EntryModel(_Model):
     data: DataModel = Field(default_factory=DataModel)
     decode: str | list[RuleModel] | None = None
     result_decode: str | ResultDecodeModel | None = None
-    destructive: bool = False
+    destructive: bool | None = None  # None: not said (a user entry must say, outside the vendor opcodes)
     refused: str | None = None
     raw: bool = False
+
+    @field_validator("destructive", mode="before")
+    @classmethod
+    def _said(cls, value: Any) -> Any:
+        if value is None:  # `destructive:` written without a value says nothing: true or false
+            raise ValueError("say true or false")
+        return value
 
 
 class PresetModel(_Model):

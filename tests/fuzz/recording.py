@@ -18,6 +18,7 @@ import pytest
 from nvtui.nvme.command import Command
 
 IDENTIFY = 0x06
+GET_LOG_PAGE = 0x02
 
 
 @dataclass
@@ -34,13 +35,16 @@ class Recorder:
         return self.commands[mark:]
 
     def user_commands_since(self, mark: int) -> list[Command]:
-        """Submissions other than the session's own Identify Namespace (CNS 0) query, which it sends to
-        learn the LBA format before it can check an I/O command's data length."""
-        return [c for c in self.since(mark) if not is_format_query(c)]
+        """Submissions other than the session's own queries: Identify Namespace (CNS 0), which it sends to
+        learn the LBA format before it can check an I/O command's data length, and the namespace's command
+        set (Identify CNS 3) and Commands Supported and Effects log, which tell it what an opcode changes."""
+        return [c for c in self.since(mark) if not is_session_query(c)]
 
 
-def is_format_query(cmd: Command) -> bool:
-    return cmd.admin and cmd.opcode == IDENTIFY and cmd.cdw10 & 0xFF == 0 and cmd.data_len == 4096
+def is_session_query(cmd: Command) -> bool:
+    identify = cmd.admin and cmd.opcode == IDENTIFY and cmd.cdw10 & 0xFF in (0, 3) and cmd.data_len == 4096
+    effects = cmd.admin and cmd.opcode == GET_LOG_PAGE and cmd.cdw10 == (1023 << 16 | 0x05) and cmd.nsid == 0
+    return identify or (effects and cmd.data_len == 4096)
 
 
 class RecordingBackend:

@@ -92,9 +92,12 @@ ANY_VALUE = st.one_of(
 
 
 def not_a(kind: type) -> st.SearchStrategy[Any]:
-    """A value that is not of `kind` (for pydantic's strict mode: bool is not int, int is not str)."""
+    """A value that is not of `kind` once written and read back (for pydantic's strict mode: bool is not int,
+    int is not str; a float is written as `0.5` or `.inf`, which nvtui reads as a word, so it is a str)."""
     if kind is int:
         return ANY_VALUE.filter(lambda v: not isinstance(v, int) or isinstance(v, bool))
+    if kind is str:
+        return ANY_VALUE.filter(lambda v: not isinstance(v, str | float))
     return ANY_VALUE.filter(lambda v: not isinstance(v, kind))
 
 
@@ -721,3 +724,321 @@ def broken_scripts(draw: st.DrawFn) -> BrokenScript:
             False,
         )
     return BrokenScript(_dump(doc).encode(), kind, True)
+
+
+# ---- issue 9: huge numbers, YAML tags, YAML 1.1 spellings, self-overlapping fields, redefinitions ----------
+
+
+def _huge(n: int, first: str, hexa: bool) -> str:
+    """A number of `n` significant digits (never fewer than 41: more than any value nvtui takes)."""
+    body = (first + "0123456789abcdef"[: 16 if hexa else 10] * (n // 10 + 1))[:n]
+    return "0x" + body if hexa else body.translate(str.maketrans("abcdef", "123456"))
+
+
+HUGE_NUMBERS = st.builds(
+    lambda n, first, hexa, zeros: (
+        ("0x" + "0" * zeros + _huge(n, first, True)[2:]) if hexa else "0" * zeros + _huge(n, first, False)
+    ),
+    st.one_of(st.integers(41, 200), st.integers(4000, 6000)),
+    st.sampled_from("123456789"),
+    st.booleans(),
+    st.integers(0, 3),
+)
+
+
+@dataclass(frozen=True)
+class PlantedFile:
+    """A catalogue or script with one planted fault and the line and field its one error must name."""
+
+    content: bytes
+    kind: str
+    line: int  # 1-based
+    field: str  # dotted path, as errors show it ("" when the error names no field); in an entry: from it
+    entry: str = ""  # the entry the error names (catalogues)
+
+
+SENTINEL = "zqplantedzq"
+
+
+def _plant(doc: Any, value: str) -> tuple[str, int]:
+    """`doc` dumped with the sentinel replaced by `value` (plain YAML), and the 1-based line it is on."""
+    text = _dump(doc)
+    lines = _lines_of(text)
+    (i,) = [n for n, line in enumerate(lines) if SENTINEL in line]
+    return text.replace(SENTINEL, value), i + 1
+
+
+@st.composite
+def huge_number_catalogues(draw: st.DrawFn) -> PlantedFile:
+    """A valid catalogue with one number (an opcode, a default, a bound, a named value, a length, a key)
+    replaced by one too long for any field."""
+    entries = [_entry(0), _io_entry(1)]
+    k = draw(st.integers(0, 1))
+    e = entries[k]
+    where = draw(st.sampled_from(["opcode", "default", "max", "values", "length", "sizes-key"]))
+    if where == "opcode":
+        e["opcode"] = SENTINEL
+        path = "opcode"
+    elif where in ("default", "max"):
+        j = draw(st.integers(0, len(e["fields"]) - 1))
+        e["fields"][j][where] = SENTINEL
+        path = f"fields[{j}].{where}"
+    elif where == "values":
+        e = entries[0]
+        k = 0
+        e["fields"][0]["values"]["smart"] = SENTINEL
+        path = "fields[0].values.smart"
+    elif where == "length":
+        e["data"]["length"] = SENTINEL
+        path = "data.length"
+    else:
+        e = entries[0]
+        k = 0
+        e["data"]["length"] = {"by": "f0", "sizes": {SENTINEL: 512}}
+        path = "data.length.sizes"
+    huge = draw(HUGE_NUMBERS)
+    if where == "sizes-key":
+        huge = huge[:200]  # a plain YAML key is at most 1,024 characters (a longer one is a syntax error)
+    text, line = _plant({"version": 1, "commands": entries}, huge)
+    return PlantedFile(text.encode(), f"huge {where}", line, path, e["id"])
+
+
+@st.composite
+def huge_number_scripts(draw: st.DrawFn) -> PlantedFile:
+    """A valid script with one number too long: a field value (plain, or quoted: then it is a word the
+    field's own rule refuses at replay), a data length or an expected status."""
+    steps: list[dict[str, Any]] = [
+        {"command": "identify", "fields": {"cns": 1}},
+        {"command": "read", "fields": {"slba": 0, "nlb": 1}, "expect": {"sct": 0, "sc": 0}},
+    ]
+    where = draw(st.sampled_from(["field", "quoted-field", "data_len", "expect"]))
+    huge = draw(HUGE_NUMBERS)
+    if where in ("field", "quoted-field"):
+        steps[1]["fields"]["slba"] = SENTINEL
+        path = "steps[1].fields.slba"
+        if where == "quoted-field":
+            huge = f"'{huge}'"
+            path = "slba"  # named by the step's replay: `FILE:LINE: step 2 (read): field slba: ...`
+    elif where == "data_len":
+        steps[1]["data_len"] = SENTINEL
+        path = "steps[1].data_len"
+    else:
+        steps[1]["expect"]["sc"] = SENTINEL
+        path = "steps[1].expect.sc"
+    text, line = _plant({"nvtui-script": 1, "device": "sim0n1", "steps": steps}, huge)
+    if where == "quoted-field":
+        line = _lines_of(text).index("- command: read") + 1  # the step's own line
+        return PlantedFile(text.encode(), f"huge {where}", line, path, "step 2 (read)")
+    return PlantedFile(text.encode(), f"huge {where}", line, path)
+
+
+YAML_TAGS = st.one_of(
+    st.sampled_from(
+        [
+            "!!int 'zz'",
+            "!!bool maybe",
+            "!!int 12",
+            "!!str 12",
+            "!!float 1e9",
+            "!!null ''",
+            "!!binary aGk=",
+            "!!timestamp 2001-12-14",
+            "!!python/object/apply:os.system ['true']",
+            "!!python/name:os.system",
+            "!!python/tuple [1]",
+            "!!set {a, b}",
+            "!!omap [a: 1]",
+            "! 7",
+            "!<tag:yaml.org,2002:int> 7",
+            "!!map {a: 1}",
+            "!!seq [1]",
+        ]
+    ),
+    st.builds(
+        lambda name, v: f"!{name} {v}",
+        st.text(string.ascii_letters, min_size=1, max_size=8),
+        st.integers(0, 99),
+    ),
+)
+
+
+@st.composite
+def tagged_files(draw: st.DrawFn) -> tuple[str, PlantedFile]:
+    """A catalogue or a script with one explicit tag on one value: ("catalogue"|"script", file)."""
+    kind = draw(st.sampled_from(["catalogue", "script"]))
+    if kind == "catalogue":
+        entries = [_entry(0), _io_entry(1)]
+        e = draw(st.sampled_from(entries))
+        spot = draw(st.sampled_from(["help", "opcode", "default", "name", "data"]))
+        if spot == "default":
+            e["fields"][0]["default"] = SENTINEL
+        elif spot == "data":
+            e["data"]["direction"] = SENTINEL
+        else:
+            e[spot] = SENTINEL
+        doc: Any = {"version": 1, "commands": entries}
+    else:
+        steps: list[dict[str, Any]] = [{"command": "identify", "fields": {"cns": 1}}]
+        spot = draw(st.sampled_from(["field", "command", "note", "device"]))
+        if spot == "field":
+            steps[0]["fields"]["cns"] = SENTINEL
+        elif spot == "command":
+            steps[0]["command"] = SENTINEL
+        elif spot == "note":
+            steps[0]["note"] = SENTINEL
+        doc = {"nvtui-script": 1, "device": SENTINEL if spot == "device" else "sim0", "steps": steps}
+    text, line = _plant(doc, draw(YAML_TAGS))
+    return kind, PlantedFile(text.encode(), f"tag in {kind} {spot}", line, "")
+
+
+# What YAML 1.1 types a plain scalar as (and nvtui, reading files like its command line, does not).
+YAML11_SPELLINGS = st.one_of(
+    st.sampled_from(
+        [
+            "010",
+            "0010",
+            "07",
+            "08",
+            "0",
+            "00",
+            "1:00",
+            "1:30:00",
+            "-1:00",
+            "0b11",
+            "0b0",
+            "0o17",
+            "0x1F",
+            "0X1f",
+            "1_000",
+            "0x_1F",
+            "+5",
+            "+0x10",
+            "-0",
+            "1e3",
+            "1.0",
+            ".5",
+            "1.5e3",
+            ".inf",
+            ".nan",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "N",
+            "Yes",
+            "NO",
+            "On",
+            "OFF",
+            "true",
+            "false",
+            "True",
+            "FALSE",
+            "~",
+            "null",
+            "2024-01-01",
+            "2001-12-14t21:59:43.10-05:00",
+            "=",
+            "<<",
+        ]
+    ),
+    st.builds(lambda v: f"0{v:o}", st.integers(1, 4096)),
+    st.builds(lambda v: f"0{v}", st.integers(0, 10**6)),
+    st.builds(lambda h, m: f"{h}:{m:02d}", st.integers(1, 99), st.integers(0, 59)),
+    st.builds(lambda v: f"0b{v:b}", st.integers(0, 4096)),
+    st.builds(lambda v: f"{v:_}", st.integers(1000, 10**9)),
+)
+
+
+@st.composite
+def self_overlapping_fields(draw: st.DrawFn) -> tuple[bytes, list[str], bool, int]:
+    """A catalogue whose entry has one split field of 2-3 slices (some overlapping one another, some not):
+    (file, the slices, whether two of them share a bit, the 1-based line of that field)."""
+
+    def piece() -> str:
+        dw = draw(st.sampled_from(["cdw10", "cdw11", "cdw12"]))
+        if draw(st.integers(0, 9)) == 0:
+            return {"cdw10": "cdw10-11", "cdw11": "cdw11-12", "cdw12": "cdw12-13"}[dw]
+        lsb = draw(st.integers(0, 31))
+        msb = draw(st.integers(lsb, min(31, lsb + 7)))
+        return f"{dw}[{msb}:{lsb}]" if msb != lsb else f"{dw}[{msb}]"
+
+    slices = [piece() for _ in range(draw(st.integers(2, 3)))]
+    entry = {
+        "id": "fuzz-split", "name": "Fuzz split", "set": "vendor", "opcode": 0xC4, "queue": "admin",
+        "help": "generated", "destructive": False, "fields": [{"name": "x", "at": slices}],
+    }  # fmt: skip
+    text = _dump({"version": 1, "commands": [entry]})
+    line = _lines_of(text).index("  - name: x") + 1
+    return text.encode(), slices, _slices_overlap(slices), line
+
+
+def _bits(slice_text: str) -> set[tuple[int, int]]:
+    """(dword number, bit) of each bit a location covers, worked out here independently of nvtui."""
+    span = re.fullmatch(r"cdw(\d+)-(\d+)", slice_text)
+    if span:
+        return {(int(span[1]), b) for b in range(32)} | {(int(span[2]), b) for b in range(32)}
+    m = re.fullmatch(r"cdw(\d+)\[(\d+)(?::(\d+))?\]", slice_text)
+    assert m, slice_text
+    hi, lo = int(m[2]), int(m[3] if m[3] is not None else m[2])
+    return {(int(m[1]), b) for b in range(lo, hi + 1)}
+
+
+def _slices_overlap(slices: list[str]) -> bool:
+    seen: set[tuple[int, int]] = set()
+    for s in slices:
+        bits = _bits(s)
+        if bits & seen:
+            return True
+        seen |= bits
+    return False
+
+
+@dataclass(frozen=True)
+class RedefiningCatalogue:
+    content: bytes
+    entries: list[dict[str, Any]]
+
+
+@st.composite
+def redefining_catalogues(draw: st.DrawFn, builtin: list[Any]) -> RedefiningCatalogue:
+    """A user catalogue of 1-4 entries that redefine built-in commands, as a careless or hostile user might:
+    a built-in id, another built-in's opcode, or a new id on a standard opcode; `destructive:` said false,
+    true, unsaid or in a YAML 1.1 spelling; `refused:` dropped; the vendor set claimed; aliases borrowed."""
+    entries: list[dict[str, Any]] = []
+    for n in range(draw(st.integers(1, 4))):
+        base = draw(st.sampled_from(builtin))
+        same_queue = [b for b in builtin if b.queue == base.queue]
+        opcode = draw(
+            st.one_of(
+                st.just(base.opcode),
+                st.sampled_from(same_queue).map(lambda b: b.opcode),
+                st.integers(0, 0xFF),
+            )
+        )
+        ident = draw(
+            st.one_of(
+                st.just(base.id),
+                st.sampled_from(builtin).map(lambda b: b.id),
+                st.just(f"user-{n}-{opcode:02x}"),
+            )
+        )
+        direction = ("none", "write", "read", "bidirectional")[opcode & 3]
+        entry: dict[str, Any] = {
+            "id": ident, "name": f"User {ident}", "set": draw(st.sampled_from(["vendor", base.set])),
+            "opcode": opcode, "queue": base.queue, "help": "a user's redefinition",
+            "data": {"direction": direction, **({"length": "optional"} if direction != "none" else {})},
+        }  # fmt: skip
+        said = draw(st.sampled_from(["false", "true", "unsaid", "no", "off"]))
+        if said in ("false", "true"):
+            entry["destructive"] = said == "true"
+        elif said != "unsaid":
+            entry["destructive"] = said  # a YAML 1.1 boolean: a word now, refused by the schema
+        if draw(st.booleans()):
+            entry["refused"] = "the user's reason"
+        if draw(st.integers(0, 3)) == 0:
+            entry["aliases"] = [draw(st.sampled_from(builtin)).id]
+        entries.append(entry)
+    return RedefiningCatalogue(_dump({"version": 1, "commands": entries}).encode(), entries)
