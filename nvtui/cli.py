@@ -136,21 +136,28 @@ def catalogue_files(args: argparse.Namespace) -> list[Path]:
     return [*args.catalogue, *getattr(args, "sub_catalogue", [])]
 
 
-def _byte_count(text: str) -> int:
+def _option_number(text: str, what: str) -> int:
+    """An option's number under the rule every field and file follows (`nvtui.numbers`): decimal or 0x-hex."""
+    from nvtui.numbers import NumberTooLong, parse_number
+
     try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (decimal or 0x-hex)") from None
+        value = parse_number(text.strip())
+    except NumberTooLong as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} (decimal or 0x-hex)")
+    return value
+
+
+def _byte_count(text: str) -> int:
+    value = _option_number(text, "a byte count")
     if not 0 <= value <= 0xFFFFFFFF:
         raise argparse.ArgumentTypeError(f"{text} out of range 0-4294967295")
     return value
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _option_number(text, "a whole number")
     if not 1 <= value <= 65536:
         raise argparse.ArgumentTypeError(f"{text} out of range 1-65536")
     return value

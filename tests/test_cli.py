@@ -194,3 +194,11 @@ def test_the_console_script_runs_as_a_process(tmp_path: Path) -> None:
     bad = subprocess.run([*NVTUI, "send", "sim0n1", "read", "nlb=0"], capture_output=True, text=True, env=env,
                          timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ["0b11", "0o17", "1_000", "1e3", "+4"])
+def test_option_numbers_follow_the_one_number_rule(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    # --qd, --bs and --data-len read numbers as fields and files do: decimal or 0x-hex, nothing else.
+    code, _, err = run_any(capsys, ["bench", "sim0n1", "--qd", text])
+    assert code == 2
+    assert "is not a whole number (decimal or 0x-hex)" in err
