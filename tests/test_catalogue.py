@@ -563,3 +563,20 @@ def test_nvme_cli_line_round_trips_every_dword(cat: Catalogue) -> None:
     for name in ("cdw2", "cdw3", "cdw10", "cdw11", "cdw12", "cdw13", "cdw14", "cdw15"):
         assert int(opts[name], 0) == given[name]
     assert opts["data-len"] == "512" and "--read" in argv and "--write" not in argv
+
+
+def test_a_commands_folder_others_can_write_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A root nvtui would otherwise offer commands anyone could plant as the user's own.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    directory = tmp_path / "nvtui" / "commands.d"
+    directory.mkdir(parents=True)
+    (directory / "10-acme.yaml").write_text(EXAMPLE.read_text())
+    assert "acme-snapshot" in load_catalogue()
+    directory.chmod(0o777)
+    loaded = load_catalogue()
+    assert "acme-snapshot" not in loaded
+    assert [str(e) for e in loaded.errors] == [
+        f"{directory}:0: not read: group or others can write to it (mode 0777); chmod go-w {directory}"
+    ]

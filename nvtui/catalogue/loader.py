@@ -31,7 +31,7 @@ from nvtui.catalogue.build import (
 )
 from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
 from nvtui.errors import UsageError
-from nvtui.locations import user_catalogue_dir
+from nvtui.locations import folder_problem, user_catalogue_dir
 
 BUILTIN_CATALOGUE = Path(__file__).parent.parent / "commands.yaml"
 # Catalogues are read whole before parsing, so they are bounded: room for the built-in catalogue (50 KiB) with
@@ -312,15 +312,19 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
     """
     decoders = resolve_decoders()
     files = [BUILTIN_CATALOGUE]
+    errors: list[CatalogueError] = []
     if user_dir:
         directory = user_catalogue_dir()
         if directory.is_dir():  # anything but a folder is read, so a FIFO or a dangling link is reported
-            files.extend(sorted(p for p in directory.glob("*.yaml") if not p.is_dir()))
+            problem = folder_problem(directory)
+            if problem is None:
+                files.extend(sorted(p for p in directory.glob("*.yaml") if not p.is_dir()))
+            else:  # someone else could plant commands there: a root nvtui would offer them as yours
+                errors.append(CatalogueError(directory, 0, "", f"not read: {problem}"))
     files.extend(Path(p) for p in extra_files)
     builtin = load_file(BUILTIN_CATALOGUE, decoders)
     builtins = Builtins.of(builtin.entries)
     order: dict[str, CommandDef] = {}
-    errors: list[CatalogueError] = []
     notices: list[CatalogueError] = []
     for path in files:
         mine = is_builtin(path)
