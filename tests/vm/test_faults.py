@@ -312,7 +312,13 @@ AS_NOBODY = (
 def nobody_env() -> dict[str, str]:
     home = Path(tempfile.mkdtemp(prefix="nvtui-nobody-"))
     os.chown(home, NOBODY, NOBODY)
-    return {"HOME": str(home), "NVTUI_SIM_DIR": str(home / "sim"), "XDG_CONFIG_HOME": str(home / "config")}
+    return {
+        "HOME": str(home),
+        "NVTUI_SIM_DIR": str(home / "sim"),
+        "NVTUI_CACHE_DIR": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+    }
 
 
 def as_nobody(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
