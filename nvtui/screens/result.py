@@ -9,12 +9,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from nvtui.render import hexdump, record_rows
+from nvtui.present import Row, decoded_tree, health_card, key_fields, zone_rows
+from nvtui.render import hexdump
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen
+from nvtui.widgets.decoded_tree import DecodedTree
+from nvtui.widgets.health_card import HealthCardView
+from nvtui.widgets.zone_view import ZoneView
 
 if TYPE_CHECKING:
     from nvtui.session import SendResult
@@ -53,20 +57,50 @@ def summary_text(result: SendResult) -> Text:
     return out
 
 
-def history_label(index: int, result: SendResult) -> Text:
+def history_label(index: int, result: SendResult, width: int = 32) -> Text:
+    """`  1 ✓ get-features fid=temperature-threshold`: the fields that tell it from its neighbours follow
+    the command, on lines of their own (indented) when they do not fit `width`."""
     ok = result.completion.status.ok
     label = Text(f"{index + 1:>3} ", style="dim")
     label.append("✓ " if ok else "✗ ", style="green" if ok else "red")
     label.append(result.prepared.defn.id)
+    line = len(label)
+    for key in key_fields(result.prepared.defn, result.prepared.values):
+        if line + 1 + len(key) > width:
+            label.append("\n  ")
+            line = 2
+        else:
+            label.append(" ")
+            line += 1
+        label.append(key, style="dim")
+        line += len(key)
     return label
+
+
+def field_detail(row: Row) -> Text:
+    """The highlighted row whole: the tree's columns cut long values and meanings."""
+    if row.line or row.section:
+        return Text(row.name if row.section else "")
+    out = Text()
+    out.append(row.path or row.name, style="bold")
+    if row.where:
+        out.append(f" @ {row.where}")
+    if row.value:
+        out.append(f" = {row.value}")
+    if row.meaning:
+        out.append(f": {row.meaning}")
+    return out
 
 
 class ResultScreen(SectionScreen):
     SECTION = "result"
     DEFAULT_CSS = """
     ResultScreen #history {
-        width: 22;
+        width: 34;
         height: 1fr;
+    }
+    ResultScreen.-narrow #history {
+        width: 29;
     }
     ResultScreen #history > Label {
         text-style: bold;
@@ -90,12 +124,17 @@ class ResultScreen(SectionScreen):
     ResultScreen TabbedContent {
         height: 1fr;
     }
-    ResultScreen DataTable {
-        height: 1fr;
+    ResultScreen #field-detail {
+        height: auto;
+        max-height: 3;
+        border-top: hkey $primary-darken-2;
+        color: $text-muted;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "tab('decoded')", "Decoded"),
+        Binding("z", "tab('zones')", "Zones", show=False),
+        Binding("c", "tab('health')", "Health", show=False),
         Binding("x", "tab('hex')", "Hex"),
         Binding("e", "edit", "Edit & resend"),
         Binding("h", "focus_history", "History"),
@@ -115,14 +154,29 @@ class ResultScreen(SectionScreen):
                 yield Static("", id="summary")
                 with TabbedContent(id="result-tabs"):
                     with TabPane("Decoded", id="decoded"):
-                        yield DataTable(id="decoded-table", cursor_type="row", zebra_stripes=True)
+                        yield DecodedTree(id="decoded-tree")
+                        yield Static("", id="field-detail")
+                    with TabPane("Zones", id="zones"):
+                        yield ZoneView(id="zone-view")
+                    with TabPane("Health", id="health"), VerticalScroll():
+                        yield HealthCardView(id="health-card")
                     with TabPane("Hex", id="hex"), VerticalScroll(id="hex-scroll"):
                         yield Static("", id="hex-dump")
 
     def on_mount(self) -> None:
-        table = self.query_one("#decoded-table", DataTable)
-        table.add_columns("field", "offset", "value", "meaning")
+        tabs = self.query_one(TabbedContent)
+        tabs.hide_tab("zones")
+        tabs.hide_tab("health")
         self.watch(self.app, "shown_result", self._shown_result_changed)
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < 100
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self._fill_history(force=True)
+
+    def _history_width(self) -> int:
+        return 27 if self.has_class("-narrow") else 32
 
     def on_screen_resume(self) -> None:
         self._fill_history()
@@ -136,41 +190,59 @@ class ResultScreen(SectionScreen):
         session = self.nvapp.session
         return list(session.history) if session is not None else []
 
-    def _fill_history(self) -> None:
+    def _fill_history(self, force: bool = False) -> None:
         history = self._history()
         options = self.query_one("#history-list", OptionList)
-        if options.option_count == len(history):
+        if options.option_count == len(history) and not force:
             return
         options.clear_options()
-        options.add_options([Option(history_label(i, r), id=str(i)) for i, r in enumerate(history)])
+        width = self._history_width()
+        options.add_options([Option(history_label(i, r, width), id=str(i)) for i, r in enumerate(history)])
         if self.result is not None and self.result in history:
             options.highlighted = history.index(self.result)
 
     def show(self, result: SendResult) -> None:
-        """Show one result: status, DW0, latency, the decoded fields and the data."""
+        """Show one result: status, DW0, latency, the decoded fields (and zones or health when the data is
+        a zone report or a SMART log) and the data."""
         self.result = result
         self.query_one("#status", Static).update(status_text(result))
         self.query_one("#summary", Static).update(summary_text(result))
-        table = self.query_one("#decoded-table", DataTable)
-        table.clear()
         tabs = self.query_one(TabbedContent)
         data = result.completion.data
+        zones = zone_rows(result.decoded) if result.decoded is not None else None
+        card = health_card(result.decoded) if result.decoded is not None else None
+        if zones is not None:
+            self.query_one(ZoneView).show_zones(zones)
+        self.query_one(HealthCardView).card = card
+        tree = self.query_one(DecodedTree)
         if result.decoded is not None:
-            for name, offset, value, meaning in record_rows(result.decoded):
-                table.add_row(name, offset, value, meaning)
-            tabs.active = "decoded"
+            tree.show_rows(decoded_tree(result.decoded))
+            active = "zones" if zones is not None else "health" if card is not None else "decoded"
         else:
             why = "the command failed" if not result.ok else "no decoder for this data"
             if not data and result.ok:
                 why = "no data was transferred"
-            table.add_row("(nothing decoded)", "", "", why)
-            if data:
-                tabs.active = "hex"
+            tree.show_rows((Row("(nothing decoded)", meaning=why),))
+            active = "hex" if data else "decoded"
+        # Show, activate, then hide: hiding the active tab would activate another one later.
+        wanted = {"zones": zones is not None, "health": card is not None}
+        for tab, shown in wanted.items():
+            if shown:
+                tabs.show_tab(tab)
+        tabs.active = active
+        for tab, shown in wanted.items():
+            if not shown:
+                tabs.hide_tab(tab)
         per_line = 16 if self.app.size.width >= 100 else 8  # 16 bytes a line needs ~78 columns
         self.query_one("#hex-dump", Static).update(hexdump(data, width=per_line) if data else "(no data)")
         history = self._history()
         if result in history:
             self.query_one("#history-list", OptionList).highlighted = history.index(result)
+
+    @on(DecodedTree.NodeHighlighted, "#decoded-tree")
+    def _field_highlighted(self, event: DecodedTree.NodeHighlighted[Row]) -> None:
+        row = event.node.data
+        self.query_one("#field-detail", Static).update(field_detail(row) if row is not None else "")
 
     @on(OptionList.OptionSelected, "#history-list")
     def _reopen(self, event: OptionList.OptionSelected) -> None:
@@ -178,10 +250,13 @@ class ResultScreen(SectionScreen):
         index = int(event.option.id or 0)
         if index < len(history):
             self.show(history[index])
-            self.query_one("#decoded-table", DataTable).focus()
+            self.query_one(DecodedTree).focus()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        pane = tabs.get_pane(tab)
+        if pane.display:  # a hidden tab (no zones, no health card) stays hidden
+            tabs.active = tab
 
     def action_focus_history(self) -> None:
         self.query_one("#history-list", OptionList).focus()
