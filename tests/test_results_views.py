@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static, Tree
 
 from nvtui.app import NvtuiApp
 from nvtui.present import Row
+from nvtui.screens.devices import DevicesScreen
 from nvtui.screens.messages import ShowResult
 from nvtui.screens.result import ResultScreen
 from nvtui.session import SendResult, send_once
 from nvtui.widgets.decoded_tree import DecodedTree
+from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.health_card import HealthCardView
 from nvtui.widgets.zone_view import ZoneMap, ZoneView
 from tests.pilots import until
@@ -192,3 +195,74 @@ async def test_at_80_columns_the_telling_fields_go_under_the_command() -> None:
         at = next(n for n, line in enumerate(lines) if "1 ✓ get-features" in line)
         assert "fid=temperature-threshold" in lines[at + 1]
         assert any("fid=arbitration" in line for line in lines)
+
+
+# --- the Devices screen ---------------------------------------------------------------------------------
+
+
+async def highlight(pilot: Pilot[Any], device: str) -> DevicesScreen:
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, DevicesScreen)
+    tree = screen.query_one("#device-tree", Tree)
+
+    def on_current() -> bool:
+        node = tree.cursor_node
+        return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
+
+    await until(pilot, on_current, "the tree's cursor on the device in use")
+    line = next(
+        n
+        for n in range(tree.last_line + 1)
+        if (node := tree.get_node_at_line(n)) is not None
+        and node.data is not None
+        and node.data.device == device
+    )
+    tree.cursor_line = line
+    info = screen.query_one("#details-info", Static)
+    await until(pilot, lambda: str(info.render()).startswith(f"{device} "), f"{device}'s details")
+    # the probe and the doctor's check run in workers (those for the node left behind are cancelled)
+    await until(pilot, lambda: all(w.is_finished for w in app.workers), "the device's probe and check")
+    await pilot.pause()
+    return screen
+
+
+async def test_the_zoned_namespace_supports_its_zone_commands_and_shows_its_geometry() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await highlight(pilot, "sim0n2")
+        probe = str(screen.query_one("#details-probe", Static).render())
+        io_line = next(line for line in probe.splitlines() if line.startswith(" io"))
+        assert "zns command set" in io_line and "zone-append" in io_line and "zone-mgmt-send" in io_line
+        assert "zone-append" not in probe.split(io_line)[1]  # not listed again under "not supported"
+        assert "zone size 16384 blocks" in probe
+        assert "zones 16" in probe and "max open" in probe and "max active" in probe
+
+
+async def test_the_devices_screen_shows_the_doctors_findings_with_their_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nvtui import doctor
+
+    asked: list[str] = []
+
+    def findings(device: str, *, poll: bool = False) -> list[doctor.Finding]:
+        asked.append(device)
+        return [
+            doctor.Finding(doctor.OK, device, "kernel", "6.1 has uring_cmd"),
+            doctor.Finding(
+                doctor.PROBLEM, device, "permissions", f"{device} is root's only", "add a udev rule: ..."
+            ),
+        ]
+
+    monkeypatch.setattr(doctor, "device_findings", findings)
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await highlight(pilot, "sim0n2")
+        shown = str(screen.query_one(FindingsView).render())
+        assert "sim0n2" in asked
+        assert "✗ problem permissions: sim0n2 is root's only" in shown  # not the one left behind
+        assert "fix: add a udev rule" in shown
+        assert "✓ ok      kernel" in shown

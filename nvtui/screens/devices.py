@@ -1,5 +1,6 @@
 """Devices: controllers, their namespaces and char/block devices (real and simulated), and the details of
-the highlighted one, including the catalogue commands it supports (its Commands Supported and Effects log)."""
+the highlighted one: the catalogue commands it supports (its Commands Supported and Effects log, for the
+namespace's own I/O command set), a zoned namespace's zone geometry, and `nvtui doctor`'s findings."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
+from textual.worker import get_current_worker
 
 from nvtui.errors import NvtuiError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.widgets.findings import FindingsView
 
 if TYPE_CHECKING:
     from nvtui.backend.base import ControllerInfo, NamespaceInfo
+    from nvtui.doctor import Finding
+    from nvtui.present import ZoneGeometry
     from nvtui.session import DeviceProfile
 
 GONE = "gone"  # ControllerInfo.state of a controller the kernel no longer lists (nvtui.app.mark_gone)
@@ -125,6 +130,7 @@ class DevicesScreen(SectionScreen):
             with VerticalScroll(id="device-details"):
                 yield Static("Looking for NVMe devices…", id="details-info")
                 yield Static("", id="details-probe")
+                yield FindingsView(id="details-doctor")
 
     def on_mount(self) -> None:
         self.watch(self.app, "controllers", self._controllers_changed)
@@ -203,6 +209,28 @@ class DevicesScreen(SectionScreen):
         self.query_one("#details-info", Static).update(info)
         self.query_one("#details-probe", Static).update(Text("asking the device…", style="dim"))
         self.probe(node)
+        self.query_one(FindingsView).findings = None
+        self.check(node.device)
+
+    @work(thread=True, exclusive=True, group="doctor")
+    def check(self, device: str) -> None:
+        """`nvtui doctor`'s findings for the device (blocking: sysfs reads and one Identify), in a thread."""
+        from nvtui.doctor import device_findings
+
+        try:
+            findings = device_findings(device)
+        except Exception as exc:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._doctor_failed, internal_error(exc))
+            return
+        if not get_current_worker().is_cancelled:  # another device was highlighted meanwhile
+            self.app.call_from_thread(self._doctor_done, findings)
+
+    def _doctor_done(self, findings: list[Finding]) -> None:
+        self.query_one(FindingsView).show(findings)
+
+    def _doctor_failed(self, why: str) -> None:
+        self.query_one(FindingsView).failure = why
 
     @work(exclusive=True, group="probe")
     async def probe(self, node: DeviceNode) -> None:
@@ -224,6 +252,11 @@ class DevicesScreen(SectionScreen):
             profile = await probe_device(catalogue, node.device, self.nvapp.backend_kind)
             if node.namespace is not None:
                 out.append_text(lba_formats_text(profile))
+            if node.namespace is not None and node.namespace.zoned:
+                from nvtui.zoned import probe_zone_geometry
+
+                geometry, why = await probe_zone_geometry(catalogue, node.device, self.nvapp.backend_kind)
+                out.append_text(zone_geometry_text(geometry, why))
             out.append_text(supported_text(profile))
             for problem in profile.problems:
                 out.append(f"{problem}\n", style="yellow")
@@ -263,10 +296,38 @@ def supported_text(profile: DeviceProfile) -> Text:
     """Catalogue commands whose opcode the device lists as supported, by queue."""
     t = Text("Supported catalogue commands\n", style="bold") if profile.supported else Text()
     for queue, have in profile.supported.items():
-        t.append(f" {queue}: ", style="dim")
+        named = (
+            f"{queue} ({profile.command_set} command set)" if queue == "io" and profile.command_set else queue
+        )
+        t.append(f" {named}: ", style="dim")
         t.append(", ".join(have) or "none")
         t.append("\n")
         missing = profile.unsupported.get(queue, ())
         if missing:
             t.append(f"  not supported: {', '.join(missing)}\n", style="dim")
+    return t
+
+
+def zone_geometry_text(geometry: ZoneGeometry | None, why: str | None) -> Text:
+    """Zone size and capacity, number of zones, and the open and active limits of a zoned namespace."""
+    t = Text("Zones\n", style="bold")
+    if geometry is None:
+        t.append(f"  {why or 'no zone geometry'}\n", style="dim")
+        return t
+    block = geometry.block_size
+    capacity = (
+        f"{geometry.zone_capacity} blocks ({human_bytes(geometry.zone_capacity * block)})"
+        if geometry.zone_capacity is not None
+        else "not reported"
+    )
+    rows = [
+        ("zone size", f"{geometry.zone_size} blocks ({human_bytes(geometry.zone_size * block)})"),
+        ("zone capacity", capacity),
+        ("zones", str(geometry.zones)),
+        ("max open", geometry.max_open),
+        ("max active", geometry.max_active),
+    ]
+    for key, value in rows:
+        t.append(f"{key:>14} ", style="dim")
+        t.append(f"{value}\n")
     return t

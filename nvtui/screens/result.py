@@ -216,14 +216,17 @@ class ResultScreen(SectionScreen):
         self.query_one(HealthCardView).card = card
         tree = self.query_one(DecodedTree)
         if result.decoded is not None:
-            tree.show_rows(decoded_tree(result.decoded))
+            rows = decoded_tree(result.decoded)
+            tree.show_rows(rows)
             active = "zones" if zones is not None else "health" if card is not None else "decoded"
         else:
             why = "the command failed" if not result.ok else "no decoder for this data"
             if not data and result.ok:
                 why = "no data was transferred"
-            tree.show_rows((Row("(nothing decoded)", meaning=why),))
+            rows = (Row("(nothing decoded)", meaning=why),)
+            tree.show_rows(rows)
             active = "hex" if data else "decoded"
+        self.query_one("#field-detail", Static).update(field_detail(rows[0]) if rows else "")
         # Show, activate, then hide: hiding the active tab would activate another one later.
         wanted = {"zones": zones is not None, "health": card is not None}
         for tab, shown in wanted.items():
