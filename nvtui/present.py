@@ -328,17 +328,32 @@ def human_bytes(n: int) -> str:
 # --- history --------------------------------------------------------------------------------------------
 
 
+HEX_FROM = 4096  # numbers this large are shown in hex (LBAs, masks)
+
+
+def selector_fields(defn: CommandDef) -> set[str]:
+    """Fields that choose what a command returns: named by every decode rule (`lid`, `cns`), or given to
+    the result's decoder (`fid`)."""
+    rules = defn.decode_rules
+    names = set.intersection(*(set(rule.when) for rule in rules)) if rules else set()
+    return names | set(defn.result_context)
+
+
 def key_fields(defn: CommandDef, values: Mapping[str, int]) -> list[str]:
-    """The fields that tell one sending of a command from another: required ones, and those not at their
-    default, enum values by name (`fid=temperature-threshold`). A preset's fixed fields are its name."""
+    """The fields that tell one sending of a command from another: the ones that choose what it returns,
+    required ones, and those not at their default, enum values by name (`fid=temperature-threshold`).
+    A preset's fixed fields are in its name already."""
+    selectors = selector_fields(defn)
     out = []
     for f in defn.fields:
-        if f.name not in values or f.fixed_by is not None or (f.default is None and not f.required):
+        if f.name not in values or f.fixed_by is not None:
             continue
         value = values[f.name]
-        if value == f.default and not f.required:
+        chosen = f.name in selectors or f.required
+        if not chosen and (f.default is None or value == f.default):
             continue
-        out.append(f"{f.name}={f.name_of(value) or value}")
+        shown = f.name_of(value) or (f"{value:#x}" if value >= HEX_FROM else str(value))
+        out.append(f"{f.name}={shown}")
     return out
 
 

@@ -173,3 +173,16 @@ async def test_zone_geometry_of_the_zoned_namespace() -> None:
     assert geometry.zones * geometry.zone_size == ns.decoded.value("nsze")
     assert geometry.max_open == zns.decoded["mor"].meaning  # type: ignore[union-attr]
     assert geometry.zone_capacity is not None and geometry.zone_capacity <= geometry.zone_size
+
+
+def test_the_field_that_chooses_what_comes_back_is_named_even_at_its_default() -> None:
+    catalogue = load_catalogue(user_dir=False)
+    log = catalogue.get("get-log-page")
+    smart = next(f for f in log.fields if f.name == "lid").values["smart"]
+    values = {f.name: f.default or 0 for f in log.fields}
+    values["lid"] = smart
+    assert key_fields(log, values)[0] == "lid=smart"
+    identify = catalogue.get("identify")
+    assert key_fields(identify, {"nsid": 0, "cns": 1, "cntid": 0, "cnssid": 0, "csi": 0, "uuid": 0}) == [
+        "cns=controller"
+    ]

@@ -154,7 +154,7 @@ async def test_a_zone_report_is_a_zone_table_and_a_map() -> None:
         assert zones and zones[0].state_name == "Explicitly Opened"
         table = view.query_one("#zone-table")
         first = [str(c) for c in table.get_row_at(0)]  # type: ignore[attr-defined]
-        assert first[1] == "0x0" and first[4] == "Explicitly Opened"
+        assert first[1] == "Explicitly Opened" and first[2] == "0x0"
         assert table.row_count == len(zones)  # type: ignore[attr-defined]
         assert "Explicitly Opened 1" in "\n".join(screen_lines(pilot))
 

@@ -14,11 +14,15 @@ from nvtui.present import HealthCard, human_bytes
 BAR_WIDTH = 20
 
 
+def bytes_text(n: int) -> str:
+    return human_bytes(n) + (f" ({n:,} bytes)" if n >= 1024 else "")
+
+
 class HealthCardView(Widget):
     DEFAULT_CSS = """
     HealthCardView {
         height: auto;
-        padding: 1 1;
+        padding: 1 0;
     }
     HealthCardView > .health--label { color: $text-muted; }
     HealthCardView > .health--good { color: $success; }
@@ -43,7 +47,7 @@ class HealthCardView(Widget):
         out = Text()
 
         def line(name: str, value: str | Text, level: str | None = None) -> None:
-            out.append(f"{name:>18}  ", style=label)
+            out.append(f"{name:>17}  ", style=label)
             if isinstance(value, Text):
                 out.append_text(value)
             else:
@@ -54,14 +58,15 @@ class HealthCardView(Widget):
         line("temperature", f"{card.temperature_c} °C", "warn" if hot else "good")
         spare_level = "bad" if card.spare_low else "good"
         spare = self._bar(card.avail_spare, spare_level)
-        spare.append(f" {card.avail_spare}% (threshold {card.spare_thresh}%)")
+        spare.append(f" {card.avail_spare}%")
         line("available spare", spare)
+        line("spare threshold", f"{card.spare_thresh}%")
         used_level = "bad" if card.percent_used >= 100 else "warn" if card.percent_used >= 80 else "good"
         used = self._bar(min(card.percent_used, 100), used_level)
-        used.append(f" {card.percent_used}% of rated endurance")
-        line("used", used)
-        line("data read", f"{human_bytes(card.bytes_read)} ({card.bytes_read:,} bytes)")
-        line("data written", f"{human_bytes(card.bytes_written)} ({card.bytes_written:,} bytes)")
+        used.append(f" {card.percent_used}%")
+        line("endurance used", used)
+        line("data read", bytes_text(card.bytes_read))
+        line("data written", bytes_text(card.bytes_written))
         line("power-on hours", f"{card.power_on_hours:,}")
         line("power cycles", f"{card.power_cycles:,}")
         line("unsafe shutdowns", f"{card.unsafe_shutdowns:,}")

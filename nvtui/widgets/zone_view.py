@@ -80,8 +80,9 @@ class ZoneView(Vertical):
         yield DataTable(id="zone-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
+        # The state comes second: at 80 columns it is what must not scroll out of sight.
         self.query_one(DataTable).add_columns(
-            "zone", "start LBA", "write pointer", "capacity", "state", "type"
+            "zone", "state", "start LBA", "write pointer", "capacity", "type"
         )
 
     def show_zones(self, zones: list[ZoneRow]) -> None:
@@ -90,4 +91,4 @@ class ZoneView(Vertical):
         table.clear()
         for z in zones:
             written = f"{z.wp:#x}" + (f" (+{z.written})" if 0 < z.written < z.zcap else "")
-            table.add_row(str(z.index), f"{z.zslba:#x}", written, str(z.zcap), z.state_name, z.type_name)
+            table.add_row(str(z.index), z.state_name, f"{z.zslba:#x}", written, str(z.zcap), z.type_name)
