@@ -186,3 +186,24 @@ def test_the_field_that_chooses_what_comes_back_is_named_even_at_its_default() -
     assert key_fields(identify, {"nsid": 0, "cns": 1, "cntid": 0, "cnssid": 0, "csi": 0, "uuid": 0}) == [
         "cns=controller"
     ]
+
+
+async def test_a_watch_series_takes_the_field_from_each_result_and_refuses_destructive_commands() -> None:
+    from nvtui.watching import WatchSeries, step_interval, unwatchable
+
+    catalogue = load_catalogue(user_dir=False)
+    session = Session(catalogue)
+    try:
+        smart = await send_once(session, "sim0n1", "get-log-page", ["lid=smart", "numd=128"])
+        opened = await send_once(
+            session, "sim0n2", "zone-mgmt-send", ["slba=0", "zsa=open"], allow_destructive=True
+        )
+    finally:
+        await session.close()
+    assert unwatchable(smart.prepared) is None
+    assert "destructive" in (unwatchable(opened.prepared) or "")
+    series = WatchSeries("get-log-page", "temperature")
+    assert series.add(0.0, smart) == smart.decoded.value("temperature")  # type: ignore[union-attr]
+    assert series.add(1.0, opened) is None and series.failures == 1
+    assert series.chart_data() == ((0.0,), (float(smart.decoded.value("temperature")),))  # type: ignore[union-attr,arg-type]
+    assert step_interval(2.0, -1) == 1.0 and step_interval(0.5, -1) == 0.5 and step_interval(60.0, 1) == 60.0

@@ -20,6 +20,7 @@ from nvtui.session import SendResult, send_once
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.health_card import HealthCardView
+from nvtui.widgets.watch_chart import WatchChart
 from nvtui.widgets.zone_view import ZoneMap, ZoneView
 from tests.pilots import until
 
@@ -266,3 +267,45 @@ async def test_the_devices_screen_shows_the_doctors_findings_with_their_fix(
         assert "✗ problem permissions: sim0n2 is root's only" in shown  # not the one left behind
         assert "fix: add a udev rule" in shown
         assert "✓ ok      kernel" in shown
+
+
+# --- watch ----------------------------------------------------------------------------------------------
+
+
+async def test_watch_resends_the_command_and_charts_the_highlighted_field() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await send(pilot, "get-log-page", "lid=smart", "numd=128")
+        assert app.session is not None
+        sent = len(app.session.history)
+        await pilot.press("d")  # the decoded tree: the cursor on the temperature
+        tree = screen.query_one(DecodedTree)
+        tree.focus()
+        tree.cursor_line = line_of(tree, "temperature")
+        await pilot.press("minus", "minus", "minus")  # 2 s -> 0.5 s
+        await pilot.press("w")
+        assert screen.watch_interval == 0.5
+        await until(pilot, lambda: screen.series is not None and len(screen.series.samples) >= 3, "3 samples")
+        series = screen.series
+        assert series is not None and series.path == "temperature"
+        assert all(300 < value < 320 for _, value in series.samples)  # Kelvin, about 310 on the simulator
+        chart = screen.query_one(WatchChart)
+        await until(pilot, lambda: chart.current and chart.wanted != (), "the chart of the samples")
+        assert "temperature" in str(screen.query_one("#watch-label", Static).render())
+        assert len(app.session.history) == sent  # the watch's sends stay out of the history
+        await pilot.press("w")
+        assert screen.series is None
+        assert screen._watch_timer is None  # nothing left to re-send it
+
+
+async def test_watch_never_resends_a_destructive_command() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await send(
+            pilot, "zone-mgmt-send", "slba=0", "zsa=open", device="sim0n2", allow_destructive=True
+        )
+        await pilot.press("w")
+        assert screen.series is None
+        assert any("destructive" in n.message for n in app._notifications), list(app._notifications)

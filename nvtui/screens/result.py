@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from nvtui.present import Row, decoded_tree, health_card, key_fields, zone_rows
+from nvtui.errors import NvtuiError
+from nvtui.present import Row, decoded_tree, health_card, key_fields, numeric_fields, zone_rows
 from nvtui.render import hexdump
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen
+from nvtui.watching import DEFAULT_INTERVAL_S, WatchSeries, resendable, step_interval, unwatchable
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.health_card import HealthCardView
+from nvtui.widgets.watch_chart import WatchChart
 from nvtui.widgets.zone_view import ZoneView
 
 if TYPE_CHECKING:
-    from nvtui.session import SendResult
+    from nvtui.session import Prepared, SendResult, Session
 
 
 def status_text(result: SendResult) -> Text:
@@ -136,13 +142,24 @@ class ResultScreen(SectionScreen):
         Binding("z", "tab('zones')", "Zones", show=False),
         Binding("c", "tab('health')", "Health", show=False),
         Binding("x", "tab('hex')", "Hex"),
+        Binding("w", "watch", "Watch"),
+        Binding("plus", "watch_interval(1)", "Watch slower", show=False),
+        Binding("minus", "watch_interval(-1)", "Watch faster", show=False),
         Binding("e", "edit", "Edit & resend"),
         Binding("h", "focus_history", "History"),
     ]
 
+    watch_interval: reactive[float] = reactive(DEFAULT_INTERVAL_S, init=False)
+
     def __init__(self) -> None:
         super().__init__()
         self.result: SendResult | None = None
+        self.series: WatchSeries | None = None  # the field being watched, while a watch runs
+        self._watched: Prepared | None = None
+        self._watch_session: Session | None = None
+        self._watch_timer: Timer | None = None
+        self._watch_started = 0.0
+        self._watch_busy = False
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -160,6 +177,9 @@ class ResultScreen(SectionScreen):
                         yield ZoneView(id="zone-view")
                     with TabPane("Health", id="health"), VerticalScroll():
                         yield HealthCardView(id="health-card")
+                    with TabPane("Watch", id="watch"):
+                        yield Static("", id="watch-label")
+                        yield WatchChart(id="watch-chart")
                     with TabPane("Hex", id="hex"), VerticalScroll(id="hex-scroll"):
                         yield Static("", id="hex-dump")
 
@@ -167,6 +187,7 @@ class ResultScreen(SectionScreen):
         tabs = self.query_one(TabbedContent)
         tabs.hide_tab("zones")
         tabs.hide_tab("health")
+        tabs.hide_tab("watch")
         self.watch(self.app, "shown_result", self._shown_result_changed)
 
     def on_resize(self) -> None:
@@ -270,3 +291,105 @@ class ResultScreen(SectionScreen):
             return
         values = {name: str(value) for name, value in self.result.prepared.values.items()}
         self.post_message(messages.OpenCommand(self.result.prepared.defn.id, values))
+
+    # --- watch: re-send the command every few seconds, chart one numeric field -------------------------
+
+    def action_watch(self) -> None:
+        """Watch the highlighted numeric field (or the first one) of this result; stop if watching."""
+        if self.series is not None:
+            self.stop_watch()
+            return
+        result = self.result
+        why = unwatchable(result.prepared) if result is not None else None
+        if why is not None:
+            self.notify(why, title="Not watched", severity="warning")
+            return
+        if result is None or result.decoded is None:
+            self.notify("Nothing decoded to watch: send a command that returns data.", severity="warning")
+            return
+        cursor = self.query_one(DecodedTree).cursor_node
+        row = cursor.data if cursor is not None else None
+        if row is None or row.number is None or not row.path:
+            candidates = numeric_fields(decoded_tree(result.decoded))
+            row = candidates[0] if candidates else None
+        if row is None:
+            self.notify("No numeric field to watch in this result.", severity="warning")
+            return
+        from nvtui.session import Session
+
+        catalogue = self.nvapp.catalogue
+        assert catalogue is not None
+        self.series = WatchSeries(result.prepared.defn.id, row.path)
+        self._watched = resendable(result.prepared)
+        self._watch_session = Session(catalogue, self.nvapp.backend_kind)
+        self._watch_started = time.monotonic()
+        self._restart_timer()
+        tabs = self.query_one(TabbedContent)
+        tabs.show_tab("watch")
+        tabs.active = "watch"
+        self._watch_tick()
+
+    def action_watch_interval(self, step: int) -> None:
+        self.watch_interval = step_interval(self.watch_interval, step)
+
+    def watch_watch_interval(self) -> None:
+        if self.series is not None:
+            self._restart_timer()
+            self._show_watch()
+
+    def _restart_timer(self) -> None:
+        if self._watch_timer is not None:
+            self._watch_timer.stop()
+        self._watch_timer = self.set_interval(self.watch_interval, self._watch_tick)
+
+    def _watch_tick(self) -> None:
+        if self.series is not None and not self._watch_busy:  # a slow device: skip a beat, never pile up
+            self._watch_busy = True
+            self._watch_send()
+
+    @work(group="watch", exit_on_error=False)
+    async def _watch_send(self) -> None:
+        series, session, prepared = self.series, self._watch_session, self._watched
+        try:
+            if series is None or session is None or prepared is None:
+                return
+            try:
+                result = await session.send(prepared)
+            except NvtuiError as exc:
+                series.failures += 1
+                series.last_error = str(exc)
+            else:
+                series.add(time.monotonic() - self._watch_started, result)
+        finally:
+            self._watch_busy = False
+        if series is self.series:
+            self._show_watch()
+
+    def _show_watch(self) -> None:
+        series = self.series
+        if series is None:
+            return
+        label = Text()
+        label.append(f"watching {series.path} of {series.command}", style="bold")
+        label.append(f" every {self.watch_interval:g} s · w stops · +/- interval\n", style="dim")
+        label.append(series.summary())
+        if series.failures:
+            label.append(f"  · {series.failures} failed: {series.last_error}", style="dim")
+        self.query_one("#watch-label", Static).update(label)
+        self.query_one(WatchChart).show_series(series.chart_data())
+
+    def stop_watch(self) -> None:
+        if self._watch_timer is not None:
+            self._watch_timer.stop()
+            self._watch_timer = None
+        session, self._watch_session = self._watch_session, None
+        if session is not None:
+            self.run_worker(session.close(), group="watch-close")
+        if self.series is not None:
+            self.query_one("#watch-label", Static).update(
+                Text(f"stopped watching {self.series.path}: {self.series.summary()} · w watches again")
+            )
+        self.series = None
+
+    def on_unmount(self) -> None:
+        self.stop_watch()
