@@ -19,6 +19,10 @@ INTERVALS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # what + and - step throug
 DEFAULT_INTERVAL_S = 2.0
 
 
+# The field a watch follows when none is highlighted, by decoded structure: what people watch it for.
+DEFAULT_FIELDS = {"smart-log": "temperature", "zone-report": "zones[0].wp"}
+
+
 def unwatchable(prepared: Prepared) -> str | None:
     """Why the command may not be re-sent on its own, or None: watching never repeats a destructive
     command, nor one that sends data."""

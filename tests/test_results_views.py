@@ -309,3 +309,14 @@ async def test_watch_never_resends_a_destructive_command() -> None:
         await pilot.press("w")
         assert screen.series is None
         assert any("destructive" in n.message for n in app._notifications), list(app._notifications)
+
+
+async def test_watch_from_the_health_card_follows_the_temperature() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await send(pilot, "get-log-page", "lid=smart", "numd=128")
+        await pilot.press("w")
+        await until(pilot, lambda: screen.series is not None and screen.series.samples, "a sample")
+        assert screen.series is not None and screen.series.path == "temperature"
+        await pilot.press("w")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static, Tree
+from textual.widgets import Static, TabbedContent, Tree
 
 from nvtui.app import NvtuiApp
 from nvtui.backend.sim.controller import SimController
@@ -28,8 +28,10 @@ from nvtui.screens.devices import DevicesScreen
 from nvtui.screens.messages import ShowResult
 from nvtui.screens.result import ResultScreen
 from nvtui.session import send_once
+from nvtui.watching import WatchSeries
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.findings import FindingsView
+from nvtui.widgets.watch_chart import WatchChart
 from tests.pilots import until
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
@@ -226,6 +228,28 @@ def test_devices_zoned_namespace_with_doctor(snap_compare: Any, size: tuple[int,
         await until(pilot, lambda: str(info.render()).startswith("sim0n2 "), "sim0n2's details")
         await until(pilot, lambda: "Supported" in str(probe.render()), "sim0n2's probe")
         await until(pilot, lambda: screen.query_one(FindingsView).findings is not None, "the doctor")
+        await drawn(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_watch_chart(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The Watch tab with a fixed series (a live watch's timestamps vary run to run)."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await started(pilot)
+        screen = await send(pilot, "get-log-page", "lid=smart", "numd=128")
+        series = WatchSeries("get-log-page", "temperature")
+        series.samples.extend((t * 2.0, 310 + (t % 5) - 2) for t in range(30))
+        screen.series = series  # as a watch that has run for a minute would have it
+        tabs = screen.query_one(TabbedContent)
+        tabs.show_tab("watch")
+        tabs.active = "watch"
+        screen._show_watch()
+        chart = screen.query_one(WatchChart)
+        await until(pilot, lambda: chart.current and chart.wanted != (), "the chart")
+        screen.series = None  # nothing to re-send when the snapshot is taken
         await drawn(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

@@ -20,7 +20,14 @@ from nvtui.present import Row, decoded_tree, health_card, key_fields, numeric_fi
 from nvtui.render import hexdump
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen
-from nvtui.watching import DEFAULT_INTERVAL_S, WatchSeries, resendable, step_interval, unwatchable
+from nvtui.watching import (
+    DEFAULT_FIELDS,
+    DEFAULT_INTERVAL_S,
+    WatchSeries,
+    resendable,
+    step_interval,
+    unwatchable,
+)
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.health_card import HealthCardView
 from nvtui.widgets.watch_chart import WatchChart
@@ -307,11 +314,13 @@ class ResultScreen(SectionScreen):
         if result is None or result.decoded is None:
             self.notify("Nothing decoded to watch: send a command that returns data.", severity="warning")
             return
+        tabs = self.query_one(TabbedContent)
         cursor = self.query_one(DecodedTree).cursor_node
-        row = cursor.data if cursor is not None else None
-        if row is None or row.number is None or not row.path:
+        row = cursor.data if cursor is not None and tabs.active == "decoded" else None
+        if row is None or row.number is None or not row.path:  # the structure's usual one, else the first
             candidates = numeric_fields(decoded_tree(result.decoded))
-            row = candidates[0] if candidates else None
+            usual = DEFAULT_FIELDS.get(result.decoded.name)
+            row = next((r for r in candidates if r.path == usual), candidates[0] if candidates else None)
         if row is None:
             self.notify("No numeric field to watch in this result.", severity="warning")
             return
@@ -324,7 +333,6 @@ class ResultScreen(SectionScreen):
         self._watch_session = Session(catalogue, self.nvapp.backend_kind)
         self._watch_started = time.monotonic()
         self._restart_timer()
-        tabs = self.query_one(TabbedContent)
         tabs.show_tab("watch")
         tabs.active = "watch"
         self._watch_tick()
