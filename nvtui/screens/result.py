@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -37,14 +39,24 @@ if TYPE_CHECKING:
     from nvtui.session import Prepared, SendResult, Session
 
 
-def status_text(result: SendResult) -> Text:
-    """The status by name, green for success and red otherwise, then its codes."""
+Styles = Mapping[str, Style]
+"""The theme's colours by role (`ok`, `error`, `warning`, `ok-badge`, `error-badge`): the screen's component
+classes, so the functions below draw in the theme's colours; without them, text styles only."""
+
+
+def _style(styles: Styles | None, role: str) -> Style:
+    return styles.get(role, Style()) if styles is not None else Style()
+
+
+def status_text(result: SendResult, styles: Styles | None = None) -> Text:
+    """The status by name, on the theme's success colour or its error colour, then its codes."""
     status = result.completion.status
     out = Text()
-    out.append(f" {status.name} ", style="bold black on green" if status.ok else "bold white on red")
+    badge = _style(styles, "ok-badge" if status.ok else "error-badge")
+    out.append(f" {status.name} ", style=Style(bold=True) + badge)
     out.append(f"  SCT {status.sct:#x} SC {status.sc:#04x}", style="dim")
     if status.dnr:
-        out.append("  DNR (do not retry)", style="bold red")
+        out.append("  DNR (do not retry)", style=Style(bold=True) + _style(styles, "error"))
     if status.more:
         out.append("  MORE", style="bold")
     if status.crd:
@@ -52,7 +64,7 @@ def status_text(result: SendResult) -> Text:
     return out
 
 
-def summary_text(result: SendResult) -> Text:
+def summary_text(result: SendResult, styles: Styles | None = None) -> Text:
     p, c = result.prepared, result.completion
     out = Text()
     out.append(f"{p.defn.id}", style="bold")
@@ -66,16 +78,16 @@ def summary_text(result: SendResult) -> Text:
     out.append(f"{c.latency_ns / 1000:.1f} µs", style="bold")
     out.append(f" · {p.command.data_len} B data", style="dim")
     for notice in result.notices:
-        out.append(f"\n! {notice}", style="yellow")
+        out.append(f"\n! {notice}", style=_style(styles, "warning"))
     return out
 
 
-def history_label(index: int, result: SendResult, width: int = 32) -> Text:
+def history_label(index: int, result: SendResult, width: int = 32, styles: Styles | None = None) -> Text:
     """`  1 ✓ get-features fid=temperature-threshold`: the fields that tell it from its neighbours follow
     the command, on lines of their own (indented) when they do not fit `width`."""
     ok = result.completion.status.ok
     label = Text(f"{index + 1:>3} ", style="dim")
-    label.append("✓ " if ok else "✗ ", style="green" if ok else "red")
+    label.append("✓ " if ok else "✗ ", style=_style(styles, "ok" if ok else "error"))
     label.append(result.prepared.defn.id)
     line = len(label)
     for key in key_fields(result.prepared.defn, result.prepared.values):
@@ -107,7 +119,19 @@ def field_detail(row: Row) -> Text:
 
 class ResultScreen(SectionScreen):
     SECTION = "result"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "result--ok",
+        "result--error",
+        "result--warning",
+        "result--ok-badge",
+        "result--error-badge",
+    }
     DEFAULT_CSS = """
+    ResultScreen > .result--ok { color: $success; }
+    ResultScreen > .result--error { color: $error; }
+    ResultScreen > .result--warning { color: $warning; }
+    ResultScreen > .result--ok-badge { color: $text; background: $success; }
+    ResultScreen > .result--error-badge { color: $text; background: $error; }
     ResultScreen #history {
         width: 34;
         height: 1fr;
@@ -203,6 +227,10 @@ class ResultScreen(SectionScreen):
             self.set_class(narrow, "-narrow")
             self._fill_history(force=True)
 
+    def _styles(self) -> Styles:
+        roles = ("ok", "error", "warning", "ok-badge", "error-badge")
+        return {role: self.get_component_rich_style(f"result--{role}", partial=True) for role in roles}
+
     def _history_width(self) -> int:
         return 27 if self.has_class("-narrow") else 32
 
@@ -224,8 +252,10 @@ class ResultScreen(SectionScreen):
         if options.option_count == len(history) and not force:
             return
         options.clear_options()
-        width = self._history_width()
-        options.add_options([Option(history_label(i, r, width), id=str(i)) for i, r in enumerate(history)])
+        width, styles = self._history_width(), self._styles()
+        options.add_options(
+            [Option(history_label(i, r, width, styles), id=str(i)) for i, r in enumerate(history)]
+        )
         if self.result is not None and self.result in history:
             options.highlighted = history.index(self.result)
 
@@ -233,8 +263,9 @@ class ResultScreen(SectionScreen):
         """Show one result: status, DW0, latency, the decoded fields (and zones or health when the data is
         a zone report or a SMART log) and the data."""
         self.result = result
-        self.query_one("#status", Static).update(status_text(result))
-        self.query_one("#summary", Static).update(summary_text(result))
+        styles = self._styles()
+        self.query_one("#status", Static).update(status_text(result, styles))
+        self.query_one("#summary", Static).update(summary_text(result, styles))
         tabs = self.query_one(TabbedContent)
         data = result.completion.data
         zones = zone_rows(result.decoded) if result.decoded is not None else None
@@ -264,6 +295,7 @@ class ResultScreen(SectionScreen):
         for tab, shown in wanted.items():
             if not shown:
                 tabs.hide_tab(tab)
+        self._focus_tab(active)
         per_line = 16 if self.app.size.width >= 100 else 8  # 16 bytes a line needs ~78 columns
         self.query_one("#hex-dump", Static).update(hexdump(data, width=per_line) if data else "(no data)")
         history = self._history()
@@ -288,6 +320,13 @@ class ResultScreen(SectionScreen):
         pane = tabs.get_pane(tab)
         if pane.display:  # a hidden tab (no zones, no health card) stays hidden
             tabs.active = tab
+            self._focus_tab(tab)
+
+    def _focus_tab(self, tab: str) -> None:
+        """Arrow keys move through what the tab shows: the decoded tree, the zone table."""
+        target = {"decoded": "#decoded-tree", "zones": "#zone-table"}.get(tab)
+        if target is not None:
+            self.query_one(target).focus()
 
     def action_focus_history(self) -> None:
         self.query_one("#history-list", OptionList).focus()

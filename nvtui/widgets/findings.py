@@ -44,24 +44,28 @@ class FindingsView(Widget):
         self.findings = tuple(findings)
 
     def render(self) -> Text:
-        out = Text("Doctor\n", style=self.get_component_rich_style("finding--title"))
+        out = Text("Doctor\n", style=self.get_component_rich_style("finding--title", partial=True))
         if self.failure:
             out.append(
-                f"  could not check: {self.failure}", style=self.get_component_rich_style("finding--warning")
+                f"  could not check: {self.failure}",
+                style=self.get_component_rich_style("finding--warning", partial=True),
             )
             return out
         if self.findings is None:
-            out.append("  checking…", style=self.get_component_rich_style("finding--fix"))
+            out.append("  checking…", style=self.get_component_rich_style("finding--fix", partial=True))
             return out
         for finding in self.findings:
             level = finding.level if finding.level in MARKS else "warning"
-            style = self.get_component_rich_style(f"finding--{level}")
+            style = self.get_component_rich_style(f"finding--{level}", partial=True)
             out.append(f"  {MARKS[level]} {finding.level:<7} ", style=style)
-            out.append(f"{finding.check}: ", style=self.get_component_rich_style("finding--title"))
+            out.append(
+                f"{finding.check}: ", style=self.get_component_rich_style("finding--title", partial=True)
+            )
             out.append(f"{finding.message}\n")
             if finding.fix:
                 out.append(
-                    f"            fix: {finding.fix}\n", style=self.get_component_rich_style("finding--fix")
+                    f"            fix: {finding.fix}\n",
+                    style=self.get_component_rich_style("finding--fix", partial=True),
                 )
         out.rstrip()
         return out

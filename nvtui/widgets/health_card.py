@@ -35,15 +35,17 @@ class HealthCardView(Widget):
 
     def _bar(self, percent: int, level: str) -> Text:
         filled = max(0, min(BAR_WIDTH, round(percent * BAR_WIDTH / 100)))
-        bar = Text("█" * filled, style=self.get_component_rich_style(f"health--{level}"))
-        bar.append("░" * (BAR_WIDTH - filled), style=self.get_component_rich_style("health--label"))
+        bar = Text("█" * filled, style=self.get_component_rich_style(f"health--{level}", partial=True))
+        bar.append(
+            "░" * (BAR_WIDTH - filled), style=self.get_component_rich_style("health--label", partial=True)
+        )
         return bar
 
     def render(self) -> Text:
         card = self.card
         if card is None:
             return Text("")
-        label = self.get_component_rich_style("health--label")
+        label = self.get_component_rich_style("health--label", partial=True)
         out = Text()
 
         def line(name: str, value: str | Text, level: str | None = None) -> None:
@@ -51,7 +53,10 @@ class HealthCardView(Widget):
             if isinstance(value, Text):
                 out.append_text(value)
             else:
-                out.append(value, style=self.get_component_rich_style(f"health--{level}") if level else "")
+                out.append(
+                    value,
+                    style=self.get_component_rich_style(f"health--{level}", partial=True) if level else "",
+                )
             out.append("\n")
 
         hot = card.temperature_c >= 70
@@ -73,8 +78,10 @@ class HealthCardView(Widget):
         line("media errors", f"{card.media_errors:,}", "bad" if card.media_errors else None)
         warnings = Text()
         if card.warnings:
-            warnings.append(", ".join(card.warnings), style=self.get_component_rich_style("health--bad"))
+            warnings.append(
+                ", ".join(card.warnings), style=self.get_component_rich_style("health--bad", partial=True)
+            )
         else:
-            warnings.append("none", style=self.get_component_rich_style("health--good"))
+            warnings.append("none", style=self.get_component_rich_style("health--good", partial=True))
         line("critical warnings", warnings)
         return out

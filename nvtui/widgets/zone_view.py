@@ -54,13 +54,16 @@ class ZoneMap(Widget):
         for i, zone in enumerate(self.zones):
             if i and i % width == 0:
                 out.append("\n")
-            out.append(fill_glyph(zone.fill), style=self.get_component_rich_style(f"zone--{zone.state_key}"))
+            out.append(
+                fill_glyph(zone.fill),
+                style=self.get_component_rich_style(f"zone--{zone.state_key}", partial=True),
+            )
         out.append("\n")
         for n, (name, count) in enumerate(zone_state_counts(list(self.zones))):
             key = next(z.state_key for z in self.zones if z.state_name == name)
             if n:
                 out.append("  ")
-            out.append("█ ", style=self.get_component_rich_style(f"zone--{key}"))
+            out.append("█ ", style=self.get_component_rich_style(f"zone--{key}", partial=True))
             out.append(f"{name} {count}")
         return out
 
