@@ -4,9 +4,11 @@ namespace's own I/O command set), a zoned namespace's zone geometry, and `nvtui 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -55,7 +57,16 @@ def uring_text(c: ControllerInfo) -> str:
     return "yes" if c.uring_cmd else "no: the ioctl backend is used"
 
 
-def controller_text(c: ControllerInfo) -> Text:
+Styles = Mapping[str, Style]
+"""The theme's colours by role (`error`, `warning`, `success`, `accent`): the screen's component classes;
+without them, text styles only."""
+
+
+def _style(styles: Styles | None, role: str) -> Style:
+    return styles.get(role, Style()) if styles is not None else Style()
+
+
+def controller_text(c: ControllerInfo, styles: Styles | None = None) -> Text:
     t = Text()
     t.append(f"{c.name}", style="bold")
     t.append(f"  {c.model}\n")
@@ -74,11 +85,11 @@ def controller_text(c: ControllerInfo) -> Text:
         if value:
             t.append(f"{key:>12} ", style="dim")
             red = (key == "access" and not c.accessible) or (key == "state" and value == GONE)
-            t.append(f"{value}\n", style="red" if red else "")
+            t.append(f"{value}\n", style=_style(styles, "error") if red else "")
     return t
 
 
-def namespace_text(c: ControllerInfo, ns: NamespaceInfo) -> Text:
+def namespace_text(c: ControllerInfo, ns: NamespaceInfo, styles: Styles | None = None) -> Text:
     t = Text()
     t.append(f"{ns.name}", style="bold")
     t.append(f"  namespace {ns.nsid} of {c.name} ({c.model})\n")
@@ -94,13 +105,23 @@ def namespace_text(c: ControllerInfo, ns: NamespaceInfo) -> Text:
     ]
     for key, value in rows:
         t.append(f"{key:>12} ", style="dim")
-        t.append(f"{value}\n", style="red" if key == "access" and not ns.accessible else "")
+        t.append(f"{value}\n", style=_style(styles, "error") if key == "access" and not ns.accessible else "")
     return t
 
 
 class DevicesScreen(SectionScreen):
     SECTION = "devices"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "devices--error",
+        "devices--warning",
+        "devices--success",
+        "devices--accent",
+    }
     DEFAULT_CSS = """
+    DevicesScreen > .devices--error { color: $error; }
+    DevicesScreen > .devices--warning { color: $warning; }
+    DevicesScreen > .devices--success { color: $success; }
+    DevicesScreen > .devices--accent { color: $accent; }
     DevicesScreen #device-tree {
         width: 30;
         height: 1fr;
@@ -144,22 +165,23 @@ class DevicesScreen(SectionScreen):
         if not controllers:
             return
         current = self.nvapp.device
+        styles = self._styles()
         for c in controllers:
             gone = c.state == GONE
             label = Text(c.name, style="bold strike" if gone else "bold")
             label.append(f"  {'sim' if c.simulated else c.transport}", style="dim")
             if gone:
-                label.append(" gone", style="bold red")
+                label.append(" gone", style=Style(bold=True) + styles["error"])
             cnode = tree.root.add(label, DeviceNode(c), expand=True)
             for ns in c.namespaces:
                 nlabel = Text(ns.name, style="strike" if gone else "")
                 nlabel.append(f"  {human_bytes(ns.size_bytes)}", style="dim")
                 if ns.zoned:
-                    nlabel.append(" zoned", style="cyan")
+                    nlabel.append(" zoned", style=styles["accent"])
                 if gone:
-                    nlabel.append(" gone", style="bold red")
+                    nlabel.append(" gone", style=Style(bold=True) + styles["error"])
                 elif not ns.accessible:
-                    nlabel.append(" !", style="bold red")
+                    nlabel.append(" !", style=Style(bold=True) + styles["error"])
                 nnode = cnode.add(nlabel, DeviceNode(c, ns), expand=False)
                 for kind, path in (("char", ns.char_dev), ("block", ns.block_dev)):
                     if path:
@@ -196,14 +218,19 @@ class DevicesScreen(SectionScreen):
         if event.node.data is not None:
             self.post_message(messages.DeviceChosen(event.node.data.device))
 
+    def _styles(self) -> Styles:
+        roles = ("error", "warning", "success", "accent")
+        return {role: self.get_component_rich_style(f"devices--{role}", partial=True) for role in roles}
+
     def _show(self, node: DeviceNode) -> None:
+        styles = self._styles()
         info = (
-            namespace_text(node.controller, node.namespace)
+            namespace_text(node.controller, node.namespace, styles)
             if node.namespace is not None
-            else controller_text(node.controller)
+            else controller_text(node.controller, styles)
         )
         if node.device == self.nvapp.device:
-            info.append("\ncommands go to this device", style="bold green")
+            info.append("\ncommands go to this device", style=Style(bold=True) + styles["success"])
         else:
             info.append(f"\nEnter: send commands to {node.device}", style="dim")
         self.query_one("#details-info", Static).update(info)
@@ -248,6 +275,7 @@ class DevicesScreen(SectionScreen):
         from nvtui.session import probe_device
 
         out = Text()
+        warning = self._styles()["warning"]
         try:
             profile = await probe_device(catalogue, node.device, self.nvapp.backend_kind)
             if node.namespace is not None:
@@ -259,11 +287,11 @@ class DevicesScreen(SectionScreen):
                 out.append_text(zone_geometry_text(geometry, why))
             out.append_text(supported_text(profile))
             for problem in profile.problems:
-                out.append(f"{problem}\n", style="yellow")
+                out.append(f"{problem}\n", style=warning)
         except NvtuiError as exc:
-            out.append(f"could not ask the device: {exc}\n", style="yellow")
+            out.append(f"could not ask the device: {exc}\n", style=warning)
         except Exception as exc:
-            out.append(f"could not ask the device: {internal_error(exc)}\n", style="yellow")
+            out.append(f"could not ask the device: {internal_error(exc)}\n", style=warning)
         target.update(out)
 
     def action_use(self) -> None:
