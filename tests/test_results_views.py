@@ -320,3 +320,17 @@ async def test_watch_from_the_health_card_follows_the_temperature() -> None:
         await until(pilot, lambda: screen.series is not None and screen.series.samples, "a sample")
         assert screen.series is not None and screen.series.path == "temperature"
         await pilot.press("w")
+
+
+async def test_quitting_while_watching_closes_the_watch_and_exits_cleanly() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await send(pilot, "get-log-page", "lid=smart", "numd=128")
+        await pilot.press("w")
+        await until(pilot, lambda: screen.series is not None and screen.series.samples, "a sample")
+        session = screen._watch_session
+        assert session is not None
+        await pilot.press("ctrl+q")
+    assert app.return_code in (None, 0)
+    assert screen._watch_session is None

@@ -426,17 +426,28 @@ class ResultScreen(SectionScreen):
         self.query_one(WatchChart).show_series(series.chart_data())
 
     def stop_watch(self) -> None:
+        series = self.series
+        self._end_watch()
+        if series is not None:
+            self.query_one("#watch-label", Static).update(
+                Text(f"stopped watching {series.path}: {series.summary()} · w watches again")
+            )
+
+    def _end_watch(self) -> None:
+        """Stop the timer and forget the watch; a worker closes the watch's session."""
         if self._watch_timer is not None:
             self._watch_timer.stop()
             self._watch_timer = None
         session, self._watch_session = self._watch_session, None
-        if session is not None:
-            self.run_worker(session.close(), group="watch-close")
-        if self.series is not None:
-            self.query_one("#watch-label", Static).update(
-                Text(f"stopped watching {self.series.path}: {self.series.summary()} · w watches again")
-            )
         self.series = None
+        if session is not None and self.is_attached:
+            self.run_worker(session.close(), group="watch-close")
 
-    def on_unmount(self) -> None:
-        self.stop_watch()
+    async def on_unmount(self) -> None:
+        """The app is closing: the watch's session lets go of its device here, not in a worker."""
+        if self._watch_timer is not None:
+            self._watch_timer.stop()
+        session, self._watch_session = self._watch_session, None
+        self.series = None
+        if session is not None:
+            await session.close()
