@@ -91,6 +91,8 @@ def history_label(index: int, result: SendResult, width: int = 32, styles: Style
     label.append(result.prepared.defn.id)
     line = len(label)
     for key in key_fields(result.prepared.defn, result.prepared.values):
+        if len(key) > width - 2:  # too long for a line of its own: cut, not wrapped mid-word
+            key = key[: width - 3] + "…"
         if line + 1 + len(key) > width:
             label.append("\n  ")
             line = 2
