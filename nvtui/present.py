@@ -58,6 +58,7 @@ class Row:
     section: bool = False  # a heading: a part of the structure the spec names
     path: str = ""  # the field's path in the record (`psd[0].mp`), for numeric fields a watch can chart
     number: int | None = None  # the field's integer value, when it has one
+    offset: int = 0  # the byte offset in the decoded buffer (what `where` shows first)
 
 
 def is_opaque(f: Field) -> bool:
@@ -87,7 +88,7 @@ def field_row(f: Field, offset: int, path: str) -> Row:
         lines = hexdump(f.raw, limit=None, base=offset).splitlines()
         hex_rows = tuple(Row(text, line=True) for text in lines)
         meaning = f.meaning or "opaque: expand for the hex"
-        return Row(f.name, where, collapsed_value(f.raw), meaning, hex_rows, path=path)
+        return Row(f.name, where, collapsed_value(f.raw), meaning, hex_rows, path=path, offset=offset)
     number = f.raw if isinstance(f.raw, int) else None
     bit_rows: tuple[Row, ...] = ()
     if f.flags and isinstance(f.raw, int):
@@ -97,7 +98,7 @@ def field_row(f: Field, offset: int, path: str) -> Row:
             for bit, name in f.flags
         )
     meaning = f.meaning or ("no flag set" if bit_rows else "")
-    return Row(f.name, where, field_value_text(f), meaning, bit_rows, path=path, number=number)
+    return Row(f.name, where, field_value_text(f), meaning, bit_rows, path=path, number=number, offset=offset)
 
 
 def record_rows(record: Record, prefix: str = "") -> tuple[Row, ...]:
@@ -111,6 +112,7 @@ def record_rows(record: Record, prefix: str = "") -> tuple[Row, ...]:
                     str(rec.offset),
                     meaning=element_summary(rec),
                     children=record_rows(rec, f"{prefix}{item.name}[{i}]."),
+                    offset=rec.offset,
                 )
                 for i, rec in enumerate(item.records)
             )
@@ -123,6 +125,7 @@ def record_rows(record: Record, prefix: str = "") -> tuple[Row, ...]:
                     f"{item.width} bytes",
                     elements,
                     expanded=0 < count <= OPEN_ARRAY_LIMIT,
+                    offset=record.offset + item.offset,
                 )
             )
         else:
@@ -146,17 +149,13 @@ def decoded_tree(record: Record) -> tuple[Row, ...]:
     starts = [start for start, _ in sections]
     for n, (start, title) in enumerate(sections):
         end = starts[n + 1] if n + 1 < len(starts) else None
-        inside = tuple(r for r in rows if start <= _start(r) and (end is None or _start(r) < end))
+        inside = tuple(r for r in rows if start <= r.offset and (end is None or r.offset < end))
         if inside:
-            last = _start(inside[-1])
+            last = inside[-1].offset
             span = f"bytes {start}-{last}" if last > start else f"byte {start}"
             out.append(Row(title, str(start), f"{span}, {len(inside)} fields", children=inside,
                            expanded=True, section=True))  # fmt: skip
     return tuple(out)
-
-
-def _start(row: Row) -> int:
-    return int(row.where.split(".")[0]) if row.where else 0
 
 
 def numeric_fields(rows: tuple[Row, ...]) -> list[Row]:
