@@ -110,7 +110,8 @@ async def fill(pilot: Pilot[Any], zslba: int, blocks: int, chunk: int = 128) -> 
 
 
 async def drawn(pilot: Pilot[Any]) -> None:
-    await pilot.app.workers.wait_for_complete()
+    # every worker done (wait_for_complete would raise for an exclusive one cancelled by its successor)
+    await until(pilot, lambda: all(w.is_finished for w in pilot.app.workers), "the workers")
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
 
