@@ -16,6 +16,7 @@ from nvtui.present import ZONE_STATE_KEYS, ZoneRow, zone_state_counts
 
 # A cell's glyph by how full the zone is, in eighths; an empty zone is a dot so it still shows.
 FILL_GLYPHS = "·▁▂▃▄▅▆▇█"
+MAX_CELL = 4
 
 
 def fill_glyph(fill: float) -> str:
@@ -50,14 +51,16 @@ class ZoneMap(Widget):
         if not self.zones:
             return Text("no zones in this report", style="italic")
         width = max(1, self.size.width or 80)
+        # A few zones get wider cells (up to MAX_CELL characters and a gap), many get one character each.
+        cell = max(1, min(MAX_CELL, width // len(self.zones) - 1))
+        step = cell + 1 if cell > 1 else 1
+        per_line = max(1, width // step)
         out = Text()
         for i, zone in enumerate(self.zones):
-            if i and i % width == 0:
+            if i and i % per_line == 0:
                 out.append("\n")
-            out.append(
-                fill_glyph(zone.fill),
-                style=self.get_component_rich_style(f"zone--{zone.state_key}", partial=True),
-            )
+            glyph = fill_glyph(zone.fill) * cell + (" " if cell > 1 else "")
+            out.append(glyph, style=self.get_component_rich_style(f"zone--{zone.state_key}", partial=True))
         out.append("\n")
         for n, (name, count) in enumerate(zone_state_counts(list(self.zones))):
             key = next(z.state_key for z in self.zones if z.state_name == name)
