@@ -163,6 +163,11 @@ class ResultScreen(SectionScreen):
     ResultScreen TabbedContent {
         height: 1fr;
     }
+    ResultScreen #decoded-head {
+        height: 1;
+        color: $text-muted;
+        text-style: bold;
+    }
     ResultScreen #field-detail {
         height: auto;
         max-height: 3;
@@ -204,6 +209,7 @@ class ResultScreen(SectionScreen):
                 yield Static("", id="summary")
                 with TabbedContent(id="result-tabs"):
                     with TabPane("Decoded", id="decoded"):
+                        yield Static("", id="decoded-head")
                         yield DecodedTree(id="decoded-tree")
                         yield Static("", id="field-detail")
                     with TabPane("Zones", id="zones"):
@@ -303,6 +309,10 @@ class ResultScreen(SectionScreen):
         history = self._history()
         if result in history:
             self.query_one("#history-list", OptionList).highlighted = history.index(result)
+
+    @on(DecodedTree.ColumnsChanged)
+    def _columns_changed(self, event: DecodedTree.ColumnsChanged) -> None:
+        self.query_one("#decoded-head", Static).update(event.tree.header())
 
     @on(DecodedTree.NodeHighlighted, "#decoded-tree")
     def _field_highlighted(self, event: DecodedTree.NodeHighlighted[Row]) -> None:

@@ -8,6 +8,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -60,6 +61,13 @@ class DecodedTree(Tree[Row]):
         Binding("o", "toggle_all", "Open/close all"),
     ]
 
+    class ColumnsChanged(Message):
+        """The column widths changed (new rows, a new size): a header above should be redrawn."""
+
+        def __init__(self, tree: DecodedTree) -> None:
+            super().__init__()
+            self.tree = tree
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("decoded", id=id)
         self.show_root = False
@@ -75,6 +83,7 @@ class DecodedTree(Tree[Row]):
         self._add(self.root, rows)
         self.cursor_line = 0
         self.scroll_home(animate=False)
+        self.post_message(self.ColumnsChanged(self))
 
     def all_rows(self) -> list[Row]:
         """Every row in the tree, open or not, in order."""
@@ -108,6 +117,25 @@ class DecodedTree(Tree[Row]):
             else:
                 parent.add_leaf(row.name, row)
 
+    def _columns(self) -> tuple[int, int, int]:
+        """(name column, value width, meaning width) at the current size. Columns: name | where | value |
+        meaning; the value column gives way first, so the meaning stays on screen."""
+        width = max(self.scrollable_content_region.width - 1, 40)
+        name_cap = max(12, width * 28 // 100)
+        name_col = min(self._name_width, name_cap)  # a narrow view takes the excess from every name
+        meaning_room = width - name_col - self._where_width - 2
+        value_w = max(VALUE_MIN, min(self._value_width, VALUE_MAX, meaning_room * 40 // 100))
+        return name_col, value_w, width - name_col - self._where_width - value_w - 3
+
+    def header(self) -> Text:
+        """The column names, aligned with the rows as they are drawn now."""
+        name_col, value_w, _ = self._columns()
+        where = "offset".rjust(self._where_width)
+        return Text(f"{'  field'.ljust(name_col)} {where} {'value'.ljust(value_w)} meaning")
+
+    def on_resize(self) -> None:
+        self.post_message(self.ColumnsChanged(self))
+
     def render_label(self, node: TreeNode[Row], base_style: Style, style: Style) -> Text:
         row = node.data
         if row is None:
@@ -131,15 +159,8 @@ class DecodedTree(Tree[Row]):
             text.append(f"  {row.value}", style=self.get_component_rich_style("decoded--where", partial=True))
             text.stylize(style)
             return text
-        # Columns: name | where | value | meaning. The value column gives way first, so meaning stays.
-        width = max(self.scrollable_content_region.width - 1, 40)
-        name_cap = max(12, width * 28 // 100)
-        shift = max(0, self._name_width - name_cap)  # a narrow view takes the excess from every name
-        name_col = self._name_width - shift
+        name_col, value_w, meaning_w = self._columns()
         name_w = max(1, name_col - indent - len(icon))
-        meaning_room = width - name_col - self._where_width - 2
-        value_w = max(VALUE_MIN, min(self._value_width, VALUE_MAX, meaning_room * 40 // 100))
-        meaning_w = width - name_col - self._where_width - value_w - 3
         group = bool(row.children) and not row.number
         name_style = self.get_component_rich_style("decoded--group", partial=True) if group else Style()
         text.append(truncate(row.name, name_w).ljust(name_w), style=name_style)
