@@ -172,6 +172,8 @@ class DecodedTree(Tree[Row]):
             self.get_component_rich_style("decoded--clear", partial=True) if row.value == "clear" else Style()
         )
         value = row.value
+        if not row.meaning:  # nothing to say about it: the value may take the meaning's room too
+            value_w += 1 + meaning_w
         if len(value) > value_w and value.endswith(")") and " (0x" in value:
             value = value[: value.index(" (0x")]  # the number alone, when its hex does not fit too
         text.append(truncate(value, value_w).ljust(value_w), style=value_style)
