@@ -49,6 +49,8 @@ class ScriptStep(BaseModel):
     note: str | None = None
     metadata: str | None = None  # base64 of the metadata sent with the data
     no_data: bool = False  # a raw command asserted to move no data
+    device: str | None = Field(default=None, min_length=1)  # the device the step went to (version 2)
+    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")  # of the data it read
 
     @field_validator("data", "metadata")
     @classmethod
@@ -63,7 +65,7 @@ class ScriptStep(BaseModel):
 
 class CommandScript(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
-    version: Literal[1] = Field(default=1, alias="nvtui-script")
+    version: Literal[1, 2] = Field(default=2, alias="nvtui-script")  # 2: steps name their device
     device: str | None = None
     created: str | None = None
     steps: list[ScriptStep] = Field(default_factory=list)

@@ -6,6 +6,7 @@ direction/length disagreements, refused commands) and the decoding live in one p
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
-from nvtui.errors import DeviceError, UsageError
+from nvtui.catalogue.model import MAX_TIMEOUT_S, MIN_TIMEOUT_S
+from nvtui.errors import CommandTimeout, DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
 from nvtui.safeio import OutputFile, TooLong, read_input
@@ -37,6 +39,9 @@ GET_LOG_PAGE_OPCODE = 0x02
 # Commands Supported and Effects data structure (NVMe Base 2.0, Fig. 211): the bits that mean a command
 # changes what is stored. LBCC: logical block content; NCC: namespace capabilities; NIC: namespace inventory.
 EFFECTS_CHANGING = {1: "logical block content", 2: "namespace capabilities", 3: "the namespace inventory"}
+# nvtui waits this much longer than the kernel's own timeout, so that the kernel's (or the simulator's) answer
+# to a command that timed out is what the user sees when it comes.
+TIMEOUT_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,12 @@ class Prepared:
     no_data: bool = False
     data_out: Path | None = None
     metadata_out: Path | None = None
+    timeout: int = 0  # seconds a send waits for the completion (also the kernel's timeout_ms); 0: not set
+
+    @property
+    def notice(self) -> str | None:
+        """Said before the command is sent: it waits for an event, and for how long (None for most)."""
+        return self.defn.event_notice(self.timeout)
 
     @property
     def reads_data(self) -> bool:
@@ -212,8 +223,12 @@ class Session:
         zero_metadata: bool = False,
         no_data: bool = False,
         allow_destructive: bool = False,
+        timeout: int | None = None,
     ) -> Prepared:
         """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent.
+
+        `timeout`: seconds to wait for the completion (None: the entry's own, else the default); it also
+        goes to the kernel as the command's timeout_ms.
 
         Data and metadata for the controller come as bytes (`data`, `metadata`) or from files (`data_in`,
         `metadata_in`: read only as far as the command moves, plus one byte to tell a longer file).
@@ -222,6 +237,9 @@ class Session:
         refused). `no_data`: the user asserts that a raw command whose opcode says it moves data moves none.
         """
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
+        if timeout is not None and not MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
+            raise UsageError(f"timeout {timeout} out of range {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} seconds")
+        seconds = defn.timeout_for(timeout)
         given = defn.parse_given(assignments)
         values = defn.complete(given)
         refusal = defn.refusal(values)
@@ -277,8 +295,9 @@ class Session:
         cmd = _with_metadata(defn, device, cmd, fmt, metadata=metadata, metadata_in=metadata_in,
                              zero_metadata=zero_metadata)  # fmt: skip
         problems = [p for p in defn.problems(cmd) if not (no_data and p.endswith("but data_len is 0"))]
+        cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's own timeout for this command
         prepared = Prepared(device, defn, values, cmd, tuple(problems), destructive, no_data, data_out,
-                            metadata_out)  # fmt: skip
+                            metadata_out, seconds)  # fmt: skip
         _check_outputs(prepared)
         return prepared
 
@@ -363,7 +382,7 @@ class Session:
         backend = await self.backend(prepared.device)
         outputs = _reserve_outputs(prepared)  # checked again, and held, before the command goes out
         try:
-            completion = await backend.submit(prepared.command)
+            completion = await submit_within(backend, prepared)
         except BaseException:
             for out in outputs.values():
                 out.discard()
@@ -411,6 +430,26 @@ class Session:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
             return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+async def submit_within(backend: Backend, prepared: Prepared) -> Completion:
+    """`backend.submit`, waited for at most the command's timeout (plus a grace for the kernel's own answer):
+    CommandTimeout then, and the wait is withdrawn (the backend keeps any buffer the kernel may still fill
+    until its completion comes; the simulator withdraws an event request)."""
+    if not prepared.timeout:
+        return await backend.submit(prepared.command)
+    try:
+        return await asyncio.wait_for(backend.submit(prepared.command), prepared.timeout + TIMEOUT_GRACE_S)
+    except (TimeoutError, CommandTimeout):  # nvtui's wait, or the backend's own (the simulator's event wait)
+        raise CommandTimeout(timed_out(prepared)) from None
+
+
+def timed_out(prepared: Prepared) -> str:
+    """The one line that reports a command that timed out."""
+    return (
+        f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: timed out "
+        "(nvtui stopped waiting; --timeout sets how long)"
+    )
 
 
 def device_path_of(backend: Backend, device: str) -> str:
