@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -50,7 +51,14 @@ class ScriptStep(BaseModel):
     metadata: str | None = None  # base64 of the metadata sent with the data
     no_data: bool = False  # a raw command asserted to move no data
     device: str | None = Field(default=None, min_length=1)  # the device the step went to (version 2)
-    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")  # of the data it read
+    digest: str | None = None  # `sha256:<64 hex digits>` of the data it read
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", value, re.ASCII):
+            raise ValueError("expected sha256: and 64 lowercase hex digits (the SHA-256 of the data read)")
+        return value
 
     @field_validator("data", "metadata")
     @classmethod
