@@ -227,8 +227,9 @@ class Session:
     ) -> Prepared:
         """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent.
 
-        `timeout`: seconds to wait for the completion (None: the entry's own, else the default); it also
-        goes to the kernel as the command's timeout_ms.
+        `timeout`: seconds to wait for the completion (None: the entry's own, else the default); a timeout
+        given or the entry's own also goes to the kernel as the command's timeout_ms (without either, the
+        kernel's default applies: nvme_core's admin_timeout, 60 s, as nvtui's default).
 
         Data and metadata for the controller come as bytes (`data`, `metadata`) or from files (`data_in`,
         `metadata_in`: read only as far as the command moves, plus one byte to tell a longer file).
@@ -295,7 +296,8 @@ class Session:
         cmd = _with_metadata(defn, device, cmd, fmt, metadata=metadata, metadata_in=metadata_in,
                              zero_metadata=zero_metadata)  # fmt: skip
         problems = [p for p in defn.problems(cmd) if not (no_data and p.endswith("but data_len is 0"))]
-        cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's own timeout for this command
+        if timeout is not None or defn.timeout is not None:  # else the kernel's default (as nvtui's)
+            cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's own timeout for this command
         prepared = Prepared(device, defn, values, cmd, tuple(problems), destructive, no_data, data_out,
                             metadata_out, seconds)  # fmt: skip
         _check_outputs(prepared)

@@ -218,7 +218,7 @@ async def test_save_the_history_as_a_script_and_replay_it(sim_env: Path) -> None
         prompt_input.value = str(path)
         await pilot.press("enter")
         await until(pilot, lambda: screen.script is not None, "the saved script to open")
-        assert path.read_text().startswith("nvtui-script: 1")
+        assert path.read_text().startswith("nvtui-script: 2")
         assert [s.command for s in screen.script.steps] == ["identify", "identify"]  # type: ignore[union-attr]
 
         before = await sent_count(app)

@@ -76,16 +76,24 @@ def test_the_timeout_is_read_by_the_number_rule(capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize(
-    ("given", "expected_ms"), [(None, DEFAULT_TIMEOUT_S * 1000), (7, 7000), (86400, 86_400_000)]
+    ("command", "given", "expected_ms"),
+    [("identify", 7, 7000), ("identify", 86400, 86_400_000), ("aer", None, 10_000), ("identify", None, 0)],
 )
-def test_the_kernel_gets_the_timeout_in_the_passthrough_struct(given: int | None, expected_ms: int) -> None:
+def test_the_kernel_gets_the_timeout_in_the_passthrough_struct(
+    command: str, given: int | None, expected_ms: int
+) -> None:
+    """A timeout given, or the entry's own, is the kernel's too; without either, the kernel's default applies
+    (timeout_ms 0), which is nvtui's default wait."""
+
     async def go() -> bytes:
         session = Session(load_catalogue())
         try:
-            prepared = await session.prepare("sim0n1", "identify", ["cns=1"], timeout=given)
+            prepared = await session.prepare("sim0n1", command, ["cns=1"] if command == "identify" else [],
+                                             timeout=given)  # fmt: skip
         finally:
             await session.close()
-        assert prepared.timeout * 1000 == expected_ms
+        assert prepared.timeout * 1000 == (expected_ms or DEFAULT_TIMEOUT_S * 1000)
+        assert prepared.command.timeout_ms == expected_ms
         return prepared.command.pack_uring_cmd()
 
     packed = asyncio.run(go())

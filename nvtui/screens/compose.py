@@ -17,6 +17,7 @@ from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
+from nvtui.widgets.pending import send_watched
 from nvtui.widgets.submission_view import SubmissionView
 
 if TYPE_CHECKING:
@@ -314,7 +315,9 @@ class ComposeScreen(SectionScreen):
             )
             if not await may_send(app, prepared, "the command"):
                 return
-            result = await session.send(prepared)
+            result = await send_watched(app, session, prepared)  # elapsed time shown, Esc aborts
+            if result is None:
+                return
         except NvtuiError as exc:
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
             if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so
