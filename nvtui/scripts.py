@@ -47,6 +47,7 @@ from nvtui.yamlio import Lines  # at run time: the disk cache reads a script bac
 
 if TYPE_CHECKING:
     from nvtui import scripts_schema
+    from nvtui.catalogue import Catalogue
     from nvtui.yamlio import StreamedItem
 
 SCRIPT_VERSION: Literal[2] = 2  # 2: each step names its device, and may carry a digest of the data it read
@@ -509,6 +510,7 @@ class DeviceMap:
 
     default: str | None = None
     pairs: Mapping[str, str] = field(default_factory=dict)
+    fallback: str | None = None  # for steps that record no device and are not sent to `default` (the TUI's)
 
     @classmethod
     def parse(cls, specs: str | Sequence[str] | None, option: str = "--device") -> DeviceMap:
@@ -541,7 +543,11 @@ class DeviceMap:
     def target(self, recorded: str | None) -> str | None:
         if recorded is not None and recorded in self.pairs:
             return self.pairs[recorded]
-        return self.default or recorded
+        return self.default or recorded or self.fallback
+
+    def specs(self) -> list[str]:
+        """The map as `--device` values (`NEW`, `OLD=NEW`): what parses back to it."""
+        return [*([self.default] if self.default else []), *(f"{o}={n}" for o, n in self.pairs.items())]
 
     def describe(self) -> str:
         """`sim0n1=sim0n2, all others to sim0n1`: the mapping as said in messages."""
@@ -549,6 +555,28 @@ class DeviceMap:
         if self.default:
             parts.append(f"{'all others' if parts else 'every step'} to {self.default}")
         return ", ".join(parts)
+
+
+def key_fields(step: ScriptStep, catalogue: Catalogue | None) -> dict[str, int | str]:
+    """The fields that tell a step apart: the command's first enum field (its selector: cns, lid, fid, zsa)
+    and those not at their catalogue default, enum values by name (all of them, as recorded, when the
+    catalogue does not know the command)."""
+    try:
+        defn = catalogue.get(step.command) if catalogue is not None else None
+    except UsageError:
+        defn = None
+    if defn is None:
+        return dict(step.fields)
+    by_name = {f.name: f for f in defn.fields}
+    selector = next((f.name for f in defn.fields if f.kind == "enum"), None)  # cns, lid, fid, zsa, ...
+    shown: dict[str, int | str] = {}
+    for name, value in step.fields.items():
+        fdef = by_name.get(name)
+        if fdef is not None and value == fdef.default and name != selector:
+            continue
+        names = {v: k for k, v in fdef.values.items()} if fdef is not None and fdef.kind == "enum" else {}
+        shown[name] = names.get(value, value) if isinstance(value, int) else value
+    return shown
 
 
 def recorded_devices(script: CommandScript) -> list[str]:
