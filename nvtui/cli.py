@@ -142,7 +142,7 @@ def _add_timeout_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _timeout_seconds(text: str) -> int:
-    from nvtui.catalogue.model import MAX_TIMEOUT_S, MIN_TIMEOUT_S
+    from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
     value = _option_number(text, "a number of seconds")
     if not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:

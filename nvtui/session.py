@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
-from nvtui.catalogue.model import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.errors import CommandTimeout, DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
+from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.safeio import OutputFile, TooLong, read_input
 
 if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.decode)
@@ -156,6 +156,7 @@ class Session:
         self._formats: dict[str, LbaFormat] = {}
         self._command_sets: dict[str, str | None] = {}
         self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
+        self.default_timeout: int | None = None  # seconds, for entries without their own (the TUI's setting)
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
@@ -227,9 +228,9 @@ class Session:
     ) -> Prepared:
         """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent.
 
-        `timeout`: seconds to wait for the completion (None: the entry's own, else the default); a timeout
-        given or the entry's own also goes to the kernel as the command's timeout_ms (without either, the
-        kernel's default applies: nvme_core's admin_timeout, 60 s, as nvtui's default).
+        `timeout`: seconds to wait for the completion (None: the entry's own, else `default_timeout`, else
+        60); a timeout given, the entry's own or the setting also goes to the kernel as the command's
+        timeout_ms (without any, the kernel's default applies: nvme_core's admin_timeout, 60 s, as nvtui's).
 
         Data and metadata for the controller come as bytes (`data`, `metadata`) or from files (`data_in`,
         `metadata_in`: read only as far as the command moves, plus one byte to tell a longer file).
@@ -240,7 +241,7 @@ class Session:
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
         if timeout is not None and not MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
             raise UsageError(f"timeout {timeout} out of range {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} seconds")
-        seconds = defn.timeout_for(timeout)
+        seconds = defn.timeout_for(timeout, self.default_timeout)
         given = defn.parse_given(assignments)
         values = defn.complete(given)
         refusal = defn.refusal(values)
@@ -296,8 +297,8 @@ class Session:
         cmd = _with_metadata(defn, device, cmd, fmt, metadata=metadata, metadata_in=metadata_in,
                              zero_metadata=zero_metadata)  # fmt: skip
         problems = [p for p in defn.problems(cmd) if not (no_data and p.endswith("but data_len is 0"))]
-        if timeout is not None or defn.timeout is not None:  # else the kernel's default (as nvtui's)
-            cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's own timeout for this command
+        if any(t is not None for t in (timeout, defn.timeout, self.default_timeout)):
+            cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's too (else its default, as nvtui's)
         prepared = Prepared(device, defn, values, cmd, tuple(problems), destructive, no_data, data_out,
                             metadata_out, seconds)  # fmt: skip
         _check_outputs(prepared)

@@ -49,14 +49,15 @@ async def test_an_event_request_shows_its_elapsed_time_and_esc_stops_waiting() -
         await ready(pilot)
         await compose(pilot, "asynchronous-event-request")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, PendingCommand), "the pending dialog")
+        shown = lambda: isinstance(app.screen, PendingCommand) and bool(app.screen.query("#pending-elapsed"))  # noqa: E731
+        await until(pilot, shown, "the pending dialog")
         assert any("waits for the controller to report an event" in m for m in messages_of(app))
         pending = app.screen
         assert isinstance(pending, PendingCommand)
         elapsed = pending.query_one("#pending-elapsed")
-        shown = lambda: float(str(elapsed.render()).split(" s ")[0])  # noqa: E731
-        first = shown()
-        await until(pilot, lambda: shown() >= first + 0.3, "the elapsed time to count")
+        seconds = lambda: float(str(elapsed.render()).split(" s ")[0])  # noqa: E731
+        first = seconds()
+        await until(pilot, lambda: seconds() >= first + 0.3, "the elapsed time to count")
         assert str(elapsed.render()).endswith("s elapsed (times out after 10 s)")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the dialog to close")

@@ -15,9 +15,9 @@ import pytest
 
 from nvtui.catalogue import load_catalogue
 from nvtui.catalogue.loader import inspect_file
-from nvtui.catalogue.model import DEFAULT_TIMEOUT_S
 from nvtui.cli import main
 from nvtui.errors import CommandTimeout, UsageError
+from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S
 from nvtui.scripts import CommandScript, ScriptStep
 from nvtui.session import Session
 

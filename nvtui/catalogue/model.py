@@ -32,6 +32,7 @@ from pathlib import Path
 from nvtui.errors import UsageError, one_line
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
+from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S
 
 DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened namespace's ID"
 
@@ -41,11 +42,6 @@ WIDTH = {**dict.fromkeys(CDW_NAMES, 32), "opcode": 8}
 SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$", re.ASCII)
 SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$", re.ASCII)
 KEBAB = r"^[a-z0-9][a-z0-9-]*$"
-# How long a send waits for a completion, in seconds (an entry's `timeout`, `--timeout`, the TUI's setting).
-# The default is the Linux driver's own admin timeout (nvme_core.admin_timeout); at most a day, which the
-# kernel's 32-bit timeout_ms also holds.
-DEFAULT_TIMEOUT_S = 60
-MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1, 86400
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
 
 
@@ -306,10 +302,13 @@ class CommandDef:
     timeout: int | None = None  # seconds; None: DEFAULT_TIMEOUT_S
     waits_for_event: bool = False  # the controller completes it only when an event occurs (AER)
 
-    def timeout_for(self, given: int | None = None) -> int:
-        """The seconds a send waits for this command: `given` (an option, a setting), else the entry's
-        own, else `DEFAULT_TIMEOUT_S`."""
-        return given if given is not None else self.timeout if self.timeout is not None else DEFAULT_TIMEOUT_S
+    def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
+        """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
+        `default` (the TUI's setting), else `DEFAULT_TIMEOUT_S`."""
+        for seconds in (given, self.timeout, default):
+            if seconds is not None:
+                return seconds
+        return DEFAULT_TIMEOUT_S
 
     def event_notice(self, timeout: int) -> str | None:
         """The line said before a command that waits for an event is sent (None for any other)."""

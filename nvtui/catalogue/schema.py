@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-from nvtui.catalogue.model import KEBAB, MAX_TIMEOUT_S, MIN_TIMEOUT_S
+from nvtui.catalogue.model import KEBAB
+from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 __all__ = [
     "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",

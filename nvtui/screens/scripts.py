@@ -28,10 +28,20 @@ DEFAULT_SCRIPT = "nvtui-script.yaml"
 SCRIPT_MARK = "nvtui-script:"
 
 
+def scripts_folder() -> Path:
+    """The scripts folder: the settings' `scripts_folder`, else `locations.scripts_dir()`."""
+    from nvtui.settings import load_settings
+
+    try:
+        return load_settings().scripts_path()
+    except NvtuiError:  # a bad settings file is said at start; the default folder meanwhile
+        return scripts_dir()
+
+
 def find_scripts(limit: int = 50) -> list[Path]:
-    """Command scripts in the working directory and the scripts directory (files starting `nvtui-script:`)."""
+    """Command scripts in the working directory and the scripts folder (files starting `nvtui-script:`)."""
     found: list[Path] = []
-    for folder in (Path.cwd(), scripts_dir()):
+    for folder in (Path.cwd(), scripts_folder()):
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
