@@ -177,3 +177,15 @@ def test_a_replay_times_out_a_step_with_one_line(tmp_path: Path, capsys: pytest.
     assert out.splitlines()[0].startswith("[1/2] identify: Successful Completion")
     assert "[2/2] asynchronous-event-request: device error: asynchronous-event-request on sim0: no " in out
     assert len(err.strip().splitlines()) == 1 and "timed out" in err
+
+
+def test_an_nvme_cli_line_s_own_timeout_is_the_one_waited_for(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--timeout=1500` in an nvme-cli line (milliseconds, nvme-cli's unit) ends the wait, not the default."""
+    start = time.monotonic()
+    line = "nvme admin-passthru /dev/nvme0 --opcode=0x0c --timeout=1500"
+    code, _, err = run(capsys, "send", "sim0", "--nvme-cli", line)
+    assert code == 3 and time.monotonic() - start < 5
+    assert err.strip() == (
+        "nvtui: admin-passthru on sim0: no completion within 2 s: timed out (nvtui stopped waiting; "
+        "--timeout sets how long)"
+    )
