@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nvtui import __version__
-from nvtui.errors import DeviceError, NvtuiError, UsageError, one_line
+from nvtui.errors import CommandTimeout, DeviceError, NvtuiError, UsageError, one_line
 from nvtui.locations import ENV_DEBUG
 
 EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
@@ -267,7 +267,10 @@ def cmd_send(args: argparse.Namespace) -> int:
                 print(f"nvtui: warning: {warning}", file=sys.stderr)
             if prepared.notice:
                 print(f"nvtui: notice: {prepared.notice}", file=sys.stderr, flush=True)
-            result = await session.send(prepared)
+            try:
+                result = await session.send(prepared)
+            except CommandTimeout as exc:
+                raise CommandTimeout(f"{exc}; --timeout sets how long") from None
         finally:
             await session.close()
         for notice in result.notices:

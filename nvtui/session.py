@@ -451,7 +451,7 @@ def timed_out(prepared: Prepared) -> str:
     """The one line that reports a command that timed out."""
     return (
         f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: timed out "
-        "(nvtui stopped waiting; --timeout sets how long)"
+        "(nvtui stopped waiting)"
     )
 
 

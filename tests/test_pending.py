@@ -76,7 +76,11 @@ async def test_a_command_that_times_out_is_one_notification(tmp_path: Path) -> N
         await compose(pilot, "asynchronous-event-request")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any("timed out" in m for m in messages_of(app)), "the timeout", timeout=5)
-        (line,) = [m for m in messages_of(app) if "timed out" in m]
-        assert line.startswith("asynchronous-event-request on sim0n1: no completion within 1 s: timed out")
+        (line,) = [n for n in app._notifications if "timed out" in n.message]
+        assert line.title == "Timed out"
+        assert line.message == (
+            "asynchronous-event-request on sim0n1: no completion within 1 s: timed out "
+            "(nvtui stopped waiting)"
+        )
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the dialog to close")
         await identify_still_works(pilot, app)

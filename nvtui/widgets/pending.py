@@ -20,6 +20,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from nvtui.errors import CommandTimeout
+
 if TYPE_CHECKING:
     from nvtui.session import Prepared, SendResult, Session
 
@@ -93,8 +95,8 @@ class PendingCommand(ModalScreen[None]):
 
 
 async def send_watched(app: App[Any], session: Session, prepared: Prepared) -> SendResult | None:
-    """`session.send(prepared)`, with the pending dialog while it runs; None when the user aborted it (said
-    in a notification). Errors are the session's (a timeout is `CommandTimeout`)."""
+    """`session.send(prepared)`, with the pending dialog while it runs; None when the user aborted it or it
+    timed out (each said in a notification). Other errors are the session's."""
     if prepared.notice:
         app.notify(prepared.notice, title="Waits for an event", timeout=8)
     started = time.monotonic()
@@ -111,6 +113,9 @@ async def send_watched(app: App[Any], session: Session, prepared: Prepared) -> S
             task.cancel()
         if pending is not None and app.screen is pending:
             pending.dismiss()
+    if not task.cancelled() and isinstance(task.exception(), CommandTimeout):
+        app.notify(str(task.exception()), title="Timed out", severity="error", timeout=10)
+        return None  # said here: the caller's "not sent" would be wrong, it was sent
     if task.cancelled():
         p, waited = prepared, time.monotonic() - started
         app.notify(
