@@ -47,7 +47,9 @@ async def test_an_event_request_shows_its_elapsed_time_and_esc_stops_waiting() -
     app = NvtuiApp(include_real_devices=False)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await compose(pilot, "asynchronous-event-request")
+        screen = await compose(pilot, "asynchronous-event-request")
+        preview = " ".join(str(screen.query_one("#submission").render()).split())
+        assert "waits for the controller to report an event: it completes when one occurs" in preview
         await pilot.press("ctrl+s")
         shown = lambda: isinstance(app.screen, PendingCommand) and bool(app.screen.query("#pending-elapsed"))  # noqa: E731
         await until(pilot, shown, "the pending dialog")

@@ -267,7 +267,7 @@ class ComposeScreen(SectionScreen):
             f.zero_based_note(prepared.values[f.name])
             for f in prepared.defn.fields
             if f.zero_based and f.name in prepared.values
-        ]
+        ] + ([prepared.notice] if prepared.notice else [])  # an event request says it waits for an event
         view.show_command(prepared.command, cli, list(prepared.warnings), notes, prepared.destructive)
 
     # --- actions ------------------------------------------------------------------------------------
