@@ -545,17 +545,6 @@ class DeviceMap:
             return self.pairs[recorded]
         return self.default or recorded or self.fallback
 
-    def specs(self) -> list[str]:
-        """The map as `--device` values (`NEW`, `OLD=NEW`): what parses back to it."""
-        return [*([self.default] if self.default else []), *(f"{o}={n}" for o, n in self.pairs.items())]
-
-    def describe(self) -> str:
-        """`sim0n1=sim0n2, all others to sim0n1`: the mapping as said in messages."""
-        parts = [f"{old}={new}" for old, new in self.pairs.items()]
-        if self.default:
-            parts.append(f"{'all others' if parts else 'every step'} to {self.default}")
-        return ", ".join(parts)
-
 
 def key_fields(step: ScriptStep, catalogue: Catalogue | None) -> dict[str, int | str]:
     """The fields that tell a step apart: the command's first enum field (its selector: cns, lid, fid, zsa)
