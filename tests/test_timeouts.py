@@ -191,3 +191,14 @@ def test_an_nvme_cli_line_s_own_timeout_is_the_one_waited_for(capsys: pytest.Cap
     assert err.strip() == (
         "nvtui: admin-passthru on sim0: no completion within 2 s: timed out (nvtui stopped waiting)"
     )
+
+
+def test_the_catalogue_list_says_each_command_s_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, _ = run(capsys, "catalogue", "list", "--json")
+    by_id = {e["id"]: e for e in json.loads(out)}
+    assert code == 0
+    assert by_id["asynchronous-event-request"]["timeout"] == 10
+    assert by_id["asynchronous-event-request"]["waits_for_event"] is True
+    assert by_id["identify"]["timeout"] == DEFAULT_TIMEOUT_S and by_id["identify"]["waits_for_event"] is False
