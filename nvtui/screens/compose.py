@@ -17,6 +17,7 @@ from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
+from nvtui.widgets.pending import send_watched
 from nvtui.widgets.submission_view import SubmissionView
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ class ComposeScreen(SectionScreen):
             f.zero_based_note(prepared.values[f.name])
             for f in prepared.defn.fields
             if f.zero_based and f.name in prepared.values
-        ]
+        ] + ([prepared.notice] if prepared.notice else [])  # an event request says it waits for an event
         view.show_command(prepared.command, cli, list(prepared.warnings), notes, prepared.destructive)
 
     # --- actions ------------------------------------------------------------------------------------
@@ -314,7 +315,9 @@ class ComposeScreen(SectionScreen):
             )
             if not await may_send(app, prepared, "the command"):
                 return
-            result = await session.send(prepared)
+            result = await send_watched(app, session, prepared)  # elapsed time shown, Esc aborts
+            if result is None:
+                return
         except NvtuiError as exc:
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
             if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so
