@@ -7,6 +7,7 @@ typed; the owner turns them into a command through the session layer.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -15,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets.select import InvalidSelectValueError
 
 from nvtui.errors import UsageError
 
@@ -164,8 +166,7 @@ class CommandForm(VerticalScroll):
             validators=[FieldValidator(f)],
             id=ident,
             compact=True,
-            select_on_focus=False,
-        )
+        )  # entering a field selects its text: typing 16384 over 0 gives 16384
 
     def _custom_input(self, f: FieldDef) -> Input:
         """Beside an enum's select: any number in range, for values the catalogue does not name."""
@@ -203,7 +204,7 @@ class CommandForm(VerticalScroll):
 
     @property
     def valid(self) -> bool:
-        return all(i.is_valid for i in self.query(Input))
+        return all(i.is_valid for i in self.query(Input) if i.display)  # a hidden number box is not used
 
     def set_value(self, name: str, text: str) -> None:
         """Set one field as if typed (used by tests and by the palette's prefilled commands)."""
@@ -220,6 +221,24 @@ class CommandForm(VerticalScroll):
         elif isinstance(control, Input):
             control.value = text
 
+    def set_values(self, texts: dict[str, str]) -> None:
+        """Every field as `texts` gives it, the others back to their initial text (the command line's
+        words: a word taken out of the line puts its field back to the default)."""
+        for f in self.defn.fields:
+            text = texts.get(f.name, self._initial_text(f))
+            if self.values.get(f.name, "") == text.strip():
+                continue
+            control = self.query_one(f"#field-{f.name}")
+            if isinstance(control, Select) and not text.strip():
+                with suppress(InvalidSelectValueError):  # a select without a blank keeps its value
+                    control.clear()
+                continue
+            self.set_value(f.name, text)
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(field name, control id) of each field, in order: where jump mode may go."""
+        return [(f.name, f"field-{f.name}") for f in self.defn.fields]
+
     def _post_changed(self) -> None:
         self.post_message(self.Changed(self, self.values, self.valid))
 
@@ -228,7 +247,7 @@ class CommandForm(VerticalScroll):
         name = (event.select.id or "").removeprefix("field-")
         custom = self.query_one(f"#custom-{name}", Input)
         custom.display = event.value == CUSTOM
-        if custom.display:
+        if custom.display and self.has_focus_within:  # chosen here ("other value…"), not set from the line
             custom.focus()
 
     @on(Input.Changed)
