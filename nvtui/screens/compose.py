@@ -102,6 +102,7 @@ class ComposeScreen(SectionScreen):
         self._files: dict[str, dict[str, str | bool]] = {}  # by command id: its data and metadata files
         self._line_written = ""  # the text the form last wrote into the command line
         self._line_follows_form = False  # after an nvme-cli import: the form's next change rewrites the line
+        self._focus_after_mount = False
         self.form_values: dict[str, str] = {}
         self.form_valid = True
         self.prepared: Prepared | None = None
@@ -112,7 +113,9 @@ class ComposeScreen(SectionScreen):
             yield CatalogueList(id="catalogue")
             with Vertical(id="compose-main"):
                 yield CommandLine(lambda: self.nvapp.catalogue, id="command-line")
-                yield Static("", id="line-error")
+                line_error = Static("", id="line-error")
+                line_error.display = False  # shown while the line says something nvtui cannot read
+                yield line_error
                 with Vertical(id="form-holder"):
                     yield Static("Pick a command on the left (type to filter, Enter to pick).", id="no-form")
                 with Horizontal(id="data-row"):
@@ -199,13 +202,16 @@ class ComposeScreen(SectionScreen):
         holder = self.query_one("#form-holder")
         await holder.remove_children()
         await holder.mount(CommandForm(defn, assignments, id="form"))
+        if self._focus_after_mount:
+            self._focus_after_mount = False
+            self._focus_form()
 
     # --- events up ----------------------------------------------------------------------------------
 
     @on(CatalogueList.Picked)
     def _picked(self, event: CatalogueList.Picked) -> None:
+        self._focus_after_mount = True  # on to the new form's first field, once it is there
         self.open_command(event.command_id, event.assignments)
-        self.call_after_refresh(self._focus_form)
 
     def _focus_form(self) -> None:
         controls = self.query("#form Input, #form Select, #form Checkbox")
@@ -300,7 +306,9 @@ class ComposeScreen(SectionScreen):
             self.query_one(f"#{ident}", Input).value = text
 
     def watch_line_error(self, error: str) -> None:
-        self.query_one("#line-error", Static).update(error)
+        shown = self.query_one("#line-error", Static)
+        shown.update(error)
+        shown.display = bool(error)
 
     @on(Input.Changed, "#data-row Input, #meta-row Input")
     @on(Checkbox.Changed, "#data-row Checkbox, #meta-row Checkbox")

@@ -122,18 +122,20 @@ class CatalogueList(Vertical):
             self.post_message(self.Picked(match.defn.id, dict(match.assignments)))
 
     def select(self, command_id: str) -> None:
-        """Highlight `command_id` (clearing the filter if it hides it)."""
+        """Highlight `command_id` (a row the search found it by, if the filter shows one; otherwise the
+        filter is cleared to show it)."""
         options = self.query_one("#catalogue-options", OptionList)
-        try:
-            index = options.get_option_index(command_id)
-        except Exception:
+        current = options.highlighted_option
+        found = self._found.get(current.id or "") if current is not None else None
+        if found is not None and found.defn.id == command_id:
+            return  # already on a row of that command (`get-features fid=temperature-threshold`)
+        for _attempt in range(2):
+            for match in self._found.values():
+                if match.defn.id == command_id:
+                    options.highlighted = options.get_option_index(match.key)
+                    return
             self.query_one("#catalogue-filter", Input).value = ""
             self._fill()
-            try:
-                index = options.get_option_index(command_id)
-            except Exception:
-                return
-        options.highlighted = index
 
     def action_move(self, step: int) -> None:
         """Up/down in the filter box move through the list, so typing and picking need no Tab."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static
@@ -52,9 +52,14 @@ class CommandForm(VerticalScroll):
         height: 1fr;
         padding: 0 1 0 0;
     }
+    CommandForm .field {
+        height: auto;
+    }
+    CommandForm .field:focus-within {
+        height: auto;  /* a rule on .field itself, so Textual restyles its help when focus comes and goes */
+    }
     CommandForm .field-row {
         height: 1;
-        margin: 0 0 1 0;
     }
     CommandForm .field-name {
         width: 10;
@@ -76,7 +81,11 @@ class CommandForm(VerticalScroll):
     CommandForm .field-help {
         color: $text-muted;
         height: auto;
-        margin: -1 0 1 10;
+        margin: 0 0 0 10;
+        display: none;
+    }
+    CommandForm .field:focus-within .field-help {
+        display: block;  /* one line per field; the focused one says what it is */
     }
     CommandForm .command-help {
         color: $text-muted;
@@ -109,12 +118,13 @@ class CommandForm(VerticalScroll):
         opcode = "any opcode" if d.raw else f"opcode {d.opcode:#04x}"
         yield Static(f"[b]{d.name}[/b]: {opcode}, {d.queue} queue{where}\n{d.help}", classes="command-help")
         for f in d.fields:
-            with Horizontal(classes="field-row"):
-                yield Label(f.name, classes="field-name")
-                yield self._control(f)
-                if f.kind == "enum" and f.values:
-                    yield self._custom_input(f)
-            yield Static(self._help_text(f), classes="field-help")
+            with Vertical(classes="field"):
+                with Horizontal(classes="field-row"):
+                    yield Label(f.name, classes="field-name")
+                    yield self._control(f)
+                    if f.kind == "enum" and f.values:
+                        yield self._custom_input(f)
+                yield Static(self._help_text(f), classes="field-help")
         if not d.fields:
             yield Static("This command has no fields.", classes="command-help")
 
@@ -185,6 +195,13 @@ class CommandForm(VerticalScroll):
 
     def on_mount(self) -> None:
         self._post_changed()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused field's help is shown under it: scroll so that it is seen too."""
+        for node in event.widget.ancestors:
+            if isinstance(node, Vertical) and node.has_class("field"):
+                self.call_after_refresh(self.scroll_to_widget, node, animate=False)
+                return
 
     @property
     def values(self) -> dict[str, str]:

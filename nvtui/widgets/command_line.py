@@ -42,8 +42,7 @@ class CommandLine(Input):
             suggester=LineSuggester(catalogue),
             id=id,
             compact=True,
-            select_on_focus=False,
-        )
+        )  # entering it selects the line: type a new one over it, or End to edit
 
     def action_complete(self) -> None:
         """Tab: take the suggestion when there is one; otherwise on to the next control, as Tab does."""
