@@ -58,10 +58,10 @@ class JumpScreen(ModalScreen[str | None]):
         return [t for t in self.targets if t[0].startswith(self.typed)]
 
     def _show(self) -> None:
-        lines = []
-        for i, (name, _ident) in enumerate(self.shown()):
-            hint = HINTS[i] if i < len(HINTS) else " "
-            lines.append(f"[b $accent]{hint}[/] {name}")
+        shown = self.shown()
+        lines = [f"[b $accent]{hint}[/] {name}" for hint, (name, _ident) in zip(HINTS, shown, strict=False)]
+        if len(shown) > len(HINTS):  # the rest by name: the list stays short enough for 80x24
+            lines.append(f"  [$text-muted]and {len(shown) - len(HINTS)} more: type a name[/]")
         self.query_one("#jump-list", Static).update("\n".join(lines) or "nothing by that name")
         typed = f"name: {self.typed}" if self.typed else "a digit, or type a name and Enter"
         self.query_one("#jump-typed", Static).update(typed)
