@@ -161,7 +161,7 @@ async def test_a_pasted_nvme_cli_line_becomes_the_command_it_means() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         screen = await on_compose(pilot)
-        await paste(pilot, screen, "nvme get-log /dev/nvme0 --log-id=2 --log-len=512")
+        await paste(pilot, screen, "sudo nvme get-log /dev/nvme0 --log-id=2 --log-len=512")
         await until(
             pilot, lambda: showing(screen, "get-log-page", lid="smart", numd="128"), "the imported form"
         )
@@ -210,7 +210,10 @@ async def test_enter_moves_to_the_next_field_and_never_sends_and_a_field_selects
         await until(
             pilot, lambda: screen.focused is not None and screen.focused.id == "field-rae", "the next field"
         )
-        await pilot.press("tab", "enter")  # numd, then Enter: on again
+        await pilot.press("enter")  # a flag too: Enter moves on (Space toggles it)
+        await until(pilot, lambda: screen.focused is not None and screen.focused.id == "field-numd", "numd")
+        assert screen.form_values.get("rae") == "0"
+        await pilot.press("enter")
         await until(pilot, lambda: screen.focused is not None and screen.focused.id == "field-lsi", "lsi")
         assert isinstance(app.screen, ComposeScreen) and await sent_count(app) == 0
 

@@ -19,6 +19,7 @@ from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
 from nvtui.widgets.command_line import CommandLine
+from nvtui.widgets.headless import steady_cursors
 from nvtui.widgets.submission_view import SubmissionView
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ class ComposeScreen(SectionScreen):
                 yield SubmissionView(id="submission")
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self.watch(self.app, "catalogue", self._catalogue_changed)
         self.watch(self.app, "device", self._device_changed, init=False)
         self.query_one("#catalogue-filter", Input).focus()
@@ -245,10 +247,12 @@ class ComposeScreen(SectionScreen):
             return  # what the form itself wrote
         self._line_written = ""
         catalogue = self.nvapp.catalogue
-        if catalogue is None:
+        if catalogue is None or not text.strip():
+            self.line_error = ""  # an empty line says nothing: the form stands as it is
             return
-        if text.lstrip().startswith("nvme "):
-            self.import_nvme_cli(text.strip())
+        pasted = text.strip().removeprefix("sudo ").lstrip()  # from a shell's history, as often as not
+        if pasted.startswith("nvme "):
+            self.import_nvme_cli(pasted)
             return
         from nvtui.catalogue.cmdline import parse_line
 

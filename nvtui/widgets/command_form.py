@@ -8,10 +8,11 @@ typed; the owner turns them into a command through the session layer.
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
@@ -19,6 +20,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 
 from nvtui.errors import UsageError
+from nvtui.widgets.headless import steady_cursors
 
 if TYPE_CHECKING:
     from nvtui.catalogue import CommandDef, FieldDef
@@ -42,6 +44,18 @@ class FieldValidator(Validator):
         except UsageError as exc:
             return self.failure(str(exc))
         return self.success()
+
+
+class FlagBox(Checkbox, inherit_bindings=False):
+    """A flag field: Space toggles it; Enter moves on to the next field, as in every other field."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+        Binding("enter", "next", "Next field", show=False),
+    ]
+
+    def action_next(self) -> None:
+        self.screen.focus_next()
 
 
 class CommandForm(VerticalScroll):
@@ -148,12 +162,12 @@ class CommandForm(VerticalScroll):
         except UsageError:
             return None
 
-    def _control(self, f: FieldDef) -> Input | Select[str] | Checkbox:
+    def _control(self, f: FieldDef) -> Input | Select[str] | FlagBox:
         text = self._initial_text(f)
         ident = f"field-{f.name}"
         if f.kind == "flag":
             on_ = text.strip().lower() in {"1", "true", "yes", "on"}
-            return Checkbox(f.help or f.name, on_, id=ident, compact=True)
+            return FlagBox(f.help or f.name, on_, id=ident, compact=True)
         if f.kind == "enum" and f.values:
             options = [(f"{name} ({number:#x})", name) for name, number in f.values.items()]
             options.append(("other value…", CUSTOM))
@@ -194,6 +208,7 @@ class CommandForm(VerticalScroll):
         return field_input
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self._post_changed()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
