@@ -10,6 +10,7 @@ from pathlib import Path
 
 from test_app import compose, make_app, ready, sent_count, sim_env
 from textual import events
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -189,7 +190,7 @@ async def test_an_nvme_cli_option_nvtui_cannot_map_is_named_in_one_line() -> Non
         assert "\n" not in screen.line_error
         assert screen.defn is not None and screen.defn.id == "identify"  # the form did not change
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await app.workers.wait_for_complete()  # a send, had one started, is over
         assert await sent_count(app) == 0
 
 
@@ -297,12 +298,28 @@ async def test_enter_after_the_filter_changes_picks_the_highlighted_row() -> Non
         await until(pilot, lambda: showing(screen, "write"), "the write form (not Write Uncorrectable)")
 
 
+def first_offer(app: NvtuiApp) -> str | None:
+    """The palette's highlighted offer, once it has searched."""
+    lists = app.screen.query(CommandList)
+    option = lists.first().highlighted_option if lists else None
+    return str(option.prompt).split("\n")[0] if option is not None else None
+
+
 async def test_the_palette_finds_commands_the_same_way() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await pilot.press("ctrl+p", *"smart")
+        await until(pilot, lambda: first_offer(app) == "Compose smart-log", "the palette's first offer")
+        await pilot.press("enter")  # the first offer: the SMART log, not firmware-commit
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen), "Compose")
+        compose_screen = app.screen
+        assert isinstance(compose_screen, ComposeScreen)
+        await until(pilot, lambda: showing(compose_screen, "smart-log"), "the SMART log")
+        await pilot.press("f2")
         await pilot.press("ctrl+p", *"temperature")
-        await pilot.pause(0.5)  # the palette's own debounce before it searches
+        wanted = "Compose get-features fid=temperature-threshold"
+        await until(pilot, lambda: first_offer(app) == wanted, "the palette's first offer")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen), "Compose")
         screen = app.screen
