@@ -134,6 +134,19 @@ async def test_a_wrong_value_in_the_line_shows_the_cli_error_and_is_never_sent()
         assert app.session is not None and app.session.history[-1].prepared.values["numd"] == 8
 
 
+async def test_ctrl_e_selects_the_line_so_a_new_one_is_typed_over_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await on_compose(pilot)
+        line = line_of(screen)
+        await until(pilot, lambda: line.value == "identify cns=controller", "the line of the first form")
+        await pilot.press("ctrl+e", *"smart-log")  # the line focused
+        await until(pilot, lambda: line.value == "smart-log", "the line replaced")
+        await pilot.press("ctrl+e", *"fw-log")  # and again, while it has the focus
+        await until(pilot, lambda: showing(screen, "fw-log") and line.value == "fw-log", "replaced again")
+
+
 async def test_an_unknown_command_or_field_in_the_line_is_named() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

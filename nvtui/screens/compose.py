@@ -421,7 +421,10 @@ class ComposeScreen(SectionScreen):
         self.query_one("#catalogue-filter", Input).focus()
 
     def action_edit_line(self) -> None:
-        self.query_one(CommandLine).focus()
+        """Ctrl+E: to the command line, its text selected (type a new line over it, or End to edit it)."""
+        line = self.query_one(CommandLine)
+        line.focus()
+        line.select_all()
 
     def action_jump(self) -> None:
         """Jump mode: each field (then the line, the filter and the data files) with a hint key."""
