@@ -337,11 +337,15 @@ class ComposeScreen(SectionScreen):
         """What the user composed, or None; raises UsageError for an unreadable data length."""
         if self.defn is None:
             return None
+        from nvtui.numbers import NumberTooLong, parse_number  # the CLI's --data-len rule, to the letter
+
         text = self.query_one("#data-len", Input).value.strip()
         try:
-            data_len = int(text, 0) if text else None
-        except ValueError:
-            raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)") from None
+            data_len = parse_number(text) if text else None
+        except NumberTooLong as exc:
+            raise UsageError(f"data length: {exc}") from None
+        if text and data_len is None:
+            raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)")
         if data_len is not None and not 0 <= data_len <= 0xFFFFFFFF:
             raise UsageError(f"data length {data_len} out of range 0-4294967295")
         def path(field: str) -> Path | None:
