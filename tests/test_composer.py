@@ -232,6 +232,22 @@ async def test_enter_moves_to_the_next_field_and_never_sends_and_a_field_selects
         assert isinstance(app.screen, ComposeScreen) and await sent_count(app) == 0
 
 
+async def test_the_first_field_is_a_few_keys_from_the_filter() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await on_compose(pilot)
+        await until(
+            pilot, lambda: screen.focused is not None and screen.focused.id == "catalogue-filter", "filter"
+        )
+        await pilot.press("tab", "tab", "tab")  # the list, the command line, the first field (was 15-24)
+        await until(pilot, lambda: screen.focused is not None and screen.focused.id == "field-nsid", "by Tab")
+        await pilot.press("ctrl+f", "ctrl+o", "1")  # or from anywhere: jump mode, the first hint
+        await until(
+            pilot, lambda: screen.focused is not None and screen.focused.id == "field-nsid", "by jump"
+        )
+
+
 async def test_jump_mode_reaches_a_field_by_hint_key_or_by_name() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

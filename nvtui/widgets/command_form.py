@@ -58,7 +58,7 @@ class FlagBox(Checkbox, inherit_bindings=False):
         self.screen.focus_next()
 
 
-class CommandForm(VerticalScroll):
+class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, not to the scroller
     """The fields of one command. `values` maps each field name to its text ("" = default)."""
 
     DEFAULT_CSS = """
