@@ -398,3 +398,27 @@ async def test_change_nlb_of_the_last_read_and_send_it_again_in_at_most_5_keys(s
         again = app.session.history[-1]
         assert again.ok and again.prepared.defn.id == "read" and again.prepared.values["nlb"] == 8
         assert len(again.completion.data) == 8 * 512
+
+
+async def test_the_preview_shows_nvme_clis_own_verb_and_the_passthru_form() -> None:
+    """Issue 14's export in the composer: the line an nvme-cli user would type, and the passthru line."""
+    from nvtui.widgets.submission_view import SubmissionView
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await on_compose(pilot)
+        await type_line(pilot, screen, "get-log-page lid=smart numd=128")
+        view = screen.query_one(SubmissionView)
+
+        def shown() -> str:
+            return str(view.render())
+
+        def lines() -> list[str]:
+            return [line for line in shown().splitlines() if line.startswith("$ ")]
+
+        await until(pilot, lambda: len(lines()) == 2, "both nvme-cli lines")
+        assert lines()[0].startswith("$ nvme smart-log ")  # get-log-page lid=smart: nvme-cli's own verb
+        lines_now = lines()
+        assert "admin-passthru" in lines_now[1]
+        assert "/dev/nvmeX" in lines_now[0]  # a simulated device named as a placeholder nvme-cli can take

@@ -401,18 +401,21 @@ class ComposeScreen(SectionScreen):
             self.prepared = None
             view.show_problem(internal_error(exc))
             return
-        from nvtui.catalogue import nvme_cli_line
-
-        self.prepared = prepared
+        from nvtui.nvmecli.export import nvme_cli_lines
         from nvtui.session import device_path_of
 
+        self.prepared = prepared
         path = device_path_of(backend, device)
-        cli = nvme_cli_line(
+        idiomatic, passthru = nvme_cli_lines(  # nvme-cli's own verb where one says it, and the passthru form
+            self.nvapp.catalogue,
             prepared.defn,
+            prepared.values,
             prepared.command,
             path,
             input_file=str(data_in) if (data_in := composition.data_in) else None,
+            output_file=str(data_out) if (data_out := composition.data_out) else None,
         )
+        cli = [idiomatic, passthru] if idiomatic and idiomatic != passthru else [passthru]
         notes = [
             f.zero_based_note(prepared.values[f.name])
             for f in prepared.defn.fields
