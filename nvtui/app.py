@@ -8,6 +8,7 @@ The NVMe work happens in the session layer (`nvtui.session.Session`), which the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,12 +19,18 @@ from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
 
+from nvtui.errors import NvtuiError
+from nvtui.numbers import parse_number
+from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.screens import messages
 from nvtui.screens.base import SECTIONS
 from nvtui.screens.devices import GONE, DevicesScreen
 from nvtui.screens.palette import CatalogueCommands, DeviceCommands, ScriptCommands
+from nvtui.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
+    from textual.theme import Theme
+
     from nvtui.backend.base import ControllerInfo
     from nvtui.catalogue import Catalogue
     from nvtui.session import SendResult, Session
@@ -60,6 +67,7 @@ class NvtuiApp(App[int]):
         Binding("f1", "help", "Help"),
         *(Binding(key, f"switch_mode('{mode}')", title, show=False) for mode, key, title in SECTIONS),
         Binding("ctrl+w", "toggle_writes", "Writes", priority=True),
+        Binding("ctrl+t", "set_timeout", "Timeout", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -87,8 +95,16 @@ class NvtuiApp(App[int]):
         self.backend_kind = backend
         self.include_real_devices = include_real_devices
         self.session: Session | None = None
+        self.settings = Settings()
 
     def on_mount(self) -> None:
+        try:
+            self.settings = load_settings()
+        except NvtuiError as exc:  # a bad settings file: said in one line, the defaults kept (and not saved)
+            self.notify(str(exc), title="settings", severity="warning", timeout=10)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.requested_device:
             self.device = self.requested_device
         self.load_catalogue()
@@ -116,6 +132,7 @@ class NvtuiApp(App[int]):
         self.call_from_thread(self._catalogue_loaded, catalogue, session)
 
     def _catalogue_loaded(self, catalogue: Catalogue, session: Session) -> None:
+        session.default_timeout = self.settings.timeout
         self.session = session
         self.catalogue = catalogue
 
@@ -179,6 +196,38 @@ class NvtuiApp(App[int]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if theme.name != self.settings.theme:
+            self.save_settings(theme=theme.name)
+
+    def save_settings(self, **changes: object) -> None:
+        """Change settings and keep them for the next run (a file that cannot be written: said, kept here)."""
+        self.settings = replace(self.settings, **changes)  # type: ignore[arg-type]
+        if self.session is not None:
+            self.session.default_timeout = self.settings.timeout
+        try:
+            save_settings(self.settings)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="settings", severity="error", timeout=10)
+
+    @work(exclusive=True, group="settings")
+    async def action_set_timeout(self) -> None:
+        """Ctrl+T: the timeout for commands whose catalogue entry gives none (kept in the settings file)."""
+        from nvtui.screens.modals import PathPrompt
+
+        current = str(self.settings.timeout or DEFAULT_TIMEOUT_S)
+        title = f"Command timeout, seconds ({MIN_TIMEOUT_S}-{MAX_TIMEOUT_S}; entries with their own keep it)"
+        answer = await self.push_screen_wait(PathPrompt(title, current, str(DEFAULT_TIMEOUT_S)))
+        if answer is None:
+            return
+        seconds = parse_number(answer) if len(answer) <= 12 else None
+        if seconds is None or not MIN_TIMEOUT_S <= seconds <= MAX_TIMEOUT_S:
+            self.notify(f"timeout {answer!r}: a whole number of seconds, {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S}",
+                        title="Timeout not changed", severity="error")  # fmt: skip
+            return
+        self.save_settings(timeout=seconds)
+        self.notify(f"Commands wait up to {seconds} s (unless their catalogue entry says otherwise).")
 
     def action_toggle_writes(self) -> None:
         self.writable = not self.writable

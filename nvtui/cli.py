@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from nvtui import __version__
-from nvtui.errors import DeviceError, NvtuiError, UsageError, one_line
+from nvtui.errors import CommandTimeout, DeviceError, NvtuiError, UsageError, one_line
 from nvtui.locations import ENV_DEBUG
 
 EXIT_OK, EXIT_STATUS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a write stores zeros as its metadata (instead of --metadata-in)")  # fmt: skip
     send.add_argument("--no-data", action="store_true",
                       help="a raw command whose opcode says it moves data moves none")  # fmt: skip
+    _add_timeout_option(send)
     _add_catalogue_option(send)
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
     send.add_argument("--allow-destructive", action="store_true")
@@ -79,10 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="replay a saved command script")
     run.add_argument("script", type=Path, metavar="SCRIPT")
-    run.add_argument("--device", dest="run_device", metavar="DEV")
+    run.add_argument("--device", dest="run_device", metavar="[OLD=]NEW", action="append",
+                     help="NEW: every step goes to NEW; OLD=NEW: the steps recorded on OLD go to NEW; "
+                          "repeatable")  # fmt: skip
     run.add_argument("--backend", dest="run_backend", choices=("uring", "ioctl", "sim"))
     run.add_argument("--allow-destructive", action="store_true")
     run.add_argument("--json", action="store_true")
+    _add_timeout_option(run)
     _add_catalogue_option(run)
 
     bench = sub.add_parser("bench", help="load a namespace and measure IOPS and latency")
@@ -129,6 +133,21 @@ def _add_catalogue_option(parser: argparse.ArgumentParser) -> None:
     # A dest of its own: a subparser's default would otherwise overwrite the top-level option's value.
     parser.add_argument("--catalogue", dest="sub_catalogue", action="append", default=[], type=Path,
                         metavar="FILE", help="an extra command catalogue (YAML); repeatable")  # fmt: skip
+
+
+def _add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_timeout_seconds, metavar="SECONDS",
+                        help="how long to wait for each command's completion (default: the catalogue "
+                             "entry's, else 60); also the kernel's timeout for it")  # fmt: skip
+
+
+def _timeout_seconds(text: str) -> int:
+    from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
+
+    value = _option_number(text, "a number of seconds")
+    if not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text} out of range {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} seconds")
+    return value
 
 
 def catalogue_files(args: argparse.Namespace) -> list[Path]:
@@ -242,11 +261,16 @@ def cmd_send(args: argparse.Namespace) -> int:
                 args.device, args.command, args.fields, data_len=args.data_len, data_in=args.data_in,
                 data_out=args.data_out, metadata_in=args.metadata_in, metadata_out=args.metadata_out,
                 zero_metadata=args.zero_metadata, no_data=args.no_data,
-                allow_destructive=args.allow_destructive,
+                allow_destructive=args.allow_destructive, timeout=args.timeout,
             )  # fmt: skip
             for warning in prepared.warnings:
                 print(f"nvtui: warning: {warning}", file=sys.stderr)
-            result = await session.send(prepared)
+            if prepared.notice:
+                print(f"nvtui: notice: {prepared.notice}", file=sys.stderr, flush=True)
+            try:
+                result = await session.send(prepared)
+            except CommandTimeout as exc:
+                raise CommandTimeout(f"{exc}; --timeout sets how long") from None
         finally:
             await session.close()
         for notice in result.notices:
@@ -303,6 +327,8 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
                     "queue": e.queue,
                     "destructive": e.destructive,
                     "refused": e.refused,
+                    "timeout": e.timeout_for(),  # seconds a send waits (--timeout changes it)
+                    "waits_for_event": e.waits_for_event,
                     "source": str(catalogue.source_of(e.id)),  # type: ignore[attr-defined]
                 }
                 for e in entries
@@ -325,17 +351,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     from nvtui.render import JsonStream
-    from nvtui.scripts import CommandScript, StepOutcome, replay_device, replay_stream
+    from nvtui.scripts import CommandScript, DeviceMap, StepOutcome, recorded_devices, replay_stream
     from nvtui.session import Session
 
+    devices = DeviceMap.parse(args.run_device)
     if not args.script.is_file():
         raise UsageError(f"script {args.script} not found")
     script = CommandScript.load(args.script)
     catalogue = _load_catalogue(catalogue_files(args))
-    device = replay_device(script, args.run_device)
+    mapping = {old: devices.target(old) for old in recorded_devices(script)}
+    targets = set(mapping.values()) | ({devices.default} if devices.default else set())
     total = len(script.steps)
     out = sys.stdout
-    doc = JsonStream(out, {"script": str(args.script), "device": device}, "steps") if args.json else None
+    head = {"script": str(args.script), "device": next(iter(targets)) if len(targets) == 1 else None,
+            "devices": mapping}  # fmt: skip
+    doc = JsonStream(out, head, "steps") if args.json else None
     done = matched = 0
     failed: str | None = None
 
@@ -350,16 +380,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             c = o.result.completion
             recorded = f" (recorded: {o.step.expect.name})" if o.step.expect else ""
-            mark = "ok" if o.matches else "DIFFERS"
-            out.write(f"[{o.index + 1}/{total}] {o.step.command}: {c.status.name}{recorded} {mark} "
+            mark = "ok" if o.status_matches else "DIFFERS"
+            mark += ", data differs" if o.data_differs else ""
+            where = f" on {o.device}" if len(targets) > 1 else ""
+            out.write(f"[{o.index + 1}/{total}] {o.step.command}{where}: {c.status.name}{recorded} {mark} "
                       f"{c.latency_ns / 1e3:.1f} us\n")  # fmt: skip
 
     async def go() -> None:
         session = Session(catalogue, args.run_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
         try:
             stream = replay_stream(
-                session, script, device, allow_destructive=args.allow_destructive,
+                session, script, devices, allow_destructive=args.allow_destructive,
                 decode=False,  # neither output shows decoded data
+                timeout=args.timeout,
             )  # fmt: skip
             async for outcome in stream:
                 show(outcome)

@@ -29,3 +29,7 @@ class DeviceError(NvtuiError):
     """The device, a permission or the kernel failed the request (exit 3)."""
 
     exit_code = 3
+
+
+class CommandTimeout(DeviceError):
+    """A command did not complete within its timeout (exit 3, as any device error): nvtui stopped waiting."""

@@ -1,12 +1,17 @@
 """Command scripts: what the user sent, saved as schema-versioned YAML and replayed in the TUI or headless.
 
 ```yaml
-nvtui-script: 1
-device: sim0n1            # optional: pinned; otherwise the replay names the device
+nvtui-script: 2
+device: sim0n1            # optional: where steps that name no device go
 steps:
   - command: identify
+    device: sim0n1        # the device the step went to (version 2; version-1 scripts still read)
     fields: {cns: 1}
     expect: {sct: 0, sc: 0, name: Successful Completion}
+  - command: read
+    device: sim0n2
+    fields: {slba: 0, nlb: 0}
+    digest: sha256:<hex>  # optional: the data read; a replay reading other data says "data differs"
   - command: write
     fields: {slba: 0, nlb: 0}
     data: <base64>        # data sent to the controller, kept whole so a replay loses nothing
@@ -19,27 +24,35 @@ steps:
 A script is read item by item and its steps kept compactly (`StepList`: each distinct step once), and a
 replay hands each step's outcome to its caller as it completes (`replay_stream`) without keeping it, so a
 replay's memory does not grow with the script's length.
+
+A replay sends each step to the device it recorded, unless mapped (`DeviceMap`: `--device NEW` sends every
+step to NEW, `--device OLD=NEW` one recorded device to another); a recorded device that is neither there nor
+mapped stops the replay before anything is sent.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from array import array
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO, overload
 
-from nvtui.errors import DeviceError, UsageError
+from nvtui.errors import DeviceError, NvtuiError, UsageError
 from nvtui.session import Prepared, SendResult, Session
 from nvtui.yamlio import Lines  # at run time: the disk cache reads a script back by its type hints
 
 if TYPE_CHECKING:
     from nvtui import scripts_schema
+    from nvtui.catalogue import Catalogue
     from nvtui.yamlio import StreamedItem
 
-SCRIPT_VERSION: Literal[1] = 1
+SCRIPT_VERSION: Literal[2] = 2  # 2: each step names its device, and may carry a digest of the data it read
+READ_VERSIONS = (1, 2)
+DIGEST_PREFIX = "sha256:"
 CACHE_MAX_BYTES = 1 << 20  # bigger scripts (written data kept whole) are validated every time
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 _VALIDATING_MODULES = ("scripts.py", "scripts_schema.py", "yamlio.py", "numbers.py", "errors.py")
@@ -69,6 +82,8 @@ class ScriptStep:
     note: str | None = None
     metadata: str | None = None  # base64 of the metadata sent with the data
     no_data: bool = False  # a raw command asserted to move no data
+    device: str | None = None  # the device it went to (None: the script's device, or the one named)
+    digest: str | None = None  # `sha256:<hex>` of the data it read
 
     def assignments(self) -> list[str]:
         return [f"{name}={value}" for name, value in self.fields.items()]
@@ -84,11 +99,13 @@ class ScriptStep:
         expect = (self.expect.sct, self.expect.sc, self.expect.name) if self.expect else None
         fields = tuple(self.fields.items())
         data = (self.data_len, self.data, self.metadata, self.no_data)
-        return (self.command, fields, data, expect, self.note)
+        return (self.command, fields, data, expect, self.note, self.device, self.digest)
 
     def to_dict(self) -> dict[str, object]:
         """The step as saved: the command, and each other key that is not at its default."""
         out: dict[str, object] = {"command": self.command}
+        if self.device is not None:
+            out["device"] = self.device
         if self.fields:
             out["fields"] = dict(self.fields)
         if self.data_len is not None:
@@ -104,6 +121,8 @@ class ScriptStep:
             if self.expect.name:
                 expect["name"] = self.expect.name
             out["expect"] = expect
+        if self.digest is not None:
+            out["digest"] = self.digest
         if self.note is not None:
             out["note"] = self.note
         return out
@@ -208,7 +227,7 @@ class StepListState:
 
 @dataclass
 class CommandScript:
-    version: Literal[1] = SCRIPT_VERSION
+    version: Literal[1, 2] = SCRIPT_VERSION
     device: str | None = None
     created: str | None = None
     steps: Sequence[ScriptStep] = field(default_factory=StepList)
@@ -227,7 +246,7 @@ class CommandScript:
     def to_yaml(self) -> str:
         from nvtui.yamlio import dump_yaml
 
-        body: dict[str, object] = {"nvtui-script": self.version}
+        body: dict[str, object] = {"nvtui-script": SCRIPT_VERSION}  # saved as this nvtui writes it
         if self.device is not None:
             body["device"] = self.device
         if self.created is not None:
@@ -331,13 +350,15 @@ class CommandScript:
         for where, line, key in doc.duplicates:
             raise UsageError(f"{source}:{line}: field {dotted(where)}: key {key!r} given twice")
         if not isinstance(data, dict):
-            raise UsageError(f"{source}:1: a command script is a mapping with `nvtui-script: 1` and `steps`")
+            raise UsageError(
+                f"{source}:1: a command script is a mapping with `nvtui-script: {SCRIPT_VERSION}` and `steps`"
+            )
         version = data.get("nvtui-script")
-        if type(version) is not int or version != SCRIPT_VERSION:  # True and 1.0 equal 1 but are not it
+        if type(version) is not int or version not in READ_VERSIONS:  # True and 1.0 equal 1 but are not it
             line = line_of(lines, ("nvtui-script",))
             raise UsageError(
-                f"{source}:{line}: field nvtui-script: this nvtui reads script version {SCRIPT_VERSION}, "
-                f"not {data.get('nvtui-script')!r}"
+                f"{source}:{line}: field nvtui-script: this nvtui reads script versions "
+                f"{' and '.join(map(str, READ_VERSIONS))}, not {data.get('nvtui-script')!r}"
             )
         try:
             model = scripts_schema.CommandScript.model_validate(data)  # `steps` is empty when streamed
@@ -389,7 +410,14 @@ def _step_from_model(s: scripts_schema.ScriptStep) -> ScriptStep:
         note=s.note,
         metadata=s.metadata,
         no_data=s.no_data,
+        device=s.device,
+        digest=s.digest,
     )
+
+
+def data_digest(data: bytes) -> str:
+    """How a step records the data it read (`sha256:<hex>`)."""
+    return DIGEST_PREFIX + hashlib.sha256(data).hexdigest()
 
 
 def _length_is_given(p: Prepared) -> bool:
@@ -398,10 +426,12 @@ def _length_is_given(p: Prepared) -> bool:
 
 
 def script_from_history(results: Sequence[SendResult], pin_device: str | None = None) -> CommandScript:
-    """A script replaying `results` in order, each with its recorded status."""
+    """A script replaying `results` in order, each with its device and recorded status; a read from a
+    namespace (an I/O command's data) with the digest of what it read."""
     steps = []
     for r in results:
         p, status = r.prepared, r.completion.status
+        read = r.completion.data if r.ok and p.defn.queue == "io" and p.reads_data else None
         sent = p.command.data if p.command.data is not None and p.command.direction.value & 1 else None
         metadata = p.command.metadata if p.command.direction.value & 1 else None
         steps.append(
@@ -413,6 +443,8 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
                 expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
                 metadata=base64.b64encode(metadata).decode() if metadata is not None else None,
                 no_data=p.no_data,
+                device=p.device,
+                digest=data_digest(read) if read is not None else None,
             )
         )
     from datetime import datetime, timezone
@@ -429,7 +461,12 @@ class StepOutcome:
     error: str | None = None
 
     @property
-    def matches(self) -> bool:
+    def device(self) -> str | None:
+        """The device the step was sent to (None: it was not sent)."""
+        return self.result.prepared.device if self.result is not None else None
+
+    @property
+    def status_matches(self) -> bool:
         """The status equals the recorded one (or, with none recorded, is success)."""
         if self.result is None:
             return False
@@ -438,28 +475,122 @@ class StepOutcome:
             return status.ok
         return (status.sct, status.sc) == (self.step.expect.sct, self.step.expect.sc)
 
+    @property
+    def data_differs(self) -> bool:
+        """The step recorded a digest of the data it read, and the data read now is other data."""
+        if self.step.digest is None or self.result is None or not self.result.ok:
+            return False
+        return data_digest(self.result.completion.data or b"") != self.step.digest
+
+    @property
+    def matches(self) -> bool:
+        """The status equals the recorded one, and the data read (where a digest was recorded) too."""
+        return self.status_matches and not self.data_differs
+
     def to_json(self) -> dict[str, object]:
         done = self.result.completion if self.result else None
         return {
             "step": self.index + 1,
             "command": self.step.command,
+            "device": self.device,
             "fields": dict(self.step.fields),
             "status": done.status.to_json() if done else None,
             "recorded": self.step.expect.to_json() if self.step.expect else None,
             "matches": self.matches,
+            "data_differs": self.data_differs,
             "latency_ns": done.latency_ns if done else None,
             "error": self.error,
         }
 
 
+@dataclass(frozen=True)
+class DeviceMap:
+    """Where a replay sends each step: `default` takes every step (`--device NEW`), `pairs` one recorded
+    device each (`--device OLD=NEW`, ahead of the default); a step goes to its recorded device otherwise."""
+
+    default: str | None = None
+    pairs: Mapping[str, str] = field(default_factory=dict)
+    fallback: str | None = None  # for steps that record no device and are not sent to `default` (the TUI's)
+
+    @classmethod
+    def parse(cls, specs: str | Sequence[str] | None, option: str = "--device") -> DeviceMap:
+        """`NEW` or `OLD=NEW`, each at most once; UsageError naming the option and what is wrong."""
+        if specs is None:
+            return cls()
+        if isinstance(specs, str):
+            specs = [specs]
+        default: str | None = None
+        pairs: dict[str, str] = {}
+        for spec in specs:
+            old, sep, new = spec.partition("=")
+            if not sep:
+                if default is not None:
+                    raise UsageError(
+                        f"{option} {spec}: every step already goes to {default} ({option} NEW is given once; "
+                        f"{option} OLD=NEW maps one recorded device)"
+                    )
+                if not spec.strip():
+                    raise UsageError(f"{option}: an empty device name")
+                default = spec
+                continue
+            if not old.strip() or not new.strip():
+                raise UsageError(f"{option} {spec}: expected OLD=NEW, two device names")
+            if old in pairs:
+                raise UsageError(f"{option} {spec}: {old} is already mapped to {pairs[old]}")
+            pairs[old] = new
+        return cls(default, pairs)
+
+    def target(self, recorded: str | None) -> str | None:
+        if recorded is not None and recorded in self.pairs:
+            return self.pairs[recorded]
+        return self.default or recorded or self.fallback
+
+
+def key_fields(step: ScriptStep, catalogue: Catalogue | None) -> dict[str, int | str]:
+    """The fields that tell a step apart: the command's first enum field (its selector: cns, lid, fid, zsa)
+    and those not at their catalogue default, enum values by name (all of them, as recorded, when the
+    catalogue does not know the command)."""
+    try:
+        defn = catalogue.get(step.command) if catalogue is not None else None
+    except UsageError:
+        defn = None
+    if defn is None:
+        return dict(step.fields)
+    by_name = {f.name: f for f in defn.fields}
+    selector = next((f.name for f in defn.fields if f.kind == "enum"), None)  # cns, lid, fid, zsa, ...
+    shown: dict[str, int | str] = {}
+    for name, value in step.fields.items():
+        fdef = by_name.get(name)
+        if fdef is not None and value == fdef.default and name != selector:
+            continue
+        names = {v: k for k, v in fdef.values.items()} if fdef is not None and fdef.kind == "enum" else {}
+        shown[name] = names.get(value, value) if isinstance(value, int) else value
+    return shown
+
+
+def recorded_devices(script: CommandScript) -> list[str]:
+    """The devices a script's steps went to, in the order they first appear."""
+    seen: dict[str, None] = {}
+    for step in script.step_list.distinct:
+        device = step.device or script.device
+        if device:
+            seen.setdefault(device, None)
+    return list(seen)
+
+
 class PreparedSteps:
     """Every step of a script validated (`prepare_steps`), each distinct step prepared once."""
 
-    def __init__(self, session: Session, script: CommandScript, device: str) -> None:
+    def __init__(
+        self, session: Session, script: CommandScript, devices: DeviceMap | str | None,
+        timeout: int | None = None,
+    ) -> None:  # fmt: skip
         self.session = session
         self.script = script
-        self.device = device
+        self.devices = devices if isinstance(devices, DeviceMap) else DeviceMap.parse(devices)
+        self.timeout = timeout
         self._prepared: dict[int, Prepared] = {}  # distinct step -> its prepared command
+        self._present: set[str] = set()  # target devices that opened
 
     async def check_all(self) -> None:
         """Prepare every distinct step (UsageError naming the first step that is wrong, nothing sent)."""
@@ -470,17 +601,42 @@ class PreparedSteps:
                 seen.add(distinct)
                 await self.get(i)
 
+    async def target(self, index: int) -> str:
+        """The device step `index` goes to, opened: UsageError when it names none, or names one that is not
+        here and not mapped (said before anything is sent: `check_all` asks for every step first)."""
+        step = self.script.steps[index]
+        recorded = step.device or self.script.device
+        device = self.devices.target(recorded)
+        if device is None:
+            raise UsageError(
+                f"{self.script.step_where(index)}: the step records no device: name one with --device"
+            )
+        if device not in self._present:
+            try:
+                await self.session.backend(device)
+            except NvtuiError as exc:
+                where = self.script.step_where(index)
+                if device == recorded:
+                    raise UsageError(
+                        f"{where}: it went to {recorded}, which cannot be opened here ({exc}); map it with "
+                        f"--device {recorded}=NEW"
+                    ) from None
+                raise UsageError(f"{where}: {recorded} maps to {device}: {exc}") from None
+            self._present.add(device)
+        return device
+
     async def get(self, index: int) -> Prepared:
         steps = self.script.step_list
         distinct = steps.order[index]
         prepared = self._prepared.get(distinct)
         if prepared is None:
             step = steps.distinct[distinct]
+            device = await self.target(index)
             try:
                 prepared = await self.session.prepare(
-                    self.device, step.command, step.assignments(), data_len=step.data_len,
+                    device, step.command, step.assignments(), data_len=step.data_len,
                     data=step.data_bytes(), metadata=step.metadata_bytes(), no_data=step.no_data,
-                    allow_destructive=True,
+                    allow_destructive=True, timeout=self.timeout,
                 )  # fmt: skip
             except UsageError as exc:
                 raise UsageError(f"{self.script.step_where(index)}: {exc}") from None
@@ -499,23 +655,20 @@ class PreparedSteps:
         return [(i, risky[d]) for i, d in enumerate(self.script.step_list.order) if d in risky]
 
 
-async def prepare_steps(session: Session, script: CommandScript, device: str) -> PreparedSteps:
+async def prepare_steps(
+    session: Session, script: CommandScript, devices: DeviceMap | str | None, timeout: int | None = None
+) -> PreparedSteps:
     """Validate every step before anything is sent; destructiveness is judged, not yet enforced."""
-    prepared = PreparedSteps(session, script, device)
+    prepared = PreparedSteps(session, script, devices, timeout)
     await prepared.check_all()
     return prepared
 
 
-async def destructive_steps(session: Session, script: CommandScript, device: str) -> list[tuple[int, str]]:
+async def destructive_steps(
+    session: Session, script: CommandScript, devices: DeviceMap | str | None
+) -> list[tuple[int, str]]:
     """(step index, command id) of every destructive step, for the one up-front confirmation."""
-    return (await prepare_steps(session, script, device)).destructive()
-
-
-def replay_device(script: CommandScript, device: str | None) -> str:
-    chosen = device or script.device
-    if not chosen:
-        raise UsageError("the script is not pinned to a device: name one with --device")
-    return chosen
+    return (await prepare_steps(session, script, devices)).destructive()
 
 
 def list_steps(steps: Sequence[tuple[int, str]], shown: int = 10) -> str:
@@ -527,17 +680,18 @@ def list_steps(steps: Sequence[tuple[int, str]], shown: int = 10) -> str:
 async def replay_stream(
     session: Session,
     script: CommandScript,
-    device: str | None = None,
+    devices: DeviceMap | str | None = None,
     *,
     allow_destructive: bool = False,
     decode: bool = True,
+    timeout: int | None = None,
 ) -> AsyncIterator[StepOutcome]:
     """Send every step in order, yielding each outcome as it completes (nothing is kept here: a caller
-    that keeps nothing either replays any length in flat memory). All steps are validated first, and a
-    script with destructive steps is refused as a whole unless allowed: nothing is sent then. A device
-    error ends the replay (its outcome is the last). `decode=False` leaves the data undecoded."""
-    target = replay_device(script, device)
-    prepared = await prepare_steps(session, script, target)
+    that keeps nothing either replays any length in flat memory). All steps are validated first (their
+    devices too: see `PreparedSteps.target`), and a script with destructive steps is refused as a whole
+    unless allowed: nothing is sent then. A device error (a timeout among them) ends the replay (its
+    outcome is the last). `decode=False` leaves the data undecoded; `timeout`: seconds for each step."""
+    prepared = await prepare_steps(session, script, devices, timeout)
     risky = prepared.destructive()
     if risky and not allow_destructive:
         raise UsageError(
@@ -560,16 +714,18 @@ async def replay_stream(
 async def replay(
     session: Session,
     script: CommandScript,
-    device: str | None = None,
+    devices: DeviceMap | str | None = None,
     *,
     allow_destructive: bool = False,
     on_step: Callable[[StepOutcome], None] | None = None,
     decode: bool = True,
+    timeout: int | None = None,
 ) -> list[StepOutcome]:
     """`replay_stream`, every outcome kept and returned (the TUI shows them all); `on_step` sees each as it
     completes."""
     outcomes = []
-    stream = replay_stream(session, script, device, allow_destructive=allow_destructive, decode=decode)
+    stream = replay_stream(session, script, devices, allow_destructive=allow_destructive, decode=decode,
+                           timeout=timeout)  # fmt: skip
     async for outcome in stream:
         outcomes.append(outcome)
         if on_step:

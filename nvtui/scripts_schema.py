@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -49,6 +50,15 @@ class ScriptStep(BaseModel):
     note: str | None = None
     metadata: str | None = None  # base64 of the metadata sent with the data
     no_data: bool = False  # a raw command asserted to move no data
+    device: str | None = Field(default=None, min_length=1)  # the device the step went to (version 2)
+    digest: str | None = None  # `sha256:<64 hex digits>` of the data it read
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", value, re.ASCII):
+            raise ValueError("expected sha256: and 64 lowercase hex digits (the SHA-256 of the data read)")
+        return value
 
     @field_validator("data", "metadata")
     @classmethod
@@ -63,7 +73,7 @@ class ScriptStep(BaseModel):
 
 class CommandScript(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
-    version: Literal[1] = Field(default=1, alias="nvtui-script")
+    version: Literal[1, 2] = Field(default=2, alias="nvtui-script")  # 2: steps name their device
     device: str | None = None
     created: str | None = None
     steps: list[ScriptStep] = Field(default_factory=list)

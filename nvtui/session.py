@@ -6,6 +6,7 @@ direction/length disagreements, refused commands) and the decoding live in one p
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
-from nvtui.errors import DeviceError, UsageError
+from nvtui.errors import CommandTimeout, DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
+from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.safeio import OutputFile, TooLong, read_input
 
 if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.decode)
@@ -37,6 +39,9 @@ GET_LOG_PAGE_OPCODE = 0x02
 # Commands Supported and Effects data structure (NVMe Base 2.0, Fig. 211): the bits that mean a command
 # changes what is stored. LBCC: logical block content; NCC: namespace capabilities; NIC: namespace inventory.
 EFFECTS_CHANGING = {1: "logical block content", 2: "namespace capabilities", 3: "the namespace inventory"}
+# nvtui waits this much longer than the kernel's own timeout, so that the kernel's (or the simulator's) answer
+# to a command that timed out is what the user sees when it comes.
+TIMEOUT_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,12 @@ class Prepared:
     no_data: bool = False
     data_out: Path | None = None
     metadata_out: Path | None = None
+    timeout: int = 0  # seconds a send waits for the completion (also the kernel's timeout_ms); 0: not set
+
+    @property
+    def notice(self) -> str | None:
+        """Said before the command is sent: it waits for an event, and for how long (None for most)."""
+        return self.defn.event_notice(self.timeout)
 
     @property
     def reads_data(self) -> bool:
@@ -145,6 +156,7 @@ class Session:
         self._formats: dict[str, LbaFormat] = {}
         self._command_sets: dict[str, str | None] = {}
         self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
+        self.default_timeout: int | None = None  # seconds, for entries without their own (the TUI's setting)
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
@@ -212,8 +224,13 @@ class Session:
         zero_metadata: bool = False,
         no_data: bool = False,
         allow_destructive: bool = False,
+        timeout: int | None = None,
     ) -> Prepared:
         """Parse and encode; refuse what must not be sent. Raises UsageError (exit 2): nothing is sent.
+
+        `timeout`: seconds to wait for the completion (None: the entry's own, else `default_timeout`, else
+        60); a timeout given, the entry's own or the setting also goes to the kernel as the command's
+        timeout_ms (without any, the kernel's default applies: nvme_core's admin_timeout, 60 s, as nvtui's).
 
         Data and metadata for the controller come as bytes (`data`, `metadata`) or from files (`data_in`,
         `metadata_in`: read only as far as the command moves, plus one byte to tell a longer file).
@@ -222,6 +239,9 @@ class Session:
         refused). `no_data`: the user asserts that a raw command whose opcode says it moves data moves none.
         """
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
+        if timeout is not None and not MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
+            raise UsageError(f"timeout {timeout} out of range {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} seconds")
+        seconds = defn.timeout_for(timeout, self.default_timeout)
         given = defn.parse_given(assignments)
         values = defn.complete(given)
         refusal = defn.refusal(values)
@@ -277,8 +297,10 @@ class Session:
         cmd = _with_metadata(defn, device, cmd, fmt, metadata=metadata, metadata_in=metadata_in,
                              zero_metadata=zero_metadata)  # fmt: skip
         problems = [p for p in defn.problems(cmd) if not (no_data and p.endswith("but data_len is 0"))]
+        if any(t is not None for t in (timeout, defn.timeout, self.default_timeout)):
+            cmd = cmd.with_(timeout_ms=seconds * 1000)  # the kernel's too (else its default, as nvtui's)
         prepared = Prepared(device, defn, values, cmd, tuple(problems), destructive, no_data, data_out,
-                            metadata_out)  # fmt: skip
+                            metadata_out, seconds)  # fmt: skip
         _check_outputs(prepared)
         return prepared
 
@@ -363,7 +385,7 @@ class Session:
         backend = await self.backend(prepared.device)
         outputs = _reserve_outputs(prepared)  # checked again, and held, before the command goes out
         try:
-            completion = await backend.submit(prepared.command)
+            completion = await submit_within(backend, prepared)
         except BaseException:
             for out in outputs.values():
                 out.discard()
@@ -411,6 +433,26 @@ class Session:
             return decode(name, raw, **context), name, ()
         except Exception as exc:  # a device's odd data must not lose the result: show raw, say why
             return None, name, (f"decoder {name} could not decode the data: {exc}",)
+
+
+async def submit_within(backend: Backend, prepared: Prepared) -> Completion:
+    """`backend.submit`, waited for at most the command's timeout (plus a grace for the kernel's own answer):
+    CommandTimeout then, and the wait is withdrawn (the backend keeps any buffer the kernel may still fill
+    until its completion comes; the simulator withdraws an event request)."""
+    if not prepared.timeout:
+        return await backend.submit(prepared.command)
+    try:
+        return await asyncio.wait_for(backend.submit(prepared.command), prepared.timeout + TIMEOUT_GRACE_S)
+    except (TimeoutError, CommandTimeout):  # nvtui's wait, or the backend's own (the simulator's event wait)
+        raise CommandTimeout(timed_out(prepared)) from None
+
+
+def timed_out(prepared: Prepared) -> str:
+    """The one line that reports a command that timed out."""
+    return (
+        f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: timed out "
+        "(nvtui stopped waiting)"
+    )
 
 
 def device_path_of(backend: Backend, device: str) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fcntl
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,6 +36,9 @@ SIZE = (80, 24)
 def fixed_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from nvtui.backend.sim import open_sim
 
+    # One fixed folder (its path is on screen), so runs in other checkouts at the same time take turns.
+    lock = os.open(str(SIM_DIR) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     shutil.rmtree(SIM_DIR, ignore_errors=True)
     monkeypatch.setenv("NVTUI_SIM_DIR", str(SIM_DIR))
     monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
@@ -50,8 +55,11 @@ def fixed_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = json.loads(state_file.read_text())
     state["serial"] = SERIAL  # the simulator draws a random one on first power-on
     state_file.write_text(json.dumps(state))
-    yield tmp_path
-    shutil.rmtree(SIM_DIR, ignore_errors=True)
+    try:
+        yield tmp_path
+    finally:
+        shutil.rmtree(SIM_DIR, ignore_errors=True)
+        os.close(lock)
 
 
 def make_app() -> NvtuiApp:

@@ -80,3 +80,18 @@ async def test_raw_no_data_and_metadata_zeros_are_options_of_the_form(sim_env: P
         await until(
             pilot, lambda: screen.prepared is not None and screen.prepared.no_data, "no data, asserted"
         )
+
+
+async def test_the_data_length_is_read_as_the_cli_reads_data_len(sim_env: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await compose(pilot, "get-log-page", lid="smart", numd="128")
+        data_len = screen.query_one("#data-len", Input)
+        data_len.value = "0b11"  # no binary, as on the command line
+        await until(pilot, lambda: screen.prepared is None, "the refusal")
+        assert "data length '0b11' is not a number" in str(screen.query_one("#submission").render())
+        data_len.value = "0512"  # a leading zero is still decimal, as `--data-len 0512` is
+        await until(
+            pilot, lambda: screen.prepared is not None and screen.prepared.command.data_len == 512, "512"
+        )

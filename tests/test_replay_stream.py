@@ -183,7 +183,7 @@ def test_flow_style_aliases_and_any_key_order_read_as_before(
 
 def test_the_version_is_checked_even_when_it_comes_after_a_bad_step(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("steps:\n  - command: identify\n    oops: 1\nnvtui-script: 2\n")
+    path.write_text("steps:\n  - command: identify\n    oops: 1\nnvtui-script: 3\n")
     done = run_cli(["run", str(path), "--device", "sim0"])
     assert done.code == 2 and f"{path}:4: field nvtui-script" in done.err
 

@@ -93,7 +93,7 @@ def test_a_differing_status_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("nvtui-script: 2\nsteps: []\n", ":1: field nvtui-script"),
+        ("nvtui-script: 3\nsteps: []\n", ":1: field nvtui-script"),
         (
             "nvtui-script: 1\nsteps:\n  - command: identify\n    feilds: {cns: 1}\n",
             ":4: field steps[0].feilds",

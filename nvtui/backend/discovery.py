@@ -24,7 +24,7 @@ import os
 import pwd
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,11 +87,20 @@ def _no_such(name: str) -> DeviceError:
     return DeviceError(f"no such NVMe device /dev/{name}; `nvtui list` shows the devices")
 
 
-def _read_attr(path: Path) -> str | None:
+def _read_attr(path: Path | str) -> str | None:
+    """A sysfs attribute's text (a page at most, as sysfs serves them), or None when it cannot be read.
+    Plain os calls: a listing reads thousands of these on a large host, and a text file object per read
+    costs more than the read."""
     try:
-        return path.read_text().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return os.read(fd, 4096).decode(errors="replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _read_int(path: Path) -> int | None:
@@ -218,9 +227,14 @@ def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     the subsystem, whose controllers reach the namespace through path disks `nvmeScCnB`.
     """
     parent_link = generic / "device"
+    try:  # the link's last name is the parent's: no need to resolve the whole chain (4,096 namespaces)
+        parent_name = os.path.basename(os.readlink(parent_link))
+    except OSError:
+        parent_name = None
+    controller_class = sysfs / "class" / "nvme"
+    if parent_name and _CONTROLLER_NAME.match(parent_name) and (controller_class / parent_name).exists():
+        return [parent_name]
     parent = parent_link.resolve() if parent_link.exists() else generic.resolve().parent
-    if _CONTROLLER_NAME.match(parent.name) and (sysfs / "class" / "nvme" / parent.name).exists():
-        return [parent.name]
     disk = _disk_of_generic(generic, sysfs)
     found: list[str] = []
     paths = disk / "multipath"  # the head disk links to its path disks (kernel 4.15+)
@@ -244,11 +258,12 @@ def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
 
 
 def _nsid_from_sysfs(generic: Path, sysfs: Path) -> int | None:
-    for candidate in (
-        _disk_of_generic(generic, sysfs) / "nsid",
-        generic / "nsid",
-        generic.resolve().parent / ("nvme" + generic.name[2:]) / "nsid",
-    ):
+    def candidates() -> Iterator[Path]:  # the last one resolves a path: only when the others are missing
+        yield _disk_of_generic(generic, sysfs) / "nsid"
+        yield generic / "nsid"
+        yield generic.resolve().parent / ("nvme" + generic.name[2:]) / "nsid"
+
+    for candidate in candidates():
         nsid = _read_int(candidate)
         if nsid is not None:
             return nsid

@@ -381,7 +381,8 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         help=model.help, aliases=tuple(model.aliases), fields=tuple(fields), declared_direction=declared,
         length=length, metadata=model.data.metadata, decode_rules=tuple(rules), result_decoder=result_decoder,
         result_context=result_context, destructive=bool(model.destructive) or model.raw,
-        refused=model.refused, raw=model.raw, source=source, line=line,
+        refused=model.refused, raw=model.raw, source=source, line=line, timeout=model.timeout,
+        waits_for_event=model.waits_for_event,
     )  # fmt: skip
 
 

@@ -116,7 +116,7 @@ def load_file(path: Path, decoders: frozenset[str] | None, builtins: Builtins | 
 # The modules whose code decides what a file validates to (the disk cache's key includes their stamps).
 VALIDATING_MODULES = (
     "catalogue/model.py", "catalogue/build.py", "catalogue/loader.py", "catalogue/schema.py", "yamlio.py",
-    "numbers.py", "errors.py", "nvme/command.py",
+    "numbers.py", "errors.py", "nvme/command.py", "nvme/timeouts.py",
 )  # fmt: skip
 VALIDATING_PACKAGES = ("pydantic", "pydantic_core", "yaml")
 

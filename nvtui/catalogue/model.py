@@ -32,6 +32,7 @@ from pathlib import Path
 from nvtui.errors import UsageError, one_line
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
+from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S
 
 DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened namespace's ID"
 
@@ -298,6 +299,25 @@ class CommandDef:
     preset_fixed: tuple[tuple[str, int | str], ...] = ()
     preset_defaults: tuple[tuple[str, int | str], ...] = ()
     preset_draft: bool = False
+    timeout: int | None = None  # seconds; None: DEFAULT_TIMEOUT_S
+    waits_for_event: bool = False  # the controller completes it only when an event occurs (AER)
+
+    def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
+        """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
+        `default` (the TUI's setting), else `DEFAULT_TIMEOUT_S`."""
+        for seconds in (given, self.timeout, default):
+            if seconds is not None:
+                return seconds
+        return DEFAULT_TIMEOUT_S
+
+    def event_notice(self, timeout: int) -> str | None:
+        """The line said before a command that waits for an event is sent (None for any other)."""
+        if not self.waits_for_event:
+            return None
+        return (
+            f"{self.id} waits for the controller to report an event: it completes when one occurs, or "
+            f"times out after {timeout} s"
+        )
 
     # -- description --
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from nvtui.catalogue.model import KEBAB
+from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 __all__ = [
     "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",
@@ -136,6 +137,9 @@ class EntryModel(_Model):
     destructive: bool | None = None  # None: not said (a user entry must say, outside the vendor opcodes)
     refused: str | None = None
     raw: bool = False
+    # Seconds nvtui waits for the completion (and the kernel's own per-command timeout); None: the default.
+    timeout: int | None = Field(default=None, ge=MIN_TIMEOUT_S, le=MAX_TIMEOUT_S)
+    waits_for_event: bool = False  # completes only when the controller has something to report (AER)
 
     @field_validator("destructive", mode="before")
     @classmethod

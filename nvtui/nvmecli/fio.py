@@ -7,9 +7,25 @@ this was written): fio's `rw` names are nvtui's (`randread`, `randwrite`, `read`
 
 from __future__ import annotations
 
-from nvtui.catalogue.nvme_cli import nvme_cli_device
+from typing import TYPE_CHECKING
 
-__all__ = ["fio_job"]
+from nvtui.catalogue.nvme_cli import nvme_cli_device
+from nvtui.errors import UsageError
+
+if TYPE_CHECKING:
+    from nvtui.nvme.command import Command
+
+__all__ = ["fio_job", "fio_job_for_command"]
+
+# NVM Command Set 1.0, Fig. 41 / 56: Read and Write carry SLBA in CDW10-11 and a 0-based NLB in CDW12 15:0.
+_FIO_RW = {0x02: "read", 0x01: "write"}
+
+
+def _filename(device_path: str) -> str:
+    filename = nvme_cli_device(device_path)
+    if filename.startswith("/dev/nvmeX"):
+        filename = "/dev/ngXnY"  # fio's io_uring_cmd engine opens the namespace's generic char device
+    return filename
 
 
 def fio_job(
@@ -17,9 +33,7 @@ def fio_job(
     poll: bool = False, name: str = "nvtui",
 ) -> str:  # fmt: skip
     """The fio job file text. A simulated device is named by a placeholder (`/dev/ngXnY`) to replace."""
-    filename = nvme_cli_device(device_path)
-    if filename.startswith("/dev/nvmeX"):
-        filename = "/dev/ngXnY"  # fio's io_uring_cmd engine opens the namespace's generic char device
+    filename = _filename(device_path)
     lines = [
         f"# nvtui bench {device_path} --rw {rw} --bs {bs} --qd {qd} --seconds {seconds:g}"
         + (" --fixed-buffers" if fixed_buffers else "")
@@ -37,6 +51,50 @@ def fio_job(
         f"runtime={max(1, round(seconds))}",
         "norandommap=1",
         "randrepeat=0",
+        "group_reporting=1",
+        "",
+        f"[{name}]",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def fio_job_for_command(
+    device_path: str, cmd: Command, lba_size: int, *, qd: int, count: int | None, seconds: float | None,
+    name: str = "nvtui",
+) -> str:  # fmt: skip
+    """The fio job that repeats one composed Read or Write, as the Load screen does: the same LBAs every
+    time (offset and size are the command's range), at the same queue depth, for the same count or time.
+
+    fio's io_uring_cmd engine sends only reads and writes, so any other command is a UsageError; a plain
+    Read or Write only (FUA, protection information, directives and the like have no fio option here).
+    """
+    rw = None if cmd.admin else _FIO_RW.get(cmd.opcode)
+    if rw is None:
+        raise UsageError("fio's io_uring_cmd engine sends only Read and Write: this command has no fio job")
+    if cmd.cdw12 >> 16 or any((cmd.cdw2, cmd.cdw3, cmd.cdw13, cmd.cdw14, cmd.cdw15)) or cmd.flags:
+        raise UsageError("only a plain Read or Write exports as a fio job (no FUA, PI, directives or hints)")
+    if count is None and seconds is None:
+        raise UsageError("a load run needs a count or a duration")
+    nlb = (cmd.cdw12 & 0xFFFF) + 1
+    slba = cmd.cdw10 | cmd.cdw11 << 32
+    bs = nlb * lba_size
+    how = f"count {count}" if count is not None else f"{seconds:g} s"
+    runtime = max(1, round(seconds or 1))
+    until = [f"number_ios={count}"] if count is not None else ["time_based=1", f"runtime={runtime}"]
+    lines = [
+        f"# nvtui Load screen: {rw} of {nlb} blocks at LBA {slba} on {device_path}, queue depth {qd}, {how}",
+        *(["# fio writes its own buffer pattern, not the composed command's data"] if rw == "write" else []),
+        "[global]",
+        "ioengine=io_uring_cmd",
+        "cmd_type=nvme",
+        f"filename={_filename(device_path)}",
+        f"rw={rw}",
+        f"bs={bs}",
+        f"offset={slba * lba_size}",
+        f"size={bs}",  # one I/O's range: every I/O goes to the same LBAs, as the Load screen repeats them
+        f"iodepth={qd}",
+        *until,
         "group_reporting=1",
         "",
         f"[{name}]",

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from nvtui.errors import UsageError
+from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.nvmecli.parse import ImportedCommand
 from nvtui.session import Prepared, Session
 
@@ -48,8 +49,10 @@ async def prepare_imported(
         prepared = await session.prepare(
             device, imported.command, assignments, data=content, allow_destructive=allow_destructive
         )
-    if options.timeout_ms:
-        prepared = replace(prepared, command=prepared.command.with_(timeout_ms=options.timeout_ms))
+    if options.timeout_ms:  # the line's --timeout (ms): the kernel's, and how long nvtui waits
+        seconds = min(max(-(-options.timeout_ms // 1000), MIN_TIMEOUT_S), MAX_TIMEOUT_S)
+        command = prepared.command.with_(timeout_ms=options.timeout_ms)
+        prepared = replace(prepared, command=command, timeout=seconds)
     return prepared
 
 

@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
 
 from nvtui.errors import DeviceError, NvtuiError, UsageError
@@ -17,6 +18,9 @@ from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
+from nvtui.widgets.command_line import CommandLine
+from nvtui.widgets.headless import steady_cursors
+from nvtui.widgets.pending import send_watched
 from nvtui.widgets.submission_view import SubmissionView
 
 if TYPE_CHECKING:
@@ -35,6 +39,16 @@ class ComposeScreen(SectionScreen):
     }
     ComposeScreen #form-holder {
         height: 1fr;
+    }
+    ComposeScreen #command-line {
+        margin: 0 1 0 0;
+    }
+    ComposeScreen #line-error {
+        color: $text-error;
+        height: 1;
+        margin: 0 1 0 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ComposeScreen #data-row {
         height: 1;
@@ -75,13 +89,22 @@ class ComposeScreen(SectionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send", priority=True),
         Binding("ctrl+f", "find", "Find", priority=True),
+        Binding("ctrl+o", "jump", "Jump", priority=True),
+        Binding("ctrl+e", "edit_line", "Line", priority=True),
         Binding("ctrl+r", "raw", "Raw"),
         Binding("ctrl+l", "load", "Load run"),
     ]
 
+    line_error: reactive[str] = reactive("")
+    """The CLI's one-line error for what the command line says ("" when it reads); nothing is sent."""
+
     def __init__(self) -> None:
         super().__init__()
         self.defn: CommandDef | None = None
+        self._files: dict[str, dict[str, str | bool]] = {}  # by command id: its data and metadata files
+        self._line_written = ""  # the text the form last wrote into the command line
+        self._line_follows_form = False  # after an nvme-cli import: the form's next change rewrites the line
+        self._focus_after_mount = False
         self.form_values: dict[str, str] = {}
         self.form_valid = True
         self.prepared: Prepared | None = None
@@ -91,6 +114,10 @@ class ComposeScreen(SectionScreen):
         with Horizontal():
             yield CatalogueList(id="catalogue")
             with Vertical(id="compose-main"):
+                yield CommandLine(lambda: self.nvapp.catalogue, id="command-line")
+                line_error = Static("", id="line-error")
+                line_error.display = False  # shown while the line says something nvtui cannot read
+                yield line_error
                 with Vertical(id="form-holder"):
                     yield Static("Pick a command on the left (type to filter, Enter to pick).", id="no-form")
                 with Horizontal(id="data-row"):
@@ -113,6 +140,7 @@ class ComposeScreen(SectionScreen):
                 yield SubmissionView(id="submission")
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self.watch(self.app, "catalogue", self._catalogue_changed)
         self.watch(self.app, "device", self._device_changed, init=False)
         self.query_one("#catalogue-filter", Input).focus()
@@ -144,25 +172,49 @@ class ComposeScreen(SectionScreen):
         except UsageError as exc:
             self.notify(str(exc), severity="error")
             return
+        self._swap_files(self.defn, defn)
         self.defn = defn
         self.prepared = None
+        # Until the new form is mounted and says otherwise, the command is what was asked for: a send right
+        # after the pick (Enter, Ctrl+S) sends this command, never the old form's values.
+        self.form_values = dict(assignments or {})
+        self.form_valid = True
         # Metadata files and zeros only where blocks carry metadata; "no data" only for raw commands.
         self.query_one("#meta-row").display = defn.metadata or defn.raw
         self.query_one("#no-data").display = defn.raw
         self.query_one(CatalogueList).select(defn.id)
         self.run_worker(self._replace_form(defn, assignments), exclusive=True, group="form")
 
+    def _swap_files(self, old: CommandDef | None, new: CommandDef) -> None:
+        """File fields belong to the command they were set for: a write's input file is not a read's."""
+        if old is not None and old.id == new.id:
+            return
+        inputs = list(self.query("#data-row Input, #meta-row Input").results(Input))
+        boxes = list(self.query("#data-row Checkbox, #meta-row Checkbox").results(Checkbox))
+        if old is not None:
+            kept: dict[str, str | bool] = {w.id or "": w.value for w in inputs}
+            kept.update({w.id or "": w.value for w in boxes})
+            self._files[old.id] = kept
+        restored = self._files.get(new.id, {})
+        for field_input in inputs:
+            field_input.value = str(restored.get(field_input.id or "", ""))
+        for box in boxes:
+            box.value = bool(restored.get(box.id or "", False))
+
     async def _replace_form(self, defn: CommandDef, assignments: dict[str, str] | None) -> None:
         holder = self.query_one("#form-holder")
         await holder.remove_children()
         await holder.mount(CommandForm(defn, assignments, id="form"))
+        if self._focus_after_mount:
+            self._focus_after_mount = False
+            self._focus_form()
 
     # --- events up ----------------------------------------------------------------------------------
 
     @on(CatalogueList.Picked)
     def _picked(self, event: CatalogueList.Picked) -> None:
-        self.open_command(event.command_id)
-        self.call_after_refresh(self._focus_form)
+        self._focus_after_mount = True  # on to the new form's first field, once it is there
+        self.open_command(event.command_id, event.assignments)
 
     def _focus_form(self) -> None:
         controls = self.query("#form Input, #form Select, #form Checkbox")
@@ -174,16 +226,111 @@ class ComposeScreen(SectionScreen):
         self.form_values = event.values
         self.form_valid = event.valid
         self.refresh_preview()
+        line = self.query_one(CommandLine)
+        if line.has_focus and not self._line_follows_form:
+            return  # the user is typing the line: it is the source, the form follows it
+        self._line_follows_form = False
+        from nvtui.catalogue.cmdline import line_of
+
+        text = line_of(event.form.defn, event.values)
+        if text != line.value:
+            self._line_written = text
+            line.value = text
+            line.cursor_position = len(text)
+        self.line_error = ""
+
+    @on(Input.Changed, "#command-line")
+    def _line_changed(self, event: Input.Changed) -> None:
+        """The line typed (or pasted): the form follows it. An nvme-cli line is imported."""
+        event.stop()
+        text = event.value
+        if text == self._line_written:
+            return  # what the form itself wrote
+        self._line_written = ""
+        catalogue = self.nvapp.catalogue
+        if catalogue is None or not text.strip():
+            self.line_error = ""  # an empty line says nothing: the form stands as it is
+            return
+        pasted = text.strip().removeprefix("sudo ").lstrip()  # from a shell's history, as often as not
+        if pasted.startswith("nvme "):
+            self.import_nvme_cli(pasted)
+            return
+        from nvtui.catalogue.cmdline import parse_line
+
+        parsed = parse_line(catalogue, text)
+        self.line_error = parsed.error or ""
+        if parsed.defn is None:
+            return
+        forms = self.query(CommandForm)
+        if forms and forms.first().defn is parsed.defn and self.defn is parsed.defn:
+            forms.first().set_values(parsed.texts)
+        else:  # another command (or its form not mounted yet): its form, filled from the line
+            self.open_command(parsed.defn.id, parsed.texts)
+
+    @work(exclusive=True, group="import")
+    async def import_nvme_cli(self, line: str) -> None:
+        """A pasted nvme-cli line becomes the command it means, on this screen's device (the line's own
+        device is nvme-cli's; nvtui sends where the user is). One line says what cannot be mapped."""
+        from nvtui.nvmecli.parse import parse_nvme_cli
+        from nvtui.nvmecli.session import prepare_imported
+
+        session, catalogue = self.nvapp.session, self.nvapp.catalogue
+        if session is None or catalogue is None:
+            return
+        try:
+            imported = parse_nvme_cli(line, catalogue)
+            if imported.options.data is not None:
+                raise UsageError(
+                    f"nvme {imported.verb}: the form cannot carry the data this line builds; "
+                    f"send it with `nvtui send --nvme-cli '{line}'`"
+                )
+            device = self.nvapp.device
+            prepared = await prepare_imported(session, imported, allow_destructive=True, device=device)
+        except NvtuiError as exc:
+            self.line_error = str(exc)
+            return
+        except Exception as exc:
+            self.line_error = internal_error(exc)
+            return
+        defn = prepared.defn
+        texts = {}
+        for f in defn.fields:
+            if f.name in prepared.values:
+                value = prepared.values[f.name]
+                texts[f.name] = (f.name_of(value) if f.values else None) or str(value)
+        self.line_error = ""
+        self._line_follows_form = True
+        self.open_command(defn.id, texts)
+        options = imported.options
+        files = {
+            "data-len": str(options.data_len) if options.data_len is not None else "",
+            "data-in": str(options.data_in or ""),
+            "data-out": str(options.data_out or ""),
+        }
+        for ident, text in files.items():
+            self.query_one(f"#{ident}", Input).value = text
+
+    def watch_line_error(self, error: str) -> None:
+        shown = self.query_one("#line-error", Static)
+        shown.update(error)
+        shown.display = bool(error)
 
     @on(Input.Changed, "#data-row Input, #meta-row Input")
     @on(Checkbox.Changed, "#data-row Checkbox, #meta-row Checkbox")
     def _data_changed(self) -> None:
         self.refresh_preview()
 
-    @on(Input.Submitted, "#form-holder Input, #data-row Input, #meta-row Input")
-    def _enter_sends(self, event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#command-line")
+    def _line_entered(self, event: Input.Submitted) -> None:
+        """Enter on the command line: on to the form's first field (it never sends)."""
         event.stop()
-        self.action_send()
+        self._focus_form()
+
+    @on(Input.Submitted, "#form-holder Input, #data-row Input, #meta-row Input")
+    def _enter_moves_on(self, event: Input.Submitted) -> None:
+        """Enter in a field moves to the next one; Ctrl+S sends (Enter never does: no accidental sends)."""
+        event.stop()
+        self.focus_next()
 
     # --- the composed command -----------------------------------------------------------------------
 
@@ -191,11 +338,15 @@ class ComposeScreen(SectionScreen):
         """What the user composed, or None; raises UsageError for an unreadable data length."""
         if self.defn is None:
             return None
+        from nvtui.numbers import NumberTooLong, parse_number  # the CLI's --data-len rule, to the letter
+
         text = self.query_one("#data-len", Input).value.strip()
         try:
-            data_len = int(text, 0) if text else None
-        except ValueError:
-            raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)") from None
+            data_len = parse_number(text) if text else None
+        except NumberTooLong as exc:
+            raise UsageError(f"data length: {exc}") from None
+        if text and data_len is None:
+            raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)")
         if data_len is not None and not 0 <= data_len <= 0xFFFFFFFF:
             raise UsageError(f"data length {data_len} out of range 0-4294967295")
         def path(field: str) -> Path | None:
@@ -250,29 +401,55 @@ class ComposeScreen(SectionScreen):
             self.prepared = None
             view.show_problem(internal_error(exc))
             return
-        from nvtui.catalogue import nvme_cli_line
-
-        self.prepared = prepared
+        from nvtui.nvmecli.export import nvme_cli_lines
         from nvtui.session import device_path_of
 
+        self.prepared = prepared
         path = device_path_of(backend, device)
-        cli = nvme_cli_line(
+        idiomatic, passthru = nvme_cli_lines(  # nvme-cli's own verb where one says it, and the passthru form
+            self.nvapp.catalogue,
             prepared.defn,
+            prepared.values,
             prepared.command,
             path,
             input_file=str(data_in) if (data_in := composition.data_in) else None,
+            output_file=str(data_out) if (data_out := composition.data_out) else None,
         )
+        cli = [idiomatic, passthru] if idiomatic and idiomatic != passthru else [passthru]
         notes = [
             f.zero_based_note(prepared.values[f.name])
             for f in prepared.defn.fields
             if f.zero_based and f.name in prepared.values
-        ]
+        ] + ([prepared.notice] if prepared.notice else [])  # an event request says it waits for an event
         view.show_command(prepared.command, cli, list(prepared.warnings), notes, prepared.destructive)
 
     # --- actions ------------------------------------------------------------------------------------
 
     def action_find(self) -> None:
         self.query_one("#catalogue-filter", Input).focus()
+
+    def action_edit_line(self) -> None:
+        """Ctrl+E: to the command line, its text selected (type a new line over it, or End to edit it)."""
+        line = self.query_one(CommandLine)
+        line.focus()
+        line.select_all()
+
+    def action_jump(self) -> None:
+        """Jump mode: each field (then the line, the filter and the data files) with a hint key."""
+        from nvtui.screens.jump import JumpScreen
+
+        forms = self.query(CommandForm)
+        targets = forms.first().targets() if forms else []
+        targets += [
+            ("command-line", "command-line"), ("filter", "catalogue-filter"), ("data-len", "data-len"),
+            ("data-in", "data-in"), ("data-out", "data-out"),
+        ]  # fmt: skip
+
+        def jump(ident: str | None) -> None:
+            if ident:
+                self.query_one(f"#{ident}").focus()
+
+        self.app.push_screen(JumpScreen(targets), jump)
 
     def action_raw(self) -> None:
         """Raw mode: any opcode and CDWs, through the admin (or, on a namespace, the I/O) passthru entry."""
@@ -289,6 +466,9 @@ class ComposeScreen(SectionScreen):
     def action_send(self) -> None:
         if self.defn is None:
             self.notify("Pick a command first.", severity="warning")
+            return
+        if self.line_error:
+            self.notify(self.line_error, title="Not sent", severity="error")
             return
         if not self.form_valid:
             self.notify("A field is out of range or unreadable; see the red field.", severity="error")
@@ -314,7 +494,9 @@ class ComposeScreen(SectionScreen):
             )
             if not await may_send(app, prepared, "the command"):
                 return
-            result = await session.send(prepared)
+            result = await send_watched(app, session, prepared)  # elapsed time shown, Esc aborts
+            if result is None:
+                return
         except NvtuiError as exc:
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
             if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so

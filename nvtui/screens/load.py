@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.widgets import Input, Label, Static
 
 from nvtui.backend.base import BackendBase
 from nvtui.errors import NvtuiError, UsageError
+from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
 from nvtui.screens.safety import may_send
@@ -33,6 +35,7 @@ REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
 # chart once a second (4 new intervals), the histogram, the shape of the whole run that settles within
 # seconds, every 2 s; both again when the run ends.
 CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0}
+NO_FIO = "fio's io_uring_cmd engine sends only Read and Write: compose one (F3) to export its run to fio"
 YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
 
 
@@ -111,6 +114,7 @@ class LoadScreen(SectionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start", priority=True),
         Binding("escape", "stop", "Stop", priority=True),
+        Binding("ctrl+o", "export_fio", "fio job"),
     ]
 
     def __init__(self) -> None:
@@ -178,10 +182,15 @@ class LoadScreen(SectionScreen):
             text = self.query_one(ident, Input).value.strip()
             if not text:
                 return None
+            what = ident.removeprefix("#load-")
             try:
-                return kind(text) if kind is float else int(text, 0)
-            except ValueError:
-                raise UsageError(f"{ident.removeprefix('#load-')}: {text!r} is not a number") from None
+                value = float(text) if kind is float else parse_number(text)
+            except ValueError as exc:  # NumberTooLong says how long; float() says nothing useful
+                detail = str(exc) if isinstance(exc, NumberTooLong) else f"{text!r} is not a number"
+                raise UsageError(f"{what}: {detail}") from None
+            if value is None:
+                raise UsageError(f"{what}: {text!r} is not a number (decimal or 0x-hex)")
+            return value
 
         count = number("#load-count", int)
         seconds = None if count is not None else number("#load-seconds", float)
@@ -202,6 +211,52 @@ class LoadScreen(SectionScreen):
     def action_stop(self) -> None:
         if self.stop_event is not None and self.running:
             self.stop_event.set()
+
+    @work(exclusive=True, group="fio-job")
+    async def action_export_fio(self) -> None:
+        """The composed run as a fio job file (io_uring_cmd) that repeats it: asked for a path, checked and
+        written without following a symlink; a command fio cannot send says so and writes nothing."""
+        from nvtui.nvmecli.fio import fio_job_for_command
+        from nvtui.safeio import OutputFile
+        from nvtui.screens.modals import PathPrompt
+        from nvtui.session import device_path_of
+
+        app = self.nvapp
+        session, device, composition = app.session, app.device, app.composition
+        if session is None or composition is None:
+            self.notify(NO_FIO, severity="warning")
+            return
+        try:
+            count, seconds, qd = self.spec()
+            prepared = await session.prepare(
+                device, composition.command_id, composition.assignments, data_len=composition.data_len,
+                data_in=composition.data_in, metadata_in=composition.metadata_in,
+                zero_metadata=composition.zero_metadata, no_data=composition.no_data, allow_destructive=True,
+            )  # fmt: skip
+            lba_format = None if prepared.command.admin else await session.lba_format(device)
+            if lba_format is None:
+                raise UsageError(NO_FIO)
+            path = device_path_of(await session.backend(device), device)
+            text = fio_job_for_command(
+                path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
+            )
+        except NvtuiError as exc:
+            self.notify(str(exc), title="No fio job", severity="error", timeout=8)
+            return
+        prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
+        answer = await app.push_screen_wait(prompt)
+        if answer is None:
+            return
+        try:
+            with OutputFile(Path(answer).expanduser(), "fio job") as out:
+                out.commit(text.encode())
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
+            return
+        except OSError as exc:
+            self.notify(f"{answer}: {exc.strerror or exc}", title="Not saved", severity="error", timeout=8)
+            return
+        self.notify(f"fio job saved to {answer}: run it with `fio {answer}`", title="fio job")
 
     @work(exclusive=True, group="load")
     async def run_load(self) -> None:

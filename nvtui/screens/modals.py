@@ -178,6 +178,7 @@ measure latency under load, and save what you did as a replayable script.
 | Ctrl+S / Enter | Compose | send the command |
 | Ctrl+F | Compose | filter the catalogue |
 | Ctrl+R | Compose | raw mode: any opcode and CDWs (admin-passthru / io-passthru) |
+| Ctrl+O | Load | save the run (a Read or Write) as a fio job file that reproduces it |
 | Ctrl+Q | anywhere | quit |
 
 **Safety.** nvtui starts read-only (shown top right): destructive commands (writes, formats, sanitize,

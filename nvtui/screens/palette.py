@@ -41,19 +41,34 @@ class _ListProvider(Provider):
 
 
 class CatalogueCommands(_ListProvider):
+    """Catalogue commands, found by the Compose filter's own search (`nvtui.catalogue.search`): ids, names,
+    aliases, help and value names, so `smart` offers Get Log Page with lid=smart, best match first."""
+
     def entries(self) -> list[Entry]:
+        return self._found("")
+
+    def _found(self, query: str) -> list[Entry]:
+        from nvtui.catalogue.search import search
+
         catalogue = self.nvapp.catalogue
         if catalogue is None:
             return []
         post = self.app.post_message
         return [
             (
-                f"Compose {e.id}",
-                f"{e.name} ({e.set}, opcode {e.opcode:#04x}){' · destructive' if e.destructive else ''}",
-                partial(post, messages.OpenCommand(e.id)),
+                f"Compose {m.key}",
+                f"{m.defn.name} ({m.defn.set}, opcode {m.defn.opcode:#04x})"
+                f"{' · destructive' if m.defn.destructive else ''}",
+                partial(post, messages.OpenCommand(m.defn.id, dict(m.assignments))),
             )
-            for e in catalogue.entries
+            for m in search(catalogue, query)
         ]
+
+    async def search(self, query: str) -> Hits:
+        found = self._found(query.removeprefix("Compose ").removeprefix("compose "))
+        for index, (text, help_text, action) in enumerate(found):
+            score = 1.0 - index / (len(found) + 1)  # the search's order, best first
+            yield Hit(score, text, action, text=text, help=help_text)
 
 
 class DeviceCommands(_ListProvider):

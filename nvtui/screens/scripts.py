@@ -1,5 +1,6 @@
 """Scripts: save the history (or a selection of it) as a YAML command script; open a script and replay it
-step by step or whole, each step's status beside the recorded one."""
+step by step or whole, each step on the device it recorded (or the one it is mapped to: m), its outcome
+beside the command."""
 
 from __future__ import annotations
 
@@ -20,17 +21,27 @@ from nvtui.screens.modals import PathPrompt
 from nvtui.screens.safety import may_replay
 
 if TYPE_CHECKING:
-    from nvtui.scripts import CommandScript, StepOutcome
+    from nvtui.scripts import CommandScript, DeviceMap, ScriptStep, StepOutcome
     from nvtui.session import SendResult
 
 DEFAULT_SCRIPT = "nvtui-script.yaml"
 SCRIPT_MARK = "nvtui-script:"
 
 
+def scripts_folder() -> Path:
+    """The scripts folder: the settings' `scripts_folder`, else `locations.scripts_dir()`."""
+    from nvtui.settings import load_settings
+
+    try:
+        return load_settings().scripts_path()
+    except NvtuiError:  # a bad settings file is said at start; the default folder meanwhile
+        return scripts_dir()
+
+
 def find_scripts(limit: int = 50) -> list[Path]:
-    """Command scripts in the working directory and the scripts directory (files starting `nvtui-script:`)."""
+    """Command scripts in the working directory and the scripts folder (files starting `nvtui-script:`)."""
     found: list[Path] = []
-    for folder in (Path.cwd(), scripts_dir()):
+    for folder in (Path.cwd(), scripts_folder()):
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
@@ -50,12 +61,27 @@ def fields_text(fields: dict[str, int | str]) -> str:
     return " ".join(f"{k}={v}" for k, v in fields.items())
 
 
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def expected_cell(step: ScriptStep) -> Text:
+    """Before a replay: the status the step recorded."""
+    if step.expect is None:
+        return Text("expects success", style="dim")
+    return Text(f"expects {'success' if (step.expect.sct, step.expect.sc) == (0, 0) else step.expect.name}",
+                style="dim")  # fmt: skip
+
+
 def outcome_cell(outcome: StepOutcome) -> Text:
-    """The replayed step's status: "✓ same" when it equals the recorded one, else the status by name."""
+    """The replayed step: "✓ same" when its status (and data, where recorded) equal the recorded ones,
+    else what differs: the status by name, or "data differs"."""
     if outcome.result is None:
         return Text(f"✗ error: {outcome.error}", style="bold red")
     if outcome.matches:
         return Text("✓ same", style="bold green")
+    if outcome.status_matches:
+        return Text("✗ data differs", style="bold red")
     status = outcome.result.completion.status
     return Text(f"✗ {status.name}", style="bold red")
 
@@ -64,7 +90,7 @@ class ScriptsScreen(SectionScreen):
     SECTION = "scripts"
     DEFAULT_CSS = """
     ScriptsScreen #scripts-history {
-        height: 8;
+        height: 7;
         border-top: solid $primary-darken-2;
     }
     ScriptsScreen Label.heading {
@@ -103,7 +129,10 @@ class ScriptsScreen(SectionScreen):
         Binding("o", "open", "Open"),
         Binding("n", "step", "Step"),
         Binding("r", "replay", "Replay all"),
+        Binding("m", "map_devices", "Map devices"),
     ]
+    # Column widths: step, device and outcome fixed; command and key fields share what is left.
+    FIXED_WIDTHS: ClassVar[dict[str, int]] = {"n": 3, "device": 7, "outcome": 24}
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,6 +140,8 @@ class ScriptsScreen(SectionScreen):
         self.script_path: Path | None = None
         self.next_step = 0
         self.confirmed = False  # the up-front confirmation of the open script's destructive steps
+        self.device_specs: list[str] = []  # the user's mapping, as `nvtui run --device` values
+        self.outcomes: dict[int, StepOutcome] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="script-pane"):
@@ -125,11 +156,11 @@ class ScriptsScreen(SectionScreen):
             yield SelectionList[int](id="history-select")
 
     def on_mount(self) -> None:
-        table = self.query_one("#script-steps", DataTable)
-        table.add_column("#", key="n")
-        table.add_column("command", key="command")
-        table.add_column("recorded", key="recorded")
-        table.add_column("replayed", key="now")
+        self._fill_table()
+
+    def on_resize(self) -> None:
+        if self.script is not None:
+            self._fill_table()
 
     def on_screen_resume(self) -> None:
         self._fill_history()
@@ -205,26 +236,69 @@ class ScriptsScreen(SectionScreen):
             return
         self.script, self.script_path = script, path
         self.next_step, self.confirmed = 0, False
-        table = self.query_one("#script-steps", DataTable)
-        table.clear()
-        for i, step in enumerate(script.steps):
-            recorded = step.expect.name if step.expect is not None else "-"
-            command = f"{step.command} {fields_text(step.fields)}".strip()
-            table.add_row(str(i + 1), command, recorded, "", key=str(i))
+        self.device_specs, self.outcomes = [], {}
+        self._fill_table()
         self._show_info()
-        table.focus()
+        self.query_one("#script-steps", DataTable).focus()
 
-    def _target(self) -> str:
+    def _fill_table(self) -> None:
+        """The steps, one row each: step, device, command, the fields that tell it apart, and its outcome
+        (the recorded status until it is replayed). Widths fit the screen, so the outcome is always in
+        view; a long field list is cut short (the script file has it whole)."""
+        from nvtui.scripts import key_fields
+
+        table = self.query_one("#script-steps", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        fixed = self.FIXED_WIDTHS
+        # Each column has 1 cell of padding either side; the scrollbar takes 2 when the rows overflow.
+        room = max((table.size.width or self.app.size.width) - sum(fixed.values()) - 5 * 2 - 2, 20)
+        distinct = self.script.step_list.distinct if self.script is not None else []
+        longest = max((len(step.command) for step in distinct), default=7)
+        command_width = max(min(longest, 26, room // 2), 7)
+        fields_width = room - command_width
+        table.add_column("#", key="n", width=fixed["n"])
+        table.add_column("device", key="device", width=fixed["device"])
+        table.add_column("command", key="command", width=command_width)
+        table.add_column("key fields", key="fields", width=fields_width)
+        table.add_column("outcome", key="outcome", width=fixed["outcome"])
+        if self.script is None:
+            return
+        devices = self._device_map()
+        catalogue = self.nvapp.catalogue
+        for i, step in enumerate(self.script.steps):
+            device = devices.target(step.device or self.script.device) or "-"
+            done = self.outcomes.get(i)
+            outcome = outcome_cell(done) if done is not None else expected_cell(step)
+            table.add_row(
+                str(i + 1), clip(device, fixed["device"]), clip(step.command, command_width),
+                clip(fields_text(key_fields(step, catalogue)), fields_width), outcome, key=str(i),
+            )  # fmt: skip
+        if 0 <= cursor < table.row_count:
+            table.move_cursor(row=cursor)
+
+    def _device_map(self) -> DeviceMap:
+        """The user's mapping; steps that record no device go to the device chosen in the TUI."""
+        from dataclasses import replace
+
+        from nvtui.scripts import DeviceMap
+
+        return replace(DeviceMap.parse(self.device_specs), fallback=self.nvapp.device)
+
+    def _targets(self) -> str:
+        """`sim0n1, sim0n2`: where the open script's steps go."""
         assert self.script is not None
-        return self.script.device or self.nvapp.device
+        devices = self._device_map()
+        targets = {devices.target(s.device or self.script.device) for s in self.script.step_list.distinct}
+        return ", ".join(sorted(t for t in targets if t)) or "-"
 
     def _show_info(self, extra: str = "") -> None:
         if self.script is None or self.script_path is None:
             return
         info = Text()
         info.append(f"{self.script_path.name}", style="bold")
-        pinned = " (pinned)" if self.script.device else ""
-        info.append(f"  {len(self.script.steps)} steps on {self._target()}{pinned}")
+        mapped = f" (mapped: {' '.join(self.device_specs)})" if self.device_specs else ""
+        info.append(f"  {len(self.script.steps)} steps on {self._targets()}{mapped}")
         done = min(self.next_step, len(self.script.steps))
         info.append(f"  next: step {done + 1}" if done < len(self.script.steps) else "  all steps sent")
         if extra:
@@ -251,9 +325,37 @@ class ScriptsScreen(SectionScreen):
         self.replay(only=None)
 
     def _clear_outcomes(self) -> None:
+        self.outcomes = {}
         table = self.query_one("#script-steps", DataTable)
-        for i in range(table.row_count):
-            table.update_cell(str(i), "now", "")
+        assert self.script is not None
+        for i, step in enumerate(self.script.steps):
+            table.update_cell(str(i), "outcome", expected_cell(step))
+
+    @work(exclusive=True, group="scripts")
+    async def action_map_devices(self) -> None:
+        """Map recorded devices to others: `NEW` sends every step to NEW, `OLD=NEW` one recorded device's
+        steps (as `nvtui run --device`); `OLD=OLD` (what the prompt first offers) keeps a device."""
+        from nvtui.scripts import DeviceMap, recorded_devices
+
+        if self.script is None:
+            self.notify("Open a script first (o).", severity="warning")
+            return
+        recorded = recorded_devices(self.script)
+        current = " ".join(self.device_specs) or " ".join(f"{d}={d}" for d in recorded) or self.nvapp.device
+        title = f"Map devices (recorded: {', '.join(recorded) or 'none'})"
+        answer = await self.app.push_screen_wait(PathPrompt(title, current, "NEW or OLD=NEW ..."))
+        if answer is None:
+            return
+        specs = answer.split()
+        try:
+            DeviceMap.parse(specs)
+        except NvtuiError as exc:
+            self.notify(str(exc), title="Devices not mapped", severity="error")
+            return
+        self.device_specs = [s for s in specs if s.partition("=")[0] != s.partition("=")[2]]  # drop OLD=OLD
+        self.confirmed = False  # the destructive steps are judged again for the new devices
+        self._fill_table()
+        self._show_info()
 
     @work(exclusive=True, group="replay")
     async def replay(self, only: int | None) -> None:
@@ -264,11 +366,11 @@ class ScriptsScreen(SectionScreen):
         session = app.session
         if session is None or script is None or self.script_path is None:
             return
-        device = self._target()
+        devices = self._device_map()
         try:
             if not self.confirmed:
-                risky = await destructive_steps(session, script, device)
-                if not await may_replay(app, device, risky, self.script_path.name):
+                risky = await destructive_steps(session, script, devices)
+                if not await may_replay(app, self._targets(), risky, self.script_path.name):
                     return
                 self.confirmed = True
             if only is None:
@@ -279,11 +381,12 @@ class ScriptsScreen(SectionScreen):
 
             def on_step(outcome: StepOutcome) -> None:
                 index = outcome.index + offset
-                table.update_cell(str(index), "now", outcome_cell(outcome))
+                self.outcomes[index] = outcome
+                table.update_cell(str(index), "outcome", outcome_cell(outcome))
                 table.move_cursor(row=index)
                 self.next_step = index + 1
 
-            outcomes = await replay(session, part, device, allow_destructive=True, on_step=on_step)
+            outcomes = await replay(session, part, devices, allow_destructive=True, on_step=on_step)
         except NvtuiError as exc:
             self.notify(str(exc), title="Replay stopped", severity="error", timeout=10)
             return

@@ -7,16 +7,20 @@ typed; the owner turns them into a command through the session layer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import suppress
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets.select import InvalidSelectValueError
 
 from nvtui.errors import UsageError
+from nvtui.widgets.headless import steady_cursors
 
 if TYPE_CHECKING:
     from nvtui.catalogue import CommandDef, FieldDef
@@ -42,7 +46,19 @@ class FieldValidator(Validator):
         return self.success()
 
 
-class CommandForm(VerticalScroll):
+class FlagBox(Checkbox, inherit_bindings=False):
+    """A flag field: Space toggles it; Enter moves on to the next field, as in every other field."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+        Binding("enter", "next", "Next field", show=False),
+    ]
+
+    def action_next(self) -> None:
+        self.screen.focus_next()
+
+
+class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, not to the scroller
     """The fields of one command. `values` maps each field name to its text ("" = default)."""
 
     DEFAULT_CSS = """
@@ -50,9 +66,14 @@ class CommandForm(VerticalScroll):
         height: 1fr;
         padding: 0 1 0 0;
     }
+    CommandForm .field {
+        height: auto;
+    }
+    CommandForm .field:focus-within {
+        height: auto;  /* a rule on .field itself, so Textual restyles its help when focus comes and goes */
+    }
     CommandForm .field-row {
         height: 1;
-        margin: 0 0 1 0;
     }
     CommandForm .field-name {
         width: 10;
@@ -74,7 +95,11 @@ class CommandForm(VerticalScroll):
     CommandForm .field-help {
         color: $text-muted;
         height: auto;
-        margin: -1 0 1 10;
+        margin: 0 0 0 10;
+        display: none;
+    }
+    CommandForm .field:focus-within .field-help {
+        display: block;  /* one line per field; the focused one says what it is */
     }
     CommandForm .command-help {
         color: $text-muted;
@@ -107,12 +132,13 @@ class CommandForm(VerticalScroll):
         opcode = "any opcode" if d.raw else f"opcode {d.opcode:#04x}"
         yield Static(f"[b]{d.name}[/b]: {opcode}, {d.queue} queue{where}\n{d.help}", classes="command-help")
         for f in d.fields:
-            with Horizontal(classes="field-row"):
-                yield Label(f.name, classes="field-name")
-                yield self._control(f)
-                if f.kind == "enum" and f.values:
-                    yield self._custom_input(f)
-            yield Static(self._help_text(f), classes="field-help")
+            with Vertical(classes="field"):
+                with Horizontal(classes="field-row"):
+                    yield Label(f.name, classes="field-name")
+                    yield self._control(f)
+                    if f.kind == "enum" and f.values:
+                        yield self._custom_input(f)
+                yield Static(self._help_text(f), classes="field-help")
         if not d.fields:
             yield Static("This command has no fields.", classes="command-help")
 
@@ -136,12 +162,12 @@ class CommandForm(VerticalScroll):
         except UsageError:
             return None
 
-    def _control(self, f: FieldDef) -> Input | Select[str] | Checkbox:
+    def _control(self, f: FieldDef) -> Input | Select[str] | FlagBox:
         text = self._initial_text(f)
         ident = f"field-{f.name}"
         if f.kind == "flag":
             on_ = text.strip().lower() in {"1", "true", "yes", "on"}
-            return Checkbox(f.help or f.name, on_, id=ident, compact=True)
+            return FlagBox(f.help or f.name, on_, id=ident, compact=True)
         if f.kind == "enum" and f.values:
             options = [(f"{name} ({number:#x})", name) for name, number in f.values.items()]
             options.append(("other value…", CUSTOM))
@@ -164,8 +190,7 @@ class CommandForm(VerticalScroll):
             validators=[FieldValidator(f)],
             id=ident,
             compact=True,
-            select_on_focus=False,
-        )
+        )  # entering a field selects its text: typing 16384 over 0 gives 16384
 
     def _custom_input(self, f: FieldDef) -> Input:
         """Beside an enum's select: any number in range, for values the catalogue does not name."""
@@ -183,7 +208,15 @@ class CommandForm(VerticalScroll):
         return field_input
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self._post_changed()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused field's help is shown under it: scroll so that it is seen too."""
+        for node in event.widget.ancestors:
+            if isinstance(node, Vertical) and node.has_class("field"):
+                self.call_after_refresh(self.scroll_to_widget, node, animate=False)
+                return
 
     @property
     def values(self) -> dict[str, str]:
@@ -203,7 +236,7 @@ class CommandForm(VerticalScroll):
 
     @property
     def valid(self) -> bool:
-        return all(i.is_valid for i in self.query(Input))
+        return all(i.is_valid for i in self.query(Input) if i.display)  # a hidden number box is not used
 
     def set_value(self, name: str, text: str) -> None:
         """Set one field as if typed (used by tests and by the palette's prefilled commands)."""
@@ -220,6 +253,24 @@ class CommandForm(VerticalScroll):
         elif isinstance(control, Input):
             control.value = text
 
+    def set_values(self, texts: dict[str, str]) -> None:
+        """Every field as `texts` gives it, the others back to their initial text (the command line's
+        words: a word taken out of the line puts its field back to the default)."""
+        for f in self.defn.fields:
+            text = texts.get(f.name, self._initial_text(f))
+            if self.values.get(f.name, "") == text.strip():
+                continue
+            control = self.query_one(f"#field-{f.name}")
+            if isinstance(control, Select) and not text.strip():
+                with suppress(InvalidSelectValueError):  # a select without a blank keeps its value
+                    control.clear()
+                continue
+            self.set_value(f.name, text)
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(field name, control id) of each field, in order: where jump mode may go."""
+        return [(f.name, f"field-{f.name}") for f in self.defn.fields]
+
     def _post_changed(self) -> None:
         self.post_message(self.Changed(self, self.values, self.valid))
 
@@ -228,7 +279,7 @@ class CommandForm(VerticalScroll):
         name = (event.select.id or "").removeprefix("field-")
         custom = self.query_one(f"#custom-{name}", Input)
         custom.display = event.value == CUSTOM
-        if custom.display:
+        if custom.display and self.has_focus_within:  # chosen here ("other value…"), not set from the line
             custom.focus()
 
     @on(Input.Changed)

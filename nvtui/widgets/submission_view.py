@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from nvtui.nvme.command import Command
 
 
@@ -50,12 +52,15 @@ class SubmissionView(Static):
     """
 
     def show_command(
-        self, cmd: Command, nvme_cli: str, warnings: list[str], notes: list[str], destructive: bool
+        self, cmd: Command, nvme_cli: Sequence[str], warnings: list[str], notes: list[str], destructive: bool
     ) -> None:
+        """`nvme_cli`: the nvme-cli lines that send it, nvme-cli's own verb first where one says it, then the
+        passthrough form, each on its line."""
         text = submission_text(cmd)
-        text.append("\n")
-        text.append("$ ", style="dim")
-        text.append(nvme_cli, style="italic")
+        for line in nvme_cli:
+            text.append("\n")
+            text.append("$ ", style="dim")
+            text.append(line, style="italic")
         if destructive:
             text.append("\n! destructive: changes data or state on the device", style="bold red")
         for w in warnings:

@@ -658,7 +658,7 @@ def broken_scripts(draw: st.DrawFn) -> BrokenScript:
     )
     i = draw(st.integers(0, len(steps) - 1))
     if kind == "version":
-        doc["nvtui-script"] = draw(ANY_VALUE.filter(lambda v: not (v == 1 and type(v) is int)))
+        doc["nvtui-script"] = draw(ANY_VALUE.filter(lambda v: not (v in (1, 2) and type(v) is int)))
     elif kind == "no-version":
         del doc["nvtui-script"]
     elif kind == "base64":

@@ -31,7 +31,7 @@ from nvtui.backend.sim.errors import SC_ABORTED_SQ_DELETION, SCT_GENERIC
 from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.state import state_dir
 from nvtui.backend.sim.zones import ZoneState
-from nvtui.errors import DeviceError, UsageError
+from nvtui.errors import CommandTimeout, DeviceError, UsageError
 from nvtui.locations import ENV_SIM_LATENCY
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
@@ -179,7 +179,7 @@ class SimBackend(BackendBase):
             while not fut.done():
                 wait = AER_POLL_S if deadline is None else min(AER_POLL_S, deadline - time.monotonic())
                 if wait <= 0:
-                    raise DeviceError(
+                    raise CommandTimeout(
                         f"Asynchronous Event Request: no event within {cmd.timeout_ms} ms (timed out, as the "
                         "kernel would)"
                     )
