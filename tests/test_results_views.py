@@ -334,3 +334,21 @@ async def test_quitting_while_watching_closes_the_watch_and_exits_cleanly() -> N
         await pilot.press("ctrl+q")
     assert app.return_code in (None, 0)
     assert screen._watch_session is None
+
+
+async def test_smart_and_its_temperature_in_celsius_on_screen_in_5_keys_from_a_fresh_start() -> None:
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        keys = ["f3", "s", "m", "enter", "ctrl+s"]
+        for key in keys:
+            await pilot.press(key)
+            await until(pilot, lambda: all(w.is_finished for w in app.workers), f"the work of {key}")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen) and app.screen.result, "the result")
+        screen = app.screen
+        assert isinstance(screen, ResultScreen)
+        card = screen.query_one(HealthCardView).card
+        assert card is not None
+        await pilot.pause()
+        assert f"temperature  {card.temperature_c} °C" in "\n".join(screen_lines(pilot))
+        assert len(keys) <= 6
