@@ -61,8 +61,9 @@ class JsonStream:
         self.out.flush()
 
 
-def hexdump(data: bytes, limit: int | None = 4096, width: int = 16) -> str:
-    """`offset  hex bytes  |ascii|` lines; runs of identical lines collapse to `*` as in xxd/hexdump."""
+def hexdump(data: bytes, limit: int | None = 4096, width: int = 16, base: int = 0) -> str:
+    """`offset  hex bytes  |ascii|` lines; runs of identical lines collapse to `*` as in xxd/hexdump.
+    Offsets count from `base` (where `data` sits in a larger buffer)."""
     shown = data if limit is None else data[:limit]
     lines: list[str] = []
     previous: bytes | None = None
@@ -77,7 +78,7 @@ def hexdump(data: bytes, limit: int | None = 4096, width: int = 16) -> str:
         previous, starred = chunk, False
         hexpart = " ".join(f"{b:02x}" for b in chunk).ljust(width * 3 - 1)
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{off:08x}  {hexpart}  |{text}|")
+        lines.append(f"{base + off:08x}  {hexpart}  |{text}|")
     if limit is not None and len(data) > limit:
         lines.append(f"... {len(data) - limit} more bytes (use --data-out FILE to keep them all)")
     return "\n".join(lines)

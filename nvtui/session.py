@@ -638,6 +638,7 @@ class DeviceProfile:
     supported: dict[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> catalogue ids
     unsupported: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # what could not be learned, and why
+    command_set: str | None = None  # the namespace's I/O command set (nvm, zns, kv), whose effects were read
 
 
 def lba_format_rows(identify_namespace: Record) -> tuple[LbaFormatRow, ...]:
@@ -677,8 +678,11 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
                 formats = lba_format_rows(ident.decoded)
             else:
                 problems.append(f"Identify Namespace: {ident.completion.status.name}")
+        # The I/O half of the effects log is per command set: ask for the one the namespace uses (ZNS, KV).
+        command_set = await probe.command_set(device) if backend.nsid else None
+        csi = [f"csi={command_set}"] if command_set else []
         effects = await send_once(
-            probe, device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}"]
+            probe, device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}", *csi]
         )
         if effects.ok and effects.completion.data:
             admin, io = supported_opcodes(effects.completion.data)
@@ -692,7 +696,7 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
             problems.append(f"Commands Supported and Effects log: {effects.completion.status.name}")
     finally:
         await probe.close()
-    return DeviceProfile(formats, supported, unsupported, tuple(problems))
+    return DeviceProfile(formats, supported, unsupported, tuple(problems), command_set)
 
 
 async def send_once(

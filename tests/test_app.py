@@ -17,6 +17,7 @@ from nvtui.screens.modals import ConfirmDestructive, ConfirmScript
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.command_form import CommandForm
+from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.latency_chart import LatencyOverTime, merge_buckets
 from tests.pilots import until
 
@@ -96,10 +97,10 @@ async def test_identify_from_the_catalogue_shows_the_decoded_model_number() -> N
         result_screen = app.screen
         assert isinstance(result_screen, ResultScreen)
         assert "Successful Completion" in str(result_screen.query_one("#status").render())
-        rows = table_rows(result_screen.query_one("#decoded-table", DataTable))
-        by_name = {row[0]: row for row in rows}
-        assert by_name["mn"][2] == "nvtui simulated NVMe controller"
-        assert by_name["mn"][1] == "24"  # Identify Controller: MN at bytes 63:24
+        tree = result_screen.query_one("#decoded-tree", DecodedTree)
+        by_name = {row.name: row for row in tree.all_rows()}
+        assert by_name["mn"].value == "nvtui simulated NVMe controller"
+        assert by_name["mn"].where == "24"  # Identify Controller: MN at bytes 63:24
 
 
 async def test_an_out_of_range_field_is_flagged_and_not_sent() -> None:

@@ -82,7 +82,13 @@ async def started(pilot: Pilot[Any]) -> NvtuiApp:
 def test_devices_screen(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await started(pilot)
-        await settle(pilot, lambda: "Supported" in str(pilot.app.screen.query_one("#details-probe").render()))
+        await settle(
+            pilot,
+            lambda: (
+                "Supported" in str(pilot.app.screen.query_one("#details-probe").render())
+                and "checking" not in str(pilot.app.screen.query_one("#details-doctor").render())
+            ),
+        )
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 

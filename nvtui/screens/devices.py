@@ -1,24 +1,31 @@
 """Devices: controllers, their namespaces and char/block devices (real and simulated), and the details of
-the highlighted one, including the catalogue commands it supports (its Commands Supported and Effects log)."""
+the highlighted one: the catalogue commands it supports (its Commands Supported and Effects log, for the
+namespace's own I/O command set), a zoned namespace's zone geometry, and `nvtui doctor`'s findings."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
+from textual.worker import get_current_worker
 
 from nvtui.errors import NvtuiError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.widgets.findings import FindingsView
 
 if TYPE_CHECKING:
     from nvtui.backend.base import ControllerInfo, NamespaceInfo
+    from nvtui.doctor import Finding
+    from nvtui.present import ZoneGeometry
     from nvtui.session import DeviceProfile
 
 GONE = "gone"  # ControllerInfo.state of a controller the kernel no longer lists (nvtui.app.mark_gone)
@@ -50,7 +57,16 @@ def uring_text(c: ControllerInfo) -> str:
     return "yes" if c.uring_cmd else "no: the ioctl backend is used"
 
 
-def controller_text(c: ControllerInfo) -> Text:
+Styles = Mapping[str, Style]
+"""The theme's colours by role (`error`, `warning`, `success`, `accent`): the screen's component classes;
+without them, text styles only."""
+
+
+def _style(styles: Styles | None, role: str) -> Style:
+    return styles.get(role, Style()) if styles is not None else Style()
+
+
+def controller_text(c: ControllerInfo, styles: Styles | None = None) -> Text:
     t = Text()
     t.append(f"{c.name}", style="bold")
     t.append(f"  {c.model}\n")
@@ -69,11 +85,11 @@ def controller_text(c: ControllerInfo) -> Text:
         if value:
             t.append(f"{key:>12} ", style="dim")
             red = (key == "access" and not c.accessible) or (key == "state" and value == GONE)
-            t.append(f"{value}\n", style="red" if red else "")
+            t.append(f"{value}\n", style=_style(styles, "error") if red else "")
     return t
 
 
-def namespace_text(c: ControllerInfo, ns: NamespaceInfo) -> Text:
+def namespace_text(c: ControllerInfo, ns: NamespaceInfo, styles: Styles | None = None) -> Text:
     t = Text()
     t.append(f"{ns.name}", style="bold")
     t.append(f"  namespace {ns.nsid} of {c.name} ({c.model})\n")
@@ -89,13 +105,23 @@ def namespace_text(c: ControllerInfo, ns: NamespaceInfo) -> Text:
     ]
     for key, value in rows:
         t.append(f"{key:>12} ", style="dim")
-        t.append(f"{value}\n", style="red" if key == "access" and not ns.accessible else "")
+        t.append(f"{value}\n", style=_style(styles, "error") if key == "access" and not ns.accessible else "")
     return t
 
 
 class DevicesScreen(SectionScreen):
     SECTION = "devices"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "devices--error",
+        "devices--warning",
+        "devices--success",
+        "devices--accent",
+    }
     DEFAULT_CSS = """
+    DevicesScreen > .devices--error { color: $error; }
+    DevicesScreen > .devices--warning { color: $warning; }
+    DevicesScreen > .devices--success { color: $success; }
+    DevicesScreen > .devices--accent { color: $accent; }
     DevicesScreen #device-tree {
         width: 30;
         height: 1fr;
@@ -125,6 +151,7 @@ class DevicesScreen(SectionScreen):
             with VerticalScroll(id="device-details"):
                 yield Static("Looking for NVMe devices…", id="details-info")
                 yield Static("", id="details-probe")
+                yield FindingsView(id="details-doctor")
 
     def on_mount(self) -> None:
         self.watch(self.app, "controllers", self._controllers_changed)
@@ -138,22 +165,23 @@ class DevicesScreen(SectionScreen):
         if not controllers:
             return
         current = self.nvapp.device
+        styles = self._styles()
         for c in controllers:
             gone = c.state == GONE
             label = Text(c.name, style="bold strike" if gone else "bold")
             label.append(f"  {'sim' if c.simulated else c.transport}", style="dim")
             if gone:
-                label.append(" gone", style="bold red")
+                label.append(" gone", style=Style(bold=True) + styles["error"])
             cnode = tree.root.add(label, DeviceNode(c), expand=True)
             for ns in c.namespaces:
                 nlabel = Text(ns.name, style="strike" if gone else "")
                 nlabel.append(f"  {human_bytes(ns.size_bytes)}", style="dim")
                 if ns.zoned:
-                    nlabel.append(" zoned", style="cyan")
+                    nlabel.append(" zoned", style=styles["accent"])
                 if gone:
-                    nlabel.append(" gone", style="bold red")
+                    nlabel.append(" gone", style=Style(bold=True) + styles["error"])
                 elif not ns.accessible:
-                    nlabel.append(" !", style="bold red")
+                    nlabel.append(" !", style=Style(bold=True) + styles["error"])
                 nnode = cnode.add(nlabel, DeviceNode(c, ns), expand=False)
                 for kind, path in (("char", ns.char_dev), ("block", ns.block_dev)):
                     if path:
@@ -190,19 +218,46 @@ class DevicesScreen(SectionScreen):
         if event.node.data is not None:
             self.post_message(messages.DeviceChosen(event.node.data.device))
 
+    def _styles(self) -> Styles:
+        roles = ("error", "warning", "success", "accent")
+        return {role: self.get_component_rich_style(f"devices--{role}", partial=True) for role in roles}
+
     def _show(self, node: DeviceNode) -> None:
+        styles = self._styles()
         info = (
-            namespace_text(node.controller, node.namespace)
+            namespace_text(node.controller, node.namespace, styles)
             if node.namespace is not None
-            else controller_text(node.controller)
+            else controller_text(node.controller, styles)
         )
         if node.device == self.nvapp.device:
-            info.append("\ncommands go to this device", style="bold green")
+            info.append("\ncommands go to this device", style=Style(bold=True) + styles["success"])
         else:
             info.append(f"\nEnter: send commands to {node.device}", style="dim")
         self.query_one("#details-info", Static).update(info)
         self.query_one("#details-probe", Static).update(Text("asking the device…", style="dim"))
         self.probe(node)
+        self.query_one(FindingsView).findings = None
+        self.check(node.device)
+
+    @work(thread=True, exclusive=True, group="doctor")
+    def check(self, device: str) -> None:
+        """`nvtui doctor`'s findings for the device (blocking: sysfs reads and one Identify), in a thread."""
+        from nvtui.doctor import device_findings
+
+        try:
+            findings = device_findings(device)
+        except Exception as exc:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._doctor_failed, internal_error(exc))
+            return
+        if not get_current_worker().is_cancelled:  # another device was highlighted meanwhile
+            self.app.call_from_thread(self._doctor_done, findings)
+
+    def _doctor_done(self, findings: list[Finding]) -> None:
+        self.query_one(FindingsView).show(findings)
+
+    def _doctor_failed(self, why: str) -> None:
+        self.query_one(FindingsView).failure = why
 
     @work(exclusive=True, group="probe")
     async def probe(self, node: DeviceNode) -> None:
@@ -220,17 +275,23 @@ class DevicesScreen(SectionScreen):
         from nvtui.session import probe_device
 
         out = Text()
+        warning = self._styles()["warning"]
         try:
             profile = await probe_device(catalogue, node.device, self.nvapp.backend_kind)
             if node.namespace is not None:
                 out.append_text(lba_formats_text(profile))
+            if node.namespace is not None and node.namespace.zoned:
+                from nvtui.zoned import probe_zone_geometry
+
+                geometry, why = await probe_zone_geometry(catalogue, node.device, self.nvapp.backend_kind)
+                out.append_text(zone_geometry_text(geometry, why))
             out.append_text(supported_text(profile))
             for problem in profile.problems:
-                out.append(f"{problem}\n", style="yellow")
+                out.append(f"{problem}\n", style=warning)
         except NvtuiError as exc:
-            out.append(f"could not ask the device: {exc}\n", style="yellow")
+            out.append(f"could not ask the device: {exc}\n", style=warning)
         except Exception as exc:
-            out.append(f"could not ask the device: {internal_error(exc)}\n", style="yellow")
+            out.append(f"could not ask the device: {internal_error(exc)}\n", style=warning)
         target.update(out)
 
     def action_use(self) -> None:
@@ -263,10 +324,38 @@ def supported_text(profile: DeviceProfile) -> Text:
     """Catalogue commands whose opcode the device lists as supported, by queue."""
     t = Text("Supported catalogue commands\n", style="bold") if profile.supported else Text()
     for queue, have in profile.supported.items():
-        t.append(f" {queue}: ", style="dim")
+        named = (
+            f"{queue} ({profile.command_set} command set)" if queue == "io" and profile.command_set else queue
+        )
+        t.append(f" {named}: ", style="dim")
         t.append(", ".join(have) or "none")
         t.append("\n")
         missing = profile.unsupported.get(queue, ())
         if missing:
             t.append(f"  not supported: {', '.join(missing)}\n", style="dim")
+    return t
+
+
+def zone_geometry_text(geometry: ZoneGeometry | None, why: str | None) -> Text:
+    """Zone size and capacity, number of zones, and the open and active limits of a zoned namespace."""
+    t = Text("Zones\n", style="bold")
+    if geometry is None:
+        t.append(f"  {why or 'no zone geometry'}\n", style="dim")
+        return t
+    block = geometry.block_size
+    capacity = (
+        f"{geometry.zone_capacity} blocks ({human_bytes(geometry.zone_capacity * block)})"
+        if geometry.zone_capacity is not None
+        else "not reported"
+    )
+    rows = [
+        ("zone size", f"{geometry.zone_size} blocks ({human_bytes(geometry.zone_size * block)})"),
+        ("zone capacity", capacity),
+        ("zones", str(geometry.zones)),
+        ("max open", geometry.max_open),
+        ("max active", geometry.max_active),
+    ]
+    for key, value in rows:
+        t.append(f"{key:>14} ", style="dim")
+        t.append(f"{value}\n")
     return t

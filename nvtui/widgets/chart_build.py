@@ -81,8 +81,14 @@ def plot_histogram(plt: Any, data: ChartData) -> None:
     plt.bar(edges, shares, width=0.8)
 
 
+def plot_watch(plt: Any, data: ChartData) -> None:
+    ts, values = data
+    plt.plot(ts, values, marker="braille")
+
+
 PLOTS: dict[str, tuple[str, str, Callable[[Any, ChartData], None]]] = {
     "time": ("latency over time (µs): p50, p99", "s", plot_time),
+    "watch": ("a watched field over time", "s", plot_watch),
     "histogram": ("latency histogram (µs): % of commands", "", plot_histogram),
 }
 """kind: (title, x label, what to plot on a figure)."""

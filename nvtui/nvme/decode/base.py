@@ -23,6 +23,8 @@ class Field:
     value: JsonValue  # what JSON shows: trimmed string, plain integer (any width), bool
     meaning: str = ""  # one line for a person: units, enum name, set flags
     bits: tuple[int, int] | None = None  # (lsb, msb) in the little-endian integer at offset, for bit fields
+    # For a flags field, every bit the spec names, set or not: (bit, name). Views expand it; JSON ignores it.
+    flags: tuple[tuple[int, str], ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,8 @@ def decode_field(data: bytes, spec: Spec, base: int = 0) -> Field:
     whole = le(data, off, spec.width)
     if spec.kind == "uint":
         meaning = spec.meaning(whole) if spec.meaning else ""
-        return Field(spec.name, spec.offset, spec.width, whole, whole, meaning)
+        flags = spec.meaning.names if isinstance(spec.meaning, FlagsMeaning) else None
+        return Field(spec.name, spec.offset, spec.width, whole, whole, meaning, flags=flags)
     value = bits(whole, spec.lsb, spec.msb)
     meaning = spec.meaning(value) if spec.meaning else ""
     shown: JsonValue = bool(value) if spec.kind == "flag" else value
@@ -167,9 +170,19 @@ def enum_meaning(names: dict[int, str], default: str = "reserved") -> Meaning:
     return lambda v: names.get(v, f"{default} ({v:#x})")
 
 
+class FlagsMeaning:
+    """Names of the set bits, by bit number; keeps every name, so a view can list the clear bits too."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = tuple(sorted(names.items()))
+
+    def __call__(self, v: int) -> str:
+        return ", ".join(n for b, n in self.names if v >> b & 1)
+
+
 def flags_meaning(names: dict[int, str]) -> Meaning:
     """Names of the set bits, by bit number."""
-    return lambda v: ", ".join(n for b, n in sorted(names.items()) if v >> b & 1)
+    return FlagsMeaning(names)
 
 
 def unit_meaning(unit: str, scale: int = 1) -> Meaning:
