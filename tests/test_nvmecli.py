@@ -13,6 +13,7 @@ import pytest
 
 from nvtui.catalogue import Catalogue, load_catalogue
 from nvtui.errors import UsageError
+from nvtui.nvme.command import Command
 from nvtui.nvmecli import parse_nvme_cli
 from nvtui.nvmecli.export import nvme_cli_lines
 from nvtui.nvmecli.session import prepare_imported
@@ -107,10 +108,12 @@ def files(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "fw.bin").write_bytes(bytes(range(256)) * 8)
     (tmp_path / "data.bin").write_bytes(b"\xa5" * 1024)
     (tmp_path / "data4k.bin").write_bytes(b"\x5a" * 4096)
+    (tmp_path / "data8k.bin").write_bytes(b"\x3c" * 8192)
     return {
         "fw": str(tmp_path / "fw.bin"),
         "data": str(tmp_path / "data.bin"),
         "data4k": str(tmp_path / "data4k.bin"),
+        "data8k": str(tmp_path / "data8k.bin"),
     }
 
 
@@ -277,3 +280,35 @@ def test_send_nvme_cli_on_the_simulator_prints_both_lines(tmp_path: Path) -> Non
         check=False,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--xyz" in bad.stderr
+
+
+def test_imported_lines_send_what_nvme_cli_sends_where_it_reads_the_device_first(
+    cat: Catalogue, files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the VM comparison with nvme-cli's own runs (tests/vm/test_nvmecli_roundtrip.py): zone-append
+    sends as many blocks as --data-size holds (nvme-cli: data size / LBA size - 1, 0-based), and error-log
+    reads at most the entries the controller keeps (nvme-cli asks Identify Controller for ELPE first)."""
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
+
+    async def go() -> tuple[Prepared, Prepared, int, int]:
+        session = Session(cat)
+        try:
+            fmt = await session.lba_format("sim0n2")
+            assert fmt is not None
+            append = await prepare(
+                session, cat, f"nvme zns zone-append /dev/nvme0n2 -s 0 -z 8192 -d {files['data8k']}", "sim0n2"
+            )
+            errors = await prepare(session, cat, "nvme error-log /dev/nvme0 -e 100", "sim0")
+            ident = await session.backend("sim0")
+            done = await ident.submit(Command(opcode=0x06, admin=True, nsid=0, cdw10=1, data_len=4096))
+            assert done.data is not None
+            return append, errors, fmt.lba_size, done.data[262] + 1
+        finally:
+            await session.close()
+
+    append, errors, lba_size, entries = asyncio.run(go())
+    assert append.values["nlb"] == 8192 // lba_size and append.command.data_len == 8192
+    assert append.command.data == b"\x3c" * 8192
+    idiomatic, _ = nvme_cli_lines(cat, append.defn, append.values, append.command, "sim0n2")
+    assert idiomatic is not None and "--data-size=8192" in idiomatic
+    assert entries < 100 and errors.command.data_len == entries * 64

@@ -121,9 +121,12 @@ def build(
     if name == "read":
         _need_data_size(v, opts.data_size)
         return replace(imp, options=replace(opts, data_out=opts.data_in, data_in=None))
-    if name in ("write", "zone-append"):
+    if name == "write":
         _need_data_size(v, opts.data_size)
         return imp
+    if name == "zone-append":  # no --block-count: nvme-cli sends data size / LBA size blocks
+        _need_data_size(v, opts.data_size)
+        return replace(imp, options=replace(opts, data_len=opts.data_size))
     if name == "dsm":
         slbs, blocks, attrs = _ints(b, "slbs"), _ints(b, "blocks"), _ints(b, "ctx_attrs")
         count = max(len(slbs), len(blocks), len(attrs))

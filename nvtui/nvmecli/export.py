@@ -74,6 +74,7 @@ BUILDER_FIELDS: dict[str, frozenset[str]] = {
     "fdp-update": frozenset({"mos"}), "resv-report": frozenset({"numd"}),
     "fw-download": frozenset({"numd"}), "id-ns-force": frozenset({"cns"}),
     "list-ns": frozenset({"cns", "csi"}), "sanitize": frozenset({"sanact"}),
+    "zone-append": frozenset({"nlb"}),  # from --data-size
 }  # fmt: skip
 ALWAYS: dict[str, frozenset[str]] = {
     "self-test": frozenset({"stc"}), "format": frozenset({"lbaf"}), "get-feature": frozenset({"fid"}),
@@ -174,6 +175,9 @@ def idiomatic_line(
     from nvtui.nvmecli.data import options_for
 
     full = defn.decode_fields(cmd)
+    blocks = full.get("nlb", 0) if defn.queue == "io" else 0
+    if lba_size is None and blocks and cmd.data_len and cmd.data_len % blocks == 0:
+        lba_size = cmd.data_len // blocks  # what a line sized in bytes (zone-append's --data-size) needs
     for verb in _candidates(catalogue, defn, full):
         target = catalogue.get(verb.command)
         options = _options(verb, target, full)
@@ -204,6 +208,8 @@ def _sends(
         if "nsid" not in values and imported.nsid_rule:
             values["nsid"] = cmd.nsid
         data = imported.options.data
+        if data is None and imported.options.data_len is not None and not defn.raw:
+            values = defn.derive_length(values, imported.options.data_len, lba_size)
         again = defn.encode(
             values, device_nsid=cmd.nsid, lba_size=lba_size,
             data_len=None if data is not None else _length_hint(defn, values, cmd, lba_size), data=data,

@@ -169,8 +169,6 @@ VERBS: tuple[Verb, ...] = (
         "error-log",
         "error-log",
         (Opt("log-entries", "e", U32, "numd", "*16"), FMT_O, RAW),
-        note="nvme-cli asks Identify Controller first and reads at most ELPE+1 entries; nvtui reads the "
-        "entries asked for (64 by default)",
         spellings=("log error",),
     ),
     Verb("fw-log", "fw-log", (FMT_O, RAW), spellings=("log fw",)),
