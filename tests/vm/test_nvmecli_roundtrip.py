@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import struct
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from tests.vm.conftest import block_device
 pytestmark = pytest.mark.vm
 
 TRACING = Path("/sys/kernel/tracing")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 EVENTS = ("nvme/nvme_setup_cmd", "nvme/nvme_complete_rq", "block/block_rq_issue")
 
 
@@ -160,9 +162,10 @@ class Sent:
     command: str  # nvme_setup_cmd without the queue and command IDs
     data_len: int | None  # block_rq_issue's bytes
     status: str | None  # nvme_complete_rq's "res=..., status=..." (None: no completion traced)
+    cdws: str = ""  # CDW10-15 as the event recorded them (hex), whatever the kernel decodes of them
 
     def __str__(self) -> str:
-        return f"{self.command} bytes={self.data_len} -> {self.status}"
+        return f"{self.command} cdw10-15={self.cdws} bytes={self.data_len} -> {self.status}"
 
 
 def _write(path: Path, text: str) -> None:
@@ -186,12 +189,88 @@ def trace() -> Iterator[Path]:
         _write(TRACING / "trace", "")
 
 
-def sent_by(trace_file: Path, tgid: int) -> list[Sent]:
-    """The commands thread group `tgid` sent since the trace was cleared, in order."""
+def _event_format(event: str) -> tuple[int, dict[str, tuple[int, int]]]:
+    """The event's type ID and {field: (offset, size)}, from its `format` file."""
+    text = (TRACING / "events" / event / "format").read_text()
+    found = re.search(r"^ID: (\d+)$", text, re.MULTILINE)
+    assert found is not None, text
+    fields = {
+        m[1]: (int(m[2]), int(m[3]))
+        for m in re.finditer(r"field:[^;]*?(\w+)(?:\[\d+\])?;\s*offset:(\d+);\s*size:(\d+);", text)
+    }
+    return int(found[1]), fields
+
+
+def _ring_buffer_events(page: bytes) -> Iterator[bytes]:
+    """The event records of one ring buffer page (kernel/trace/ring_buffer.c: a u64 timestamp, the committed
+    length, then events, each a u32 header of type_len (5 bits) and time delta (27))."""
+    commit = struct.unpack_from("<Q", page, 8)[0] & 0xFFFFF  # the high bits are "missed events" flags
+    pos, end = 16, min(16 + commit, len(page))
+    while pos + 4 <= end:
+        head = struct.unpack_from("<I", page, pos)[0]
+        type_len = head & 0x1F
+        if type_len == 29:  # padding: to the page's end when its delta is 0
+            if head >> 5 == 0:
+                return
+            pos += 4 + struct.unpack_from("<I", page, pos + 4)[0]
+        elif type_len in (30, 31):  # time extend, time stamp
+            pos += 8
+        elif type_len == 0:  # a long event: its length in the next word
+            length = struct.unpack_from("<I", page, pos + 4)[0]
+            yield page[pos + 8 : pos + 4 + length]
+            pos += 4 + length
+        else:
+            yield page[pos + 4 : pos + 4 + type_len * 4]
+            pos += 4 + type_len * 4
+
+
+def raw_setup_commands() -> dict[tuple[int, int, int], list[str]]:
+    """{(pid, qid, cid): [CDW10-15 in hex, in order]} of the nvme_setup_cmd events in the ring buffer, read
+    (and consumed) from each CPU's trace_pipe_raw: the text trace decodes only some fields of some opcodes."""
+    event_id, fields = _event_format("nvme/nvme_setup_cmd")
+    out: dict[tuple[int, int, int], list[str]] = {}
+
+    def field(record: bytes, name: str) -> int:
+        offset, size = fields[name]
+        return int.from_bytes(record[offset : offset + size], "little")
+
+    for cpu in sorted((TRACING / "per_cpu").glob("cpu*")):
+        fd = os.open(cpu / "trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                try:
+                    page = os.read(fd, PAGE_SIZE)
+                except BlockingIOError:
+                    break
+                if not page:
+                    break
+                for record in _ring_buffer_events(page):
+                    if len(record) >= 8 and struct.unpack_from("<H", record, 0)[0] == event_id:
+                        offset, size = fields["cdw10"]
+                        key = (
+                            struct.unpack_from("<i", record, 4)[0],
+                            field(record, "qid"),
+                            field(record, "cid"),
+                        )
+                        out.setdefault(key, []).append(record[offset : offset + size].hex(" "))
+        finally:
+            os.close(fd)
+    return out
+
+
+def sent_by(trace_file: Path, tgid: int) -> tuple[list[Sent], list[str]]:
+    """The commands thread group `tgid` sent since the trace was cleared, in order. Its main thread is
+    known by its ID too: the kernel may not have recorded the thread group of a task's first event yet.
+    Second: the other processes' commands (comm-pid (tgid) and command), to tell what happened."""
     lines = [m for m in map(_TRACE_LINE.match, trace_file.read_text().splitlines()) if m]
+    raw = raw_setup_commands()
     out: list[Sent] = []
+    others: list[str] = []
     for i, m in enumerate(lines):
-        if m["event"] != "nvme_setup_cmd" or m["tgid"] != str(tgid):
+        if m["event"] != "nvme_setup_cmd":
+            continue
+        if str(tgid) not in (m["tgid"], m["pid"]):
+            others.append(f"{m['comm']}-{m['pid']} ({m['tgid']}): {m['body']}")
             continue
         key = _QID_CMDID.search(m["body"])
         assert key is not None, m.group(0)
@@ -207,8 +286,10 @@ def sent_by(trace_file: Path, tgid: int) -> list[Sent]:
                 if done is not None and done.groups() == key.groups():
                     status = re.sub(r"retries=\d+, ", "", body[done.end() :])
                     break
-        out.append(Sent(_QID_CMDID.sub("", m["body"]), data_len, status))
-    return out
+        queued = raw.get((int(m["pid"]), int(key[1]), int(key[2])), [])
+        assert queued, f"no raw nvme_setup_cmd event for {m.group(0)}"
+        out.append(Sent(_QID_CMDID.sub("", m["body"]), data_len, status, queued.pop(0)))
+    return out, others
 
 
 # --- the two runs -----------------------------------------------------------------------------------------
@@ -219,6 +300,7 @@ class Run:
     ok: bool
     sent: list[Sent]
     output: str
+    others: list[str]  # what other processes sent meanwhile
 
 
 def nvme_cli(line: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -231,14 +313,16 @@ def run_nvme_cli(trace_file: Path, line: str) -> Run:
         ["nvme", *line.split()], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     output, _ = proc.communicate(timeout=180)
-    return Run(proc.returncode == 0, sent_by(trace_file, proc.pid), output[-2000:])
+    sent, others = sent_by(trace_file, proc.pid)
+    return Run(proc.returncode == 0, sent, output[-2000:], others)
 
 
 def run_nvtui(trace_file: Path, line: str) -> Run:
     _write(trace_file, "")
     done = run_cli(["send", "--allow-destructive", "--nvme-cli", "nvme " + line])
     assert done.raised is None, f"nvtui raised {done.raised!r}"
-    return Run(done.code == 0, sent_by(trace_file, os.getpid()), (done.out + done.err)[-2000:])
+    sent, others = sent_by(trace_file, os.getpid())
+    return Run(done.code == 0, sent, (done.out + done.err)[-2000:], others)
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +377,8 @@ def test_nvme_cli_and_nvtui_send_the_same_command_and_get_the_same_status(
         + f"\n  {ours.output.strip()[-400:]}"
     )
     print(report)
-    assert theirs.sent, f"nvme-cli sent nothing{report}"
-    assert ours.sent, f"nvtui sent nothing{report}"
+    assert theirs.sent, f"nvme-cli sent nothing (others sent {theirs.others}){report}"
+    assert ours.sent, f"nvtui sent nothing (others sent {ours.others}){report}"
     command = users_command(ours.sent)
     if case.match == "last":
         assert command == theirs.sent[-1], f"nvtui's command is not nvme-cli's last one{report}"
@@ -323,9 +407,14 @@ def users_command(sent: list[Sent]) -> Sent:
 
 
 def without_length(sent: Sent, positions: tuple[int, ...]) -> Sent:
-    """`sent` with the bytes at `positions` of its raw CDW10-15 dump and its data length left out."""
-    head, raw = sent.command.split("cdw10=", 1)
-    octets = raw.split(" ")
-    for i in positions:
-        octets[i] = ".."
-    return Sent(head + "cdw10=" + " ".join(octets), None, sent.status)
+    """`sent` with the bytes at `positions` of CDW10-15 (in the event and in its text) and its data length
+    left out."""
+
+    def blank(octets: str) -> str:
+        parts = octets.split(" ")
+        for i in positions:
+            parts[i] = ".."
+        return " ".join(parts)
+
+    head, text = sent.command.split("cdw10=", 1)
+    return Sent(head + "cdw10=" + blank(text), None, sent.status, blank(sent.cdws))
