@@ -218,6 +218,11 @@ def test_an_option_nvtui_cannot_map_is_named_never_dropped(cat: Catalogue) -> No
         ("nvme device-self-test /dev/nvme0 -s 1 --wait", "--wait"),
         ("nvme get-log /dev/nvme0 -i 2 -l 514", "--log-len 514"),
         ("nvme list-subsys", "list-subsys"),
+        # nvme-cli refuses these before sending anything (found by the VM comparison): so does nvtui
+        ("nvme sanitize /dev/nvme0 --sanact=exit-failure --no-dealloc", "--no-dealloc"),
+        ("nvme sanitize /dev/nvme0 --sanact=1 -u", "--ause"),
+        ("nvme sanitize /dev/nvme0 --sanact=start-block-erase --ovrpat=5", "--ovrpat"),
+        ("nvme sanitize /dev/nvme0 --sanact=start-overwrite --owpass=17", "--owpass 17"),
     ]:
         with pytest.raises(UsageError, match=named.replace("-", r"\-")):
             parse_nvme_cli(line, cat)

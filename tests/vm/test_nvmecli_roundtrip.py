@@ -46,7 +46,8 @@ class Case:
     place before each tool's run (not compared); `after`: lines that put back what the other tests expect.
     `match`: nvtui's command is nvme-cli's last one ("last"), or one of them ("any", when nvme-cli goes on
     after it), or nvme-cli's first but for the bytes `length` names in CDW10-15 and the data length
-    ("length": nvme-cli reads a header first to learn the length). `why` says how nvme-cli differs."""
+    ("length": nvme-cli reads a header first to learn the length), or nothing at all: both refuse the line
+    before sending ("refused"). `why` says how."""
 
     line: str
     before: tuple[str, ...] = ()
@@ -141,6 +142,48 @@ CASES: dict[str, Case] = {
     "fdp events": Case("fdp events {ctrl} -e 1 --host-events"),
     "fdp status": Case("fdp status {ns}", match="length", why=FDP_HEADER, length=NUMD_MGMT),
     "fdp update": Case("fdp update {ns} --pids=0"),
+}  # fmt: skip
+
+# More options of the same verbs: each reaches other bits of CDW10-15, or another data length.
+OPTIONS: dict[str, Case] = {
+    "id-ns --force": Case("id-ns {ns} --force"),
+    "list-ns --csi": Case("list-ns {ctrl} --csi=2"),
+    "list-ns --all": Case("list-ns {ctrl} --all -n 2"),
+    "error-log (all it keeps)": Case("error-log {ctrl}"),
+    "effects-log --csi=2": Case("effects-log {ctrl} --csi=2"),
+    "get-log --rae --lpo --lsp --lsi --uuid": Case(
+        "get-log {ctrl} -i 2 -l 512 --rae --lpo=0 --lsp=0 --lsi=0 --uuid-index=0 -n 0xffffffff"
+    ),
+    "get-log --csi --ot": Case("get-log {ctrl} --log-id=5 --log-len=4096 --csi=2 --ot"),
+    "get-log --lpo": Case("get-log {ctrl} --log-id=2 --log-len=256 --lpo=256"),
+    "get-feature --sel": Case("get-feature {ctrl} -f 7 -s 1"),
+    "get-feature timestamp (data)": Case("get-feature {ctrl} -f 0x0e"),
+    "get-feature apst (data)": Case("get-feature {ctrl} --feature-id=0x0c"),
+    "get-feature on a namespace": Case("get-feature {ns} -f 5"),
+    "get-feature --cdw11": Case("get-feature {ctrl} -f 2 --cdw11=0"),
+    "set-feature --save": Case("set-feature {ctrl} -f 6 -v 1 --save"),
+    "admin-passthru smart": Case(
+        "admin-passthru {ctrl} --opcode=0x02 --namespace-id=0xffffffff --cdw10=0x007f0002 --data-len=512 -r"
+    ),
+    "io-passthru write": Case("io-passthru {ns} --opcode=1 -n {nsid} --cdw10=16 --data-len=512 -w -i {data}"),
+    "read --fua --lr --dsm": Case("read {ns} -s 8 -c 7 -z 4096 -d {out} --force-unit-access -l -D 7"),
+    "write --fua --dir": Case("write {ns} -s 16 -c 0 -z 512 -d {data} -f -T 0 -S 0"),
+    "write-zeroes --deac --fua --lr": Case("write-zeroes {ns} -s 32 -c 15 --deac -f -l"),
+    "verify --lr": Case("verify {ns} -s 0 -c 31 -l"),
+    "dsm --idw --idr": Case("dsm {ns} --slbs=0 --blocks=8 --idw --idr --ctx-attrs=1"),
+    "copy --fua --lr": Case("copy {ns} --sdlba=256 --slbs=0 --blocks=7 --force-unit-access --limited-retry"),
+    "resv-report --eds": Case("resv-report {ns} --numd=127 --eds"),
+    "resv-register --iekey --cptpl": Case("resv-register {ns} --nrkey=0x1234 --rrega=0 --cptpl=3 --iekey"),
+    "sanitize --no-dealloc": Case(
+        "sanitize {ctrl} --sanact=exit-failure --no-dealloc", match="refused", why="not in Exit Failure Mode"
+    ),
+    "sanitize --ovrpat": Case(
+        "sanitize {ctrl} --sanact=start-block-erase --ovrpat=5", match="refused", why="not without overwrite"
+    ),
+    "device-self-test on a namespace": Case("device-self-test {ctrl} -s 2 -n {nsid}"),
+    "zns report-zones --state --partial": Case("zns report-zones {zoned} -s {zslba} -d 2 -S 1 --partial"),
+    "zns zone-mgmt-recv --zrasf": Case("zns zone-mgmt-recv {zoned} -s {zslba} -z 0 -S 1 --data-len=128"),
+    "fdp events (controller's)": Case("fdp events {ctrl} -e 1"),
 }  # fmt: skip
 
 
@@ -347,16 +390,17 @@ def fill(
 
 def test_every_verb_nvtui_imports_has_a_vm_case() -> None:
     assert set(CASES) == {verb.name for verb in VERBS}
+    assert not set(CASES) & set(OPTIONS)
 
 
-@pytest.mark.parametrize("verb", list(CASES))
+@pytest.mark.parametrize("verb", [*CASES, *OPTIONS])
 def test_nvme_cli_and_nvtui_send_the_same_command_and_get_the_same_status(
     verb: str, fill: dict[str, str], trace: Path, tmp_path: Path
 ) -> None:
     """The same nvme-cli line, run by nvme-cli and by `nvtui send --nvme-cli`: the command nvtui sent is the
     one nvme-cli sent (its last, unless `match` says otherwise), with the same data length, and the
     controller answered both the same (status and result), and both tools exit the same way."""
-    case = CASES[verb]
+    case = CASES.get(verb) or OPTIONS[verb]
     runs: list[Run] = []
     try:
         for tool, runner in (("nvme-cli", run_nvme_cli), ("nvtui", run_nvtui)):
@@ -377,6 +421,12 @@ def test_nvme_cli_and_nvtui_send_the_same_command_and_get_the_same_status(
         + f"\n  {ours.output.strip()[-400:]}"
     )
     print(report)
+    if case.match == "refused":
+        assert not theirs.ok and not theirs.sent, (
+            f"nvme-cli sent the line it should refuse ({case.why}){report}"
+        )
+        assert not ours.ok and not ours.sent, f"nvtui did not refuse the line as nvme-cli does{report}"
+        return
     assert theirs.sent, f"nvme-cli sent nothing (others sent {theirs.others}){report}"
     assert ours.sent, f"nvtui sent nothing (others sent {ours.others}){report}"
     command = users_command(ours.sent)
