@@ -139,6 +139,11 @@ _PASSTHRU = (
 )  # fmt: skip
 
 
+_FDP_HEADER = (
+    "nvme-cli reads the header first (8 or 16 bytes) to learn the length, then the whole; nvtui reads 4 KiB "
+    "with one command"
+)
+
 VERBS: tuple[Verb, ...] = (
     # --- Identify -----------------------------------------------------------------------------------------
     Verb("id-ctrl", "id-ctrl", (VENDOR, *OUTPUT)),
@@ -610,15 +615,15 @@ VERBS: tuple[Verb, ...] = (
         builder="zone-append",
     ),
     # --- fdp plugin ---------------------------------------------------------------------------------------
-    Verb("fdp configs", "fdp-configs", (Opt("endgrp-id", "e", U16, "lsi"), *OUTPUT)),
-    Verb("fdp usage", "fdp-usage", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW)),
+    Verb("fdp configs", "fdp-configs", (Opt("endgrp-id", "e", U16, "lsi"), *OUTPUT), note=_FDP_HEADER),
+    Verb("fdp usage", "fdp-usage", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW), note=_FDP_HEADER),
     Verb("fdp stats", "fdp-stats", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW)),
     Verb(
         "fdp events",
         "fdp-events",
         (Opt("endgrp-id", "e", U16, "lsi"), Opt("host-events", "E", FLAG, "lsp"), FMT_O, RAW),
     ),
-    Verb("fdp status", "fdp-status", (NSID, FMT_O, RAW), nsid="device"),
+    Verb("fdp status", "fdp-status", (NSID, FMT_O, RAW), nsid="device", note=_FDP_HEADER),
     Verb(
         "fdp update",
         "io-mgmt-send",

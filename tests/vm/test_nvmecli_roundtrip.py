@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from fuzz.recording import run_cli
 
-from nvtui.nvmecli.table import VERBS
+from nvtui.nvmecli.table import VERBS, verb_index
 from tests.vm.conftest import block_device
 
 pytestmark = pytest.mark.vm
@@ -59,11 +59,10 @@ class Case:
 
 ZONE_RESET = "zns reset-zone {zoned} -s {zslba}"
 ZONE_OPEN = "zns open-zone {zoned} -s {zslba}"
+ZONE_FINISH = "zns finish-zone {zoned} -s {zslba}"
 WRITE_16 = "write {ns} -s 16 -c 0 -z 512 -d {data}"
-FDP_HEADER = (
-    "nvme-cli reads the header first (8 or 16 bytes) to learn the length, then the whole; nvtui reads 4 KiB "
-    "with one command"
-)
+ZERO_16 = "write-zeroes {ns} -s 16 -c 0"
+FDP_HEADER = verb_index()["fdp configs"].note  # what `send --nvme-cli` tells the user
 NUMD_LOG = (2, 3, 4, 5)  # Get Log Page: NUMDL (CDW10 31:16), NUMDU (CDW11 15:0)
 NUMD_MGMT = (4, 5, 6, 7)  # I/O Management Receive: NUMD (CDW11)
 CASES: dict[str, Case] = {
@@ -184,6 +183,19 @@ OPTIONS: dict[str, Case] = {
     "zns report-zones --state --partial": Case("zns report-zones {zoned} -s {zslba} -d 2 -S 1 --partial"),
     "zns zone-mgmt-recv --zrasf": Case("zns zone-mgmt-recv {zoned} -s {zslba} -z 0 -S 1 --data-len=128"),
     "fdp events (controller's)": Case("fdp events {ctrl} -e 1"),
+    # defaults, and lines the controller or nvme-cli refuses: the same refusal
+    "id-ns on the controller": Case("id-ns {ctrl} -n {nsid}"),
+    "read (default block count)": Case("read {ns} -s 0 -z 512 -d {out}"),
+    "read beyond the namespace": Case("read {ns} -s 0x100000000 -c 0 -z 512 -d {out}"),
+    "write-zeroes (default block count)": Case("write-zeroes {ns} -s 40"),
+    "compare (miscompare)": Case("compare {ns} -s 16 -c 0 -z 512 -d {data}", before=(ZERO_16,)),
+    "zns zone-append (full zone)": Case(
+        "zns zone-append {zoned} -s {zslba} -z 4096 -d {data4k}", before=(ZONE_RESET, ZONE_FINISH),
+        after=(ZONE_RESET,),
+    ),
+    "zns open-zone (full zone)": Case(ZONE_OPEN, before=(ZONE_RESET, ZONE_FINISH), after=(ZONE_RESET,)),
+    "error-log -e 0": Case("error-log {ctrl} -e 0", match="refused", why="no entries asked for"),
+    "list-ns -n 0": Case("list-ns {ctrl} -n 0", match="refused", why="namespace IDs start at 1"),
 }  # fmt: skip
 
 
