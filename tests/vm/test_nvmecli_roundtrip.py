@@ -241,6 +241,7 @@ def trace() -> Iterator[Path]:
     finally:
         for event in EVENTS:
             _write(TRACING / "events" / event / "enable", "0")
+        _write(TRACING / "options/record-tgid", "0")
         _write(TRACING / "trace", "")
 
 
