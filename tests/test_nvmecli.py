@@ -317,3 +317,36 @@ def test_imported_lines_send_what_nvme_cli_sends_where_it_reads_the_device_first
     idiomatic, _ = nvme_cli_lines(cat, append.defn, append.values, append.command, "sim0n2")
     assert idiomatic is not None and "--data-size=8192" in idiomatic
     assert entries < 100 and errors.command.data_len == entries * 64
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("nvme get-log /dev/nvme0 -i 2 -l 512 --rae", "--log-id=2"),  # nvme-cli's default log is 0xff
+        ("nvme get-log /dev/nvme0 --log-id=5 --log-len=4096 --csi=2 --ot", "--log-len=4096"),  # else refused
+        ("nvme effects-log /dev/nvme0 --csi=0", "--csi=0"),  # else every command set's log
+        ("nvme zns zone-mgmt-recv /dev/nvme0n2 -s 0 -z 0 --data-len=4096", "--descs=63"),  # else every zone
+        ("nvme resv-acquire /dev/nvme0n1 --crkey=0x1234 --rtype=1", "--rtype=1"),  # nvme-cli's rtype is 0
+        ("nvme fw-commit /dev/nvme0 --slot=2", "--slot=2"),  # nvme-cli's action is 0 (replace)
+    ],
+)
+def test_an_exported_line_says_each_value_nvme_cli_defaults_differently(
+    line: str, said: str, cat: Catalogue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by running nvtui's exported lines with nvme-cli itself in the VM: an option left out because
+    its value is the catalogue's default is not nvme-cli's default, and nvme-cli sent another command."""
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
+    device = {"/dev/nvme0": "sim0", "/dev/nvme0n1": "sim0n1", "/dev/nvme0n2": "sim0n2"}[
+        next(w for w in line.split() if w.startswith("/dev/"))
+    ]
+
+    async def go() -> str | None:
+        session = Session(cat)
+        try:
+            first = await prepare(session, cat, line, device)
+            return nvme_cli_lines(cat, first.defn, first.values, first.command, device)[0]
+        finally:
+            await session.close()
+
+    idiomatic = asyncio.run(go())
+    assert idiomatic is not None and said in idiomatic.split(), idiomatic

@@ -55,6 +55,7 @@ class Verb:
     command: str  # the catalogue entry or preset it becomes
     options: tuple[Opt, ...]
     fixed: tuple[tuple[str, int], ...] = ()  # field values this verb always sends
+    defaults: tuple[tuple[str, int], ...] = ()  # nvme-cli's value for a field its line leaves out
     nsid: str = ""  # "device": the opened namespace's ID; "device-or-all": that, or all on a controller
     builder: str = ""  # the data builder (nvtui.nvmecli.data) that makes the data from `build.*` options
     note: str = ""  # how nvtui's one command differs from what nvme-cli does around it
@@ -342,6 +343,7 @@ VERBS: tuple[Verb, ...] = (
         "fw-commit",
         "firmware-commit",
         (Opt("slot", "s", U8, "fs"), Opt("action", "a", U8, "ca"), Opt("bpid", "b", U8, "bpid")),
+        defaults=(("ca", 0),),  # the catalogue asks for it; nvme-cli replaces the image without --action
         spellings=("fw-activate",),
     ),
     Verb(

@@ -18,8 +18,10 @@ seconds under TCG. Its trace is this process's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shlex
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -185,6 +187,7 @@ OPTIONS: dict[str, Case] = {
     "fdp events (controller's)": Case("fdp events {ctrl} -e 1"),
     # defaults, and lines the controller or nvme-cli refuses: the same refusal
     "id-ns on the controller": Case("id-ns {ctrl} -n {nsid}"),
+    "fw-commit (default action)": Case("fw-commit {ctrl} --slot=2"),
     "read (default block count)": Case("read {ns} -s 0 -z 512 -d {out}"),
     "read beyond the namespace": Case("read {ns} -s 0x100000000 -c 0 -z 512 -d {out}"),
     "write-zeroes (default block count)": Case("write-zeroes {ns} -s 40"),
@@ -481,3 +484,45 @@ def without_length(sent: Sent, positions: tuple[int, ...]) -> Sent:
 
     head, text = sent.command.split("cdw10=", 1)
     return Sent(head + "cdw10=" + blank(text), None, sent.status, blank(sent.cdws))
+
+
+EXPORTED = [name for name, case in {**CASES, **OPTIONS}.items() if case.match == "last"]
+
+
+@pytest.mark.parametrize("verb", EXPORTED)
+def test_the_line_nvtui_exports_sends_the_same_command_through_nvme_cli(
+    verb: str, fill: dict[str, str], trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other half of the round trip, against nvme-cli itself: the nvme-cli line nvtui gives for the
+    command it sent (`send --json`'s `nvme_cli`: nvme-cli's own verb where one says it), run by nvme-cli,
+    sends that very command and gets the same status. The files it names (`data.bin`, `firmware.bin`)
+    hold what the original line's file held."""
+    case = CASES.get(verb) or OPTIONS[verb]
+    monkeypatch.chdir(tmp_path)
+    source = next((fill[k] for k in ("data4k", "fw", "data") if "{" + k + "}" in case.line), fill["data"])
+    for name in ("data.bin", "firmware.bin"):
+        (tmp_path / name).write_bytes(Path(source).read_bytes())
+    try:
+        for step in case.before:
+            nvme_cli(step.format(**fill), check=True)
+        _write(trace, "")
+        line = "nvme " + case.line.format(**fill, out=tmp_path / "nvtui.out")
+        done = run_cli(["send", "--allow-destructive", "--json", "--nvme-cli", line])
+        assert done.raised is None and done.out, f"nvtui: exit {done.code} {done.err}"
+        exported = json.loads(done.out)["nvme_cli"]
+        ours, _ = sent_by(trace, os.getpid())
+        for step in case.before:
+            nvme_cli(step.format(**fill), check=True)
+        theirs = run_nvme_cli(trace, " ".join(shlex.split(exported)[1:]))
+    finally:
+        for step in case.after:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                nvme_cli(step.format(**fill), check=True)
+    report = f"\n{line}\n  -> {exported}\nnvtui:\n  " + "\n  ".join(map(str, ours)) + "\nnvme-cli:\n  "
+    report += "\n  ".join(map(str, theirs.sent)) + f"\n  {theirs.output.strip()[-400:]}"
+    print(report)
+    assert ours and theirs.sent, f"a command is missing{report}"
+    assert theirs.sent[-1] == users_command(ours), (
+        f"nvme-cli sent another command for the exported line{report}"
+    )
+    assert theirs.ok == (done.code == 0), f"one tool failed, the other did not{report}"
