@@ -87,6 +87,7 @@ def build(
         if not isinstance(sanact, str):
             raise UsageError(f"nvme {v}: --sanact is required")
         values["sanact"] = _sanact(v, sanact)
+        _sanitize_options_fit(v, values)
         return replace(imp, values=values)
     if name == "self-test":
         if "stc" not in values:
@@ -121,9 +122,12 @@ def build(
     if name == "read":
         _need_data_size(v, opts.data_size)
         return replace(imp, options=replace(opts, data_out=opts.data_in, data_in=None))
-    if name in ("write", "zone-append"):
+    if name == "write":
         _need_data_size(v, opts.data_size)
         return imp
+    if name == "zone-append":  # no --block-count: nvme-cli sends data size / LBA size blocks
+        _need_data_size(v, opts.data_size)
+        return replace(imp, options=replace(opts, data_len=opts.data_size))
     if name == "dsm":
         slbs, blocks, attrs = _ints(b, "slbs"), _ints(b, "blocks"), _ints(b, "ctx_attrs")
         count = max(len(slbs), len(blocks), len(attrs))
@@ -199,6 +203,29 @@ def _sanact(verb: str, text: str) -> int:
     if value not in (1, 2, 3, 4):
         raise UsageError(f"nvme {verb}: --sanact {value} is not 1-4")
     return value
+
+
+def _sanitize_options_fit(verb: str, values: Mapping[str, int]) -> None:
+    """The lines nvme-cli refuses before sending: Exit Failure Mode with --ause or --no-dealloc, the
+    overwrite options with another action, more than 16 overwrite passes."""
+    if values["sanact"] == _SANACT["exit-failure"]:
+        given = [f"--{o}" for o, f in (("ause", "ause"), ("no-dealloc", "ndas")) if values.get(f)]
+        if given:
+            raise UsageError(
+                f"nvme {verb}: {' and '.join(given)} with --sanact=exit-failure (nvme-cli refuses it)"
+            )
+    if values["sanact"] != _SANACT["start-overwrite"]:
+        given = [
+            f"--{o}"
+            for o, f in (("owpass", "owpass"), ("oipbp", "oipbp"), ("ovrpat", "ovrpat"))
+            if values.get(f)
+        ]
+        if given:
+            raise UsageError(
+                f"nvme {verb}: {' and '.join(given)} belong to --sanact=start-overwrite (nvme-cli refuses it)"
+            )
+    elif values.get("owpass", 0) > 16:
+        raise UsageError(f"nvme {verb}: --owpass {values['owpass']} is out of nvme-cli's range 0-16")
 
 
 def _need_data_size(verb: str, size: int | None) -> None:

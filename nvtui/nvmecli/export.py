@@ -58,7 +58,7 @@ def _candidates(catalogue: Catalogue, defn: CommandDef, values: Mapping[str, int
 
 
 def _default(verb: Verb, target: CommandDef, name: str) -> int | None:
-    fixed = dict(verb.fixed)
+    fixed = {**dict(verb.defaults), **dict(verb.fixed)}
     if name in fixed:
         return fixed[name]
     try:
@@ -74,17 +74,23 @@ BUILDER_FIELDS: dict[str, frozenset[str]] = {
     "fdp-update": frozenset({"mos"}), "resv-report": frozenset({"numd"}),
     "fw-download": frozenset({"numd"}), "id-ns-force": frozenset({"cns"}),
     "list-ns": frozenset({"cns", "csi"}), "sanitize": frozenset({"sanact"}),
+    "zone-append": frozenset({"nlb"}),  # from --data-size
 }  # fmt: skip
 ALWAYS: dict[str, frozenset[str]] = {
     "self-test": frozenset({"stc"}), "format": frozenset({"lbaf"}), "get-feature": frozenset({"fid"}),
     "set-feature": frozenset({"fid"}), "passthru": frozenset({"opcode"}),
+    # by verb: nvme-cli's own default differs from the catalogue's (found running the lines with nvme-cli):
+    # get-log asks log 0xff and refuses no --log-len, effects-log without --csi reads every command set's
+    # log, report-zones without --descs reports every zone
+    "get-log": frozenset({"lid", "numd"}), "effects-log": frozenset({"csi"}),
+    "zns report-zones": frozenset({"numd"}),
 }  # fmt: skip
 
 
 def _options(verb: Verb, target: CommandDef, values: Mapping[str, int]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     owned = BUILDER_FIELDS.get(verb.builder, frozenset())
-    always = ALWAYS.get(verb.builder, frozenset())
+    always = ALWAYS.get(verb.builder, frozenset()) | ALWAYS.get(verb.name, frozenset())
     mapped = {o.to for o in verb.options} | owned
     for opt in verb.options:
         if opt.to.startswith(("show.", "send.", "build.", "refuse")) or opt.to not in values:
@@ -93,6 +99,9 @@ def _options(verb: Verb, target: CommandDef, values: Mapping[str, int]) -> dict[
             continue  # the builder says them (dsm's attribute flags go with its ranges)
         value = values[opt.to]
         keep = opt.to in always or (opt.to == "nsid" and verb.nsid)
+        # nvme-cli's options default to 0: a catalogue default that is not (rtype=1) must be said
+        plain = opt.how == "" or opt.how.startswith("u")
+        keep = keep or (value != 0 and plain and opt.kind != FLAG and opt.to != "nsid")
         if value == _default(verb, target, opt.to) and not keep:
             continue
         if opt.kind == FLAG:
@@ -174,6 +183,9 @@ def idiomatic_line(
     from nvtui.nvmecli.data import options_for
 
     full = defn.decode_fields(cmd)
+    blocks = full.get("nlb", 0) if defn.queue == "io" else 0
+    if lba_size is None and blocks and cmd.data_len and cmd.data_len % blocks == 0:
+        lba_size = cmd.data_len // blocks  # what a line sized in bytes (zone-append's --data-size) needs
     for verb in _candidates(catalogue, defn, full):
         target = catalogue.get(verb.command)
         options = _options(verb, target, full)
@@ -204,6 +216,8 @@ def _sends(
         if "nsid" not in values and imported.nsid_rule:
             values["nsid"] = cmd.nsid
         data = imported.options.data
+        if data is None and imported.options.data_len is not None and not defn.raw:
+            values = defn.derive_length(values, imported.options.data_len, lba_size)
         again = defn.encode(
             values, device_nsid=cmd.nsid, lba_size=lba_size,
             data_len=None if data is not None else _length_hint(defn, values, cmd, lba_size), data=data,

@@ -285,7 +285,7 @@ def parse_nvme_cli(
     verb, rest = _find_verb(words)
     given = _parse_options(verb, rest)
     defn = catalogue.get(verb.command)
-    values: dict[str, int] = dict(verb.fixed)
+    values: dict[str, int] = {**dict(verb.defaults), **dict(verb.fixed)}
     values.update(given.fields)
     imported = ImportedCommand(
         line=line, verb=verb.name, device=_device_name(str(given.device)), command=defn.id, values=values,

@@ -10,15 +10,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from nvtui.errors import UsageError
+from nvtui.errors import DeviceError, UsageError
+from nvtui.nvme.command import Command
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.nvmecli.parse import ImportedCommand
-from nvtui.session import Prepared, Session
+from nvtui.session import IDENTIFY_OPCODE, Prepared, Session
 
 __all__ = ["prepare_imported", "read_data"]
 
 ALL_NAMESPACES = 0xFFFFFFFF
 ZERO_SOURCES = ("/dev/zero",)
+CNS_CONTROLLER, IDENTIFY_SIZE, ELPE_OFFSET = 0x01, 4096, 262
+ERROR_LOG_ENTRY_DWORDS = 16
 
 
 async def prepare_imported(
@@ -31,6 +34,8 @@ async def prepare_imported(
     if "nsid" not in values and imported.nsid_rule == "device-or-all":
         backend = await session.backend(device)
         values["nsid"] = backend.nsid or ALL_NAMESPACES
+    if imported.verb == "error-log":
+        values["numd"] = await _error_log_numd(session, device, imported, values)
     assignments = {k: str(v) for k, v in values.items()}
     options = imported.options
     data = options.data
@@ -47,13 +52,33 @@ async def prepare_imported(
         length = prepared.command.data_len
         content = read_data(options.data_in, length, options.data_size)
         prepared = await session.prepare(
-            device, imported.command, assignments, data=content, allow_destructive=allow_destructive
-        )
+            device, imported.command, assignments, data=content, allow_destructive=allow_destructive,
+            data_len=length if options.data_len is not None and data is None else None,
+        )  # fmt: skip
     if options.timeout_ms:  # the line's --timeout (ms): the kernel's, and how long nvtui waits
         seconds = min(max(-(-options.timeout_ms // 1000), MIN_TIMEOUT_S), MAX_TIMEOUT_S)
         command = prepared.command.with_(timeout_ms=options.timeout_ms)
         prepared = replace(prepared, command=command, timeout=seconds)
     return prepared
+
+
+async def _error_log_numd(
+    session: Session, device: str, imported: ImportedCommand, values: dict[str, int]
+) -> int:
+    """nvme-cli's error-log asks Identify Controller first and reads at most ELPE+1 entries (64 bytes, 16
+    dwords each): the NUMD it sends. NVMe Base 2.0 Fig. 275: ELPE at byte 262, 0-based."""
+    numd = values.get("numd")
+    if numd is None:
+        numd = session.catalogue.get(imported.command).field("numd").default or ERROR_LOG_ENTRY_DWORDS
+    backend = await session.backend(device)
+    done = await backend.submit(
+        Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=0, cdw10=CNS_CONTROLLER, data_len=IDENTIFY_SIZE)
+    )
+    if not done.ok or done.data is None or len(done.data) <= ELPE_OFFSET:
+        raise DeviceError(
+            f"{device}: Identify Controller failed ({done.status}); nvme error-log needs it first"
+        )
+    return min(numd, (done.data[ELPE_OFFSET] + 1) * ERROR_LOG_ENTRY_DWORDS)
 
 
 def read_data(path: Path, length: int, data_size: int | None = None) -> bytes:

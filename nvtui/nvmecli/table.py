@@ -55,6 +55,7 @@ class Verb:
     command: str  # the catalogue entry or preset it becomes
     options: tuple[Opt, ...]
     fixed: tuple[tuple[str, int], ...] = ()  # field values this verb always sends
+    defaults: tuple[tuple[str, int], ...] = ()  # nvme-cli's value for a field its line leaves out
     nsid: str = ""  # "device": the opened namespace's ID; "device-or-all": that, or all on a controller
     builder: str = ""  # the data builder (nvtui.nvmecli.data) that makes the data from `build.*` options
     note: str = ""  # how nvtui's one command differs from what nvme-cli does around it
@@ -139,6 +140,11 @@ _PASSTHRU = (
 )  # fmt: skip
 
 
+_FDP_HEADER = (
+    "nvme-cli reads the header first (8 or 16 bytes) to learn the length, then the whole; nvtui reads 4 KiB "
+    "with one command"
+)
+
 VERBS: tuple[Verb, ...] = (
     # --- Identify -----------------------------------------------------------------------------------------
     Verb("id-ctrl", "id-ctrl", (VENDOR, *OUTPUT)),
@@ -169,8 +175,6 @@ VERBS: tuple[Verb, ...] = (
         "error-log",
         "error-log",
         (Opt("log-entries", "e", U32, "numd", "*16"), FMT_O, RAW),
-        note="nvme-cli asks Identify Controller first and reads at most ELPE+1 entries; nvtui reads the "
-        "entries asked for (64 by default)",
         spellings=("log error",),
     ),
     Verb("fw-log", "fw-log", (FMT_O, RAW), spellings=("log fw",)),
@@ -339,6 +343,7 @@ VERBS: tuple[Verb, ...] = (
         "fw-commit",
         "firmware-commit",
         (Opt("slot", "s", U8, "fs"), Opt("action", "a", U8, "ca"), Opt("bpid", "b", U8, "bpid")),
+        defaults=(("ca", 0),),  # the catalogue asks for it; nvme-cli replaces the image without --action
         spellings=("fw-activate",),
     ),
     Verb(
@@ -612,15 +617,15 @@ VERBS: tuple[Verb, ...] = (
         builder="zone-append",
     ),
     # --- fdp plugin ---------------------------------------------------------------------------------------
-    Verb("fdp configs", "fdp-configs", (Opt("endgrp-id", "e", U16, "lsi"), *OUTPUT)),
-    Verb("fdp usage", "fdp-usage", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW)),
+    Verb("fdp configs", "fdp-configs", (Opt("endgrp-id", "e", U16, "lsi"), *OUTPUT), note=_FDP_HEADER),
+    Verb("fdp usage", "fdp-usage", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW), note=_FDP_HEADER),
     Verb("fdp stats", "fdp-stats", (Opt("endgrp-id", "e", U16, "lsi"), FMT_O, RAW)),
     Verb(
         "fdp events",
         "fdp-events",
         (Opt("endgrp-id", "e", U16, "lsi"), Opt("host-events", "E", FLAG, "lsp"), FMT_O, RAW),
     ),
-    Verb("fdp status", "fdp-status", (NSID, FMT_O, RAW), nsid="device"),
+    Verb("fdp status", "fdp-status", (NSID, FMT_O, RAW), nsid="device", note=_FDP_HEADER),
     Verb(
         "fdp update",
         "io-mgmt-send",

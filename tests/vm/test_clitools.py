@@ -26,6 +26,13 @@ NVME_CLI_VS_NVTUI = [
     "read {ns} -s 0 -c 7 -z 4096 -d {out}",
     "zns report-zones {zoned} -d 4",
     "zns zone-mgmt-recv {zoned} -s 0 --data-len=320",  # nvme-cli 2.3 prints no data for it
+    "error-log {ctrl} -e 1 -b",
+    "admin-passthru {ctrl} --opcode=0x06 --cdw10=1 --data-len=4096 -r -b",
+    "io-passthru {ns} --opcode=2 -n {nsid} --cdw12=7 --data-len=4096 -r -b",
+    "zns id-ctrl {ctrl} -o binary",
+    "zns id-ns {zoned} -o binary",
+    "get-feature {ctrl} -f 6",
+    "sanitize-log {ctrl} -b",  # refused by QEMU's controller, as nvme-cli is
 ]
 
 
@@ -125,7 +132,7 @@ def test_nvtui_runs_an_nvme_cli_line_like_nvme_cli(
         capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert (theirs.returncode == 0) == (ours.returncode == 0), (theirs.stderr, ours.stderr)
-    if "-b" in template.split() or "binary" in template:
+    if ("-b" in template.split() or "binary" in template) and theirs.returncode == 0:
         assert ours.stdout == theirs.stdout, template
     elif "{out}" in template:
         assert (tmp_path / "o").read_bytes() == (tmp_path / "theirs.bin").read_bytes()
