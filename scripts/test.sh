@@ -32,3 +32,5 @@ echo "== VM suite (QEMU NVMe controller, real Linux nvme driver)"
 .venv/bin/python -m tests.vm.run
 echo "== VM suite: hot-unplug (its own boot: the controller is gone afterwards)"
 .venv/bin/python -m tests.vm.run --unplug
+echo "== VM suite: no poll queues (its own boot: the nvme module loaded with poll_queues=0)"
+.venv/bin/python -m tests.vm.run --no-poll-queues
