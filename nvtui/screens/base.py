@@ -1,8 +1,8 @@
-"""What every nvtui screen shares: the top bar naming the sections, and a typed handle on the app."""
+"""What every nvtui screen shares: the top bar naming the sections, and a typed handle on the app's state."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -11,7 +11,7 @@ from textual.widgets import Footer
 from nvtui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
-    from nvtui.app import NvtuiApp
+    from nvtui.screens.host import Host
 
 # (mode name, key, title): the app's sections, in the order the top bar shows them.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -34,8 +34,11 @@ class SectionScreen(Screen[None]):
     SECTION = ""
 
     @property
-    def nvapp(self) -> NvtuiApp:
-        return cast("NvtuiApp", self.app)
+    def nvapp(self) -> Host:
+        """The app's shared state (`self.app` for what every Textual app does)."""
+        from nvtui.screens.host import host
+
+        return host(self.app)
 
     def compose(self) -> ComposeResult:
         yield TopBar(SECTIONS, self.SECTION)

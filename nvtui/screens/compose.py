@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
 
+from nvtui.composition import Composition
 from nvtui.errors import DeviceError, NvtuiError, UsageError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
@@ -334,7 +335,7 @@ class ComposeScreen(SectionScreen):
 
     # --- the composed command -----------------------------------------------------------------------
 
-    def composition(self) -> messages.Composition | None:
+    def composition(self) -> Composition | None:
         """What the user composed, or None; raises UsageError for an unreadable data length."""
         if self.defn is None:
             return None
@@ -358,7 +359,7 @@ class ComposeScreen(SectionScreen):
             control = self.query_one(f"#{field}", Checkbox)
             return control.value and control.display and (control.parent is None or control.parent.display)
 
-        return messages.Composition(
+        return Composition(
             self.defn.id,
             {k: v for k, v in self.form_values.items() if v != ""},
             data_len,
@@ -492,9 +493,9 @@ class ComposeScreen(SectionScreen):
                 **buffers(composition),  # output files checked now, reserved by the send
                 allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
             )
-            if not await may_send(app, prepared, "the command"):
+            if not await may_send(self.app, prepared, "the command"):
                 return
-            result = await send_watched(app, session, prepared)  # elapsed time shown, Esc aborts
+            result = await send_watched(self.app, session, prepared)  # elapsed time shown, Esc aborts
             if result is None:
                 return
         except NvtuiError as exc:
@@ -510,7 +511,7 @@ class ComposeScreen(SectionScreen):
         self.post_message(messages.ShowResult(result))
 
 
-def buffers(composition: messages.Composition) -> dict[str, Any]:
+def buffers(composition: Composition) -> dict[str, Any]:
     """The composition's data and metadata options, as `Session.prepare` takes them."""
     return {
         "data_len": composition.data_len,

@@ -24,9 +24,9 @@ from nvtui.screens.safety import may_send
 
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
+    from nvtui.composition import Composition
     from nvtui.nvme.command import Command
     from nvtui.nvme.completion import Completion
-    from nvtui.screens.messages import Composition
     from nvtui.stats import LoadStats
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
@@ -244,7 +244,7 @@ class LoadScreen(SectionScreen):
             self.notify(str(exc), title="No fio job", severity="error", timeout=8)
             return
         prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
-        answer = await app.push_screen_wait(prompt)
+        answer = await self.app.push_screen_wait(prompt)
         if answer is None:
             return
         try:
@@ -286,7 +286,7 @@ class LoadScreen(SectionScreen):
                     no_data=composition.no_data,
                     allow_destructive=True,  # judged by may_send, once for the whole run
                 )
-            if not await may_send(app, prepared, "the load run"):
+            if not await may_send(self.app, prepared, "the load run"):
                 return
             backend = await session.backend(device)
             command = prepared.command

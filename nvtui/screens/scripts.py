@@ -370,7 +370,7 @@ class ScriptsScreen(SectionScreen):
         try:
             if not self.confirmed:
                 risky = await destructive_steps(session, script, devices)
-                if not await may_replay(app, self._targets(), risky, self.script_path.name):
+                if not await may_replay(self.app, self._targets(), risky, self.script_path.name):
                     return
                 self.confirmed = True
             if only is None:
