@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from textual import on
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from nvtui.errors import DeviceError, NvtuiError
+from nvtui.screens import messages
 from nvtui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from nvtui.screens.host import Host
 
 # (mode name, key, title): the app's sections, in the order the top bar shows them.
@@ -26,6 +35,79 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 def internal_error(exc: Exception) -> str:
     """One line for an unexpected failure: the app keeps running, and the message names what broke."""
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+INTERNAL_ERROR_TIMEOUT = 10.0  # seconds an internal error stays on screen: long enough to copy it
+
+
+@dataclass
+class Failed(Message):
+    """What a screen's worker tried failed. Posted by `says_failures`; `SectionScreen` says it, in one
+    place, as a notification with this title, severity and timeout."""
+
+    text: str
+    title: str = ""
+    severity: SeverityLevel = "error"
+    timeout: float | None = None
+    rescan: bool = False
+    """The device may have gone (a device error): the Devices screen looks again."""
+
+
+def failed(exc: Exception, title: str = "", timeout: float | None = None, *, rescan: bool = False) -> Failed:
+    """The `Failed` message for `exc`: an `NvtuiError` in its own one line, anything else as an internal
+    error (the app keeps running and says what broke)."""
+    if isinstance(exc, NvtuiError):
+        return Failed(str(exc), title, timeout=timeout, rescan=rescan and isinstance(exc, DeviceError))
+    return Failed(internal_error(exc), title, timeout=INTERNAL_ERROR_TIMEOUT)
+
+
+P = ParamSpec("P")
+S = TypeVar("S", bound="SectionScreen")
+R = TypeVar("R")
+
+
+def says_failures(
+    title: str = "", timeout: float | None = None, *, rescan: bool = False
+) -> Callable[
+    [Callable[Concatenate[S, P], Awaitable[R]]], Callable[Concatenate[S, P], Awaitable[R | None]]
+]:
+    """Decorates a section screen's async method (a worker's body): a failure it raises ends it and is
+    posted as `Failed` (with `title`, and `timeout` for an `NvtuiError`), which the screen says; the method
+    then returns None. `rescan`: a device error also has the devices looked for again."""
+
+    def decorate(
+        method: Callable[Concatenate[S, P], Awaitable[R]],
+    ) -> Callable[Concatenate[S, P], Awaitable[R | None]]:
+        @functools.wraps(method)
+        async def run(screen: S, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+            try:
+                return await method(screen, *args, **kwargs)
+            except Exception as exc:  # never lose the app to a failure below: say what broke
+                screen.post_message(failed(exc, title, timeout, rescan=rescan))
+                return None
+
+        return run
+
+    return decorate
+
+
+def says_failures_now(
+    title: str = "", timeout: float | None = None, *, rescan: bool = False
+) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Concatenate[S, P], R | None]]:
+    """`says_failures` for a method that runs at once (in the handler that calls it, not in a worker)."""
+
+    def decorate(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R | None]:
+        @functools.wraps(method)
+        def run(screen: S, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+            try:
+                return method(screen, *args, **kwargs)
+            except Exception as exc:  # never lose the app to a failure below: say what broke
+                screen.post_message(failed(exc, title, timeout, rescan=rescan))
+                return None
+
+        return run
+
+    return decorate
 
 
 class SectionScreen(Screen[None]):
@@ -47,3 +129,11 @@ class SectionScreen(Screen[None]):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    @on(Failed)
+    def say_failure(self, message: Failed) -> None:
+        """The one place a failure of this screen's work becomes a notification."""
+        message.stop()
+        self.notify(message.text, title=message.title, severity=message.severity, timeout=message.timeout)
+        if message.rescan:
+            self.post_message(messages.RefreshDevices())

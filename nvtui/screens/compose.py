@@ -13,9 +13,9 @@ from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
 
 from nvtui.composition import Composition
-from nvtui.errors import DeviceError, NvtuiError, UsageError
+from nvtui.errors import NvtuiError, UsageError
 from nvtui.screens import messages
-from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.base import SectionScreen, internal_error, says_failures
 from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
@@ -477,34 +477,26 @@ class ComposeScreen(SectionScreen):
         self.send()
 
     @work(exclusive=True, group="send")
+    @says_failures("Not sent", timeout=8, rescan=True)  # a device error: the device may have gone
     async def send(self) -> None:
         app = self.nvapp
         session, device = app.session, app.device
         if session is None or self.defn is None:
             self.notify("The catalogue is still loading.", severity="warning")
             return
-        try:
-            composition = self.composition()
-            assert composition is not None
-            prepared = await session.prepare(
-                device,
-                self.defn,
-                composition.assignments,
-                **buffers(composition),  # output files checked now, reserved by the send
-                allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
-            )
-            if not await may_send(self.app, prepared, "the command"):
-                return
-            result = await send_watched(self.app, session, prepared)  # elapsed time shown, Esc aborts
-            if result is None:
-                return
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not sent", severity="error", timeout=8)
-            if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so
-                self.post_message(messages.RefreshDevices())
+        composition = self.composition()
+        assert composition is not None
+        prepared = await session.prepare(
+            device,
+            self.defn,
+            composition.assignments,
+            **buffers(composition),  # output files checked now, reserved by the send
+            allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
+        )
+        if not await may_send(self.app, prepared, "the command"):
             return
-        except Exception as exc:
-            self.notify(internal_error(exc), title="Not sent", severity="error", timeout=10)
+        result = await send_watched(self.app, session, prepared)  # elapsed time shown, Esc aborts
+        if result is None:
             return
         if result.output_error is not None:
             self.notify(result.output_error, title="Output file", severity="error", timeout=10)

@@ -16,15 +16,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from nvtui.backend.base import BackendBase
-from nvtui.errors import NvtuiError, UsageError
+from nvtui.errors import UsageError
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
-from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.base import SectionScreen, says_failures
 from nvtui.screens.safety import may_send
 
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
     from nvtui.composition import Composition
+    from nvtui.load import EnginePlan, LoadSpec
     from nvtui.nvme.command import Command
     from nvtui.nvme.completion import Completion
     from nvtui.stats import LoadStats
@@ -213,11 +214,11 @@ class LoadScreen(SectionScreen):
             self.stop_event.set()
 
     @work(exclusive=True, group="fio-job")
+    @says_failures("No fio job", timeout=8)
     async def action_export_fio(self) -> None:
         """The composed run as a fio job file (io_uring_cmd) that repeats it: asked for a path, checked and
         written without following a symlink; a command fio cannot send says so and writes nothing."""
         from nvtui.nvmecli.fio import fio_job_for_command
-        from nvtui.safeio import OutputFile
         from nvtui.screens.modals import PathPrompt
         from nvtui.session import device_path_of
 
@@ -226,78 +227,84 @@ class LoadScreen(SectionScreen):
         if session is None or composition is None:
             self.notify(NO_FIO, severity="warning")
             return
-        try:
-            count, seconds, qd = self.spec()
-            prepared = await session.prepare(
-                device, composition.command_id, composition.assignments, data_len=composition.data_len,
-                data_in=composition.data_in, metadata_in=composition.metadata_in,
-                zero_metadata=composition.zero_metadata, no_data=composition.no_data, allow_destructive=True,
-            )  # fmt: skip
-            lba_format = None if prepared.command.admin else await session.lba_format(device)
-            if lba_format is None:
-                raise UsageError(NO_FIO)
-            path = device_path_of(await session.backend(device), device)
-            text = fio_job_for_command(
-                path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
-            )
-        except NvtuiError as exc:
-            self.notify(str(exc), title="No fio job", severity="error", timeout=8)
-            return
+        count, seconds, qd = self.spec()
+        prepared = await session.prepare(
+            device, composition.command_id, composition.assignments, data_len=composition.data_len,
+            data_in=composition.data_in, metadata_in=composition.metadata_in,
+            zero_metadata=composition.zero_metadata, no_data=composition.no_data, allow_destructive=True,
+        )  # fmt: skip
+        lba_format = None if prepared.command.admin else await session.lba_format(device)
+        if lba_format is None:
+            raise UsageError(NO_FIO)
+        path = device_path_of(await session.backend(device), device)
+        text = fio_job_for_command(
+            path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
+        )
         prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
         answer = await self.app.push_screen_wait(prompt)
-        if answer is None:
-            return
+        if answer is not None:
+            await self.save_fio_job(answer, text)
+
+    @says_failures("Not saved", timeout=8)
+    async def save_fio_job(self, answer: str, text: str) -> None:
+        """Write the fio job to the path the user gave (no symlink followed)."""
+        from nvtui.safeio import OutputFile
+
         try:
             with OutputFile(Path(answer).expanduser(), "fio job") as out:
                 out.commit(text.encode())
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
-            return
-        except OSError as exc:
-            self.notify(f"{answer}: {exc.strerror or exc}", title="Not saved", severity="error", timeout=8)
-            return
+        except OSError as exc:  # said as the path and the system's words, as nvtui says any file error
+            raise UsageError(f"{answer}: {exc.strerror or exc}") from exc
         self.notify(f"fio job saved to {answer}: run it with `fio {answer}`", title="fio job")
 
     @work(exclusive=True, group="load")
     async def run_load(self) -> None:
-        from nvtui.load import LoadSpec, engine_plan, run_engine_load, run_load
-        from nvtui.stats import LoadStats
+        started = await self.start_load()
+        if started is not None:
+            await self.drive_load(*started)
+
+    @says_failures("Not started", timeout=8)
+    async def start_load(self) -> tuple[LoadSpec, Backend, Command, EnginePlan | None] | None:
+        """What the run sends, prepared and judged (None: not to be run)."""
+        from nvtui.load import LoadSpec, engine_plan
 
         app = self.nvapp
         session, device = app.session, app.device
         if session is None:
             self.notify("The catalogue is still loading.", severity="warning")
-            return
+            return None
         composition: Composition | None = app.composition
-        try:
-            count, seconds, qd = self.spec()
-            spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
-            if composition is None:
-                prepared = await session.prepare(device, "identify", ["cns=1"])
-            else:
-                prepared = await session.prepare(
-                    device,
-                    composition.command_id,
-                    composition.assignments,
-                    data_len=composition.data_len,
-                    data_in=composition.data_in,
-                    metadata_in=composition.metadata_in,
-                    zero_metadata=composition.zero_metadata,
-                    no_data=composition.no_data,
-                    allow_destructive=True,  # judged by may_send, once for the whole run
-                )
-            if not await may_send(self.app, prepared, "the load run"):
-                return
-            backend = await session.backend(device)
-            command = prepared.command
-            lba_format = None if command.admin else await session.lba_format(device)
-            plan = engine_plan(backend, command, lba_format.lba_size if lba_format is not None else None)
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not started", severity="error", timeout=8)
-            return
-        except Exception as exc:
-            self.notify(internal_error(exc), title="Not started", severity="error", timeout=10)
-            return
+        count, seconds, qd = self.spec()
+        spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
+        if composition is None:
+            prepared = await session.prepare(device, "identify", ["cns=1"])
+        else:
+            prepared = await session.prepare(
+                device,
+                composition.command_id,
+                composition.assignments,
+                data_len=composition.data_len,
+                data_in=composition.data_in,
+                metadata_in=composition.metadata_in,
+                zero_metadata=composition.zero_metadata,
+                no_data=composition.no_data,
+                allow_destructive=True,  # judged by may_send, once for the whole run
+            )
+        if not await may_send(self.app, prepared, "the load run"):
+            return None
+        backend = await session.backend(device)
+        command = prepared.command
+        lba_format = None if command.admin else await session.lba_format(device)
+        plan = engine_plan(backend, command, lba_format.lba_size if lba_format is not None else None)
+        return spec, backend, command, plan
+
+    async def drive_load(
+        self, spec: LoadSpec, backend: Backend, command: Command, plan: EnginePlan | None
+    ) -> None:
+        """Run the load, the stats and charts live, and say how it ended."""
+        from nvtui.load import run_engine_load, run_load
+        from nvtui.stats import LoadStats
+
         self.stats = LoadStats()
         self.stop_event = asyncio.Event()
         self.running = True
