@@ -68,7 +68,8 @@ def make_app() -> NvtuiApp:
 
 async def settle(pilot: Pilot[Any], condition: Any, timeout: float = 10.0) -> None:
     await until(pilot, condition, "the state to snapshot", timeout)
-    await pilot.pause(0.2)  # let workers finish drawing
+    await pilot.app.workers.wait_for_complete()  # the workers that fill the screen have drawn
+    await pilot.pause()
     await pilot.wait_for_scheduled_animations()
 
 

@@ -21,6 +21,7 @@ from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, says_failures
 from nvtui.screens.safety import may_send
+from nvtui.widgets.headless import steady_cursors
 
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
@@ -147,6 +148,7 @@ class LoadScreen(SectionScreen):
         self.watch(self.app, "composition", self._composition_changed)
         self.watch(self.app, "device", self._composition_changed)
         self.set_interval(1 / REDRAW_HZ, self._redraw)
+        steady_cursors(self)  # headless: a snapshot never catches the count's cursor mid-blink
 
     def _composition_changed(self, _value: object = None) -> None:
         composition = self.nvapp.composition
