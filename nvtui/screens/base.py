@@ -1,12 +1,14 @@
-"""What every nvtui screen shares: the top bar naming the sections, and a typed handle on the app's state."""
+"""What every nvtui screen shares: the top bar naming the sections, a typed handle on the app's state, the
+one handler that says a failure of the screen's work, and the theme's colours by role."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec, TypeVar
 
+from rich.style import Style
 from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
@@ -110,10 +112,36 @@ def says_failures_now(
     return decorate
 
 
+Styles = Mapping[str, Style]
+"""The theme's colours by role (`error`, `warning`, `success`, `accent`, `muted`), from the section's
+component classes: text drawn with them follows the theme."""
+
+ROLES = ("error", "warning", "success", "accent", "muted")
+
+
+def role(styles: Styles | None, name: str, *, bold: bool = False) -> Style:
+    """The style of `name` (bold on top when asked); without `styles` (before the screen has its CSS), the
+    text style only."""
+    base = Style(bold=True) if bold else Style()
+    return base + styles[name] if styles is not None and name in styles else base
+
+
 class SectionScreen(Screen[None]):
     """A top-level section: top bar above, footer below, the section's own widgets between."""
 
     SECTION = ""
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"section--{name}" for name in ROLES}
+    DEFAULT_CSS = """
+    SectionScreen > .section--error { color: $error; }
+    SectionScreen > .section--warning { color: $warning; }
+    SectionScreen > .section--success { color: $success; }
+    SectionScreen > .section--accent { color: $accent; }
+    SectionScreen > .section--muted { color: $text-muted; }
+    """
+
+    def theme_styles(self) -> Styles:
+        """The theme's colours by role, as Rich styles for the `Text` this screen draws."""
+        return {name: self.get_component_rich_style(f"section--{name}", partial=True) for name in ROLES}
 
     @property
     def nvapp(self) -> Host:

@@ -19,7 +19,7 @@ from nvtui.backend.base import BackendBase
 from nvtui.errors import UsageError
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
-from nvtui.screens.base import SectionScreen, says_failures
+from nvtui.screens.base import SectionScreen, Styles, role, says_failures
 from nvtui.screens.safety import may_send
 from nvtui.widgets.headless import steady_cursors
 
@@ -61,7 +61,7 @@ def _us(ns: float) -> str:
     return f"{ns / 1000:,.1f} µs"
 
 
-def stats_text(stats: LoadStats | None, running: bool) -> Text:
+def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = None) -> Text:
     t = Text()
     if stats is None:
         t.append("Not run yet. Ctrl+S starts; Esc stops at once.", style="dim")
@@ -77,7 +77,7 @@ def stats_text(stats: LoadStats | None, running: bool) -> Text:
     t.append("done ", style="dim")
     t.append(f"{h.count:,}")
     t.append("  errors ", style="dim")
-    t.append(f"{stats.errors:,}", style="bold red" if stats.errors else "")
+    t.append(f"{stats.errors:,}", style=role(styles, "error", bold=True) if stats.errors else "")
     t.append("  mean ", style="dim")
     t.append(_us(h.mean_ns))
     t.append("  max ", style="dim")
@@ -165,7 +165,7 @@ class LoadScreen(SectionScreen):
             stats.tick()
         if not self.running and self._charts_final:
             return
-        self.query_one("#load-stats", Static).update(stats_text(stats, self.running))
+        self.query_one("#load-stats", Static).update(stats_text(stats, self.running, self.theme_styles()))
         if not self.is_current:
             return
         # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's

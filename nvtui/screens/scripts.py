@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, DataTable, Label, SelectionList, Static
 
 from nvtui.errors import NvtuiError
 from nvtui.locations import scripts_dir
-from nvtui.screens.base import SectionScreen, says_failures, says_failures_now
+from nvtui.screens.base import SectionScreen, Styles, role, says_failures, says_failures_now
 from nvtui.screens.modals import PathPrompt
 from nvtui.screens.safety import may_replay
 
@@ -73,17 +73,17 @@ def expected_cell(step: ScriptStep) -> Text:
                 style="dim")  # fmt: skip
 
 
-def outcome_cell(outcome: StepOutcome) -> Text:
+def outcome_cell(outcome: StepOutcome, styles: Styles | None = None) -> Text:
     """The replayed step: "✓ same" when its status (and data, where recorded) equal the recorded ones,
     else what differs: the status by name, or "data differs"."""
     if outcome.result is None:
-        return Text(f"✗ error: {outcome.error}", style="bold red")
+        return Text(f"✗ error: {outcome.error}", style=role(styles, "error", bold=True))
     if outcome.matches:
-        return Text("✓ same", style="bold green")
+        return Text("✓ same", style=role(styles, "success", bold=True))
     if outcome.status_matches:
-        return Text("✗ data differs", style="bold red")
+        return Text("✗ data differs", style=role(styles, "error", bold=True))
     status = outcome.result.completion.status
-    return Text(f"✗ {status.name}", style="bold red")
+    return Text(f"✗ {status.name}", style=role(styles, "error", bold=True))
 
 
 class ScriptsScreen(SectionScreen):
@@ -176,10 +176,11 @@ class ScriptsScreen(SectionScreen):
             return
         chosen = set(selection.selected)
         selection.clear_options()
+        styles = self.theme_styles()
         for i, r in enumerate(history):
             ok = r.completion.status.ok
             label = Text(f"{i + 1:>3} ")
-            label.append("✓ " if ok else "✗ ", style="green" if ok else "red")
+            label.append("✓ " if ok else "✗ ", style=role(styles, "success" if ok else "error"))
             label.append(f"{r.prepared.defn.id} ")
             label.append(r.prepared.device, style="dim")
             selection.add_option((label, i, i in chosen))
@@ -263,7 +264,7 @@ class ScriptsScreen(SectionScreen):
         for i, step in enumerate(self.script.steps):
             device = devices.target(step.device or self.script.device) or "-"
             done = self.outcomes.get(i)
-            outcome = outcome_cell(done) if done is not None else expected_cell(step)
+            outcome = outcome_cell(done, self.theme_styles()) if done is not None else expected_cell(step)
             table.add_row(
                 str(i + 1), clip(device, fixed["device"]), clip(step.command, command_width),
                 clip(fields_text(key_fields(step, catalogue)), fields_width), outcome, key=str(i),
@@ -373,7 +374,7 @@ class ScriptsScreen(SectionScreen):
         def on_step(outcome: StepOutcome) -> None:
             index = outcome.index + offset
             self.outcomes[index] = outcome
-            table.update_cell(str(index), "outcome", outcome_cell(outcome))
+            table.update_cell(str(index), "outcome", outcome_cell(outcome, self.theme_styles()))
             table.move_cursor(row=index)
             self.next_step = index + 1
 
