@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from rich.style import Style
 from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -139,6 +141,17 @@ class SectionScreen(Screen[None]):
     SectionScreen > .section--muted { color: $text-muted; }
     """
 
+    SHARED: ClassVar[tuple[str, ...]] = ("device", "writable")
+    """The app's state this screen mirrors (each a `var` of the screen), so its widgets `data_bind` to it."""
+    device: var[str] = var("")
+    """The device commands go to (the app's, mirrored)."""
+    writable: var[bool] = var(False)
+    """Whether destructive commands may be sent (the app's, mirrored)."""
+
+    def on_mount(self) -> None:
+        for name in self.SHARED:
+            self.watch(self.app, name, partial(setattr, self, name))
+
     def theme_styles(self) -> Styles:
         """The theme's colours by role, as Rich styles for the `Text` this screen draws."""
         return {name: self.get_component_rich_style(f"section--{name}", partial=True) for name in ROLES}
@@ -151,7 +164,7 @@ class SectionScreen(Screen[None]):
         return host(self.app)
 
     def compose(self) -> ComposeResult:
-        yield TopBar(SECTIONS, self.SECTION)
+        yield TopBar(SECTIONS, self.SECTION).data_bind(SectionScreen.device, SectionScreen.writable)
         yield from self.compose_body()
         yield Footer()
 

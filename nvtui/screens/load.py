@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive, var
 from textual.widgets import Input, Label, Static
 
 from nvtui.backend.base import BackendBase
@@ -89,8 +90,23 @@ def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = N
     return t
 
 
+class Repeats(Static):
+    """What a run repeats, on which device (both bound from the screen)."""
+
+    composition: reactive[Composition | None] = reactive(None)
+    device: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        composition = self.composition
+        what = composition.describe() if composition is not None else "identify cns=1 (compose another in F3)"
+        return Text(f"repeats: {what} on {self.device}")
+
+
 class LoadScreen(SectionScreen):
     SECTION = "load"
+    SHARED = (*SectionScreen.SHARED, "composition")
+    composition: var[Composition | None] = var(None)
+    """The composed command (the app's, mirrored): what a run repeats."""
     DEFAULT_CSS = """
     LoadScreen #load-form {
         height: 1;
@@ -131,7 +147,7 @@ class LoadScreen(SectionScreen):
         from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime  # plotext: only when used
 
         with Vertical():
-            yield Static("", id="load-command")
+            yield Repeats(id="load-command").data_bind(LoadScreen.composition, SectionScreen.device)
             with Horizontal(id="load-form"):
                 yield Label("count")
                 yield Input(placeholder="N", id="load-count", compact=True)
@@ -145,15 +161,8 @@ class LoadScreen(SectionScreen):
                 yield LatencyHistogram(id="chart-histogram")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "composition", self._composition_changed)
-        self.watch(self.app, "device", self._composition_changed)
         self.set_interval(1 / REDRAW_HZ, self._redraw)
         steady_cursors(self)  # headless: a snapshot never catches the count's cursor mid-blink
-
-    def _composition_changed(self, _value: object = None) -> None:
-        composition = self.nvapp.composition
-        what = composition.describe() if composition is not None else "identify cns=1 (compose another in F3)"
-        self.query_one("#load-command", Static).update(f"repeats: {what} on {self.nvapp.device}")
 
     def _redraw(self) -> None:
         from nvtui.widgets.latency_chart import StatsChart
