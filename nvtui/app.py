@@ -19,12 +19,13 @@ from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
 
+from nvtui.device_choice import chosen_device, mark_gone
 from nvtui.errors import NvtuiError
 from nvtui.numbers import parse_number
 from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.screens import messages
 from nvtui.screens.base import SECTIONS
-from nvtui.screens.devices import GONE, DevicesScreen
+from nvtui.screens.devices import DevicesScreen
 from nvtui.screens.palette import CatalogueCommands, DeviceCommands, ScriptCommands
 from nvtui.settings import Settings, load_settings, save_settings
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
     from nvtui.backend.base import ControllerInfo
     from nvtui.catalogue import Catalogue
+    from nvtui.composition import Composition
+    from nvtui.screens.host import Host
     from nvtui.session import SendResult, Session
 
 
@@ -45,9 +48,6 @@ def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
         return screen
 
     return make
-
-
-DEFAULT_SIM_DEVICE = "sim0n1"
 
 
 class NvtuiApp(App[int]):
@@ -78,7 +78,7 @@ class NvtuiApp(App[int]):
     catalogue: var[Catalogue | None] = var(None)
     controllers: var[tuple[ControllerInfo, ...]] = var(())
     shown_result: var[SendResult | None] = var(None, always_update=True)
-    composition: var[messages.Composition | None] = var(None)
+    composition: var[Composition | None] = var(None)
     """What the Compose screen holds; the Load screen repeats it."""
 
     def __init__(
@@ -151,8 +151,7 @@ class NvtuiApp(App[int]):
 
     def _devices_found(self, controllers: tuple[ControllerInfo, ...]) -> None:
         controllers = mark_gone(self.controllers, controllers)
-        if not self.device:
-            self.device = default_device(controllers)
+        self.device = chosen_device(self.device, controllers)
         self.controllers = controllers
 
     # --- messages from the screens ------------------------------------------------------------------
@@ -241,40 +240,10 @@ class NvtuiApp(App[int]):
             self.notify("Destructive commands are refused.", title="Read-only")
 
 
-def mark_gone(
-    previous: Sequence[ControllerInfo], found: Sequence[ControllerInfo]
-) -> tuple[ControllerInfo, ...]:
-    """`found`, plus each real controller of `previous` that the kernel no longer lists (hot-unplugged,
-    unbound), kept in the list with state "gone" and nothing accessible, so a vanished device is shown
-    as gone instead of silently disappearing. It stays so until a rescan finds it again."""
-    from dataclasses import replace
+if TYPE_CHECKING:
 
-    names = {c.name for c in found}
-    gone = []
-    for c in previous:
-        if c.simulated or c.name in names:
-            continue
-        why = f"{c.name} is gone: the kernel no longer lists it (removed or unbound); r rescans"
-        namespaces = tuple(replace(ns, accessible=False, access_error=why) for ns in c.namespaces)
-        gone.append(replace(c, state=GONE, accessible=False, access_error=why, namespaces=namespaces))
-    real = [c for c in found if not c.simulated]
-    return (*real, *gone, *(c for c in found if c.simulated))
-
-
-def default_device(controllers: Sequence[ControllerInfo]) -> str:
-    """The first real namespace this user can open, else the first usable controller, else the simulator."""
-    real = [c for c in controllers if not c.simulated]
-    for controller in real:
-        for ns in controller.namespaces:
-            if ns.accessible:
-                return ns.name
-    for controller in real:
-        if controller.accessible:
-            return controller.name
-    for controller in controllers:
-        if controller.simulated and controller.namespaces:
-            return controller.namespaces[0].name
-    return DEFAULT_SIM_DEVICE
+    def _is_a_host(app: NvtuiApp) -> Host:
+        return app  # mypy checks here that the app gives the screens what they need (nvtui.screens.host)
 
 
 def run_app(device: str | None, catalogue_files: list[Path], backend: str | None) -> int:

@@ -77,6 +77,20 @@ def table_rows(table: DataTable[object]) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def said(app: NvtuiApp, words: str) -> bool:
+    """Whether a notification shown so far contains `words`."""
+    return any(words in n.message for n in app._notifications)
+
+
+def palette_hits(app: NvtuiApp) -> str:
+    """The command palette's hits as shown (empty until the search has found some)."""
+    from textual.command import CommandList
+
+    for hits in app.screen.query(CommandList):
+        return " ".join(str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count))
+    return ""
+
+
 async def sent_count(app: NvtuiApp) -> int:
     assert app.session is not None
     return len(app.session.history)
@@ -113,7 +127,8 @@ async def test_an_out_of_range_field_is_flagged_and_not_sent() -> None:
         await until(pilot, lambda: not screen.form_valid, "the range check")
         before = await sent_count(app)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: said(app, "see the red field"), "the refusal")
+        await app.workers.wait_for_complete()
         assert await sent_count(app) == before
         assert isinstance(app.screen, ComposeScreen)
 
@@ -170,7 +185,7 @@ async def test_a_load_run_fills_the_chart_and_stops_at_once() -> None:
         await until(pilot, lambda: not screen.running, "the run to stop", timeout=1.0)
         assert stats.elapsed_s < 10  # stopped long before its 30 s
         done = stats.total.count
-        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()  # the run's worker has ended: whatever it sent is counted
         assert stats.total.count == done  # nothing more is sent after the stop
 
 
@@ -261,7 +276,7 @@ async def test_destructive_write_is_refused_read_only_cancelled_or_sent_when_con
         assert not app.writable  # read-only by default
         before = await sent_count(app)
         await write_block(pilot, data_file)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "nvtui is read-only"), "the refusal")
         assert not isinstance(app.screen, ConfirmDestructive)
         assert await sent_count(app) == before  # refused outright
         assert await read_block(app) != payload
@@ -273,7 +288,7 @@ async def test_destructive_write_is_refused_read_only_cancelled_or_sent_when_con
         await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the confirmation")
         assert "sim0n1" in str(app.screen.query_one("#confirm-body").render())
         await pilot.press("escape")  # cancel
-        await pilot.pause(0.2)
+        await until(pilot, lambda: said(app, "write: the command was not sent"), "the cancellation")
         assert await sent_count(app) == before
         assert await read_block(app) != payload
 
@@ -327,7 +342,7 @@ async def test_palette_opens_a_catalogue_command() -> None:
         await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.press(*"compose get-features")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: palette_hits(app).startswith("Compose get-features"), "the palette's hit")
         await pilot.press("enter")
         await until(
             pilot,

@@ -68,7 +68,9 @@ def make_app() -> NvtuiApp:
 
 async def settle(pilot: Pilot[Any], condition: Any, timeout: float = 10.0) -> None:
     await until(pilot, condition, "the state to snapshot", timeout)
-    await pilot.pause(0.2)  # let workers finish drawing
+    # A frame for what `condition` saw to be drawn (waiting for every worker instead would hang: some run
+    # as long as their screen).
+    await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
 
 

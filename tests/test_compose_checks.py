@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_app import compose, make_app, ready, sent_count, sim_env
+from test_app import compose, make_app, ready, said, sent_count, sim_env
 from textual.widgets import Checkbox, Input
 
 from nvtui.session import send_once
@@ -27,7 +27,7 @@ async def test_an_output_file_that_cannot_be_written_stops_the_send(sim_env: Pat
         await until(pilot, lambda: screen.prepared is None, "the preview to refuse the output file")
         assert "does not exist" in str(screen.query_one("#submission").render())
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "does not exist"), "the refusal said")
         assert await sent_count(app) == before  # nothing sent, so nothing lost
         good = sim_env / "log.bin"
         screen.query_one("#data-out", Input).value = str(good)  # the control

@@ -267,7 +267,7 @@ def test_the_tui_sends_no_destructive_command_read_only_or_cancelled(
 
 
 async def tui_refuses(tmp_path: Path, before: str) -> None:
-    from test_app import make_app, ready, until, write_block
+    from test_app import make_app, ready, said, until, write_block
 
     from nvtui.screens.modals import ConfirmDestructive, ConfirmScript
     from nvtui.screens.result import ResultScreen
@@ -288,7 +288,7 @@ async def tui_refuses(tmp_path: Path, before: str) -> None:
 
         assert not app.writable  # read-only: refused outright, no modal
         await write_block(pilot, payload)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "write is destructive and nvtui is read-only"), "the refusal")
         assert not isinstance(app.screen, ConfirmDestructive)
         assert ctrl.counters["host_write_commands"] == counters["host_write_commands"]
         assert namespace_checksum() == before
@@ -298,7 +298,7 @@ async def tui_refuses(tmp_path: Path, before: str) -> None:
         await write_block(pilot, payload)
         await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the confirmation")
         await pilot.press("escape")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "write: the command was not sent"), "the cancellation")
         assert ctrl.counters["host_write_commands"] == counters["host_write_commands"]
         assert namespace_checksum() == before
 
@@ -311,7 +311,7 @@ async def tui_refuses(tmp_path: Path, before: str) -> None:
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScript), "the script confirmation")
         await pilot.press("escape")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "was not replayed"), "the cancellation")
         assert len(app.session.history) == sent  # not even the identify and read before step 3
         assert ctrl.counters["host_write_commands"] == counters["host_write_commands"]
         assert ctrl.counters["host_read_commands"] == counters["host_read_commands"]
@@ -319,7 +319,7 @@ async def tui_refuses(tmp_path: Path, before: str) -> None:
         await pilot.press("ctrl+w")  # back to read-only: the replay is refused without asking
         assert not app.writable
         await pilot.press("r")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: said(app, "nothing was sent"), "the refusal")
         assert not isinstance(app.screen, ConfirmScript)
         assert len(app.session.history) == sent
         assert ctrl.counters["host_write_commands"] == counters["host_write_commands"]

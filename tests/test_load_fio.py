@@ -10,11 +10,11 @@ import pytest
 from textual.widgets import Input
 
 from nvtui.app import NvtuiApp
+from nvtui.composition import Composition
 from nvtui.errors import UsageError
 from nvtui.nvme.command import Command
 from nvtui.nvmecli.fio import fio_job_for_command
 from nvtui.screens.load import LoadScreen
-from nvtui.screens.messages import Composition
 from nvtui.screens.modals import PathPrompt
 from tests.pilots import until
 

@@ -12,9 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
 
-from nvtui.errors import DeviceError, NvtuiError, UsageError
+from nvtui.composition import Composition
+from nvtui.errors import NvtuiError, UsageError
 from nvtui.screens import messages
-from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.base import SectionScreen, internal_error, says_failures
 from nvtui.screens.safety import may_send
 from nvtui.widgets.catalogue_list import CatalogueList
 from nvtui.widgets.command_form import CommandForm
@@ -334,7 +335,7 @@ class ComposeScreen(SectionScreen):
 
     # --- the composed command -----------------------------------------------------------------------
 
-    def composition(self) -> messages.Composition | None:
+    def composition(self) -> Composition | None:
         """What the user composed, or None; raises UsageError for an unreadable data length."""
         if self.defn is None:
             return None
@@ -358,7 +359,7 @@ class ComposeScreen(SectionScreen):
             control = self.query_one(f"#{field}", Checkbox)
             return control.value and control.display and (control.parent is None or control.parent.display)
 
-        return messages.Composition(
+        return Composition(
             self.defn.id,
             {k: v for k, v in self.form_values.items() if v != ""},
             data_len,
@@ -476,41 +477,33 @@ class ComposeScreen(SectionScreen):
         self.send()
 
     @work(exclusive=True, group="send")
+    @says_failures("Not sent", timeout=8, rescan=True)  # a device error: the device may have gone
     async def send(self) -> None:
         app = self.nvapp
         session, device = app.session, app.device
         if session is None or self.defn is None:
             self.notify("The catalogue is still loading.", severity="warning")
             return
-        try:
-            composition = self.composition()
-            assert composition is not None
-            prepared = await session.prepare(
-                device,
-                self.defn,
-                composition.assignments,
-                **buffers(composition),  # output files checked now, reserved by the send
-                allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
-            )
-            if not await may_send(app, prepared, "the command"):
-                return
-            result = await send_watched(app, session, prepared)  # elapsed time shown, Esc aborts
-            if result is None:
-                return
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not sent", severity="error", timeout=8)
-            if isinstance(exc, DeviceError):  # the device may have gone: the Devices screen should say so
-                self.post_message(messages.RefreshDevices())
+        composition = self.composition()
+        assert composition is not None
+        prepared = await session.prepare(
+            device,
+            self.defn,
+            composition.assignments,
+            **buffers(composition),  # output files checked now, reserved by the send
+            allow_destructive=True,  # judged below: read-only refuses, otherwise the user confirms
+        )
+        if not await may_send(self.app, prepared, "the command"):
             return
-        except Exception as exc:
-            self.notify(internal_error(exc), title="Not sent", severity="error", timeout=10)
+        result = await send_watched(self.app, session, prepared)  # elapsed time shown, Esc aborts
+        if result is None:
             return
         if result.output_error is not None:
             self.notify(result.output_error, title="Output file", severity="error", timeout=10)
         self.post_message(messages.ShowResult(result))
 
 
-def buffers(composition: messages.Composition) -> dict[str, Any]:
+def buffers(composition: Composition) -> dict[str, Any]:
     """The composition's data and metadata options, as `Session.prepare` takes them."""
     return {
         "data_len": composition.data_len,

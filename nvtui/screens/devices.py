@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.worker import get_current_worker
 
+from nvtui.device_choice import GONE
 from nvtui.errors import NvtuiError
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, internal_error
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from nvtui.doctor import Finding
     from nvtui.present import ZoneGeometry
     from nvtui.session import DeviceProfile
-
-GONE = "gone"  # ControllerInfo.state of a controller the kernel no longer lists (nvtui.app.mark_gone)
-
 
 @dataclass(frozen=True)
 class DeviceNode:

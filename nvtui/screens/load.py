@@ -13,20 +13,23 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive, var
 from textual.widgets import Input, Label, Static
 
 from nvtui.backend.base import BackendBase
-from nvtui.errors import NvtuiError, UsageError
+from nvtui.errors import UsageError
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
-from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.base import SectionScreen, Styles, role, says_failures
 from nvtui.screens.safety import may_send
+from nvtui.widgets.headless import steady_cursors
 
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
+    from nvtui.composition import Composition
+    from nvtui.load import EnginePlan, LoadSpec
     from nvtui.nvme.command import Command
     from nvtui.nvme.completion import Completion
-    from nvtui.screens.messages import Composition
     from nvtui.stats import LoadStats
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
@@ -59,7 +62,7 @@ def _us(ns: float) -> str:
     return f"{ns / 1000:,.1f} µs"
 
 
-def stats_text(stats: LoadStats | None, running: bool) -> Text:
+def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = None) -> Text:
     t = Text()
     if stats is None:
         t.append("Not run yet. Ctrl+S starts; Esc stops at once.", style="dim")
@@ -75,7 +78,7 @@ def stats_text(stats: LoadStats | None, running: bool) -> Text:
     t.append("done ", style="dim")
     t.append(f"{h.count:,}")
     t.append("  errors ", style="dim")
-    t.append(f"{stats.errors:,}", style="bold red" if stats.errors else "")
+    t.append(f"{stats.errors:,}", style=role(styles, "error", bold=True) if stats.errors else "")
     t.append("  mean ", style="dim")
     t.append(_us(h.mean_ns))
     t.append("  max ", style="dim")
@@ -87,8 +90,23 @@ def stats_text(stats: LoadStats | None, running: bool) -> Text:
     return t
 
 
+class Repeats(Static):
+    """What a run repeats, on which device (both bound from the screen)."""
+
+    composition: reactive[Composition | None] = reactive(None)
+    device: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        composition = self.composition
+        what = composition.describe() if composition is not None else "identify cns=1 (compose another in F3)"
+        return Text(f"repeats: {what} on {self.device}")
+
+
 class LoadScreen(SectionScreen):
     SECTION = "load"
+    SHARED = (*SectionScreen.SHARED, "composition")
+    composition: var[Composition | None] = var(None)
+    """The composed command (the app's, mirrored): what a run repeats."""
     DEFAULT_CSS = """
     LoadScreen #load-form {
         height: 1;
@@ -129,7 +147,7 @@ class LoadScreen(SectionScreen):
         from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime  # plotext: only when used
 
         with Vertical():
-            yield Static("", id="load-command")
+            yield Repeats(id="load-command").data_bind(LoadScreen.composition, SectionScreen.device)
             with Horizontal(id="load-form"):
                 yield Label("count")
                 yield Input(placeholder="N", id="load-count", compact=True)
@@ -143,14 +161,8 @@ class LoadScreen(SectionScreen):
                 yield LatencyHistogram(id="chart-histogram")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "composition", self._composition_changed)
-        self.watch(self.app, "device", self._composition_changed)
         self.set_interval(1 / REDRAW_HZ, self._redraw)
-
-    def _composition_changed(self, _value: object = None) -> None:
-        composition = self.nvapp.composition
-        what = composition.describe() if composition is not None else "identify cns=1 (compose another in F3)"
-        self.query_one("#load-command", Static).update(f"repeats: {what} on {self.nvapp.device}")
+        steady_cursors(self)  # headless: a snapshot never catches the count's cursor mid-blink
 
     def _redraw(self) -> None:
         from nvtui.widgets.latency_chart import StatsChart
@@ -162,7 +174,7 @@ class LoadScreen(SectionScreen):
             stats.tick()
         if not self.running and self._charts_final:
             return
-        self.query_one("#load-stats", Static).update(stats_text(stats, self.running))
+        self.query_one("#load-stats", Static).update(stats_text(stats, self.running, self.theme_styles()))
         if not self.is_current:
             return
         # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's
@@ -213,11 +225,11 @@ class LoadScreen(SectionScreen):
             self.stop_event.set()
 
     @work(exclusive=True, group="fio-job")
+    @says_failures("No fio job", timeout=8)
     async def action_export_fio(self) -> None:
         """The composed run as a fio job file (io_uring_cmd) that repeats it: asked for a path, checked and
         written without following a symlink; a command fio cannot send says so and writes nothing."""
         from nvtui.nvmecli.fio import fio_job_for_command
-        from nvtui.safeio import OutputFile
         from nvtui.screens.modals import PathPrompt
         from nvtui.session import device_path_of
 
@@ -226,78 +238,84 @@ class LoadScreen(SectionScreen):
         if session is None or composition is None:
             self.notify(NO_FIO, severity="warning")
             return
-        try:
-            count, seconds, qd = self.spec()
-            prepared = await session.prepare(
-                device, composition.command_id, composition.assignments, data_len=composition.data_len,
-                data_in=composition.data_in, metadata_in=composition.metadata_in,
-                zero_metadata=composition.zero_metadata, no_data=composition.no_data, allow_destructive=True,
-            )  # fmt: skip
-            lba_format = None if prepared.command.admin else await session.lba_format(device)
-            if lba_format is None:
-                raise UsageError(NO_FIO)
-            path = device_path_of(await session.backend(device), device)
-            text = fio_job_for_command(
-                path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
-            )
-        except NvtuiError as exc:
-            self.notify(str(exc), title="No fio job", severity="error", timeout=8)
-            return
+        count, seconds, qd = self.spec()
+        prepared = await session.prepare(
+            device, composition.command_id, composition.assignments, data_len=composition.data_len,
+            data_in=composition.data_in, metadata_in=composition.metadata_in,
+            zero_metadata=composition.zero_metadata, no_data=composition.no_data, allow_destructive=True,
+        )  # fmt: skip
+        lba_format = None if prepared.command.admin else await session.lba_format(device)
+        if lba_format is None:
+            raise UsageError(NO_FIO)
+        path = device_path_of(await session.backend(device), device)
+        text = fio_job_for_command(
+            path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
+        )
         prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
-        answer = await app.push_screen_wait(prompt)
-        if answer is None:
-            return
+        answer = await self.app.push_screen_wait(prompt)
+        if answer is not None:
+            await self.save_fio_job(answer, text)
+
+    @says_failures("Not saved", timeout=8)
+    async def save_fio_job(self, answer: str, text: str) -> None:
+        """Write the fio job to the path the user gave (no symlink followed)."""
+        from nvtui.safeio import OutputFile
+
         try:
             with OutputFile(Path(answer).expanduser(), "fio job") as out:
                 out.commit(text.encode())
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
-            return
-        except OSError as exc:
-            self.notify(f"{answer}: {exc.strerror or exc}", title="Not saved", severity="error", timeout=8)
-            return
+        except OSError as exc:  # said as the path and the system's words, as nvtui says any file error
+            raise UsageError(f"{answer}: {exc.strerror or exc}") from exc
         self.notify(f"fio job saved to {answer}: run it with `fio {answer}`", title="fio job")
 
     @work(exclusive=True, group="load")
     async def run_load(self) -> None:
-        from nvtui.load import LoadSpec, engine_plan, run_engine_load, run_load
-        from nvtui.stats import LoadStats
+        started = await self.start_load()
+        if started is not None:
+            await self.drive_load(*started)
+
+    @says_failures("Not started", timeout=8)
+    async def start_load(self) -> tuple[LoadSpec, Backend, Command, EnginePlan | None] | None:
+        """What the run sends, prepared and judged (None: not to be run)."""
+        from nvtui.load import LoadSpec, engine_plan
 
         app = self.nvapp
         session, device = app.session, app.device
         if session is None:
             self.notify("The catalogue is still loading.", severity="warning")
-            return
+            return None
         composition: Composition | None = app.composition
-        try:
-            count, seconds, qd = self.spec()
-            spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
-            if composition is None:
-                prepared = await session.prepare(device, "identify", ["cns=1"])
-            else:
-                prepared = await session.prepare(
-                    device,
-                    composition.command_id,
-                    composition.assignments,
-                    data_len=composition.data_len,
-                    data_in=composition.data_in,
-                    metadata_in=composition.metadata_in,
-                    zero_metadata=composition.zero_metadata,
-                    no_data=composition.no_data,
-                    allow_destructive=True,  # judged by may_send, once for the whole run
-                )
-            if not await may_send(app, prepared, "the load run"):
-                return
-            backend = await session.backend(device)
-            command = prepared.command
-            lba_format = None if command.admin else await session.lba_format(device)
-            plan = engine_plan(backend, command, lba_format.lba_size if lba_format is not None else None)
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Not started", severity="error", timeout=8)
-            return
-        except Exception as exc:
-            self.notify(internal_error(exc), title="Not started", severity="error", timeout=10)
-            return
+        count, seconds, qd = self.spec()
+        spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
+        if composition is None:
+            prepared = await session.prepare(device, "identify", ["cns=1"])
+        else:
+            prepared = await session.prepare(
+                device,
+                composition.command_id,
+                composition.assignments,
+                data_len=composition.data_len,
+                data_in=composition.data_in,
+                metadata_in=composition.metadata_in,
+                zero_metadata=composition.zero_metadata,
+                no_data=composition.no_data,
+                allow_destructive=True,  # judged by may_send, once for the whole run
+            )
+        if not await may_send(self.app, prepared, "the load run"):
+            return None
+        backend = await session.backend(device)
+        command = prepared.command
+        lba_format = None if command.admin else await session.lba_format(device)
+        plan = engine_plan(backend, command, lba_format.lba_size if lba_format is not None else None)
+        return spec, backend, command, plan
+
+    async def drive_load(
+        self, spec: LoadSpec, backend: Backend, command: Command, plan: EnginePlan | None
+    ) -> None:
+        """Run the load, the stats and charts live, and say how it ended."""
+        from nvtui.load import run_engine_load, run_load
+        from nvtui.stats import LoadStats
+
         self.stats = LoadStats()
         self.stop_event = asyncio.Event()
         self.running = True

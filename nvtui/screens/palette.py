@@ -6,14 +6,14 @@ import asyncio
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from nvtui.screens import messages
 
 if TYPE_CHECKING:
-    from nvtui.app import NvtuiApp
+    from nvtui.screens.host import Host
 
 Entry = tuple[str, str, Callable[[], object]]  # (text shown, help, what choosing it does)
 
@@ -22,8 +22,10 @@ class _ListProvider(Provider):
     """A provider over a list of (text, help, action), fuzzy-matched on the text."""
 
     @property
-    def nvapp(self) -> NvtuiApp:
-        return cast("NvtuiApp", self.app)
+    def nvapp(self) -> Host:
+        from nvtui.screens.host import host
+
+        return host(self.app)
 
     def entries(self) -> list[Entry]:
         raise NotImplementedError

@@ -3,23 +3,26 @@ the user confirms in a dialog naming the device. The session layer says what is 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from nvtui.screens.host import host
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from nvtui.app import NvtuiApp
+    from textual.app import App
+
     from nvtui.session import Prepared
 
 READ_ONLY_HINT = "Ctrl+W allows writes (each destructive command still asks)."
 
 
-async def may_send(app: NvtuiApp, prepared: Prepared, what: str = "it") -> bool:
+async def may_send(app: App[Any], prepared: Prepared, what: str = "it") -> bool:
     """True when `prepared` may be sent: not destructive, or writes allowed and the user said yes.
     Must run in a worker (it waits for the dialog)."""
     if not prepared.destructive:
         return True
-    if not app.writable:
+    if not host(app).writable:
         app.notify(
             f"{prepared.defn.id} is destructive and nvtui is read-only: {what} was not sent. "
             + READ_ONLY_HINT,
@@ -36,12 +39,12 @@ async def may_send(app: NvtuiApp, prepared: Prepared, what: str = "it") -> bool:
     return False
 
 
-async def may_replay(app: NvtuiApp, device: str, risky: Sequence[tuple[int, str]], name: str) -> bool:
+async def may_replay(app: App[Any], device: str, risky: Sequence[tuple[int, str]], name: str) -> bool:
     """True when a script may be replayed: no destructive steps, or writes allowed and the user said yes
     once for all of them."""
     if not risky:
         return True
-    if not app.writable:
+    if not host(app).writable:
         listed = ", ".join(f"{i + 1} ({cmd})" for i, cmd in risky)
         app.notify(
             f"{name} has destructive steps ({listed}) and nvtui is read-only: nothing was sent. "

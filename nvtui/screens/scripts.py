@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, DataTable, Label, SelectionList, Static
 
 from nvtui.errors import NvtuiError
 from nvtui.locations import scripts_dir
-from nvtui.screens.base import SectionScreen, internal_error
+from nvtui.screens.base import SectionScreen, Styles, role, says_failures, says_failures_now
 from nvtui.screens.modals import PathPrompt
 from nvtui.screens.safety import may_replay
 
@@ -73,17 +73,17 @@ def expected_cell(step: ScriptStep) -> Text:
                 style="dim")  # fmt: skip
 
 
-def outcome_cell(outcome: StepOutcome) -> Text:
+def outcome_cell(outcome: StepOutcome, styles: Styles | None = None) -> Text:
     """The replayed step: "✓ same" when its status (and data, where recorded) equal the recorded ones,
     else what differs: the status by name, or "data differs"."""
     if outcome.result is None:
-        return Text(f"✗ error: {outcome.error}", style="bold red")
+        return Text(f"✗ error: {outcome.error}", style=role(styles, "error", bold=True))
     if outcome.matches:
-        return Text("✓ same", style="bold green")
+        return Text("✓ same", style=role(styles, "success", bold=True))
     if outcome.status_matches:
-        return Text("✗ data differs", style="bold red")
+        return Text("✗ data differs", style=role(styles, "error", bold=True))
     status = outcome.result.completion.status
-    return Text(f"✗ {status.name}", style="bold red")
+    return Text(f"✗ {status.name}", style=role(styles, "error", bold=True))
 
 
 class ScriptsScreen(SectionScreen):
@@ -176,10 +176,11 @@ class ScriptsScreen(SectionScreen):
             return
         chosen = set(selection.selected)
         selection.clear_options()
+        styles = self.theme_styles()
         for i, r in enumerate(history):
             ok = r.completion.status.ok
             label = Text(f"{i + 1:>3} ")
-            label.append("✓ " if ok else "✗ ", style="green" if ok else "red")
+            label.append("✓ " if ok else "✗ ", style=role(styles, "success" if ok else "error"))
             label.append(f"{r.prepared.defn.id} ")
             label.append(r.prepared.device, style="dim")
             selection.add_option((label, i, i in chosen))
@@ -197,6 +198,7 @@ class ScriptsScreen(SectionScreen):
         self.save(results)
 
     @work(exclusive=True, group="scripts")
+    @says_failures()
     async def save(self, results: list[SendResult]) -> None:
         from nvtui.scripts import script_from_history
 
@@ -209,11 +211,7 @@ class ScriptsScreen(SectionScreen):
         path = Path(answer).expanduser()
         pin = self.query_one("#pin", Checkbox).value
         script = script_from_history(results, pin_device=self.nvapp.device if pin else None)
-        try:
-            script.save(path)
-        except NvtuiError as exc:
-            self.notify(str(exc), severity="error")
-            return
+        script.save(path)
         self.notify(f"Saved {len(results)} step(s) to {path}; `nvtui run {path}` replays it headless.")
         self.open_script(path)
 
@@ -226,14 +224,11 @@ class ScriptsScreen(SectionScreen):
         if answer:
             self.open_script(Path(answer).expanduser())
 
+    @says_failures_now("Cannot open the script", timeout=10)
     def open_script(self, path: Path) -> None:
         from nvtui.scripts import CommandScript
 
-        try:
-            script = CommandScript.load(path)
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Cannot open the script", severity="error", timeout=10)
-            return
+        script = CommandScript.load(path)
         self.script, self.script_path = script, path
         self.next_step, self.confirmed = 0, False
         self.device_specs, self.outcomes = [], {}
@@ -269,7 +264,7 @@ class ScriptsScreen(SectionScreen):
         for i, step in enumerate(self.script.steps):
             device = devices.target(step.device or self.script.device) or "-"
             done = self.outcomes.get(i)
-            outcome = outcome_cell(done) if done is not None else expected_cell(step)
+            outcome = outcome_cell(done, self.theme_styles()) if done is not None else expected_cell(step)
             table.add_row(
                 str(i + 1), clip(device, fixed["device"]), clip(step.command, command_width),
                 clip(fields_text(key_fields(step, catalogue)), fields_width), outcome, key=str(i),
@@ -332,6 +327,7 @@ class ScriptsScreen(SectionScreen):
             table.update_cell(str(i), "outcome", expected_cell(step))
 
     @work(exclusive=True, group="scripts")
+    @says_failures("Devices not mapped")
     async def action_map_devices(self) -> None:
         """Map recorded devices to others: `NEW` sends every step to NEW, `OLD=NEW` one recorded device's
         steps (as `nvtui run --device`); `OLD=OLD` (what the prompt first offers) keeps a device."""
@@ -347,17 +343,14 @@ class ScriptsScreen(SectionScreen):
         if answer is None:
             return
         specs = answer.split()
-        try:
-            DeviceMap.parse(specs)
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Devices not mapped", severity="error")
-            return
+        DeviceMap.parse(specs)
         self.device_specs = [s for s in specs if s.partition("=")[0] != s.partition("=")[2]]  # drop OLD=OLD
         self.confirmed = False  # the destructive steps are judged again for the new devices
         self._fill_table()
         self._show_info()
 
     @work(exclusive=True, group="replay")
+    @says_failures("Replay stopped", timeout=10)
     async def replay(self, only: int | None) -> None:
         """Replay the whole script, or only step `only`; destructive steps are confirmed once, up front."""
         from nvtui.scripts import destructive_steps, replay
@@ -367,32 +360,25 @@ class ScriptsScreen(SectionScreen):
         if session is None or script is None or self.script_path is None:
             return
         devices = self._device_map()
-        try:
-            if not self.confirmed:
-                risky = await destructive_steps(session, script, devices)
-                if not await may_replay(app, self._targets(), risky, self.script_path.name):
-                    return
-                self.confirmed = True
-            if only is None:
-                part, offset = script, 0
-            else:
-                part, offset = script.with_steps([script.steps[only]], first=only), only
-            table = self.query_one("#script-steps", DataTable)
+        if not self.confirmed:
+            risky = await destructive_steps(session, script, devices)
+            if not await may_replay(self.app, self._targets(), risky, self.script_path.name):
+                return
+            self.confirmed = True
+        if only is None:
+            part, offset = script, 0
+        else:
+            part, offset = script.with_steps([script.steps[only]], first=only), only
+        table = self.query_one("#script-steps", DataTable)
 
-            def on_step(outcome: StepOutcome) -> None:
-                index = outcome.index + offset
-                self.outcomes[index] = outcome
-                table.update_cell(str(index), "outcome", outcome_cell(outcome))
-                table.move_cursor(row=index)
-                self.next_step = index + 1
+        def on_step(outcome: StepOutcome) -> None:
+            index = outcome.index + offset
+            self.outcomes[index] = outcome
+            table.update_cell(str(index), "outcome", outcome_cell(outcome, self.theme_styles()))
+            table.move_cursor(row=index)
+            self.next_step = index + 1
 
-            outcomes = await replay(session, part, devices, allow_destructive=True, on_step=on_step)
-        except NvtuiError as exc:
-            self.notify(str(exc), title="Replay stopped", severity="error", timeout=10)
-            return
-        except Exception as exc:
-            self.notify(internal_error(exc), title="Replay stopped", severity="error", timeout=10)
-            return
+        outcomes = await replay(session, part, devices, allow_destructive=True, on_step=on_step)
         self._fill_history()
         matched = sum(o.matches for o in outcomes)
         self._show_info(f"{matched}/{len(outcomes)} replayed step(s) matched their recorded status")

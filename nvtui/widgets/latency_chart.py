@@ -261,7 +261,9 @@ class StatsChart(PlotextPlot):
         height: 1fr;
         min-height: 6;
     }
+    StatsChart > .chart--error { color: $error; }
     """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"chart--error"}
     KIND: ClassVar[str] = ""
     IN_PROCESS: ClassVar[bool] = True  # False: always built in the worker thread (tests; the old path)
 
@@ -365,7 +367,8 @@ class StatsChart(PlotextPlot):
             # else: drawn for a size or theme no longer shown: dropped, and drawn again below
         elif event.state == WorkerState.ERROR:
             self.shown = job_built  # not retried until something changes
-            self._strips = [Strip([Segment(f"chart failed: {worker.error!r}", Style(color="red"))])]
+            error = self.get_component_rich_style("chart--error", partial=True)
+            self._strips = [Strip([Segment(f"chart failed: {worker.error!r}", error)])]
             self.refresh()
         if event.state != WorkerState.CANCELLED:
             self._schedule()

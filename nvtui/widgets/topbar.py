@@ -10,7 +10,8 @@ from textual.widget import Widget
 class TopBar(Widget):
     """Sections with their keys on the left; READ-ONLY or WRITES ALLOWED and the device on the right.
 
-    The app owns `device` and `writable`; the bar watches them, so every screen shows the same state.
+    The app owns `device` and `writable`; each section screen mirrors them and binds the bar's (`data_bind`),
+    so every screen shows the same state.
     """
 
     DEFAULT_CSS = """
@@ -29,16 +30,6 @@ class TopBar(Widget):
         super().__init__()
         self.sections = sections
         self.current = current
-
-    def on_mount(self) -> None:
-        self.watch(self.app, "device", self._set_device)
-        self.watch(self.app, "writable", self._set_writable)
-
-    def _set_device(self, device: str) -> None:
-        self.device = device
-
-    def _set_writable(self, writable: bool) -> None:
-        self.writable = writable
 
     def render(self) -> Text:
         left = Text()
