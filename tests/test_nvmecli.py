@@ -350,3 +350,14 @@ def test_an_exported_line_says_each_value_nvme_cli_defaults_differently(
 
     idiomatic = asyncio.run(go())
     assert idiomatic is not None and said in idiomatic.split(), idiomatic
+
+
+def test_an_exported_timeout_is_milliseconds_in_decimal_as_nvme_cli_documents_it(cat: Catalogue) -> None:
+    """format-nvm carries its own 600 s timeout: both exported lines say --timeout=600000, never 0x927c0."""
+    from nvtui.nvme.command import Command
+
+    defn = cat.get("format-nvm")
+    cmd = Command(opcode=0x80, admin=True, nsid=1, timeout_ms=600_000)
+    idiomatic, passthru = nvme_cli_lines(cat, defn, {"nsid": 1, "lbaf": 0}, cmd, "/dev/nvme0n1")
+    assert idiomatic is not None and "--timeout=600000" in idiomatic
+    assert "--timeout=600000" in passthru

@@ -127,8 +127,9 @@ def _render(verb: Verb, device: str, options: Mapping[str, Any]) -> str:
     for name, value in options.items():
         if value is True:
             words.append(f"--{name}")
-        elif isinstance(value, int):
-            words.append(f"--{name}={value:#x}" if value >= 0x10000 else f"--{name}={value}")
+        elif isinstance(value, int):  # large values in hex (dwords, addresses), but a time is milliseconds
+            big = value >= 0x10000 and name != "timeout"
+            words.append(f"--{name}={value:#x}" if big else f"--{name}={value}")
         else:
             words.append(f"--{name}={shlex.quote(str(value))}")
     return " ".join(words)

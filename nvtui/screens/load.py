@@ -86,7 +86,7 @@ def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = N
     t.append("  elapsed ", style="dim")
     t.append(f"{stats.elapsed_s:.1f} s")
     if running:
-        t.append("  running", style="bold green")
+        t.append("  running", style=role(styles, "success", bold=True))
     return t
 
 

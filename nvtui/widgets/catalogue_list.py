@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,11 +24,14 @@ if TYPE_CHECKING:
 ID_WIDTH = 23  # the list is 28 wide: room for the id, a destructive mark and the scrollbar
 
 
-def _label(defn: CommandDef, assignments: tuple[tuple[str, str], ...] = ()) -> Text:
+def _label(
+    defn: CommandDef, assignments: tuple[tuple[str, str], ...] = (), *, mark: Style | str = "bold"
+) -> Text:
+    """The row of `defn`: its id, `!` in `mark` (the theme's error colour) when it is destructive."""
     shown_id = defn.id if len(defn.id) <= ID_WIDTH else defn.id[: ID_WIDTH - 1] + "…"
     label = Text(f" {shown_id}")
     if defn.destructive:
-        label.append(" !", style="bold red")
+        label.append(" !", style=mark)
     if defn.refused:
         label.stylize("strike dim")
     for name, value in assignments:  # the value the search found it by, on a line of its own
@@ -40,11 +44,13 @@ def _label(defn: CommandDef, assignments: tuple[tuple[str, str], ...] = ()) -> T
 class CatalogueList(Vertical):
     """Type to filter; Enter (or a click) picks a command and posts `CatalogueList.Picked`."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"catalogue-list--destructive"}
     DEFAULT_CSS = """
     CatalogueList {
         width: 28;
         height: 1fr;
     }
+    CatalogueList > .catalogue-list--destructive { color: $error; text-style: bold; }
     CatalogueList > Input {
         margin: 0 0 1 0;
     }
@@ -97,16 +103,17 @@ class CatalogueList(Vertical):
             return
         self._filled_for = query
         shown: list[Option] = []
+        mark = self.get_component_rich_style("catalogue-list--destructive", partial=True)
         if not query.split():
             for set_name, entries in self.catalogue.by_set().items():
                 shown.append(Option(Text(f"{set_name}", style="bold underline"), disabled=True))
                 for e in entries:
                     self._found[e.id] = Match(e)
-                    shown.append(Option(_label(e), id=e.id))
+                    shown.append(Option(_label(e, mark=mark), id=e.id))
         else:
             for match in search(self.catalogue, query):
                 self._found[match.key] = match
-                shown.append(Option(_label(match.defn, match.assignments), id=match.key))
+                shown.append(Option(_label(match.defn, match.assignments, mark=mark), id=match.key))
         if not shown:
             shown.append(Option("no command matches", disabled=True))
         options.add_options(shown)

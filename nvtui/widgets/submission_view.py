@@ -3,8 +3,9 @@ that sends the same command; with the warnings to read before sending."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -42,6 +43,7 @@ def submission_text(cmd: Command) -> Text:
 class SubmissionView(Static):
     """Shows one prepared command, or why the form does not make one yet."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"submission--error", "submission--warning", "submission--note"}
     DEFAULT_CSS = """
     SubmissionView {
         height: auto;
@@ -49,7 +51,14 @@ class SubmissionView(Static):
         padding: 0 1;
         background: $boost;
     }
+    SubmissionView > .submission--error { color: $error; text-style: bold; }
+    SubmissionView > .submission--warning { color: $warning; text-style: bold; }
+    SubmissionView > .submission--note { color: $accent; }
     """
+
+    def _role(self, name: str) -> Style:
+        """The theme's colour for `name` (error, warning, note) as a Rich style, without its background."""
+        return self.get_component_rich_style(f"submission--{name}", partial=True)
 
     def show_command(
         self, cmd: Command, nvme_cli: Sequence[str], warnings: list[str], notes: list[str], destructive: bool
@@ -62,15 +71,15 @@ class SubmissionView(Static):
             text.append("$ ", style="dim")
             text.append(line, style="italic")
         if destructive:
-            text.append("\n! destructive: changes data or state on the device", style="bold red")
+            text.append("\n! destructive: changes data or state on the device", style=self._role("error"))
         for w in warnings:
-            text.append(f"\n! {w}", style="bold yellow")
+            text.append(f"\n! {w}", style=self._role("warning"))
         for n in notes:
-            text.append(f"\n· {n}", style="cyan")
+            text.append(f"\n· {n}", style=self._role("note"))
         self.update(text)
 
     def show_problem(self, message: str) -> None:
-        self.update(Text(f"! {message}", style="bold red"))
+        self.update(Text(f"! {message}", style=self._role("error")))
 
     def show_hint(self, message: str) -> None:
         self.update(Text(message, style="dim"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -14,6 +16,7 @@ class TopBar(Widget):
     so every screen shows the same state.
     """
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"topbar--read-only", "topbar--writes-allowed"}
     DEFAULT_CSS = """
     TopBar {
         dock: top;
@@ -21,6 +24,8 @@ class TopBar(Widget):
         background: $panel;
         color: $text;
     }
+    TopBar > .topbar--read-only { background: $success; color: $text; text-style: bold; }
+    TopBar > .topbar--writes-allowed { background: $error; color: $text; text-style: bold; }
     """
 
     device: reactive[str] = reactive("")
@@ -41,10 +46,10 @@ class TopBar(Widget):
                 left.append(label, style="bold reverse")
             else:
                 left.append(label, style="dim" if self.app.ansi_color else "")
-        if self.writable:
-            badge = Text(" WRITES ALLOWED ", style="bold white on dark_red")
+        if self.writable:  # the badges in the theme's error and success colours
+            badge = Text(" WRITES ALLOWED ", style=self.get_component_rich_style("topbar--writes-allowed"))
         else:
-            badge = Text(" READ-ONLY ", style="bold black on green")
+            badge = Text(" READ-ONLY ", style=self.get_component_rich_style("topbar--read-only"))
         right = Text.assemble(badge, (f" {self.device or 'no device'} ", "bold"))
         gap = max(1, self.size.width - left.cell_len - right.cell_len)
         return Text.assemble(left, " " * gap, right)
