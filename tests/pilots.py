@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 
@@ -18,3 +20,14 @@ async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, t
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.01)
+
+
+def isolate_tui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A TUI test's own world: a fresh simulator with a fixed small latency, its own config and data
+    folders (no user catalogues or settings), and the working directory in `tmp_path`."""
+    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
+    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -19,7 +19,7 @@ from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.command_form import CommandForm
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.latency_chart import LatencyOverTime, merge_buckets
-from tests.pilots import until
+from tests.pilots import isolate_tui, until
 
 SIZE = (80, 24)
 
@@ -27,12 +27,7 @@ SIZE = (80, 24)
 @pytest.fixture(autouse=True)
 def sim_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh simulated controller with no modelled delay; no user catalogues; cwd in tmp."""
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate_tui(tmp_path, monkeypatch)
 
 
 def make_app() -> NvtuiApp:

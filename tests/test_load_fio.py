@@ -16,7 +16,7 @@ from nvtui.nvme.command import Command
 from nvtui.nvmecli.fio import fio_job_for_command
 from nvtui.screens.load import LoadScreen
 from nvtui.screens.modals import PathPrompt
-from tests.pilots import until
+from tests.pilots import isolate_tui, until
 
 
 def job(text: str) -> dict[str, str]:
@@ -60,10 +60,7 @@ def test_what_fio_cannot_send_is_refused_in_one_line(cmd: Command) -> None:
 
 @pytest.fixture
 def sim_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate_tui(tmp_path, monkeypatch)
 
 
 async def export(app: NvtuiApp, answer: str) -> None:

@@ -22,19 +22,14 @@ from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.health_card import HealthCardView
 from nvtui.widgets.watch_chart import WatchChart
 from nvtui.widgets.zone_view import ZoneMap, ZoneView
-from tests.pilots import until
+from tests.pilots import isolate_tui, until
 
 SIZE = (80, 24)
 
 
 @pytest.fixture(autouse=True)
 def sim_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate_tui(tmp_path, monkeypatch)
 
 
 async def ready(pilot: Pilot[Any]) -> NvtuiApp:

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from nvtui.app import NvtuiApp
 from nvtui.screens.scripts import ScriptsScreen
-from tests.pilots import until
+from tests.pilots import isolate_tui, until
 
 TWO_DEVICES = """\
 nvtui-script: 2
@@ -46,11 +46,7 @@ steps:
 
 @pytest.fixture
 def script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path / "sim"))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
+    isolate_tui(tmp_path, monkeypatch)
     path = tmp_path / "two-devices.yaml"
     path.write_text(TWO_DEVICES)
     return path
