@@ -147,15 +147,14 @@ def engine_plan(backend: Backend, command: Command, lba_size: int | None) -> Eng
 
     Writes stay on the submit path: the engine writes its own data, not the composed data. Any other bit
     (FUA, protection information, DSM hints, directives) also keeps the command on the submit path."""
-    if not isinstance(backend, EngineLoad) or lba_size is None or command.admin or command.opcode != OPC_READ:
+    if not isinstance(backend, EngineLoad) or lba_size is None or command.opcode != OPC_READ:
         return None
-    extra = (command.cdw2, command.cdw3, command.cdw12 >> 16, command.cdw13, command.cdw14, command.cdw15)
-    if any(extra) or command.flags:
+    block_range = command.plain_block_range()
+    if block_range is None:
         return None
-    nlb = (command.cdw12 & 0xFFFF) + 1
+    slba, nlb = block_range
     if command.data_len != nlb * lba_size:
         return None
-    slba = command.cdw10 | command.cdw11 << 32
     return EnginePlan(backend, "read", nlb * lba_size, first_lba=slba, lba_count=nlb)
 
 

@@ -103,6 +103,16 @@ class Command:
         """nsid, cdw2, cdw3 and cdw10-cdw15 by name."""
         return {name: getattr(self, name) for name in CDW_NAMES}
 
+    def plain_block_range(self) -> tuple[int, int] | None:
+        """(SLBA, number of blocks) of an I/O command that carries nothing beyond its range (NVM Command Set
+        1.0, Fig. 41: SLBA in CDW10-11, 0-based NLB in CDW12 15:0): no FUA, protection information, DSM
+        hints, directives or flags. None otherwise. What a load engine or fio can repeat as it is."""
+        if self.admin or any((self.cdw2, self.cdw3, self.cdw12 >> 16, self.cdw13, self.cdw14, self.cdw15)):
+            return None
+        if self.flags:
+            return None
+        return self.cdw10 | self.cdw11 << 32, (self.cdw12 & 0xFFFF) + 1
+
     def with_(self, **changes: object) -> Command:
         return replace(self, **changes)  # type: ignore[arg-type]
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["fio_job", "fio_job_for_command"]
 
-# NVM Command Set 1.0, Fig. 41 / 56: Read and Write carry SLBA in CDW10-11 and a 0-based NLB in CDW12 15:0.
+# The NVM opcodes fio's io_uring_cmd engine sends (their range: `Command.plain_block_range`).
 _FIO_RW = {0x02: "read", 0x01: "write"}
 
 
@@ -72,12 +72,12 @@ def fio_job_for_command(
     rw = None if cmd.admin else _FIO_RW.get(cmd.opcode)
     if rw is None:
         raise UsageError("fio's io_uring_cmd engine sends only Read and Write: this command has no fio job")
-    if cmd.cdw12 >> 16 or any((cmd.cdw2, cmd.cdw3, cmd.cdw13, cmd.cdw14, cmd.cdw15)) or cmd.flags:
+    block_range = cmd.plain_block_range()
+    if block_range is None:
         raise UsageError("only a plain Read or Write exports as a fio job (no FUA, PI, directives or hints)")
     if count is None and seconds is None:
         raise UsageError("a load run needs a count or a duration")
-    nlb = (cmd.cdw12 & 0xFFFF) + 1
-    slba = cmd.cdw10 | cmd.cdw11 << 32
+    slba, nlb = block_range
     bs = nlb * lba_size
     how = f"count {count}" if count is not None else f"{seconds:g} s"
     runtime = max(1, round(seconds or 1))
