@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
+
+if TYPE_CHECKING:
+    from nvtui.screens.load import LoadScreen
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
@@ -31,3 +35,19 @@ def isolate_tui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+async def load_screen(pilot: Pilot[Any], *, count: str, qd: str, seconds: str | None = None) -> LoadScreen:
+    """F5, then the Load screen's count (empty: run for `seconds`) and queue depth filled in."""
+    from nvtui.screens.load import LoadScreen
+
+    app = pilot.app
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the Load screen")
+    screen = app.screen
+    assert isinstance(screen, LoadScreen)
+    screen.query_one("#load-count", Input).value = count
+    if seconds is not None:
+        screen.query_one("#load-seconds", Input).value = seconds
+    screen.query_one("#load-qd", Input).value = qd
+    return screen

@@ -12,14 +12,13 @@ from textual.widgets import DataTable, Input, SelectionList
 
 from nvtui.app import NvtuiApp
 from nvtui.screens.compose import ComposeScreen
-from nvtui.screens.load import LoadScreen
 from nvtui.screens.modals import ConfirmDestructive, ConfirmScript
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.command_form import CommandForm
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.latency_chart import LatencyOverTime, merge_buckets
-from tests.pilots import isolate_tui, until
+from tests.pilots import isolate_tui, load_screen, until
 
 SIZE = (80, 24)
 
@@ -155,13 +154,7 @@ async def test_a_load_run_fills_the_chart_and_stops_at_once() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await compose(pilot, "identify", cns="controller")
-        await pilot.press("f5")
-        await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the Load screen")
-        screen = app.screen
-        assert isinstance(screen, LoadScreen)
-        screen.query_one("#load-count", Input).value = ""
-        screen.query_one("#load-seconds", Input).value = "30"
-        screen.query_one("#load-qd", Input).value = "8"
+        screen = await load_screen(pilot, count="", seconds="30", qd="8")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.running, "the run to start")
         await until(
@@ -188,12 +181,7 @@ async def test_a_counted_load_run_sends_exactly_n() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("f5")
-        await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the Load screen")
-        screen = app.screen
-        assert isinstance(screen, LoadScreen)
-        screen.query_one("#load-count", Input).value = "500"
-        screen.query_one("#load-qd", Input).value = "4"
+        screen = await load_screen(pilot, count="500", qd="4")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.stats is not None and not screen.running, "the run to finish")
         assert screen.stats is not None and screen.stats.total.count == 500

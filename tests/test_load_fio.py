@@ -16,7 +16,7 @@ from nvtui.nvme.command import Command
 from nvtui.nvmecli.fio import fio_job_for_command
 from nvtui.screens.load import LoadScreen
 from nvtui.screens.modals import PathPrompt
-from tests.pilots import isolate_tui, until
+from tests.pilots import isolate_tui, load_screen, until
 
 
 def job(text: str) -> dict[str, str]:
@@ -68,12 +68,7 @@ async def export(app: NvtuiApp, answer: str) -> None:
         await until(pilot, lambda: app.catalogue is not None and app.device, "start-up")
         app.device = "sim0n1"
         app.composition = Composition("read", {"slba": "16", "nlb": "8"})
-        await pilot.press("f5")
-        await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the Load screen")
-        screen = app.screen
-        assert isinstance(screen, LoadScreen)
-        screen.query_one("#load-count", Input).value = "500"
-        screen.query_one("#load-qd", Input).value = "4"
+        await load_screen(pilot, count="500", qd="4")
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, PathPrompt), "the path prompt")
         app.screen.query_one("#path", Input).value = answer
