@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Tree
 
 if TYPE_CHECKING:
     from nvtui.screens.load import LoadScreen
@@ -51,3 +51,14 @@ async def load_screen(pilot: Pilot[Any], *, count: str, qd: str, seconds: str | 
         screen.query_one("#load-seconds", Input).value = seconds
     screen.query_one("#load-qd", Input).value = qd
     return screen
+
+
+async def cursor_on_device_in_use(pilot: Pilot[Any], tree: Tree[Any]) -> None:
+    """Until the Devices screen's tree has its cursor on the device the app uses (it moves there at start)."""
+    app = pilot.app
+
+    def on_current() -> bool:
+        node = tree.cursor_node
+        return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
+
+    await until(pilot, on_current, "the tree's cursor on the device in use")

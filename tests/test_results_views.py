@@ -22,7 +22,7 @@ from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.health_card import HealthCardView
 from nvtui.widgets.watch_chart import WatchChart
 from nvtui.widgets.zone_view import ZoneMap, ZoneView
-from tests.pilots import isolate_tui, until
+from tests.pilots import cursor_on_device_in_use, isolate_tui, until
 
 SIZE = (80, 24)
 
@@ -202,11 +202,7 @@ async def highlight(pilot: Pilot[Any], device: str) -> DevicesScreen:
     assert isinstance(screen, DevicesScreen)
     tree = screen.query_one("#device-tree", Tree)
 
-    def on_current() -> bool:
-        node = tree.cursor_node
-        return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
-
-    await until(pilot, on_current, "the tree's cursor on the device in use")
+    await cursor_on_device_in_use(pilot, tree)
     line = next(
         n
         for n in range(tree.last_line + 1)

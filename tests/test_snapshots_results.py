@@ -32,7 +32,7 @@ from nvtui.watching import WatchSeries
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.watch_chart import WatchChart
-from tests.pilots import until
+from tests.pilots import cursor_on_device_in_use, until
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 SERIAL = "NVTSIMSNAPSHOT"
@@ -219,11 +219,7 @@ def test_devices_zoned_namespace_with_doctor(snap_compare: Any, size: tuple[int,
         assert isinstance(screen, DevicesScreen)
         tree = screen.query_one("#device-tree", Tree)
 
-        def on_current() -> bool:
-            node = tree.cursor_node
-            return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
-
-        await until(pilot, on_current, "the cursor on the device in use")
+        await cursor_on_device_in_use(pilot, tree)
         await pilot.press("down")
         info, probe = screen.query_one("#details-info", Static), screen.query_one("#details-probe", Static)
         await until(pilot, lambda: str(info.render()).startswith("sim0n2 "), "sim0n2's details")
