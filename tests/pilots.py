@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,3 +67,37 @@ async def cursor_on_device_in_use(pilot: Pilot[Any], tree: Tree[Any]) -> None:
         return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
 
     await until(pilot, on_current, "the tree's cursor on the device in use")
+
+
+SNAPSHOT_SERIAL = "NVTSIMSNAPSHOT"
+
+
+@contextmanager
+def fixed_simulator(sim_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For snapshots: a fresh simulator in `sim_dir`, a folder whose path never varies (the Devices screen
+    shows it), with a fixed serial (the simulator draws one on first power-on); the rest as `isolate_tui`.
+    Held under a lock beside the folder, so runs in other checkouts at the same time take turns."""
+    from nvtui.backend.sim import open_sim
+
+    lock = os.open(str(sim_dir) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(sim_dir, ignore_errors=True)
+        isolate_tui(tmp_path, monkeypatch)
+        monkeypatch.setenv("NVTUI_SIM_DIR", str(sim_dir))
+
+        async def create() -> None:
+            backend = open_sim("sim0")
+            await backend.close()
+
+        asyncio.run(create())
+        state_file = sim_dir / "sim0.json"
+        state = json.loads(state_file.read_text())
+        state["serial"] = SNAPSHOT_SERIAL
+        state_file.write_text(json.dumps(state))
+        try:
+            yield
+        finally:
+            shutil.rmtree(sim_dir, ignore_errors=True)
+    finally:
+        os.close(lock)

@@ -6,13 +6,9 @@ then look at the SVGs under tests/__snapshots__/."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import fcntl
-import json
-import os
-import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,41 +21,16 @@ from nvtui.screens.messages import OpenCommand
 from nvtui.screens.result import ResultScreen
 from nvtui.screens.scripts import ScriptsScreen
 from nvtui.widgets.latency_chart import StatsChart
-from tests.pilots import until
+from tests.pilots import fixed_simulator, until
 
 SIM_DIR = Path(tempfile.gettempdir()) / "nvtui-snapshot-sim"  # shown on the Devices screen: must not vary
-SERIAL = "NVTSIMSNAPSHOT"
 SIZE = (80, 24)
 
 
 @pytest.fixture(autouse=True)
-def fixed_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from nvtui.backend.sim import open_sim
-
-    # One fixed folder (its path is on screen), so runs in other checkouts at the same time take turns.
-    lock = os.open(str(SIM_DIR) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    shutil.rmtree(SIM_DIR, ignore_errors=True)
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(SIM_DIR))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-
-    async def create() -> None:
-        backend = open_sim("sim0")
-        await backend.close()
-
-    asyncio.run(create())
-    state_file = SIM_DIR / "sim0.json"
-    state = json.loads(state_file.read_text())
-    state["serial"] = SERIAL  # the simulator draws a random one on first power-on
-    state_file.write_text(json.dumps(state))
-    try:
+def fixed_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with fixed_simulator(SIM_DIR, tmp_path, monkeypatch):
         yield tmp_path
-    finally:
-        shutil.rmtree(SIM_DIR, ignore_errors=True)
-        os.close(lock)
 
 
 def make_app() -> NvtuiApp:

@@ -9,10 +9,7 @@ serial number; latencies on screen are pinned. Update after a deliberate change:
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,10 +29,9 @@ from nvtui.watching import WatchSeries
 from nvtui.widgets.decoded_tree import DecodedTree
 from nvtui.widgets.findings import FindingsView
 from nvtui.widgets.watch_chart import WatchChart
-from tests.pilots import cursor_on_device_in_use, until
+from tests.pilots import cursor_on_device_in_use, fixed_simulator, until
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
-SERIAL = "NVTSIMSNAPSHOT"
 LATENCY_NS = 21_500
 
 
@@ -43,29 +39,11 @@ LATENCY_NS = 21_500
 def fixed_sim(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    from nvtui.backend.sim import open_sim
-
     sim_dir = Path(tempfile.gettempdir()) / f"nvtui-snap-{request.node.name}"
-    shutil.rmtree(sim_dir, ignore_errors=True)
-    monkeypatch.setenv("NVTUI_SIM_DIR", str(sim_dir))
-    monkeypatch.setenv("NVTUI_SIM_LATENCY", "fixed,us=20")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
     # the simulated temperature jitters by a degree or so: hold it at 310 K (37 °C)
     monkeypatch.setattr(SimController, "temperature", lambda self: 310)
-
-    async def create() -> None:
-        backend = open_sim("sim0")
-        await backend.close()
-
-    asyncio.run(create())
-    state_file = sim_dir / "sim0.json"
-    state = json.loads(state_file.read_text())
-    state["serial"] = SERIAL  # the simulator draws a random one on first power-on
-    state_file.write_text(json.dumps(state))
-    yield sim_dir
-    shutil.rmtree(sim_dir, ignore_errors=True)
+    with fixed_simulator(sim_dir, tmp_path, monkeypatch):
+        yield sim_dir
 
 
 def make_app() -> NvtuiApp:
