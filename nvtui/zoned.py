@@ -18,7 +18,7 @@ async def probe_zone_geometry(
     """(the geometry, None), or (None, why it could not be learned). Through a session of its own, so the
     user's history is not touched."""
     from nvtui.nvme.decode import Field
-    from nvtui.nvme.decode.identify import lba_format_index
+    from nvtui.nvme.decode.identify import current_lba_format, lba_format_index
     from nvtui.session import Session, send_once
 
     probe = Session(catalogue, backend_kind)
@@ -39,7 +39,10 @@ async def probe_zone_geometry(
         report = await send_once(probe, device, "zone-mgmt-recv", ["slba=0", "numd=32", "partial=1"])
         zones = zone_rows(report.decoded) if report.decoded is not None else None
         capacity = zones[0].zcap if zones else None
-        block = 1 << _lbads(ident.decoded, in_use)
+        try:
+            block = current_lba_format(ident.decoded)[0]
+        except ValueError:  # an LBA format the namespace cannot be in: count in 512-byte blocks
+            block = 512
         geometry = zone_geometry(zns.decoded, in_use, nsze.raw, block, capacity)
         if geometry is None:
             return None, "the ZNS Identify Namespace gives no zone size for the LBA format in use"
@@ -47,14 +50,3 @@ async def probe_zone_geometry(
     finally:
         await probe.close()
 
-
-def _lbads(identify_namespace: object, index: int) -> int:
-    from nvtui.nvme.decode import Field, Group, Record
-
-    if not isinstance(identify_namespace, Record):
-        return 9
-    group = identify_namespace["lbaf"]
-    if not isinstance(group, Group) or not 0 <= index < len(group.records):
-        return 9
-    lbads = group.records[index]["lbads"]
-    return lbads.raw if isinstance(lbads, Field) and isinstance(lbads.raw, int) and lbads.raw else 9
