@@ -343,3 +343,17 @@ async def test_smart_and_its_temperature_in_celsius_on_screen_in_5_keys_from_a_f
         await pilot.pause()
         assert f"temperature  {card.temperature_c} °C" in "\n".join(screen_lines(pilot))
         assert len(keys) <= 6
+
+
+async def test_a_doctor_answer_arriving_after_the_screens_widgets_are_gone_is_dropped() -> None:
+    """The check runs in a thread; quitting (or leaving) while it reads sysfs must not fail the app when its
+    answer comes back to a screen whose findings view is gone (seen: WorkerFailed, NoMatches, at exit)."""
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        await app.workers.wait_for_complete()
+        await screen.query_one(FindingsView).remove()
+        screen._doctor_done([])
+        screen._doctor_failed("gone")

@@ -251,11 +251,19 @@ class DevicesScreen(SectionScreen):
         if not get_current_worker().is_cancelled:  # another device was highlighted meanwhile
             self.app.call_from_thread(self._doctor_done, findings)
 
+    def _findings_view(self) -> FindingsView | None:
+        """Where the doctor's answer goes; None once the screen's widgets are gone (the app is quitting while
+        the check's thread was still reading sysfs): the answer is then dropped, as for a cancelled check."""
+        views = self.query(FindingsView)
+        return views.first() if views else None
+
     def _doctor_done(self, findings: list[Finding]) -> None:
-        self.query_one(FindingsView).show(findings)
+        if (view := self._findings_view()) is not None:
+            view.show(findings)
 
     def _doctor_failed(self, why: str) -> None:
-        self.query_one(FindingsView).failure = why
+        if (view := self._findings_view()) is not None:
+            view.failure = why
 
     @work(exclusive=True, group="probe")
     async def probe(self, node: DeviceNode) -> None:
