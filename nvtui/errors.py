@@ -31,5 +31,11 @@ class DeviceError(NvtuiError):
     exit_code = 3
 
 
+class KernelCancelled(DeviceError):
+    """The kernel ended a passthrough command without the controller's completion (EINTR from the nvme
+    driver: it sets NVME_REQ_CANCELLED when its own timeout for the command expired, or when a controller
+    reset or removal aborted it). Never retried: the controller may have acted on it."""
+
+
 class CommandTimeout(DeviceError):
     """A command did not complete within its timeout (exit 3, as any device error): nvtui stopped waiting."""

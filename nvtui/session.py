@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
-from nvtui.errors import CommandTimeout, DeviceError, UsageError
+from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
@@ -445,13 +445,17 @@ async def submit_within(backend: Backend, prepared: Prepared) -> Completion:
         return await asyncio.wait_for(backend.submit(prepared.command), prepared.timeout + TIMEOUT_GRACE_S)
     except (TimeoutError, CommandTimeout):  # nvtui's wait, or the backend's own (the simulator's event wait)
         raise CommandTimeout(timed_out(prepared)) from None
+    except KernelCancelled:  # the kernel's timeout (the same one, given as timeout_ms) expired first
+        raise CommandTimeout(timed_out(prepared, by_kernel=True)) from None
 
 
-def timed_out(prepared: Prepared) -> str:
-    """The one line that reports a command that timed out."""
+def timed_out(prepared: Prepared, *, by_kernel: bool = False) -> str:
+    """The one line that reports a command that timed out: nvtui stopped waiting, or the kernel's timeout
+    (given the same seconds as timeout_ms) cancelled it first."""
+    who = "the kernel's timeout cancelled it" if by_kernel else "nvtui stopped waiting"
     return (
-        f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: timed out "
-        "(nvtui stopped waiting)"
+        f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: "
+        f"timed out ({who})"
     )
 
 

@@ -20,7 +20,7 @@ import pytest
 from nvtui.backend.base import Backend
 from nvtui.backend.discovery import NVME_IOCTL_ID, DevicePath
 from nvtui.backend.ioctl import NVME_IOCTL_ADMIN64_CMD, NVME_IOCTL_IO64_CMD, IoctlBackend, open_ioctl
-from nvtui.errors import DeviceError
+from nvtui.errors import DeviceError, KernelCancelled
 from nvtui.nvme.command import PASSTHRU_CMD64_SIZE, Command
 from nvtui.nvme.completion import Status
 
@@ -178,12 +178,19 @@ async def test_an_errno_is_a_device_error_naming_device_command_and_errno(fd: in
     assert "ng0n1" in message and "I/O opcode 0x02" in message and "EINVAL" in message
 
 
-async def test_eintr_is_retried(fd: int) -> None:
+async def test_eintr_is_the_kernel_cancelling_the_command_and_it_is_never_sent_again(fd: int) -> None:
+    # nvme_execute_rq() waits uninterruptibly and returns -EINTR only for a request it cancelled (its timeout
+    # expired, a reset): the controller may have acted on it, so sending it again could repeat a write.
     kernel = FakeKernel(status=0)
     kernel.errors.append(InterruptedError(errno.EINTR, "Interrupted system call"))
     async with backend(fd, kernel) as dev:
-        done = await dev.submit(Command(opcode=0x06, admin=True, cdw10=1, data_len=4096))
-    assert done.ok and len(kernel.seen) == 1
+        with pytest.raises(KernelCancelled) as caught:
+            await dev.submit(Command(opcode=0x01, admin=False, nsid=1, data=b"x" * 512, data_len=512))
+        assert (await dev.submit(Command(opcode=0x06, admin=True, cdw10=1, data_len=4096))).ok
+    assert [cmd.opcode for _fd, cmd, _d, _m in kernel.seen] == [0x06]  # the write went to the kernel once
+    message = str(caught.value)
+    assert "\n" not in message and "I/O opcode 0x01 on ng0n1 failed: EINTR" in message
+    assert "not sent again" in message
 
 
 async def test_io_on_a_controller_is_refused_before_the_kernel_sees_it(fd: int) -> None:
@@ -300,7 +307,7 @@ def test_open_without_permission_explains(tmp_path: Path) -> None:
         (sysfs / "devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/nsid").chmod(0o644)
         script = (
             "import os\nfrom pathlib import Path\nfrom nvtui.backend.ioctl import open_ioctl\n"
-            "from nvtui.errors import DeviceError\n"
+            "from nvtui.errors import DeviceError, KernelCancelled\n"
             "os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
             f"try:\n    open_ioctl('nvme0', sysfs=Path({str(sysfs)!r}), dev=Path({str(dev)!r}))\n"
             "except DeviceError as e:\n    print(e)\n"

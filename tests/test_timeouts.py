@@ -10,16 +10,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn, cast
 
 import pytest
 
+from nvtui.backend.base import Backend, kernel_cancelled
 from nvtui.catalogue import load_catalogue
 from nvtui.catalogue.loader import inspect_file
 from nvtui.cli import main
 from nvtui.errors import CommandTimeout, UsageError
 from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S
 from nvtui.scripts import CommandScript, ScriptStep
-from nvtui.session import Session
+from nvtui.session import Session, submit_within
 
 NVTUI = [sys.executable, "-m", "nvtui.cli"]
 
@@ -202,3 +204,30 @@ def test_the_catalogue_list_says_each_command_s_timeout(capsys: pytest.CaptureFi
     assert by_id["asynchronous-event-request"]["timeout"] == 10
     assert by_id["asynchronous-event-request"]["waits_for_event"] is True
     assert by_id["identify"]["timeout"] == DEFAULT_TIMEOUT_S and by_id["identify"]["waits_for_event"] is False
+
+
+class _CancellingKernel:
+    """A backend whose kernel cancels every command after its timeout (the nvme driver's EINTR)."""
+
+    async def submit(self, command: object) -> NoReturn:
+        raise kernel_cancelled("admin opcode 0x0c", "/dev/nvme0")
+
+
+def test_the_kernel_cancelling_a_command_after_its_timeout_is_reported_as_that_timeout() -> None:
+    # On the real driver the kernel's own timer (timeout_ms, the same seconds) may end the command before
+    # nvtui's wait does: the EINTR it returns is the timeout, said as one, not an unexplained errno.
+    async def go() -> str:
+        session = Session(load_catalogue())
+        try:
+            aer = await session.prepare("sim0", "aer", timeout=2)
+            with pytest.raises(CommandTimeout) as caught:
+                await submit_within(cast(Backend, _CancellingKernel()), aer)
+            return str(caught.value)
+        finally:
+            await session.close()
+
+    message = asyncio.run(go())
+    assert message == (
+        "asynchronous-event-request on sim0: no completion within 2 s: timed out (the kernel's timeout "
+        "cancelled it)"
+    )

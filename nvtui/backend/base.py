@@ -9,10 +9,19 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from nvtui.errors import KernelCancelled
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 
 BACKEND_KINDS = ("uring", "ioctl", "sim")
+
+
+def kernel_cancelled(what: str, device: str) -> KernelCancelled:
+    """The error for a passthrough command the nvme driver ended with EINTR (uring_cmd or ioctl alike)."""
+    return KernelCancelled(
+        f"{what} on {device} failed: EINTR: the kernel cancelled it without a completion (its own timeout "
+        "for the command expired, or the controller was reset or removed); not sent again"
+    )
 
 
 @dataclass(frozen=True)

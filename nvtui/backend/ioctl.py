@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from nvtui.backend.base import BackendBase
+from nvtui.backend.base import BackendBase, kernel_cancelled
 from nvtui.backend.discovery import DevicePath, nsid_of_fd, permission_message, resolve_device
 from nvtui.errors import DeviceError
 from nvtui.nvme.command import PASSTHRU_CMD64_OFFSETS, PASSTHRU_CMD64_SIZE, Command
@@ -137,20 +137,18 @@ class IoctlBackend(BackendBase):
         metadata = _Buffer.for_command(cmd.metadata, cmd.metadata_len, kernel_writes)
         request = NVME_IOCTL_ADMIN64_CMD if cmd.admin else NVME_IOCTL_IO64_CMD
         raw = bytearray(cmd.pack_passthru_cmd64(data.address, metadata.address))
-        while True:
-            started = time.perf_counter_ns()
-            try:
-                status = self._ioctl(fd, request, raw, True)
-            except InterruptedError:
-                continue
-            except OSError as exc:
-                code = exc.errno or errno.EIO
-                raise DeviceError(
-                    f"{describe(cmd)} on {self.device} failed: {os.strerror(code)} "
-                    f"({errno.errorcode.get(code, code)})"
-                ) from exc
-            latency = time.perf_counter_ns() - started
-            break
+        started = time.perf_counter_ns()
+        try:
+            status = self._ioctl(fd, request, raw, True)
+        except InterruptedError as exc:  # the driver waits uninterruptibly: EINTR means it cancelled
+            raise kernel_cancelled(describe(cmd), self.device) from exc
+        except OSError as exc:
+            code = exc.errno or errno.EIO
+            raise DeviceError(
+                f"{describe(cmd)} on {self.device} failed: {os.strerror(code)} "
+                f"({errno.errorcode.get(code, code)})"
+            ) from exc
+        latency = time.perf_counter_ns() - started
         if not 0 <= status <= 0x7FFF:
             raise DeviceError(f"{describe(cmd)} on {self.device}: the kernel returned {status}, not a status")
         result = int.from_bytes(raw[_RESULT_OFFSET : _RESULT_OFFSET + 8], "little")

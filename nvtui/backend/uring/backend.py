@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nvtui.backend.base import BackendBase
+from nvtui.backend.base import BackendBase, kernel_cancelled
 from nvtui.backend.discovery import (
     DevicePath,
     nsid_of_fd,
@@ -252,6 +252,8 @@ class UringBackend(BackendBase):
     ) -> Completion:
         if raw.res < 0:
             code = -raw.res
+            if code == errno.EINTR:
+                raise kernel_cancelled(_describe(cmd), self.device)
             hint = ""
             if code == errno.ENOTTY and cmd.admin:
                 hint = f"; admin commands over io_uring need the controller device {self.path.ctrl_dev}"
