@@ -126,6 +126,7 @@ def test_jump_mode_over_a_read(snap_compare: Any, size: tuple[int, int]) -> None
         await until(
             pilot, lambda: screen.prepared is not None and screen.prepared.defn.id == "read", "preview"
         )
+        await still(pilot)  # the form laid out before jump mode covers it
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(pilot.app.screen, JumpScreen), "jump mode")
         await still(pilot)

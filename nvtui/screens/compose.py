@@ -218,9 +218,12 @@ class ComposeScreen(SectionScreen):
         self.open_command(event.command_id, event.assignments)
 
     def _focus_form(self) -> None:
+        """The new form's first field focused, the form shown from its top (the command's name and spec
+        line): scrolling to the field as well would depend on whether the form was laid out yet."""
         controls = self.query("#form Input, #form Select, #form Checkbox")
         if controls:
-            controls.first().focus()
+            controls.first().focus(scroll_visible=False)
+            self.query_one(CommandForm).scroll_home(animate=False)
 
     @on(CommandForm.Changed)
     def _form_changed(self, event: CommandForm.Changed) -> None:
