@@ -123,25 +123,42 @@ def _ascii(raw: bytes) -> str:
 # --- compiled plans: per-field work done once per layout ------------------------------------------------
 
 
+_INT, _OPAQUE, _ARRAY, _STRUCT = 0, 1, 2, 3
+_INTEGER = frozenset(("uint", "int", "bool", "enum", "flags"))
+
+
 class _Plan:
-    __slots__ = ("fields", "flags", "fmts", "layout", "slices_last")
+    """A layout's fields, each reduced once to what the decode loop needs (kept per layout object)."""
+
+    __slots__ = ("fields", "layout", "rows", "slices_last")
 
     def __init__(self, layout: Layout) -> None:
+        from nvtui.nvme.meanings import MEANINGS
+
         self.layout = layout
         self.fields = tuple(f for f in layout.fields if f.type != "reserved")
-        self.fmts: dict[str, Fmt | None] = {}
-        self.flags: dict[str, tuple[tuple[int, str], ...] | None] = {}
+        # (spec, name, at, code, fixed width or None, lsb, mask, needed bytes, bits, fmt, deferred, flags)
+        self.rows: list[tuple[Any, ...]] = []
         for f in self.fields:
-            width = f.size.fixed or 0
-            if f.type in ("uint", "int", "bool", "enum", "flags"):
-                self.fmts[f.name] = _number_fmt(f, width)
-            elif f.meaning:
-                from nvtui.nvme.meanings import MEANINGS
-
-                self.fmts[f.name] = MEANINGS[f.meaning]
+            width = f.size.fixed
+            fmt: Fmt | None = None
+            if f.type in _INTEGER:
+                fmt = _number_fmt(f, width or 0)
+                code = _INT
+            elif f.type == "array":
+                code = _ARRAY
+            elif f.type == "struct":
+                code = _STRUCT
             else:
-                self.fmts[f.name] = None
-            self.flags[f.name] = f.values if f.type == "flags" else None
+                code = _OPAQUE
+                fmt = MEANINGS[f.meaning] if f.meaning else None
+            deferred = bool(f.meaning) or f.unit == "watts"  # reads other fields: after all are decoded
+            sliced = f.lsb >= 0
+            mask = (1 << (f.msb - f.lsb + 1)) - 1 if sliced else 0
+            needed = f.msb // 8 + 1 if sliced else width
+            bits = (f.lsb, f.msb) if sliced else None
+            flags = f.values if f.type == "flags" else None
+            self.rows.append((f, f.name, f.at, code, width, f.lsb, mask, needed, bits, fmt, deferred, flags))
         # encode writes whole fields before the bit slices that lie within them
         self.slices_last = tuple(sorted(self.fields, key=lambda f: f.lsb >= 0))
 
@@ -191,70 +208,68 @@ def _decode(
     plan = _plan(layout)
     n = len(data)
     values: dict[str, Any] = {}
-    found: list[tuple[FieldSpec, int, Any, Any] | Group] = []  # (spec, width, raw, shown) or a group
+    items: list[Field | Group] = []
+    later: list[tuple[int, Any, int, Any, Any]] = []  # meanings that read other fields: (index, row, ...)
     limit = n
     if layout.size.fixed is not None:
         limit = min(n, base + layout.size.fixed)
-    for f in plan.fields:
-        kind = f.type
-        start = base + f.at
-        if kind == "array":
+    for row in plan.rows:
+        f, fname, at, code, width, lsb, mask, needed, bits, fmt, deferred, flags = row
+        start = base + at
+        if code == _ARRAY:
             group, elements = _array(registry, f, data, start, limit, values, context)
-            found.append(group)
-            values[f.name] = elements
+            items.append(group)
+            values[fname] = elements
             continue
-        if kind == "struct":
+        if code == _STRUCT:
             if start >= n:
-                values[f.name] = None
+                values[fname] = None
                 continue
             rec, nested, size = _decode(registry, registry[f.of], data, start, context)
-            found.append(Group(f.name, f.at, size, (rec,), single=True))
-            values[f.name] = nested
+            items.append(Group(fname, at, size, (rec,), single=True))
+            values[fname] = nested
             continue
-        width = f.size.fixed if f.size.fixed is not None else amount(f.size, values, context)
-        if not width:
-            continue  # a field whose size the data makes 0 (an absent extension) is not there
+        if width is None:
+            width = amount(f.size, values, context)
+            needed = width
+            if not width:
+                continue  # a field whose size the data makes 0 (an absent extension) is not there
         end = start + width
-        # a bit slice needs only the bytes its bits are in
-        needed = start + f.msb // 8 + 1 if f.lsb >= 0 else end
-        if needed > n:
-            values[f.name] = None
-            found.append((f, width, None, None))
+        if start + needed > n:  # a bit slice needs only the bytes its bits are in
+            values[fname] = None
+            items.append(Field(fname, at, width, b"", None, NOT_TRANSFERRED, bits, flags))
             continue
-        if kind in ("uint", "enum", "flags", "bool", "int"):
-            v = int.from_bytes(data[start : min(end, n)], "little")
-            if f.lsb >= 0:
-                v = (v >> f.lsb) & ((1 << (f.msb - f.lsb + 1)) - 1)
-                if kind == "int" and v >> (f.msb - f.lsb):
-                    v -= 1 << (f.msb - f.lsb + 1)
+        if code == _INT:
+            v = int.from_bytes(data[start:end] if end <= n else data[start:n], "little")
+            kind = f.type
+            if lsb >= 0:
+                v = (v >> lsb) & mask
+                if kind == "int" and v > mask >> 1:
+                    v -= mask + 1
             elif kind == "int" and v >> (8 * width - 1):
                 v -= 1 << (8 * width)
-            values[f.name] = v
-            found.append((f, width, v, bool(v) if kind == "bool" else v))
+            values[fname] = v
+            raw: Any = v
+            shown: JsonValue = bool(v) if kind == "bool" else v
         else:
             raw = data[start:end]
+            kind = f.type
             if kind == "ascii":
-                shown: JsonValue = _ascii(raw)
+                shown = _ascii(raw)
             elif kind == "uuid":
                 shown = str(uuid.UUID(bytes=raw))
             else:
                 shown = raw.hex()
-            values[f.name] = raw
-            found.append((f, width, raw, shown))
-    items: list[Field | Group] = []
-    for item in found:
-        if isinstance(item, Group):
-            items.append(item)
-            continue
-        f, width, raw, shown = item
-        bits = (f.lsb, f.msb) if f.lsb >= 0 else None
-        if raw is None:
-            absent = Field(f.name, f.at, width, b"", None, NOT_TRANSFERRED, bits, flags=plan.flags[f.name])
-            items.append(absent)
-            continue
-        fmt = plan.fmts[f.name]
-        meaning = fmt(raw, values, context) if fmt is not None else ""
-        items.append(Field(f.name, f.at, width, raw, shown, meaning, bits, flags=plan.flags[f.name]))
+            values[fname] = raw
+        if deferred:
+            later.append((len(items), row, width, raw, shown))
+            items.append(Field(fname, at, width, raw, shown, "", bits, flags))
+        else:
+            meaning = fmt(raw, values, context) if fmt is not None else ""
+            items.append(Field(fname, at, width, raw, shown, meaning, bits, flags))
+    for index, row, width, raw, shown in later:
+        f, fname, at, _, _, _, _, _, bits, fmt, _, flags = row
+        items[index] = Field(fname, at, width, raw, shown, fmt(raw, values, context), bits, flags)
     declared = amount(layout.size, values, context)
     size = max(0, n - base) if declared is None else declared
     return Record(name or layout.id, tuple(items), offset=base), values, size
