@@ -14,11 +14,12 @@ that decodes nothing reads none of them, and one that does imports neither pydan
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nvtui.structures.layout import Layout, LayoutError, LayoutFile
+from nvtui.structures.layout import Amount, FieldSpec, Layout, LayoutError, LayoutFile
 
 if TYPE_CHECKING:
     from nvtui.nvme.decode.base import Record
@@ -119,7 +120,6 @@ def parse_text(source: str, raw: bytes, *, section_only: bool = False) -> Layout
 
 def load_file(path: Path, *, section_only: bool = False) -> LayoutFile:
     """One file's layouts and errors, from the disk cache when its bytes were validated before."""
-    from nvtui import diskcache
     from nvtui.safeio import TooLong, read_input
 
     try:
@@ -128,15 +128,97 @@ def load_file(path: Path, *, section_only: bool = False) -> LayoutFile:
         return LayoutFile((), (LayoutError(str(path), 0, "", "", f"larger than {MAX_FILE_BYTES >> 20} MiB"),))
     except Exception as exc:  # unreadable: one line, the rest loads
         return LayoutFile((), (LayoutError(str(path), 0, "", "", f"cannot read: {exc}"),))
+    return _cached(
+        "structures",
+        raw,
+        (str(path), section_only),
+        lambda: parse_text(str(path), raw, section_only=section_only),
+    )
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """A LayoutFile as plain lists (`pack`): read back by position, ten times faster than by type hints."""
+
+    data: Any
+
+
+def _cached(kind: str, raw: bytes, parts: tuple[object, ...], parse: Callable[[], LayoutFile]) -> LayoutFile:
+    from nvtui import diskcache
+
     package = Path(__file__).parent.parent
     code = diskcache.code_stamp((package / m for m in VALIDATING_MODULES), VALIDATING_PACKAGES)
-    key = diskcache.make_key("structures", raw, str(path), section_only, code)
-    cached = diskcache.load("structures", key, LayoutFile)
+    key = diskcache.make_key(kind, raw, *parts, code)
+    cached = diskcache.load(kind, key, _Packed)
     if cached is not None:
-        return cached
-    result = parse_text(str(path), raw, section_only=section_only)
-    diskcache.store("structures", key, result)
+        try:
+            return unpack(cached.data)
+        except (TypeError, ValueError, IndexError):
+            pass  # an entry of another shape: validate again
+    result = parse()
+    diskcache.store(kind, key, _Packed(pack(result)))
     return result
+
+
+def _pack_amount(a: Amount | None) -> list[Any] | None:
+    if a is None:
+        return None
+    return [a.fixed, a.field, a.context, a.default, a.scale, a.add, a.zero_based, a.max, a.until_end]
+
+
+def _amount(a: list[Any] | None) -> Amount | None:
+    return None if a is None else Amount(*a)
+
+
+def _size(a: list[Any]) -> Amount:
+    return Amount(*a)
+
+
+def pack(result: LayoutFile) -> list[Any]:
+    layouts = []
+    for lay in result.layouts:
+        fields = [
+            [f.name, f.at, _pack_amount(f.size), f.type, f.lsb, f.msb, [list(v) for v in f.values], f.unit,
+             f.scale, f.counts, f.zero_based, f.meaning, f.of, _pack_amount(f.stride), _pack_amount(f.count),
+             f.until_zero, f.keep_if, f.index_as, f.scale_field, [list(v) for v in f.scales], f.line]
+            for f in lay.fields
+        ]  # fmt: skip
+        layouts.append([lay.id, lay.name, lay.spec, _pack_amount(lay.size), fields, lay.source, lay.line])
+    errors = [[e.file, e.line, e.structure, e.field, e.message] for e in result.errors]
+    return [layouts, errors]
+
+
+def unpack(data: list[Any]) -> LayoutFile:
+    layouts = []
+    for lid, name, spec, size, rows, source, line in data[0]:
+        fields = tuple(
+            FieldSpec(
+                r[0],
+                r[1],
+                _size(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                tuple((int(k), str(v)) for k, v in r[6]),
+                r[7],  # type: ignore[arg-type]
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                r[12],
+                _amount(r[13]),
+                _amount(r[14]),
+                r[15],
+                r[16],
+                r[17],
+                r[18],
+                tuple((int(k), int(v)) for k, v in r[19]),
+                r[20],
+            )
+            for r in rows
+        )
+        layouts.append(Layout(lid, name, spec, _size(size), fields, source, line))  # type: ignore[arg-type]
+    return LayoutFile(tuple(layouts), tuple(LayoutError(*e) for e in data[1]))
 
 
 def check_references(layouts: Mapping[str, Layout]) -> tuple[dict[str, Layout], list[LayoutError]]:
@@ -187,8 +269,7 @@ def _builtin() -> dict[str, Layout]:
     if _BUILTIN is None:
         found: dict[str, Layout] = {}
         errors: list[LayoutError] = []
-        for path in builtin_files():
-            result = load_file(path)
+        for result in _builtin_results():
             errors.extend(result.errors)
             for layout in result.layouts:
                 if layout.id in found:
@@ -200,6 +281,24 @@ def _builtin() -> dict[str, Layout]:
         kept, ref_errors = check_references(found)
         _BUILTIN, _BUILTIN_ERRORS = kept, (*errors, *ref_errors)
     return _BUILTIN
+
+
+def _builtin_results() -> list[LayoutFile]:
+    """Every built-in file's result, kept in the disk cache as one entry for all (one read, one key)."""
+    files = builtin_files()
+    contents = [(str(p), p.read_bytes()) for p in files]
+    joined = b"".join(name.encode() + b"\0" + raw + b"\0" for name, raw in contents)
+
+    def parse_all() -> LayoutFile:
+        layouts: list[Layout] = []
+        errors: list[LayoutError] = []
+        for name, raw in contents:
+            one = parse_text(name, raw)
+            layouts.extend(one.layouts)
+            errors.extend(one.errors)
+        return LayoutFile(tuple(layouts), tuple(errors))
+
+    return [_cached("structures-builtin", joined, (), parse_all)]
 
 
 def builtin_errors() -> tuple[LayoutError, ...]:
