@@ -135,3 +135,90 @@ def test_a_user_catalogue_adds_a_structure_and_a_decode_rule_names_it() -> None:
     assert out["dies"] == [{"die_id": 7, "wear_percent": 55, "bad_block_pct": 1, "erase_count": 16}, {
         "die_id": 0, "wear_percent": 0, "bad_block_pct": 0, "erase_count": 0}]  # fmt: skip
     assert "reserved_8" not in out
+
+
+def test_a_vendor_log_page_is_named_and_decoded_from_the_user_catalogue_alone() -> None:
+    """examples/vendor-acme.yaml's `extend:` gives the built-in get-log-page the name acme-health for LID
+    C0h and a decode rule naming its own layout: `get-log-page lid=acme-health` decodes with no Python."""
+    catalogue = load_catalogue([EXAMPLE], user_dir=False)
+    assert not [e for e in catalogue.errors if e.file == EXAMPLE]
+    glp = catalogue.get("get-log-page")
+    lid = next(f for f in glp.fields if f.name == "lid")
+    assert lid.parse("acme-health") == 0xC0
+    values = {"lid": 0xC0, "nsid": 0xFFFFFFFF, "numd": 128}
+    assert glp.decoder_for(values) == "acme-health-log"
+    assert glp.decoder_for({**values, "lid": 0x02}) == "smart-log"  # the built-in rules still apply
+    builtin = load_catalogue(user_dir=False).get("get-log-page")
+    assert "acme-health" not in next(f for f in builtin.fields if f.name == "lid").values
+
+
+def test_an_extension_that_cannot_apply_is_one_error_line(tmp_path: Path) -> None:
+    path = tmp_path / "ext.yaml"
+    path.write_text(
+        "version: 1\nextend:\n"
+        "  - id: get-log-page\n    values: {lid: {smart-again: 0x05}}\n"  # a second name for 05h: fine
+        "  - id: no-such-command\n    values: {lid: {x: 1}}\n"
+        "  - id: get-log-page\n    values: {lid: {too-big: 0x1ff}}\n"
+        "  - id: get-log-page\n    decode: [{when: {lid: 0xc1}, decoder: no-such-layout}]\n"
+    )
+    lines = [str(e) for e in check_file(path)]
+    assert len(lines) == 3, lines
+    assert f"{path}:5: extend no-such-command: field id: no command 'no-such-command' to extend" in lines
+    assert any(line.startswith(f"{path}:7: extend get-log-page: field values.lid.too-big:") for line in lines)
+    assert any("unknown decoder 'no-such-layout'" in line and line.startswith(f"{path}:9:") for line in lines)
+
+
+def test_supported_capabilities_decode_as_capabilities_not_as_the_value() -> None:
+    """Get Features SEL 011b: DW0 bits 0-2 are saveable, namespace specific, changeable (NVMe Base 2.0,
+    Fig. 327), whatever the feature; the issue saw temperature-threshold's 5 shown as "5 K (-268 °C)"."""
+    from nvtui.nvme.decode import decode
+
+    record = decode("feature-result", (0b101).to_bytes(4, "little"), fid=0x04, sel=3)
+    assert record.to_json() == {"saveable": True, "ns_specific": False, "changeable": True}
+    assert "K" not in " ".join(f.meaning for _, f, _ in record.flat())
+    assert decode("feature-result", (343).to_bytes(4, "little"), fid=0x04, sel=0).to_json()["tmpth"] == 343
+
+
+def test_new_structures_decode_byte_images_built_from_their_figures() -> None:
+    # I/O Command Set Independent Identify Namespace (NVMe Base 2.0, Fig. 283): NSFEAT byte 0, NMIC 1,
+    # RESCAP 2, FPI 3, ANAGRPID 7:4, NSATTR 8, NVMSETID 11:10, ENDGID 13:12, NSTAT 14
+    data = bytearray(4096)
+    data[0], data[1], data[2], data[3] = 0x09, 0x01, 0x03, 0x85
+    data[4:8] = (7).to_bytes(4, "little")
+    data[8], data[14] = 1, 1
+    data[10:12], data[12:14] = (2).to_bytes(2, "little"), (3).to_bytes(2, "little")
+    out = structures.decode("identify-ns-independent", bytes(data)).to_json()
+    assert out == {"nsfeat": 9, "nmic": 1, "rescap": 3, "fpi": 0x85, "anagrpid": 7, "nsattr": 1,
+                   "nvmsetid": 2, "endgid": 3, "nstat": 1}  # fmt: skip
+    # Changed Zone List (ZNS 1.1, Fig. 25): number of zone identifiers (2 bytes), reserved to byte 7, then
+    # ZSLBAs of 8 bytes
+    log = bytearray(4096)
+    log[0:2] = (2).to_bytes(2, "little")
+    log[8:16], log[16:24] = (0x8000).to_bytes(8, "little"), (0x10000).to_bytes(8, "little")
+    assert structures.decode("changed-zone-list", bytes(log)).to_json() == {
+        "nrzid": 2, "zids": [{"zslba": 0x8000}, {"zslba": 0x10000}]}  # fmt: skip
+    # Identify I/O Command Set data structure (NVMe Base 2.0, Fig. 290): 512 vectors of 8 bytes
+    vectors = bytearray(4096)
+    vectors[0], vectors[8] = 0b101, 0b001
+    iocsc = structures.decode("io-command-set-vectors", bytes(vectors)).to_json()["iocsc"]
+    assert (
+        isinstance(iocsc, list)
+        and len(iocsc) == 512
+        and iocsc[:3] == [{"iocsv": 5}, {"iocsv": 1}, {"iocsv": 0}]
+    )
+    # Dataset Management Range (NVM 1.0, Fig. 41): context attributes 3:0, length 7:4, starting LBA 15:8
+    rng = (0x11).to_bytes(4, "little") + (8).to_bytes(4, "little") + (0x1234).to_bytes(8, "little")
+    assert structures.decode("dsm-range-list", rng * 2, nr=2).to_json()["ranges"] == [
+        {"cattr": 0x11, "length": 8, "slba": 0x1234}] * 2  # fmt: skip
+    # Copy Source Range format 0 (NVM 1.0, Fig. 39): SLBA 15:8, NLB 17:16 (0's based), EILBRT 27:24,
+    # ELBAT 29:28, ELBATM 31:30
+    src = bytes(8) + (0x40).to_bytes(8, "little") + (7).to_bytes(2, "little") + bytes(6) + bytes(4) + bytes(4)
+    assert structures.decode("copy-source-range-list", src, nr=1).to_json()["ranges"] == [
+        {"slba": 0x40, "nlb": 7, "eilbrt": 0, "elbat": 0, "elbatm": 0}]  # fmt: skip
+
+
+def test_a_simulator_state_written_before_the_layouts_loads_under_the_new_names(tmp_path: Path) -> None:
+    from nvtui.backend.sim.controller import _current_names
+
+    assert _current_names({"cmdid": 3, "status": 0x17, "valid": 1, "nsid": 1, "power_on_hours": 2}) == {
+        "cid": 3, "operation": 1, "result": 7, "vdi": 1, "nsid": 1, "power_on_hours": 2}  # fmt: skip
