@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     cat_check = cat_sub.add_parser("check", help="validate a catalogue file; exit 2 on any error")
     cat_check.add_argument("file", type=Path, metavar="FILE")
 
+    schema = sub.add_parser("schema", help="JSON Schema of what --json shows decoded, per structure")
+    schema.add_argument("structures", nargs="*", metavar="STRUCTURE",
+                        help="structure ids (default: every structure, in one document)")  # fmt: skip
+    _add_catalogue_option(schema)
+
     sim = sub.add_parser("sim", help="the simulated controller's own files")
     sim_sub = sim.add_subparsers(dest="sim_verb", metavar="ACTION", parser_class=_Parser, required=True)
     sim_reset = sim_sub.add_parser("reset", help="erase the simulated drive (its files in its folder)")
@@ -193,9 +198,12 @@ def _positive_float(text: str) -> float:
 
 
 def _print_json(obj: object) -> None:
+    """A JSON document on stdout, with `schema_version` (nvtui.structures.jsonschema) first."""
     import json
 
-    print(json.dumps(obj, indent=2))
+    from nvtui.structures.jsonschema import with_version
+
+    print(json.dumps(with_version(obj), indent=2))
 
 
 # --- verbs ----------------------------------------------------------------------------------------------
@@ -317,23 +325,28 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     catalogue = _load_catalogue(catalogue_files(args))
     entries = catalogue.entries  # type: ignore[attr-defined]
     if args.json:
-        _print_json(
-            [
-                {
-                    "id": e.id,
-                    "name": e.name,
-                    "set": e.set,
-                    "opcode": e.opcode,
-                    "queue": e.queue,
-                    "destructive": e.destructive,
-                    "refused": e.refused,
-                    "timeout": e.timeout_for(),  # seconds a send waits (--timeout changes it)
-                    "waits_for_event": e.waits_for_event,
-                    "source": str(catalogue.source_of(e.id)),  # type: ignore[attr-defined]
-                }
-                for e in entries
-            ]
-        )
+        from nvtui import structures
+
+        commands = [
+            {
+                "id": e.id,
+                "name": e.name,
+                "set": e.set,
+                "opcode": e.opcode,
+                "queue": e.queue,
+                "destructive": e.destructive,
+                "refused": e.refused,
+                "timeout": e.timeout_for(),  # seconds a send waits (--timeout changes it)
+                "waits_for_event": e.waits_for_event,
+                "source": str(catalogue.source_of(e.id)),  # type: ignore[attr-defined]
+            }
+            for e in entries
+        ]
+        layouts = [
+            {"id": s.id, "name": s.name, "spec": s.spec, "source": s.source}
+            for s in sorted(structures.layouts().values(), key=lambda s: s.id)
+        ]
+        _print_json({"commands": commands, "structures": layouts})
         return EXIT_OK
     for e in entries:
         flags = " destructive" if e.destructive else ""
@@ -363,8 +376,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = set(mapping.values()) | ({devices.default} if devices.default else set())
     total = len(script.steps)
     out = sys.stdout
-    head = {"script": str(args.script), "device": next(iter(targets)) if len(targets) == 1 else None,
-            "devices": mapping}  # fmt: skip
+    from nvtui.structures.jsonschema import SCHEMA_VERSION
+
+    head = {"schema_version": SCHEMA_VERSION, "script": str(args.script),
+            "device": next(iter(targets)) if len(targets) == 1 else None, "devices": mapping}  # fmt: skip
     doc = JsonStream(out, head, "steps") if args.json else None
     done = matched = 0
     failed: str | None = None
@@ -462,6 +477,29 @@ def _write_fio_job(args: argparse.Namespace) -> None:
         out.commit(text.encode())
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    """`nvtui schema [STRUCTURE ...]`: one structure's JSON Schema, several in a list, or all in one
+    document (user catalogues' structures included). Exit 2 for a structure that does not exist."""
+    from nvtui import structures
+    from nvtui.catalogue.model import close_matches
+    from nvtui.structures.jsonschema import all_schemas, structure_schema
+
+    _load_catalogue(catalogue_files(args))  # registers user catalogues' structures
+    layouts = structures.layouts()
+    for sid in args.structures:
+        if sid not in layouts:
+            close = close_matches(sid, sorted(layouts), n=3)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise UsageError(f"no structure named {sid!r}{hint} (nvtui schema lists them all)")
+    if not args.structures:
+        _print_json(all_schemas(layouts))
+    elif len(args.structures) == 1:
+        _print_json(structure_schema(layouts, args.structures[0]))
+    else:
+        _print_json({"schemas": [structure_schema(layouts, sid) for sid in args.structures]})
+    return EXIT_OK
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     """`nvtui sim reset`: the one deliberate way to start the simulated drive over (nvtui never does it on
     its own, not even when the state is damaged)."""
@@ -510,7 +548,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 VERBS = {
     "list": cmd_list, "send": cmd_send, "run": cmd_run, "bench": cmd_bench, "catalogue": cmd_catalogue,
-    "serve": cmd_serve, "doctor": cmd_doctor, "sim": cmd_sim,
+    "serve": cmd_serve, "doctor": cmd_doctor, "sim": cmd_sim, "schema": cmd_schema,
 }  # fmt: skip
 
 

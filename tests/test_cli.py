@@ -50,8 +50,8 @@ def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str])
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {
-        "device", "command", "fields", "status", "result", "latency_ns", "data_len", "metadata_len",
-        "metadata_out", "decoded", "nvme_cli", "nvme_cli_passthru",
+        "schema_version", "device", "command", "fields", "status", "result", "latency_ns", "data_len",
+        "metadata_len", "metadata_out", "decoded", "nvme_cli", "nvme_cli_passthru",
     }  # fmt: skip
     assert doc["device"] == "sim0n1" and doc["command"] == "identify" and doc["fields"]["cns"] == 1
     assert doc["status"] == {
@@ -165,7 +165,7 @@ def test_unknown_opcode_is_named(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_catalogue_list_and_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "catalogue", "list", "--json")
-    ids = {e["id"] for e in json.loads(out)}
+    ids = {e["id"] for e in json.loads(out)["commands"]}
     assert code == 0 and {"identify", "get-log-page", "zone-mgmt-send", "io-mgmt-recv"} <= ids
     example = Path(__file__).parent.parent / "examples" / "vendor-acme.yaml"
     assert run(capsys, "catalogue", "check", str(example))[0] == 0
@@ -182,7 +182,8 @@ def test_vendor_catalogue_adds_a_command(capsys: pytest.CaptureFixture[str]) -> 
         ["--catalogue", str(example), "catalogue", "list", "--json"],
     ):
         code, out, _ = run(capsys, *argv)
-        assert code == 0 and "get-log-page-acme-health" in {e["id"] for e in json.loads(out)}
+        assert code == 0 and "get-log-page-acme-health" in {e["id"] for e in json.loads(out)["commands"]}
+        assert "acme-health-log" in {s["id"] for s in json.loads(out)["structures"]}
 
 
 def test_the_console_script_runs_as_a_process(tmp_path: Path) -> None:

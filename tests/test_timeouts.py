@@ -199,7 +199,7 @@ def test_the_catalogue_list_says_each_command_s_timeout(capsys: pytest.CaptureFi
     import json
 
     code, out, _ = run(capsys, "catalogue", "list", "--json")
-    by_id = {e["id"]: e for e in json.loads(out)}
+    by_id = {e["id"]: e for e in json.loads(out)["commands"]}
     assert code == 0
     assert by_id["asynchronous-event-request"]["timeout"] == 10
     assert by_id["asynchronous-event-request"]["waits_for_event"] is True

@@ -83,7 +83,9 @@ def run_send(args: argparse.Namespace, catalogue: object) -> int:
                     out.commit(data)
         if as_json:
             extra = {"nvme_cli_input": imported.line, "nvme_cli_notes": list(imported.notes)}
-            print(json.dumps({**result.to_json(), **extra}, indent=2))
+            from nvtui.structures.jsonschema import with_version
+
+            print(json.dumps(with_version({**result.to_json(), **extra}), indent=2))
         elif imported.display.binary and options.data_out is None:
             if data is not None and c.ok:
                 sys.stdout.buffer.write(data)

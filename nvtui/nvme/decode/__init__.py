@@ -1,9 +1,10 @@
-"""Decoders: raw data buffers to one structured `Record` (see base.py).
+"""Decoding: raw data buffers to one structured `Record` (see base.py).
 
-The decoder modules are imported when a decoder is first used, not with this package: a replay that shows
-only statuses, or the CLI's argument parsing, never pays for the tables. `DECODER_MODULES` names the module
-that registers each decoder (a test checks it against what the modules register); `DECODERS`, the registry
-itself, is complete once asked for by name (`from nvtui.nvme.decode import DECODERS`).
+Every structure is a YAML layout decoded by one engine (`nvtui.structures`): a decode rule names a layout
+by its id. A few decoders are Python that only chooses a layout (`feature-result` picks one by Feature
+Identifier and select); none slices bytes. Their modules are imported when first used, not with this
+package. `DECODER_MODULES` names the module that registers each (a test checks it against what the modules
+register); `DECODERS`, the registry itself, is complete once asked for by name.
 """
 
 from __future__ import annotations
@@ -19,24 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["DECODERS", "DECODER_MODULES", "Field", "Group", "Record", "decode", "decoder_names"]
 
 # decoder name -> the module (in this package) whose import registers it
-DECODER_MODULES: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "identify-controller", "identify-namespace", "active-namespace-list", "namespace-descriptor-list",
-            "identify-ns-nvm", "identify-ns-zns", "identify-ctrl-nvm", "identify-ctrl-zns",
-        ),
-        "identify",
-    ),
-    **dict.fromkeys(
-        (
-            "error-log", "smart-log", "firmware-slot-log", "changed-ns-list-log", "effects-log",
-            "self-test-log",
-        ),
-        "logs",
-    ),
-    "feature-result": "features",
-    "zone-report": "zns",
-}  # fmt: skip
+DECODER_MODULES: dict[str, str] = {"feature-result": "features"}
 
 
 def _registry() -> dict[str, Decoder]:
@@ -52,25 +36,37 @@ def load_all() -> dict[str, Decoder]:
     return _registry()
 
 
-def _lookup(name: str) -> Decoder:
+def _lookup(name: str) -> Decoder | None:
+    """The Python decoder registered as `name`; None when `name` is a structure layout's id."""
     registry = _registry()
     if name not in registry and name in DECODER_MODULES:
         import_module(f"{__name__}.{DECODER_MODULES[name]}")
-    try:
+    if name in registry:
         return registry[name]
-    except KeyError:
-        known = sorted(set(load_all()) | set(DECODER_MODULES))
-        raise KeyError(f"no decoder named {name!r}; known: {', '.join(known)}") from None
+    from nvtui import structures
+
+    if name in structures.layouts():
+        return None
+    known = sorted(set(load_all()) | set(DECODER_MODULES) | set(structures.layouts()))
+    raise KeyError(f"no decoder or structure named {name!r}; known: {', '.join(known)}")
 
 
 def decode(name: str, data: bytes, **context: object) -> Record:
-    """Decode `data` with the decoder registered as `name`; context carries e.g. `nsid`, `lba_size`."""
-    return _lookup(name)(data, **context)
+    """Decode `data` with the decoder or structure layout named `name`; context carries e.g. `fid`,
+    `nlbaf`, `zdes_bytes` (what the catalogue's decode rule passes)."""
+    fn = _lookup(name)
+    if fn is not None:
+        return fn(data, **context)
+    from nvtui import structures
+
+    return structures.decode(name, data, **context)
 
 
 def decoder_names() -> list[str]:
-    """Every decoder's name, without importing any decoder module."""
-    return sorted(set(DECODER_MODULES) | set(_registry()))
+    """Every decoder's and structure's name, without importing a decoder module or loading a layout."""
+    from nvtui import structures
+
+    return sorted(set(DECODER_MODULES) | set(_registry()) | structures.quick_ids())
 
 
 def __getattr__(name: str) -> object:
