@@ -96,9 +96,9 @@ U128 = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210  # a 128-bit counter with every
 
 def _fdp_configurations() -> Image:
     # TP4146, Fig. "FDP Configurations log page" and "FDP Configuration Descriptor": a 16-byte header, then
-    # descriptors of DSZE bytes each: 64 bytes of fields, NRUH 4-byte reclaim unit handle descriptors, then
-    # VSS bytes vendor specific.
-    first, second = 16, 16 + 64 + 2 * 4 + 8
+    # descriptors of DSZE bytes each: 64 bytes of fields, then NRUH 4-byte reclaim unit handle descriptors
+    # (VSS vendor specific bytes may follow them; none here).
+    first, second = 16, 16 + 64 + 2 * 4
     size = second + 64 + 1 * 4
     return Image(
         "fdp-configurations-log", "TP4146 FDP Configurations log page (LID 20h)", size,
@@ -106,13 +106,13 @@ def _fdp_configurations() -> Image:
             u("numfdpc", 0, 2, 1),  # 0-based: two configurations
             u("ver", 2, 1, 0),
             u("sze", 4, 4, size),
-            u("configs[0].dsze", first + 0, 2, 64 + 2 * 4 + 8),
+            u("configs[0].dsze", first + 0, 2, 64 + 2 * 4),
             *with_parent("configs[0].fdpa", first + 2, 1, (
                 bits("configs[0].rgif", first + 2, 1, 0, 3, 4),
                 bits("configs[0].fdpvwc", first + 2, 1, 4, 4, 1),
                 bits("configs[0].fdpcv", first + 2, 1, 7, 7, 1),
             )),
-            u("configs[0].vss", first + 3, 1, 8),
+            u("configs[0].vss", first + 3, 1, 0),
             u("configs[0].nrg", first + 4, 4, 16),
             u("configs[0].nruh", first + 8, 2, 2),
             u("configs[0].maxpids", first + 10, 2, 7),
@@ -550,9 +550,6 @@ def _ns_independent() -> Image:
             u("nvmsetid", 10, 2, 2),
             u("endgid", 12, 2, 3),
             u("nstat", 14, 1, 1),
-            u("kpios", 15, 1, 0b11),
-            u("maxkt", 16, 2, 100),
-            u("rgrpid", 20, 4, 9),
         ),
     )
 
@@ -676,14 +673,12 @@ def _io_command_set() -> Image:
     # NVMe Base 2.1, Fig. "Identify I/O Command Set data structure" (CNS 1Ch): 512 command set combination
     # vectors of 8 bytes.
     return Image(
-        "io-command-set",
+        "io-command-set-vectors",
         "NVMe Base 2.1 I/O Command Set data structure (CNS 1Ch)",
         4096,
         (
-            bits("iocsc[0].nvmcs", 0, 8, 0, 0, 1),
-            bits("iocsc[0].znscs", 0, 8, 2, 2, 1),
-            bits("iocsc[1].nvmcs", 8, 8, 0, 0, 1),
-            bits("iocsc[1].kvcs", 8, 8, 1, 1, 1),
+            u("iocsc[0].iocsv", 0, 8, 0b101),  # NVM and Zoned Namespace
+            u("iocsc[1].iocsv", 8, 8, 0b011),  # NVM and Key Value
         ),
     )
 
@@ -726,7 +721,7 @@ def _kv_namespace() -> Image:
 def _lba_range_type() -> Image:
     # NVMe Base 2.1, Fig. "LBA Range Type - Data Structure Entry" (FID 03h): 64-byte entries.
     return Image(
-        "feature-lba-range-type",
+        "feature-data-lba-range-type",
         "NVMe Base 2.1 LBA Range Type (FID 03h)",
         4096,
         (
@@ -746,7 +741,7 @@ def _apst() -> Image:
     # NVMe Base 2.1, Fig. "Autonomous Power State Transition Data Structure Entry" (FID 0Ch): 32 entries of
     # 8 bytes, one per power state.
     return Image(
-        "feature-apst",
+        "feature-data-apst",
         "NVMe Base 2.1 Autonomous Power State Transition (FID 0Ch)",
         256,
         (
@@ -761,7 +756,7 @@ def _apst() -> Image:
 def _host_memory_buffer() -> Image:
     # NVMe Base 2.1, Fig. "Host Memory Buffer - Attributes Data Structure" (FID 0Dh).
     return Image(
-        "feature-host-memory-buffer",
+        "feature-data-host-memory-buffer",
         "NVMe Base 2.1 Host Memory Buffer attributes (FID 0Dh)",
         4096,
         (
@@ -776,7 +771,7 @@ def _host_memory_buffer() -> Image:
 def _timestamp() -> Image:
     # NVMe Base 2.1, Fig. "Timestamp Data Structure" (FID 0Eh): 6 bytes of milliseconds, then attributes.
     return Image(
-        "feature-timestamp",
+        "feature-data-timestamp",
         "NVMe Base 2.1 Timestamp (FID 0Eh)",
         8,
         (
@@ -789,7 +784,7 @@ def _timestamp() -> Image:
 def _host_behavior() -> Image:
     # NVMe Base 2.1, Fig. "Host Behavior Support - Data Structure" (FID 16h).
     return Image(
-        "feature-host-behavior",
+        "feature-data-host-behavior",
         "NVMe Base 2.1 Host Behavior Support (FID 16h)",
         512,
         (
@@ -805,7 +800,7 @@ def _host_behavior() -> Image:
 def _plm_config() -> Image:
     # NVMe Base 2.1, Fig. "Predictable Latency Mode Config - Host Write Data Structure" (FID 13h).
     return Image(
-        "feature-plm-config",
+        "feature-data-plm-config",
         "NVMe Base 2.1 Predictable Latency Mode Config (FID 13h)",
         512,
         (u("ee", 0, 2, 0b101), u("dtwinrt", 32, 8, 10), u("dtwinwt", 40, 8, 20), u("dtwintt", 48, 8, 30)),
@@ -815,7 +810,7 @@ def _plm_config() -> Image:
 def _host_identifier() -> Image:
     # NVMe Base 2.1, Fig. "Host Identifier" (FID 81h): 64 bits, or 128 with EXHID (low half first).
     return Image(
-        "feature-host-identifier", "NVMe Base 2.1 Host Identifier (FID 81h)", 16,
+        "feature-data-host-identifier", "NVMe Base 2.1 Host Identifier (FID 81h)", 16,
         (u("hostid", 0, 8, 0x0123_4567_89AB_CDEF), u("hostid_ext", 8, 8, 0xFEDC_BA98_7654_3210)),
     )
 
@@ -825,7 +820,7 @@ def _host_metadata() -> Image:
     # descriptors from byte 2, each 4 bytes then ELEN bytes of value.
     e1 = 2 + 4 + 5
     return Image(
-        "feature-host-metadata", "NVMe Base 2.1 Host Metadata (FID 7Eh)", 4096,
+        "feature-data-host-metadata", "NVMe Base 2.1 Host Metadata (FID 7Eh)", 4096,
         (
             u("ndesc", 0, 1, 2),
             u("descs[0].et", 2, 1, 0x01),
@@ -842,7 +837,7 @@ def _host_metadata() -> Image:
 def _fdp_events_feature() -> Image:
     # TP4146, Fig. "FDP Event Type descriptor" (FID 1Eh data): 2 bytes per event type.
     return Image(
-        "feature-fdp-events",
+        "feature-data-fdp-events",
         "TP4146 FDP Events (FID 1Eh)",
         2 * 3,
         (

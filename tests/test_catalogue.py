@@ -90,7 +90,7 @@ def test_every_decoder_the_builtin_catalogue_names_is_registered(cat: Catalogue)
     from nvtui import structures
 
     for defn in cat.entries:
-        for rule in defn.decode_rules:  # a Python decoder or a structure layout
+        for rule in defn.decode_rules:
             assert rule.decoder in DECODERS or rule.decoder in structures.ids(), (defn.id, rule.decoder)
         if defn.result_decoder:
             assert defn.result_decoder in DECODERS
@@ -428,7 +428,7 @@ def test_get_features_data_length_by_fid_and_result_context(cat: Catalogue) -> N
     assert (cmd.cdw10, cmd.data_len) == (0x206, 0)
     assert gf.problems(cmd) == []
     assert gf.result_decoder == "feature-result"
-    assert gf.result_decoder_context(plain) == {"fid": 6}
+    assert gf.result_decoder_context(plain) == {"fid": 6, "sel": 2}  # SEL 011b decodes as capabilities
     with pytest.raises(UsageError, match="--data-len 512 disagrees with fid=timestamp moves 8 bytes"):
         gf.encode(values(gf, "fid=timestamp"), data_len=512)
 

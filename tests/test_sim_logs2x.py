@@ -47,10 +47,7 @@ IDENTIFY = {  # cns name -> (nsid, structure, a field and its value)
     "uuid-list": (0, "uuid-list", None, None),
     "domain-list": (0, "domain-list", "num", 1),
     "endurance-group-list": (0, "endurance-group-list", "ids", [{"id": 1}]),
-    "io-command-set": (0, "io-command-set", "iocsc", [
-        {"index": 0, "vector": 0b101, "nvmcs": True, "kvcs": False, "znscs": True, "slmcs": False,
-         "cpncs": False},
-    ]),
+    "io-command-set": (0, "io-command-set-vectors", None, None),
     "allocated-ns-list": (0, "active-namespace-list", None, None),
 }
 
@@ -120,6 +117,11 @@ def test_each_identify_structure_is_decoded_on_the_simulator(
     assert out["decoded"] is not None, f"{cns} not decoded"
     if name is not None:
         assert out["decoded"][name] == value
+
+
+def test_the_command_set_combination_is_nvm_and_zoned(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = send_json(capsys, "sim0", "identify", "cns=io-command-set", "nsid=0")
+    assert out["decoded"]["iocsc"][0]["iocsv"] == 0b101
 
 
 def test_a_key_value_namespace_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
