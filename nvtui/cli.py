@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a write stores zeros as its metadata (instead of --metadata-in)")  # fmt: skip
     send.add_argument("--no-data", action="store_true",
                       help="a raw command whose opcode says it moves data moves none")  # fmt: skip
+    send.add_argument("--whole-log", action="store_true",
+                      help="a telemetry log (lid 07h/08h) whole, header then data areas, in MDTS-sized "
+                           "pieces into --data-out")  # fmt: skip
+    send.add_argument("--data-area", type=int, choices=(1, 2, 3, 4), default=3,
+                      help="with --whole-log: the last data area read (default 3; 4 where enabled)")
     _add_timeout_option(send)
     _add_catalogue_option(send)
     send.add_argument("--backend", dest="send_backend", choices=("uring", "ioctl", "sim"))
@@ -261,6 +266,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         return run_send(args, catalogue)
     if args.device is None or args.command is None:
         raise UsageError("send: DEV and CMD are required (or --nvme-cli LINE)")
+    if args.whole_log:
+        return _send_whole_log(args, catalogue)
 
     async def go() -> int:
         session = Session(catalogue, args.send_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
@@ -302,6 +309,64 @@ def cmd_send(args: argparse.Namespace) -> int:
         if result.output_error is not None:
             return EXIT_DEVICE
         return EXIT_OK if c.ok else EXIT_STATUS
+
+    return asyncio.run(go())
+
+
+def _send_whole_log(args: argparse.Namespace, catalogue: object) -> int:
+    """`send DEV get-log-page lid=telemetry-host --whole-log --data-out FILE`: the whole telemetry log."""
+    import asyncio
+
+    from nvtui.render import record_table
+    from nvtui.session import Session
+    from nvtui.telemetry import TelemetryFailed, fetch_telemetry
+
+    if args.data_out is None:
+        raise UsageError("--whole-log writes the log to a file: give --data-out FILE")
+    options = (("--data-in", args.data_in), ("--data-len", args.data_len),
+               ("--metadata-in", args.metadata_in), ("--metadata-out", args.metadata_out))  # fmt: skip
+    unused = [name for name, given in options if given]
+    if unused:
+        raise UsageError(f"--whole-log reads the log in pieces of its own: not with {', '.join(unused)}")
+    defn = catalogue.get(args.command)  # type: ignore[attr-defined]
+    if defn.id != "get-log-page" and getattr(defn, "preset_of", None) != "get-log-page":
+        raise UsageError(f"--whole-log fetches a telemetry log: {defn.id} is not get-log-page")
+    values = defn.complete(defn.parse_given(args.fields))
+    progress_shown = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        if progress_shown:
+            print(f"\rtelemetry: {done:,} of {total:,} bytes ({100 * done // total}%)", end="",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    async def go() -> int:
+        session = Session(catalogue, args.send_backend or args.backend, history_limit=0)  # type: ignore[arg-type]
+        try:
+            log = await fetch_telemetry(
+                session, args.device, args.data_out, lid=values["lid"], data_area=args.data_area,
+                create=bool(values.get("lsp", 0) & 1), progress=progress, timeout=args.timeout,
+            )  # fmt: skip
+        except TelemetryFailed as exc:
+            if progress_shown:
+                print(file=sys.stderr)
+            print(f"nvtui: {exc}", file=sys.stderr)
+            if args.json:
+                failed = {"device": args.device, "command": "get-log-page", "status": exc.status.to_json()}
+                _print_json(failed)
+            return EXIT_STATUS
+        finally:
+            await session.close()
+        if progress_shown:
+            print(file=sys.stderr)
+        for notice in log.notices:
+            print(f"nvtui: {notice}", file=sys.stderr)
+        if args.json:
+            _print_json(log.to_json())
+            return EXIT_OK
+        print(f"telemetry log {log.lid:02X}h on {args.device}: data areas 1-{log.data_area}, "
+              f"{log.size:,} bytes in {log.pieces} pieces of up to {log.piece:,} bytes, into {log.path}")
+        print(record_table(log.header))
+        return EXIT_OK
 
     return asyncio.run(go())
 

@@ -191,10 +191,23 @@ class OutputFile:
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise UsageError(f"{what} {path}: cannot write in {path.parent}: Permission denied")
 
+    def append(self, data: bytes) -> None:
+        """Write `data` to the reserved file now (a long read kept as it arrives, not in memory); `commit`
+        puts the file in place. UsageError when the write fails (the file is discarded then)."""
+        if self._fd is None:
+            raise RuntimeError("OutputFile already committed or discarded")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            self.discard()
+            raise UsageError(f"{self.what} {self.path}: {exc.strerror}") from None
+
     def commit(self, data: bytes) -> None:
-        """Write `data` and put it in place. UsageError when that fails; once the data is written, a failure
-        to put it in place (the name taken by a folder meanwhile) leaves it in the temporary file, named in
-        the message: what the device returned is never lost."""
+        """Write `data` (after anything appended) and put it in place. UsageError when that fails; once the
+        data is written, a failure to put it in place (the name taken by a folder meanwhile) leaves it in the
+        temporary file, named in the message: what the device returned is never lost."""
         if self._fd is None or self._tmp is None:
             raise RuntimeError("OutputFile already committed or discarded")
         fd, tmp = self._fd, self._tmp

@@ -362,7 +362,7 @@ def test_identify_decoder_picks_by_cns_and_csi(cat: Catalogue) -> None:
     assert idf.decoder_for(values(idf, "cns=csi-namespace", "csi=zns")) == "identify-ns-zns"
     assert idf.decoder_for(values(idf, "cns=5", "csi=0")) == "identify-ns-nvm"
     assert idf.decoder_for(values(idf, "cns=csi-controller", "csi=zns")) == "identify-ctrl-zns"
-    assert idf.decoder_for(values(idf, "cns=csi-namespace", "csi=key-value")) is None
+    assert idf.decoder_for(values(idf, "cns=csi-namespace", "csi=key-value")) == "identify-ns-kv"
     cmd = idf.encode(values(idf, "cns=csi-namespace", "csi=zns"), device_nsid=2)
     assert (cmd.nsid, cmd.cdw10, cmd.cdw11) == (2, 5, 2 << 24)
 

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Label, Static
+from textual.worker import get_current_worker
 
 from nvtui.composition import Composition
 from nvtui.errors import NvtuiError, UsageError
@@ -94,6 +95,7 @@ class ComposeScreen(SectionScreen):
         Binding("ctrl+e", "edit_line", "Line", priority=True),
         Binding("ctrl+r", "raw", "Raw"),
         Binding("ctrl+l", "load", "Load run"),
+        Binding("ctrl+g", "whole_log", "Whole log", show=False),
     ]
 
     line_error: reactive[str] = reactive("")
@@ -478,6 +480,49 @@ class ComposeScreen(SectionScreen):
             self.notify("A field is out of range or unreadable; see the red field.", severity="error")
             return
         self.send()
+
+    def action_whole_log(self) -> None:
+        """Ctrl+G: the whole telemetry log the form names (lid telemetry-host or telemetry-controller) into
+        the output file, in MDTS-sized pieces, with a progress bar."""
+        if self.defn is None or "get-log-page" not in (self.defn.id, self.defn.preset_of):
+            self.notify("Ctrl+G fetches a whole telemetry log: pick get-log-page or telemetry-log first.",
+                        severity="warning")  # fmt: skip
+            return
+        self.fetch_whole_log()
+
+    @work(exclusive=True, group="send")
+    @says_failures("Not fetched", timeout=8, rescan=True)
+    async def fetch_whole_log(self) -> None:
+        from nvtui.telemetry import TelemetryFailed, fetch_telemetry
+        from nvtui.widgets.telemetry_progress import TelemetryProgress
+
+        app = self.nvapp
+        session, device = app.session, app.device
+        composition = self.composition()
+        if session is None or self.defn is None or composition is None:
+            return
+        if composition.data_out is None:
+            raise UsageError("a whole log goes to a file: give the output file")
+        values = self.defn.complete(self.defn.parse_given(composition.assignments))
+        worker = get_current_worker()
+        what = f"Telemetry log {values['lid']:02X}h of {device} into {composition.data_out}"
+        dialog = TelemetryProgress(what, worker.cancel)
+        await self.app.push_screen(dialog)
+        try:
+            log = await fetch_telemetry(
+                session, device, composition.data_out, lid=values["lid"],
+                create=bool(values.get("lsp", 0) & 1), progress=dialog.advance,
+            )  # fmt: skip
+        except TelemetryFailed as exc:
+            self.notify(str(exc), title="Telemetry", severity="error", timeout=10)
+            return
+        finally:
+            if self.app.screen is dialog:
+                dialog.dismiss()
+        for notice in log.notices:
+            self.notify(notice, title="Telemetry", severity="warning", timeout=10)
+        done = f"{log.size:,} bytes (data areas 1-{log.data_area}) in {log.pieces} pieces into {log.path}"
+        self.notify(done, title=f"Telemetry log {log.lid:02X}h", timeout=8)
 
     @work(exclusive=True, group="send")
     @says_failures("Not sent", timeout=8, rescan=True)  # a device error: the device may have gone

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import features as F
-from nvtui.backend.sim import identity
+from nvtui.backend.sim import identity, logs2x
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
     SC_FEATURE_NOT_NS_SPECIFIC,
@@ -164,13 +164,13 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
             data = identify_namespace_zoned(ns)
         else:
             raise invalid_field(cdw_byte(11) + 3)
-    elif cns in (0x02, 0x07):
+    elif cns in (0x02, 0x07, 0x10, 0x1A):  # no Namespace Management: the allocated lists are the active
         if nsid >= 0xFFFF_FFFE:
             raise invalid_namespace()
-        if cns == 0x07 and csi not in (0x00, 0x02):
+        if cns in (0x07, 0x1A) and csi not in (0x00, 0x02):
             raise invalid_field(cdw_byte(11) + 3)
         active = sorted(
-            n for n, ns in ctrl.namespaces.items() if n > nsid and (cns == 0x02 or ns.spec.csi == csi)
+            n for n, ns in ctrl.namespaces.items() if n > nsid and (cns in (0x02, 0x10) or ns.spec.csi == csi)
         )
         data = _ns_id_list(active)
     elif cns == 0x06:
@@ -183,6 +183,8 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
     elif cns == 0x1C:
         # One I/O Command Set combination: NVM (bit 0) and Zoned Namespace (bit 2); the rest unused.
         data = encode("io-command-set-vectors", {"iocsc": [{"iocsv": 0b101}]})
+    elif (more := logs2x.identify(ctrl, cmd)) is not None:
+        data = more
     else:
         raise invalid_field(cdw_byte(10))
     return _outcome(data=data)
@@ -300,6 +302,8 @@ def get_log_page(ctrl: SimController, cmd: Command) -> Outcome:
         page = self_test_log(ctrl)
     elif lid == 0xBF:
         page = changed_zone_list(ctrl, cmd.nsid, retain)
+    elif (more := logs2x.log_page(ctrl, cmd)) is not None:
+        page = more
     else:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_LOG_PAGE, param=cdw_byte(10))
     if offset > len(page):
