@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nvtui.backend.base import ControllerInfo, NamespaceInfo
+from nvtui.backend.base import ControllerInfo, NamespaceInfo, PathInfo
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 
@@ -220,6 +220,40 @@ def _disk_of_generic(generic: Path, sysfs: Path) -> Path:
     return sysfs / "block" / ("nvme" + generic.name[2:])
 
 
+def _path_disks_of_generic(generic: Path, sysfs: Path, parent: Path | None = None) -> list[tuple[str, str]]:
+    """A native-multipath head's paths as (path disk, controller): `nvme1c2n1` is reached through `nvme2`.
+
+    The head disk links to its path disks in its `multipath` folder (kernel 4.15+); without it, the
+    subsystem's controllers are scanned for a path disk of this head."""
+    disk = _disk_of_generic(generic, sysfs)
+    found: list[tuple[str, str]] = []
+    paths = disk / "multipath"
+    candidates: Iterable[Path] = sorted(paths.iterdir()) if paths.is_dir() else ()
+    for path_disk in candidates:
+        m = _PATH_DISK.match(path_disk.name)
+        if m:
+            found.append((path_disk.name, f"nvme{int(m.group(2))}"))
+    if not found:
+        if parent is None:
+            parent_link = generic / "device"
+            parent = parent_link.resolve() if parent_link.exists() else generic.resolve().parent
+        head_number = generic.name.split("n")[-1]
+        try:
+            ctrls = sorted(parent.iterdir(), key=lambda p: _natural_key(p.name))
+        except OSError:
+            ctrls = []
+        for ctrl in ctrls:
+            if not _CONTROLLER_NAME.match(ctrl.name):
+                continue
+            suffix = f"c{ctrl.name[4:]}n{head_number}"
+            try:
+                names = sorted(p.name for p in ctrl.iterdir())
+            except OSError:
+                continue
+            found.extend((n, ctrl.name) for n in names if n.endswith(suffix) and _PATH_DISK.match(n))
+    return sorted(set(found), key=lambda pair: _natural_key(pair[1]))
+
+
 def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     """Controllers reaching a namespace char device, live ones first.
 
@@ -234,27 +268,39 @@ def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     controller_class = sysfs / "class" / "nvme"
     if parent_name and _CONTROLLER_NAME.match(parent_name) and (controller_class / parent_name).exists():
         return [parent_name]
-    parent = parent_link.resolve() if parent_link.exists() else generic.resolve().parent
-    disk = _disk_of_generic(generic, sysfs)
-    found: list[str] = []
-    paths = disk / "multipath"  # the head disk links to its path disks (kernel 4.15+)
-    candidates: Iterable[Path] = sorted(paths.iterdir()) if paths.is_dir() else ()
-    for path_disk in candidates:
-        m = _PATH_DISK.match(path_disk.name)
-        if m:
-            found.append(f"nvme{int(m.group(2))}")
-    if not found:
-        # Scan the subsystem's controllers for a path disk of this head.
-        head_number = generic.name.split("n")[-1]
-        for ctrl in sorted(parent.iterdir(), key=lambda p: _natural_key(p.name)):
-            if not _CONTROLLER_NAME.match(ctrl.name):
-                continue
-            suffix = f"c{ctrl.name[4:]}n{head_number}"
-            if any(p.name.endswith(suffix) and _PATH_DISK.match(p.name) for p in ctrl.iterdir()):
-                found.append(ctrl.name)
-    found = sorted(set(found), key=_natural_key)
+    found = sorted({ctrl for _disk, ctrl in _path_disks_of_generic(generic, sysfs)}, key=_natural_key)
     live = [c for c in found if _read_attr(sysfs / "class" / "nvme" / c / "state") == "live"]
     return live + [c for c in found if c not in live]
+
+
+def _paths_of_generic(generic: Path, sysfs: Path) -> tuple[PathInfo, ...]:
+    """A multipath head's paths with their controller, transport, state and ANA state (as the kernel
+    reports it in sysfs: `ana_state` and `ana_grpid` of each path disk, when the controller reports ANA).
+    Empty for a namespace private to one controller."""
+    parent_link = generic / "device"
+    try:
+        parent_name = os.path.basename(os.readlink(parent_link))
+    except OSError:
+        parent_name = None
+    if parent_name and _CONTROLLER_NAME.match(parent_name):
+        return ()
+    out: list[PathInfo] = []
+    for disk, ctrl in _path_disks_of_generic(generic, sysfs):
+        ctrl_dir = sysfs / "class" / "nvme" / ctrl
+        block = sysfs / "block" / disk
+        ana = _read_attr(block / "ana_state") or ""
+        out.append(
+            PathInfo(
+                disk=disk,
+                controller=ctrl,
+                transport=_read_attr(ctrl_dir / "transport") or "",
+                state=_read_attr(ctrl_dir / "state") or "gone",
+                ana_state=ana,
+                ana_grpid=_read_int(block / "ana_grpid"),
+                ana_source="sysfs" if ana else "",
+            )
+        )
+    return tuple(out)
 
 
 def _nsid_from_sysfs(generic: Path, sysfs: Path) -> int | None:
@@ -374,6 +420,7 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
         zoned=zoned not in (None, "none"),
         accessible=problem is None,
         access_error=problem,
+        paths=_paths_of_generic(generic, sysfs),
     )
 
 
@@ -403,6 +450,55 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
         return 0
 
 
+#: Transports of NVMe over Fabrics (drivers/nvme/host: tcp.c, rdma.c, fc.c, and the target's loop.c).
+FABRICS_TRANSPORTS = frozenset({"tcp", "rdma", "fc", "loop"})
+
+
+def parse_address(text: str) -> dict[str, str]:
+    """The kernel's fabrics `address` attribute as a mapping: "traddr=127.0.0.1,trsvcid=4420,src_addr=..."
+    -> {"traddr": "127.0.0.1", "trsvcid": "4420", "src_addr": ...}. A PCIe address (no "=") gives {}."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep and key:
+            out[key] = value
+    return out
+
+
+def transport_text(c: ControllerInfo) -> str:
+    """ "pcie", "loop", "tcp 127.0.0.1:4420", "simulated": how the controller is reached."""
+    if c.simulated:
+        return "simulated"
+    if c.fabrics and c.traddr:
+        return f"{c.transport} {c.traddr}:{c.trsvcid}" if c.trsvcid else f"{c.transport} {c.traddr}"
+    return c.transport
+
+
+def path_line(p: PathInfo) -> str:
+    """ "nvme1c2n1  nvme2 tcp live, ANA optimized (group 1, log)": one path of a multipath namespace."""
+    ana = p.ana_state or "not reported"
+    group = f"group {p.ana_grpid}" if p.ana_grpid is not None else ""
+    where = ", ".join(x for x in (group, p.ana_source) if x)
+    return f"{p.disk}  {p.controller} {p.transport} {p.state}, ANA {ana}" + (f" ({where})" if where else "")
+
+
+def _subsystems_by_controller(sysfs: Path) -> dict[str, str]:
+    """{"nvme1": "nvme-subsys1", ...}: each subsystem device lists its controllers as links."""
+    out: dict[str, str] = {}
+    for base in (sysfs / "class" / "nvme-subsystem", sysfs / "devices" / "virtual" / "nvme-subsystem"):
+        if not base.is_dir():
+            continue
+        for subsys in sorted(base.iterdir(), key=lambda p: _natural_key(p.name)):
+            try:
+                entries = list(subsys.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                if _CONTROLLER_NAME.match(entry.name):
+                    out.setdefault(entry.name, subsys.name)
+    return out
+
+
 def list_controllers(
     *, sysfs: Path = SYSFS, dev: Path = DEV, proc: Path = PROC, include_sim: bool = True
 ) -> list[ControllerInfo]:
@@ -421,6 +517,7 @@ def list_controllers(
             by_controller.setdefault(controller, []).append(info)
 
     controllers: list[ControllerInfo] = []
+    subsystems = _subsystems_by_controller(sysfs)
     ctrl_class = sysfs / "class" / "nvme"
     ctrl_dirs = (
         sorted(ctrl_class.iterdir(), key=lambda p: _natural_key(p.name)) if ctrl_class.is_dir() else []
@@ -431,6 +528,10 @@ def list_controllers(
         char_dev = str(dev / ctrl.name)
         problem = access_problem(char_dev) if Path(char_dev).exists() else f"{char_dev} is missing"
         namespaces = sorted(by_controller.get(ctrl.name, []), key=lambda ns: (ns.nsid, _natural_key(ns.name)))
+        transport = _read_attr(ctrl / "transport") or ""
+        address = _read_attr(ctrl / "address") or ""
+        fabrics = transport in FABRICS_TRANSPORTS
+        where = parse_address(address) if fabrics else {}
         controllers.append(
             ControllerInfo(
                 name=ctrl.name,
@@ -438,13 +539,19 @@ def list_controllers(
                 model=_read_attr(ctrl / "model") or "",
                 serial=_read_attr(ctrl / "serial") or "",
                 firmware=_read_attr(ctrl / "firmware_rev") or "",
-                transport=_read_attr(ctrl / "transport") or "",
-                address=_read_attr(ctrl / "address") or "",
+                transport=transport,
+                address=address,
                 state=_read_attr(ctrl / "state") or "",
                 uring_cmd=uring_problem is None,
                 accessible=problem is None,
                 access_error=problem,
                 namespaces=tuple(namespaces),
+                fabrics=fabrics,
+                subsystem=subsystems.get(ctrl.name, ""),
+                subsysnqn=_read_attr(ctrl / "subsysnqn") or "",
+                hostnqn=(_read_attr(ctrl / "hostnqn") or "") if fabrics else "",
+                traddr=where.get("traddr", ""),
+                trsvcid=where.get("trsvcid", ""),
             )
         )
     if include_sim:
