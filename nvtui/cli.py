@@ -466,6 +466,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  CPU {result.cpu_seconds:.3f} s, {result.cpu_per_io_ns / 1e3:.2f} us per I/O")
         if result.errors:
             print(f"  errors {result.errors:,} (first: {result.first_error})")
+        for event in result.path_events:
+            print(f"  path change at {event}")
     return EXIT_STATUS if result.errors else EXIT_OK
 
 

@@ -23,8 +23,10 @@ import pytest
 from nvtui.backend.base import PathInfo
 from nvtui.backend.discovery import (
     DevicePath,
+    PathWatch,
     kernel_version,
     list_controllers,
+    no_path_cause,
     nsid_of_fd,
     parse_address,
     path_line,
@@ -591,3 +593,49 @@ def test_list_json_carries_the_fabrics_fields_and_paths(fabrics: FakeSystem) -> 
 )
 def test_parse_address(text: str, expected: dict[str, str]) -> None:
     assert parse_address(text) == expected
+
+
+def test_a_multipath_namespace_without_a_usable_path_is_not_accessible_and_says_why(
+    fabrics: FakeSystem,
+) -> None:
+    for ctrl in ("nvme1", "nvme2"):
+        (fabrics.sysfs / "class/nvme" / ctrl).resolve().joinpath("state").write_text("connecting\n")
+    [head] = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}[
+        "nvme1"
+    ].namespaces
+    assert not head.accessible
+    assert head.access_error == (
+        "/dev/ng1n1 has no usable path "
+        "(nvme1 loop connecting ANA optimized; nvme2 tcp connecting ANA non-optimized)"
+    )
+    assert no_path_cause("/dev/ng1n1", sysfs=fabrics.sysfs) == head.access_error
+    assert no_path_cause("ng0n1", sysfs=fabrics.sysfs) is None  # a private namespace: nothing to say
+
+
+def test_no_path_cause_of_a_head_the_kernel_removed(fabrics: FakeSystem) -> None:
+    (fabrics.sysfs / "class/nvme-generic/ng1n1").unlink()
+    assert no_path_cause("ng1n1", sysfs=fabrics.sysfs) == (
+        "/dev/ng1n1 is gone: the kernel removed the namespace with its last path"
+    )
+
+
+def test_path_watch_reports_a_path_that_goes_changes_and_comes_back(fabrics: FakeSystem) -> None:
+    watch = PathWatch("/dev/ng1n1", sysfs=fabrics.sysfs)
+    assert watch.multipath and watch.poll() == []
+    multipath = fabrics.sysfs / "devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/multipath"
+    saved = os.readlink(multipath / "nvme1c1n1")
+    (multipath / "nvme1c1n1").unlink()
+    [gone] = watch.poll()
+    assert gone.endswith("path nvme1c1n1 (nvme1 loop) gone; I/O goes over nvme1c2n1 (nvme2 tcp)")
+    (fabrics.sysfs / "class/nvme/nvme2").resolve().joinpath("state").write_text("connecting\n")
+    [lost] = watch.poll()
+    assert lost.endswith(
+        "path nvme1c2n1 (nvme2 tcp) live/non-optimized -> connecting/non-optimized; no usable path left"
+    )
+    (multipath / "nvme1c1n1").symlink_to(saved)
+    [back] = watch.poll()
+    assert "path nvme1c1n1 (nvme1 loop) added, live" in back and back.endswith(
+        "I/O goes over nvme1c1n1 (nvme1 loop)"
+    )
+    assert watch.events == [gone, lost, back]
+    assert not PathWatch("ng0n1", sysfs=fabrics.sysfs).multipath

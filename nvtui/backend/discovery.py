@@ -24,6 +24,7 @@ import os
 import pwd
 import re
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,6 +410,8 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
     metadata = _read_int(disk / "metadata_bytes")
     if metadata is None:
         metadata = metadata_size_from_device(char_dev, nsid) if problem is None else 0
+    paths = _paths_of_generic(generic, sysfs)
+    lost = _no_usable_path(generic.name, paths) if paths else None
     return NamespaceInfo(
         name=generic.name,
         nsid=nsid,
@@ -418,9 +421,9 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
         lba_size=_read_int(disk / "queue" / "logical_block_size") or 0,
         metadata_size=metadata,
         zoned=zoned not in (None, "none"),
-        accessible=problem is None,
-        access_error=problem,
-        paths=_paths_of_generic(generic, sysfs),
+        accessible=problem is None and lost is None,
+        access_error=problem or lost,
+        paths=paths,
     )
 
 
@@ -559,3 +562,94 @@ def list_controllers(
 
         controllers.extend(sim_controllers())
     return controllers
+
+
+def namespace_paths(device: str, *, sysfs: Path = SYSFS) -> tuple[PathInfo, ...] | None:
+    """The paths of a namespace char device's multipath head (`ng1n1`), now; None when `device` is not a
+    multipath head (a private namespace, a controller, a simulated device) or is gone."""
+    name = os.path.basename(device.strip())
+    if not re.fullmatch(r"ng\d+n\d+", name):
+        return None
+    generic = sysfs / "class" / "nvme-generic" / name
+    if not generic.exists():
+        return None
+    paths = _paths_of_generic(generic, sysfs)
+    return paths or None
+
+
+def usable(path: PathInfo) -> bool:
+    """A path I/O can take: its controller is live and its ANA state lets I/O through."""
+    return path.state == "live" and path.ana_state in ("optimized", "non-optimized", "")
+
+
+def no_path_cause(device: str, *, sysfs: Path = SYSFS) -> str | None:
+    """One line saying why a multipath namespace cannot take I/O (no usable path: each path's controller and
+    state), or None when it has a usable path or is not a multipath head. Where the namespace is gone
+    altogether (the kernel removed the head with its last controller), says that."""
+    name = os.path.basename(device.strip())
+    if re.fullmatch(r"ng\d+n\d+", name) and not (sysfs / "class" / "nvme-generic" / name).exists():
+        return f"/dev/{name} is gone: the kernel removed the namespace with its last path"
+    paths = namespace_paths(device, sysfs=sysfs)
+    return _no_usable_path(name, paths) if paths else None
+
+
+def _no_usable_path(name: str, paths: tuple[PathInfo, ...]) -> str | None:
+    if any(usable(p) for p in paths):
+        return None
+    listed = "; ".join(
+        f"{p.controller} {p.transport} {p.state}" + (f" ANA {p.ana_state}" if p.ana_state else "")
+        for p in paths
+    )
+    return f"/dev/{name} has no usable path ({listed})"
+
+
+class PathWatch:
+    """Watches a multipath namespace's paths from sysfs and says what changed, with the time since it started:
+    "2.1 s: path nvme1c1n1 (nvme1 loop) gone; I/O goes over nvme1c2n1 (nvme2 tcp)". For a namespace that
+    is not a multipath head, it never reports anything."""
+
+    def __init__(self, device: str, *, sysfs: Path = SYSFS) -> None:
+        self.device = device
+        self.sysfs = sysfs
+        self.started = time.monotonic()
+        self.events: list[str] = []
+        self._last = self._snapshot()
+
+    @property
+    def multipath(self) -> bool:
+        return bool(self._last)
+
+    def _snapshot(self) -> dict[str, PathInfo]:
+        return {p.disk: p for p in namespace_paths(self.device, sysfs=self.sysfs) or ()}
+
+    def poll(self) -> list[str]:
+        """What changed since the last poll (also appended to `events`)."""
+        now = self._snapshot()
+        if not self._last and not now:
+            return []
+        at = f"{time.monotonic() - self.started:.1f} s"
+        changes: list[str] = []
+        for disk, old in self._last.items():
+            new = now.get(disk)
+            label = f"path {disk} ({old.controller} {old.transport})"
+            if new is None:
+                changes.append(f"{label} gone")
+            elif (new.state, new.ana_state) != (old.state, old.ana_state):
+                before = old.state + (f"/{old.ana_state}" if old.ana_state else "")
+                after = new.state + (f"/{new.ana_state}" if new.ana_state else "")
+                changes.append(f"{label} {before} -> {after}")
+        for disk, new in now.items():
+            if disk not in self._last:
+                changes.append(f"path {disk} ({new.controller} {new.transport}) added, {new.state}")
+        self._last = now
+        if not changes:
+            return []
+        left = [p for p in now.values() if usable(p)]
+        where = (
+            "I/O goes over " + ", ".join(f"{p.disk} ({p.controller} {p.transport})" for p in left)
+            if left
+            else "no usable path left"
+        )
+        events = [f"{at}: {'; '.join(changes)}; {where}"]
+        self.events.extend(events)
+        return events
