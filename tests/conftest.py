@@ -34,6 +34,9 @@ def _isolated_state(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
     monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
+    from nvtui import structures
+
+    structures.reset_user()  # structures a user catalogue registered belong to the test that loaded it
     return root
 
 

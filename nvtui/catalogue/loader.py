@@ -178,6 +178,8 @@ def parse_bytes(
         return FileResult((), (CatalogueError(path, 1, "", "expected a mapping with a `commands:` list"),))
     bad_entries: set[int] = set()  # entries with a number too long, or a key given twice: reported, skipped
     for dpath, line, message in doc.too_long:
+        if dpath[:1] == ("structures",):
+            continue  # the structures' own loader reports it (nvtui.structures)
         if dpath[:1] == ("commands",) and len(dpath) > 1 and isinstance(dpath[1], int):
             bad_entries.add(dpath[1])
             label = _entry_label(data["commands"], dpath[1])
@@ -190,9 +192,11 @@ def parse_bytes(
         for err in exc.errors():
             where = pydantic_path(data, err["loc"], err["type"] == "missing")
             errors.append(CatalogueError(path, line_of(lines, where), dotted(where), err["msg"]))
-        if not isinstance(data.get("commands"), list):
+        if not isinstance(data.get("commands", []), list):
             return FileResult((), tuple(errors))
     for dpath, line, name in duplicates:
+        if dpath[:1] == ("structures",):
+            continue  # the structures' own loader reports it
         if dpath[:1] == ("commands",) and len(dpath) > 2 and isinstance(dpath[1], int):
             bad_entries.add(dpath[1])
             entry_id = _entry_label(data["commands"], dpath[1])
@@ -204,7 +208,7 @@ def parse_bytes(
     entries: list[CommandDef] = []
     notices: list[CatalogueError] = []
     seen: dict[str, int] = {}
-    for i, raw in enumerate(data["commands"]):
+    for i, raw in enumerate(data.get("commands", [])):
         base = ("commands", i)
         label = _entry_label(data["commands"], i)
         if i in bad_entries:
@@ -322,6 +326,8 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
             else:  # someone else could plant commands there: a root nvtui would offer them as yours
                 errors.append(CatalogueError(directory, 0, "", f"not read: {problem}"))
     files.extend(Path(p) for p in extra_files)
+    user_files = [p for p in files if not is_builtin(p)]
+    decoders = _with_user_structures(user_files, decoders, errors)
     builtin = load_file(BUILTIN_CATALOGUE, decoders)
     builtins = Builtins.of(builtin.entries)
     order: dict[str, CommandDef] = {}
@@ -345,12 +351,42 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
     return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
 
+def _layout_error(err: Any) -> CatalogueError:
+    return CatalogueError(Path(err.file), err.line, err.field, err.message, err.structure)
+
+
+def _with_user_structures(
+    paths: Sequence[Path], decoders: frozenset[str] | None, errors: list[CatalogueError]
+) -> frozenset[str] | None:
+    """Register the `structures:` of user catalogue files (each problem one error line; a bad structure is
+    skipped), and the decoder names their decode rules may use: the known ones and these structures' ids.
+    A file that declares no structures costs nothing more than its cached result."""
+    from nvtui import structures
+    from nvtui.structures.layout import Layout
+
+    found: list[Layout] = []
+    for path in paths:
+        if catalogue_file_problem(path) is not None:
+            continue  # the catalogue loader reports it
+        result = structures.load_file(path, section_only=True)
+        errors.extend(_layout_error(e) for e in result.errors)
+        found.extend(result.layouts)
+    if not found and not structures.has_user():
+        return decoders
+    errors.extend(_layout_error(e) for e in structures.register_user(found))
+    names = {layout.id for layout in found}
+    return frozenset((decoders or frozenset()) | names) if names else decoders
+
+
 def inspect_file(path: Path) -> FileResult:
     """One catalogue file checked on its own, a user file also against the built-in catalogue (its guard,
     the entries its presets may name): its entries, every problem, and its notices (for `nvtui catalogue
     check FILE`)."""
     decoders = resolve_decoders()
     path = Path(path)
+    layout_errors: list[CatalogueError] = []
+    if not is_builtin(path):
+        decoders = _with_user_structures([path], decoders, layout_errors)
     builtin: tuple[CommandDef, ...] = ()
     if is_builtin(path):
         result = load_file(path, decoders)
@@ -359,7 +395,7 @@ def inspect_file(path: Path) -> FileResult:
         result = load_file(path, decoders, Builtins.of(builtin))
     order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
     _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
-    return FileResult(result.entries, (*result.errors, *preset_errors), result.notices)
+    return FileResult(result.entries, (*result.errors, *layout_errors, *preset_errors), result.notices)
 
 
 def check_file(path: Path) -> list[CatalogueError]:

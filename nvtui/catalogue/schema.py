@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from nvtui.catalogue.model import KEBAB
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
@@ -165,6 +165,15 @@ class PresetModel(_Model):
 class FileModel(_Model):
     version: Literal[1] = 1
     commands: list[Any]
+    structures: list[Any] | None = None  # layouts (nvtui.structures validates them)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _structures_only(cls, data: Any) -> Any:
+        # a file of structures alone (a vendor's layouts, or one of nvtui/structures/) has no commands
+        if isinstance(data, dict) and "commands" not in data and "structures" in data:
+            return {**data, "commands": []}
+        return data
 
     @field_validator("version", mode="before")
     @classmethod

@@ -52,25 +52,37 @@ def load_all() -> dict[str, Decoder]:
     return _registry()
 
 
-def _lookup(name: str) -> Decoder:
+def _lookup(name: str) -> Decoder | None:
+    """The Python decoder registered as `name`; None when `name` is a structure layout's id."""
     registry = _registry()
     if name not in registry and name in DECODER_MODULES:
         import_module(f"{__name__}.{DECODER_MODULES[name]}")
-    try:
+    if name in registry:
         return registry[name]
-    except KeyError:
-        known = sorted(set(load_all()) | set(DECODER_MODULES))
-        raise KeyError(f"no decoder named {name!r}; known: {', '.join(known)}") from None
+    from nvtui import structures
+
+    if name in structures.layouts():
+        return None
+    known = sorted(set(load_all()) | set(DECODER_MODULES) | set(structures.layouts()))
+    raise KeyError(f"no decoder or structure named {name!r}; known: {', '.join(known)}")
 
 
 def decode(name: str, data: bytes, **context: object) -> Record:
-    """Decode `data` with the decoder registered as `name`; context carries e.g. `nsid`, `lba_size`."""
-    return _lookup(name)(data, **context)
+    """Decode `data` with the decoder or structure layout named `name`; context carries e.g. `fid`,
+    `nlbaf`, `zdes_bytes` (what the catalogue's decode rule passes)."""
+    fn = _lookup(name)
+    if fn is not None:
+        return fn(data, **context)
+    from nvtui import structures
+
+    return structures.decode(name, data, **context)
 
 
 def decoder_names() -> list[str]:
-    """Every decoder's name, without importing any decoder module."""
-    return sorted(set(DECODER_MODULES) | set(_registry()))
+    """Every decoder's and structure's name, without importing a decoder module or loading a layout."""
+    from nvtui import structures
+
+    return sorted(set(DECODER_MODULES) | set(_registry()) | structures.quick_ids())
 
 
 def __getattr__(name: str) -> object:

@@ -33,6 +33,12 @@ class Group:
     offset: int
     width: int
     records: tuple[Record, ...]
+    single: bool = False  # a nested structure (one record, a JSON object), not an array (a JSON list)
+
+    def to_json(self) -> JsonValue:
+        if self.single:
+            return self.records[0].to_json() if self.records else None
+        return [r.to_json() for r in self.records]
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,14 @@ class Record:
     def value(self, name: str) -> JsonValue:
         item = self[name]
         if isinstance(item, Group):
-            return [r.to_json() for r in item.records]
+            return item.to_json()
         return item.value
 
     def to_json(self) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] = {}
         for item in self.items:
             if isinstance(item, Group):
-                out[item.name] = [r.to_json() for r in item.records]
+                out[item.name] = item.to_json()
             else:
                 out[item.name] = item.value
         return out
