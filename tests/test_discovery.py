@@ -639,3 +639,36 @@ def test_path_watch_reports_a_path_that_goes_changes_and_comes_back(fabrics: Fak
     )
     assert watch.events == [gone, lost, back]
     assert not PathWatch("ng0n1", sysfs=fabrics.sysfs).multipath
+
+
+def test_a_paths_ana_state_comes_from_its_controllers_ana_log_page(
+    fabrics: FakeSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log page wins over sysfs; a controller that does not answer keeps the kernel's word."""
+    import nvtui.backend.discovery as discovery
+
+    asked: list[str] = []
+
+    def ana_log_states(char_dev: str) -> dict[int, tuple[str, int]] | None:
+        asked.append(os.path.basename(char_dev))
+        return {1: ("inaccessible", 4)} if char_dev.endswith("nvme1") else None
+
+    monkeypatch.setattr(discovery, "ana_log_states", ana_log_states)
+    ctrls = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}
+    loop_path, tcp_path = ctrls["nvme2"].namespaces[0].paths
+    assert (loop_path.ana_state, loop_path.ana_grpid, loop_path.ana_source) == ("inaccessible", 4, "log")
+    assert (tcp_path.ana_state, tcp_path.ana_grpid, tcp_path.ana_source) == ("non-optimized", 2, "sysfs")
+    assert ctrls["nvme1"].namespaces == ctrls["nvme2"].namespaces  # one namespace, the same paths
+    assert sorted(asked) == ["nvme1", "nvme2"]  # once per controller
+    asked.clear()
+    list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False, ana_log=False)
+    assert asked == []
+
+
+def test_the_ana_log_of_a_device_that_is_not_nvme_is_none(tmp_path: Path) -> None:
+    from nvtui.backend.discovery import ana_log_states
+
+    plain = tmp_path / "nvme9"
+    plain.write_bytes(b"")
+    assert ana_log_states(str(plain)) is None
+    assert ana_log_states(str(tmp_path / "missing")) is None

@@ -468,6 +468,91 @@ def parse_address(text: str) -> dict[str, str]:
     return out
 
 
+LID_ANA = 0x0C
+ANA_LOG_BYTES = 4096
+
+
+def ana_log_states(char_dev: str) -> dict[int, tuple[str, int]] | None:
+    """{nsid: (ANA state, ANA group ID)} from the controller's Asymmetric Namespace Access log page (Get Log
+    Page, LID 0Ch, over the admin ioctl, with RAE set: the kernel's pending ANA change event stays pending),
+    decoded with the `ana-log` layout; None when the controller cannot be asked or does not answer."""
+    from nvtui import structures
+    from nvtui.backend.ioctl import IoctlBackend  # here: ioctl imports this module
+    from nvtui.nvme.decode.base import Field, Group
+
+    try:
+        fd = os.open(char_dev, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    name = os.path.basename(char_dev)
+    backend = IoctlBackend(name, DevicePath(name, name, char_dev, None, 0), fd, workers=1)
+    numd = ANA_LOG_BYTES // 4 - 1  # 0-based
+    command = Command(
+        opcode=0x02, admin=True, nsid=0xFFFFFFFF, cdw10=(numd & 0xFFFF) << 16 | 1 << 15 | LID_ANA,
+        cdw11=numd >> 16, data_len=ANA_LOG_BYTES,
+    )  # fmt: skip
+    try:
+        done = backend.submit_blocking(command)
+    except DeviceError:
+        return None
+    finally:
+        backend.close_blocking()
+    if not done.ok or done.data is None:
+        return None
+    try:
+        groups = structures.decode("ana-log", done.data)["groups"]
+    except (KeyError, ValueError):
+        return None
+    out: dict[int, tuple[str, int]] = {}
+    for group in groups.records if isinstance(groups, Group) else ():
+        anas, agid, nsids = group["anas"], group["agid"], group["nsids"]
+        if not isinstance(anas, Field) or not isinstance(agid, Field) or not isinstance(nsids, Group):
+            continue
+        for entry in nsids.records:
+            nsid = entry["nsid"]
+            if isinstance(nsid, Field) and isinstance(nsid.value, int) and isinstance(agid.value, int):
+                out[nsid.value] = (anas.meaning, agid.value)
+    return out
+
+
+def with_ana_log(controllers: list[ControllerInfo]) -> list[ControllerInfo]:
+    """`controllers` with each multipath path's ANA state read from its controller's ANA log page (source
+    "log"); a path whose controller does not answer keeps the kernel's sysfs state."""
+    from dataclasses import replace
+
+    asked: dict[str, dict[int, tuple[str, int]] | None] = {}
+    by_name = {c.name: c for c in controllers}
+
+    def states(ctrl: str) -> dict[int, tuple[str, int]] | None:
+        if ctrl not in asked:
+            c = by_name.get(ctrl)
+            usable_ctrl = c is not None and c.char_dev and c.accessible and c.state == "live"
+            asked[ctrl] = ana_log_states(c.char_dev) if usable_ctrl and c is not None and c.char_dev else None
+        return asked[ctrl]
+
+    def update(ns: NamespaceInfo) -> NamespaceInfo:
+        if not ns.paths:
+            return ns
+        paths = []
+        for path in ns.paths:
+            found = (states(path.controller) or {}).get(ns.nsid) if path.ana_grpid is not None else None
+            if found is not None:
+                path = replace(path, ana_state=found[0], ana_grpid=found[1], ana_source="log")
+            paths.append(path)
+        return replace(ns, paths=tuple(paths))
+
+    updated: dict[str, NamespaceInfo] = {}
+    out = []
+    for c in controllers:
+        namespaces = []
+        for ns in c.namespaces:
+            if ns.name not in updated:
+                updated[ns.name] = update(ns)
+            namespaces.append(updated[ns.name])
+        out.append(replace(c, namespaces=tuple(namespaces)))
+    return out
+
+
 def transport_text(c: ControllerInfo) -> str:
     """ "pcie", "loop", "tcp 127.0.0.1:4420", "simulated": how the controller is reached."""
     if c.simulated:
@@ -503,9 +588,16 @@ def _subsystems_by_controller(sysfs: Path) -> dict[str, str]:
 
 
 def list_controllers(
-    *, sysfs: Path = SYSFS, dev: Path = DEV, proc: Path = PROC, include_sim: bool = True
+    *,
+    sysfs: Path = SYSFS,
+    dev: Path = DEV,
+    proc: Path = PROC,
+    include_sim: bool = True,
+    ana_log: bool = True,
 ) -> list[ControllerInfo]:
-    """Every NVMe controller with its namespaces, then (when `include_sim`) the simulated ones."""
+    """Every NVMe controller with its namespaces, then (when `include_sim`) the simulated ones. A multipath
+    namespace's paths carry their ANA state from each controller's ANA log page (`ana_log`, one admin
+    command per controller that reports ANA), else from sysfs."""
     uring_problem = uring_cmd_problem(proc=proc)
     by_controller: dict[str, list[NamespaceInfo]] = {}
     generic_class = sysfs / "class" / "nvme-generic"
@@ -557,6 +649,8 @@ def list_controllers(
                 trsvcid=where.get("trsvcid", ""),
             )
         )
+    if ana_log and any(p.ana_grpid is not None for c in controllers for ns in c.namespaces for p in ns.paths):
+        controllers = with_ana_log(controllers)
     if include_sim:
         from nvtui.backend.sim import sim_controllers  # lazily: listing real devices needs no simulator
 

@@ -32,7 +32,7 @@ from tests.vm.fabrics import (
     setup_fabrics,
 )
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.fabrics]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_list_json_shows_pcie_loop_and_tcp_and_the_multipath_namespace_with_both
         for p in by_ctrl.values():
             assert p["state"] == "live"
             assert p["ana_state"] == "optimized" and p["ana_grpid"] == 1
+            assert p["ana_source"] == "log"  # read from the controller's ANA log page
         assert {n["nsid"] for n in c["namespaces"]} == {NSID_NULL_BLK, NSID_FILE}
     assert all(ns["paths"] == [] for ns in pcie["namespaces"])  # QEMU's namespaces are private
 

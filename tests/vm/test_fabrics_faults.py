@@ -21,7 +21,7 @@ from fuzz.recording import run_cli
 
 from tests.vm.fabrics import NSID_NULL_BLK, Fabrics, setup_fabrics
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.fabrics]
 
 NVTUI = str(Path(sys.executable).with_name("nvtui"))
 
