@@ -331,11 +331,11 @@ HEX_FROM = 4096  # numbers this large are shown in hex (LBAs, masks)
 
 
 def selector_fields(defn: CommandDef) -> set[str]:
-    """Fields that choose what a command returns: named by every decode rule (`lid`, `cns`), or given to
-    the result's decoder (`fid`)."""
+    """Fields that choose what a command returns: named by every decode rule (`lid`, `cns`), or the first
+    one given to the result's decoder (`fid`; `sel` after it shows when not at its default)."""
     rules = defn.decode_rules
     names = set.intersection(*(set(rule.when) for rule in rules)) if rules else set()
-    return names | set(defn.result_context)
+    return names | set(defn.result_context[:1])
 
 
 def key_fields(defn: CommandDef, values: Mapping[str, int]) -> list[str]:

@@ -204,7 +204,7 @@ class Session:
                 for descriptor in group.records if isinstance(group, Group) else ():
                     nidt, nid = descriptor["nidt"], descriptor["nid"]
                     if isinstance(nidt, Field) and nidt.raw == NIDT_CSI and isinstance(nid, Field):
-                        found = CSI_SETS.get(int(nid.raw)) if isinstance(nid.raw, int) else None
+                        found = CSI_SETS.get(nid.raw[0]) if isinstance(nid.raw, bytes) and nid.raw else None
         self._command_sets[device] = found
         return found
 

@@ -1,20 +1,21 @@
-"""The one decode result: table-driven layouts, flattening with absolute offsets, JSON."""
+"""The one decode result: layouts, flattening with absolute offsets, JSON."""
 
 from __future__ import annotations
 
 import json
 
 from nvtui.nvme.decode import decode
-from nvtui.nvme.decode.base import U, decode_group, decode_layout
+from nvtui.structures.engine import decode as engine_decode
+from nvtui.structures.layout import Amount, FieldSpec, Layout
 
 
 def test_flat_gives_absolute_offsets_inside_groups() -> None:
     data = bytes(range(64))
-    group = decode_group(
-        "items", data, 16, 8, 3, lambda d, base: decode_layout("item", d, [U("b", 2, 2)], base)
-    )
-    head = decode_layout("head", data, [U("a", 0, 4)])
-    record = type(head)(head.name, (*head.items, group))
+    item = Layout("item", "item", "test", Amount(fixed=8), (FieldSpec("b", 2, Amount(fixed=2)),))
+    three = {"of": "item", "stride": Amount(fixed=8), "count": Amount(fixed=3)}
+    items = FieldSpec("items", 16, Amount(), "array", **three)  # type: ignore[arg-type]
+    head = Layout("head", "head", "test", Amount(fixed=64), (FieldSpec("a", 0, Amount(fixed=4)), items))
+    record = engine_decode({"item": item, "head": head}, "head", data, {})
     rows = [(path, off) for path, _f, off in record.flat()]
     assert rows == [("a", 0), ("items[0].b", 18), ("items[1].b", 26), ("items[2].b", 34)]
     assert [f.raw for _p, f, _o in record.flat()][1] == int.from_bytes(bytes([18, 19]), "little")

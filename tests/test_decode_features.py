@@ -138,8 +138,9 @@ def test_dw0_is_its_four_bytes_whatever_length_is_given(fid: int) -> None:
         json.dumps(shown)
 
 
-def test_short_data_reads_missing_bytes_as_zero() -> None:
-    assert decode("feature-result", b"\x3f", fid=0x07).to_json() == {"nsqa": 0x3F, "ncqa": 0}
+def test_short_data_shows_missing_bytes_as_not_transferred() -> None:
+    assert decode("feature-result", b"\x3f", fid=0x07).to_json() == {"nsqa": None, "ncqa": None}
+    assert decode("feature-result", b"\x01", fid=0x06).to_json() == {"wce": True}  # bit 0 came
 
 
 def test_feature_names() -> None:

@@ -121,12 +121,15 @@ def test_error_log_all_zero_has_no_entries() -> None:
     assert decode("error-log", bytes(4096)).to_json() == {"entries": []}
 
 
-def test_error_log_truncated_keeps_whole_entries_only() -> None:
+def test_error_log_truncated_lists_what_came_and_the_rest_as_not_transferred() -> None:
     buf = bytearray(64 * 2)
     error_entry(buf, 0, 2)
     error_entry(buf, 64, 1)
-    assert len(group(decode("error-log", bytes(buf[:100])), "entries").records) == 1
-    assert len(group(decode("error-log", bytes(buf[:63])), "entries").records) == 0
+    _first, second = group(decode("error-log", bytes(buf[:100])), "entries").records
+    assert second.value("error_count") == 1 and second.value("log_page_version") is None
+    assert field(second, "log_page_version").meaning == "not transferred"
+    (only,) = group(decode("error-log", bytes(buf[:63])), "entries").records
+    assert only.value("error_count") == 2 and only.value("log_page_version") is None
 
 
 # --- SMART / Health Information -------------------------------------------------------------------------
@@ -214,13 +217,14 @@ def test_smart_log_data_units_meaning_is_thousands_of_512_byte_units() -> None:
     assert meaning == "2,000,000 × 512,000 bytes = 1,024.00 GB"
 
 
-def test_smart_log_truncated_reads_missing_bytes_as_zero() -> None:
+def test_smart_log_truncated_shows_missing_bytes_as_not_transferred() -> None:
     smart = decode("smart-log", bytes(smart_image()[:40]))
     out = roundtrips_as_json(smart)
     assert out["temperature"] == 310
-    assert out["data_units_read"] == MAX128 & (2**64 - 1)  # only 8 of its 16 bytes arrived
-    assert out["power_on_hours"] == 0
-    assert decode("smart-log", b"").value("temperature") == 0
+    assert out["data_units_read"] is None  # only 8 of its 16 bytes arrived: not a value
+    assert out["power_on_hours"] is None
+    assert field(smart, "power_on_hours").meaning == "not transferred"
+    assert decode("smart-log", b"").value("temperature") is None
 
 
 # --- Firmware Slot Information --------------------------------------------------------------------------
@@ -244,7 +248,7 @@ def test_firmware_slot_log_without_a_pending_slot() -> None:
     log = decode("firmware-slot-log", bytes([0x01]))
     assert field(log, "afi").meaning == "running slot 1"
     assert field(log, "next_slot").meaning == "not indicated"
-    assert log.value("frs1") == ""
+    assert log.value("frs1") is None  # not transferred
 
 
 # --- Changed Namespace List -----------------------------------------------------------------------------
@@ -380,9 +384,10 @@ def test_self_test_log_header_and_results() -> None:
 
 def test_self_test_log_truncated() -> None:
     image = bytes(self_test_image())
-    assert len(group(decode("self-test-log", image[: 4 + 28 * 2 + 5]), "results").records) == 2
+    results = group(decode("self-test-log", image[: 4 + 28 * 2 + 5]), "results").records
+    assert len(results) == 3 and results[2].value("nsid") is None
     empty = decode("self-test-log", b"")
-    assert empty.to_json() == {"current_operation": 0, "completion": 0, "results": []}
+    assert empty.to_json() == {"current_operation": None, "completion": None, "results": []}
     assert len(group(decode("self-test-log", image + bytes(100)), "results").records) == 20
 
 

@@ -8,7 +8,8 @@ catalogues + 1,500 garbage catalogue files + 400 `catalogue check` runs + 3,000 
 values through `send` + 1,200 CLI argument vectors + 800 broken scripts through `run` = 10,400; and issue
 9's: 300 numbers too long in catalogues and scripts + 200 on the command line + 300 explicit YAML tags +
 300 YAML 1.1 spellings in scripts (against the command line) + 400 split fields + 100 user catalogues
-redefining built-in commands (every built-in opcode's guard through `send`, about 40 runs each) = 12,000.
+redefining built-in commands (every built-in opcode's guard through `send`, about 40 runs each) = 12,000;
+and issue 10's: 600 broken structure layouts (each reported at its file and line) = 12,600.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from fuzz.strategies import (
     HUGE_NUMBERS,
     YAML11_SPELLINGS,
     BrokenFile,
+    BrokenLayout,
     BrokenScript,
     Paths,
     PlantedFile,
     RedefiningCatalogue,
     argv_vectors,
     broken_catalogues,
+    broken_layouts,
     broken_scripts,
     garbage_catalogues,
     huge_number_catalogues,
@@ -73,6 +76,8 @@ FUZZ_TESTS = {
     "yaml11_spellings": 300,
     "self_overlap": 400,
     "redefining_catalogues": 100,
+    # issue 10's
+    "broken_layouts": 600,
 }
 
 
@@ -647,3 +652,31 @@ def test_no_user_catalogue_makes_a_builtin_opcode_less_guarded(
         last = done.err.splitlines()[-1]  # refused (the stronger guard: a user may add it) or destructive
         assert "refused" in last if refused else ("refused" in last or "is destructive" in last), done.err
         assert recorder.user_commands_since(mark) == [], f"{argv} reached the device: {case.entries}"
+
+
+# --- issue 10's: broken structure layouts ------------------------------------------------------------------
+
+
+@fuzz("broken_layouts")
+@given(case=broken_layouts())
+def test_a_broken_structure_gets_one_line_errors_at_its_file_and_line(
+    folder: Path, case: BrokenLayout
+) -> None:
+    """Every broken layout is reported, never a traceback: each error one line starting `FILE:LINE:`, one
+    of them at the broken field's line naming its structure; the file's other structures still load."""
+    from nvtui import structures
+
+    path = folder / "layouts.yaml"
+    path.write_bytes(case.content)
+    errors = check_file(path)
+    assert errors, f"{case.fault}: no error for\n{case.content.decode()}"
+    for err in errors:
+        line = str(err)
+        assert "\n" not in line and line.startswith(f"{path}:"), line
+    hits = [e for e in errors if e.line == case.line and e.entry == case.structure]
+    assert hits, (
+        f"{case.fault}: nothing at line {case.line}: {[str(e) for e in errors]}\n{case.content.decode()}"
+    )
+    loaded = structures.load_file(path, section_only=True)
+    assert case.structure not in {layout.id for layout in loaded.layouts} or case.fault == "unknown-of"
+    assert "fuzz-element" in {layout.id for layout in loaded.layouts}

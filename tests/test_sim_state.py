@@ -194,7 +194,7 @@ DELETE = object()
 ENTRY = {
     "error_count": 1,
     "sqid": 0,
-    "cmdid": 1,
+    "cid": 1,
     "status_field": 4,
     "parm_error_location": 0,
     "lba": 0,

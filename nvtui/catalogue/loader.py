@@ -12,6 +12,7 @@ a notice.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from nvtui.catalogue.build import (
     resolve_decoders,
     resolve_presets,
 )
-from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef
+from nvtui.catalogue.model import Catalogue, CatalogueError, CommandDef, DecodeRule
 from nvtui.errors import UsageError
 from nvtui.locations import folder_problem, user_catalogue_dir
 
@@ -42,10 +43,23 @@ MAX_CATALOGUE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
+class Extension:
+    """One `extend:` item of a user catalogue: value names to add to fields of command `id`, and decode
+    rules (when, decoder, context) to put before the command's own."""
+
+    id: str
+    values: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    rules: tuple[tuple[tuple[tuple[str, int | str], ...], str, tuple[str, ...]], ...]
+    source: Path
+    line: int
+
+
+@dataclass(frozen=True)
 class FileResult:
     entries: tuple[CommandDef, ...]
     errors: tuple[CatalogueError, ...]
     notices: tuple[CatalogueError, ...] = ()
+    extensions: tuple[Extension, ...] = ()
 
 
 _CACHE: dict[tuple[str, int, int, frozenset[str] | None, str], FileResult] = {}
@@ -205,6 +219,10 @@ def parse_bytes(
             )
         else:
             errors.append(CatalogueError(path, line, dotted(dpath), f"key {name!r} given twice"))
+    extensions = _extensions(data, path, lines) if not errors else ()
+    own = data.get("structures")  # this file's own layouts: its decode rules may name them
+    if decoders is not None and isinstance(own, list):
+        decoders = decoders | {s["id"] for s in own if isinstance(s, dict) and isinstance(s.get("id"), str)}
     entries: list[CommandDef] = []
     notices: list[CatalogueError] = []
     seen: dict[str, int] = {}
@@ -256,7 +274,90 @@ def parse_bytes(
                 )
             _redefines(model.id, builtins, path, line_of(lines, (*base, "id")), label, notices)
         entries.append(entry)
-    return FileResult(tuple(entries), tuple(errors), tuple(notices))
+    return FileResult(tuple(entries), tuple(errors), tuple(notices), extensions)
+
+
+def _extensions(data: dict[str, Any], path: Path, lines: Any) -> tuple[Extension, ...]:
+    """The file's `extend:` items (already validated with the file)."""
+    from nvtui.catalogue.schema import ExtendModel
+    from nvtui.yamlio import line_of
+
+    out = []
+    for i, raw in enumerate(data.get("extend") or []):
+        model = ExtendModel.model_validate(raw)
+        values = tuple((name, tuple(sorted(names.items()))) for name, names in model.values.items())
+        rules = tuple((tuple(r.when.items()), r.decoder, tuple(r.context)) for r in model.decode)
+        out.append(Extension(model.id, values, rules, path, line_of(lines, ("extend", i))))
+    return tuple(out)
+
+
+def apply_extensions(
+    order: dict[str, CommandDef], extensions: Sequence[Extension], decoders: frozenset[str] | None
+) -> list[CatalogueError]:
+    """Give the commands in `order` the value names and decode rules user files add (in place); one
+    error per thing that cannot be added (no such command or field, a name or number taken, a value out of
+    the field's range, an unknown decoder). A name only names a value: no command gets less guarded."""
+    from dataclasses import replace
+
+    from nvtui.catalogue.build import _value_of
+    from nvtui.catalogue.model import KEBAB
+
+    errors: list[CatalogueError] = []
+    for ext in extensions:
+
+        def bad(field: str, message: str, ext: Extension = ext) -> None:
+            errors.append(CatalogueError(ext.source, ext.line, field, message, f"extend {ext.id}"))
+
+        entry = order.get(ext.id)
+        if entry is None:
+            bad("id", f"no command {ext.id!r} to extend")
+            continue
+        fields = {f.name: f for f in entry.fields}
+        ok = True
+        for fname, names in ext.values:
+            fdef = fields.get(fname)
+            if fdef is None or fdef.kind != "enum":
+                bad(f"values.{fname}", f"{ext.id} has no enum field named {fname!r}")
+                ok = False
+                continue
+            added = dict(fdef.values)
+            for name, number in names:
+                if not re.match(KEBAB, name):
+                    bad(f"values.{fname}.{name}", "a value name is kebab-case")
+                    ok = False
+                elif name in added and added[name] != number:
+                    bad(f"values.{fname}.{name}", f"{name!r} already names {added[name]:#x}")
+                    ok = False
+                else:
+                    try:
+                        fdef.check(number)
+                    except UsageError as exc:
+                        bad(f"values.{fname}.{name}", str(exc))
+                        ok = False
+                        continue
+                    added[name] = number
+            fields[fname] = replace(fdef, values=added)
+        rules = []
+        for when, decoder, context in ext.rules:
+            if decoders is not None and decoder not in decoders:
+                bad("decode", f"unknown decoder {decoder!r}")
+                ok = False
+                continue
+            matched: dict[str, int] = {}
+            for key, raw in when:
+                try:
+                    matched[key] = _value_of(fields[key], raw)
+                except KeyError:
+                    bad(f"decode.when.{key}", f"no field named {key!r}")
+                    ok = False
+                except UsageError as exc:
+                    bad(f"decode.when.{key}", str(exc))
+                    ok = False
+            rules.append(DecodeRule(matched, decoder, context))
+        if ok:
+            new_fields = tuple(fields[f.name] for f in entry.fields)
+            order[ext.id] = replace(entry, fields=new_fields, decode_rules=(*rules, *entry.decode_rules))
+    return errors
 
 
 def _parse_preset(
@@ -332,11 +433,13 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
     builtins = Builtins.of(builtin.entries)
     order: dict[str, CommandDef] = {}
     notices: list[CatalogueError] = []
+    extensions: list[Extension] = []
     for path in files:
         mine = is_builtin(path)
         result = builtin if mine else load_file(path, decoders, builtins)
         errors.extend(result.errors)
         notices.extend(result.notices)
+        extensions.extend(result.extensions)
         for entry in result.entries:
             if entry.preset_draft:
                 continue
@@ -347,6 +450,7 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
         errors.extend(preset_errors)
         for entry in presets:
             order[entry.id] = entry  # a preset is as guarded as the (held) entry it names
+    errors.extend(apply_extensions(order, extensions, decoders))
     entries = bind_raw(list(order.values()), builtins)
     return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
@@ -395,6 +499,7 @@ def inspect_file(path: Path) -> FileResult:
         result = load_file(path, decoders, Builtins.of(builtin))
     order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
     _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
+    preset_errors = [*preset_errors, *apply_extensions(order, result.extensions, decoders)]
     return FileResult(result.entries, (*result.errors, *layout_errors, *preset_errors), result.notices)
 
 

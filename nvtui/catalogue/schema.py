@@ -162,16 +162,26 @@ class PresetModel(_Model):
     defaults: dict[str, int | str] = Field(default_factory=dict)  # changeable, unlike the entry's
 
 
+class ExtendModel(_Model):
+    """`extend:` in a user catalogue: names for more values of a command's enum fields (a vendor log page's
+    LID) and decode rules for them, without redefining the command."""
+
+    id: str = Field(pattern=KEBAB)
+    values: dict[str, dict[str, int]] = Field(default_factory=dict)  # field -> {name: number}
+    decode: list[RuleModel] = Field(default_factory=list)
+
+
 class FileModel(_Model):
     version: Literal[1] = 1
     commands: list[Any]
     structures: list[Any] | None = None  # layouts (nvtui.structures validates them)
+    extend: list[ExtendModel] | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _structures_only(cls, data: Any) -> Any:
         # a file of structures alone (a vendor's layouts, or one of nvtui/structures/) has no commands
-        if isinstance(data, dict) and "commands" not in data and "structures" in data:
+        if isinstance(data, dict) and "commands" not in data and ("structures" in data or "extend" in data):
             return {**data, "commands": []}
         return data
 

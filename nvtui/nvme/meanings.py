@@ -235,6 +235,12 @@ def parm_error_location(v: int, values: Mapping[str, Any], context: Mapping[str,
 
 
 @meaning
+def vendor_log(v: int, values: Mapping[str, Any], context: Mapping[str, object]) -> str:
+    """An Error Information entry's Vendor Specific Information Available: the log page holding more."""
+    return f"more in log page {v:#04x}" if v else "none"
+
+
+@meaning
 def afi(v: int, values: Mapping[str, Any], context: Mapping[str, object]) -> str:
     active, following = v & 0x7, (v >> 4) & 0x7
     text = f"running slot {active}"

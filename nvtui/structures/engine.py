@@ -46,8 +46,8 @@ _UNIT_TEXT: dict[str, Callable[[int, int], str]] = {
     "data-units": lambda n, w: f"{n:,} × 512,000 bytes = {n * 512_000 / 1e9:,.2f} GB",
     "bytes": lambda n, w: f"{n} bytes ({_human_bytes(n)})" if n >= 1000 else f"{n} bytes",
     "kib": lambda n, w: f"{n} KiB",
-    "us": lambda n, w: f"{n} us",
-    "ms": lambda n, w: f"{n} ms",
+    "us": lambda n, w: f"{n:,} µs",
+    "ms": lambda n, w: f"{n:,} ms",
     "seconds": lambda n, w: f"{n:,} seconds",
     "minutes": lambda n, w: f"{n:,} minutes",
     "hours": lambda n, w: f"{n:,} hours",
@@ -164,6 +164,8 @@ def amount(a: Amount, values: Mapping[str, Any], context: Mapping[str, object]) 
     if a.until_end:
         return None
     v = values.get(a.field) if a.field else context.get(a.context, a.default)
+    if a.context and v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        raise ValueError(f"{a.context} must be a non-negative integer, got {v!r}")
     if not isinstance(v, int) or isinstance(v, bool):
         return a.max if a.max is not None else None
     n = max(0, (v + 1 if a.zero_based else v) * a.scale + a.add)
@@ -213,12 +215,14 @@ def _decode(
         if not width:
             continue  # a field whose size the data makes 0 (an absent extension) is not there
         end = start + width
-        if end > n:
+        # a bit slice needs only the bytes its bits are in
+        needed = start + f.msb // 8 + 1 if f.lsb >= 0 else end
+        if needed > n:
             values[f.name] = None
             found.append((f, width, None, None))
             continue
         if kind in ("uint", "enum", "flags", "bool", "int"):
-            v = int.from_bytes(data[start:end], "little")
+            v = int.from_bytes(data[start : min(end, n)], "little")
             if f.lsb >= 0:
                 v = (v >> f.lsb) & ((1 << (f.msb - f.lsb + 1)) - 1)
                 if kind == "int" and v >> (f.msb - f.lsb):
@@ -289,13 +293,7 @@ def _array(
         if step <= 0:
             break
         pos += step
-    if f.size.fixed:
-        width = f.size.fixed
-    elif stride is not None and f.count.fixed is not None:
-        width = stride * f.count.fixed
-    else:
-        width = pos - start
-    return Group(f.name, f.at, width, tuple(records)), vals
+    return Group(f.name, f.at, pos - start, tuple(records)), vals
 
 
 # --- encode ---------------------------------------------------------------------------------------------

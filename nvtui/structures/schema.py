@@ -277,6 +277,8 @@ def _overlaps(
         if s2[0] >= s1[1] or s1[0] >= s2[1]:
             continue
         whole_and_slice = (f1.lsb < 0) != (f2.lsb < 0) and f1.at == f2.at and f1.size == f2.size
+        if index[f1.name] > index[f2.name]:  # named at the one declared later
+            (s1, f1), (s2, f2) = (s2, f2), (s1, f1)
         if not whole_and_slice:
             problems.append(
                 (("fields", index[f2.name], "at"),

@@ -1042,3 +1042,160 @@ def redefining_catalogues(draw: st.DrawFn, builtin: list[Any]) -> RedefiningCata
             entry["aliases"] = [draw(st.sampled_from(builtin)).id]
         entries.append(entry)
     return RedefiningCatalogue(_dump({"version": 1, "commands": entries}).encode(), entries)
+
+
+# ---- structure layouts -------------------------------------------------------------------------------------
+
+# Faults a layout can have, each breaking one field (or the structure's id/size).
+STRUCTURE_FAULTS = (
+    "overlap", "past-size", "unknown-type", "unknown-unit", "missing-count-field", "unknown-of", "bits-order",
+    "bits-past-integer", "enum-without-values", "duplicate-name", "no-size", "negative-at", "string-at",
+    "flag-bit-outside", "bad-name", "unknown-key", "unknown-meaning", "zero-stride",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BrokenLayout:
+    content: bytes
+    fault: str
+    line: int  # the 1-based line of the broken field (or structure key) an error must point at
+    structure: str
+
+
+def _flow(item: dict[str, Any]) -> str:
+    """A one-line YAML flow mapping (so each field is exactly one line of the file)."""
+    parts = []
+    for key, value in item.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k}: {v}" for k, v in value.items())
+            parts.append(f"{key}: {{{inner}}}")
+        else:
+            parts.append(f"{key}: {value}")
+    return "{" + ", ".join(parts) + "}"
+
+
+@st.composite
+def broken_layouts(draw: st.DrawFn) -> BrokenLayout:
+    """A file of 1-3 structures (in a user catalogue's `structures:` section), one of them with one fault,
+    and the line its error must name."""
+    n = draw(st.integers(1, 3))
+    broken = draw(st.integers(0, n - 1))
+    fault = draw(st.sampled_from(STRUCTURE_FAULTS))
+    lines = ["version: 1", "commands: []", "structures:"]
+    target_line = 0
+    target_id = ""
+    for k in range(n):
+        sid = f"fuzz-layout-{k}"
+        size = draw(st.sampled_from([8, 16, 64]))
+        fields: list[dict[str, Any]] = [
+            {"name": "a", "at": 0, "size": 4},
+            {
+                "name": "b",
+                "at": 4,
+                "size": 1,
+                "bits": '"3:0"',
+                "type": "enum",
+                "values": {0: "zero", 1: "one"},
+            },
+            {"name": "c", "at": 4, "size": 1, "bits": '"7:4"', "type": "flags", "values": {0: "x", 3: "y"}},
+            {"name": "n", "at": 5, "size": 1},
+        ]
+        if size >= 16:
+            fields.append({"name": "items", "at": 8, "type": "array", "of": "fuzz-element", "stride": 4,
+                           "count": {"field": "n", "max": (size - 8) // 4}})  # fmt: skip
+        which = len(fields) - 1
+        if k == broken:
+            target_id = sid
+            which = draw(st.integers(0, len(fields) - 1))
+            f = dict(fields[which])
+            if fault == "overlap":
+                f = {"name": "z", "at": draw(st.integers(0, 3)), "size": 2}
+                fields.append(f)
+                which = len(fields) - 1
+            elif fault == "past-size":
+                f = {"name": "z", "at": size - draw(st.integers(0, 1)), "size": 2}
+                fields.append(f)
+                which = len(fields) - 1
+            elif fault == "unknown-type":
+                f["type"] = draw(st.sampled_from(["float", "string", "u32", "list"]))
+            elif fault == "unknown-unit":
+                f = {
+                    "name": "a",
+                    "at": 0,
+                    "size": 4,
+                    "unit": draw(st.sampled_from(["celsius", "furlongs", "kb"])),
+                }
+            elif fault == "missing-count-field":
+                f = {"name": "items2", "at": 8, "type": "array", "of": "fuzz-element", "stride": 4,
+                     "count": {"field": draw(st.sampled_from(["nope", "later", "cnt"]))}}  # fmt: skip
+                fields = [fd for fd in fields if fd["name"] != "items"] + [f]
+                which = len(fields) - 1
+            elif fault == "unknown-of":
+                f = {
+                    "name": "s",
+                    "at": 8,
+                    "type": "struct",
+                    "of": draw(st.sampled_from(["nowhere", "no-such-thing"])),
+                }
+                fields = [fd for fd in fields if fd["name"] != "items"] + [f]
+                which = len(fields) - 1
+            elif fault == "bits-order":
+                f = {"name": "b", "at": 4, "size": 1, "bits": '"0:3"'}
+                fields[1] = f
+                which = 1
+            elif fault == "bits-past-integer":
+                f = {"name": "b", "at": 4, "size": 1, "bits": f'"{draw(st.integers(8, 40))}:0"'}
+                fields[1] = f
+                which = 1
+            elif fault == "enum-without-values":
+                f = {"name": "b", "at": 4, "size": 1, "bits": '"3:0"', "type": "enum"}
+                fields[1] = f
+                which = 1
+            elif fault == "duplicate-name":
+                f = dict(fields[3])
+                f["name"] = "a"
+                fields[3] = f
+                which = 3
+            elif fault == "no-size":
+                f = {"name": "a", "at": 0}
+                fields[0] = f
+                which = 0
+            elif fault == "negative-at":
+                f["at"] = -draw(st.integers(1, 100))
+            elif fault == "string-at":
+                f["at"] = draw(st.sampled_from(["zero", '"4"', "cdw10"]))
+            elif fault == "flag-bit-outside":
+                f = {"name": "c", "at": 4, "size": 1, "bits": '"7:4"', "type": "flags",
+                     "values": {draw(st.integers(4, 60)): "far"}}  # fmt: skip
+                fields[2] = f
+                which = 2
+            elif fault == "bad-name":
+                f["name"] = draw(st.sampled_from(["Bad", "with-dash", "9lives", '"two words"']))
+            elif fault == "unknown-key":
+                f[draw(st.sampled_from(["widht", "offset", "type_", "units"]))] = 1
+            elif fault == "unknown-meaning":
+                f = {"name": "a", "at": 0, "size": 4, "meaning": draw(st.sampled_from(["nope", "kelvinish"]))}
+                fields[0] = f
+                which = 0
+            elif fault == "zero-stride":
+                f = {
+                    "name": "items2",
+                    "at": 8,
+                    "type": "array",
+                    "of": "fuzz-element",
+                    "stride": 0,
+                    "count": 1,
+                }
+                fields = [fd for fd in fields if fd["name"] != "items"] + [f]
+                which = len(fields) - 1
+            if which < len(fields) and fields[which] is not f:
+                fields[which] = f
+        lines += [f"  - id: {sid}", f"    name: Fuzz layout {k}", "    spec: generated", f"    size: {size}",
+                  "    fields:"]  # fmt: skip
+        for i, fd in enumerate(fields):
+            if k == broken and i == which:
+                target_line = len(lines) + 1
+            lines.append(f"      - {_flow(fd)}")
+    element = ["  - id: fuzz-element", "    name: element", "    spec: generated", "    size: 4"]
+    lines += [*element, "    fields:", "      - {name: v, at: 0, size: 4}"]
+    return BrokenLayout(("\n".join(lines) + "\n").encode(), fault, target_line, target_id)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity
-from nvtui.backend.sim import structures as S
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
     SC_FEATURE_NOT_NS_SPECIFIC,
@@ -25,6 +24,7 @@ from nvtui.backend.sim.errors import (
     invalid_namespace,
 )
 from nvtui.nvme.command import Command
+from nvtui.structures import encode
 
 if TYPE_CHECKING:
     from nvtui.backend.sim.controller import Outcome, SimController
@@ -49,8 +49,20 @@ class Handler:
 # --- Identify (5.17) ----------------------------------------------------------------------------------------
 
 
+IDENTIFY_SIZE = 4096
+SELF_TEST_RESULTS = 20  # Device Self-test log: the 20 most recent results (NVMe Base 2.0, Fig. 212)
+NIDT_EUI64, NIDT_NGUID, NIDT_UUID, NIDT_CSI = 1, 2, 3, 4  # Namespace Identifier Types (NVMe Base 2.0)
+# Commands Supported and Effects (NVMe Base 2.0, Fig. 211): CSUPP, LBCC, NCC bits; CSE in bits 18:16
+EFFECT_CSUPP, EFFECT_LBCC, EFFECT_NCC = 1 << 0, 1 << 1, 1 << 2
+
+
+def effect_cse(value: int) -> int:
+    """Command Submission and Execution, bits 18:16: 0 none, 1 one per namespace, 2 one per controller."""
+    return value << 16
+
+
 def identify_controller(ctrl: SimController) -> bytes:
-    buf = S.IDENTIFY_CONTROLLER.build({
+    return encode("identify-controller", {
         "vid": identity.VID, "ssvid": identity.SSVID, "sn": ctrl.serial, "mn": identity.MODEL,
         "fr": identity.FIRMWARE, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
@@ -71,18 +83,16 @@ def identify_controller(ctrl: SimController) -> bytes:
         "vwc": 0b111,  # a volatile write cache; Flush with NSID FFFFFFFFh applies to all namespaces
         "ocfs": 1 << 0,  # Copy source range format 0
         "sgls": 1 << 0,  # SGLs supported (the sim treats the data buffer as one SGL of data_len bytes)
-        "subnqn": identity.subnqn(ctrl.serial).encode("ascii"),
+        "subnqn": identity.subnqn(ctrl.serial),
+        "psd": list(identity.POWER_STATES),
     })  # fmt: skip
-    for i, ps in enumerate(identity.POWER_STATES):
-        S.POWER_STATE.pack_into(buf, S.PSD_OFFSET + i * S.PSD_SIZE, ps)
-    return bytes(buf)
 
 
 def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
     spec = ns.spec
     zoned = spec.zoned
     per_4k = 4096 // ns.lba_size - 1 if ns.lba_size < 4096 else 0
-    buf = S.IDENTIFY_NAMESPACE.build({
+    return encode("identify-namespace", {
         "nsze": ns.nsze, "ncap": ns.nsze, "nuse": ns.nuse,
         "nsfeat": 1 << 0 | 1 << 4,  # thin provisioning (NUSE is meaningful), NPWG..NOWS valid
         "nlbaf": len(spec.formats) - 1,
@@ -94,11 +104,8 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
         "mssrl": 0 if zoned else COPY_MSSRL, "mcl": 0 if zoned else COPY_MCL,
         "msrc": 0 if zoned else COPY_MSRC,
         "nguid": identity.nguid(ctrl.serial, ns.nsid), "eui64": identity.eui64(ctrl.serial, ns.nsid),
+        "lbaf": [{"ms": fmt.ms, "lbads": fmt.lbads, "rp": fmt.rp} for fmt in spec.formats],
     })  # fmt: skip
-    for i, fmt in enumerate(spec.formats):
-        off = S.LBAF_OFFSET + 4 * i
-        buf[off : off + 4] = S.lbaf_dword(fmt.ms, fmt.lbads, fmt.rp).to_bytes(4, "little")
-    return bytes(buf)
 
 
 COPY_MSSRL, COPY_MCL, COPY_MSRC = 1024, 4096, 127  # blocks per range, blocks per command, ranges (0-based)
@@ -107,35 +114,32 @@ COPY_MSSRL, COPY_MCL, COPY_MSRC = 1024, 4096, 127  # blocks per range, blocks pe
 def identify_namespace_zoned(ns: Namespace) -> bytes:
     assert ns.zones is not None
     spec = ns.spec
-    buf = S.IDENTIFY_NAMESPACE_ZNS.build({
+    return encode("identify-ns-zns", {
         "zoc": 0, "ozcs": 1 << 0,  # reads may cross zone boundaries
         "mar": spec.max_active - 1, "mor": spec.max_open - 1,
+        "lbafe": [{"zsze": spec.zone_size_bytes // fmt.data_size, "zdes": 0} for fmt in spec.formats],
     })  # fmt: skip
-    for i, fmt in enumerate(spec.formats):
-        S.LBA_FORMAT_EXTENSION.pack_into(
-            buf, S.LBAFE_OFFSET + i * S.LBAFE_SIZE, {"zsze": spec.zone_size_bytes // fmt.data_size, "zdes": 0}
-        )
-    return bytes(buf)
 
 
 def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
-    out = bytearray()
-    for nidt, nid in (
-        (S.NIDT_EUI64, identity.eui64(ctrl.serial, ns.nsid)),
-        (S.NIDT_NGUID, identity.nguid(ctrl.serial, ns.nsid)),
-        (S.NIDT_UUID, identity.ns_uuid(ctrl.serial, ns.nsid)),
-        (S.NIDT_CSI, bytes([ns.spec.csi])),
-    ):
-        out += bytes([nidt, len(nid), 0, 0]) + nid
-    return bytes(out.ljust(S.IDENTIFY_SIZE, b"\0"))
+    descriptors = [
+        {"nidt": nidt, "nidl": len(nid), "nid": nid}
+        for nidt, nid in (
+            (NIDT_EUI64, identity.eui64(ctrl.serial, ns.nsid)),
+            (NIDT_NGUID, identity.nguid(ctrl.serial, ns.nsid)),
+            (NIDT_UUID, identity.ns_uuid(ctrl.serial, ns.nsid)),
+            (NIDT_CSI, bytes([ns.spec.csi])),
+        )
+    ]
+    return encode("namespace-descriptor-list", {"descriptors": descriptors}).ljust(IDENTIFY_SIZE, b"\0")
 
 
 def identify_ns_independent(ns: Namespace) -> bytes:
-    return bytes(S.IDENTIFY_NS_INDEPENDENT.build({"nsfeat": 1 << 0, "nstat": 1}))  # namespace ready
+    return encode("identify-ns-independent", {"nsfeat": 1 << 0, "nstat": 1})  # namespace ready
 
 
 def _ns_id_list(nsids: list[int]) -> bytes:
-    return b"".join(n.to_bytes(4, "little") for n in nsids).ljust(S.IDENTIFY_SIZE, b"\0")
+    return encode("active-namespace-list", {"namespace_list": [{"nsid": n} for n in nsids[:1024]]})
 
 
 def identify(ctrl: SimController, cmd: Command) -> Outcome:
@@ -155,7 +159,7 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
         elif cns == 0x08:
             data = identify_ns_independent(ns)
         elif csi == 0x00:
-            data = bytes(S.IDENTIFY_SIZE)  # NVM command set specific fields: no PI, no extended formats
+            data = encode("identify-ns-nvm", {})  # NVM command set specific: no PI, no extended formats
         elif csi == 0x02 and ns.zones is not None:
             data = identify_namespace_zoned(ns)
         else:
@@ -171,14 +175,14 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
         data = _ns_id_list(active)
     elif cns == 0x06:
         if csi == 0x00:
-            data = bytes(S.IDENTIFY_CONTROLLER_NVM.build({"vsl": 0, "wzsl": 0, "wusl": 0, "dmrl": 0}))
+            data = encode("identify-ctrl-nvm", {"vsl": 0, "wzsl": 0, "wusl": 0, "dmrl": 0})
         elif csi == 0x02:
-            data = bytes(S.IDENTIFY_CONTROLLER_ZNS.build({"zasl": 0}))  # Zone Append up to MDTS
+            data = encode("identify-ctrl-zns", {"zasl": 0})  # Zone Append up to MDTS
         else:
             raise invalid_field(cdw_byte(11) + 3)
     elif cns == 0x1C:
         # One I/O Command Set combination: NVM (bit 0) and Zoned Namespace (bit 2); the rest unused.
-        data = (0b101).to_bytes(8, "little").ljust(S.IDENTIFY_SIZE, b"\0")
+        data = encode("io-command-set-vectors", {"iocsc": [{"iocsv": 0b101}]})
     else:
         raise invalid_field(cdw_byte(10))
     return _outcome(data=data)
@@ -188,10 +192,8 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
 
 
 def error_log(ctrl: SimController) -> bytes:
-    buf = bytearray(S.ERROR_ENTRY_SIZE * (identity.ELPE + 1))
-    for i, entry in enumerate(ctrl.error_log[: identity.ELPE + 1]):
-        S.ERROR_ENTRY.pack_into(buf, i * S.ERROR_ENTRY_SIZE, entry)
-    return bytes(buf)
+    entries = ctrl.error_log[: identity.ELPE + 1]
+    return encode("error-log", {"entries": entries}).ljust(64 * (identity.ELPE + 1), b"\0")
 
 
 def smart_log(ctrl: SimController) -> bytes:
@@ -200,7 +202,7 @@ def smart_log(ctrl: SimController) -> bytes:
     over = ctrl.features.get(F.key(F.FID_TEMPERATURE_THRESHOLD, sensor=0, threshold_type=0), 0)
     under = ctrl.features.get(F.key(F.FID_TEMPERATURE_THRESHOLD, sensor=0, threshold_type=1), 0)
     endurance = identity.TOTAL_CAPACITY * 3000  # 3000 full drive writes wear it out
-    return bytes(S.SMART_LOG.build({
+    return encode("smart-log", {
         "critical_warning": 0b10 if temp >= over or temp <= under else 0,  # bit 1: temperature
         "temperature": temp, "avail_spare": 100, "spare_thresh": 10,
         "percent_used": min(255, c["data_written_bytes"] * 100 // endurance),
@@ -211,17 +213,18 @@ def smart_log(ctrl: SimController) -> bytes:
         "ctrl_busy_time": c["busy_ns"] // 60_000_000_000, "power_cycles": c["power_cycles"],
         "power_on_hours": ctrl.power_on_hours, "unsafe_shutdowns": c["unsafe_shutdowns"],
         "media_errors": c["media_errors"], "num_err_log_entries": c["error_count"],
-        "temp_sensor1": temp + 2, "temp_sensor2": temp - 3,
-    }))  # fmt: skip
+        "temp_sensor_1": temp + 2, "temp_sensor_2": temp - 3,
+    })  # fmt: skip
 
 
 def firmware_slot_log() -> bytes:
-    return bytes(S.FIRMWARE_SLOT_LOG.build({"afi": 1, "frs1": identity.FIRMWARE}))
+    return encode("firmware-slot-log", {"afi": 1, "frs1": identity.FIRMWARE})
 
 
 def changed_ns_list(ctrl: SimController, retain: bool) -> bytes:
     nsids = ctrl.changed_namespaces
-    data = _ns_id_list([NSID_ALL] if len(nsids) > 1024 else nsids)
+    listed = [NSID_ALL] if len(nsids) > 1024 else nsids
+    data = encode("changed-ns-list-log", {"nsids": [{"nsid": n} for n in listed]})
     if not retain:
         ctrl.changed_namespaces = []
     return data
@@ -230,26 +233,31 @@ def changed_ns_list(ctrl: SimController, retain: bool) -> bytes:
 def effects_log(csi: int) -> bytes:
     from nvtui.backend.sim import io
 
-    buf = bytearray(S.EFFECTS_LOG_SIZE)
-    for opcode, handler in HANDLERS.items():
-        buf[4 * opcode : 4 * opcode + 4] = handler.effects.to_bytes(4, "little")
-    for opcode, effects in io.effects(csi).items():
-        buf[1024 + 4 * opcode : 1024 + 4 * opcode + 4] = effects.to_bytes(4, "little")
-    return bytes(buf)
+    return encode("effects-log", {
+        "acs": [_effects_entry(opcode, handler.effects) for opcode, handler in sorted(HANDLERS.items())],
+        "iocs": [_effects_entry(opcode, effects) for opcode, effects in sorted(io.effects(csi).items())],
+    })  # fmt: skip
+
+
+def _effects_entry(opcode: int, effects: int) -> dict[str, object]:
+    """One Commands Supported and Effects entry, by name, from its dword (NVMe Base 2.0, Fig. 211)."""
+    return {
+        "opcode": opcode, "csupp": bool(effects & EFFECT_CSUPP), "lbcc": bool(effects & EFFECT_LBCC),
+        "ncc": bool(effects & EFFECT_NCC), "nic": bool(effects >> 3 & 1), "ccc": bool(effects >> 4 & 1),
+        "cse": effects >> 16 & 0x7,
+    }  # fmt: skip
 
 
 def self_test_log(ctrl: SimController) -> bytes:
-    buf = bytearray(S.SELF_TEST_LOG_SIZE)
+    values: dict[str, object] = {}
     test = ctrl.self_test
     if test is not None:
         done = min(99, int(100 * (ctrl.clock() - test.started) / test.duration)) if test.duration else 0
-        S.SELF_TEST_HEADER.pack_into(buf, 0, {"current_operation": test.code, "current_completion": done})
-    for i in range(S.SELF_TEST_RESULTS):
-        entry: dict[str, int] = (
-            ctrl.self_test_results[i] if i < len(ctrl.self_test_results) else {"status": 0x0F}
-        )
-        S.SELF_TEST_RESULT.pack_into(buf, S.SELF_TEST_RESULT_OFFSET + i * S.SELF_TEST_RESULT_SIZE, entry)
-    return bytes(buf)
+        values = {"current_operation": test.code, "completion": done}
+    unused = {"result": 0x0F}  # entry not used
+    results = [*ctrl.self_test_results[:SELF_TEST_RESULTS]]
+    values["results"] = results + [unused] * (SELF_TEST_RESULTS - len(results))
+    return encode("self-test-log", values)
 
 
 def changed_zone_list(ctrl: SimController, nsid: int, retain: bool) -> bytes:
@@ -257,16 +265,13 @@ def changed_zone_list(ctrl: SimController, nsid: int, retain: bool) -> bytes:
     if ns.zones is None:
         raise invalid_field(cdw_byte(14) + 3)
     changed = ns.zones.changed
-    buf = bytearray(S.CHANGED_ZONE_LIST_SIZE)
     if len(changed) > 511:
-        buf[0:2] = (0xFFFF).to_bytes(2, "little")
+        data = encode("changed-zone-list", {"nrzid": 0xFFFF})
     else:
-        buf[0:2] = len(changed).to_bytes(2, "little")
-        for i, zslba in enumerate(changed):
-            buf[8 + 8 * i : 16 + 8 * i] = zslba.to_bytes(8, "little")
+        data = encode("changed-zone-list", {"nrzid": len(changed), "zids": [{"zslba": z} for z in changed]})
     if not retain:
         ns.zones.changed = []
-    return bytes(buf)
+    return data
 
 
 def get_log_page(ctrl: SimController, cmd: Command) -> Outcome:
@@ -464,7 +469,7 @@ def async_event_request(ctrl: SimController, cmd: Command) -> Outcome:
     raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_AER_LIMIT_EXCEEDED)
 
 
-CSUPP, LBCC, NCC = S.EFFECT_CSUPP, S.EFFECT_LBCC, S.EFFECT_NCC
+CSUPP, LBCC, NCC = EFFECT_CSUPP, EFFECT_LBCC, EFFECT_NCC
 
 HANDLERS: dict[int, Handler] = {
     0x02: Handler("get-log-page", get_log_page, CSUPP),
@@ -475,5 +480,5 @@ HANDLERS: dict[int, Handler] = {
     0x0C: Handler("async-event-request", async_event_request, CSUPP),
     0x14: Handler("device-self-test", device_self_test, CSUPP),
     0x18: Handler("keep-alive", keep_alive, CSUPP),
-    0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | S.effect_cse(1)),
+    0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | effect_cse(1)),
 }

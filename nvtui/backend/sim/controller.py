@@ -90,11 +90,28 @@ COUNTERS = (
 
 # The entries the controller keeps, field -> width in bits (Error Information, NVMe Base 2.0 Fig. 205;
 # Self-test Result, Fig. 209): a state file's values are checked against them before any log is built.
+# Names are the layouts' (nvtui/structures/logs.yaml), so an entry is encoded as kept.
 ERROR_ENTRY_BITS = {
-    "error_count": 64, "sqid": 16, "cmdid": 16, "status_field": 16, "parm_error_location": 16, "lba": 64,
+    "error_count": 64, "sqid": 16, "cid": 16, "status_field": 16, "parm_error_location": 16, "lba": 64,
     "nsid": 32,
 }  # fmt: skip
-SELF_TEST_RESULT_BITS = {"status": 8, "valid": 8, "power_on_hours": 64, "nsid": 32}
+SELF_TEST_RESULT_BITS = {"operation": 4, "result": 4, "vdi": 8, "power_on_hours": 64, "nsid": 32}
+
+
+def _current_names(entry: dict[str, object]) -> dict[str, object]:
+    """An entry a state file written before the layouts keeps under its old names (cmdid; status holding
+    the operation in bits 7:4 and the result in 3:0; valid), under today's."""
+    out = dict(entry)
+    if "cmdid" in out and "cid" not in out:
+        out["cid"] = out.pop("cmdid")
+    if "valid" in out and "vdi" not in out:
+        out["vdi"] = out.pop("valid")
+    status = out.get("status")
+    if isinstance(status, int) and not isinstance(status, bool) and "result" not in out:
+        del out["status"]
+        out["operation"], out["result"] = status >> 4 & 0xF, status & 0xF
+    return out
+
 
 T = TypeVar("T")
 
@@ -409,7 +426,7 @@ class SimController:
 
     @staticmethod
     def _entry(value: object, where: str, bits: dict[str, int]) -> dict[str, int]:
-        entry = as_dict(value, where)
+        entry = _current_names(as_dict(value, where))
         if set(entry) != set(bits):
             odd = sorted(set(entry) ^ set(bits))[0]
             raise Damaged(f"{where}.{odd[:30]} is {'missing' if odd in bits else 'not a field of the entry'}")
@@ -840,7 +857,7 @@ class SimController:
         entry = {
             "error_count": self.counters["error_count"] & 0xFFFF_FFFF_FFFF_FFFF,
             "sqid": 0 if cmd.admin else 1,
-            "cmdid": self.next_cid(),
+            "cid": self.next_cid(),
             "status_field": failure.status.value << 1 & 0xFFFF,  # bit 0 is the phase tag
             "parm_error_location": failure.param,
             "lba": failure.lba or 0,
@@ -864,8 +881,9 @@ class SimController:
         self.self_test = None
         nsid_valid = test.nsid not in (0, NSID_ALL)
         entry = {
-            "status": test.code << 4 | result,
-            "valid": 0x1 if nsid_valid else 0x0,  # NSIDV: the namespace field holds the tested namespace
+            "operation": test.code,
+            "result": result,
+            "vdi": 0x1 if nsid_valid else 0x0,  # NSIDV: the namespace field holds the tested namespace
             "power_on_hours": self.power_on_hours,
             "nsid": test.nsid if nsid_valid else 0,
         }

@@ -31,10 +31,10 @@ FIRMWARE_SLOTS = 1
 # Power state descriptors (NVMe Base 2.0, Fig. 276): max power in centiwatts, entry/exit latency in µs,
 # relative read/write throughput and latency, non-operational flag.
 POWER_STATES = (
-    {"mp": 900, "enlat": 0, "exlat": 0, "rrt": 0, "rrl": 0, "rwt": 0, "rwl": 0, "flags": 0},
-    {"mp": 650, "enlat": 50, "exlat": 50, "rrt": 1, "rrl": 1, "rwt": 1, "rwl": 1, "flags": 0},
-    {"mp": 400, "enlat": 500, "exlat": 500, "rrt": 2, "rrl": 2, "rwt": 2, "rwl": 2, "flags": 0},
-    {"mp": 5, "enlat": 5000, "exlat": 10000, "rrt": 3, "rrl": 3, "rwt": 3, "rwl": 3, "flags": 0x2},
+    {"mp": 900, "enlat": 0, "exlat": 0, "rrt": 0, "rrl": 0, "rwt": 0, "rwl": 0},
+    {"mp": 650, "enlat": 50, "exlat": 50, "rrt": 1, "rrl": 1, "rwt": 1, "rwl": 1},
+    {"mp": 400, "enlat": 500, "exlat": 500, "rrt": 2, "rrl": 2, "rwt": 2, "rwl": 2},
+    {"mp": 5, "enlat": 5000, "exlat": 10000, "rrt": 3, "rrl": 3, "rwt": 3, "rwl": 3, "nops": True},
 )
 NPSS = len(POWER_STATES) - 1
 

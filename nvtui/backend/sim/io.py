@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from nvtui.backend.sim import structures as S
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
 from nvtui.backend.sim.errors import (
@@ -29,6 +28,7 @@ from nvtui.backend.sim.errors import (
 )
 from nvtui.backend.sim.identity import MAX_TRANSFER
 from nvtui.nvme.command import Command
+from nvtui.structures import decode, encode
 
 if TYPE_CHECKING:
     from nvtui.backend.sim.controller import Outcome, SimController
@@ -36,6 +36,19 @@ if TYPE_CHECKING:
 
 NSID_ALL = 0xFFFF_FFFF
 IoHandler = Callable[["SimController", "Namespace", Command], "Outcome"]
+
+DSM_RANGE_SIZE = 16  # Dataset Management Range (NVM Command Set 1.0, Fig. 41)
+COPY_RANGE_SIZE = 32  # Copy Source Range Entries, format 0 (Fig. 39)
+ZONE_REPORT_HEADER_SIZE = ZONE_DESCRIPTOR_SIZE = 64  # Report Zones (ZNS 1.1, Figs. 36-37)
+EFFECT_CSUPP, EFFECT_LBCC = 1 << 0, 1 << 1  # Commands Supported and Effects (NVMe Base 2.0, Fig. 211)
+
+
+def _ranges(structure: str, data: bytes, nr: int) -> list[dict[str, int]]:
+    """The `nr` range entries of a Dataset Management or Copy data buffer, by field name (the layouts in
+    nvtui/structures/nvm.yaml)."""
+    ranges = decode(structure, data, nr=nr).to_json()["ranges"]
+    assert isinstance(ranges, list)
+    return ranges  # type: ignore[return-value]
 
 
 def _outcome(**kw: object) -> Outcome:
@@ -150,13 +163,12 @@ def write_zeroes(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
 
 def dataset_management(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     nr = (cmd.cdw10 & 0xFF) + 1  # ranges, 0-based
-    if cmd.data_len < nr * S.DSM_RANGE_SIZE:
+    if cmd.data_len < nr * DSM_RANGE_SIZE:
         raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
-    data = (cmd.data or b"").ljust(nr * S.DSM_RANGE_SIZE, b"\0")
+    data = (cmd.data or b"").ljust(nr * DSM_RANGE_SIZE, b"\0")
     ranges = []
-    for i in range(nr):
-        entry = data[i * S.DSM_RANGE_SIZE : (i + 1) * S.DSM_RANGE_SIZE]
-        length, slba = int.from_bytes(entry[4:8], "little"), int.from_bytes(entry[8:16], "little")
+    for entry in _ranges("dsm-range-list", data, nr):
+        length, slba = entry["length"], entry["slba"]
         if slba + length > ns.nsze:
             raise lba_out_of_range(slba)
         ranges.append((slba, length))
@@ -181,13 +193,12 @@ def copy(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
         raise invalid_field(cdw_byte(12) + 1)  # only source range entries format 0 (OCFS bit 0)
     if nr > COPY_MSRC + 1:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, param=cdw_byte(12))
-    if cmd.data_len < nr * S.COPY_RANGE_SIZE:
+    if cmd.data_len < nr * COPY_RANGE_SIZE:
         raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
-    data = (cmd.data or b"").ljust(nr * S.COPY_RANGE_SIZE, b"\0")
+    data = (cmd.data or b"").ljust(nr * COPY_RANGE_SIZE, b"\0")
     sources = []
-    for i in range(nr):
-        entry = data[i * S.COPY_RANGE_SIZE : (i + 1) * S.COPY_RANGE_SIZE]
-        slba, nlb = int.from_bytes(entry[8:16], "little"), int.from_bytes(entry[16:18], "little") + 1
+    for entry in _ranges("copy-source-range-list", data, nr):
+        slba, nlb = entry["slba"], entry["nlb"] + 1
         if nlb > COPY_MSSRL:
             raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, lba=slba)
         if slba + nlb > ns.nsze:
@@ -245,16 +256,17 @@ def zone_mgmt_recv(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
         raise lba_out_of_range(slba)
     wanted = Z.REPORT_FILTERS.get(zrasf)
     zones = [z for z in ns.zones.zones[ns.zones.index_of(slba) :] if wanted is None or z.state in wanted]
-    room = max(0, (length - S.ZONE_REPORT_HEADER_SIZE) // S.ZONE_DESCRIPTOR_SIZE)
+    room = max(0, (length - ZONE_REPORT_HEADER_SIZE) // ZONE_DESCRIPTOR_SIZE)
     shown = zones[:room]
-    buf = bytearray(max(length, S.ZONE_REPORT_HEADER_SIZE))
-    buf[0:8] = (len(shown) if partial else len(zones)).to_bytes(8, "little")
-    for i, zone in enumerate(shown):
-        S.ZONE_DESCRIPTOR.pack_into(buf, S.ZONE_REPORT_HEADER_SIZE + i * S.ZONE_DESCRIPTOR_SIZE, {
-            "zt": Z.ZONE_TYPE_SEQUENTIAL_WRITE_REQUIRED, "zs": int(zone.state) << 4, "za": zone.za,
-            "zcap": zone.zcap, "zslba": zone.zslba, "wp": zone.reported_wp,
-        })  # fmt: skip
-    return _outcome(data=bytes(buf[:length]), kind="zone")
+    report = encode("zone-report", {
+        "nr_zones": len(shown) if partial else len(zones),
+        "zones": [
+            {"zt": Z.ZONE_TYPE_SEQUENTIAL_WRITE_REQUIRED, "zs": int(zone.state), "za": zone.za,
+             "zcap": zone.zcap, "zslba": zone.zslba, "wp": zone.reported_wp}
+            for zone in shown
+        ],
+    })  # fmt: skip
+    return _outcome(data=report.ljust(length, b"\0")[:length], kind="zone")
 
 
 def zone_append(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
@@ -273,7 +285,7 @@ def zone_append(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     return _outcome(result=lba, kind="write", nbytes=nbytes)  # the assigned LBA, CQE DW0-DW1
 
 
-CSUPP, LBCC = S.EFFECT_CSUPP, S.EFFECT_LBCC
+CSUPP, LBCC = EFFECT_CSUPP, EFFECT_LBCC
 
 NVM_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     0x00: (flush, CSUPP),

@@ -1,9 +1,10 @@
-"""Decoders: raw data buffers to one structured `Record` (see base.py).
+"""Decoding: raw data buffers to one structured `Record` (see base.py).
 
-The decoder modules are imported when a decoder is first used, not with this package: a replay that shows
-only statuses, or the CLI's argument parsing, never pays for the tables. `DECODER_MODULES` names the module
-that registers each decoder (a test checks it against what the modules register); `DECODERS`, the registry
-itself, is complete once asked for by name (`from nvtui.nvme.decode import DECODERS`).
+Every structure is a YAML layout decoded by one engine (`nvtui.structures`): a decode rule names a layout
+by its id. A few decoders are Python that only chooses a layout (`feature-result` picks one by Feature
+Identifier and select); none slices bytes. Their modules are imported when first used, not with this
+package. `DECODER_MODULES` names the module that registers each (a test checks it against what the modules
+register); `DECODERS`, the registry itself, is complete once asked for by name.
 """
 
 from __future__ import annotations
@@ -19,24 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["DECODERS", "DECODER_MODULES", "Field", "Group", "Record", "decode", "decoder_names"]
 
 # decoder name -> the module (in this package) whose import registers it
-DECODER_MODULES: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "identify-controller", "identify-namespace", "active-namespace-list", "namespace-descriptor-list",
-            "identify-ns-nvm", "identify-ns-zns", "identify-ctrl-nvm", "identify-ctrl-zns",
-        ),
-        "identify",
-    ),
-    **dict.fromkeys(
-        (
-            "error-log", "smart-log", "firmware-slot-log", "changed-ns-list-log", "effects-log",
-            "self-test-log",
-        ),
-        "logs",
-    ),
-    "feature-result": "features",
-    "zone-report": "zns",
-}  # fmt: skip
+DECODER_MODULES: dict[str, str] = {"feature-result": "features"}
 
 
 def _registry() -> dict[str, Decoder]:
