@@ -8,6 +8,8 @@ the CLI renders a `BenchResult`.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
 import random
 import resource
@@ -67,6 +69,7 @@ class BenchResult:
     cpu_seconds: float  # this process's user + system time over the run
     latency: LatencyHistogram
     enters: int | None = None  # io_uring_enter calls (engine only)
+    path_events: tuple[str, ...] = ()  # a multipath namespace's path changes during the run (PathWatch)
 
     @property
     def iops(self) -> float:
@@ -96,6 +99,7 @@ class BenchResult:
             "ios": self.ios,
             "errors": self.errors,
             "first_error": self.first_error,
+            "path_events": list(self.path_events),
             "bytes": self.bytes,
             "iops": round(self.iops, 1),
             "mb_per_s": round(self.mb_per_s, 3),
@@ -154,6 +158,55 @@ async def geometry_of(backend: Backend) -> Geometry:
 
 
 async def run_bench(
+    device: str,
+    *,
+    rw: str = "randread",
+    bs: int = 4096,
+    qd: int = 32,
+    seconds: float = 5.0,
+    backend_kind: str | None = None,
+    fixed_buffers: bool = False,
+    poll: bool = False,
+    allow_destructive: bool = False,
+    seed: int | None = None,
+) -> BenchResult:
+    """`_run_bench`, watching the paths of a multipath namespace meanwhile (sysfs, every 0.2 s): each path
+    that goes, comes back or changes state is in the result's `path_events`, and a run that a lost last path
+    ends says so in its error (`no_path_cause`)."""
+    from nvtui.backend.discovery import PathWatch, no_path_cause
+
+    watch = None if device.startswith("sim") else PathWatch(device)
+
+    async def watching() -> None:
+        while True:
+            await asyncio.sleep(PATH_POLL_S)
+            assert watch is not None
+            watch.poll()
+
+    watcher = asyncio.ensure_future(watching()) if watch is not None and watch.multipath else None
+    try:
+        result = await _run_bench(
+            device, rw=rw, bs=bs, qd=qd, seconds=seconds, backend_kind=backend_kind,
+            fixed_buffers=fixed_buffers, poll=poll, allow_destructive=allow_destructive, seed=seed,
+        )  # fmt: skip
+    except DeviceError as exc:
+        cause = no_path_cause(device) if watch is not None and watch.multipath else None
+        if cause is not None and cause not in str(exc):
+            raise DeviceError(f"{exc}: {cause}") from exc
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    if watch is not None and watch.multipath:
+        watch.poll()
+        result = dataclasses.replace(result, path_events=tuple(watch.events))
+    return result
+
+
+PATH_POLL_S = 0.2
+
+
+async def _run_bench(
     device: str,
     *,
     rw: str = "randread",

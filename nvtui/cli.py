@@ -117,7 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the machine and the devices for what nvtui needs")
     doctor.add_argument("--json", action="store_true")
     doctor.add_argument("--poll", action="store_true", help="polled completions wanted: poll queues")
-    doctor.add_argument("devices", nargs="*", metavar="DEV", help="check these devices (default: all found)")
+    doctor.add_argument(
+        "devices",
+        nargs="*",
+        metavar="DEV",
+        help="check these devices, or a subsystem by its NQN (nqn....) (default: all found)",
+    )
+    doctor.add_argument(
+        "--transport",
+        choices=("tcp", "rdma", "fc", "loop"),
+        default="tcp",
+        help="a named subsystem's transport",
+    )
+    doctor.add_argument("--traddr", default="", help="a named subsystem's target address (for nvme connect)")
+    doctor.add_argument("--trsvcid", default="", help="its service id, the TCP port (default 4420)")
 
     cat = sub.add_parser("catalogue", help="list the command catalogue or check a catalogue file")
     cat_sub = cat.add_subparsers(dest="catalogue_verb", metavar="ACTION", parser_class=_Parser, required=True)
@@ -221,9 +234,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"controllers": [asdict(c) for c in controllers]})
         return EXIT_OK
+    from nvtui.backend.discovery import path_line, transport_text
+
     for c in controllers:
-        kind = "simulated" if c.simulated else c.transport
+        kind = transport_text(c)
         print(f"{c.name}  {c.char_dev or '-'}  {c.model} (sn {c.serial}, fw {c.firmware}, {kind}, {c.state})")
+        if c.fabrics:
+            print(f"  subsysnqn {c.subsysnqn}  hostnqn {c.hostnqn}")
         if c.access_error:
             print(f"  ! {c.access_error}")
         for ns in c.namespaces:
@@ -232,6 +249,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             zoned = " zoned" if ns.zoned else ""
             devs = " ".join(d for d in (ns.char_dev, ns.block_dev) if d) or "(simulated)"
             print(f"  {ns.name}  nsid {ns.nsid}  {size}  lba {fmt}{zoned}  {devs}")
+            for path in ns.paths:
+                print(f"    path {path_line(path)}")
             if ns.access_error:
                 print(f"    ! {ns.access_error}")
     return EXIT_OK
@@ -527,6 +546,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  CPU {result.cpu_seconds:.3f} s, {result.cpu_per_io_ns / 1e3:.2f} us per I/O")
         if result.errors:
             print(f"  errors {result.errors:,} (first: {result.first_error})")
+        for event in result.path_events:
+            print(f"  path change at {event}")
     return EXIT_STATUS if result.errors else EXIT_OK
 
 
@@ -603,7 +624,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0: everything nvtui needs is there; 1: warnings; 3: problems."""
     from nvtui.doctor import render, run_doctor
 
-    report = run_doctor(args.devices, poll=args.poll)
+    report = run_doctor(
+        args.devices, poll=args.poll, transport=args.transport, traddr=args.traddr, trsvcid=args.trsvcid
+    )
     if args.json:
         _print_json(report.to_json())
     else:

@@ -6,7 +6,10 @@ Machine: the kernel's version against what generic char devices (5.13), io_uring
 `kernel.io_uring_disabled`; the nvme module's poll queues. Each controller: its char device present and
 openable (the udev rule that opens it otherwise), uring_cmd proven by one harmless Identify Controller through
 the controller's char device, MDTS. Each namespace: its generic char device and permissions, its LBA format
-and metadata, the queue's `io_poll`, multipath.
+and metadata, the queue's `io_poll`, multipath. Fabrics: which controllers are reached over NVMe over Fabrics
+(transport, address, subsystem and host NQN) and their state; each path of a multipath namespace; and a
+subsystem the user names by its NQN: its controllers, or, when none is connected, the nvme-cli command that
+connects it (connecting stays nvme-cli's job).
 
 `run_doctor` is the CLI's; `device_findings(name)` gives the Devices screen the findings of one device
 (blocking: call it from a worker thread). Exit codes: 0 all ok, 1 warnings, 3 problems.
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
-from nvtui.backend.discovery import PROC, SYSFS, kernel_version
+from nvtui.backend.discovery import PROC, SYSFS, kernel_version, path_line, transport_text
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 GENERIC_CHAR_KERNEL = (5, 13)
@@ -211,9 +214,136 @@ def controller_findings(ctrl: ControllerInfo, *, probe: bool = True) -> list[Fin
             f"transport {ctrl.transport}, {ctrl.state})",
         )
     )
-    if probe:
+    out.extend(fabrics_findings(ctrl))
+    if probe and ctrl.state in ("live", ""):
         out.extend(_identify_findings(name, ctrl.char_dev))
     return out
+
+
+#: Controller states (drivers/nvme/host/core.c, `state`) in which a fabrics controller is trying again.
+RECONNECTING_STATES = frozenset({"connecting", "resetting", "new"})
+
+
+def fabrics_findings(ctrl: ControllerInfo) -> list[Finding]:
+    """A fabrics controller: its transport, address, subsystem and host NQN, and its state."""
+    if not ctrl.fabrics:
+        return []
+    what = (
+        f"NVMe over Fabrics, {transport_text(ctrl)}, subsystem {ctrl.subsysnqn or '?'}, "
+        f"host {ctrl.hostnqn or '?'}: {ctrl.state}"
+    )
+    if ctrl.state == "live":
+        return [Finding(OK, ctrl.name, "fabrics", what)]
+    if ctrl.state in RECONNECTING_STATES:
+        return [
+            Finding(
+                WARNING,
+                ctrl.name,
+                "fabrics",
+                f"{what}: the kernel reconnects every reconnect_delay seconds until ctrl_loss_tmo; "
+                "its I/O waits for another path or fails after fast_io_fail_tmo",
+                f"check that the target still exports {ctrl.subsysnqn} ({transport_text(ctrl)})",
+            )
+        ]
+    return [
+        Finding(
+            PROBLEM,
+            ctrl.name,
+            "fabrics",
+            what,
+            f"nvme disconnect -d {ctrl.name}, then connect again (`nvtui doctor {ctrl.subsysnqn}` says how)",
+        )
+    ]
+
+
+GEN_HOSTNQN = "$(nvme gen-hostnqn)"  # no /etc/nvme/hostnqn and no connected host to copy the NQN from
+
+
+def connect_command(
+    nqn: str,
+    *,
+    transport: str = "tcp",
+    traddr: str = "",
+    trsvcid: str = "",
+    hostnqn: str = "",
+    hostid: str = "",
+) -> str:
+    """The nvme-cli line that connects subsystem `nqn`; `<address>` where the address is not known."""
+    import shlex
+
+    argv = ["nvme", "connect", "-t", transport, "-n", nqn]
+    if transport != "loop":
+        argv += ["-a", traddr or "<address>"]
+        if trsvcid or transport in ("tcp", "rdma"):
+            argv += ["-s", trsvcid or "4420"]
+    if hostnqn:
+        argv.append(f"--hostnqn={hostnqn}")
+    if hostid:
+        argv.append(f"--hostid={hostid}")
+    return " ".join(a if a == "<address>" or a.endswith(GEN_HOSTNQN) else shlex.quote(a) for a in argv)
+
+
+def subsystem_findings(
+    nqn: str,
+    controllers: Sequence[ControllerInfo],
+    *,
+    transport: str = "tcp",
+    traddr: str = "",
+    trsvcid: str = "",
+    sysfs: Path = SYSFS,
+) -> list[Finding]:
+    """A subsystem the user names by NQN: which controllers reach it and in what state, or, when none does,
+    the nvme-cli command that connects it (with the host NQN and host ID of the fabrics controllers already
+    connected, so the host keeps one identity)."""
+    subject = "subsystem"
+    mine = [c for c in controllers if c.subsysnqn == nqn]
+    live = [c for c in mine if c.state == "live"]
+    if mine:
+        listed = ", ".join(f"{c.name} ({transport_text(c)}, {c.state})" for c in mine)
+        level = OK if live else PROBLEM
+        fix = "" if live else "the target does not answer on any path: check it, or reconnect (nvme-cli)"
+        return [Finding(level, subject, "fabrics", f"{nqn}: {len(live)} of {len(mine)} live: {listed}", fix)]
+    known = next((c for c in controllers if c.fabrics and c.hostnqn), None)
+    hostnqn = known.hostnqn if known is not None else ""
+    hostid = _read_text(sysfs / "class" / "nvme" / known.name / "hostid") if known is not None else ""
+    if not hostnqn and not Path("/etc/nvme/hostnqn").exists():
+        hostnqn = GEN_HOSTNQN
+    line = connect_command(
+        nqn, transport=transport, traddr=traddr, trsvcid=trsvcid, hostnqn=hostnqn, hostid=hostid
+    )
+    modules = "nvme-loop" if transport == "loop" else f"nvme-{transport}"
+    return [
+        Finding(
+            PROBLEM,
+            subject,
+            "fabrics",
+            f"{nqn} is not connected (no controller of this machine belongs to it)",
+            f"{line}   (needs the {modules} module; `nvme discover` lists what a target exports)",
+        )
+    ]
+
+
+def path_findings(ns: NamespaceInfo) -> list[Finding]:
+    """Each path of a multipath namespace: its controller, transport, state and ANA state."""
+    if not ns.paths:
+        return []
+    usable = [p for p in ns.paths if p.state == "live" and p.ana_state in ("optimized", "non-optimized", "")]
+    listed = "; ".join(path_line(p) for p in ns.paths)
+    if len(usable) == len(ns.paths):
+        return [Finding(OK, ns.name, "paths", f"{len(ns.paths)} paths: {listed}")]
+    if usable:
+        return [
+            Finding(WARNING, ns.name, "paths", f"{len(usable)} of {len(ns.paths)} paths usable: {listed}")
+        ]
+    return [
+        Finding(
+            PROBLEM,
+            ns.name,
+            "paths",
+            f"no usable path: {listed}",
+            "I/O waits until a path comes back, or fails after fast_io_fail_tmo / ctrl_loss_tmo",
+        )
+    ]
 
 
 def _identify_findings(name: str, char_dev: str) -> list[Finding]:
@@ -307,6 +437,7 @@ def namespace_findings(ns: NamespaceInfo, *, sysfs: Path = SYSFS, poll: bool = F
         out.append(
             Finding(OK, name, "multipath", f"native multipath over {len(paths)} paths: {', '.join(paths)}")
         )
+    out.extend(path_findings(ns))
     return out
 
 
@@ -328,9 +459,17 @@ def run_doctor(
     proc: Path = PROC,
     release: str | None = None,
     probe: bool = True,
+    transport: str = "tcp",
+    traddr: str = "",
+    trsvcid: str = "",
 ) -> Report:
-    """Every check, on the machine and each device found (or only `devices`, by name)."""
+    """Every check, on the machine and each device found (or only `devices`, by name). A device that is a
+    subsystem NQN (`nqn.`...) is checked as a subsystem: `transport`, `traddr` and `trsvcid` say where its
+    target is, for the connect command when it is not connected."""
     from nvtui.backend.discovery import list_controllers
+
+    subsystems = [d for d in devices if d.startswith("nqn.")]
+    devices = [d for d in devices if not d.startswith("nqn.")]
 
     report = Report()
     report.findings += kernel_findings(release)
@@ -339,6 +478,13 @@ def run_doctor(
     report.findings += multipath_findings(sysfs)
     wanted = {d.removeprefix("/dev/") for d in devices}
     controllers = list_controllers(sysfs=sysfs, proc=proc, include_sim=False)
+    for nqn in subsystems:
+        report.findings += subsystem_findings(
+            nqn, controllers, transport=transport, traddr=traddr, trsvcid=trsvcid, sysfs=sysfs
+        )
+        wanted |= {c.name for c in controllers if c.subsysnqn == nqn}
+    if subsystems and not wanted:
+        return report
     if not controllers and not wanted:
         report.findings.append(
             Finding(
@@ -381,6 +527,13 @@ def device_findings(device: str, *, poll: bool = False) -> list[Finding]:
         ]
     report = run_doctor([device], poll=poll)
     return report.findings
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def _read_int(path: Path) -> int | None:

@@ -34,3 +34,5 @@ echo "== VM suite: hot-unplug (its own boot: the controller is gone afterwards)"
 .venv/bin/python -m tests.vm.run --unplug
 echo "== VM suite: no poll queues (its own boot: the nvme module loaded with poll_queues=0)"
 .venv/bin/python -m tests.vm.run --no-poll-queues
+echo "== VM suite: NVMe over Fabrics (its own boot: the Linux target over loop and tcp, native multipath)"
+.venv/bin/python -m tests.vm.run --fabrics

@@ -20,12 +20,18 @@ from pathlib import Path
 
 import pytest
 
+from nvtui.backend.base import PathInfo
 from nvtui.backend.discovery import (
     DevicePath,
+    PathWatch,
     kernel_version,
     list_controllers,
+    no_path_cause,
     nsid_of_fd,
+    parse_address,
+    path_line,
     resolve_device,
+    transport_text,
     uring_cmd_problem,
 )
 from nvtui.backend.sim import sim_controllers
@@ -473,3 +479,196 @@ def test_without_metadata_bytes_a_device_that_cannot_answer_gives_0(qemu_like: F
     (qemu_like.sysfs / "block/nvme0n3/metadata_bytes").unlink()
     [ctrl] = list_controllers(sysfs=qemu_like.sysfs, dev=qemu_like.dev, include_sim=False)
     assert next(ns for ns in ctrl.namespaces if ns.name == "ng0n3").metadata_size == 0  # a plain file: ENOTTY
+
+
+FABRICS_NQN = "nqn.2026-12.io.nvtui:fabrics"
+HOSTNQN = "nqn.2014-08.org.nvmexpress:uuid:7a1f3c52-2c4e-4d1b-9a59-6e6f76747569"
+
+
+@pytest.fixture
+def fabrics(tmp_path: Path) -> FakeSystem:
+    return fabrics_system(tmp_path)
+
+
+def fabrics_system(tmp_path: Path) -> FakeSystem:
+    """As the test VM has it: QEMU's nvme0 (pcie, private namespace), and subsystem 1 of the Linux target
+    reached through nvme1 (loop) and nvme2 (tcp) with one shared namespace, head ng1n1, paths nvme1c1n1
+    (optimized) and nvme1c2n1 (non-optimized)."""
+    system = FakeSystem(tmp_path)
+    rel0 = system.controller(0, subsysnqn="nqn.2019-08.org.qemu:nvtui0001")
+    system.namespace(rel0, 0, FakeNamespace(instance=1, nsid=1))
+    fabrics_bus = "devices/virtual/nvme-fabrics/ctl"  # the kernel's has no "nvme" folder between
+    common = {"model": "Linux", "subsysnqn": FABRICS_NQN, "hostnqn": HOSTNQN, "firmware_rev": "6.12.11"}
+    rel1 = system.controller(1, bus=fabrics_bus, transport="loop", address="", **common)
+    rel2 = system.controller(
+        2,
+        bus=fabrics_bus,
+        transport="tcp",
+        address="traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1",
+        **common,
+    )
+    system._link(system.sysfs / "devices/virtual/nvme-subsystem/nvme-subsys0/nvme0", rel0)
+    system.multipath_namespace(1, {1: rel1, 2: rel2}, FakeNamespace(instance=1, nsid=1))
+    system._write(system.sysfs / rel1 / "nvme1c1n1", ana_state="optimized", ana_grpid=1)
+    system._write(system.sysfs / rel2 / "nvme1c2n1", ana_state="non-optimized", ana_grpid=2)
+    return system
+
+
+def test_list_reports_each_controllers_transport_address_nqns_and_subsystem(fabrics: FakeSystem) -> None:
+    ctrls = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}
+    pcie, loop, tcp = ctrls["nvme0"], ctrls["nvme1"], ctrls["nvme2"]
+    assert (pcie.transport, pcie.fabrics, pcie.hostnqn, pcie.traddr) == ("pcie", False, "", "")
+    assert pcie.subsystem == "nvme-subsys0" and pcie.subsysnqn == "nqn.2019-08.org.qemu:nvtui0001"
+    assert (loop.transport, loop.fabrics, loop.traddr, loop.trsvcid) == ("loop", True, "", "")
+    assert (tcp.transport, tcp.fabrics, tcp.traddr, tcp.trsvcid) == ("tcp", True, "127.0.0.1", "4420")
+    for c in (loop, tcp):
+        assert (c.subsysnqn, c.hostnqn, c.subsystem, c.model) == (
+            FABRICS_NQN,
+            HOSTNQN,
+            "nvme-subsys1",
+            "Linux",
+        )
+    assert transport_text(tcp) == "tcp 127.0.0.1:4420" and transport_text(loop) == "loop"
+
+
+def test_a_multipath_namespace_lists_each_path_with_its_controller_transport_and_ana_state(
+    fabrics: FakeSystem,
+) -> None:
+    ctrls = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}
+    [private] = ctrls["nvme0"].namespaces
+    assert private.paths == ()
+    [head] = ctrls["nvme1"].namespaces
+    assert ctrls["nvme2"].namespaces == (head,)
+    assert head.name == "ng1n1" and head.char_dev == str(fabrics.dev / "ng1n1")
+    assert head.paths == (
+        PathInfo("nvme1c1n1", "nvme1", "loop", "live", "optimized", 1, "sysfs"),
+        PathInfo("nvme1c2n1", "nvme2", "tcp", "live", "non-optimized", 2, "sysfs"),
+    )
+    assert path_line(head.paths[1]) == "nvme1c2n1  nvme2 tcp live, ANA non-optimized (group 2, sysfs)"
+
+
+def test_a_path_whose_controller_is_reconnecting_says_so(fabrics: FakeSystem) -> None:
+    nvme2 = (fabrics.sysfs / "class/nvme/nvme2").resolve()
+    (nvme2 / "state").write_text("connecting\n")
+    (nvme2 / "nvme1c2n1/ana_state").unlink()
+    ctrls = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}
+    tcp_path = ctrls["nvme1"].namespaces[0].paths[1]
+    assert (tcp_path.state, tcp_path.ana_state, tcp_path.ana_source) == ("connecting", "", "")
+    assert ctrls["nvme2"].state == "connecting"
+    assert path_line(tcp_path) == "nvme1c2n1  nvme2 tcp connecting, ANA not reported (group 2)"
+    assert resolve_device("ng1n1", sysfs=fabrics.sysfs, dev=fabrics.dev).controller == "nvme1"  # live first
+
+
+def test_list_json_carries_the_fabrics_fields_and_paths(fabrics: FakeSystem) -> None:
+    from dataclasses import asdict
+
+    ctrls = list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)
+    doc = json.loads(json.dumps([asdict(c) for c in ctrls]))
+    tcp = doc[2]
+    assert {k: tcp[k] for k in ("transport", "traddr", "trsvcid", "subsysnqn", "hostnqn", "fabrics")} == {
+        "transport": "tcp",
+        "traddr": "127.0.0.1",
+        "trsvcid": "4420",
+        "subsysnqn": FABRICS_NQN,
+        "hostnqn": HOSTNQN,
+        "fabrics": True,
+    }
+    assert [p["controller"] for p in tcp["namespaces"][0]["paths"]] == ["nvme1", "nvme2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1",
+            {"traddr": "127.0.0.1", "trsvcid": "4420", "src_addr": "127.0.0.1"},
+        ),
+        ("", {}),
+        ("0000:01:00.0", {}),
+        (
+            "traddr=nn-0x1000:pn-0x2000,host_traddr=nn-0x3:pn-0x4",
+            {"traddr": "nn-0x1000:pn-0x2000", "host_traddr": "nn-0x3:pn-0x4"},
+        ),
+    ],
+)
+def test_parse_address(text: str, expected: dict[str, str]) -> None:
+    assert parse_address(text) == expected
+
+
+def test_a_multipath_namespace_without_a_usable_path_is_not_accessible_and_says_why(
+    fabrics: FakeSystem,
+) -> None:
+    for ctrl in ("nvme1", "nvme2"):
+        (fabrics.sysfs / "class/nvme" / ctrl).resolve().joinpath("state").write_text("connecting\n")
+    [head] = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}[
+        "nvme1"
+    ].namespaces
+    assert not head.accessible
+    assert head.access_error == (
+        "/dev/ng1n1 has no usable path "
+        "(nvme1 loop connecting ANA optimized; nvme2 tcp connecting ANA non-optimized)"
+    )
+    assert no_path_cause("/dev/ng1n1", sysfs=fabrics.sysfs) == head.access_error
+    assert no_path_cause("ng0n1", sysfs=fabrics.sysfs) is None  # a private namespace: nothing to say
+
+
+def test_no_path_cause_of_a_head_the_kernel_removed(fabrics: FakeSystem) -> None:
+    (fabrics.sysfs / "class/nvme-generic/ng1n1").unlink()
+    assert no_path_cause("ng1n1", sysfs=fabrics.sysfs) == (
+        "/dev/ng1n1 is gone: the kernel removed the namespace with its last path"
+    )
+
+
+def test_path_watch_reports_a_path_that_goes_changes_and_comes_back(fabrics: FakeSystem) -> None:
+    watch = PathWatch("/dev/ng1n1", sysfs=fabrics.sysfs)
+    assert watch.multipath and watch.poll() == []
+    multipath = fabrics.sysfs / "devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/multipath"
+    saved = os.readlink(multipath / "nvme1c1n1")
+    (multipath / "nvme1c1n1").unlink()
+    [gone] = watch.poll()
+    assert gone.endswith("path nvme1c1n1 (nvme1 loop) gone; I/O goes over nvme1c2n1 (nvme2 tcp)")
+    (fabrics.sysfs / "class/nvme/nvme2").resolve().joinpath("state").write_text("connecting\n")
+    [lost] = watch.poll()
+    assert lost.endswith(
+        "path nvme1c2n1 (nvme2 tcp) live/non-optimized -> connecting/non-optimized; no usable path left"
+    )
+    (multipath / "nvme1c1n1").symlink_to(saved)
+    [back] = watch.poll()
+    assert "path nvme1c1n1 (nvme1 loop) added, live" in back and back.endswith(
+        "I/O goes over nvme1c1n1 (nvme1 loop)"
+    )
+    assert watch.events == [gone, lost, back]
+    assert not PathWatch("ng0n1", sysfs=fabrics.sysfs).multipath
+
+
+def test_a_paths_ana_state_comes_from_its_controllers_ana_log_page(
+    fabrics: FakeSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log page wins over sysfs; a controller that does not answer keeps the kernel's word."""
+    import nvtui.backend.discovery as discovery
+
+    asked: list[str] = []
+
+    def ana_log_states(char_dev: str) -> dict[int, tuple[str, int]] | None:
+        asked.append(os.path.basename(char_dev))
+        return {1: ("inaccessible", 4)} if char_dev.endswith("nvme1") else None
+
+    monkeypatch.setattr(discovery, "ana_log_states", ana_log_states)
+    ctrls = {c.name: c for c in list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False)}
+    loop_path, tcp_path = ctrls["nvme2"].namespaces[0].paths
+    assert (loop_path.ana_state, loop_path.ana_grpid, loop_path.ana_source) == ("inaccessible", 4, "log")
+    assert (tcp_path.ana_state, tcp_path.ana_grpid, tcp_path.ana_source) == ("non-optimized", 2, "sysfs")
+    assert ctrls["nvme1"].namespaces == ctrls["nvme2"].namespaces  # one namespace, the same paths
+    assert sorted(asked) == ["nvme1", "nvme2"]  # once per controller
+    asked.clear()
+    list_controllers(sysfs=fabrics.sysfs, dev=fabrics.dev, include_sim=False, ana_log=False)
+    assert asked == []
+
+
+def test_the_ana_log_of_a_device_that_is_not_nvme_is_none(tmp_path: Path) -> None:
+    from nvtui.backend.discovery import ana_log_states
+
+    plain = tmp_path / "nvme9"
+    plain.write_bytes(b"")
+    assert ana_log_states(str(plain)) is None
+    assert ana_log_states(str(tmp_path / "missing")) is None

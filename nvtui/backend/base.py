@@ -25,6 +25,19 @@ def kernel_cancelled(what: str, device: str) -> KernelCancelled:
 
 
 @dataclass(frozen=True)
+class PathInfo:
+    """One path of a native-multipath namespace: the hidden disk `nvmeScCnY` under controller `nvmeC`."""
+
+    disk: str  # "nvme1c2n1"
+    controller: str  # "nvme2"
+    transport: str  # the controller's: "loop", "tcp", "pcie", ...
+    state: str  # the controller's state: "live", "connecting", ...
+    ana_state: str  # "optimized", "non-optimized", "inaccessible", "persistent-loss", "change"; "" unknown
+    ana_grpid: int | None = None  # the ANA group the namespace is in, through this controller
+    ana_source: str = ""  # where ana_state comes from: "log" (the ANA log page, 0Ch) or "sysfs" (the kernel)
+
+
+@dataclass(frozen=True)
 class NamespaceInfo:
     name: str  # "ng0n1", "sim0n1": what the user types
     nsid: int  # read from the device or sysfs, never parsed from the name
@@ -36,6 +49,7 @@ class NamespaceInfo:
     zoned: bool = False
     accessible: bool = True  # this user can open the char device read-write
     access_error: str | None = None  # why not, and how to get access
+    paths: tuple[PathInfo, ...] = ()  # a native-multipath head's paths; empty for a private namespace
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,12 @@ class ControllerInfo:
     accessible: bool = True
     access_error: str | None = None
     namespaces: tuple[NamespaceInfo, ...] = field(default_factory=tuple)
+    fabrics: bool = False  # reached over NVMe over Fabrics (tcp, rdma, fc, loop), not a local bus
+    subsystem: str = ""  # the kernel's subsystem device, "nvme-subsys1"
+    subsysnqn: str = ""  # the NVM subsystem NQN the controller belongs to
+    hostnqn: str = ""  # fabrics: the host NQN it connected with
+    traddr: str = ""  # fabrics: transport address (from the kernel's `address`: traddr=...)
+    trsvcid: str = ""  # fabrics: transport service id (the TCP port)
 
 
 @runtime_checkable

@@ -24,11 +24,12 @@ import os
 import pwd
 import re
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nvtui.backend.base import ControllerInfo, NamespaceInfo
+from nvtui.backend.base import ControllerInfo, NamespaceInfo, PathInfo
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 
@@ -220,6 +221,40 @@ def _disk_of_generic(generic: Path, sysfs: Path) -> Path:
     return sysfs / "block" / ("nvme" + generic.name[2:])
 
 
+def _path_disks_of_generic(generic: Path, sysfs: Path, parent: Path | None = None) -> list[tuple[str, str]]:
+    """A native-multipath head's paths as (path disk, controller): `nvme1c2n1` is reached through `nvme2`.
+
+    The head disk links to its path disks in its `multipath` folder (kernel 4.15+); without it, the
+    subsystem's controllers are scanned for a path disk of this head."""
+    disk = _disk_of_generic(generic, sysfs)
+    found: list[tuple[str, str]] = []
+    paths = disk / "multipath"
+    candidates: Iterable[Path] = sorted(paths.iterdir()) if paths.is_dir() else ()
+    for path_disk in candidates:
+        m = _PATH_DISK.match(path_disk.name)
+        if m:
+            found.append((path_disk.name, f"nvme{int(m.group(2))}"))
+    if not found:
+        if parent is None:
+            parent_link = generic / "device"
+            parent = parent_link.resolve() if parent_link.exists() else generic.resolve().parent
+        head_number = generic.name.split("n")[-1]
+        try:
+            ctrls = sorted(parent.iterdir(), key=lambda p: _natural_key(p.name))
+        except OSError:
+            ctrls = []
+        for ctrl in ctrls:
+            if not _CONTROLLER_NAME.match(ctrl.name):
+                continue
+            suffix = f"c{ctrl.name[4:]}n{head_number}"
+            try:
+                names = sorted(p.name for p in ctrl.iterdir())
+            except OSError:
+                continue
+            found.extend((n, ctrl.name) for n in names if n.endswith(suffix) and _PATH_DISK.match(n))
+    return sorted(set(found), key=lambda pair: _natural_key(pair[1]))
+
+
 def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     """Controllers reaching a namespace char device, live ones first.
 
@@ -234,27 +269,39 @@ def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     controller_class = sysfs / "class" / "nvme"
     if parent_name and _CONTROLLER_NAME.match(parent_name) and (controller_class / parent_name).exists():
         return [parent_name]
-    parent = parent_link.resolve() if parent_link.exists() else generic.resolve().parent
-    disk = _disk_of_generic(generic, sysfs)
-    found: list[str] = []
-    paths = disk / "multipath"  # the head disk links to its path disks (kernel 4.15+)
-    candidates: Iterable[Path] = sorted(paths.iterdir()) if paths.is_dir() else ()
-    for path_disk in candidates:
-        m = _PATH_DISK.match(path_disk.name)
-        if m:
-            found.append(f"nvme{int(m.group(2))}")
-    if not found:
-        # Scan the subsystem's controllers for a path disk of this head.
-        head_number = generic.name.split("n")[-1]
-        for ctrl in sorted(parent.iterdir(), key=lambda p: _natural_key(p.name)):
-            if not _CONTROLLER_NAME.match(ctrl.name):
-                continue
-            suffix = f"c{ctrl.name[4:]}n{head_number}"
-            if any(p.name.endswith(suffix) and _PATH_DISK.match(p.name) for p in ctrl.iterdir()):
-                found.append(ctrl.name)
-    found = sorted(set(found), key=_natural_key)
+    found = sorted({ctrl for _disk, ctrl in _path_disks_of_generic(generic, sysfs)}, key=_natural_key)
     live = [c for c in found if _read_attr(sysfs / "class" / "nvme" / c / "state") == "live"]
     return live + [c for c in found if c not in live]
+
+
+def _paths_of_generic(generic: Path, sysfs: Path) -> tuple[PathInfo, ...]:
+    """A multipath head's paths with their controller, transport, state and ANA state (as the kernel
+    reports it in sysfs: `ana_state` and `ana_grpid` of each path disk, when the controller reports ANA).
+    Empty for a namespace private to one controller."""
+    parent_link = generic / "device"
+    try:
+        parent_name = os.path.basename(os.readlink(parent_link))
+    except OSError:
+        parent_name = None
+    if parent_name and _CONTROLLER_NAME.match(parent_name):
+        return ()
+    out: list[PathInfo] = []
+    for disk, ctrl in _path_disks_of_generic(generic, sysfs):
+        ctrl_dir = sysfs / "class" / "nvme" / ctrl
+        block = sysfs / "block" / disk
+        ana = _read_attr(block / "ana_state") or ""
+        out.append(
+            PathInfo(
+                disk=disk,
+                controller=ctrl,
+                transport=_read_attr(ctrl_dir / "transport") or "",
+                state=_read_attr(ctrl_dir / "state") or "gone",
+                ana_state=ana,
+                ana_grpid=_read_int(block / "ana_grpid"),
+                ana_source="sysfs" if ana else "",
+            )
+        )
+    return tuple(out)
 
 
 def _nsid_from_sysfs(generic: Path, sysfs: Path) -> int | None:
@@ -363,6 +410,8 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
     metadata = _read_int(disk / "metadata_bytes")
     if metadata is None:
         metadata = metadata_size_from_device(char_dev, nsid) if problem is None else 0
+    paths = _paths_of_generic(generic, sysfs)
+    lost = _no_usable_path(generic.name, paths) if paths else None
     return NamespaceInfo(
         name=generic.name,
         nsid=nsid,
@@ -372,8 +421,9 @@ def _namespace_info(generic: Path, sysfs: Path, dev: Path) -> NamespaceInfo | No
         lba_size=_read_int(disk / "queue" / "logical_block_size") or 0,
         metadata_size=metadata,
         zoned=zoned not in (None, "none"),
-        accessible=problem is None,
-        access_error=problem,
+        accessible=problem is None and lost is None,
+        access_error=problem or lost,
+        paths=paths,
     )
 
 
@@ -403,10 +453,151 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
         return 0
 
 
+#: Transports of NVMe over Fabrics (drivers/nvme/host: tcp.c, rdma.c, fc.c, and the target's loop.c).
+FABRICS_TRANSPORTS = frozenset({"tcp", "rdma", "fc", "loop"})
+
+
+def parse_address(text: str) -> dict[str, str]:
+    """The kernel's fabrics `address` attribute as a mapping: "traddr=127.0.0.1,trsvcid=4420,src_addr=..."
+    -> {"traddr": "127.0.0.1", "trsvcid": "4420", "src_addr": ...}. A PCIe address (no "=") gives {}."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep and key:
+            out[key] = value
+    return out
+
+
+LID_ANA = 0x0C
+ANA_LOG_BYTES = 4096
+
+
+def ana_log_states(char_dev: str) -> dict[int, tuple[str, int]] | None:
+    """{nsid: (ANA state, ANA group ID)} from the controller's Asymmetric Namespace Access log page (Get Log
+    Page, LID 0Ch, over the admin ioctl, with RAE set: the kernel's pending ANA change event stays pending),
+    decoded with the `ana-log` layout; None when the controller cannot be asked or does not answer."""
+    from nvtui import structures
+    from nvtui.backend.ioctl import IoctlBackend  # here: ioctl imports this module
+    from nvtui.nvme.decode.base import Field, Group
+
+    try:
+        fd = os.open(char_dev, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    name = os.path.basename(char_dev)
+    backend = IoctlBackend(name, DevicePath(name, name, char_dev, None, 0), fd, workers=1)
+    numd = ANA_LOG_BYTES // 4 - 1  # 0-based
+    command = Command(
+        opcode=0x02, admin=True, nsid=0xFFFFFFFF, cdw10=(numd & 0xFFFF) << 16 | 1 << 15 | LID_ANA,
+        cdw11=numd >> 16, data_len=ANA_LOG_BYTES,
+    )  # fmt: skip
+    try:
+        done = backend.submit_blocking(command)
+    except DeviceError:
+        return None
+    finally:
+        backend.close_blocking()
+    if not done.ok or done.data is None:
+        return None
+    try:
+        groups = structures.decode("ana-log", done.data)["groups"]
+    except (KeyError, ValueError):
+        return None
+    out: dict[int, tuple[str, int]] = {}
+    for group in groups.records if isinstance(groups, Group) else ():
+        anas, agid, nsids = group["anas"], group["agid"], group["nsids"]
+        if not isinstance(anas, Field) or not isinstance(agid, Field) or not isinstance(nsids, Group):
+            continue
+        for entry in nsids.records:
+            nsid = entry["nsid"]
+            if isinstance(nsid, Field) and isinstance(nsid.value, int) and isinstance(agid.value, int):
+                out[nsid.value] = (anas.meaning, agid.value)
+    return out
+
+
+def with_ana_log(controllers: list[ControllerInfo]) -> list[ControllerInfo]:
+    """`controllers` with each multipath path's ANA state read from its controller's ANA log page (source
+    "log"); a path whose controller does not answer keeps the kernel's sysfs state."""
+    from dataclasses import replace
+
+    asked: dict[str, dict[int, tuple[str, int]] | None] = {}
+    by_name = {c.name: c for c in controllers}
+
+    def states(ctrl: str) -> dict[int, tuple[str, int]] | None:
+        if ctrl not in asked:
+            c = by_name.get(ctrl)
+            usable_ctrl = c is not None and c.char_dev and c.accessible and c.state == "live"
+            asked[ctrl] = ana_log_states(c.char_dev) if usable_ctrl and c is not None and c.char_dev else None
+        return asked[ctrl]
+
+    def update(ns: NamespaceInfo) -> NamespaceInfo:
+        if not ns.paths:
+            return ns
+        paths = []
+        for path in ns.paths:
+            found = (states(path.controller) or {}).get(ns.nsid) if path.ana_grpid is not None else None
+            if found is not None:
+                path = replace(path, ana_state=found[0], ana_grpid=found[1], ana_source="log")
+            paths.append(path)
+        return replace(ns, paths=tuple(paths))
+
+    updated: dict[str, NamespaceInfo] = {}
+    out = []
+    for c in controllers:
+        namespaces = []
+        for ns in c.namespaces:
+            if ns.name not in updated:
+                updated[ns.name] = update(ns)
+            namespaces.append(updated[ns.name])
+        out.append(replace(c, namespaces=tuple(namespaces)))
+    return out
+
+
+def transport_text(c: ControllerInfo) -> str:
+    """ "pcie", "loop", "tcp 127.0.0.1:4420", "simulated": how the controller is reached."""
+    if c.simulated:
+        return "simulated"
+    if c.fabrics and c.traddr:
+        return f"{c.transport} {c.traddr}:{c.trsvcid}" if c.trsvcid else f"{c.transport} {c.traddr}"
+    return c.transport
+
+
+def path_line(p: PathInfo) -> str:
+    """ "nvme1c2n1  nvme2 tcp live, ANA optimized (group 1, log)": one path of a multipath namespace."""
+    ana = p.ana_state or "not reported"
+    group = f"group {p.ana_grpid}" if p.ana_grpid is not None else ""
+    where = ", ".join(x for x in (group, p.ana_source) if x)
+    return f"{p.disk}  {p.controller} {p.transport} {p.state}, ANA {ana}" + (f" ({where})" if where else "")
+
+
+def _subsystems_by_controller(sysfs: Path) -> dict[str, str]:
+    """{"nvme1": "nvme-subsys1", ...}: each subsystem device lists its controllers as links."""
+    out: dict[str, str] = {}
+    for base in (sysfs / "class" / "nvme-subsystem", sysfs / "devices" / "virtual" / "nvme-subsystem"):
+        if not base.is_dir():
+            continue
+        for subsys in sorted(base.iterdir(), key=lambda p: _natural_key(p.name)):
+            try:
+                entries = list(subsys.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                if _CONTROLLER_NAME.match(entry.name):
+                    out.setdefault(entry.name, subsys.name)
+    return out
+
+
 def list_controllers(
-    *, sysfs: Path = SYSFS, dev: Path = DEV, proc: Path = PROC, include_sim: bool = True
+    *,
+    sysfs: Path = SYSFS,
+    dev: Path = DEV,
+    proc: Path = PROC,
+    include_sim: bool = True,
+    ana_log: bool = True,
 ) -> list[ControllerInfo]:
-    """Every NVMe controller with its namespaces, then (when `include_sim`) the simulated ones."""
+    """Every NVMe controller with its namespaces, then (when `include_sim`) the simulated ones. A multipath
+    namespace's paths carry their ANA state from each controller's ANA log page (`ana_log`, one admin
+    command per controller that reports ANA), else from sysfs."""
     uring_problem = uring_cmd_problem(proc=proc)
     by_controller: dict[str, list[NamespaceInfo]] = {}
     generic_class = sysfs / "class" / "nvme-generic"
@@ -421,6 +612,7 @@ def list_controllers(
             by_controller.setdefault(controller, []).append(info)
 
     controllers: list[ControllerInfo] = []
+    subsystems = _subsystems_by_controller(sysfs)
     ctrl_class = sysfs / "class" / "nvme"
     ctrl_dirs = (
         sorted(ctrl_class.iterdir(), key=lambda p: _natural_key(p.name)) if ctrl_class.is_dir() else []
@@ -431,6 +623,10 @@ def list_controllers(
         char_dev = str(dev / ctrl.name)
         problem = access_problem(char_dev) if Path(char_dev).exists() else f"{char_dev} is missing"
         namespaces = sorted(by_controller.get(ctrl.name, []), key=lambda ns: (ns.nsid, _natural_key(ns.name)))
+        transport = _read_attr(ctrl / "transport") or ""
+        address = _read_attr(ctrl / "address") or ""
+        fabrics = transport in FABRICS_TRANSPORTS
+        where = parse_address(address) if fabrics else {}
         controllers.append(
             ControllerInfo(
                 name=ctrl.name,
@@ -438,17 +634,116 @@ def list_controllers(
                 model=_read_attr(ctrl / "model") or "",
                 serial=_read_attr(ctrl / "serial") or "",
                 firmware=_read_attr(ctrl / "firmware_rev") or "",
-                transport=_read_attr(ctrl / "transport") or "",
-                address=_read_attr(ctrl / "address") or "",
+                transport=transport,
+                address=address,
                 state=_read_attr(ctrl / "state") or "",
                 uring_cmd=uring_problem is None,
                 accessible=problem is None,
                 access_error=problem,
                 namespaces=tuple(namespaces),
+                fabrics=fabrics,
+                subsystem=subsystems.get(ctrl.name, ""),
+                subsysnqn=_read_attr(ctrl / "subsysnqn") or "",
+                hostnqn=(_read_attr(ctrl / "hostnqn") or "") if fabrics else "",
+                traddr=where.get("traddr", ""),
+                trsvcid=where.get("trsvcid", ""),
             )
         )
+    if ana_log and any(p.ana_grpid is not None for c in controllers for ns in c.namespaces for p in ns.paths):
+        controllers = with_ana_log(controllers)
     if include_sim:
         from nvtui.backend.sim import sim_controllers  # lazily: listing real devices needs no simulator
 
         controllers.extend(sim_controllers())
     return controllers
+
+
+def namespace_paths(device: str, *, sysfs: Path = SYSFS) -> tuple[PathInfo, ...] | None:
+    """The paths of a namespace char device's multipath head (`ng1n1`), now; None when `device` is not a
+    multipath head (a private namespace, a controller, a simulated device) or is gone."""
+    name = os.path.basename(device.strip())
+    if not re.fullmatch(r"ng\d+n\d+", name):
+        return None
+    generic = sysfs / "class" / "nvme-generic" / name
+    if not generic.exists():
+        return None
+    paths = _paths_of_generic(generic, sysfs)
+    return paths or None
+
+
+def usable(path: PathInfo) -> bool:
+    """A path I/O can take: its controller is live and its ANA state lets I/O through."""
+    return path.state == "live" and path.ana_state in ("optimized", "non-optimized", "")
+
+
+def no_path_cause(device: str, *, sysfs: Path = SYSFS) -> str | None:
+    """One line saying why a multipath namespace cannot take I/O (no usable path: each path's controller and
+    state), or None when it has a usable path or is not a multipath head. Where the namespace is gone
+    altogether (the kernel removed the head with its last controller), says that."""
+    name = os.path.basename(device.strip())
+    if re.fullmatch(r"ng\d+n\d+", name) and not (sysfs / "class" / "nvme-generic" / name).exists():
+        return f"/dev/{name} is gone: the kernel removed the namespace with its last path"
+    paths = namespace_paths(device, sysfs=sysfs)
+    return _no_usable_path(name, paths) if paths else None
+
+
+def _no_usable_path(name: str, paths: tuple[PathInfo, ...]) -> str | None:
+    if any(usable(p) for p in paths):
+        return None
+    listed = "; ".join(
+        f"{p.controller} {p.transport} {p.state}" + (f" ANA {p.ana_state}" if p.ana_state else "")
+        for p in paths
+    )
+    return f"/dev/{name} has no usable path ({listed})"
+
+
+class PathWatch:
+    """Watches a multipath namespace's paths from sysfs and says what changed, with the time since it started:
+    "2.1 s: path nvme1c1n1 (nvme1 loop) gone; I/O goes over nvme1c2n1 (nvme2 tcp)". For a namespace that
+    is not a multipath head, it never reports anything."""
+
+    def __init__(self, device: str, *, sysfs: Path = SYSFS) -> None:
+        self.device = device
+        self.sysfs = sysfs
+        self.started = time.monotonic()
+        self.events: list[str] = []
+        self._last = self._snapshot()
+
+    @property
+    def multipath(self) -> bool:
+        return bool(self._last)
+
+    def _snapshot(self) -> dict[str, PathInfo]:
+        return {p.disk: p for p in namespace_paths(self.device, sysfs=self.sysfs) or ()}
+
+    def poll(self) -> list[str]:
+        """What changed since the last poll (also appended to `events`)."""
+        now = self._snapshot()
+        if not self._last and not now:
+            return []
+        at = f"{time.monotonic() - self.started:.1f} s"
+        changes: list[str] = []
+        for disk, old in self._last.items():
+            new = now.get(disk)
+            label = f"path {disk} ({old.controller} {old.transport})"
+            if new is None:
+                changes.append(f"{label} gone")
+            elif (new.state, new.ana_state) != (old.state, old.ana_state):
+                before = old.state + (f"/{old.ana_state}" if old.ana_state else "")
+                after = new.state + (f"/{new.ana_state}" if new.ana_state else "")
+                changes.append(f"{label} {before} -> {after}")
+        for disk, new in now.items():
+            if disk not in self._last:
+                changes.append(f"path {disk} ({new.controller} {new.transport}) added, {new.state}")
+        self._last = now
+        if not changes:
+            return []
+        left = [p for p in now.values() if usable(p)]
+        where = (
+            "I/O goes over " + ", ".join(f"{p.disk} ({p.controller} {p.transport})" for p in left)
+            if left
+            else "no usable path left"
+        )
+        events = [f"{at}: {'; '.join(changes)}; {where}"]
+        self.events.extend(events)
+        return events

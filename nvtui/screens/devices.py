@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.worker import get_current_worker
 
+from nvtui.backend.discovery import path_line, transport_text
 from nvtui.device_choice import GONE
 from nvtui.errors import NvtuiError
 from nvtui.screens import messages
@@ -71,9 +72,11 @@ def controller_text(c: ControllerInfo, styles: Styles | None = None) -> Text:
     rows = [
         ("serial", c.serial),
         ("firmware", c.firmware),
-        ("transport", "simulated" if c.simulated else c.transport),
-        ("address", c.address),
+        ("transport", transport_text(c)),
+        ("address", "" if c.fabrics else c.address),  # a fabrics address is in the transport row
         ("state", c.state),
+        ("subsystem", f"{c.subsysnqn} ({c.subsystem})" if c.subsysnqn and c.subsystem else c.subsysnqn),
+        ("host NQN", c.hostnqn),
         ("char device", c.char_dev or "(simulated)"),
         ("uring_cmd", uring_text(c)),
         ("access", "read-write" if c.accessible else (c.access_error or "no access")),
@@ -104,6 +107,13 @@ def namespace_text(c: ControllerInfo, ns: NamespaceInfo, styles: Styles | None =
     for key, value in rows:
         t.append(f"{key:>12} ", style="dim")
         t.append(f"{value}\n", style=_style(styles, "error") if key == "access" and not ns.accessible else "")
+    if ns.paths:
+        t.append(f"{'paths':>12} ", style="dim")
+        t.append(f"{len(ns.paths)} (native multipath)\n")
+    for path in ns.paths:
+        bad = path.state != "live" or path.ana_state not in ("optimized", "non-optimized")
+        t.append(f"{'':>12} ", style="dim")
+        t.append(f"{path_line(path)}\n", style=_style(styles, "warning") if bad else "")
     return t
 
 

@@ -34,6 +34,9 @@ NSID_CONVENTIONAL, NSID_ZONED, NSID_METADATA = 1, 2, 3
 UNPLUG_BOOT = os.environ.get("NVTUI_VM_UNPLUG") == "1"
 #: Tests marked ``nopoll`` need the nvme module without poll queues: ``run.py --no-poll-queues`` boots that.
 NOPOLL_BOOT = os.environ.get("NVTUI_VM_NOPOLL") == "1"
+#: Tests marked ``fabrics`` load the Linux NVMe target and the fabrics host (tests/vm/fabrics.py): their boot
+#: is ``run.py --fabrics``, so the modules, null_blk and the extra controllers never meet the other tests.
+FABRICS_BOOT = os.environ.get("NVTUI_VM_FABRICS") == "1"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,6 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "unplug: hot-unplugs the VM's NVMe controller; own boot (run.py --unplug)"
     )
     config.addinivalue_line("markers", "nopoll: nvme without poll queues; own boot (run.py --no-poll-queues)")
+    config.addinivalue_line(
+        "markers", "fabrics: the Linux NVMe target over loop and tcp; own boot (run.py --fabrics)"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,6 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for i in items
             if (i.get_closest_marker("unplug") is not None) == UNPLUG_BOOT
             and (i.get_closest_marker("nopoll") is not None) == NOPOLL_BOOT
+            and (i.get_closest_marker("fabrics") is not None) == FABRICS_BOOT
         ]
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])

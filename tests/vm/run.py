@@ -2,6 +2,7 @@
 
     python -m tests.vm.run [--kernel 6.12|6.1|PACKAGE] [--timeout S] [--allow-skips] [-- PYTEST ARGS]
     python -m tests.vm.run --unplug                # only the hot-unplug tests, in a boot of their own
+    python -m tests.vm.run --fabrics               # only the NVMe over Fabrics tests, in a boot of their own
     python -m tests.vm.run --shell 'CMD ...'       # any command, e.g. a benchmark
     python -m tests.vm.run --install-only          # install the Debian packages the harness needs
 
@@ -105,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run only the tests marked nopoll, in a boot whose nvme module has no poll queues",
     )
+    p.add_argument(
+        "--fabrics",
+        action="store_true",
+        help="run only the tests marked fabrics (the Linux NVMe target), in a boot of their own",
+    )
     p.add_argument("--guest-pytest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     ns = p.parse_args(argv)
@@ -136,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         params = None
         if ns.no_poll_queues:
             env, params = {"NVTUI_VM_NOPOLL": "1"}, "poll_queues=0"
+        if ns.fabrics:
+            env = {**env, "NVTUI_VM_FABRICS": "1"}
         result = vm.run_vm(
             command, kernel=ns.kernel, timeout=ns.timeout, cwd=str(vm.REPO_ROOT), env=env, nvme_params=params
         )
