@@ -420,6 +420,7 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
                 "queue": e.queue,
                 "destructive": e.destructive,
                 "refused": e.refused,
+                "refused_on": dict(e.refused_on),  # transport -> why it is not sent there
                 "timeout": e.timeout_for(),  # seconds a send waits (--timeout changes it)
                 "waits_for_event": e.waits_for_event,
                 "source": str(catalogue.source_of(e.id)),  # type: ignore[attr-defined]

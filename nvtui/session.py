@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nvtui.backend import Backend, open_backend
+from nvtui.backend import Backend, is_simulated, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
 from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
@@ -156,12 +156,25 @@ class Session:
         self._formats: dict[str, LbaFormat] = {}
         self._command_sets: dict[str, str | None] = {}
         self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
+        self._transports: dict[str, str | None] = {}  # device -> its controller's transport
         self.default_timeout: int | None = None  # seconds, for entries without their own (the TUI's setting)
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
             self._backends[device] = await open_backend(device, self.backend_kind)
         return self._backends[device]
+
+    def transport(self, device: str) -> str | None:
+        """The transport of `device`'s controller, read from sysfs without opening it: the kernel's name
+        (`pcie`, `tcp`, ...), `sim` for a simulated device; None when sysfs does not say."""
+        if device not in self._transports:
+            if is_simulated(device):
+                self._transports[device] = "sim"
+            else:
+                from nvtui.backend.discovery import transport_of
+
+                self._transports[device] = transport_of(device)
+        return self._transports[device]
 
     async def close(self) -> None:
         backends, self._backends = list(self._backends.values()), {}
@@ -241,6 +254,11 @@ class Session:
         defn = command if isinstance(command, CommandDef) else self.catalogue.get(command)
         if timeout is not None and not MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
             raise UsageError(f"timeout {timeout} out of range {MIN_TIMEOUT_S}-{MAX_TIMEOUT_S} seconds")
+        # The catalogue's word on the device's transport (from sysfs), before its fields: nothing is sent.
+        if defn.refused_on:
+            refusal = defn.transport_refusal(self.transport(device))
+            if refusal:
+                raise UsageError(f"{defn.id}: refused on {device}: {refusal}")
         seconds = defn.timeout_for(timeout, self.default_timeout)
         given = defn.parse_given(assignments)
         values = defn.complete(given)

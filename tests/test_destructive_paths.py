@@ -52,6 +52,18 @@ PLAUSIBLE: dict[str, list[str]] = {
     "zone-mgmt-send": ["slba=0", "zsa=reset"],
     "zone-append": ["zslba=0", "nlb=1"],
     "io-mgmt-send": ["mo=1", "mos=1"],
+    "cancel": ["sqid=1", "cid=7"],
+    "discovery-information-management": ["tas=register"],
+    "clear-exported-nvm-resource-configuration": [],
+    "fabric-zoning-send": ["numd=4", "lf=1"],
+    "create-exported-nvm-subsystem": ["ra=1"],
+    "manage-exported-nvm-subsystem": ["sel=delete"],
+    "manage-exported-namespace": ["sel=disassociate-namespace"],
+    "manage-exported-port": [],
+    "send-discovery-log-page": ["ndws=16"],
+    "track-send": ["mos=1", "cdqid=1"],
+    "migration-send": ["sel=suspend", "cntlid=1", "stype=suspend"],
+    "fabrics": ["fctype=property-set", "cdw11=0x14", "cdw12=0"],
 }
 DESTRUCTIVE = [e for e in CATALOGUE if e.is_destructive() and not e.refused and not e.raw]
 # Raw passthrough with the opcodes that destroy: (queue, opcode, extra fields).

@@ -180,6 +180,14 @@ def resolve_device(name: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> Device
     )
 
 
+def transport_of(name: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> str | None:
+    """The transport of the controller device `name` leads to, as the kernel names it in
+    /sys/class/nvme/nvmeX/transport (`pcie`, `tcp`, `rdma`, `fc`, `loop`); None when sysfs does not say.
+    UsageError / DeviceError for a name that is no NVMe device, as `resolve_device` raises them."""
+    controller = resolve_device(name, sysfs=sysfs, dev=dev).controller
+    return _read_attr(sysfs / "class" / "nvme" / controller / "transport") or None
+
+
 def _real_device_name(name: str, *, sysfs: Path, dev: Path) -> str | None:
     """The kernel's name of the device node `name` leads to through symlinks (a udev link, a
     /dev/disk/by-id/ entry, a harness's own link), or None when it is not a path to an NVMe node.

@@ -269,7 +269,8 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
                     (("fields", i, "at"), "only raw entries (raw: true) place a field in the opcode")
                 )
             fields.append(fdef)
-    if "nsid" not in names:
+    if "nsid" not in names and not any(s.location == "nsid" for f in fields for s in f.slices):
+        # (A field of its own there, such as the Fabrics FCTYPE in byte 4, takes the place of the NSID.)
         default = None if model.queue == "io" else 0
         implicit = FieldDef("nsid", (Slice("nsid", 0, 31),), "uint", {"all": U32_MAX}, default, False, 0,
                             U32_MAX, False, "namespace ID")  # fmt: skip
@@ -382,7 +383,7 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         length=length, metadata=model.data.metadata, decode_rules=tuple(rules), result_decoder=result_decoder,
         result_context=result_context, destructive=bool(model.destructive) or model.raw,
         refused=model.refused, raw=model.raw, source=source, line=line, timeout=model.timeout,
-        waits_for_event=model.waits_for_event,
+        waits_for_event=model.waits_for_event, refused_on={str(k): v for k, v in model.refused_on.items()},
     )  # fmt: skip
 
 

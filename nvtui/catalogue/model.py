@@ -42,6 +42,10 @@ WIDTH = {**dict.fromkeys(CDW_NAMES, 32), "opcode": 8}
 SLICE_RE = re.compile(r"^(?P<dw>[a-z0-9]+)(?:\[(?P<msb>\d+)(?::(?P<lsb>\d+))?\])?$", re.ASCII)
 SPAN_RE = re.compile(r"^cdw(?P<lo>\d+)-(?P<hi>\d+)$", re.ASCII)
 KEBAB = r"^[a-z0-9][a-z0-9-]*$"
+# How a refusal names a transport (the keys are the kernel's, as in /sys/class/nvme/nvmeX/transport).
+TRANSPORT_NAMES = {
+    "pcie": "PCIe", "tcp": "NVMe/TCP", "rdma": "NVMe/RDMA", "fc": "NVMe/FC", "loop": "NVMe loop",
+}  # fmt: skip
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
 
 
@@ -301,6 +305,8 @@ class CommandDef:
     preset_draft: bool = False
     timeout: int | None = None  # seconds; None: DEFAULT_TIMEOUT_S
     waits_for_event: bool = False  # the controller completes it only when an event occurs (AER)
+    # Transport (as sysfs names it: pcie, tcp, ...) -> why the command is never sent on a device of it.
+    refused_on: Mapping[str, str] = field(default_factory=dict)
 
     def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
         """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
@@ -365,6 +371,14 @@ class CommandDef:
         if self.raw and values is not None and "opcode" in values:
             return self.refused_opcodes.get(values["opcode"])
         return None
+
+    def transport_refusal(self, transport: str | None) -> str | None:
+        """Why this command is never sent on a device of `transport` (sysfs's name: `pcie`, `tcp`, ...; a
+        simulated device is `sim`), or None; nothing is known of an unknown transport (None)."""
+        if transport is None or transport not in self.refused_on:
+            return None
+        name = TRANSPORT_NAMES.get(transport, transport)
+        return f"not sent to a {name} controller: {self.refused_on[transport]}"
 
     # -- values --
 

@@ -20,6 +20,10 @@ __all__ = [
 
 U32_MAX = 0xFFFF_FFFF  # a data length is the 32-bit data_len of the passthrough command
 
+# The transports the Linux nvme driver names in /sys/class/nvme/nvmeX/transport (drivers/nvme/host: pci.c
+# "pcie", tcp.c, rdma.c, fc.c, and the target's loop.c).
+Transport = Literal["pcie", "tcp", "rdma", "fc", "loop"]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -136,6 +140,9 @@ class EntryModel(_Model):
     result_decode: str | ResultDecodeModel | None = None
     destructive: bool | None = None  # None: not said (a user entry must say, outside the vendor opcodes)
     refused: str | None = None
+    # Refused only on a device of these transports (the kernel's names, as in sysfs), with why: a command
+    # a transport cannot carry or the spec prohibits there (Fabrics on PCIe).
+    refused_on: dict[Transport, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     raw: bool = False
     # Seconds nvtui waits for the completion (and the kernel's own per-command timeout); None: the default.
     timeout: int | None = Field(default=None, ge=MIN_TIMEOUT_S, le=MAX_TIMEOUT_S)

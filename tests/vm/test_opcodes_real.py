@@ -1,0 +1,111 @@
+"""Issue 11's catalogue completeness on the real Linux nvme driver and QEMU 7.2's controller (PCIe): every new
+entry QEMU can be sent goes out through uring_cmd and through the ioctl and comes back with the same status,
+Invalid Command Opcode by name (QEMU 7.2 implements none of them); the read-only ones go without
+--allow-destructive, the destructive ones only with it (harmless: QEMU lacks them); and the ones refused on
+PCIe (Fabrics, the exported NVM resource commands) and the Controller Data Queue are refused in one line,
+nothing reaching the driver.
+
+In-process `main()` calls; a recording backend sees every submission.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fuzz.recording import Recorder, install_recorder, run_cli
+
+pytestmark = pytest.mark.vm
+
+BACKENDS = {"uring": ["--backend", "uring"], "ioctl": ["--backend", "ioctl"]}
+
+# id: (fields, --data-len, destructive); the admin ones go to the controller, Cancel to namespace 1.
+SENT = {
+    "cancel": (["sqid=1"], None, True),
+    "discovery-information-management": ([], 64, True),
+    "fabric-zoning-receive": (["numd=16"], None, False),
+    "fabric-zoning-lookup": ([], 64, False),
+    "fabric-zoning-send": (["numd=4", "lf=1"], None, True),
+    "send-discovery-log-page": ([], 64, True),
+    "track-send": (["mos=1", "cdqid=1"], None, True),
+    "track-receive": (["numdl=16"], None, False),
+    "migration-send": (["sel=suspend", "cntlid=1", "stype=suspend-notification"], None, True),
+    "migration-receive": (["cntlid=1", "numdl=16"], None, False),
+}
+# NVMe Base 2.1, Fig. 141 note 10, and section 6: refused on a PCIe controller.
+NOT_ON_PCIE = {
+    "clear-exported-nvm-resource-configuration": [],
+    "create-exported-nvm-subsystem": ["--data-len", "256"],
+    "manage-exported-nvm-subsystem": ["sel=delete"],
+    "manage-exported-namespace": ["sel=associate-namespace"],
+    "manage-exported-port": ["--data-len", "64"],
+    "fabrics": ["fctype=property-get", "cdw11=0x1c"],
+}
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    with pytest.MonkeyPatch.context() as mp:
+        yield install_recorder(mp)
+
+
+def device_for(command: str, nvme_ctrl: str, ns_conventional: str) -> str:
+    return ns_conventional if command == "cancel" else nvme_ctrl
+
+
+@pytest.mark.parametrize("command", sorted(SENT))
+def test_each_new_opcode_is_invalid_command_opcode_over_uring_cmd_and_ioctl_alike(
+    command: str, recorder: Recorder, nvme_ctrl: str, ns_conventional: str
+) -> None:
+    fields, data_len, destructive = SENT[command]
+    device = device_for(command, nvme_ctrl, ns_conventional)
+    length = ["--data-len", str(data_len)] if data_len is not None else []
+    statuses = {}
+    for name, backend in BACKENDS.items():
+        argv = ["send", device, command, *fields, *length, *backend, "--json"]
+        if destructive:
+            mark = recorder.mark()
+            done = run_cli(argv)
+            assert done.code == 2 and f"{command} is destructive" in done.err, (done.code, done.err)
+            assert recorder.user_commands_since(mark) == [], f"{command} reached the driver"
+            argv.append("--allow-destructive")
+        mark = recorder.mark()
+        done = run_cli(argv)
+        assert done.raised is None and done.code == 1, (name, done.code, done.out, done.err)
+        doc = json.loads(done.out)
+        sent = recorder.user_commands_since(mark)
+        assert [c.opcode for c in sent] == [doc_opcode(command)], (name, sent)
+        statuses[name] = doc["status"]
+    assert statuses["uring"] == statuses["ioctl"], statuses
+    status = statuses["uring"]
+    assert (status["sct"], status["sc"], status["name"]) == (0, 0x01, "Invalid Command Opcode"), status
+
+
+def doc_opcode(command: str) -> int:
+    from nvtui.catalogue import load_catalogue
+
+    return load_catalogue(user_dir=False).get(command).opcode
+
+
+@pytest.mark.parametrize("command", sorted(NOT_ON_PCIE))
+def test_fabrics_and_exported_resource_commands_are_refused_on_this_pcie_controller(
+    command: str, recorder: Recorder, nvme_ctrl: str
+) -> None:
+    for backend in BACKENDS.values():
+        mark = recorder.mark()
+        done = run_cli(["send", nvme_ctrl, command, *NOT_ON_PCIE[command], *backend, "--allow-destructive"])
+        assert done.code == 2, (done.code, done.out, done.err)
+        lines = done.err.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert f"{command}: refused on {nvme_ctrl}: not sent to a PCIe controller" in lines[0], lines
+        assert recorder.user_commands_since(mark) == [] and recorder.opened == [], f"{command} was opened"
+
+
+def test_a_controller_data_queue_is_refused_before_the_driver(recorder: Recorder, nvme_ctrl: str) -> None:
+    for backend in BACKENDS.values():
+        mark = recorder.mark()
+        argv = ["send", nvme_ctrl, "create-cdq", "sel=create", "cntlid=1", *backend, "--allow-destructive"]
+        done = run_cli(argv)
+        assert done.code == 2 and "controller-data-queue: refused" in done.err and "host memory" in done.err
+        assert recorder.user_commands_since(mark) == [], "create-cdq reached the driver"
