@@ -73,7 +73,7 @@ def test_every_rung_is_reported_in_order_block_rungs_measured_passthrough_skippe
     assert block.ios == block.latency.count and block.bytes == block.ios * 4096
     assert block.vs_block == 1.0
     assert block.enters >= block.ios  # rung 1 gives every SQE an enter of its own, as fio does by default
-    assert 0.3 <= block.seconds < 3
+    assert 0.1 < block.seconds < 3  # the 0.3 s budget holds the setup too
     fixed_poll = ladder.rungs[1]  # ext4 takes IOPOLL on O_DIRECT files; a file system that does not: skipped
     assert fixed_poll.ran or fixed_poll.skipped
     if fixed_poll.ran:

@@ -7,8 +7,8 @@
  *   - uring_cmd: IORING_OP_URING_CMD on the namespace's char device (the passthrough path);
  *   - block: IORING_OP_READ/WRITE (or their _FIXED forms) on the block device opened O_DIRECT;
  *   - ioctl: the synchronous NVME_IOCTL_IO_CMD from `qd` threads, one I/O in flight each.
- * The ring's own setup says the rest: IOPOLL (the enter polls), SQPOLL (a kernel thread takes the SQ and
- * the engine only fills it, then spins on the CQ as fio does). `batch` says whether every SQE gets an
+ * The ring's own setup says the rest: IOPOLL (the enter polls), SQPOLL (a kernel thread takes the SQ, and
+ * polls an IOPOLL ring; the engine only fills the SQ, spins briefly on the CQ, then waits in the kernel). `batch` says whether every SQE gets an
  * io_uring_enter of its own (fio's default, iodepth_batch_submit=1) or a round of them shares one.
  *
  * A ring interface runs on the thread that calls it (completions are that thread's task work), and can
@@ -200,6 +200,8 @@ static int queue_io(struct engine *e, uint32_t k, uint32_t slot, uint64_t now)
 	return 0;
 }
 
+#define NVT_SQPOLL_SPINS 512 /* CQ checks before an SQPOLL engine waits in the kernel */
+
 static int sys_enter(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags)
 {
 	int ret = (int)syscall(NVT_NR_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
@@ -221,11 +223,22 @@ static int ring_enter(struct engine *e, int wait)
 	__atomic_store_n(r->sq_tail, r->sqe_tail, __ATOMIC_RELEASE); /* the SQEs are filled: publish them */
 	if (e->sqpoll) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the tail store before the flags load (liburing) */
-		if (!(nvt_sq_flags(r) & IORING_SQ_NEED_WAKEUP))
+		if (nvt_sq_flags(r) & IORING_SQ_NEED_WAKEUP) {
+			ret = sys_enter(r->fd, 0, 0, IORING_ENTER_SQ_WAKEUP);
+			e->enters++;
+			if (ret < 0 && ret != -EINTR)
+				return ret;
+		}
+		if (!wait)
 			return 0;
-		ret = sys_enter(r->fd, 0, 0, IORING_ENTER_SQ_WAKEUP);
+		/* Spin a little on the CQ (the kernel thread posts completions there), then sleep in the
+		 * kernel until one comes: a CPU spinning for good is one the device's own work may need. */
+		for (int spin = 0; spin < NVT_SQPOLL_SPINS; spin++)
+			if (nvt_cq_ready(r))
+				return 0;
+		ret = sys_enter(r->fd, 0, 1, IORING_ENTER_GETEVENTS);
 		e->enters++;
-		return ret < 0 && ret != -EINTR ? ret : 0;
+		return ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY ? ret : 0;
 	}
 	to_submit = nvt_sq_pending(r);
 	if (wait || e->iopoll || (nvt_sq_flags(r) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))

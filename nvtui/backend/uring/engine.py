@@ -118,6 +118,8 @@ class EngineJob:
     interface: str = "uring_cmd"
     batched: bool = True
     sqpoll: bool = False
+    not_after_ns: int = 0  # time.monotonic_ns() by which the run ends, its setup included (0: `seconds` after
+    #                        its I/O starts): a caller with a wall-clock budget per run (the ladder) sets it
 
     def __post_init__(self) -> None:
         if self.interface not in INTERFACES:
@@ -144,9 +146,12 @@ class EngineJob:
         if not self.seconds > 0:
             raise UsageError(f"duration {self.seconds} s: it must be more than 0")
 
-    def ring_options(self) -> tuple[str, bool, bool, bool, float, float]:
+    def ring_options(self) -> tuple[str, bool, bool, bool, float, float, int]:
         """What jobs sharing one ring must agree on."""
-        return (self.interface, self.batched, self.iopoll, self.sqpoll, self.seconds, self.slice_seconds)
+        return (
+            self.interface, self.batched, self.iopoll, self.sqpoll, self.seconds, self.slice_seconds,
+            self.not_after_ns,
+        )  # fmt: skip
 
 
 def _first_error(code: int) -> str:
@@ -298,6 +303,8 @@ def _slices(
         raise DeviceError("another engine thread of this run failed before the start") from None
     begin = time.monotonic_ns()
     deadline = begin + int(first.seconds * 1e9)
+    if first.not_after_ns:
+        deadline = min(deadline, first.not_after_ns)
     checked = False  # the first slice's errors say whether the interface works here at all
     while not halt.is_set() and not (stop is not None and stop.is_set()):
         left = deadline - time.monotonic_ns()
