@@ -319,12 +319,14 @@ async def run_rung(
         fd = _open(path, direct=rung.interface == "block", write=write or rung.passthrough)
     except OSError as exc:
         return RungResult(rung, skipped=f"cannot open {path}: {exc.strerror}")
+    # The ioctl rung starts its threads once per slice: one slice, or their start-up eats into the rung.
+    slice_seconds = workload.seconds if rung.interface == "ioctl" else min(SLICE_S, workload.seconds)
     try:
         job = EngineJob(
             fd=fd, nsid=target.nsid, lba_size=target.lba_size, lba_count=target.size_lbas,
             metadata_size=0 if target.extended else target.metadata_size, pattern=workload.rw,
             block_size=workload.bs, qd=workload.qd, seconds=workload.seconds, fixed=rung.fixed,
-            iopoll=rung.iopoll, seed=seed, slice_seconds=min(SLICE_S, workload.seconds),
+            iopoll=rung.iopoll, seed=seed, slice_seconds=slice_seconds,
             interface=rung.interface, batched=rung.batched, sqpoll=rung.sqpoll, not_after_ns=not_after_ns,
         )  # fmt: skip
         cpu0 = _cpu_seconds()
