@@ -306,11 +306,12 @@ def _slices(
     if first.not_after_ns:
         deadline = min(deadline, first.not_after_ns)
     checked = False  # the first slice's errors say whether the interface works here at all
-    # With a wall-clock budget (not_after_ns), the last I/Os must also be reaped within it: issuing stops
-    # early by the slowest completion of the slice before (at most a fifth of the run).
-    drain_ns = 0
+    # With a wall-clock budget (not_after_ns), the last I/Os must also be reaped, and their slice counted,
+    # within it: issuing stops early by the slowest completion of the slice before (at most a fifth of the
+    # run) and by the longest a slice's counting took (under TCG, tens of milliseconds).
+    drain_ns = post_ns = 0
     while not halt.is_set() and not (stop is not None and stop.is_set()):
-        left = deadline - time.monotonic_ns() - drain_ns
+        left = deadline - time.monotonic_ns() - drain_ns - post_ns
         running = [k for k, job in enumerate(jobs) if not (job.max_ios and ios[k] >= job.max_ios)]
         if left <= 0 or not running:
             break
@@ -319,6 +320,7 @@ def _slices(
             active[i].duration_ns = min(left, slice_ns) if slice_ns else left
             active[i].max_ios = jobs[k].max_ios - ios[k] if jobs[k].max_ios else 0
         ret = lib.nvt_engine_run(ring._r if ring is not None else ffi.NULL, active, len(running), outs)
+        ended = time.monotonic_ns()
         if ret < 0:
             raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
         for i, k in enumerate(running):
@@ -342,6 +344,7 @@ def _slices(
         checked = True
         if first.not_after_ns:
             drain_ns = min(max(outs[i].lat_max_ns for i in range(len(running))), int(first.seconds * 0.2e9))
+            post_ns = max(post_ns, time.monotonic_ns() - ended)
     elapsed = time.monotonic_ns() - begin
     results = []
     for k, job in enumerate(jobs):
