@@ -73,6 +73,12 @@ int main(void)
     OFF(nvme_uring_cmd, addr)
     OFF(nvme_uring_cmd, metadata_len) OFF(nvme_uring_cmd, data_len) OFF(nvme_uring_cmd, cdw10)
     OFF(nvme_uring_cmd, cdw15) OFF(nvme_uring_cmd, timeout_ms) OFF(nvme_uring_cmd, rsvd2)
+    SIZE(nvme_passthru_cmd) OFF(nvme_passthru_cmd, nsid) OFF(nvme_passthru_cmd, metadata)
+    OFF(nvme_passthru_cmd, addr) OFF(nvme_passthru_cmd, metadata_len) OFF(nvme_passthru_cmd, data_len)
+    OFF(nvme_passthru_cmd, cdw10) OFF(nvme_passthru_cmd, cdw12) OFF(nvme_passthru_cmd, timeout_ms)
+    OFF(nvme_passthru_cmd, result) P(NVME_IOCTL_IO_CMD)
+    P(IORING_SETUP_SQPOLL) P(IORING_ENTER_SQ_WAKEUP) P(IORING_OP_READ_FIXED) P(IORING_OP_WRITE_FIXED)
+    P(IORING_OP_WRITE)
     P(IORING_SETUP_IOPOLL) P(IORING_SETUP_CQSIZE) P(IORING_SETUP_CLAMP) P(IORING_SETUP_COOP_TASKRUN)
     P(IORING_SETUP_TASKRUN_FLAG) P(IORING_SETUP_SQE128) P(IORING_SETUP_CQE32) P(IORING_SETUP_SINGLE_ISSUER)
     P(IORING_SETUP_DEFER_TASKRUN)
@@ -104,16 +110,17 @@ def _run_probe(tmp_path: Path, kernel: bool) -> dict[str, int]:
 def test_c_layouts_and_constants_equal_the_kernel_headers(tmp_path: Path) -> None:
     kernel = _run_probe(tmp_path, kernel=True)
     ours = _run_probe(tmp_path, kernel=False)
-    assert len(kernel) > 90
+    assert len(kernel) > 100
     assert ours == kernel
     assert kernel["sizeof(struct io_uring_sqe)"] == 64
     assert kernel["offsetof(struct io_uring_sqe, cmd)"] == 48  # 80 bytes of payload in a 128-byte SQE
     assert kernel["offsetof(struct io_uring_cqe, big_cqe)"] == 16
     assert kernel["sizeof(struct nvme_uring_cmd)"] == URING_CMD_SIZE == 72
+    assert kernel["sizeof(struct nvme_passthru_cmd)"] == 72
     # The compiled extension carries the same numbers.
     for name in ("IORING_OP_URING_CMD", "IORING_OP_NOP", "IORING_URING_CMD_FIXED", "IORING_SETUP_SQE128",
                  "IORING_SETUP_CQE32", "IORING_SQ_CQ_OVERFLOW", "IORING_SQ_TASKRUN", "NVME_URING_CMD_IO",
-                 "NVME_URING_CMD_ADMIN", "NVME_URING_CMD_IO_VEC"):  # fmt: skip
+                 "NVME_URING_CMD_ADMIN", "NVME_URING_CMD_IO_VEC", "IORING_SETUP_SQPOLL"):  # fmt: skip
         assert getattr(lib, name) == kernel[name], name
 
 
@@ -460,14 +467,15 @@ def test_the_engine_buckets_latencies_exactly_as_nvtui_stats_does() -> None:
 
 
 async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     sock = socket.socket()  # takes uring_cmd, refuses NVMe's: every I/O completes with -EOPNOTSUPP
     try:
-        result = await run_load(
+        job = EngineJob(
             sock.fileno(), 1, lba_size=512, lba_count=1 << 20, pattern="randread", qd=8, max_ios=1000,
             stop_on_errno=False,
-        )
+        )  # fmt: skip
+        result = await run_load(job)
     finally:
         sock.close()
     assert (result.ios, result.errors, result.bytes) == (1000, 1000, 0)
@@ -475,27 +483,31 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
     assert result.latency.count == 1000
     assert 0 < result.enters <= 1000
     assert result.latency.min_ns <= result.latency.percentile(50) <= result.latency.max_ns
-    with pytest.raises(UsageError):
-        await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)
+    with pytest.raises(UsageError, match="block size 1000 is not a multiple of the LBA size 512"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, block_size=1000)
+    with pytest.raises(UsageError, match="queue depth 0 out of range 1-4096"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, qd=0)
+    with pytest.raises(UsageError, match="region of 4 LBAs is smaller than one I/O"):
+        EngineJob(0, 1, lba_size=512, lba_count=4)
 
 
 async def test_an_io_the_kernel_fails_ends_the_run_once_the_in_flight_ios_drain() -> None:
     """A hot-unplugged device fails every I/O with an errno: the engine must not spin on it for the rest
     of the run. Here every I/O fails (EOPNOTSUPP on a socket): the first batch drains, nothing more goes."""
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     sock = socket.socket()
     started = time.monotonic()
     try:
         with pytest.raises(DeviceError, match="randread on nsid 1 failed: EOPNOTSUPP"):
-            await run_load(sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=8, seconds=30.0)
+            await run_load(EngineJob(sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=8, seconds=30.0))
     finally:
         sock.close()
     assert time.monotonic() - started < 5
 
 
 async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice() -> None:
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     slices: list[object] = []
     stop = asyncio.Event()
@@ -508,10 +520,11 @@ async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice
     sock = socket.socket()
     started = time.monotonic()
     try:
-        result = await run_load(
+        job = EngineJob(
             sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=4, seconds=30.0, slice_seconds=0.05,
-            on_slice=on_slice, stop=stop, stop_on_errno=False,
+            stop_on_errno=False,
         )  # fmt: skip
+        result = await run_load(job, on_slice=on_slice, stop=stop)
     finally:
         sock.close()
     assert time.monotonic() - started < 5  # not the 30 s asked for

@@ -994,10 +994,13 @@ def run_vm_once(
     on_monitor: Callable[[QMP], None] | None = None,
     keep_rundir: bool = False,
     nvme_params: str | None = None,
+    namespaces: Sequence[Namespace] | None = None,
 ) -> VMResult:
     """Boot the VM, run *argv* in it, stream its output to *output* (default: stdout).
 
     *on_monitor* is called (in a thread) with the host's QMP connection once it is up.
+    *namespaces*: the controller's namespaces instead of NAMESPACES (a boot variant, e.g. the
+    8-namespace benchmark); the guest waits for as many char devices.
     Raises VMTimeout past *timeout* seconds (QEMU is killed), VMError when the guest reports no status.
     """
     t0 = time.monotonic()
@@ -1009,14 +1012,15 @@ def run_vm_once(
     bridge: _MonitorBridge | None = None
     try:
         images: list[tuple[Namespace, Path]] = []
-        for ns in NAMESPACES:
+        chosen = NAMESPACES if namespaces is None else tuple(namespaces)
+        for ns in chosen:
             img = rundir / f"ns{ns.nsid}.raw"
             with open(img, "wb") as f:
                 f.truncate(ns.size)
             images.append((ns, img))
         nonce = os.urandom(8).hex()
         config = {
-            "NVTUI_EXPECT_NS": str(len(NAMESPACES)),
+            "NVTUI_EXPECT_NS": str(len(chosen)),
             "NVTUI_KERNEL_RELEASE": k.release,
             "NVTUI_END": f"\x1eNVTUI-END-{nonce}:",
             "NVTUI_KEEP_DIR": kept_under_tmp(cwd),
