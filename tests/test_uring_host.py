@@ -23,9 +23,9 @@ import pytest
 
 from nvtui.backend.discovery import DevicePath
 from nvtui.backend.uring import AsyncRing, Ring, UringBackend, UringUnsupported, uring_cmd_supported
-from nvtui.backend.uring.backend import LbaFormat
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import URING_CMD_SIZE, Command
+from nvtui.nvme.identify import LbaFormat
 
 ffi_lib = pytest.importorskip("nvtui.backend.uring._ring", reason="the io_uring extension is not built")
 ffi, lib = ffi_lib.ffi, ffi_lib.lib

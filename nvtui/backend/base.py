@@ -1,6 +1,8 @@
 """The one protocol every backend implements (uring, ioctl, sim), and what discovery reports.
 
-The CLI and the TUI pick a backend by name and never test which they hold.
+The CLI and the TUI pick a backend by name and never test which they hold: what differs between backends
+(a load engine or none, how the LBA format is learned, the device path nvme-cli would use) is part of the
+protocol, with `BackendBase` giving the answer of a backend that has nothing special to say.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from nvtui.errors import DeviceError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
+from nvtui.nvme.identify import CNS_NAMESPACE, LbaFormat, identify_command, lba_format_in_use
 
 BACKEND_KINDS = ("uring", "ioctl", "sim")
 
@@ -60,6 +64,17 @@ class Backend(Protocol):
         (an errno, not an NVMe status: an NVMe error status comes back in the Completion)."""
         ...
 
+    @property
+    def nvme_cli_path(self) -> str:
+        """The device as nvme-cli names it: the char device a real backend opened (`/dev/ng0n1`,
+        `/dev/nvme0`), the name it was opened with for a simulated one."""
+        ...
+
+    async def lba_format(self) -> LbaFormat | None:
+        """The namespace's current LBA format (None for a controller). DeviceError when the device
+        cannot say (Identify Namespace fails, or its data names no usable format)."""
+        ...
+
     async def close(self) -> None: ...
 
     async def __aenter__(self) -> Backend: ...
@@ -79,6 +94,22 @@ class BackendBase:
 
     async def submit(self, cmd: Command) -> Completion:
         raise NotImplementedError
+
+    @property
+    def nvme_cli_path(self) -> str:
+        return self.device
+
+    async def lba_format(self) -> LbaFormat | None:
+        """Asked of the device each time (a Format NVM may change it): Identify Namespace."""
+        if not self.nsid:
+            return None
+        done = await self.submit(identify_command(CNS_NAMESPACE, self.nsid))
+        if not done.ok or done.data is None:
+            raise DeviceError(f"{self.device}: Identify Namespace failed: {done.status}")
+        try:
+            return lba_format_in_use(done.data)
+        except ValueError as exc:
+            raise DeviceError(f"{self.device}: unusable Identify Namespace data: {exc}") from exc
 
     async def close(self) -> None:
         return None

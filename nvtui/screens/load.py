@@ -231,7 +231,6 @@ class LoadScreen(SectionScreen):
         written without following a symlink; a command fio cannot send says so and writes nothing."""
         from nvtui.nvmecli.fio import fio_job_for_command
         from nvtui.screens.modals import PathPrompt
-        from nvtui.session import device_path_of
 
         app = self.nvapp
         session, device, composition = app.session, app.device, app.composition
@@ -247,7 +246,7 @@ class LoadScreen(SectionScreen):
         lba_format = None if prepared.command.admin else await session.lba_format(device)
         if lba_format is None:
             raise UsageError(NO_FIO)
-        path = device_path_of(await session.backend(device), device)
+        path = (await session.backend(device)).nvme_cli_path
         text = fio_job_for_command(
             path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
         )

@@ -87,7 +87,7 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
         "nsfeat": 1 << 0 | 1 << 4,  # thin provisioning (NUSE is meaningful), NPWG..NOWS valid
         "nlbaf": len(spec.formats) - 1,
         "flbas": (ns.format_index & 0xF) | (ns.format_index >> 4) << 5,
-        "mc": 0b10 if any(f.ms for f in spec.formats) else 0,  # metadata in a separate buffer
+        "mc": 0b10 if any(f.metadata_size for f in spec.formats) else 0,  # metadata in a separate buffer
         "dlfeat": 0b001 if zoned else 0b1001,  # deallocated blocks read zeros; Write Zeroes may deallocate
         "nvmcap": spec.size_bytes,
         "npwg": per_4k, "npwa": per_4k, "npdg": per_4k, "npda": per_4k, "nows": max(per_4k, 0) * 32 + 31,
@@ -97,7 +97,7 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
     })  # fmt: skip
     for i, fmt in enumerate(spec.formats):
         off = S.LBAF_OFFSET + 4 * i
-        buf[off : off + 4] = S.lbaf_dword(fmt.ms, fmt.lbads, fmt.rp).to_bytes(4, "little")
+        buf[off : off + 4] = fmt.dword().to_bytes(4, "little")
     return bytes(buf)
 
 
@@ -113,7 +113,7 @@ def identify_namespace_zoned(ns: Namespace) -> bytes:
     })  # fmt: skip
     for i, fmt in enumerate(spec.formats):
         S.LBA_FORMAT_EXTENSION.pack_into(
-            buf, S.LBAFE_OFFSET + i * S.LBAFE_SIZE, {"zsze": spec.zone_size_bytes // fmt.data_size, "zdes": 0}
+            buf, S.LBAFE_OFFSET + i * S.LBAFE_SIZE, {"zsze": spec.zone_size_bytes // fmt.lba_size, "zdes": 0}
         )
     return bytes(buf)
 
@@ -418,7 +418,7 @@ def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
     if ses > 2:
         raise invalid_field(cdw_byte(10) + 1)
     for ns in targets:
-        if lbaf >= len(ns.spec.formats) or pi or (mset and ns.spec.formats[lbaf].ms):
+        if lbaf >= len(ns.spec.formats) or pi or (mset and ns.spec.formats[lbaf].metadata_size):
             # no such format, no protection information, no extended (metadata-in-block) LBAs
             raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_FORMAT, param=cdw_byte(10))
     if ctrl.self_test is not None and ctrl.self_test.nsid in (NSID_ALL, *(ns.nsid for ns in targets)):

@@ -49,10 +49,6 @@ IDENTIFY_NAMESPACE = Layout("identify-namespace", IDENTIFY_SIZE, {
 LBAF_OFFSET = 128  # 64 LBA Format descriptors of 4 bytes: MS 15:0, LBADS 23:16, RP 25:24
 
 
-def lbaf_dword(ms: int, lbads: int, rp: int) -> int:
-    return ms | lbads << 16 | rp << 24
-
-
 # I/O Command Set Independent Identify Namespace (CNS 08h), NVMe Base 2.0 Fig. 280 (in 2.0: Fig. 283).
 IDENTIFY_NS_INDEPENDENT = Layout("identify-ns-independent", IDENTIFY_SIZE, {
     "nsfeat": (0, 1), "nmic": (1, 1), "rescap": (2, 1), "fpi": (3, 1), "anagrpid": (4, 4),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nvtui.backend.uring.backend import LbaFormat, UringBackend, open_uring, uring_cmd_supported
+from nvtui.backend.uring.backend import UringBackend, open_uring, uring_cmd_supported
 from nvtui.backend.uring.ring import AsyncRing, ControllerInaccessible, RawCompletion, Ring, UringUnsupported
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AsyncRing",
     "ControllerInaccessible",
-    "LbaFormat",
     "LoadResult",
     "RawCompletion",
     "Ring",

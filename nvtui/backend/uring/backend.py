@@ -21,7 +21,6 @@ import mmap
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nvtui.backend.base import BackendBase
@@ -44,6 +43,15 @@ from nvtui.backend.uring.ring import (
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
+from nvtui.nvme.identify import (
+    CNS_CONTROLLER,
+    CNS_NAMESPACE,
+    IDENTIFY_SIZE,
+    LbaFormat,
+    identify_command,
+    lba_format_in_use,
+    namespace_size,
+)
 
 if TYPE_CHECKING:  # the load engine and the Identify decoder load when used, not with every command
     from nvtui.backend.uring.engine import LoadResult, Stoppable
@@ -51,28 +59,12 @@ if TYPE_CHECKING:  # the load engine and the Identify decoder load when used, no
 # NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
 OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
 METADATA_OPCODES = frozenset({OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND})
-ADMIN_IDENTIFY, ADMIN_FORMAT_NVM = 0x06, 0x80
-CNS_NAMESPACE, CNS_CONTROLLER = 0x00, 0x01
-IDENTIFY_SIZE = 4096
+ADMIN_FORMAT_NVM = 0x80
 
 # Results that mean "this kernel does not do uring_cmd here", not "this command failed".
 REFUSALS = (errno.EINVAL, errno.EOPNOTSUPP)
 
 DEFAULT_FIXED_BUFFER_SIZE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class LbaFormat:
-    """The namespace's current LBA format (Identify Namespace FLBAS -> LBAF)."""
-
-    lba_size: int
-    metadata_size: int  # ms: bytes of metadata per LBA
-    extended: bool  # metadata at the end of each LBA's data (FLBAS bit 4), not a separate buffer
-
-    @property
-    def separate_metadata(self) -> int:
-        """Bytes per LBA of metadata that need their own buffer (0 when none or extended)."""
-        return 0 if self.extended else self.metadata_size
 
 
 class FixedBuffers:
@@ -293,10 +285,8 @@ class UringBackend(BackendBase):
 
     def _identify_command(self) -> Command:
         if self.path.ns_dev is not None:
-            return Command(
-                opcode=ADMIN_IDENTIFY, admin=True, nsid=self.nsid, cdw10=CNS_NAMESPACE, data_len=IDENTIFY_SIZE
-            )
-        return Command(opcode=ADMIN_IDENTIFY, admin=True, cdw10=CNS_CONTROLLER, data_len=IDENTIFY_SIZE)
+            return identify_command(CNS_NAMESPACE, self.nsid)
+        return identify_command(CNS_CONTROLLER)
 
     def first_command(self) -> None:
         """Identify (namespace, or controller) synchronously: proves the kernel takes uring_cmd here,
@@ -331,13 +321,18 @@ class UringBackend(BackendBase):
                 f"Identify Namespace {self.nsid} on {self.path.ctrl_dev} failed: {completion.status}"
             )
         try:
-            from nvtui.nvme.decode.identify import current_lba_format
-
-            lba_size, ms, extended = current_lba_format(completion.data)
+            self.format = lba_format_in_use(completion.data)
         except ValueError as exc:
             raise DeviceError(f"{self.path.name}: unusable Identify Namespace data: {exc}") from exc
-        self.format = LbaFormat(lba_size, ms, extended)
-        self.size_lbas = int.from_bytes(completion.data[0:8], "little")  # NSZE (NVMe Base 2.0, Fig. 276)
+        self.size_lbas = namespace_size(completion.data)
+
+    @property
+    def nvme_cli_path(self) -> str:
+        return self.path.open_path
+
+    async def lba_format(self) -> LbaFormat | None:
+        """Learned at open (the Identify that proves uring_cmd works), again after each Format NVM."""
+        return self.format
 
     # ---- load ----
 
