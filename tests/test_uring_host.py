@@ -460,14 +460,15 @@ def test_the_engine_buckets_latencies_exactly_as_nvtui_stats_does() -> None:
 
 
 async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     sock = socket.socket()  # takes uring_cmd, refuses NVMe's: every I/O completes with -EOPNOTSUPP
     try:
-        result = await run_load(
+        job = EngineJob(
             sock.fileno(), 1, lba_size=512, lba_count=1 << 20, pattern="randread", qd=8, max_ios=1000,
             stop_on_errno=False,
-        )
+        )  # fmt: skip
+        result = await run_load(job)
     finally:
         sock.close()
     assert (result.ios, result.errors, result.bytes) == (1000, 1000, 0)
@@ -475,27 +476,31 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
     assert result.latency.count == 1000
     assert 0 < result.enters <= 1000
     assert result.latency.min_ns <= result.latency.percentile(50) <= result.latency.max_ns
-    with pytest.raises(UsageError):
-        await run_load(0, 1, lba_size=512, lba_count=100, block_size=1000)
+    with pytest.raises(UsageError, match="block size 1000 is not a multiple of the LBA size 512"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, block_size=1000)
+    with pytest.raises(UsageError, match="queue depth 0 out of range 1-4096"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, qd=0)
+    with pytest.raises(UsageError, match="region of 4 LBAs is smaller than one I/O"):
+        EngineJob(0, 1, lba_size=512, lba_count=4)
 
 
 async def test_an_io_the_kernel_fails_ends_the_run_once_the_in_flight_ios_drain() -> None:
     """A hot-unplugged device fails every I/O with an errno: the engine must not spin on it for the rest
     of the run. Here every I/O fails (EOPNOTSUPP on a socket): the first batch drains, nothing more goes."""
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     sock = socket.socket()
     started = time.monotonic()
     try:
         with pytest.raises(DeviceError, match="randread on nsid 1 failed: EOPNOTSUPP"):
-            await run_load(sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=8, seconds=30.0)
+            await run_load(EngineJob(sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=8, seconds=30.0))
     finally:
         sock.close()
     assert time.monotonic() - started < 5
 
 
 async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice() -> None:
-    from nvtui.backend.uring import run_load
+    from nvtui.backend.uring import EngineJob, run_load
 
     slices: list[object] = []
     stop = asyncio.Event()
@@ -508,10 +513,11 @@ async def test_engine_slices_add_up_to_the_run_and_a_stop_ends_it_within_a_slice
     sock = socket.socket()
     started = time.monotonic()
     try:
-        result = await run_load(
+        job = EngineJob(
             sock.fileno(), 1, lba_size=512, lba_count=1 << 20, qd=4, seconds=30.0, slice_seconds=0.05,
-            on_slice=on_slice, stop=stop, stop_on_errno=False,
+            stop_on_errno=False,
         )  # fmt: skip
+        result = await run_load(job, on_slice=on_slice, stop=stop)
     finally:
         sock.close()
     assert time.monotonic() - started < 5  # not the 30 s asked for

@@ -1,8 +1,8 @@
 """The io_uring backend: NVMe passthrough through `IORING_OP_URING_CMD` (cffi, C helpers in ring_core.c).
 
 Importing this package never loads the compiled extension; opening a device does, and raises
-`UringUnsupported` when it is missing or the kernel refuses uring_cmd. The load engine (`run_load`,
-`LoadResult`) loads on first use: a single command does not need it.
+`UringUnsupported` when it is missing or the kernel refuses uring_cmd. The load engine (`run_load`, its
+`EngineJob` and `LoadResult`) loads on first use: a single command does not need it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from nvtui.backend.uring.backend import UringBackend, open_uring, uring_cmd_supp
 from nvtui.backend.uring.ring import AsyncRing, ControllerInaccessible, RawCompletion, Ring, UringUnsupported
 
 if TYPE_CHECKING:
-    from nvtui.backend.uring.engine import LoadResult, run_load
+    from nvtui.backend.uring.engine import EngineJob, LoadResult, run_load
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("LoadResult", "run_load"):
+    if name in ("EngineJob", "LoadResult", "run_load"):
         from nvtui.backend.uring import engine
 
         return getattr(engine, name)
@@ -26,6 +26,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AsyncRing",
     "ControllerInaccessible",
+    "EngineJob",
     "LoadResult",
     "RawCompletion",
     "Ring",

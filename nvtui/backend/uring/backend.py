@@ -363,17 +363,18 @@ class UringBackend(BackendBase):
         fmt = self.format
         if fmt.extended and fmt.metadata_size:
             raise UsageError(f"{self.path.name} interleaves metadata with data: the load engine does not")
-        from nvtui.backend.uring.engine import run_load
+        from nvtui.backend.uring.engine import EngineJob, run_load
 
         count = lba_count if lba_count is not None else self.size_lbas - first_lba
-        return await run_load(
-            self._ns_fd, self.nsid, lba_size=fmt.lba_size, lba_count=count,
+        job = EngineJob(
+            fd=self._ns_fd, nsid=self.nsid, lba_size=fmt.lba_size, lba_count=count,
             metadata_size=fmt.separate_metadata, pattern=pattern, block_size=block_size, qd=qd,
             seconds=seconds, first_lba=first_lba, max_ios=max_ios,
             fixed=self.fixed is not None if fixed is None else fixed,
             iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
-            seed=seed, slice_seconds=slice_seconds, on_slice=on_slice, stop=stop,
+            seed=seed, slice_seconds=slice_seconds,
         )  # fmt: skip
+        return await run_load(job, on_slice=on_slice, stop=stop)
 
     # ---- teardown ----
 

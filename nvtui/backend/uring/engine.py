@@ -27,6 +27,7 @@ PATTERNS = {
     "read": (0x02, False),
     "write": (0x01, False),
 }
+MAX_QD = 4096  # NVT_ENGINE_MAX_QD
 
 
 def _check_layout(lib: Any) -> None:
@@ -68,27 +69,50 @@ class LoadResult:
         return self.bytes / (self.elapsed_ns / 1e9) if self.elapsed_ns else 0.0
 
 
-@dataclass
-class _Job:
+@dataclass(frozen=True)
+class EngineJob:
+    """One run of the C load engine, described: `pattern` I/Os of `block_size` bytes kept `qd` deep on
+    namespace `nsid` through `fd` (its char device) for `seconds` (or `max_ios`, 0: no limit) over LBAs
+    [first_lba, first_lba + lba_count). Write patterns overwrite that region.
+
+    `fixed`: registered buffers; `iopoll`: a polled ring (the device needs poll queues). The engine runs
+    in slices of `slice_seconds` (every I/O of a slice reaped before the next starts). An I/O the kernel
+    fails with an errno (the device went away) ends the run once the I/Os in flight are reaped, unless
+    `stop_on_errno` is False (host tests on fds that fail every NVMe command). A job out of range is a
+    UsageError when built, naming the field and what it allows."""
+
     fd: int
     nsid: int
-    pattern: str
     lba_size: int
-    metadata_size: int
-    block_size: int
-    qd: int
-    seconds: float
-    first_lba: int
     lba_count: int
-    max_ios: int
-    fixed: bool
-    iopoll: bool
-    seed: int
-    slice_seconds: float
-    stop_on_errno: bool
-    on_slice: Callable[[LoadResult], None] | None
-    stop: Stoppable | None
-    halt: threading.Event
+    metadata_size: int = 0  # separate metadata bytes per LBA (0: none)
+    pattern: str = "randread"
+    block_size: int = 4096
+    qd: int = 32
+    seconds: float = 5.0
+    first_lba: int = 0
+    max_ios: int = 0
+    fixed: bool = False
+    iopoll: bool = False
+    seed: int = 1
+    slice_seconds: float = 0.5
+    stop_on_errno: bool = True
+
+    def __post_init__(self) -> None:
+        if self.pattern not in PATTERNS:
+            raise UsageError(f"unknown pattern {self.pattern!r}; choose one of {', '.join(PATTERNS)}")
+        if self.lba_size <= 0 or self.block_size <= 0 or self.block_size % self.lba_size:
+            raise UsageError(
+                f"block size {self.block_size} is not a multiple of the LBA size {self.lba_size}"
+            )
+        if not 1 <= self.qd <= MAX_QD:
+            raise UsageError(f"queue depth {self.qd} out of range 1-{MAX_QD}")
+        if self.lba_count < self.block_size // self.lba_size:
+            raise UsageError(f"the region of {self.lba_count} LBAs is smaller than one I/O")
+        if self.first_lba < 0 or self.max_ios < 0 or self.metadata_size < 0:
+            raise UsageError("first_lba, max_ios and metadata_size must not be negative")
+        if not self.seconds > 0:
+            raise UsageError(f"duration {self.seconds} s: it must be more than 0")
 
 
 def _first_error(code: int) -> str:
@@ -107,7 +131,12 @@ def _slice_result(ffi: Any, out: Any, pattern: str, block_size: int, qd: int) ->
     )  # fmt: skip
 
 
-def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
+def _run(
+    job: EngineJob,
+    deliver: Callable[[LoadResult], None] | None,
+    stop: Stoppable | None,
+    halt: threading.Event,
+) -> LoadResult:
     ffi, lib = load()
     _check_layout(lib)
     opcode, is_random = PATTERNS[job.pattern]
@@ -139,7 +168,7 @@ def _run(job: _Job, deliver: Callable[[LoadResult], None] | None) -> LoadResult:
         slice_ns = int(job.slice_seconds * 1e9) if job.slice_seconds > 0 else 0
         begin = time.monotonic_ns()
         deadline = begin + int(job.seconds * 1e9)
-        while not job.halt.is_set() and not (job.stop is not None and job.stop.is_set()):
+        while not halt.is_set() and not (stop is not None and stop.is_set()):
             left = deadline - time.monotonic_ns()
             if left <= 0 or (job.max_ios and ios >= job.max_ios):
                 break
@@ -176,8 +205,8 @@ def run_nops(qd: int, seconds: float) -> LoadResult:
     """Keep `qd` IORING_OP_NOPs in flight for `seconds` through the engine, on a ring of its own, every
     NOP timed and counted in the histogram as an I/O would be: what the ring costs by itself, on any
     machine (no device; benchmarks/host_ring.py). Blocks the calling thread."""
-    if not 1 <= qd <= 4096:
-        raise UsageError(f"queue depth {qd} out of range 1-4096")
+    if not 1 <= qd <= MAX_QD:
+        raise UsageError(f"queue depth {qd} out of range 1-{MAX_QD}")
     ffi, lib = load()
     _check_layout(lib)
     ring = Ring(qd)
@@ -194,42 +223,16 @@ def run_nops(qd: int, seconds: float) -> LoadResult:
 
 
 async def run_load(
-    fd: int,
-    nsid: int,
+    job: EngineJob,
     *,
-    lba_size: int,
-    lba_count: int,
-    metadata_size: int = 0,
-    pattern: str = "randread",
-    block_size: int = 4096,
-    qd: int = 32,
-    seconds: float = 5.0,
-    first_lba: int = 0,
-    max_ios: int = 0,
-    fixed: bool = False,
-    iopoll: bool = False,
-    seed: int = 1,
-    slice_seconds: float = 0.5,
     on_slice: Callable[[LoadResult], None] | None = None,
     stop: Stoppable | None = None,
-    stop_on_errno: bool = True,
 ) -> LoadResult:
-    """Drive namespace char device `fd` with `pattern` I/Os of `block_size` at depth `qd` for `seconds`
-    (or `max_ios`) over LBAs [first_lba, first_lba + lba_count). Writes overwrite that region.
+    """Run `job` on a ring of its own in a worker thread and return its counts and latencies.
 
-    The engine runs in slices of `slice_seconds` (every I/O of a slice reaped before the next starts):
-    `on_slice` gets each slice's result on the event loop's thread, for a live chart, and `stop` (an
-    asyncio or threading Event) or cancelling this call ends the run within one slice. An I/O the kernel
-    fails with an errno (the device went away, ...) ends the run with a DeviceError once the I/Os in flight
-    are reaped, unless `stop_on_errno` is False (host tests on fds that fail every NVMe command)."""
-    if pattern not in PATTERNS:
-        raise UsageError(f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
-    if block_size <= 0 or block_size % lba_size:
-        raise UsageError(f"block size {block_size} is not a multiple of the LBA size {lba_size}")
-    if not 1 <= qd <= 4096:
-        raise UsageError(f"queue depth {qd} out of range 1-4096")
-    if lba_count < block_size // lba_size:
-        raise UsageError(f"the region of {lba_count} LBAs is smaller than one I/O")
+    `on_slice` gets each slice's result on the event loop's thread, for a live chart; `stop` (an asyncio
+    or threading Event) or cancelling this call ends the run within one slice. A kernel errno on an I/O
+    ends it with a DeviceError (see EngineJob.stop_on_errno)."""
     loop = asyncio.get_running_loop()
     deliver: Callable[[LoadResult], None] | None = None
     if on_slice is not None:
@@ -237,14 +240,12 @@ async def run_load(
 
         def deliver(part: LoadResult) -> None:
             loop.call_soon_threadsafe(callback, part)
-    job = _Job(
-        fd, nsid, pattern, lba_size, metadata_size, block_size, qd, seconds, first_lba, lba_count, max_ios,
-        fixed, iopoll, seed, slice_seconds, stop_on_errno, on_slice, stop, threading.Event(),
-    )  # fmt: skip
-    worker = asyncio.ensure_future(asyncio.to_thread(_run, job, deliver))
+
+    halt = threading.Event()
+    worker = asyncio.ensure_future(asyncio.to_thread(_run, job, deliver, stop, halt))
     try:
         return await asyncio.shield(worker)
     except asyncio.CancelledError:
-        job.halt.set()  # the C loop ends at its slice's end; wait for it so the buffers outlive the I/O
+        halt.set()  # the C loop ends at its slice's end; wait for it so the buffers outlive the I/O
         await asyncio.wait([worker])
         raise
