@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from nvtui.backend import Backend, BackendBase, open_backend
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, UsageError
 from nvtui.load import EngineLoad, LoadSpec, run_load
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.nvme.decode.identify import current_lba_format
-from nvtui.stats import LatencyHistogram
 
 PATTERNS = {
     "randread": (0x02, True),

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from nvtui.backend.base import Backend
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, NvtuiError, UsageError
 from nvtui.nvme.command import Command
-from nvtui.stats import INTERVAL_S, LatencyHistogram, LoadStats
+from nvtui.stats import INTERVAL_S, LoadStats
 
 MAX_QUEUE_DEPTH = 4096
 

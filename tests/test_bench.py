@@ -14,12 +14,12 @@ import pytest
 
 from nvtui.backend import open_backend
 from nvtui.backend.base import BackendBase
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.bench import run_bench
 from nvtui.cli import main
 from nvtui.errors import UsageError
 from nvtui.load import LoadSpec, engine_plan, run_engine_load
 from nvtui.nvme.command import Command
-from nvtui.stats import LatencyHistogram
 
 
 def sim_checksum() -> str:

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from nvtui.stats import BUCKETS, LatencyHistogram, LoadStats, bucket_high, bucket_low, bucket_of
+from nvtui.backend.histogram import BUCKETS, LatencyHistogram, bucket_high, bucket_low, bucket_of
+from nvtui.stats import LoadStats
 
 
 @pytest.mark.parametrize("value", [0, 1, 31, 32, 33, 63, 64, 65, 1000, 4095, 4096, 123_456_789, 10**13])

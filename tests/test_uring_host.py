@@ -444,7 +444,7 @@ def test_open_uring_reports_a_missing_device() -> None:
 
 
 def test_the_engine_buckets_latencies_exactly_as_nvtui_stats_does() -> None:
-    from nvtui import stats
+    from nvtui.backend import histogram as stats
 
     assert (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS) == (
         stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS,

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nvtui import stats
+from nvtui.backend import histogram
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.backend.uring.ring import Ring, errno_name, load
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.completion import Status
-from nvtui.stats import LatencyHistogram
 
 PATTERNS = {
     "randread": (0x02, True),
@@ -31,12 +31,12 @@ MAX_QD = 4096  # NVT_ENGINE_MAX_QD
 
 
 def _check_layout(lib: Any) -> None:
-    """The C engine fills nvtui.stats's histogram layout; a build of another layout is refused."""
+    """The C engine fills nvtui.backend.histogram's histogram layout; a build of another layout is refused."""
     built = (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS)
-    if built != (stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS):
+    if built != (histogram.SUB_BITS, histogram.MAX_SHIFT, histogram.BUCKETS):
         raise DeviceError(
-            f"the compiled load engine's histogram layout {built} is not nvtui.stats's "
-            f"{(stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS)}: rebuild the extension"
+            f"the compiled load engine's histogram layout {built} is not nvtui.backend.histogram's "
+            f"{(histogram.SUB_BITS, histogram.MAX_SHIFT, histogram.BUCKETS)}: rebuild the extension"
         )
 
 
