@@ -482,6 +482,8 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
         EngineJob(0, 1, lba_size=512, lba_count=100, qd=0)
     with pytest.raises(UsageError, match="region of 4 LBAs is smaller than one I/O"):
         EngineJob(0, 1, lba_size=512, lba_count=4)
+    with pytest.raises(UsageError, match="write data of 512 bytes for 4096-byte writes"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, pattern="write", data=bytes(512))
 
 
 async def test_an_io_the_kernel_fails_ends_the_run_once_the_in_flight_ios_drain() -> None:

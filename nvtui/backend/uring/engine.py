@@ -97,6 +97,7 @@ class EngineJob:
     seed: int = 1
     slice_seconds: float = 0.5
     stop_on_errno: bool = True
+    data: bytes | None = None  # what every write writes (block_size bytes); None: random bytes from `seed`
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
@@ -113,6 +114,8 @@ class EngineJob:
             raise UsageError("first_lba, max_ios and metadata_size must not be negative")
         if not self.seconds > 0:
             raise UsageError(f"duration {self.seconds} s: it must be more than 0")
+        if self.data is not None and len(self.data) != self.block_size:
+            raise UsageError(f"write data of {len(self.data)} bytes for {self.block_size}-byte writes")
 
 
 def _first_error(code: int) -> str:
@@ -145,7 +148,8 @@ def _run(
     try:
         memory = mmap.mmap(-1, qd * block_size)  # page aligned, one slot per I/O in flight
         if opcode == 0x01:
-            memory[:] = random.Random(job.seed).randbytes(qd * block_size)
+            fill = job.data * qd if job.data is not None else None
+            memory[:] = fill or random.Random(job.seed).randbytes(qd * block_size)
         buffers: Any = ffi.from_buffer(memory)
         base = int(ffi.cast("uintptr_t", buffers))
         if job.fixed:
