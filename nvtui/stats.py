@@ -36,7 +36,8 @@ INTERVAL_S = 0.25
 class LoadStats:
     """Whole-run histogram plus a bounded series of per-interval summaries for the live chart."""
 
-    def __init__(self, keep_intervals: int = 2400) -> None:
+    def __init__(self, keep_intervals: int = 2400, parent: LoadStats | None = None) -> None:
+        self.parent = parent  # an aggregate (several namespaces' runs) that sees every sample too
         self.total = LatencyHistogram()
         self.errors = 0
         self.series: deque[Interval] = deque(maxlen=keep_intervals)
@@ -53,6 +54,8 @@ class LoadStats:
         if not ok:
             self.errors += 1
             self._current_errors += 1
+        if self.parent is not None:
+            self.parent.record(latency_ns, ok)
 
     def merge_counts(
         self, counts: Sequence[int], total_ns: int, min_ns: int, max_ns: int, errors: int = 0
@@ -61,6 +64,8 @@ class LoadStats:
         self._current.merge_counts(counts, total_ns, min_ns, max_ns)
         self.errors += errors
         self._current_errors += errors
+        if self.parent is not None:
+            self.parent.merge_counts(counts, total_ns, min_ns, max_ns, errors)
 
     def _roll(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now

@@ -7,14 +7,18 @@ protocol, with `BackendBase` giving the answer of a backend that has nothing spe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from nvtui.errors import DeviceError
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.nvme.identify import CNS_NAMESPACE, LbaFormat, identify_command, lba_format_in_use
+
+if TYPE_CHECKING:
+    from nvtui.backend.histogram import LatencyHistogram
 
 BACKEND_KINDS = ("uring", "ioctl", "sim")
 
@@ -50,6 +54,71 @@ class ControllerInfo:
     namespaces: tuple[NamespaceInfo, ...] = field(default_factory=tuple)
 
 
+ENGINE_PATTERNS = ("randread", "randwrite", "read", "write")
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What a backend's load engine is asked to repeat; the backend adds the device (its file, namespace and
+    LBA format). `pattern` I/Os of `block_size` bytes, `qd` deep, for `seconds` or `max_ios` (0: no limit),
+    over LBAs [first_lba, first_lba + lba_count) (None: to the namespace's end); sequential patterns wrap.
+    `data`: what every write writes (None: random bytes from `seed`). Reported in slices of
+    `slice_seconds`, each reaped before the next starts."""
+
+    pattern: str
+    block_size: int
+    qd: int
+    seconds: float
+    max_ios: int = 0
+    first_lba: int = 0
+    lba_count: int | None = None
+    fixed_buffers: bool = False
+    poll: bool = False
+    seed: int = 1
+    slice_seconds: float = 0.5
+    data: bytes | None = None
+
+
+class EngineResult(Protocol):
+    """A load engine's run, or one slice of it: counts and every I/O's latency."""
+
+    @property
+    def ios(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def first_error(self) -> str | None: ...  # the first failed I/O's NVMe status or errno, by name
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def elapsed_ns(self) -> int: ...
+    @property
+    def enters(self) -> int: ...  # system calls that submitted or reaped
+    @property
+    def latency(self) -> LatencyHistogram: ...
+
+
+class Stoppable(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class LoadEngine(Protocol):
+    """A backend's ability to repeat reads or writes itself, with no Python per I/O (the uring backend's
+    C engine). A backend without one says `engine = None`, and load runs go through `submit`."""
+
+    async def run(
+        self,
+        request: EngineRequest,
+        *,
+        on_slice: Callable[[EngineResult], None] | None = None,
+        stop: Stoppable | None = None,
+    ) -> EngineResult:
+        """Run `request`: `on_slice` sees each slice as it ends (on the event loop's thread), `stop` ends
+        the run within a slice. DeviceError when the kernel fails an I/O with an errno (after draining);
+        UsageError when the namespace is one the engine cannot drive."""
+        ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     """An open device. `submit` may be awaited many times concurrently; completions arrive in any order."""
@@ -58,6 +127,11 @@ class Backend(Protocol):
     device: str  # the name it was opened with
     nsid: int  # the namespace ID of the device (0 when a controller was opened)
     notice: str | None  # one line for the user, e.g. "uring_cmd refused by the kernel; using ioctl"
+
+    @property
+    def engine(self) -> LoadEngine | None:
+        """The backend's load engine, or None: load runs then go through `submit`."""
+        ...
 
     async def submit(self, cmd: Command) -> Completion:
         """Send `cmd`; raise `nvtui.errors.DeviceError` when the kernel or device fails the request
@@ -91,6 +165,10 @@ class BackendBase:
     device: str = ""
     nsid: int = 0
     notice: str | None = None
+
+    @property
+    def engine(self) -> LoadEngine | None:
+        return None
 
     async def submit(self, cmd: Command) -> Completion:
         raise NotImplementedError

@@ -1,10 +1,14 @@
-"""Load & latency: repeat the composed command N times or for T seconds at queue depth Q, with a live
-chart of latency over time and a histogram, and IOPS and percentiles updating while it runs."""
+"""Load & latency: repeat the composed command N times or for T seconds at queue depth Q, its LBAs fixed or
+moved sequentially or at random over the namespace, on one namespace or several at once, with a live chart
+of latency over time and a histogram, and IOPS and percentiles updating while it runs. How a run goes (the
+backend's C engine or a command at a time) is the session layer's (`nvtui.load`): this screen describes
+the run as `LoadJob`s and shows the statistics that come back."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -14,9 +18,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive, var
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
 
-from nvtui.backend.base import BackendBase
 from nvtui.errors import UsageError
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
@@ -27,9 +30,8 @@ from nvtui.widgets.headless import steady_cursors
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
     from nvtui.composition import Composition
-    from nvtui.load import EnginePlan, LoadSpec
-    from nvtui.nvme.command import Command
-    from nvtui.nvme.completion import Completion
+    from nvtui.load import LoadJob, LoadOutcome
+    from nvtui.session import Prepared, Session
     from nvtui.stats import LoadStats
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
@@ -39,30 +41,19 @@ REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
 # seconds, every 2 s; both again when the run ends.
 CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0}
 NO_FIO = "fio's io_uring_cmd engine sends only Read and Write: compose one (F3) to export its run to fio"
-YIELD_EVERY = 32  # completions between forced yields, so a backend that never waits cannot starve the UI
-
-
-class _Yielding(BackendBase):
-    """Wraps a backend so a load run gives the event loop a turn now and then, whatever the backend does."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.kind, self.device, self.nsid = backend.kind, backend.device, backend.nsid
-        self.done = 0
-
-    async def submit(self, cmd: Command) -> Completion:
-        completion = await self.backend.submit(cmd)
-        self.done += 1
-        if self.done % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        return completion
+LBA_PATTERN_CHOICES = (("fixed LBAs", "fixed"), ("sequential", "sequential"), ("random", "random"))
 
 
 def _us(ns: float) -> str:
     return f"{ns / 1000:,.1f} µs"
 
 
-def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = None) -> Text:
+def stats_text(
+    stats: LoadStats | None,
+    running: bool,
+    styles: Styles | None = None,
+    each: Sequence[tuple[str, LoadStats]] = (),
+) -> Text:
     t = Text()
     if stats is None:
         t.append("Not run yet. Ctrl+S starts; Esc stops at once.", style="dim")
@@ -87,6 +78,13 @@ def stats_text(stats: LoadStats | None, running: bool, styles: Styles | None = N
     t.append(f"{stats.elapsed_s:.1f} s")
     if running:
         t.append("  running", style=role(styles, "success", bold=True))
+    if len(each) > 1:  # several namespaces: the line above is their sum; each one's share
+        t.append("\n")
+        for i, (device, part) in enumerate(each):
+            t.append("  " if i else "", style="dim")
+            t.append(f"{device} ", style="dim")
+            t.append(f"{part.iops:,.0f}")
+            t.append(f" p99 {_us(part.total.percentile(99))}", style="dim")
     return t
 
 
@@ -102,28 +100,41 @@ class Repeats(Static):
         return Text(f"repeats: {what} on {self.device}")
 
 
+def device_names(text: str) -> list[str]:
+    """The namespaces typed in the "also on" field: separated by spaces or commas."""
+    return [name for name in text.replace(",", " ").split() if name]
+
+
 class LoadScreen(SectionScreen):
     SECTION = "load"
     SHARED = (*SectionScreen.SHARED, "composition")
     composition: var[Composition | None] = var(None)
     """The composed command (the app's, mirrored): what a run repeats."""
     DEFAULT_CSS = """
-    LoadScreen #load-form {
+    LoadScreen .load-form {
         height: 1;
     }
-    LoadScreen #load-form Label {
+    LoadScreen .load-form Label {
         padding: 0 1 0 0;
     }
-    LoadScreen #load-form Input {
+    LoadScreen .load-form Input {
         width: 9;
         margin: 0 2 0 0;
+    }
+    LoadScreen .load-form Select {
+        width: 16;
+        margin: 0 2 0 0;
+    }
+    LoadScreen .load-form #load-also {
+        width: 1fr;
     }
     LoadScreen #load-command {
         height: 1;
         color: $text-muted;
     }
     LoadScreen #load-stats {
-        height: 2;
+        height: auto;
+        max-height: 3;
     }
     LoadScreen #charts {
         height: 1fr;
@@ -137,7 +148,8 @@ class LoadScreen(SectionScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stats: LoadStats | None = None
+        self.stats: LoadStats | None = None  # the run's (the sum, on several namespaces)
+        self.each: list[tuple[str, LoadStats]] = []  # each namespace's, when several
         self.stop_event: asyncio.Event | None = None
         self.running = False
         self._charted_at: dict[str, float] = {}  # chart id: when it was last asked to draw
@@ -148,13 +160,20 @@ class LoadScreen(SectionScreen):
 
         with Vertical():
             yield Repeats(id="load-command").data_bind(LoadScreen.composition, SectionScreen.device)
-            with Horizontal(id="load-form"):
+            with Horizontal(id="load-form", classes="load-form"):
                 yield Label("count")
                 yield Input(placeholder="N", id="load-count", compact=True)
                 yield Label("or seconds")
                 yield Input("10", placeholder="T", id="load-seconds", compact=True)
                 yield Label("queue depth")
                 yield Input("8", placeholder="Q", id="load-qd", compact=True)
+            with Horizontal(id="load-where", classes="load-form"):
+                yield Label("LBAs")
+                yield Select(
+                    LBA_PATTERN_CHOICES, value="fixed", allow_blank=False, id="load-lbas", compact=True
+                )
+                yield Label("also on")
+                yield Input(placeholder="more namespaces, e.g. sim0n2", id="load-also", compact=True)
             yield Static(stats_text(None, False), id="load-stats")
             with Vertical(id="charts"):
                 yield LatencyOverTime(id="chart-time")
@@ -174,7 +193,8 @@ class LoadScreen(SectionScreen):
             stats.tick()
         if not self.running and self._charts_final:
             return
-        self.query_one("#load-stats", Static).update(stats_text(stats, self.running, self.theme_styles()))
+        text = stats_text(stats, self.running, self.theme_styles(), self.each)
+        self.query_one("#load-stats", Static).update(text)
         if not self.is_current:
             return
         # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's
@@ -209,7 +229,11 @@ class LoadScreen(SectionScreen):
         qd = number("#load-qd", int) or 1
         return (int(count) if count is not None else None), seconds, int(qd)
 
-    @on(Input.Submitted, "#load-form Input")
+    def lba_pattern(self) -> str:
+        value = self.query_one("#load-lbas", Select).value
+        return value if isinstance(value, str) else "fixed"
+
+    @on(Input.Submitted, ".load-form Input")
     def _enter_starts(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_start()
@@ -218,7 +242,7 @@ class LoadScreen(SectionScreen):
         if self.running:
             self.notify("A load run is going; Esc stops it.", severity="warning")
             return
-        self.run_load()
+        self.load_worker()
 
     def action_stop(self) -> None:
         if self.stop_event is not None and self.running:
@@ -268,72 +292,75 @@ class LoadScreen(SectionScreen):
         self.notify(f"fio job saved to {answer}: run it with `fio {answer}`", title="fio job")
 
     @work(exclusive=True, group="load")
-    async def run_load(self) -> None:
+    async def load_worker(self) -> None:
         started = await self.start_load()
         if started is not None:
-            await self.drive_load(*started)
+            await self.drive_load(started)
 
     @says_failures("Not started", timeout=8)
-    async def start_load(self) -> tuple[LoadSpec, Backend, Command, EnginePlan | None] | None:
-        """What the run sends, prepared and judged (None: not to be run)."""
-        from nvtui.load import LoadSpec, engine_plan
+    async def start_load(self) -> list[tuple[str, Backend, LoadJob]] | None:
+        """What the run sends on each namespace, prepared, judged and described (None: not to be run)."""
+        from nvtui.load import LoadJob
 
         app = self.nvapp
-        session, device = app.session, app.device
+        session = app.session
         if session is None:
             self.notify("The catalogue is still loading.", severity="warning")
             return None
-        composition: Composition | None = app.composition
         count, seconds, qd = self.spec()
-        spec = LoadSpec(queue_depth=qd, count=count, seconds=seconds)
-        if composition is None:
-            prepared = await session.prepare(device, "identify", ["cns=1"])
-        else:
-            prepared = await session.prepare(
-                device,
-                composition.command_id,
-                composition.assignments,
-                data_len=composition.data_len,
-                data_in=composition.data_in,
-                metadata_in=composition.metadata_in,
-                zero_metadata=composition.zero_metadata,
-                no_data=composition.no_data,
-                allow_destructive=True,  # judged by may_send, once for the whole run
-            )
-        if not await may_send(self.app, prepared, "the load run"):
-            return None
-        backend = await session.backend(device)
-        command = prepared.command
-        lba_format = None if command.admin else await session.lba_format(device)
-        plan = engine_plan(backend, command, lba_format.lba_size if lba_format is not None else None)
-        return spec, backend, command, plan
+        pattern = self.lba_pattern()
+        devices = list(dict.fromkeys([app.device, *device_names(self.query_one("#load-also", Input).value)]))
+        runs: list[tuple[str, Backend, LoadJob]] = []
+        for device in devices:
+            prepared = await self.prepare_on(session, device)
+            if not await may_send(self.app, prepared, "the load run"):
+                return None
+            job = LoadJob(prepared.command, queue_depth=qd, count=count, seconds=seconds, lba_pattern=pattern)
+            runs.append((device, await session.backend(device), job))
+        return runs
 
-    async def drive_load(
-        self, spec: LoadSpec, backend: Backend, command: Command, plan: EnginePlan | None
-    ) -> None:
-        """Run the load, the stats and charts live, and say how it ended."""
-        from nvtui.load import run_engine_load, run_load
+    async def prepare_on(self, session: Session, device: str) -> Prepared:
+        """The composed command (Identify Controller when none is composed) prepared for `device`."""
+        composition: Composition | None = self.nvapp.composition
+        if composition is None:
+            return await session.prepare(device, "identify", ["cns=1"])
+        return await session.prepare(
+            device, composition.command_id, composition.assignments, data_len=composition.data_len,
+            data_in=composition.data_in, metadata_in=composition.metadata_in,
+            zero_metadata=composition.zero_metadata, no_data=composition.no_data,
+            allow_destructive=True,  # judged by may_send, once for the whole run
+        )  # fmt: skip
+
+    async def drive_load(self, runs: list[tuple[str, Backend, LoadJob]]) -> None:
+        """Run the load on every namespace at once, the stats and charts live, and say how it ended."""
+        from nvtui.load import run_jobs
         from nvtui.stats import LoadStats
 
         self.stats = LoadStats()
+        self.each = [(device, LoadStats()) for device, _, _ in runs]
         self.stop_event = asyncio.Event()
         self.running = True
         self._charts_final = False
+        outcomes: list[LoadOutcome] = []
         try:
-            if plan is not None:  # the backend's own engine, in slices: full speed, chart still live
-                outcome = await run_engine_load(plan, spec, self.stats, self.stop_event)
-            else:
-                outcome = await run_load(
-                    _Yielding(backend), lambda _i: command, spec, self.stats, self.stop_event
-                )
+            outcomes = await run_jobs(
+                [(backend, job) for _, backend, job in runs], self.stats, self.stop_event,
+                each=[stats for _, stats in self.each],
+            )  # fmt: skip
+        except UsageError as exc:  # a job the namespace cannot run (a region outside it): nothing was sent
+            self.notify(str(exc), title="Not started", severity="error", timeout=8)
+            return
         finally:
             self.running = False
             self._redraw()
-        summary = f"{outcome.stats.total.count:,} commands, {outcome.stats.iops:,.0f} IOPS"
-        if outcome.failure:
-            self.notify(f"Stopped by a device error: {outcome.failure}", severity="error", timeout=10)
+        total = self.stats.total.count
+        summary = f"{total:,} commands, {self.stats.iops:,.0f} IOPS"
+        devices = [device for device, _, _ in runs]
+        failures = [f"{d}: {o.failure}" for d, o in zip(devices, outcomes, strict=True) if o.failure]
+        if failures:
+            self.notify(f"Stopped by a device error: {'; '.join(failures)}", severity="error", timeout=10)
             self.post_message(messages.RefreshDevices())  # the device may have gone
-        elif outcome.stopped:
+        elif any(o.stopped for o in outcomes):
             self.notify(f"Stopped: {summary}", title="Load run")
         else:
             self.notify(f"Done: {summary}", title="Load run")

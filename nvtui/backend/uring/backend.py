@@ -53,8 +53,8 @@ from nvtui.nvme.identify import (
     namespace_size,
 )
 
-if TYPE_CHECKING:  # the load engine and the Identify decoder load when used, not with every command
-    from nvtui.backend.uring.engine import LoadResult, Stoppable
+if TYPE_CHECKING:  # the load engine loads when used, not with every command
+    from nvtui.backend.base import EngineRequest, EngineResult, Stoppable
 
 # NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
 OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
@@ -121,6 +121,39 @@ class FixedBuffers:
     def read(self, index: int, length: int) -> bytes:
         start = index * self.size
         return self._memory[start : start + length]
+
+
+class UringEngine:
+    """The uring backend's load engine: the C loop of engine.c on a ring of its own, in a worker thread."""
+
+    def __init__(self, backend: UringBackend) -> None:
+        self.backend = backend
+
+    async def run(
+        self,
+        request: EngineRequest,
+        *,
+        on_slice: Callable[[EngineResult], None] | None = None,
+        stop: Stoppable | None = None,
+    ) -> EngineResult:
+        backend = self.backend
+        fmt, fd = backend.format, backend._ns_fd
+        if fd is None or fmt is None:
+            raise DeviceError(f"{backend.path.name} is a controller: a load run needs a namespace device")
+        if fmt.extended and fmt.metadata_size:
+            raise UsageError(f"{backend.path.name} interleaves metadata with data: the load engine does not")
+        from nvtui.backend.uring.engine import EngineJob, run_load
+
+        first = request.first_lba
+        count = request.lba_count if request.lba_count is not None else backend.size_lbas - first
+        job = EngineJob(
+            fd=fd, nsid=backend.nsid, lba_size=fmt.lba_size, lba_count=count,
+            metadata_size=fmt.separate_metadata, pattern=request.pattern, block_size=request.block_size,
+            qd=request.qd, seconds=request.seconds, first_lba=first, max_ios=request.max_ios,
+            fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
+            slice_seconds=request.slice_seconds, data=request.data,
+        )  # fmt: skip
+        return await run_load(job, on_slice=on_slice, stop=stop)
 
 
 def _describe(cmd: Command) -> str:
@@ -336,45 +369,10 @@ class UringBackend(BackendBase):
 
     # ---- load ----
 
-    async def run_load(
-        self,
-        *,
-        pattern: str = "randread",
-        block_size: int = 4096,
-        qd: int = 32,
-        seconds: float = 5.0,
-        first_lba: int = 0,
-        lba_count: int | None = None,
-        max_ios: int = 0,
-        fixed: bool | None = None,
-        iopoll: bool | None = None,
-        seed: int = 1,
-        slice_seconds: float = 0.5,
-        on_slice: Callable[[LoadResult], None] | None = None,
-        stop: Stoppable | None = None,
-    ) -> LoadResult:
-        """A load run on this namespace by the C engine (its own ring, in a worker thread).
-
-        `fixed` / `iopoll` default to how the backend was opened. Write patterns overwrite the region.
-        `on_slice` sees each slice's result as it ends; `stop` ends the run within a slice (engine.py).
-        """
-        if self._ns_fd is None or self.format is None:
-            raise DeviceError(f"{self.path.name} is a controller: a load run needs a namespace device")
-        fmt = self.format
-        if fmt.extended and fmt.metadata_size:
-            raise UsageError(f"{self.path.name} interleaves metadata with data: the load engine does not")
-        from nvtui.backend.uring.engine import EngineJob, run_load
-
-        count = lba_count if lba_count is not None else self.size_lbas - first_lba
-        job = EngineJob(
-            fd=self._ns_fd, nsid=self.nsid, lba_size=fmt.lba_size, lba_count=count,
-            metadata_size=fmt.separate_metadata, pattern=pattern, block_size=block_size, qd=qd,
-            seconds=seconds, first_lba=first_lba, max_ios=max_ios,
-            fixed=self.fixed is not None if fixed is None else fixed,
-            iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
-            seed=seed, slice_seconds=slice_seconds,
-        )  # fmt: skip
-        return await run_load(job, on_slice=on_slice, stop=stop)
+    @property
+    def engine(self) -> UringEngine | None:
+        """The C load engine on this namespace (none on a controller device)."""
+        return UringEngine(self) if self._ns_fd is not None else None
 
     # ---- teardown ----
 
