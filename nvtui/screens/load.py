@@ -84,7 +84,7 @@ def stats_text(
             t.append("  " if i else "", style="dim")
             t.append(f"{device} ", style="dim")
             t.append(f"{part.iops:,.0f}")
-            t.append(f" p99 {_us(part.total.percentile(99))}", style="dim")
+            t.append(f" IOPS p99 {_us(part.total.percentile(99))}", style="dim")
     return t
 
 
