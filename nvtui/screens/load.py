@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive, var
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import ContentSwitcher, Input, Label, Select, Static
 
 from nvtui.errors import UsageError
 from nvtui.numbers import NumberTooLong, parse_number
@@ -39,7 +39,8 @@ REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
 # from the loop, while that starts), and showing a new picture still costs the loop a render: the time
 # chart once a second (4 new intervals), the histogram, the shape of the whole run that settles within
 # seconds, every 2 s; both again when the run ends.
-CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0}
+CHART_EVERY_S = {"chart-time": 1.0, "chart-histogram": 2.0, "compare": 1.0}
+COMPARED = 8  # runs the Compare view keeps, the latest last
 NO_FIO = "fio's io_uring_cmd engine sends only Read and Write: compose one (F3) to export its run to fio"
 LBA_PATTERN_CHOICES = (("fixed LBAs", "fixed"), ("sequential", "sequential"), ("random", "random"))
 
@@ -136,14 +137,19 @@ class LoadScreen(SectionScreen):
         height: auto;
         max-height: 3;
     }
-    LoadScreen #charts {
+    LoadScreen #charts, LoadScreen #run-view, LoadScreen #compare-view {
         height: 1fr;
+    }
+    LoadScreen #compare-bars {
+        max-height: 9;
+        margin: 0 0 1 0;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "start", "Start", priority=True),
         Binding("escape", "stop", "Stop", priority=True),
         Binding("ctrl+o", "export_fio", "fio job"),
+        Binding("ctrl+t", "toggle_compare", "Compare"),
     ]
 
     def __init__(self) -> None:
@@ -154,8 +160,10 @@ class LoadScreen(SectionScreen):
         self.running = False
         self._charted_at: dict[str, float] = {}  # chart id: when it was last asked to draw
         self._charts_final = False  # drawn since the last run ended: nothing changes until the next
+        self.compared: list[tuple[str, LoadStats]] = []  # the runs the Compare view shows, by name
 
     def compose_body(self) -> ComposeResult:
+        from nvtui.widgets.compare import LatencyCdf, RungBars
         from nvtui.widgets.latency_chart import LatencyHistogram, LatencyOverTime  # plotext: only when used
 
         with Vertical():
@@ -175,9 +183,13 @@ class LoadScreen(SectionScreen):
                 yield Label("also on")
                 yield Input(placeholder="more namespaces, e.g. sim0n2", id="load-also", compact=True)
             yield Static(stats_text(None, False), id="load-stats")
-            with Vertical(id="charts"):
-                yield LatencyOverTime(id="chart-time")
-                yield LatencyHistogram(id="chart-histogram")
+            with ContentSwitcher(id="charts", initial="run-view"):
+                with Vertical(id="run-view"):
+                    yield LatencyOverTime(id="chart-time")
+                    yield LatencyHistogram(id="chart-histogram")
+                with Vertical(id="compare-view"):
+                    yield RungBars(id="compare-bars")
+                    yield LatencyCdf(id="compare-cdf")
 
     def on_mount(self) -> None:
         self.set_interval(1 / REDRAW_HZ, self._redraw)
@@ -200,12 +212,37 @@ class LoadScreen(SectionScreen):
         # The stats line every tick; a chart at its own pace. `draw` only hands the numbers to the chart's
         # worker, and one whose numbers did not change is not drawn again.
         now = time.monotonic()
+        if self.comparing and (not self.running or now - self._charted_at.get("compare", 0.0) >= 1.0):
+            self.draw_compare()
+            self._charted_at["compare"] = now
         for chart in self.query(StatsChart):
             ident = chart.id or ""
             if not self.running or now - self._charted_at.get(ident, 0.0) >= CHART_EVERY_S.get(ident, 1.0):
                 chart.draw(stats)
                 self._charted_at[ident] = now
         self._charts_final = not self.running
+
+    @property
+    def comparing(self) -> bool:
+        return self.query_one("#charts", ContentSwitcher).current == "compare-view"
+
+    def action_toggle_compare(self) -> None:
+        """The run's charts, or the Compare view (the latest runs side by side)."""
+        switcher = self.query_one("#charts", ContentSwitcher)
+        switcher.current = "run-view" if self.comparing else "compare-view"
+        if self.comparing:
+            self.draw_compare()
+
+    def draw_compare(self) -> None:
+        from nvtui.widgets.compare import LatencyCdf, Rung, RungBars
+
+        live = {id(stats) for _, stats in self.each} if self.running else set()
+        rungs = tuple(
+            Rung(name, stats.total, iops=stats.iops, running=id(stats) in live)
+            for name, stats in self.compared
+        )
+        self.query_one(RungBars).rungs = rungs
+        self.query_one(LatencyCdf).rungs = rungs
 
     def spec(self) -> tuple[int | None, float | None, int]:
         """(count, seconds, queue depth) from the form; UsageError names the bad one."""
@@ -338,6 +375,10 @@ class LoadScreen(SectionScreen):
 
         self.stats = LoadStats()
         self.each = [(device, LoadStats()) for device, _, _ in runs]
+        job = runs[0][2]
+        how = f"{job.lba_pattern} qd{job.queue_depth}"
+        named = [(f"{device} {how}", stats) for device, stats in self.each]
+        self.compared = [*self.compared, *named][-COMPARED:]
         self.stop_event = asyncio.Event()
         self.running = True
         self._charts_final = False
