@@ -73,6 +73,12 @@ int main(void)
     OFF(nvme_uring_cmd, addr)
     OFF(nvme_uring_cmd, metadata_len) OFF(nvme_uring_cmd, data_len) OFF(nvme_uring_cmd, cdw10)
     OFF(nvme_uring_cmd, cdw15) OFF(nvme_uring_cmd, timeout_ms) OFF(nvme_uring_cmd, rsvd2)
+    SIZE(nvme_passthru_cmd) OFF(nvme_passthru_cmd, nsid) OFF(nvme_passthru_cmd, metadata)
+    OFF(nvme_passthru_cmd, addr) OFF(nvme_passthru_cmd, metadata_len) OFF(nvme_passthru_cmd, data_len)
+    OFF(nvme_passthru_cmd, cdw10) OFF(nvme_passthru_cmd, cdw12) OFF(nvme_passthru_cmd, timeout_ms)
+    OFF(nvme_passthru_cmd, result) P(NVME_IOCTL_IO_CMD)
+    P(IORING_SETUP_SQPOLL) P(IORING_ENTER_SQ_WAKEUP) P(IORING_OP_READ_FIXED) P(IORING_OP_WRITE_FIXED)
+    P(IORING_OP_WRITE)
     P(IORING_SETUP_IOPOLL) P(IORING_SETUP_CQSIZE) P(IORING_SETUP_CLAMP) P(IORING_SETUP_COOP_TASKRUN)
     P(IORING_SETUP_TASKRUN_FLAG) P(IORING_SETUP_SQE128) P(IORING_SETUP_CQE32) P(IORING_SETUP_SINGLE_ISSUER)
     P(IORING_SETUP_DEFER_TASKRUN)
@@ -104,16 +110,17 @@ def _run_probe(tmp_path: Path, kernel: bool) -> dict[str, int]:
 def test_c_layouts_and_constants_equal_the_kernel_headers(tmp_path: Path) -> None:
     kernel = _run_probe(tmp_path, kernel=True)
     ours = _run_probe(tmp_path, kernel=False)
-    assert len(kernel) > 90
+    assert len(kernel) > 100
     assert ours == kernel
     assert kernel["sizeof(struct io_uring_sqe)"] == 64
     assert kernel["offsetof(struct io_uring_sqe, cmd)"] == 48  # 80 bytes of payload in a 128-byte SQE
     assert kernel["offsetof(struct io_uring_cqe, big_cqe)"] == 16
     assert kernel["sizeof(struct nvme_uring_cmd)"] == URING_CMD_SIZE == 72
+    assert kernel["sizeof(struct nvme_passthru_cmd)"] == 72
     # The compiled extension carries the same numbers.
     for name in ("IORING_OP_URING_CMD", "IORING_OP_NOP", "IORING_URING_CMD_FIXED", "IORING_SETUP_SQE128",
                  "IORING_SETUP_CQE32", "IORING_SQ_CQ_OVERFLOW", "IORING_SQ_TASKRUN", "NVME_URING_CMD_IO",
-                 "NVME_URING_CMD_ADMIN", "NVME_URING_CMD_IO_VEC"):  # fmt: skip
+                 "NVME_URING_CMD_ADMIN", "NVME_URING_CMD_IO_VEC", "IORING_SETUP_SQPOLL"):  # fmt: skip
         assert getattr(lib, name) == kernel[name], name
 
 

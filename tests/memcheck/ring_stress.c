@@ -2,7 +2,8 @@
  * ring_stress.c: the uring extension's C code (ring_core.c, engine.c) driven hard on this machine's own
  * kernel, built with -fsanitize=address,undefined by run_asan.sh. Every check that fails prints one
  * line and exits 1; ASan/UBSan findings abort with their report. No NVMe device needed: NOPs, pipe
- * reads, socket uring_cmds (SIOCINQ), and the load engine against a socket (every I/O -EOPNOTSUPP).
+ * reads, socket uring_cmds (SIOCINQ), and the load engine against a socket (every I/O -EOPNOTSUPP), its
+ * ioctl threads against a socket (every ioctl ENOTTY) and its block path reading a file.
  *
  * Usage: ring_stress [NOPS]   (default 200000)
  */
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -248,15 +250,15 @@ static void engine_runs(uint64_t ios)
 	p.duration_ns = 10ULL * 1000 * 1000 * 1000;
 	p.max_ios = ios;
 	p.buffers = buffers;
-	CHECK(nvt_engine_run(&r, &p, res) == -EINVAL, "qd above the SQ size accepted");
+	CHECK(nvt_engine_run(&r, &p, 1, res) == -EINVAL, "qd above the SQ size accepted");
 	p.qd = 0;
-	CHECK(nvt_engine_run(&r, &p, res) == -EINVAL, "qd 0 accepted");
+	CHECK(nvt_engine_run(&r, &p, 1, res) == -EINVAL, "qd 0 accepted");
 	p.qd = 32;
 	p.block_size = 1000;
-	CHECK(nvt_engine_run(&r, &p, res) == -EINVAL, "a block size not a multiple of the LBA accepted");
+	CHECK(nvt_engine_run(&r, &p, 1, res) == -EINVAL, "a block size not a multiple of the LBA accepted");
 	p.block_size = 4096;
 	p.lba_count = 4;
-	CHECK(nvt_engine_run(&r, &p, res) == -EINVAL, "a region smaller than one I/O accepted");
+	CHECK(nvt_engine_run(&r, &p, 1, res) == -EINVAL, "a region smaller than one I/O accepted");
 	p.lba_count = 1 << 20;
 
 	for (int fixed = 0; fixed <= 1; fixed++) {
@@ -269,7 +271,7 @@ static void engine_runs(uint64_t ios)
 		}
 		p.fixed = (uint32_t)fixed;
 		p.random = (uint32_t)!fixed;
-		ret = nvt_engine_run(&r, &p, res);
+		ret = nvt_engine_run(&r, &p, 1, res);
 		CHECK(ret == 0, "engine: %s", strerror(-ret));
 		CHECK(res->ios == ios && res->errors == ios && res->bytes == 0, "engine counted %llu ios %llu errors",
 		      (unsigned long long)res->ios, (unsigned long long)res->errors);
@@ -287,6 +289,93 @@ static void engine_runs(uint64_t ios)
 	printf("engine: 2 x %llu I/Os (plain and fixed buffers), bad parameters refused\n", (unsigned long long)ios);
 }
 
+static uint64_t hist_total(const struct nvt_engine_result *res)
+{
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; b < NVT_HIST_BUCKETS; b++)
+		n += res->hist[b];
+	return n;
+}
+
+/* The ioctl interface: threads of synchronous ioctls on two targets (sockets: every one ENOTTY), counted
+ * exactly per target, then the block path reading a file: plain and fixed, one enter per SQE and batched. */
+static void engine_other_interfaces(uint64_t ios)
+{
+	struct nvt_engine_params p[2];
+	struct nvt_engine_result *res = calloc(2, sizeof(*res));
+	unsigned char *buffers = aligned_alloc(4096, 16 * 4096);
+	char path[] = "/tmp/nvt-ring-stress-XXXXXX";
+	int socks[2] = { socket(AF_INET, SOCK_STREAM, 0), socket(AF_INET, SOCK_STREAM, 0) };
+	struct nvt_ring r;
+	struct iovec iov[8];
+	int fd, ret;
+
+	memset(p, 0, sizeof(p));
+	for (int k = 0; k < 2; k++) {
+		p[k].fd = socks[k];
+		p[k].nsid = 1;
+		p[k].opcode = 0x02;
+		p[k].random = (uint32_t)k;
+		p[k].lba_size = 512;
+		p[k].block_size = 4096;
+		p[k].qd = 4;
+		p[k].lba_count = 1 << 20;
+		p[k].duration_ns = 10ULL * 1000 * 1000 * 1000;
+		p[k].max_ios = ios;
+		p[k].interface = NVT_IF_IOCTL;
+		p[k].buffers = buffers + (size_t)k * 4 * 4096;
+	}
+	CHECK(nvt_engine_run(NULL, p, 2, res) == 0, "ioctl engine");
+	for (int k = 0; k < 2; k++) {
+		CHECK(res[k].ios == ios && res[k].errors == ios && res[k].first_error == -ENOTTY,
+		      "ioctl target %d: %llu ios, %llu errors, first %d", k, (unsigned long long)res[k].ios,
+		      (unsigned long long)res[k].errors, res[k].first_error);
+		CHECK(hist_total(&res[k]) == ios, "ioctl histogram");
+	}
+	p[1].interface = NVT_IF_BLOCK;
+	CHECK(nvt_engine_run(NULL, p, 2, res) == -EINVAL, "targets of two interfaces accepted");
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0, "mkstemp: %s", strerror(errno));
+	unlink(path);
+	CHECK(ftruncate(fd, 1 << 20) == 0, "ftruncate");
+	CHECK(nvt_ring_init_raw(&r, 8, 0, 0, 0) == 0, "a plain ring");
+	CHECK(r.sqe_size == 64 && r.cqe_size == 16, "plain ring entry sizes %u %u", r.sqe_size, r.cqe_size);
+	for (int i = 0; i < 8; i++) {
+		iov[i].iov_base = buffers + (size_t)i * 4096;
+		iov[i].iov_len = 4096;
+	}
+	CHECK(nvt_register_buffers(&r, iov, 8) == 0, "register buffers");
+	p[0].interface = NVT_IF_BLOCK;
+	p[0].fd = fd;
+	p[0].qd = 8;
+	p[0].lba_count = (1 << 20) / 512;
+	p[0].stop_on_errno = 1;
+	for (int variant = 0; variant < 4; variant++) {
+		p[0].fixed = (uint32_t)(variant & 1);
+		p[0].batch = (uint32_t)(variant >> 1);
+		p[0].random = (uint32_t)(variant & 1);
+		ret = nvt_engine_run(&r, p, 1, res);
+		CHECK(ret == 0, "block engine: %s", strerror(-ret));
+		CHECK(res[0].ios == ios && res[0].errors == 0 && res[0].bytes == ios * 4096,
+		      "block variant %d: %llu ios, %llu errors (first %d)", variant, (unsigned long long)res[0].ios,
+		      (unsigned long long)res[0].errors, res[0].first_error);
+		CHECK(hist_total(&res[0]) == ios, "block histogram");
+		CHECK(variant >> 1 ? res[0].enters >= ios : res[0].enters < ios, "enters %llu for %llu ios",
+		      (unsigned long long)res[0].enters, (unsigned long long)ios);
+	}
+	p[0].lba_count = 4;
+	CHECK(nvt_engine_run(&r, p, 1, res) == -EINVAL, "a region smaller than one I/O accepted");
+	nvt_ring_exit(&r);
+	close(fd);
+	close(socks[0]);
+	close(socks[1]);
+	free(buffers);
+	free(res);
+	printf("engine: ioctl threads on 2 targets, block path 4 ways, x %llu I/Os\n", (unsigned long long)ios);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long nops = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
@@ -297,6 +386,7 @@ int main(int argc, char **argv)
 	ring_exit_with_reads_in_flight(200);
 	socket_uring_cmds(20000);
 	engine_runs(50000);
+	engine_other_interfaces(20000);
 	for (uint64_t ns = 0; ns < (1ULL << 20); ns += 7)
 		CHECK(nvt_hist_bucket(ns) < NVT_HIST_BUCKETS, "bucket of %llu", (unsigned long long)ns);
 	CHECK(nvt_hist_bucket(UINT64_MAX) == NVT_HIST_BUCKETS - 1, "bucket of the largest value");

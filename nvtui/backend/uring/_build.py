@@ -19,6 +19,7 @@ CDEF = """
 #define NVT_CQE_SIZE ...
 #define NVT_CMD_MAX ...
 #define IORING_SETUP_IOPOLL ...
+#define IORING_SETUP_SQPOLL ...
 #define IORING_SETUP_CQSIZE ...
 #define IORING_SETUP_COOP_TASKRUN ...
 #define IORING_SETUP_TASKRUN_FLAG ...
@@ -48,6 +49,8 @@ struct nvt_ring {
     uint32_t features;
     uint32_t sq_entries;
     uint32_t cq_entries;
+    uint32_t sqe_size;
+    uint32_t cqe_size;
     ...;
 };
 
@@ -60,6 +63,8 @@ struct nvt_completion {
 };
 
 int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags);
+int nvt_ring_init_raw(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+                      uint32_t sq_thread_idle_ms);
 void nvt_ring_exit(struct nvt_ring *r);
 uint64_t nvt_now_ns(void);
 uint32_t nvt_sq_space(struct nvt_ring *r);
@@ -82,6 +87,10 @@ int nvt_probe_op(struct nvt_ring *r, uint32_t op);
 #define NVT_HIST_MAX_SHIFT ...
 #define NVT_HIST_BUCKETS ...
 #define NVT_ENGINE_MAX_QD ...
+#define NVT_ENGINE_MAX_TARGETS ...
+#define NVT_IF_URING_CMD ...
+#define NVT_IF_BLOCK ...
+#define NVT_IF_IOCTL ...
 
 struct nvt_engine_params {
     int fd;
@@ -95,7 +104,9 @@ struct nvt_engine_params {
     uint32_t fixed;
     uint32_t stop_on_errno;
     uint32_t nop;
-    uint32_t pad;
+    uint32_t interface;
+    uint32_t batch;
+    uint32_t buf_base;
     uint64_t first_lba;
     uint64_t lba_count;
     uint64_t duration_ns;
@@ -121,7 +132,8 @@ struct nvt_engine_result {
 };
 
 uint32_t nvt_hist_bucket(uint64_t ns);
-int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct nvt_engine_result *out);
+int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, uint32_t n,
+                   struct nvt_engine_result *out);
 """
 
 ffibuilder = FFI()
@@ -132,7 +144,8 @@ ffibuilder.set_source(
     sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("ring_core.c", "engine.c")],
     depends=[os.path.relpath(os.path.join(HERE, "ring_core.h"))],
     include_dirs=[HERE],
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall"],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-pthread"],
+    extra_link_args=["-pthread"],
 )
 
 if __name__ == "__main__":

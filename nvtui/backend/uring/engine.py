@@ -1,5 +1,11 @@
 """The load engine from Python: `run_load` keeps `qd` reads or writes in flight for a while, entirely in
 C (engine.c), on a ring of its own in a worker thread, and returns counts and a latency histogram.
+`run_groups` runs several jobs at once: each group of jobs on one ring in a thread of its own, every
+job (a namespace) with its own depth and counters.
+
+A job goes through one of three interfaces (`EngineJob.interface`): `uring_cmd` (passthrough on the
+namespace's char device), `block` (reads and writes on its block device, opened O_DIRECT) or `ioctl`
+(the synchronous passthrough ioctl, from one C thread per I/O in flight).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import random
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +33,15 @@ PATTERNS = {
     "read": (0x02, False),
     "write": (0x01, False),
 }
-MAX_QD = 4096  # NVT_ENGINE_MAX_QD
+MAX_QD = 4096  # NVT_ENGINE_MAX_QD: per ring, over all its jobs
+MAX_IOCTL_QD = 256  # the ioctl interface starts a thread per I/O in flight
+MAX_JOBS_PER_RING = 256  # NVT_ENGINE_MAX_TARGETS
+INTERFACES = ("uring_cmd", "block", "ioctl")
+
+
+class EngineUnavailable(DeviceError):
+    """This kernel or device cannot run the job as asked (the ring's setup, its registered buffers, or
+    the first I/Os were refused); the message says which and why."""
 
 
 def _check_layout(lib: Any) -> None:
@@ -75,9 +89,13 @@ class EngineJob:
     namespace `nsid` through `fd` (its char device) for `seconds` (or `max_ios`, 0: no limit) over LBAs
     [first_lba, first_lba + lba_count). Write patterns overwrite that region.
 
-    `fixed`: registered buffers; `iopoll`: a polled ring (the device needs poll queues). The engine runs
-    in slices of `slice_seconds` (every I/O of a slice reaped before the next starts). An I/O the kernel
-    fails with an errno (the device went away) ends the run once the I/Os in flight are reaped, unless
+    `interface`: how `fd` is driven: "uring_cmd" (fd: the char device), "block" (fd: the block device
+    or a file, opened O_DIRECT; offsets are LBA x lba_size) or "ioctl" (the char device, `qd` threads).
+    `fixed`: registered buffers; `iopoll`: a polled ring (the device needs poll queues); `sqpoll`: a
+    kernel thread submits, the engine only fills the ring; `batched`: the SQEs a round of completions
+    queues share one io_uring_enter (False: one enter each, fio's default). The engine runs in slices
+    of `slice_seconds` (every I/O of a slice reaped before the next starts). An I/O the kernel fails
+    with an errno (the device went away) ends the run once the I/Os in flight are reaped, unless
     `stop_on_errno` is False (host tests on fds that fail every NVMe command). A job out of range is a
     UsageError when built, naming the field and what it allows."""
 
@@ -97,9 +115,21 @@ class EngineJob:
     seed: int = 1
     slice_seconds: float = 0.5
     stop_on_errno: bool = True
+    interface: str = "uring_cmd"
+    batched: bool = True
+    sqpoll: bool = False
     data: bytes | None = None  # what every write writes (block_size bytes); None: random bytes from `seed`
 
     def __post_init__(self) -> None:
+        if self.interface not in INTERFACES:
+            raise UsageError(f"unknown interface {self.interface!r}; choose one of {', '.join(INTERFACES)}")
+        if self.interface == "ioctl":
+            if self.fixed or self.iopoll or self.sqpoll:
+                raise UsageError("the ioctl interface has no ring: fixed, iopoll and sqpoll do not apply")
+            if self.qd > MAX_IOCTL_QD:
+                raise UsageError(
+                    f"queue depth {self.qd} out of range 1-{MAX_IOCTL_QD} for the ioctl interface"
+                )
         if self.pattern not in PATTERNS:
             raise UsageError(f"unknown pattern {self.pattern!r}; choose one of {', '.join(PATTERNS)}")
         if self.lba_size <= 0 or self.block_size <= 0 or self.block_size % self.lba_size:
@@ -116,6 +146,10 @@ class EngineJob:
             raise UsageError(f"duration {self.seconds} s: it must be more than 0")
         if self.data is not None and len(self.data) != self.block_size:
             raise UsageError(f"write data of {len(self.data)} bytes for {self.block_size}-byte writes")
+
+    def ring_options(self) -> tuple[str, bool, bool, bool, float, float]:
+        """What jobs sharing one ring must agree on."""
+        return (self.interface, self.batched, self.iopoll, self.sqpoll, self.seconds, self.slice_seconds)
 
 
 def _first_error(code: int) -> str:
@@ -134,75 +168,179 @@ def _slice_result(ffi: Any, out: Any, pattern: str, block_size: int, qd: int) ->
     )  # fmt: skip
 
 
-def _run(
-    job: EngineJob,
-    deliver: Callable[[LoadResult], None] | None,
+class _Group:
+    """The jobs one worker thread runs on one ring, and what they share: buffers, a ring, the slices."""
+
+    def __init__(self, jobs: Sequence[EngineJob], first_index: int) -> None:
+        self.jobs = list(jobs)
+        self.first_index = first_index  # of its first job in run_groups' flat order
+        options = {job.ring_options() for job in self.jobs}
+        if len(options) > 1:
+            raise UsageError(
+                "jobs on one ring must share the interface, batching, iopoll, sqpoll, duration and slice"
+            )
+        total = sum(job.qd for job in self.jobs)
+        if self.jobs[0].interface != "ioctl" and total > MAX_QD:
+            raise UsageError(f"a ring's jobs keep {total} I/Os in flight: at most {MAX_QD}")
+        if len(self.jobs) > MAX_JOBS_PER_RING:
+            raise UsageError(f"{len(self.jobs)} jobs on one ring: at most {MAX_JOBS_PER_RING}")
+        self.total_qd = total
+
+
+def _refused(what: str, exc: OSError) -> EngineUnavailable:
+    return EngineUnavailable(f"{what}: {exc.strerror}")
+
+
+def _run_group(
+    group: _Group,
+    deliver: Callable[[int, LoadResult], None] | None,
     stop: Stoppable | None,
     halt: threading.Event,
-) -> LoadResult:
+    start: threading.Barrier,
+) -> list[LoadResult]:
+    try:
+        return _run_group_started(group, deliver, stop, halt, start)
+    finally:
+        start.abort()  # a group that failed before the barrier must not keep the others waiting
+
+
+def _run_group_started(
+    group: _Group,
+    deliver: Callable[[int, LoadResult], None] | None,
+    stop: Stoppable | None,
+    halt: threading.Event,
+    start: threading.Barrier,
+) -> list[LoadResult]:
     ffi, lib = load()
     _check_layout(lib)
-    opcode, is_random = PATTERNS[job.pattern]
-    qd, block_size = job.qd, job.block_size
-    ring = Ring(max(qd, 1), iopoll=job.iopoll)  # created here: its completions are this thread's task work
+    jobs, first = group.jobs, group.jobs[0]
+    interface = first.interface
+    ring: Ring | None = None
+    if interface != "ioctl":
+        try:  # created here: its completions are this thread's task work
+            ring = Ring(
+                max(group.total_qd, 1), iopoll=first.iopoll, sqpoll=first.sqpoll,
+                passthrough=interface == "uring_cmd",
+            )  # fmt: skip
+        except OSError as exc:
+            flags = "+".join(f for f, on in (("IOPOLL", first.iopoll), ("SQPOLL", first.sqpoll)) if on)
+            raise _refused(f"the kernel refused an io_uring{' with ' + flags if flags else ''}", exc) from exc
     try:
-        memory = mmap.mmap(-1, qd * block_size)  # page aligned, one slot per I/O in flight
-        if opcode == 0x01:
-            fill = job.data * qd if job.data is not None else None
-            memory[:] = fill or random.Random(job.seed).randbytes(qd * block_size)
+        sizes = [job.qd * job.block_size for job in jobs]
+        memory = mmap.mmap(-1, sum(sizes))  # page aligned, one slot per I/O in flight
         buffers: Any = ffi.from_buffer(memory)
         base = int(ffi.cast("uintptr_t", buffers))
-        if job.fixed:
-            ring.register_buffers([(base + i * block_size, block_size) for i in range(qd)])
-        metadata: Any = ffi.NULL
-        if job.metadata_size:
-            metadata = ffi.new("unsigned char[]", qd * (block_size // job.lba_size) * job.metadata_size)
-        params = ffi.new("struct nvt_engine_params *")
-        params.fd, params.nsid, params.opcode, params.random = job.fd, job.nsid, opcode, int(is_random)
-        params.lba_size, params.block_size, params.metadata_size = job.lba_size, block_size, job.metadata_size
-        params.qd, params.fixed, params.stop_on_errno = qd, int(job.fixed), int(job.stop_on_errno)
-        params.first_lba, params.lba_count = job.first_lba, job.lba_count
-        params.seed, params.position = job.seed, 0
-        params.buffers = ffi.cast("unsigned char *", buffers)
-        params.metadata = metadata
-        out = ffi.new("struct nvt_engine_result *")
-        total = LatencyHistogram()
-        ios = errors = nbytes = enters = 0
-        first_error: str | None = None
-        slice_ns = int(job.slice_seconds * 1e9) if job.slice_seconds > 0 else 0
-        begin = time.monotonic_ns()
-        deadline = begin + int(job.seconds * 1e9)
-        while not halt.is_set() and not (stop is not None and stop.is_set()):
-            left = deadline - time.monotonic_ns()
-            if left <= 0 or (job.max_ios and ios >= job.max_ios):
-                break
-            params.duration_ns = min(left, slice_ns) if slice_ns else left
-            params.max_ios = job.max_ios - ios if job.max_ios else 0
-            ret = lib.nvt_engine_run(ring._r, params, out)
-            if ret < 0:
-                raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
-            part = _slice_result(ffi, out, job.pattern, block_size, qd)
-            ios, errors, nbytes, enters = (
-                ios + part.ios,
-                errors + part.errors,
-                nbytes + part.bytes,
-                enters + part.enters,
-            )
-            if first_error is None:
-                first_error = part.first_error
-            total.merge(part.latency)
-            params.seed, params.position = out.next_seed, out.next_position
-            if deliver is not None:
-                deliver(part)
-            if job.stop_on_errno and out.first_error < 0:  # the kernel failed an I/O: drained, stopped
-                raise DeviceError(f"{job.pattern} on nsid {job.nsid} failed: {part.first_error}")
-        return LoadResult(
-            pattern=job.pattern, block_size=block_size, qd=qd, ios=ios, errors=errors,
-            first_error=first_error, bytes=nbytes, elapsed_ns=time.monotonic_ns() - begin, enters=enters,
-            latency=total,
-        )  # fmt: skip
+        offsets = [sum(sizes[:k]) for k in range(len(jobs))]
+        slot_bases = [sum(job.qd for job in jobs[:k]) for k in range(len(jobs))]
+        for job, offset, size in zip(jobs, offsets, sizes, strict=True):
+            if PATTERNS[job.pattern][0] == 0x01:
+                fill = job.data * job.qd if job.data is not None else None
+                memory[offset : offset + size] = fill or random.Random(job.seed).randbytes(size)
+        if ring is not None and any(job.fixed for job in jobs):
+            iov = [
+                (base + offset + i * job.block_size, job.block_size)
+                for job, offset in zip(jobs, offsets, strict=True)
+                for i in range(job.qd)
+            ]
+            try:
+                ring.register_buffers(iov)
+            except OSError as exc:
+                raise _refused(f"the kernel refused to register {len(iov)} buffers", exc) from exc
+        keep: list[Any] = []
+        params = ffi.new("struct nvt_engine_params[]", len(jobs))
+        for k, job in enumerate(jobs):
+            p = params[k]
+            opcode, is_random = PATTERNS[job.pattern]
+            p.fd, p.nsid, p.opcode, p.random = job.fd, job.nsid, opcode, int(is_random)
+            p.lba_size, p.block_size = job.lba_size, job.block_size
+            p.metadata_size = job.metadata_size if interface != "block" else 0
+            p.qd, p.fixed, p.stop_on_errno = job.qd, int(job.fixed), int(job.stop_on_errno)
+            p.interface = INTERFACES.index(interface)  # NVT_IF_URING_CMD, _BLOCK, _IOCTL
+            p.batch = 0 if job.batched else 1
+            p.buf_base = slot_bases[k]
+            p.first_lba, p.lba_count = job.first_lba, job.lba_count
+            p.seed, p.position = job.seed, 0
+            p.buffers = ffi.cast("unsigned char *", buffers) + offsets[k]
+            p.metadata = ffi.NULL
+            if p.metadata_size:
+                md_bytes = job.qd * (job.block_size // job.lba_size) * job.metadata_size
+                metadata = ffi.new("unsigned char[]", md_bytes)
+                keep.append(metadata)
+                p.metadata = metadata
+        return _slices(group, ring, params, deliver, stop, halt, start)
     finally:
-        ring.close()  # every I/O was reaped (or the ring failed): the buffers may go after this
+        if ring is not None:
+            ring.close()  # every I/O was reaped (or the ring failed): the buffers may go after this
+
+
+def _slices(
+    group: _Group,
+    ring: Ring | None,
+    params: Any,
+    deliver: Callable[[int, LoadResult], None] | None,
+    stop: Stoppable | None,
+    halt: threading.Event,
+    start: threading.Barrier,
+) -> list[LoadResult]:
+    ffi, lib = load()
+    jobs, first = group.jobs, group.jobs[0]
+    n = len(jobs)
+    active = ffi.new("struct nvt_engine_params[]", n)
+    outs = ffi.new("struct nvt_engine_result[]", n)
+    totals = [LatencyHistogram() for _ in jobs]
+    ios, errors, nbytes = [0] * n, [0] * n, [0] * n
+    first_errors: list[str | None] = [None] * n
+    enters = 0
+    slice_ns = int(first.slice_seconds * 1e9) if first.slice_seconds > 0 else 0
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        raise DeviceError("another engine thread of this run failed before the start") from None
+    begin = time.monotonic_ns()
+    deadline = begin + int(first.seconds * 1e9)
+    checked = False  # the first slice's errors say whether the interface works here at all
+    while not halt.is_set() and not (stop is not None and stop.is_set()):
+        left = deadline - time.monotonic_ns()
+        running = [k for k, job in enumerate(jobs) if not (job.max_ios and ios[k] >= job.max_ios)]
+        if left <= 0 or not running:
+            break
+        for i, k in enumerate(running):
+            active[i] = params[k]
+            active[i].duration_ns = min(left, slice_ns) if slice_ns else left
+            active[i].max_ios = jobs[k].max_ios - ios[k] if jobs[k].max_ios else 0
+        ret = lib.nvt_engine_run(ring._r if ring is not None else ffi.NULL, active, len(running), outs)
+        if ret < 0:
+            raise DeviceError(f"load run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
+        for i, k in enumerate(running):
+            out, job = outs[i], jobs[k]
+            part = _slice_result(ffi, out, job.pattern, job.block_size, job.qd)
+            ios[k] += part.ios
+            errors[k] += part.errors
+            nbytes[k] += part.bytes
+            if first_errors[k] is None:
+                first_errors[k] = part.first_error
+            totals[k].merge(part.latency)
+            params[k].seed, params[k].position = out.next_seed, out.next_position
+            if deliver is not None:
+                deliver(group.first_index + k, part)
+            if job.stop_on_errno and out.first_error < 0:  # the kernel failed an I/O: drained, stopped
+                failure = f"{job.pattern} on nsid {job.nsid} failed: {part.first_error}"
+                if not checked and out.ios == out.errors:  # not one I/O went through: it cannot run here
+                    raise EngineUnavailable(f"{job.interface} {failure}")
+                raise DeviceError(failure)
+        enters += outs[0].enters
+        checked = True
+    elapsed = time.monotonic_ns() - begin
+    results = []
+    for k, job in enumerate(jobs):
+        results.append(
+            LoadResult(
+                pattern=job.pattern, block_size=job.block_size, qd=job.qd, ios=ios[k], errors=errors[k],
+                first_error=first_errors[k], bytes=nbytes[k], elapsed_ns=elapsed, enters=enters,
+                latency=totals[k],
+            )
+        )
+    return results
 
 
 def run_nops(qd: int, seconds: float) -> LoadResult:
@@ -218,12 +356,62 @@ def run_nops(qd: int, seconds: float) -> LoadResult:
         params = ffi.new("struct nvt_engine_params *")
         params.qd, params.nop, params.duration_ns = qd, 1, int(seconds * 1e9)
         out = ffi.new("struct nvt_engine_result *")
-        ret = lib.nvt_engine_run(ring._r, params, out)
+        ret = lib.nvt_engine_run(ring._r, params, 1, out)
         if ret < 0:
             raise DeviceError(f"NOP run failed: {errno_name(-ret)} ({os.strerror(-ret)})")
         return _slice_result(ffi, out, "nop", 0, qd)
     finally:
         ring.close()
+
+
+async def run_groups(
+    groups: Sequence[Sequence[EngineJob]],
+    *,
+    on_slice: Callable[[int, LoadResult], None] | None = None,
+    stop: Stoppable | None = None,
+) -> list[LoadResult]:
+    """Run every group of jobs on a ring of its own, in a worker thread of its own, all starting together;
+    one result per job, in the order of the jobs over the groups (`on_slice` gets that index with each
+    slice's result, on the event loop's thread). The jobs of a group share one ring (their depths add
+    up) and must agree on `EngineJob.ring_options`. Each result's `elapsed_ns` and `enters` are its
+    ring's. `stop` or cancelling this call ends every group within one slice; the first group to fail
+    ends the others the same way and its error is raised."""
+    if not groups or not all(groups):
+        raise UsageError("a run needs at least one group of at least one job")
+    firsts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
+    built = [_Group(g, first) for g, first in zip(groups, firsts, strict=True)]
+    loop = asyncio.get_running_loop()
+    deliver: Callable[[int, LoadResult], None] | None = None
+    if on_slice is not None:
+        callback = on_slice
+
+        def deliver(index: int, part: LoadResult) -> None:
+            loop.call_soon_threadsafe(callback, index, part)
+
+    halt = threading.Event()
+    start = threading.Barrier(len(built))
+    workers = [
+        asyncio.ensure_future(asyncio.to_thread(_run_group, g, deliver, stop, halt, start)) for g in built
+    ]
+    try:
+        done = await asyncio.shield(asyncio.gather(*workers, return_exceptions=True))
+    except asyncio.CancelledError:
+        halt.set()  # the C loops end at their slice's end; wait for them so the buffers outlive the I/O
+        await asyncio.wait(workers)
+        raise
+    results: list[LoadResult] = []
+    failures = [r for r in done if isinstance(r, BaseException)]
+    if failures:
+        # the group that failed first says why; "another engine thread failed" is only its echo
+        raise next((f for f in failures if not _is_echo(f)), failures[0])
+    for part in done:
+        assert not isinstance(part, BaseException)
+        results.extend(part)
+    return results
+
+
+def _is_echo(exc: BaseException) -> bool:
+    return isinstance(exc, DeviceError) and "another engine thread" in str(exc)
 
 
 async def run_load(
@@ -236,20 +424,8 @@ async def run_load(
 
     `on_slice` gets each slice's result on the event loop's thread, for a live chart; `stop` (an asyncio
     or threading Event) or cancelling this call ends the run within one slice. A kernel errno on an I/O
-    ends it with a DeviceError (see EngineJob.stop_on_errno)."""
-    loop = asyncio.get_running_loop()
-    deliver: Callable[[LoadResult], None] | None = None
-    if on_slice is not None:
-        callback = on_slice
-
-        def deliver(part: LoadResult) -> None:
-            loop.call_soon_threadsafe(callback, part)
-
-    halt = threading.Event()
-    worker = asyncio.ensure_future(asyncio.to_thread(_run, job, deliver, stop, halt))
-    try:
-        return await asyncio.shield(worker)
-    except asyncio.CancelledError:
-        halt.set()  # the C loop ends at its slice's end; wait for it so the buffers outlive the I/O
-        await asyncio.wait([worker])
-        raise
+    ends it with a DeviceError (see EngineJob.stop_on_errno); EngineUnavailable when the kernel refuses
+    the ring or its buffers, or fails the very first slice's every I/O."""
+    callback = None if on_slice is None else (lambda _index, part: on_slice(part))
+    (result,) = await run_groups([[job]], on_slice=callback, stop=stop)
+    return result

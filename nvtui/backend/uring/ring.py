@@ -68,19 +68,37 @@ class RawCompletion:
 
 
 class Ring:
-    """One io_uring with 128-byte SQEs and 32-byte CQEs (what NVMe passthrough needs), synchronous.
+    """One io_uring, synchronous. By default with 128-byte SQEs and 32-byte CQEs (what NVMe passthrough
+    needs); `passthrough=False` gives the 64- and 16-byte entries of a ring for plain reads and writes.
 
     `coop` adds COOP_TASKRUN | TASKRUN_FLAG (no IPI to run completions; right for an eventfd-driven
     loop that enters the kernel often anyway). `iopoll` makes it a polled ring: completions arrive
-    only when someone enters the kernel with GETEVENTS, and the eventfd never fires.
+    only when someone enters the kernel with GETEVENTS, and the eventfd never fires. `sqpoll` gives it
+    a kernel thread that takes the SQEs as they are published (it sleeps after `sq_thread_idle_ms`
+    without work); the kernel refuses COOP_TASKRUN with it, so `coop` is ignored then.
     """
 
-    def __init__(self, sq_entries: int = 64, *, cq_entries: int = 0, iopoll: bool = False, coop: bool = True):
+    def __init__(
+        self,
+        sq_entries: int = 64,
+        *,
+        cq_entries: int = 0,
+        iopoll: bool = False,
+        coop: bool = True,
+        sqpoll: bool = False,
+        passthrough: bool = True,
+        sq_thread_idle_ms: int = 1000,
+    ):
         self._ffi, self._lib = load()
         lib = self._lib
         self._r: Any = self._ffi.new("struct nvt_ring *")
-        flags = (lib.NVT_SETUP_COOP if coop else 0) | (lib.IORING_SETUP_IOPOLL if iopoll else 0)
-        ret = lib.nvt_ring_init(self._r, sq_entries, cq_entries, flags)
+        flags = (lib.NVT_SETUP_BASE if passthrough else 0) | (lib.IORING_SETUP_IOPOLL if iopoll else 0)
+        if sqpoll:
+            flags |= lib.IORING_SETUP_SQPOLL
+        elif coop:
+            flags |= lib.NVT_SETUP_COOP
+        idle = sq_thread_idle_ms if sqpoll else 0
+        ret = lib.nvt_ring_init_raw(self._r, sq_entries, cq_entries, flags, idle)
         if ret < 0:
             raise _os_error(ret, "io_uring_setup")
         self.fd: int = self._r.fd
@@ -89,6 +107,7 @@ class Ring:
         self.setup_flags: int = self._r.setup_flags
         self.features: int = self._r.features
         self.iopoll = iopoll
+        self.sqpoll = sqpoll
         self._out: Any = self._ffi.new("struct nvt_completion[]", self.cq_entries)
         self._closed = False
 

@@ -44,13 +44,23 @@ static void *map_ring(int fd, size_t len, uint64_t offset)
  * cq_entries 0 lets the kernel pick (twice the SQ). Returns 0 or -errno. */
 int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags)
 {
+	return nvt_ring_init_raw(r, entries, cq_entries, flags | NVT_SETUP_BASE, 0);
+}
+
+/* A ring with exactly `flags`: without IORING_SETUP_SQE128 / CQE32 its entries are 64 and 16 bytes, as
+ * the block path's rings are (fio's too); with IORING_SETUP_SQPOLL a kernel thread consumes the SQ and
+ * sleeps after `sq_thread_idle_ms` without work. */
+int nvt_ring_init_raw(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+		      uint32_t sq_thread_idle_ms)
+{
 	struct io_uring_params p;
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	memset(&p, 0, sizeof(p));
-	p.flags = flags | NVT_SETUP_BASE;
+	p.flags = flags;
+	p.sq_thread_idle = sq_thread_idle_ms;
 	if (cq_entries) {
 		p.flags |= IORING_SETUP_CQSIZE;
 		p.cq_entries = cq_entries;
@@ -65,9 +75,11 @@ int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uin
 	r->features = p.features;
 	r->sq_entries = p.sq_entries;
 	r->cq_entries = p.cq_entries;
+	r->sqe_size = (p.flags & IORING_SETUP_SQE128) ? 128 : 64;
+	r->cqe_size = (p.flags & IORING_SETUP_CQE32) ? 32 : 16;
 
 	r->sq_map_len = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
-	r->cq_map_len = p.cq_off.cqes + (size_t)p.cq_entries * NVT_CQE_SIZE;
+	r->cq_map_len = p.cq_off.cqes + (size_t)p.cq_entries * r->cqe_size;
 	if (p.features & IORING_FEAT_SINGLE_MMAP) {
 		/* one mapping holds both rings (5.4+) */
 		if (r->cq_map_len > r->sq_map_len)
@@ -80,7 +92,7 @@ int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uin
 	r->cq_map = r->cq_map_len ? map_ring(r->fd, r->cq_map_len, IORING_OFF_CQ_RING) : r->sq_map;
 	if (!r->cq_map)
 		goto fail;
-	r->sqes_map_len = (size_t)p.sq_entries * NVT_SQE_SIZE;
+	r->sqes_map_len = (size_t)p.sq_entries * r->sqe_size;
 	r->sqes = map_ring(r->fd, r->sqes_map_len, IORING_OFF_SQES);
 	if (!r->sqes)
 		goto fail;
@@ -164,9 +176,9 @@ struct io_uring_sqe *nvt_get_sqe(struct nvt_ring *r)
 
 	if (r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
 		return NULL;
-	sqe = (struct io_uring_sqe *)(r->sqes + (size_t)(r->sqe_tail & *r->sq_mask) * NVT_SQE_SIZE);
+	sqe = (struct io_uring_sqe *)(r->sqes + (size_t)(r->sqe_tail & *r->sq_mask) * r->sqe_size);
 	r->sqe_tail++;
-	memset(sqe, 0, NVT_SQE_SIZE);
+	memset(sqe, 0, r->sqe_size);
 	return sqe;
 }
 
@@ -207,7 +219,7 @@ int nvt_prep_uring_cmd(struct nvt_ring *r, int fd, uint32_t cmd_op, const void *
 {
 	struct io_uring_sqe *sqe;
 
-	if (cmd_len > NVT_CMD_MAX)
+	if (cmd_len > NVT_CMD_MAX || r->sqe_size < NVT_SQE_SIZE)
 		return -EINVAL;
 	sqe = nvt_get_sqe(r);
 	if (!sqe)
@@ -270,11 +282,11 @@ int nvt_reap(struct nvt_ring *r, struct nvt_completion *out, uint32_t max)
 
 		for (; head != tail && n < max; head++, n++) {
 			const struct io_uring_cqe *cqe =
-				(const struct io_uring_cqe *)(r->cqes + (size_t)(head & mask) * NVT_CQE_SIZE);
+				(const struct io_uring_cqe *)(r->cqes + (size_t)(head & mask) * r->cqe_size);
 			out[n].user_data = cqe->user_data;
 			out[n].res = cqe->res;
 			out[n].flags = cqe->flags;
-			out[n].result = cqe->big_cqe[0];
+			out[n].result = r->cqe_size >= NVT_CQE_SIZE ? cqe->big_cqe[0] : 0;
 			out[n].time_ns = now;
 		}
 		/* The entries are copied: the kernel may reuse their slots. */

@@ -102,6 +102,7 @@ struct io_uring_probe {
 
 /* io_uring_setup() flags */
 #define IORING_SETUP_IOPOLL (1U << 0)
+#define IORING_SETUP_SQPOLL (1U << 1)
 #define IORING_SETUP_CQSIZE (1U << 3)
 #define IORING_SETUP_CLAMP (1U << 4)
 #define IORING_SETUP_COOP_TASKRUN (1U << 8)
@@ -113,7 +114,10 @@ struct io_uring_probe {
 
 /* opcodes (enum io_uring_op) */
 #define IORING_OP_NOP 0
+#define IORING_OP_READ_FIXED 4
+#define IORING_OP_WRITE_FIXED 5
 #define IORING_OP_READ 22
+#define IORING_OP_WRITE 23
 #define IORING_OP_URING_CMD 46
 
 /* sqe->uring_cmd_flags */
@@ -131,6 +135,7 @@ struct io_uring_probe {
 
 /* io_uring_enter() flags */
 #define IORING_ENTER_GETEVENTS (1U << 0)
+#define IORING_ENTER_SQ_WAKEUP (1U << 1)
 
 /* io_uring_params->features */
 #define IORING_FEAT_SINGLE_MMAP (1U << 0)
@@ -171,6 +176,29 @@ struct nvme_uring_cmd {
 	uint32_t rsvd2;
 };
 
+/* The synchronous passthrough ioctl (NVME_IOCTL_IO_CMD): the driver fills `result` with DW0. */
+struct nvme_passthru_cmd {
+	uint8_t opcode;
+	uint8_t flags;
+	uint16_t rsvd1;
+	uint32_t nsid;
+	uint32_t cdw2;
+	uint32_t cdw3;
+	uint64_t metadata;
+	uint64_t addr;
+	uint32_t metadata_len;
+	uint32_t data_len;
+	uint32_t cdw10;
+	uint32_t cdw11;
+	uint32_t cdw12;
+	uint32_t cdw13;
+	uint32_t cdw14;
+	uint32_t cdw15;
+	uint32_t timeout_ms;
+	uint32_t result;
+};
+
+#define NVME_IOCTL_IO_CMD _IOWR('N', 0x43, struct nvme_passthru_cmd)
 #define NVME_URING_CMD_IO _IOWR('N', 0x80, struct nvme_uring_cmd)
 #define NVME_URING_CMD_IO_VEC _IOWR('N', 0x81, struct nvme_uring_cmd)
 #define NVME_URING_CMD_ADMIN _IOWR('N', 0x82, struct nvme_uring_cmd)
@@ -178,7 +206,7 @@ struct nvme_uring_cmd {
 
 /* ---- nvtui's ring ---- */
 
-#define NVT_SQE_SIZE 128 /* IORING_SETUP_SQE128 */
+#define NVT_SQE_SIZE 128 /* IORING_SETUP_SQE128: the size of every nvtui ring's SQEs but the block path's */
 #define NVT_CQE_SIZE 32  /* IORING_SETUP_CQE32 */
 #define NVT_CMD_MAX 80   /* bytes of uring_cmd payload in a 128-byte SQE */
 
@@ -193,6 +221,8 @@ struct nvt_ring {
 	uint32_t features;
 	uint32_t sq_entries;
 	uint32_t cq_entries;
+	uint32_t sqe_size; /* 128 with IORING_SETUP_SQE128, else 64 */
+	uint32_t cqe_size; /* 32 with IORING_SETUP_CQE32, else 16 */
 	/* shared with the kernel */
 	uint32_t *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_dropped, *sq_array;
 	uint32_t *cq_head, *cq_tail, *cq_mask, *cq_overflow;
@@ -214,6 +244,8 @@ struct nvt_completion {
 };
 
 int nvt_ring_init(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags);
+int nvt_ring_init_raw(struct nvt_ring *r, uint32_t entries, uint32_t cq_entries, uint32_t flags,
+		      uint32_t sq_thread_idle_ms);
 void nvt_ring_exit(struct nvt_ring *r);
 uint64_t nvt_now_ns(void);
 uint32_t nvt_sq_space(struct nvt_ring *r);
@@ -245,19 +277,31 @@ int nvt_probe_op(struct nvt_ring *r, uint32_t op);
 #define NVT_HIST_BUCKETS ((NVT_HIST_MAX_SHIFT + 2) << NVT_HIST_SUB_BITS)
 #define NVT_ENGINE_MAX_QD 4096
 
+/* How the engine reaches the device. */
+#define NVT_IF_URING_CMD 0 /* IORING_OP_URING_CMD on the namespace's char device (a ring with SQE128, CQE32) */
+#define NVT_IF_BLOCK 1     /* IORING_OP_READ/WRITE(_FIXED) on the block device opened O_DIRECT (a plain ring) */
+#define NVT_IF_IOCTL 2     /* NVME_IOCTL_IO_CMD on the char device from `qd` threads, one I/O each; no ring */
+#define NVT_ENGINE_MAX_TARGETS 256
+
+/* One target of a run: a namespace and what to keep in flight on it. A run drives up to
+ * NVT_ENGINE_MAX_TARGETS of them on one ring (their depths add up); `interface`, `batch` and `nop` must be
+ * the same for all. */
 struct nvt_engine_params {
-	int fd;                  /* the namespace's char device */
+	int fd;                  /* the char device (uring_cmd, ioctl) or the block device (block) */
 	uint32_t nsid;
 	uint32_t opcode;         /* 0x02 read, 0x01 write */
 	uint32_t random;         /* 1: uniformly random offsets; 0: sequential, wrapping */
 	uint32_t lba_size;       /* bytes per LBA (data only) */
 	uint32_t block_size;     /* bytes per I/O, a multiple of lba_size */
-	uint32_t metadata_size;  /* separate metadata bytes per LBA, 0 when none */
-	uint32_t qd;             /* I/Os kept in flight, <= the SQ size */
-	uint32_t fixed;          /* 1: slot i uses registered buffer i */
+	uint32_t metadata_size;  /* separate metadata bytes per LBA, 0 when none (passthrough only) */
+	uint32_t qd;             /* I/Os kept in flight on this target */
+	uint32_t fixed;          /* 1: slot i uses registered buffer buf_base + i */
 	uint32_t stop_on_errno;  /* 1: after an I/O the kernel fails (-errno), issue no more; drain and return */
-	uint32_t nop;            /* 1: IORING_OP_NOPs instead of NVMe commands (the ring's own cost; no device) */
-	uint32_t pad;
+	uint32_t nop;            /* 1: IORING_OP_NOPs instead of I/O (the ring's own cost; no device) */
+	uint32_t interface;      /* NVT_IF_* */
+	uint32_t batch;          /* 0: every SQE queued by a round of completions goes in one io_uring_enter,
+				  * which also waits; 1: each SQE gets an enter of its own (fio's default) */
+	uint32_t buf_base;       /* the registered buffer of slot 0 (fixed) */
 	uint64_t first_lba;
 	uint64_t lba_count;      /* the region: [first_lba, first_lba + lba_count) */
 	uint64_t duration_ns;
@@ -268,6 +312,7 @@ struct nvt_engine_params {
 	unsigned char *metadata; /* qd * (block_size / lba_size) * metadata_size bytes, or NULL */
 };
 
+/* One target's outcome. `enters` and `elapsed_ns` are the run's, the same in every target's. */
 struct nvt_engine_result {
 	uint64_t ios;
 	uint64_t errors;          /* completions with a non-zero status or -errno */
@@ -283,6 +328,9 @@ struct nvt_engine_result {
 };
 
 uint32_t nvt_hist_bucket(uint64_t ns);
-int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, struct nvt_engine_result *out);
+/* Runs `n` targets on ring `r` (NULL for NVT_IF_IOCTL) until every target's duration or max_ios is
+ * reached and every I/O reaped; fills out[0..n). Returns 0 (failed I/Os are in out[k].errors) or -errno
+ * when the ring or the run itself failed (-EINVAL: parameters the ring cannot take). */
+int nvt_engine_run(struct nvt_ring *r, const struct nvt_engine_params *p, uint32_t n, struct nvt_engine_result *out);
 
 #endif
