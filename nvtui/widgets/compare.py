@@ -89,7 +89,7 @@ class CompareWidget(Widget):
     CompareWidget .compare--rung-7 { color: $text-muted; }
     """
 
-    rungs: reactive[tuple[Rung, ...]] = reactive((), always_update=True)
+    rungs: reactive[tuple[Rung, ...]] = reactive((), always_update=True, layout=True)
 
     def rung_styles(self) -> RungStyles:
         return RungStyles(self, len(MARKERS))
