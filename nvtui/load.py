@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nvtui.backend.base import Backend, EngineRequest, EngineResult, LoadEngine
+from nvtui.backend.base import ENGINE_INTERFACES, Backend, EngineRequest, EngineResult, LoadEngine
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 from nvtui.nvme.identify import (
@@ -48,7 +48,8 @@ class LoadJob:
     (keeping its size) over the region [first_lba, first_lba + lba_count) (None: to the namespace's end),
     sequential wrapping at the end. Only a command with a plain block range (SLBA in CDW10-11, NLB in CDW12
     and nothing else there) can move. `fixed_buffers` and `poll` ask the backend's engine for registered
-    buffers and polled completions; `seed` fixes the random LBAs (and the engine's write data when the
+    buffers and polled completions, `interface`, `batched` and `sqpoll` for a rung of the interface ladder
+    (nvtui.backend.base.EngineRequest); `seed` fixes the random LBAs (and the engine's write data when the
     command carries none)."""
 
     command: Command
@@ -61,6 +62,9 @@ class LoadJob:
     fixed_buffers: bool = False
     poll: bool = False
     seed: int = 1
+    interface: str = "uring_cmd"
+    batched: bool = True
+    sqpoll: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.queue_depth <= MAX_QUEUE_DEPTH:
@@ -79,8 +83,16 @@ class LoadJob:
                 f"{'an admin command' if self.command.admin else f'opcode {self.command.opcode:#04x}'} "
                 "with other fields set has no plain block range to move"
             )
+        if self.interface not in ENGINE_INTERFACES:
+            raise UsageError(f"interface {self.interface!r}: choose one of {', '.join(ENGINE_INTERFACES)}")
         if self.first_lba < 0 or (self.lba_count is not None and self.lba_count < 1):
             raise UsageError(f"LBA region {self.first_lba}+{self.lba_count}: out of range")
+
+    @property
+    def needs_engine(self) -> bool:
+        """Whether the job asks for what only a load engine does (submit would silently ignore it)."""
+        rung = (self.fixed_buffers, self.poll, self.sqpoll, not self.batched)
+        return any(rung) or self.interface != "uring_cmd"
 
     @property
     def block_range(self) -> tuple[int, int] | None:
@@ -176,7 +188,8 @@ def engine_request(job: LoadJob, fmt: LbaFormat | None, size_lbas: int) -> Engin
         pattern=f"rand{kind}" if job.lba_pattern == "random" else kind, block_size=cmd.data_len,
         qd=job.queue_depth, seconds=job.seconds if job.seconds is not None else 86400.0,
         max_ios=job.count or 0, first_lba=first, lba_count=count, fixed_buffers=job.fixed_buffers,
-        poll=job.poll, seed=job.seed, slice_seconds=ENGINE_SLICE_S, data=data,
+        poll=job.poll, seed=job.seed, slice_seconds=ENGINE_SLICE_S, data=data, interface=job.interface,
+        batched=job.batched, sqpoll=job.sqpoll,
     )  # fmt: skip
 
 
@@ -200,10 +213,11 @@ async def _plan(backend: Backend, job: LoadJob) -> _Plan:
             size_lbas = namespace_size(await _identify_namespace(backend))
             _region(job, size_lbas)  # a region outside the namespace: said now
         request = engine_request(job, fmt, size_lbas) if backend.engine is not None else None
-    if (job.fixed_buffers or job.poll) and request is None:
+    if job.needs_engine and request is None:
         raise UsageError(
-            "fixed buffers and polled completions need a load engine (the uring backend) and a plain Read or "
-            f"Write; {backend.device} is open with {backend.kind}"
+            "fixed buffers, polled completions, SQPOLL, unbatched submission and the block and ioctl "
+            "interfaces need a load engine (the uring backend) and a plain Read or Write; "
+            f"{backend.device} is open with {backend.kind}"
         )
     return _Plan(backend, job, request, size_lbas)
 

@@ -94,8 +94,11 @@ async def test_a_random_pattern_stays_in_the_region_on_block_boundaries_and_foll
 async def test_what_cannot_run_is_refused_before_anything_is_sent() -> None:
     async with await open_backend("sim0n1") as sim:
         rec = Recording(sim)
-        with pytest.raises(UsageError, match="fixed buffers and polled completions need a load engine"):
-            await run_job(rec, LoadJob(read(0, 8), count=1, fixed_buffers=True))
+        for rung in ({"fixed_buffers": True}, {"interface": "block"}, {"sqpoll": True}, {"batched": False}):
+            with pytest.raises(UsageError, match=r"need a load engine .* open with sim"):
+                await run_job(rec, LoadJob(read(0, 8), count=1, **rung))  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="interface 'spi': choose one of uring_cmd, block, ioctl"):
+            LoadJob(read(0, 8), count=1, interface="spi")
         outside = LoadJob(read(0, 8), count=1, lba_pattern="random", first_lba=SIM_LBAS - 4)
         with pytest.raises(UsageError, match="does not hold one 8-block I/O"):
             await run_job(rec, outside)
@@ -221,6 +224,10 @@ async def test_engine_slices_merge_into_the_load_stats_and_stop_ends_the_run() -
         assert outcome.stats.total.percentile(50) == pytest.approx(50_000, rel=0.04)
         assert outcome.first_error == "LBA Out of Range" and outcome.enters == 3
         assert engine.requests[0].qd == 16 and engine.requests[0].max_ios == 1000 and engine.requests[0].poll
+        rung = LoadJob(read(0, 8), count=10, interface="block", sqpoll=True, batched=False)
+        await run_job(backend, rung)
+        asked = engine.requests[-1]
+        assert (asked.interface, asked.sqpoll, asked.batched) == ("block", True, False)
 
         stop = asyncio.Event()
         stop.set()

@@ -55,6 +55,9 @@ class ControllerInfo:
 
 
 ENGINE_PATTERNS = ("randread", "randwrite", "read", "write")
+# How a load engine reaches the namespace: NVMe passthrough over io_uring on its char device, io_uring reads
+# and writes on its block device (O_DIRECT), or the synchronous passthrough ioctl from one thread per I/O.
+ENGINE_INTERFACES = ("uring_cmd", "block", "ioctl")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ class EngineRequest:
     LBA format). `pattern` I/Os of `block_size` bytes, `qd` deep, for `seconds` or `max_ios` (0: no limit),
     over LBAs [first_lba, first_lba + lba_count) (None: to the namespace's end); sequential patterns wrap.
     `data`: what every write writes (None: random bytes from `seed`). Reported in slices of
-    `slice_seconds`, each reaped before the next starts."""
+    `slice_seconds`, each reaped before the next starts. `interface` (ENGINE_INTERFACES), `batched` (the
+    SQEs of a round share one submit; False: one each) and `sqpoll` (a kernel thread submits) choose the
+    rung of the interface ladder the run is on."""
 
     pattern: str
     block_size: int
@@ -77,6 +82,9 @@ class EngineRequest:
     seed: int = 1
     slice_seconds: float = 0.5
     data: bytes | None = None
+    interface: str = "uring_cmd"
+    batched: bool = True
+    sqpoll: bool = False
 
 
 class EngineResult(Protocol):

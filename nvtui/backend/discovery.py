@@ -220,6 +220,14 @@ def _disk_of_generic(generic: Path, sysfs: Path) -> Path:
     return sysfs / "block" / ("nvme" + generic.name[2:])
 
 
+def block_device_of(ns_dev: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> str | None:
+    """The block device of a namespace's generic char device (`/dev/ngAnB` -> `/dev/nvmeAnB`), or None when
+    the block layer does not have it (a namespace of a command set it does not support)."""
+    disk = _disk_of_generic(Path(ns_dev), sysfs)
+    node = dev / disk.name
+    return str(node) if disk.exists() and node.exists() else None
+
+
 def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     """Controllers reaching a namespace char device, live ones first.
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from nvtui.backend.base import BackendBase
 from nvtui.backend.discovery import (
     DevicePath,
+    block_device_of,
     nsid_of_fd,
     permission_message,
     resolve_device,
@@ -146,14 +147,33 @@ class UringEngine:
 
         first = request.first_lba
         count = request.lba_count if request.lba_count is not None else backend.size_lbas - first
-        job = EngineJob(
-            fd=fd, nsid=backend.nsid, lba_size=fmt.lba_size, lba_count=count,
-            metadata_size=fmt.separate_metadata, pattern=request.pattern, block_size=request.block_size,
-            qd=request.qd, seconds=request.seconds, first_lba=first, max_ios=request.max_ios,
-            fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
-            slice_seconds=request.slice_seconds, data=request.data,
-        )  # fmt: skip
-        return await run_load(job, on_slice=on_slice, stop=stop)
+        writes = request.pattern.endswith("write")
+        block_fd = self._open_block(writes) if request.interface == "block" else None
+        try:
+            job = EngineJob(
+                fd=fd if block_fd is None else block_fd, nsid=backend.nsid, lba_size=fmt.lba_size,
+                lba_count=count, metadata_size=fmt.separate_metadata if block_fd is None else 0,
+                pattern=request.pattern, block_size=request.block_size, qd=request.qd,
+                seconds=request.seconds, first_lba=first, max_ios=request.max_ios,
+                fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
+                slice_seconds=request.slice_seconds, data=request.data, interface=request.interface,
+                batched=request.batched, sqpoll=request.sqpoll,
+            )  # fmt: skip
+            return await run_load(job, on_slice=on_slice, stop=stop)
+        finally:
+            if block_fd is not None:
+                os.close(block_fd)
+
+    def _open_block(self, writes: bool) -> int:
+        """The namespace's block device, opened O_DIRECT (the block layer keeps the metadata itself)."""
+        name, ns_dev = self.backend.path.name, self.backend.path.ns_dev
+        block = block_device_of(ns_dev) if ns_dev is not None else None
+        if block is None:
+            raise UsageError(f"{name} has no block device: the block layer does not drive its namespace")
+        try:
+            return os.open(block, (os.O_RDWR if writes else os.O_RDONLY) | os.O_DIRECT | os.O_CLOEXEC)
+        except OSError as exc:
+            raise DeviceError(f"cannot open {block}: {exc.strerror or exc}") from exc
 
 
 def _describe(cmd: Command) -> str:
