@@ -309,7 +309,8 @@ class LoadScreen(SectionScreen):
             raise UsageError(NO_FIO)
         path = (await session.backend(device)).nvme_cli_path
         text = fio_job_for_command(
-            path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds
+            path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds,
+            lba_pattern=self.lba_pattern(),
         )
         prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
         answer = await self.app.push_screen_wait(prompt)
