@@ -3,19 +3,24 @@
 The run is one `nvtui.load.LoadJob`: a Read or Write of `bs` bytes moved at random or sequentially over the
 namespace. On the uring backend the C load engine runs it (batched submit and reap, every I/O timed in C);
 the simulator and the ioctl backend send each I/O through `submit`. Either way every I/O's latency lands in
-one `LatencyHistogram`. No printing here: the CLI renders a `BenchResult`.
+one `LatencyHistogram`. Several namespaces at once, or one over several engine threads (`run_bench_many`),
+run the C engine only: each thread its own ring, each namespace its own depth and figures, and the
+aggregate. No printing here: the CLI renders a `BenchResult` or a `MultiBenchResult`. The interface ladder
+is `nvtui.ladder`.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nvtui.backend import open_backend
 from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, UsageError
-from nvtui.load import Geometry, LoadJob, namespace_geometry, run_job
+from nvtui.load import Geometry, LoadJob, cpu_seconds, namespace_geometry, run_job
 from nvtui.nvme.command import Command
 
 PATTERNS = {
@@ -26,6 +31,7 @@ PATTERNS = {
 }
 WRITE_PATTERNS = frozenset({"randwrite", "write"})
 MAX_QD = 4096
+MAX_JOBS = 64
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class BenchResult:
     errors: int
     first_error: str | None
     bytes: int
-    cpu_seconds: float  # this process's user + system time over the run
+    cpu_seconds: float | None  # this process's user + system time over the run (None: not one device's)
     latency: LatencyHistogram
     enters: int | None = None  # io_uring_enter calls (engine only)
 
@@ -57,7 +63,9 @@ class BenchResult:
         return self.bytes / self.seconds / 1e6 if self.seconds else 0.0
 
     @property
-    def cpu_per_io_ns(self) -> float:
+    def cpu_per_io_ns(self) -> float | None:
+        if self.cpu_seconds is None:
+            return None
         return self.cpu_seconds * 1e9 / self.ios if self.ios else 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -87,8 +95,8 @@ class BenchResult:
                 "p99.9": h.percentile(99.9),
                 "max": h.max_ns,
             },
-            "cpu_seconds": round(self.cpu_seconds, 6),
-            "cpu_per_io_ns": round(self.cpu_per_io_ns, 1),
+            "cpu_seconds": None if self.cpu_seconds is None else round(self.cpu_seconds, 6),
+            "cpu_per_io_ns": None if self.cpu_per_io_ns is None else round(self.cpu_per_io_ns, 1),
             "enters": self.enters,
         }
 
@@ -176,4 +184,170 @@ def bench_command(rw: str, bs: int, nsid: int, geometry: Geometry, seed: int) ->
         opcode=opcode, admin=False, nsid=nsid, cdw12=nlb - 1, data_len=bs, metadata_len=md_len,
         data=random.Random(seed).randbytes(bs) if write else None,
         metadata=bytes(md_len) if write and md_len else None,
+    )  # fmt: skip
+
+
+# ---- several namespaces, several engine threads ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultiBenchResult:
+    """A run over several namespaces or engine threads: each namespace's figures and the aggregate (its
+    IOPS the sum of theirs over the longest run; its CPU the whole process's, which no single namespace's
+    figures can split)."""
+
+    jobs: int
+    devices: tuple[BenchResult, ...]
+    aggregate: BenchResult
+
+    @property
+    def errors(self) -> int:
+        return self.aggregate.errors
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "jobs": self.jobs,
+            "devices": [d.to_json() for d in self.devices],
+            "aggregate": self.aggregate.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    device: str
+    char_dev: str
+    nsid: int
+    geometry: Geometry
+
+
+async def _namespace(device: str, bs: int) -> _Namespace:
+    from nvtui.backend import is_simulated
+    from nvtui.backend.discovery import resolve_device
+
+    if is_simulated(device):
+        raise UsageError(
+            f"{device} is simulated: several devices or --jobs run the C engine on real namespaces"
+        )
+    path = resolve_device(device)
+    if path.ns_dev is None:
+        raise UsageError(f"{device} is a controller (admin commands only): bench needs namespace devices")
+    backend = await open_backend(path.ns_dev, "ioctl")  # two Identify commands: the lightest backend
+    try:
+        geometry = await namespace_geometry(backend)
+    finally:
+        await backend.close()
+    check_block_size(bs, geometry)
+    if geometry.size_lbas < bs // geometry.lba_format.lba_size:
+        raise UsageError(f"{device} holds {geometry.size_lbas} LBAs: less than one {bs}-byte I/O")
+    if geometry.lba_format.extended and geometry.lba_format.metadata_size:
+        raise UsageError(f"{device} interleaves metadata with data: the load engine does not")
+    return _Namespace(device, path.ns_dev, path.nsid, geometry)
+
+
+def split_jobs(devices: int, jobs: int, qd: int) -> list[list[tuple[int, int]]]:
+    """How `jobs` engine threads share `devices` namespaces, each kept `qd` deep: per thread, its
+    (device index, depth) pairs. Fewer threads than devices: each thread drives its devices at `qd` each
+    on its one ring. More: each device's `qd` is split over the threads that drive it."""
+    if jobs <= devices:
+        return [[(d, qd) for d in range(devices) if d % jobs == t] for t in range(jobs)]
+    threads_of = [[t for t in range(jobs) if t % devices == d] for d in range(devices)]
+    most = max(len(ts) for ts in threads_of)
+    if qd < most:
+        raise UsageError(
+            f"--qd {qd} is less than the {most} engine threads per device that --jobs {jobs} gives"
+        )
+    plan: list[list[tuple[int, int]]] = [[] for _ in range(jobs)]
+    for d, ts in enumerate(threads_of):
+        for i, t in enumerate(ts):
+            plan[t].append((d, qd // len(ts) + (1 if i < qd % len(ts) else 0)))
+    return plan
+
+
+async def run_bench_many(
+    devices: Sequence[str],
+    *,
+    rw: str = "randread",
+    bs: int = 4096,
+    qd: int = 32,
+    seconds: float = 5.0,
+    jobs: int = 1,
+    fixed_buffers: bool = False,
+    poll: bool = False,
+    allow_destructive: bool = False,
+    seed: int | None = None,
+) -> MultiBenchResult:
+    """Load every namespace of `devices` at once, `qd` deep each, from `jobs` engine threads (each with a
+    ring of its own; see split_jobs) for `seconds`. The same checks as run_bench: writes refused unless
+    `allow_destructive`, before any device is opened."""
+    from nvtui.backend.uring.engine import EngineJob, run_groups
+
+    if rw not in PATTERNS:
+        raise UsageError(f"--rw {rw}: choose one of {', '.join(PATTERNS)}")
+    if rw in WRITE_PATTERNS and not allow_destructive:
+        raise UsageError(
+            f"--rw {rw} overwrites the data on {', '.join(devices)}: add --allow-destructive to run it"
+        )
+    if not 1 <= qd <= MAX_QD:
+        raise UsageError(f"--qd {qd}: the queue depth must be 1-{MAX_QD}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs {jobs}: the engine threads must be 1-{MAX_JOBS}")
+    if not 0 < seconds <= 86400:
+        raise UsageError(f"--seconds {seconds}: the duration must be in (0, 86400]")
+    if len(set(devices)) != len(devices):
+        raise UsageError("a device is named twice: give each namespace once (--jobs runs more threads on it)")
+    plan = split_jobs(len(devices), jobs, qd)
+    if max(sum(depth for _, depth in thread) for thread in plan) > MAX_QD:
+        raise UsageError(f"one engine thread would keep more than {MAX_QD} I/Os in flight: raise --jobs")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") | 1
+    namespaces = [await _namespace(device, bs) for device in devices]
+    fds: list[int] = []
+    try:
+        for ns in namespaces:
+            try:
+                fds.append(os.open(ns.char_dev, os.O_RDWR | os.O_CLOEXEC))
+            except OSError as exc:
+                raise DeviceError(f"cannot open {ns.char_dev}: {exc.strerror}") from exc
+        groups: list[list[EngineJob]] = []
+        for t, thread in enumerate(plan):
+            group = []
+            for d, depth in thread:
+                g = namespaces[d].geometry
+                fmt = g.lba_format
+                job = EngineJob(
+                    fd=fds[d], nsid=namespaces[d].nsid, lba_size=fmt.lba_size, lba_count=g.size_lbas,
+                    metadata_size=fmt.separate_metadata, pattern=rw, block_size=bs, qd=depth, seconds=seconds,
+                    fixed=fixed_buffers, iopoll=poll, seed=seed + 7919 * (t + 1) + d,
+                )  # fmt: skip
+                group.append(job)
+            groups.append(group)
+        cpu0 = cpu_seconds()
+        results = await run_groups(groups)
+        cpu = cpu_seconds() - cpu0
+    finally:
+        for fd in fds:
+            os.close(fd)
+    owners = [d for thread in plan for d, _ in thread]  # the device of each result, in run_groups' order
+    per_device: list[BenchResult] = []
+    for d, ns in enumerate(namespaces):
+        mine = [r for r, owner in zip(results, owners, strict=True) if owner == d]
+        per_device.append(_merged(ns.device, mine, rw, bs, qd, fixed_buffers, poll, None))
+    aggregate = _merged("aggregate", results, rw, bs, qd * len(devices), fixed_buffers, poll, cpu)
+    return MultiBenchResult(jobs, tuple(per_device), aggregate)
+
+
+def _merged(
+    device: str, runs: Sequence[Any], rw: str, bs: int, qd: int, fixed: bool, poll: bool, cpu: float | None
+) -> BenchResult:
+    """One BenchResult from engine results run side by side: counts add up over the longest of them."""
+    latency = LatencyHistogram()
+    for run in runs:
+        latency.merge(run.latency)
+    errors = [run for run in runs if run.errors]
+    return BenchResult(
+        device=device, backend="uring", engine="c", rw=rw, bs=bs, qd=qd, fixed_buffers=fixed, poll=poll,
+        seconds=max(run.elapsed_ns for run in runs) / 1e9, ios=sum(run.ios for run in runs),
+        errors=sum(run.errors for run in runs), first_error=errors[0].first_error if errors else None,
+        bytes=sum(run.bytes for run in runs), cpu_seconds=cpu, latency=latency,
+        enters=sum(run.enters for run in runs),
     )  # fmt: skip

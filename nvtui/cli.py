@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nvtui import __version__
 from nvtui.errors import CommandTimeout, DeviceError, NvtuiError, UsageError, one_line
@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timeout_option(run)
     _add_catalogue_option(run)
 
-    bench = sub.add_parser("bench", help="load a namespace and measure IOPS and latency")
-    bench.add_argument("device", metavar="DEV")
+    bench = sub.add_parser("bench", help="load namespaces and measure IOPS and latency")
+    bench.add_argument("device", metavar="DEV", nargs="+", help="one or more namespaces, loaded at once")
     bench.add_argument("--rw", choices=("randread", "randwrite", "read", "write"), default="randread")
     bench.add_argument("--bs", type=_byte_count, default=4096, metavar="N")
     bench.add_argument("--qd", type=_positive_int, default=32, metavar="N")
@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--allow-destructive", action="store_true")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--fio-job", type=Path, metavar="FILE", help="also write the run as a fio job file")
+    bench.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                       help="engine threads, each with its own ring (default 1)")  # fmt: skip
+    bench.add_argument("--ladder", action="store_true",
+                       help="run the workload through every interface in turn: block, ioctl, uring_cmd and "
+                            "its options")  # fmt: skip
 
     serve = sub.add_parser("serve", help="the TUI in a browser (textual-serve), on 127.0.0.1 by default")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -418,8 +423,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Exit 0: every I/O succeeded; 1: some completed with an error status; 2, 3 as everywhere."""
     import asyncio
 
-    from nvtui.bench import run_bench
+    from nvtui.bench import run_bench, run_bench_many
 
+    devices: list[str] = args.device
+    if args.ladder:
+        return _bench_ladder(args)
+    if len(devices) > 1 or args.jobs > 1:
+        if args.fio_job is not None:
+            raise UsageError("--fio-job writes the job of one device on one thread: drop it, or --jobs")
+        if args.bench_backend not in (None, "uring"):
+            raise UsageError(
+                f"several devices or --jobs run the C engine over uring, not --backend {args.bench_backend}"
+            )
+        many = asyncio.run(
+            run_bench_many(
+                devices, rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds, jobs=args.jobs,
+                fixed_buffers=args.fixed_buffers, poll=args.poll, allow_destructive=args.allow_destructive,
+            )
+        )  # fmt: skip
+        if args.json:
+            _print_json(many.to_json())
+        else:
+            for one in (*many.devices, many.aggregate):
+                _print_bench(one)
+        return EXIT_STATUS if many.errors else EXIT_OK
+    args.device = devices[0]
     if args.fio_job is not None:
         _write_fio_job(args)
     result = asyncio.run(
@@ -432,22 +460,66 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_json())
     else:
-        h = result.latency
-        options = "".join(
-            f" +{o}" for o, on in (("fixed-buffers", result.fixed_buffers), ("poll", result.poll)) if on
-        )
-        print(
-            f"{result.device} {result.rw} bs={result.bs} qd={result.qd} ({result.backend}, "
-            f"{result.engine} engine{options}): {result.seconds:.2f} s"
-        )
-        print(f"  IOPS {result.iops:,.0f}  bandwidth {result.mb_per_s:,.1f} MB/s  I/Os {result.ios:,}")
-        lat = [("mean", h.mean_ns)] + [(f"p{p:g}", h.percentile(p)) for p in (50, 90, 99, 99.9)]
-        lat.append(("max", h.max_ns))
-        print("  latency " + "  ".join(f"{name} {ns / 1e3:,.1f}" for name, ns in lat) + " us")
-        print(f"  CPU {result.cpu_seconds:.3f} s, {result.cpu_per_io_ns / 1e3:.2f} us per I/O")
-        if result.errors:
-            print(f"  errors {result.errors:,} (first: {result.first_error})")
+        _print_bench(result)
     return EXIT_STATUS if result.errors else EXIT_OK
+
+
+def _print_bench(result: Any) -> None:
+    h = result.latency
+    flags = (("fixed-buffers", result.fixed_buffers), ("poll", result.poll))
+    options = "".join(f" +{o}" for o, on in flags if on)
+    print(
+        f"{result.device} {result.rw} bs={result.bs} qd={result.qd} ({result.backend}, "
+        f"{result.engine} engine{options}): {result.seconds:.2f} s"
+    )
+    print(f"  IOPS {result.iops:,.0f}  bandwidth {result.mb_per_s:,.1f} MB/s  I/Os {result.ios:,}")
+    lat = [("mean", h.mean_ns)] + [(f"p{p:g}", h.percentile(p)) for p in (50, 90, 99, 99.9)]
+    lat.append(("max", h.max_ns))
+    print("  latency " + "  ".join(f"{name} {ns / 1e3:,.1f}" for name, ns in lat) + " us")
+    if result.cpu_seconds is not None:
+        print(f"  CPU {result.cpu_seconds:.3f} s, {result.cpu_per_io_ns / 1e3:.2f} us per I/O")
+    if result.errors:
+        print(f"  errors {result.errors:,} (first: {result.first_error})")
+
+
+def _bench_ladder(args: argparse.Namespace) -> int:
+    """`bench DEV --ladder`: every rung of nvtui.ladder.RUNGS, one table (or `{"rungs": [...]}`)."""
+    import asyncio
+
+    from nvtui.ladder import Workload, run_ladder
+
+    if len(args.device) > 1:
+        raise UsageError("--ladder takes one device: it compares the interfaces to one namespace")
+    given = [o for o, on in (("--jobs", args.jobs > 1), ("--fixed-buffers", args.fixed_buffers),
+                             ("--poll", args.poll), ("--backend", args.bench_backend is not None),
+                             ("--fio-job", args.fio_job is not None)) if on]  # fmt: skip
+    if given:
+        raise UsageError(f"--ladder runs every interface and option itself: drop {', '.join(given)}")
+    workload = Workload(rw=args.rw, bs=args.bs, qd=args.qd, seconds=args.seconds)
+    ladder = asyncio.run(run_ladder(args.device[0], workload, allow_destructive=args.allow_destructive))
+    if args.json:
+        _print_json(ladder.to_json())
+        return EXIT_STATUS if ladder.errors else EXIT_OK
+    t = ladder.target
+    print(
+        f"{t.name} (nsid {t.nsid}, block device {t.block_dev or 'none'}): {workload.rw} bs={workload.bs} "
+        f"qd={workload.qd}, {workload.seconds:g} s per rung, {ladder.elapsed_s:.1f} s in all"
+    )
+    head = ("rung", "IOPS", "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU/IO us", "vs block")
+    print(f"  {head[0]:<17}" + "".join(f"{h:>11}" for h in head[1:]))
+    for r in ladder.rungs:
+        if r.skipped is not None:
+            print(f"  {r.rung.name:<17}  skipped: {r.skipped}")
+            continue
+        h = r.latency
+        cells = [f"{r.iops:,.0f}", f"{r.mb_s:,.1f}"]
+        cells += [f"{h.percentile(p) / 1e3:,.1f}" for p in (50, 99, 99.9)]
+        cells += [f"{r.cpu_per_io_ns / 1e3:,.2f}", "-" if r.vs_block is None else f"{r.vs_block:.2f}x"]
+        line = f"  {r.rung.name:<17}" + "".join(f"{c:>11}" for c in cells)
+        if r.errors:
+            line += f"  errors {r.errors:,} (first: {r.first_error})"
+        print(line)
+    return EXIT_STATUS if ladder.errors else EXIT_OK
 
 
 def _write_fio_job(args: argparse.Namespace) -> None:

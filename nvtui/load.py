@@ -141,7 +141,7 @@ async def namespace_geometry(backend: Backend) -> Geometry:
     return Geometry(fmt, namespace_size(ns.data), max_transfer(ctrl.data))
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process: the engine's worker too
     return r.ru_utime + r.ru_stime
 
@@ -270,14 +270,14 @@ async def run_jobs(
 
 
 async def _execute(plan: _Plan, stats: LoadStats, stop: asyncio.Event | None) -> LoadOutcome:
-    cpu0 = _cpu_seconds()
+    cpu0 = cpu_seconds()
     backend = plan.backend
     engine = backend.engine
     if engine is not None and plan.request is not None:
         outcome = await _run_engine(engine, plan.request, stats, stop)
     else:
         outcome = await _run_submit(backend, plan.job, plan.size_lbas, stats, stop)
-    outcome.cpu_seconds = _cpu_seconds() - cpu0
+    outcome.cpu_seconds = cpu_seconds() - cpu0
     outcome.stopped = stop is not None and stop.is_set() and outcome.failure is None
     return outcome
 

@@ -200,8 +200,12 @@ def _run_group(
 ) -> list[LoadResult]:
     try:
         return _run_group_started(group, deliver, stop, halt, start)
-    finally:
-        start.abort()  # a group that failed before the barrier must not keep the others waiting
+    except BaseException:
+        # A group that failed before the start must not keep the others waiting (after it, aborting the
+        # barrier changes nothing); one that failed in the run ends the others within a slice.
+        start.abort()
+        halt.set()
+        raise
 
 
 def _run_group_started(
