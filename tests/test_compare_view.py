@@ -100,3 +100,91 @@ async def test_the_compare_view_shows_each_run_on_each_namespace(
         assert "sim0n2 fixed qd4" in str(bars.render())
         await pilot.press("ctrl+t")
         await until(pilot, lambda: not screen.comparing, "the run's charts again")
+
+
+async def test_the_ladder_on_a_simulated_device_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_tui(tmp_path, monkeypatch)
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.catalogue is not None and app.controllers and app.device, "start-up")
+        screen = await load_screen(pilot, count="", seconds="1", qd="4")
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: bool(app._notifications), "the refusal")
+        notes = [n.message for n in app._notifications]
+        assert any("sim0n1 is simulated" in n for n in notes), notes
+        assert screen.ladder is None and not screen.laddering
+
+
+async def test_the_ladders_rungs_fill_the_compare_view_live_as_each_slice_and_rung_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Load screen drives nvtui.ladder.run_ladder (here a stand-in that reports as the real one does:
+    slices of the running rung, then each rung's result, one skipped) and shows what it reports."""
+    import asyncio
+
+    from nvtui import ladder as ladder_module
+    from nvtui.ladder import RUNGS, Ladder, LadderProgress, LadderTarget, RungResult, Workload
+
+    isolate_tui(tmp_path, monkeypatch)
+    seen: dict[str, object] = {}
+    halfway = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def fake_run_ladder(
+        device: str, workload: Workload, *, on_progress: object, **kw: object
+    ) -> Ladder:
+        seen.update(device=device, workload=workload, **kw)
+        assert callable(on_progress)
+        results = []
+        for index, rung in enumerate(RUNGS):
+            if rung.name == "uring_cmd_sqpoll":
+                result = RungResult(rung, skipped="SQPOLL refused: EPERM")
+            else:
+                part = type("Part", (), {"latency": histogram(100 - 5 * index, seed=index), "ios": 2000,
+                                         "elapsed_ns": 100_000_000})()  # fmt: skip
+                on_progress(LadderProgress(index, rung, part=part))
+                if index == 0:
+                    halfway.set()
+                    await go_on.wait()
+                result = RungResult(rung, ios=2000 * (index + 1), seconds=0.1, latency=part.latency,
+                                    vs_block=float(index + 1))  # fmt: skip
+            on_progress(LadderProgress(index, rung, result=result))
+            results.append(result)
+        target = LadderTarget(device, 1, 512, 1 << 21, f"/dev/{device}", None)
+        return Ladder(target, workload, tuple(results), 1.0)
+
+    monkeypatch.setattr(ladder_module, "run_ladder", fake_run_ladder)
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.catalogue is not None and app.controllers and app.device, "start-up")
+        screen = await load_screen(pilot, count="", seconds="2", qd="16")
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: halfway.is_set(), "the first rung's first slice")
+        await pilot.pause(0.1)
+        assert screen.comparing and screen.laddering
+        bars = screen.query_one(RungBars)
+        assert bars.rungs[0].running and bars.rungs[0].iops == pytest.approx(20_000)
+        assert "waiting" in bars.render().plain.splitlines()[1]  # the next rung has not started
+        go_on.set()
+        await until(pilot, lambda: not screen.laddering, "the ladder's end")
+        await pilot.pause(0.1)
+        workload = seen["workload"]
+        assert isinstance(workload, Workload)
+        assert (seen["device"], workload.rw, workload.bs, workload.qd, workload.seconds) == (
+            "sim0n1",
+            "randread",
+            4096,
+            16,
+            2.0,
+        )
+        rungs = bars.rungs
+        assert [r.name for r in rungs] == [r.name for r in RUNGS]
+        assert rungs[-1].skipped == "SQPOLL refused: EPERM" and not any(r.running for r in rungs)
+        assert rungs[6].vs_block == 7.0 and rungs[6].iops == pytest.approx(140_000)
+        assert screen.query_one(LatencyCdf).rungs == rungs
+        shown = bars.render().plain
+        assert "skipped: SQPOLL refused: EPERM" in shown and "x7.00" in shown
+        notes = [n.message for n in app._notifications]
+        assert any("Best: uring_cmd_batch at 140,000 IOPS, x7.00 the block path" in n for n in notes), notes

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive, var
 from textual.widgets import ContentSwitcher, Input, Label, Select, Static
 
-from nvtui.errors import UsageError
+from nvtui.errors import NvtuiError, UsageError
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.screens import messages
 from nvtui.screens.base import SectionScreen, Styles, role, says_failures
@@ -30,9 +30,11 @@ from nvtui.widgets.headless import steady_cursors
 if TYPE_CHECKING:
     from nvtui.backend.base import Backend
     from nvtui.composition import Composition
+    from nvtui.ladder import LadderProgress, Workload
     from nvtui.load import LoadJob, LoadOutcome
     from nvtui.session import Prepared, Session
     from nvtui.stats import LoadStats
+    from nvtui.widgets.compare import Rung
 
 REDRAW_HZ = 10  # the stats line: a frame at most every 100 ms while a load runs
 # The charts are drawn off the loop (latency_chart: in a chart process; in a thread, which takes the GIL
@@ -150,6 +152,7 @@ class LoadScreen(SectionScreen):
         Binding("escape", "stop", "Stop", priority=True),
         Binding("ctrl+o", "export_fio", "fio job"),
         Binding("ctrl+t", "toggle_compare", "Compare"),
+        Binding("ctrl+l", "ladder", "Ladder"),
     ]
 
     def __init__(self) -> None:
@@ -161,6 +164,8 @@ class LoadScreen(SectionScreen):
         self._charted_at: dict[str, float] = {}  # chart id: when it was last asked to draw
         self._charts_final = False  # drawn since the last run ended: nothing changes until the next
         self.compared: list[tuple[str, LoadStats]] = []  # the runs the Compare view shows, by name
+        self.ladder: list[Rung] | None = None  # the last interface ladder's rungs: the Compare view's then
+        self.laddering = False
 
     def compose_body(self) -> ComposeResult:
         from nvtui.widgets.compare import LatencyCdf, RungBars
@@ -237,10 +242,10 @@ class LoadScreen(SectionScreen):
         from nvtui.widgets.compare import LatencyCdf, Rung, RungBars
 
         live = {id(stats) for _, stats in self.each} if self.running else set()
-        rungs = tuple(
+        rungs = tuple(self.ladder) if self.ladder is not None else tuple(
             Rung(name, stats.total, iops=stats.iops, running=id(stats) in live)
             for name, stats in self.compared
-        )
+        )  # fmt: skip
         self.query_one(RungBars).rungs = rungs
         self.query_one(LatencyCdf).rungs = rungs
 
@@ -276,14 +281,109 @@ class LoadScreen(SectionScreen):
         self.action_start()
 
     def action_start(self) -> None:
-        if self.running:
+        if self.running or self.laddering:
             self.notify("A load run is going; Esc stops it.", severity="warning")
             return
         self.load_worker()
 
     def action_stop(self) -> None:
-        if self.stop_event is not None and self.running:
+        if self.stop_event is not None and (self.running or self.laddering):
             self.stop_event.set()
+
+    def action_ladder(self) -> None:
+        if self.running or self.laddering:
+            self.notify("A load run is going; Esc stops it.", severity="warning")
+            return
+        self.ladder_worker()
+
+    @work(exclusive=True, group="load")
+    async def ladder_worker(self) -> None:
+        started = await self.start_ladder()
+        if started is not None:
+            await self.drive_ladder(*started)
+
+    @says_failures("Ladder not started", timeout=8)
+    async def start_ladder(self) -> tuple[str, Workload, bool] | None:
+        """The interface ladder's workload from the form: the composed Read or Write (its size; random LBAs
+        when the pattern says so, else sequential), or 4 KiB random reads when nothing is composed."""
+        from nvtui.ladder import Workload
+
+        app = self.nvapp
+        session = app.session
+        if session is None:
+            self.notify("The catalogue is still loading.", severity="warning")
+            return None
+        _count, seconds, qd = self.spec()
+        if seconds is None:
+            raise UsageError("the ladder runs every rung for a time: give seconds (per rung), not a count")
+        if app.composition is None:
+            return app.device, Workload("randread", 4096, qd, seconds), False
+        prepared = await self.prepare_on(session, app.device)
+        cmd = prepared.command
+        kind = {0x02: "read", 0x01: "write"}.get(cmd.opcode) if not cmd.admin else None
+        if kind is None or cmd.plain_block_range() is None:
+            raise UsageError(
+                "the ladder runs plain Reads or Writes: compose one (F3), or none for 4 KiB random reads"
+            )
+        if not await may_send(self.app, prepared, "the ladder"):
+            return None
+        rw = f"rand{kind}" if self.lba_pattern() == "random" else kind
+        return app.device, Workload(rw, cmd.data_len, qd, seconds), prepared.destructive
+
+    async def drive_ladder(self, device: str, workload: Workload, allow_destructive: bool) -> None:
+        """Every rung in turn on `device`, the Compare view live as each slice and each rung ends."""
+        from nvtui.backend.histogram import LatencyHistogram
+        from nvtui.ladder import RUNGS, run_ladder
+        from nvtui.widgets.compare import Rung
+
+        self.ladder = [Rung(rung.name) for rung in RUNGS]
+        latency = [LatencyHistogram() for _ in RUNGS]
+        ios, elapsed_ns = [0] * len(RUNGS), [0] * len(RUNGS)
+        drawn = 0.0
+
+        def progress(p: LadderProgress) -> None:
+            nonlocal drawn
+            assert self.ladder is not None
+            if p.result is not None:
+                ran = p.result.skipped is None
+                self.ladder[p.index] = Rung.from_json(p.result.to_json(), p.result.latency if ran else None)
+            elif p.part is not None:
+                latency[p.index].merge(p.part.latency)
+                ios[p.index] += p.part.ios
+                elapsed_ns[p.index] += p.part.elapsed_ns
+                iops = ios[p.index] * 1e9 / elapsed_ns[p.index] if elapsed_ns[p.index] else 0.0
+                self.ladder[p.index] = Rung(p.rung.name, latency[p.index], iops=iops, running=True)
+            now = time.monotonic()
+            if p.result is not None or now - drawn >= CHART_EVERY_S["compare"]:
+                self.draw_compare()
+                drawn = now
+
+        self.query_one("#charts", ContentSwitcher).current = "compare-view"
+        self.draw_compare()
+        self.stop_event = asyncio.Event()
+        self.laddering = True
+        try:
+            ladder = await run_ladder(
+                device, workload, on_progress=progress, allow_destructive=allow_destructive,
+                stop=self.stop_event,
+            )  # fmt: skip
+        except NvtuiError as exc:
+            self.ladder = None
+            self.draw_compare()
+            self.notify(str(exc), title="Ladder not run", severity="error", timeout=8)
+            return
+        finally:
+            self.laddering = False
+        self.draw_compare()
+        ran = [r for r in ladder.rungs if r.ran]
+        if not ran:
+            self.notify(
+                "Every rung was skipped: the Compare view says why.", title="Ladder", severity="warning"
+            )
+            return
+        best = max(ran, key=lambda r: r.iops)
+        versus = f", x{best.vs_block:.2f} the block path" if best.vs_block is not None else ""
+        self.notify(f"Best: {best.rung.name} at {best.iops:,.0f} IOPS{versus}", title="Ladder")
 
     @work(exclusive=True, group="fio-job")
     @says_failures("No fio job", timeout=8)
@@ -311,7 +411,7 @@ class LoadScreen(SectionScreen):
         text = fio_job_for_command(
             path, prepared.command, lba_format.lba_size, qd=qd, count=count, seconds=seconds,
             lba_pattern=self.lba_pattern(),
-        )
+        )  # fmt: skip
         prompt = PathPrompt("Save the run as a fio job file", "nvtui.fio", "job.fio")
         answer = await self.app.push_screen_wait(prompt)
         if answer is not None:
@@ -379,6 +479,7 @@ class LoadScreen(SectionScreen):
         job = runs[0][2]
         how = f"{job.lba_pattern} qd{job.queue_depth}"
         named = [(f"{device} {how}", stats) for device, stats in self.each]
+        self.ladder = None  # the Compare view shows the runs again
         self.compared = [*self.compared, *named][-COMPARED:]
         self.stop_event = asyncio.Event()
         self.running = True

@@ -139,6 +139,9 @@ def rung_bars(rungs: Sequence[Rung], width: int, styles: RungStyles | None = Non
         if rung.skipped is not None:
             t.append(f"skipped: {rung.skipped}", style="dim")
             continue
+        if rung.latency is None and not rung.running:
+            t.append("waiting", style="dim")
+            continue
         filled = round(bar_w * rung.iops / top)
         t.append(BAR * filled, style=style)
         t.append(" " * (bar_w - filled + 1))
