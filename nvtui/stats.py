@@ -65,6 +65,7 @@ class LoadStats:
         self.errors += errors
         self._current_errors += errors
         if self.parent is not None:
+            self.parent.tick()  # as `record` does: the counts belong to the parent's current interval
             self.parent.merge_counts(counts, total_ns, min_ns, max_ns, errors)
 
     def _roll(self, now: float | None = None) -> None:
