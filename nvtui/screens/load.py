@@ -205,6 +205,8 @@ class LoadScreen(SectionScreen):
 
         if not self.running and self.stats is None:
             return
+        if not self.is_attached:  # the app is closing: a run's worker ended at exit, the screen's styles gone
+            return
         stats = self.stats
         if stats is not None and self.running:
             stats.tick()
