@@ -1,11 +1,12 @@
 """`nvtui bench`: load a namespace with reads or writes and measure IOPS, bandwidth, latency and CPU cost.
 
-Real devices on the uring backend run the C load engine (batched submit and reap, every I/O timed in C);
-the simulator and the ioctl backend run a Python random or sequential LBA generator over
-`nvtui.load.run_load`. Either way every I/O's latency lands in one `LatencyHistogram`. Several namespaces
-at once, or one over several engine threads (`run_bench_many`), run the C engine only: each thread its
-own ring, each namespace its own depth and figures, and the aggregate. No printing here: the CLI renders a
-`BenchResult` or a `MultiBenchResult`. The interface ladder is `nvtui.ladder`.
+The run is one `nvtui.load.LoadJob`: a Read or Write of `bs` bytes moved at random or sequentially over the
+namespace. On the uring backend the C load engine runs it (batched submit and reap, every I/O timed in C);
+the simulator and the ioctl backend send each I/O through `submit`. Either way every I/O's latency lands in
+one `LatencyHistogram`. Several namespaces at once, or one over several engine threads (`run_bench_many`),
+run the C engine only: each thread its own ring, each namespace its own depth and figures, and the
+aggregate. No printing here: the CLI renders a `BenchResult` or a `MultiBenchResult`. The interface ladder
+is `nvtui.ladder`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ import asyncio
 import dataclasses
 import os
 import random
-import resource
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nvtui.backend import Backend, BackendBase, open_backend
+from nvtui.backend import open_backend
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, UsageError
-from nvtui.load import EngineLoad, LoadSpec, run_load
+from nvtui.load import Geometry, LoadJob, cpu_seconds, namespace_geometry, run_job
 from nvtui.nvme.command import Command
-from nvtui.nvme.completion import Completion
-from nvtui.nvme.decode.identify import current_lba_format
-from nvtui.stats import LatencyHistogram
 
 PATTERNS = {
     "randread": (0x02, True),
@@ -35,24 +32,8 @@ PATTERNS = {
     "write": (0x01, False),
 }
 WRITE_PATTERNS = frozenset({"randwrite", "write"})
-ADMIN_IDENTIFY, CNS_NAMESPACE, CNS_CONTROLLER = 0x06, 0x00, 0x01
-IDENTIFY_SIZE = 4096
-MIN_PAGE_SIZE = (
-    4096  # CAP.MPSMIN, the unit of MDTS: not readable from user space; 4 KiB on every known device
-)
 MAX_QD = 4096
 MAX_JOBS = 64
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """What a bench needs to know about the namespace (Identify Namespace / Controller)."""
-
-    lba_size: int
-    metadata_size: int  # separate metadata bytes per LBA (0: none, or interleaved)
-    extended: bool
-    size_lbas: int  # NSZE
-    max_transfer: int  # bytes (MDTS), 0: no limit
 
 
 @dataclass(frozen=True)
@@ -124,43 +105,12 @@ class BenchResult:
         }
 
 
-def _cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process: the engine's worker too
-    return r.ru_utime + r.ru_stime
-
-
 def check_block_size(bs: int, geometry: Geometry) -> None:
     """UsageError, one line naming the allowed values, unless bs is a multiple of the LBA size within MDTS."""
-    lba, limit = geometry.lba_size, geometry.max_transfer
+    lba, limit = geometry.lba_format.lba_size, geometry.max_transfer
     allowed = f"a multiple of the LBA size {lba}" + (f" up to the MDTS limit of {limit}" if limit else "")
     if bs <= 0 or bs % lba or (limit and bs > limit) or bs // lba > 65536:
         raise UsageError(f"--bs {bs}: the block size must be {allowed} bytes")
-
-
-async def _identify(backend: Backend, cns: int, nsid: int) -> bytes:
-    done = await backend.submit(
-        Command(opcode=ADMIN_IDENTIFY, admin=True, nsid=nsid, cdw10=cns, data_len=IDENTIFY_SIZE)
-    )
-    if not done.ok or done.data is None:
-        raise DeviceError(f"{backend.device}: Identify (CNS {cns:#x}) failed: {done.status}")
-    return done.data
-
-
-async def geometry_of(backend: Backend) -> Geometry:
-    ns = await _identify(backend, CNS_NAMESPACE, backend.nsid)
-    ctrl = await _identify(backend, CNS_CONTROLLER, 0)
-    try:
-        lba_size, ms, extended = current_lba_format(ns)
-    except ValueError as exc:
-        raise DeviceError(f"{backend.device}: unusable Identify Namespace data: {exc}") from exc
-    mdts = ctrl[77]  # Identify Controller MDTS: 2**n minimum pages (NVMe Base 2.0, Fig. 275); 0: no limit
-    return Geometry(
-        lba_size=lba_size,
-        metadata_size=ms,
-        extended=extended,
-        size_lbas=int.from_bytes(ns[0:8], "little"),  # NSZE (NVMe Base 2.0, Fig. 276)
-        max_transfer=MIN_PAGE_SIZE << mdts if mdts else 0,
-    )
 
 
 async def run_bench(
@@ -248,97 +198,45 @@ async def _run_bench(
                 f"{device} is a controller (admin commands only): bench needs a namespace device such "
                 f"as {device.removeprefix('/dev/').replace('nvme', 'ng', 1)}n1"
             )
-        geometry = await geometry_of(backend)
+        geometry = await namespace_geometry(backend)
         check_block_size(bs, geometry)
-        if geometry.size_lbas < bs // geometry.lba_size:
+        if geometry.size_lbas < bs // geometry.lba_format.lba_size:
             raise UsageError(f"{device} holds {geometry.size_lbas} LBAs: less than one {bs}-byte I/O")
-        if isinstance(backend, EngineLoad):
-            engine: EngineLoad = backend
-            return await _bench_engine(
-                engine, backend, device, rw, bs, qd, seconds, fixed_buffers, poll, seed
-            )
-        if fixed_buffers or poll:
+        if (fixed_buffers or poll) and backend.engine is None:
             raise UsageError(
                 f"--fixed-buffers and --poll need the uring backend; {device} is open with {backend.kind}"
             )
-        return await _bench_submit(backend, device, geometry, rw, bs, qd, seconds, seed)
+        job = LoadJob(
+            bench_command(rw, bs, backend.nsid, geometry, seed), queue_depth=qd, seconds=seconds,
+            lba_pattern="random" if PATTERNS[rw][1] else "sequential", fixed_buffers=fixed_buffers,
+            poll=poll, seed=seed,
+        )  # fmt: skip
+        outcome = await run_job(backend, job)
     finally:
         await backend.close()
-
-
-async def _bench_engine(
-    engine: EngineLoad,
-    backend: Backend,
-    device: str,
-    rw: str,
-    bs: int,
-    qd: int,
-    seconds: float,
-    fixed: bool,
-    poll: bool,
-    seed: int,
-) -> BenchResult:
-    cpu0 = _cpu_seconds()
-    run: Any = await engine.run_load(
-        pattern=rw, block_size=bs, qd=qd, seconds=seconds, fixed=fixed, iopoll=poll, seed=seed
-    )
-    cpu = _cpu_seconds() - cpu0
-    return BenchResult(
-        device=device, backend=backend.kind, engine="c", rw=rw, bs=bs, qd=qd, fixed_buffers=fixed, poll=poll,
-        seconds=run.elapsed_ns / 1e9, ios=run.ios, errors=run.errors, first_error=run.first_error,
-        bytes=run.bytes, cpu_seconds=cpu, latency=run.latency, enters=run.enters,
-    )  # fmt: skip
-
-
-class _FirstError(BackendBase):
-    """Passes commands through and keeps the first failed completion's status name."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.kind, self.device, self.nsid = backend.kind, backend.device, backend.nsid
-        self.first_error: str | None = None
-
-    async def submit(self, cmd: Command) -> Completion:
-        done = await self.backend.submit(cmd)
-        if not done.ok and self.first_error is None:
-            self.first_error = str(done.status)
-        return done
-
-
-async def _bench_submit(
-    backend: Backend, device: str, geometry: Geometry, rw: str, bs: int, qd: int, seconds: float, seed: int
-) -> BenchResult:
-    opcode, is_random = PATTERNS[rw]
-    nlb = bs // geometry.lba_size
-    slots = geometry.size_lbas // nlb
-    md_len = nlb * geometry.metadata_size if not geometry.extended else 0
-    data = random.Random(seed).randbytes(bs) if opcode == 0x01 else None
-    metadata = bytes(md_len) if opcode == 0x01 and md_len else None
-    rng = random.Random(seed)
-    nsid = backend.nsid
-
-    def next_command(i: int) -> Command:
-        slba = (rng.randrange(slots) if is_random else i % slots) * nlb
-        return Command(
-            opcode=opcode, admin=False, nsid=nsid, cdw10=slba & 0xFFFFFFFF, cdw11=slba >> 32, cdw12=nlb - 1,
-            data_len=bs, metadata_len=md_len, data=data, metadata=metadata,
-        )  # fmt: skip
-
-    cpu0 = _cpu_seconds()
-    t0 = time.monotonic()
-    watched = _FirstError(backend)
-    outcome = await run_load(watched, next_command, LoadSpec(queue_depth=qd, seconds=seconds))
-    elapsed = time.monotonic() - t0
-    cpu = _cpu_seconds() - cpu0
     if outcome.failure is not None:
         raise DeviceError(outcome.failure)
     h = outcome.stats.total
-    errors = outcome.stats.errors
     return BenchResult(
-        device=device, backend=backend.kind, engine="python", rw=rw, bs=bs, qd=qd, fixed_buffers=False,
-        poll=False, seconds=elapsed, ios=h.count, errors=errors,
-        first_error=watched.first_error, bytes=(h.count - errors) * bs,
-        cpu_seconds=cpu, latency=h,
+        device=device, backend=backend.kind, engine=outcome.engine, rw=rw, bs=bs, qd=qd,
+        fixed_buffers=fixed_buffers, poll=poll, seconds=outcome.seconds, ios=h.count,
+        errors=outcome.stats.errors, first_error=outcome.first_error, bytes=outcome.bytes,
+        cpu_seconds=outcome.cpu_seconds, latency=h, enters=outcome.enters,
+    )  # fmt: skip
+
+
+def bench_command(rw: str, bs: int, nsid: int, geometry: Geometry, seed: int) -> Command:
+    """The Read or Write of `bs` bytes at LBA 0 that the bench moves over the namespace; a write carries
+    random data (from `seed`) and, when the namespace keeps metadata in a separate buffer, zeros for it."""
+    opcode = PATTERNS[rw][0]
+    fmt = geometry.lba_format
+    nlb = bs // fmt.lba_size
+    md_len = nlb * fmt.separate_metadata
+    write = opcode == 0x01
+    return Command(
+        opcode=opcode, admin=False, nsid=nsid, cdw12=nlb - 1, data_len=bs, metadata_len=md_len,
+        data=random.Random(seed).randbytes(bs) if write else None,
+        metadata=bytes(md_len) if write and md_len else None,
     )  # fmt: skip
 
 
@@ -388,13 +286,13 @@ async def _namespace(device: str, bs: int) -> _Namespace:
         raise UsageError(f"{device} is a controller (admin commands only): bench needs namespace devices")
     backend = await open_backend(path.ns_dev, "ioctl")  # two Identify commands: the lightest backend
     try:
-        geometry = await geometry_of(backend)
+        geometry = await namespace_geometry(backend)
     finally:
         await backend.close()
     check_block_size(bs, geometry)
-    if geometry.size_lbas < bs // geometry.lba_size:
+    if geometry.size_lbas < bs // geometry.lba_format.lba_size:
         raise UsageError(f"{device} holds {geometry.size_lbas} LBAs: less than one {bs}-byte I/O")
-    if geometry.extended and geometry.metadata_size:
+    if geometry.lba_format.extended and geometry.lba_format.metadata_size:
         raise UsageError(f"{device} interleaves metadata with data: the load engine does not")
     return _Namespace(device, path.ns_dev, path.nsid, geometry)
 
@@ -468,16 +366,17 @@ async def run_bench_many(
             group = []
             for d, depth in thread:
                 g = namespaces[d].geometry
+                fmt = g.lba_format
                 job = EngineJob(
-                    fd=fds[d], nsid=namespaces[d].nsid, lba_size=g.lba_size, lba_count=g.size_lbas,
-                    metadata_size=g.metadata_size, pattern=rw, block_size=bs, qd=depth, seconds=seconds,
+                    fd=fds[d], nsid=namespaces[d].nsid, lba_size=fmt.lba_size, lba_count=g.size_lbas,
+                    metadata_size=fmt.separate_metadata, pattern=rw, block_size=bs, qd=depth, seconds=seconds,
                     fixed=fixed_buffers, iopoll=poll, seed=seed + 7919 * (t + 1) + d,
                 )  # fmt: skip
                 group.append(job)
             groups.append(group)
-        cpu0 = _cpu_seconds()
+        cpu0 = cpu_seconds()
         results = await run_groups(groups)
-        cpu = _cpu_seconds() - cpu0
+        cpu = cpu_seconds() - cpu0
     finally:
         for fd in fds:
             os.close(fd)

@@ -351,14 +351,14 @@ def _identify_findings(name: str, char_dev: str) -> list[Finding]:
     import asyncio
 
     from nvtui.errors import NvtuiError
-    from nvtui.nvme.command import Command
+    from nvtui.nvme.identify import CNS_CONTROLLER, identify_command
 
     async def identify() -> tuple[bytes | None, str]:
         from nvtui.backend import open_backend
 
         backend = await open_backend(char_dev, "uring")
         try:
-            done = await backend.submit(Command(opcode=0x06, admin=True, nsid=0, cdw10=1, data_len=4096))
+            done = await backend.submit(identify_command(CNS_CONTROLLER))
         finally:
             await backend.close()
         return (done.data if done.ok else None), done.status.name

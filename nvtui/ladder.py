@@ -28,8 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, UsageError
-from nvtui.stats import LatencyHistogram
 
 PATTERNS = ("randread", "randwrite", "read", "write")
 WRITE_PATTERNS = frozenset({"randwrite", "write"})
@@ -225,7 +225,7 @@ async def resolve_target(
     device (the ladder needs the kernel's interfaces)."""
     from nvtui.backend import is_simulated, open_backend
     from nvtui.backend.discovery import resolve_device, uring_cmd_problem
-    from nvtui.bench import geometry_of
+    from nvtui.load import namespace_geometry
 
     if is_simulated(device):
         raise UsageError(
@@ -237,7 +237,7 @@ async def resolve_target(
         raise UsageError(f"{device} is a controller: the ladder needs a namespace device such as {example}")
     backend = await open_backend(path.ns_dev, "ioctl")  # two Identify commands: the lightest backend
     try:
-        geometry = await geometry_of(backend)
+        geometry = await namespace_geometry(backend)
     finally:
         await backend.close()
     disk_name = "nvme" + path.name.removeprefix("ng")
@@ -258,10 +258,11 @@ async def resolve_target(
             block_problem = f"{block_dev} has a capacity of 0: the block layer cannot use this format"
         io_poll = _read_sysfs(disk / "queue" / "io_poll")
         poll = None if io_poll is None else io_poll == "1"
+    fmt = geometry.lba_format
     return LadderTarget(
-        name=device, nsid=path.nsid, lba_size=geometry.lba_size, size_lbas=geometry.size_lbas,
-        char_dev=path.ns_dev, block_dev=block_dev, metadata_size=geometry.metadata_size,
-        extended=geometry.extended, poll_queues=poll, block_problem=block_problem,
+        name=device, nsid=path.nsid, lba_size=fmt.lba_size, size_lbas=geometry.size_lbas,
+        char_dev=path.ns_dev, block_dev=block_dev, metadata_size=fmt.metadata_size,
+        extended=fmt.extended, poll_queues=poll, block_problem=block_problem,
         uring_problem=uring_cmd_problem(), max_transfer=geometry.max_transfer,
     )  # fmt: skip
 
@@ -408,11 +409,12 @@ async def run_ladder(
             f"--rw {workload.rw} overwrites the data on {device}: add --allow-destructive to run it"
         )
     target = await resolve_target(device)
-    from nvtui.bench import Geometry, check_block_size
+    from nvtui.bench import check_block_size
+    from nvtui.load import Geometry
+    from nvtui.nvme.identify import LbaFormat
 
-    geometry = Geometry(
-        target.lba_size, target.metadata_size, target.extended, target.size_lbas, target.max_transfer
-    )
+    fmt = LbaFormat(target.lba_size, target.metadata_size, extended=target.extended)
+    geometry = Geometry(fmt, target.size_lbas, target.max_transfer)
     check_block_size(workload.bs, geometry)
     if target.size_lbas < workload.bs // target.lba_size:
         raise UsageError(f"{device} holds {target.size_lbas} LBAs: less than one {workload.bs}-byte I/O")

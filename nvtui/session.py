@@ -19,14 +19,13 @@ from nvtui.catalogue import Catalogue, CommandDef
 from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
+from nvtui.nvme.identify import CNS_NAMESPACE, CNS_NS_DESCRIPTORS, LbaFormat, identify_command, lba_formats
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.safeio import OutputFile, TooLong, read_input
 
 if TYPE_CHECKING:  # the decoders load when a result is decoded (nvtui.nvme.decode)
     from nvtui.nvme.decode import Record
 
-IDENTIFY_OPCODE = 0x06
-CNS_NS_DESCRIPTORS = 0x03
 NIDT_CSI = 0x04  # Namespace Identification Descriptor type: Command Set Identifier (NVMe Base 2.0, Fig. 278)
 # Command Set Identifiers (NVMe Base 2.0, Fig. 285) by the catalogue's set names.
 CSI_SETS = {0x00: "nvm", 0x01: "kv", 0x02: "zns"}
@@ -42,13 +41,6 @@ EFFECTS_CHANGING = {1: "logical block content", 2: "namespace capabilities", 3: 
 # nvtui waits this much longer than the kernel's own timeout, so that the kernel's (or the simulator's) answer
 # to a command that timed out is what the user sees when it comes.
 TIMEOUT_GRACE_S = 0.5
-
-
-@dataclass(frozen=True)
-class LbaFormat:
-    lba_size: int
-    metadata_size: int
-    extended: bool
 
 
 @dataclass(frozen=True)
@@ -185,18 +177,9 @@ class Session:
         """The namespace's current LBA format, from Identify Namespace (None for a controller device)."""
         if device in self._formats:
             return self._formats[device]
-        backend = await self.backend(device)
-        if not backend.nsid:
-            return None
-        cmd = Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=backend.nsid, cdw10=0, data_len=4096)
-        done = await backend.submit(cmd)
-        if not done.ok or done.data is None:
-            raise DeviceError(f"{device}: Identify Namespace failed: {done.status}")
-        from nvtui.nvme.decode.identify import current_lba_format
-
-        lba_size, ms, extended = current_lba_format(done.data)
-        fmt = LbaFormat(lba_size, ms, extended)
-        self._formats[device] = fmt
+        fmt = await (await self.backend(device)).lba_format()
+        if fmt is not None:
+            self._formats[device] = fmt
         return fmt
 
     async def command_set(self, device: str) -> str | None:
@@ -207,9 +190,7 @@ class Session:
         backend = await self.backend(device)
         found: str | None = None
         if backend.nsid:
-            cmd = Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=backend.nsid, cdw10=CNS_NS_DESCRIPTORS,
-                          data_len=4096)  # fmt: skip
-            done = await backend.submit(cmd)
+            done = await backend.submit(identify_command(CNS_NS_DESCRIPTORS, backend.nsid))
             if done.ok and done.data:
                 from nvtui.nvme.decode import Field, Group, decode
 
@@ -413,7 +394,7 @@ class Session:
         notices = (*output_notices, *notices)
         if backend.notice:
             notices = (backend.notice, *notices)
-        device_path = device_path_of(backend, prepared.device)
+        device_path = backend.nvme_cli_path
         result = SendResult(
             prepared=prepared,
             completion=completion,
@@ -475,13 +456,6 @@ def timed_out(prepared: Prepared, *, by_kernel: bool = False) -> str:
         f"{prepared.defn.id} on {prepared.device}: no completion within {prepared.timeout} s: "
         f"timed out ({who})"
     )
-
-
-def device_path_of(backend: Backend, device: str) -> str:
-    """The device as nvme-cli would name it: the char device a real backend opened (`/dev/ng0n1`,
-    `/dev/nvme0`), else the name it was opened with (a simulated device)."""
-    path = getattr(backend, "path", None)  # a DevicePath for the uring and ioctl backends
-    return str(getattr(path, "open_path", None) or path or device)
 
 
 def _check_buffers_given(
@@ -643,44 +617,16 @@ def _commit_outputs(
 
 
 @dataclass(frozen=True)
-class LbaFormatRow:
-    index: int
-    data_size: int  # bytes per block
-    metadata_size: int
-    performance: str  # Relative Performance, by name
-    in_use: bool
-
-
-@dataclass(frozen=True)
 class DeviceProfile:
     """What a device says about itself, for the Devices screen: its LBA formats and which catalogue
     commands it supports (from its Commands Supported and Effects log)."""
 
-    lba_formats: tuple[LbaFormatRow, ...] = ()
+    lba_formats: tuple[LbaFormat | None, ...] = ()  # as Identify Namespace lists them (None: unusable)
+    lba_format_in_use: int | None = None  # the index of the one the namespace is in
     supported: dict[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> catalogue ids
     unsupported: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # what could not be learned, and why
     command_set: str | None = None  # the namespace's I/O command set (nvm, zns, kv), whose effects were read
-
-
-def lba_format_rows(identify_namespace: Record) -> tuple[LbaFormatRow, ...]:
-    from nvtui.nvme.decode import Field, Group
-    from nvtui.nvme.decode.identify import lba_format_index
-
-    flbas, nlbaf, group = identify_namespace["flbas"], identify_namespace["nlbaf"], identify_namespace["lbaf"]
-    if not isinstance(group, Group) or not isinstance(flbas, Field) or not isinstance(nlbaf, Field):
-        return ()
-
-    def number(item: Field) -> int:
-        return item.raw if isinstance(item.raw, int) else 0
-
-    in_use = lba_format_index(number(flbas), number(nlbaf))
-    rows = []
-    for i, fmt in enumerate(group.records):
-        f = {item.name: item for item in fmt.items if isinstance(item, Field)}
-        lbads, ms = number(f["lbads"]), number(f["ms"])
-        rows.append(LbaFormatRow(i, 1 << lbads if lbads else 0, ms, f["rp"].meaning, i == in_use))
-    return tuple(rows)
 
 
 async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | None = None) -> DeviceProfile:
@@ -688,18 +634,19 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
     from nvtui.nvme.decode.logs import supported_opcodes
 
     probe = Session(catalogue, backend_kind)
-    formats: tuple[LbaFormatRow, ...] = ()
+    formats: tuple[LbaFormat | None, ...] = ()
+    in_use: int | None = None
     problems: list[str] = []
     supported: dict[str, tuple[str, ...]] = {}
     unsupported: dict[str, tuple[str, ...]] = {}
     try:
         backend = await probe.backend(device)
         if backend.nsid:
-            ident = await send_once(probe, device, "identify", ["cns=0"])
-            if ident.decoded is not None:
-                formats = lba_format_rows(ident.decoded)
+            ident = await backend.submit(identify_command(CNS_NAMESPACE, backend.nsid))
+            if ident.ok and ident.data is not None:
+                formats, in_use = lba_formats(ident.data)
             else:
-                problems.append(f"Identify Namespace: {ident.completion.status.name}")
+                problems.append(f"Identify Namespace: {ident.status.name}")
         # The I/O half of the effects log is per command set: ask for the one the namespace uses (ZNS, KV).
         command_set = await probe.command_set(device) if backend.nsid else None
         csi = [f"csi={command_set}"] if command_set else []
@@ -718,7 +665,7 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
             problems.append(f"Commands Supported and Effects log: {effects.completion.status.name}")
     finally:
         await probe.close()
-    return DeviceProfile(formats, supported, unsupported, tuple(problems), command_set)
+    return DeviceProfile(formats, in_use, supported, unsupported, tuple(problems), command_set)
 
 
 async def send_once(

@@ -346,3 +346,42 @@ async def test_help_opens_with_f1_and_closes() -> None:
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
         await pilot.press("escape")
         await until(pilot, lambda: type(app.screen).__name__ == "DevicesScreen", "back to Devices")
+
+
+async def test_a_random_read_runs_on_two_namespaces_at_once_each_counted_and_summed() -> None:
+    from textual.widgets import Select
+
+    from nvtui.screens.load import LoadScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await compose(pilot, "read", slba="8", nlb="7")
+        screen = await load_screen(pilot, count="150", qd="4")
+        screen.query_one("#load-lbas", Select).value = "random"
+        screen.query_one("#load-also", Input).value = "sim0n2"
+        await pilot.press("ctrl+s")
+        ran = lambda: screen.stats is not None and not screen.running  # noqa: E731
+        await until(pilot, lambda: ran() or app._notifications, "the run to finish")
+        assert ran(), [n.message for n in app._notifications]
+        assert isinstance(screen, LoadScreen) and screen.stats is not None
+        counts = [(device, stats.total.count) for device, stats in screen.each]
+        assert counts == [("sim0n1", 150), ("sim0n2", 150)]
+        assert screen.stats.total.count == 300 and screen.stats.errors == 0
+        shown = str(screen.query_one("#load-stats").render())
+        assert "sim0n1 " in shown and "sim0n2 " in shown
+
+
+async def test_a_pattern_on_a_command_without_a_block_range_is_refused_in_one_line() -> None:
+    from textual.widgets import Select
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await load_screen(pilot, count="10", qd="1")  # nothing composed: Identify Controller
+        screen.query_one("#load-lbas", Select).value = "sequential"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(app._notifications), "the refusal")
+        notes = [n.message for n in app._notifications]
+        assert any("has no plain block range to move" in n for n in notes), notes
+        assert screen.stats is None  # nothing ran

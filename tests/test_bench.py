@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nvtui.backend import open_backend
-from nvtui.backend.base import BackendBase
 from nvtui.bench import run_bench
 from nvtui.cli import main
 from nvtui.errors import UsageError
-from nvtui.load import LoadSpec, engine_plan, run_engine_load
-from nvtui.nvme.command import Command
-from nvtui.stats import LatencyHistogram
 
 
 def sim_checksum() -> str:
@@ -96,65 +90,6 @@ def test_bench_cli_json_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["bench", "sim0n1", "--rw", "randwrite"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--allow-destructive" in err
-
-
-# ---- the engine slice driver (nvtui.load), with a stand-in engine -------------------------------------
-
-
-class FakeEngine(BackendBase):
-    """Reports `slices` slices of 100 I/Os at 1-100 us, like the uring backend's engine would."""
-
-    kind = "fake"
-
-    def __init__(self, slices: int) -> None:
-        self.slices = slices
-        self.calls: list[dict[str, Any]] = []
-
-    async def run_load(self, *, on_slice: Callable[[Any], None] | None = None, **kw: Any) -> None:
-        self.calls.append(kw)
-        stop = kw.get("stop")
-        for _ in range(self.slices):
-            if stop is not None and stop.is_set():
-                break
-            h = LatencyHistogram()
-            for us in range(1, 101):
-                h.record(us * 1000)
-            part = type("Slice", (), {"ios": 100, "errors": 1, "first_error": None, "latency": h})()
-            assert on_slice is not None
-            on_slice(part)
-            await asyncio.sleep(0)
-
-
-def read(slba: int, nlb: int, fua: bool = False) -> Command:
-    cdw12 = nlb - 1 | (1 << 30 if fua else 0)  # FUA: NVM Command Set 1.0, Fig. 41
-    return Command(opcode=0x02, admin=False, nsid=1, cdw10=slba, cdw12=cdw12, data_len=nlb * 512)
-
-
-def test_engine_plan_takes_plain_reads_on_engine_backends_only() -> None:
-    engine = FakeEngine(1)
-    plan = engine_plan(engine, read(100, 8), 512)
-    assert plan is not None
-    assert (plan.pattern, plan.block_size, plan.first_lba, plan.lba_count) == ("read", 4096, 100, 8)
-    assert engine_plan(BackendBase(), read(100, 8), 512) is None  # no engine: the submit path
-    assert engine_plan(engine, read(100, 8, fua=True), 512) is None  # FUA
-    assert engine_plan(engine, Command(opcode=0x01, admin=False, nsid=1, data_len=512), 512) is None
-    assert engine_plan(engine, Command(opcode=0x06, admin=True, cdw10=1, data_len=4096), 512) is None
-    assert engine_plan(engine, read(0, 8), None) is None
-
-
-async def test_engine_slices_merge_into_the_load_stats_and_stop_ends_the_run() -> None:
-    engine = FakeEngine(5)
-    plan = engine_plan(engine, read(0, 8), 512)
-    assert plan is not None
-    outcome = await run_engine_load(plan, LoadSpec(queue_depth=16, count=1000))
-    assert outcome.stats.total.count == 500 and outcome.stats.errors == 5
-    assert outcome.stats.total.percentile(50) == pytest.approx(50_000, rel=0.04)
-    assert engine.calls[0]["qd"] == 16 and engine.calls[0]["max_ios"] == 1000
-
-    stop = asyncio.Event()
-    stop.set()
-    stopped = await run_engine_load(plan, LoadSpec(queue_depth=1, seconds=10), stop=stop)
-    assert stopped.stopped and stopped.stats.total.count == 0
 
 
 # ---- the lean replay path of `nvtui run` (benchmarks/: the 1,000-command admin script) -------------------

@@ -264,7 +264,8 @@ def test_a_user_catalogue_names_a_known_transport_and_a_reason(tmp_path: Path) -
             f"     refused_on: {bad}}}\n"
         )
         errors = check_file(path)
-        assert len(errors) == 1 and needle in str(errors[0]) and "bad.yaml:4: acme-fabric: field refused_on" in str(errors[0]), errors
+        assert len(errors) == 1, errors
+        assert needle in str(errors[0]) and "bad.yaml:4: acme-fabric: field refused_on" in str(errors[0])
 
 
 # --- the simulator lacks them: Invalid Command Opcode, as a controller that lacks them ----------------------

@@ -148,7 +148,8 @@ def test_the_uring_backend_loads_the_engine_and_the_identify_decoder_only_when_u
     """A single command through uring needs neither the load engine nor the decoders' tables."""
     _, modules = start(env, tmp_path, "import", "nvtui.backend.uring")
     assert "nvtui.backend.uring.backend" in modules
-    assert loaded(modules, ("nvtui.backend.uring.engine", "nvtui.stats", *DECODER_TABLES)) == []
+    engine = ("nvtui.backend.uring.engine", "nvtui.backend.histogram", "nvtui.stats")
+    assert loaded(modules, (*engine, *DECODER_TABLES)) == []
     from nvtui.backend import uring
 
     assert uring.run_load is uring.engine.run_load and uring.LoadResult is uring.engine.LoadResult

@@ -33,6 +33,15 @@ def test_a_read_repeats_the_same_lbas_at_the_same_depth_for_the_same_count() -> 
     assert "runtime" not in opts
 
 
+def test_a_random_or_sequential_pattern_exports_over_the_whole_namespace() -> None:
+    write = Command(opcode=0x01, admin=False, nsid=1, cdw10=8, cdw12=7, data_len=8 * 512, data=bytes(4096))
+    for pattern, rw in (("random", "randwrite"), ("sequential", "write")):
+        text = fio_job_for_command("/dev/ng0n1", write, 512, qd=4, count=None, seconds=2, lba_pattern=pattern)
+        opts = job(text)
+        assert (opts["rw"], opts["bs"], opts["runtime"]) == (rw, "4096", "2")
+        assert "offset" not in opts and "size" not in opts and "over the namespace" in text
+
+
 def test_a_timed_write_on_the_simulator_names_a_placeholder_and_says_whose_data_goes() -> None:
     write = Command(opcode=0x01, admin=False, nsid=1, cdw10=0, cdw11=1, cdw12=0, data_len=4096)
     text = fio_job_for_command("sim0n1", write, 4096, qd=1, count=None, seconds=2.5)

@@ -573,15 +573,23 @@ def test_crd_is_shown_beside_dnr_and_more(recorder: Recorder, monkeypatch: pytes
     assert "CRD 2" in str(tui_status_text(Result()))  # type: ignore[arg-type]
 
 
-def test_the_nvme_cli_line_names_the_char_device_nvtui_opened() -> None:
-    """Not the repr of the backend's DevicePath (`nvme id-ctrl 'DevicePath(name=...)'` on real devices)."""
-    from types import SimpleNamespace
+async def test_the_nvme_cli_line_names_the_char_device_nvtui_opened() -> None:
+    """Not the repr of the backend's DevicePath (`nvme id-ctrl 'DevicePath(name=...)'` on real devices),
+    nor a symlink the user opened it through: each backend says its own nvme-cli path."""
+    import os
 
+    from nvtui.backend import open_backend
     from nvtui.backend.discovery import DevicePath
-    from nvtui.session import device_path_of
+    from nvtui.backend.ioctl import IoctlBackend
 
-    namespace = SimpleNamespace(path=DevicePath("ng0n1", "nvme0", "/dev/nvme0", "/dev/ng0n1", 1))
-    controller = SimpleNamespace(path=DevicePath("nvme0", "nvme0", "/dev/nvme0", None, 0))
-    assert device_path_of(namespace, "/tmp/link-to-ng0n1") == "/dev/ng0n1"  # type: ignore[arg-type]
-    assert device_path_of(controller, "nvme0") == "/dev/nvme0"  # type: ignore[arg-type]
-    assert device_path_of(SimpleNamespace(), "sim0n1") == "sim0n1"  # type: ignore[arg-type]
+    namespace = DevicePath("ng0n1", "nvme0", "/dev/nvme0", "/dev/ng0n1", 1)
+    controller = DevicePath("nvme0", "nvme0", "/dev/nvme0", None, 0)
+    for path, opened_as, expected in ((namespace, "/tmp/link-to-ng0n1", "/dev/ng0n1"),
+                                      (controller, "nvme0", "/dev/nvme0")):  # fmt: skip
+        backend = IoctlBackend(opened_as, path, os.open(os.devnull, os.O_RDONLY), workers=1)
+        try:
+            assert backend.nvme_cli_path == expected
+        finally:
+            await backend.close()
+    async with await open_backend("sim0n1") as sim:
+        assert sim.nvme_cli_path == "sim0n1"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from nvtui.catalogue import load_catalogue
+from nvtui.nvme.identify import LbaFormat
 from nvtui.session import Session, probe_device, send_once
 
 
 async def test_probe_reports_lba_formats_and_supported_commands() -> None:
     catalogue = load_catalogue(user_dir=False)
     profile = await probe_device(catalogue, "sim0n1")
-    assert [(r.index, r.data_size, r.metadata_size, r.in_use) for r in profile.lba_formats] == [
-        (0, 512, 0, True), (1, 4096, 0, False), (2, 512, 8, False)
-    ]  # fmt: skip
+    assert profile.lba_formats == (
+        LbaFormat(512, relative_performance=1), LbaFormat(4096), LbaFormat(512, 8, relative_performance=2)
+    )
+    assert profile.lba_format_in_use == 0
     assert {"identify", "get-log-page", "format-nvm"} <= set(profile.supported["admin"])
     assert {"read", "write", "dataset-management"} <= set(profile.supported["io"])
     assert "sanitize" in profile.unsupported["admin"] and profile.problems == ()

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from nvtui.stats import BUCKETS, LatencyHistogram, LoadStats, bucket_high, bucket_low, bucket_of
+from nvtui.backend.histogram import BUCKETS, LatencyHistogram, bucket_high, bucket_low, bucket_of
+from nvtui.stats import LoadStats
 
 
 @pytest.mark.parametrize("value", [0, 1, 31, 32, 33, 63, 64, 65, 1000, 4095, 4096, 123_456_789, 10**13])
@@ -65,3 +66,17 @@ def test_load_stats_series_and_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     s = stats.summary()
     assert s["ios"] == 11 and s["errors"] == 1 and s["max_ns"] == 5000 and s["min_ns"] == 1000
     assert s["iops"] == pytest.approx(11 / 0.9, abs=0.06)
+
+
+def test_a_namespaces_stats_add_into_their_parent_as_they_come() -> None:
+    total = LoadStats()
+    one, two = LoadStats(parent=total), LoadStats(parent=total)
+    one.record(1000)
+    one.record(3000, ok=False)
+    other = LatencyHistogram()
+    for v in (2000, 4000, 8000):
+        other.record(v)
+    two.merge_counts(other.counts, other.total_ns, other.min_ns, other.max_ns, errors=1)
+    assert (one.total.count, two.total.count, total.total.count) == (2, 3, 5)
+    assert (one.errors, two.errors, total.errors) == (1, 1, 2)
+    assert (total.total.min_ns, total.total.max_ns, total.total.total_ns) == (1000, 8000, 18000)

@@ -23,9 +23,9 @@ import pytest
 
 from nvtui.backend.discovery import DevicePath
 from nvtui.backend.uring import AsyncRing, Ring, UringBackend, UringUnsupported, uring_cmd_supported
-from nvtui.backend.uring.backend import LbaFormat
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import URING_CMD_SIZE, Command
+from nvtui.nvme.identify import LbaFormat
 
 ffi_lib = pytest.importorskip("nvtui.backend.uring._ring", reason="the io_uring extension is not built")
 ffi, lib = ffi_lib.ffi, ffi_lib.lib
@@ -451,7 +451,7 @@ def test_open_uring_reports_a_missing_device() -> None:
 
 
 def test_the_engine_buckets_latencies_exactly_as_nvtui_stats_does() -> None:
-    from nvtui import stats
+    from nvtui.backend import histogram as stats
 
     assert (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS) == (
         stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS,
@@ -489,6 +489,8 @@ async def test_the_engine_counts_every_io_and_reports_the_first_error() -> None:
         EngineJob(0, 1, lba_size=512, lba_count=100, qd=0)
     with pytest.raises(UsageError, match="region of 4 LBAs is smaller than one I/O"):
         EngineJob(0, 1, lba_size=512, lba_count=4)
+    with pytest.raises(UsageError, match="write data of 512 bytes for 4096-byte writes"):
+        EngineJob(0, 1, lba_size=512, lba_count=100, pattern="write", data=bytes(512))
 
 
 async def test_an_io_the_kernel_fails_ends_the_run_once_the_in_flight_ios_drain() -> None:

@@ -1,17 +1,24 @@
 """The one protocol every backend implements (uring, ioctl, sim), and what discovery reports.
 
-The CLI and the TUI pick a backend by name and never test which they hold.
+The CLI and the TUI pick a backend by name and never test which they hold: what differs between backends
+(a load engine or none, how the LBA format is learned, the device path nvme-cli would use) is part of the
+protocol, with `BackendBase` giving the answer of a backend that has nothing special to say.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from nvtui.errors import KernelCancelled
+from nvtui.errors import DeviceError, KernelCancelled
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
+from nvtui.nvme.identify import CNS_NAMESPACE, LbaFormat, identify_command, lba_format_in_use
+
+if TYPE_CHECKING:
+    from nvtui.backend.histogram import LatencyHistogram
 
 BACKEND_KINDS = ("uring", "ioctl", "sim")
 
@@ -75,6 +82,79 @@ class ControllerInfo:
     trsvcid: str = ""  # fabrics: transport service id (the TCP port)
 
 
+ENGINE_PATTERNS = ("randread", "randwrite", "read", "write")
+# How a load engine reaches the namespace: NVMe passthrough over io_uring on its char device, io_uring reads
+# and writes on its block device (O_DIRECT), or the synchronous passthrough ioctl from one thread per I/O.
+ENGINE_INTERFACES = ("uring_cmd", "block", "ioctl")
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What a backend's load engine is asked to repeat; the backend adds the device (its file, namespace and
+    LBA format). `pattern` I/Os of `block_size` bytes, `qd` deep, for `seconds` or `max_ios` (0: no limit),
+    over LBAs [first_lba, first_lba + lba_count) (None: to the namespace's end); sequential patterns wrap.
+    `data`: what every write writes (None: random bytes from `seed`). Reported in slices of
+    `slice_seconds`, each reaped before the next starts. `interface` (ENGINE_INTERFACES), `batched` (the
+    SQEs of a round share one submit; False: one each) and `sqpoll` (a kernel thread submits) choose the
+    rung of the interface ladder the run is on."""
+
+    pattern: str
+    block_size: int
+    qd: int
+    seconds: float
+    max_ios: int = 0
+    first_lba: int = 0
+    lba_count: int | None = None
+    fixed_buffers: bool = False
+    poll: bool = False
+    seed: int = 1
+    slice_seconds: float = 0.5
+    data: bytes | None = None
+    interface: str = "uring_cmd"
+    batched: bool = True
+    sqpoll: bool = False
+
+
+class EngineResult(Protocol):
+    """A load engine's run, or one slice of it: counts and every I/O's latency."""
+
+    @property
+    def ios(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def first_error(self) -> str | None: ...  # the first failed I/O's NVMe status or errno, by name
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def elapsed_ns(self) -> int: ...
+    @property
+    def enters(self) -> int: ...  # system calls that submitted or reaped
+    @property
+    def latency(self) -> LatencyHistogram: ...
+
+
+class Stoppable(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class LoadEngine(Protocol):
+    """A backend's ability to repeat reads or writes itself, with no Python per I/O (the uring backend's
+    C engine). A backend without one says `engine = None`, and load runs go through `submit`."""
+
+    async def run(
+        self,
+        request: EngineRequest,
+        *,
+        on_slice: Callable[[EngineResult], None] | None = None,
+        stop: Stoppable | None = None,
+    ) -> EngineResult:
+        """Run `request`: `on_slice` sees each slice as it ends (on the event loop's thread), `stop` ends
+        the run within a slice. DeviceError when the kernel fails an I/O with an errno (after draining);
+        UsageError when the namespace is one the engine cannot drive."""
+        ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     """An open device. `submit` may be awaited many times concurrently; completions arrive in any order."""
@@ -84,9 +164,25 @@ class Backend(Protocol):
     nsid: int  # the namespace ID of the device (0 when a controller was opened)
     notice: str | None  # one line for the user, e.g. "uring_cmd refused by the kernel; using ioctl"
 
+    @property
+    def engine(self) -> LoadEngine | None:
+        """The backend's load engine, or None: load runs then go through `submit`."""
+        ...
+
     async def submit(self, cmd: Command) -> Completion:
         """Send `cmd`; raise `nvtui.errors.DeviceError` when the kernel or device fails the request
         (an errno, not an NVMe status: an NVMe error status comes back in the Completion)."""
+        ...
+
+    @property
+    def nvme_cli_path(self) -> str:
+        """The device as nvme-cli names it: the char device a real backend opened (`/dev/ng0n1`,
+        `/dev/nvme0`), the name it was opened with for a simulated one."""
+        ...
+
+    async def lba_format(self) -> LbaFormat | None:
+        """The namespace's current LBA format (None for a controller). DeviceError when the device
+        cannot say (Identify Namespace fails, or its data names no usable format)."""
         ...
 
     async def close(self) -> None: ...
@@ -106,8 +202,28 @@ class BackendBase:
     nsid: int = 0
     notice: str | None = None
 
+    @property
+    def engine(self) -> LoadEngine | None:
+        return None
+
     async def submit(self, cmd: Command) -> Completion:
         raise NotImplementedError
+
+    @property
+    def nvme_cli_path(self) -> str:
+        return self.device
+
+    async def lba_format(self) -> LbaFormat | None:
+        """Asked of the device each time (a Format NVM may change it): Identify Namespace."""
+        if not self.nsid:
+            return None
+        done = await self.submit(identify_command(CNS_NAMESPACE, self.nsid))
+        if not done.ok or done.data is None:
+            raise DeviceError(f"{self.device}: Identify Namespace failed: {done.status}")
+        try:
+            return lba_format_in_use(done.data)
+        except ValueError as exc:
+            raise DeviceError(f"{self.device}: unusable Identify Namespace data: {exc}") from exc
 
     async def close(self) -> None:
         return None

@@ -32,6 +32,7 @@ from pathlib import Path
 from nvtui.backend.base import ControllerInfo, NamespaceInfo, PathInfo
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
+from nvtui.nvme.identify import CNS_NAMESPACE, identify_command, lba_format_in_use
 
 SYSFS = Path("/sys")
 DEV = Path("/dev")
@@ -263,6 +264,14 @@ def _path_disks_of_generic(generic: Path, sysfs: Path, parent: Path | None = Non
     return sorted(set(found), key=lambda pair: _natural_key(pair[1]))
 
 
+def block_device_of(ns_dev: str, *, sysfs: Path = SYSFS, dev: Path = DEV) -> str | None:
+    """The block device of a namespace's generic char device (`/dev/ngAnB` -> `/dev/nvmeAnB`), or None when
+    the block layer does not have it (a namespace of a command set it does not support)."""
+    disk = _disk_of_generic(Path(ns_dev), sysfs)
+    node = dev / disk.name
+    return str(node) if disk.exists() and node.exists() else None
+
+
 def _controllers_of_generic(generic: Path, sysfs: Path) -> list[str]:
     """Controllers reaching a namespace char device, live ones first.
 
@@ -439,7 +448,6 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
     """Metadata bytes per block of the namespace's current format, from Identify Namespace (CNS 00h)
     over the admin ioctl; 0 when the device cannot be asked."""
     from nvtui.backend.ioctl import IoctlBackend  # here: ioctl imports this module
-    from nvtui.nvme.decode.identify import current_lba_format
 
     try:
         fd = os.open(char_dev, os.O_RDONLY | os.O_CLOEXEC)
@@ -448,7 +456,7 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
     name = os.path.basename(char_dev)
     backend = IoctlBackend(name, DevicePath(name, "", "", char_dev, nsid), fd, workers=1)
     try:
-        done = backend.submit_blocking(Command(opcode=0x06, admin=True, nsid=nsid, cdw10=0, data_len=4096))
+        done = backend.submit_blocking(identify_command(CNS_NAMESPACE, nsid))
     except DeviceError:
         return 0
     finally:
@@ -456,7 +464,7 @@ def metadata_size_from_device(char_dev: str, nsid: int) -> int:
     if not done.ok or done.data is None:
         return 0
     try:
-        return current_lba_format(done.data)[1]
+        return lba_format_in_use(done.data).metadata_size
     except ValueError:
         return 0
 

@@ -105,6 +105,10 @@ class IoctlBackend(BackendBase):
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nvtui-ioctl")
 
     @property
+    def nvme_cli_path(self) -> str:
+        return self.path.open_path
+
+    @property
     def fd(self) -> int:
         if self._fd is None:
             raise DeviceError(f"{self.device} is closed")

@@ -61,10 +61,11 @@ def fio_job(
 
 def fio_job_for_command(
     device_path: str, cmd: Command, lba_size: int, *, qd: int, count: int | None, seconds: float | None,
-    name: str = "nvtui",
+    name: str = "nvtui", lba_pattern: str = "fixed",
 ) -> str:  # fmt: skip
     """The fio job that repeats one composed Read or Write, as the Load screen does: the same LBAs every
-    time (offset and size are the command's range), at the same queue depth, for the same count or time.
+    time (offset and size are the command's range), or (`lba_pattern` "sequential" or "random") its size
+    of I/O over the whole namespace, at the same queue depth, for the same count or time.
 
     fio's io_uring_cmd engine sends only reads and writes, so any other command is a UsageError; a plain
     Read or Write only (FUA, protection information, directives and the like have no fio option here).
@@ -82,17 +83,23 @@ def fio_job_for_command(
     how = f"count {count}" if count is not None else f"{seconds:g} s"
     runtime = max(1, round(seconds or 1))
     until = [f"number_ios={count}"] if count is not None else ["time_based=1", f"runtime={runtime}"]
+    writes = rw == "write"
+    where = [f"offset={slba * lba_size}", f"size={bs}"]  # every I/O to the same LBAs, as the screen repeats
+    what = f"{rw} of {nlb} blocks at LBA {slba}"
+    if lba_pattern != "fixed":
+        rw = f"rand{rw}" if lba_pattern == "random" else rw
+        where = []  # the whole namespace, as the screen's pattern covers it
+        what = f"{rw} of {nlb} blocks over the namespace"
     lines = [
-        f"# nvtui Load screen: {rw} of {nlb} blocks at LBA {slba} on {device_path}, queue depth {qd}, {how}",
-        *(["# fio writes its own buffer pattern, not the composed command's data"] if rw == "write" else []),
+        f"# nvtui Load screen: {what} on {device_path}, queue depth {qd}, {how}",
+        *(["# fio writes its own buffer pattern, not the composed command's data"] if writes else []),
         "[global]",
         "ioengine=io_uring_cmd",
         "cmd_type=nvme",
         f"filename={_filename(device_path)}",
         f"rw={rw}",
         f"bs={bs}",
-        f"offset={slba * lba_size}",
-        f"size={bs}",  # one I/O's range: every I/O goes to the same LBAs, as the Load screen repeats them
+        *where,
         f"iodepth={qd}",
         *until,
         "group_reporting=1",

@@ -11,16 +11,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from nvtui.errors import DeviceError, UsageError
-from nvtui.nvme.command import Command
+from nvtui.nvme.identify import CNS_CONTROLLER, identify_command
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.nvmecli.parse import ImportedCommand
-from nvtui.session import IDENTIFY_OPCODE, Prepared, Session
+from nvtui.session import Prepared, Session
 
 __all__ = ["prepare_imported", "read_data"]
 
 ALL_NAMESPACES = 0xFFFFFFFF
 ZERO_SOURCES = ("/dev/zero",)
-CNS_CONTROLLER, IDENTIFY_SIZE, ELPE_OFFSET = 0x01, 4096, 262
+ELPE_OFFSET = 262
 ERROR_LOG_ENTRY_DWORDS = 16
 
 
@@ -71,9 +71,7 @@ async def _error_log_numd(
     if numd is None:
         numd = session.catalogue.get(imported.command).field("numd").default or ERROR_LOG_ENTRY_DWORDS
     backend = await session.backend(device)
-    done = await backend.submit(
-        Command(opcode=IDENTIFY_OPCODE, admin=True, nsid=0, cdw10=CNS_CONTROLLER, data_len=IDENTIFY_SIZE)
-    )
+    done = await backend.submit(identify_command(CNS_CONTROLLER))
     if not done.ok or done.data is None or len(done.data) <= ELPE_OFFSET:
         raise DeviceError(
             f"{device}: Identify Controller failed ({done.status}); nvme error-log needs it first"

@@ -408,10 +408,9 @@ class ComposeScreen(SectionScreen):
             view.show_problem(internal_error(exc))
             return
         from nvtui.nvmecli.export import nvme_cli_lines
-        from nvtui.session import device_path_of
 
         self.prepared = prepared
-        path = device_path_of(backend, device)
+        path = backend.nvme_cli_path
         idiomatic, passthru = nvme_cli_lines(  # nvme-cli's own verb where one says it, and the passthru form
             self.nvapp.catalogue,
             prepared.defn,

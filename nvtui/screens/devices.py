@@ -328,11 +328,14 @@ def lba_formats_text(profile: DeviceProfile) -> Text:
     t = Text("LBA formats\n", style="bold")
     if not profile.lba_formats:
         t.append("  (Identify Namespace did not decode)\n", style="dim")
-    for row in profile.lba_formats:
-        mark = "*" if row.in_use else " "
-        size = f"{row.data_size} bytes, {row.metadata_size} B metadata"
-        line = f" {mark}{row.index:>2}  {size}  {row.performance}\n"
-        t.append(line, style="bold" if row.in_use else "")
+    for index, fmt in enumerate(profile.lba_formats):
+        in_use = index == profile.lba_format_in_use
+        mark = "*" if in_use else " "
+        if fmt is None:
+            t.append(f" {mark}{index:>2}  (an LBA data size below 512 bytes: not usable)\n", style="dim")
+            continue
+        size = f"{fmt.lba_size} bytes, {fmt.metadata_size} B metadata"
+        t.append(f" {mark}{index:>2}  {size}  {fmt.performance}\n", style="bold" if in_use else "")
     return t
 
 

@@ -97,14 +97,17 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
         "nsfeat": 1 << 0 | 1 << 4,  # thin provisioning (NUSE is meaningful), NPWG..NOWS valid
         "nlbaf": len(spec.formats) - 1,
         "flbas": (ns.format_index & 0xF) | (ns.format_index >> 4) << 5,
-        "mc": 0b10 if any(f.ms for f in spec.formats) else 0,  # metadata in a separate buffer
+        "mc": 0b10 if any(f.metadata_size for f in spec.formats) else 0,  # metadata in a separate buffer
         "dlfeat": 0b001 if zoned else 0b1001,  # deallocated blocks read zeros; Write Zeroes may deallocate
         "nvmcap": spec.size_bytes,
         "npwg": per_4k, "npwa": per_4k, "npdg": per_4k, "npda": per_4k, "nows": max(per_4k, 0) * 32 + 31,
         "mssrl": 0 if zoned else COPY_MSSRL, "mcl": 0 if zoned else COPY_MCL,
         "msrc": 0 if zoned else COPY_MSRC,
         "nguid": identity.nguid(ctrl.serial, ns.nsid), "eui64": identity.eui64(ctrl.serial, ns.nsid),
-        "lbaf": [{"ms": fmt.ms, "lbads": fmt.lbads, "rp": fmt.rp} for fmt in spec.formats],
+        "lbaf": [
+            {"ms": fmt.metadata_size, "lbads": fmt.lbads, "rp": fmt.relative_performance}
+            for fmt in spec.formats
+        ],
     })  # fmt: skip
 
 
@@ -117,7 +120,7 @@ def identify_namespace_zoned(ns: Namespace) -> bytes:
     return encode("identify-ns-zns", {
         "zoc": 0, "ozcs": 1 << 0,  # reads may cross zone boundaries
         "mar": spec.max_active - 1, "mor": spec.max_open - 1,
-        "lbafe": [{"zsze": spec.zone_size_bytes // fmt.data_size, "zdes": 0} for fmt in spec.formats],
+        "lbafe": [{"zsze": spec.zone_size_bytes // fmt.lba_size, "zdes": 0} for fmt in spec.formats],
     })  # fmt: skip
 
 
@@ -427,7 +430,7 @@ def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
     if ses > 2:
         raise invalid_field(cdw_byte(10) + 1)
     for ns in targets:
-        if lbaf >= len(ns.spec.formats) or pi or (mset and ns.spec.formats[lbaf].ms):
+        if lbaf >= len(ns.spec.formats) or pi or (mset and ns.spec.formats[lbaf].metadata_size):
             # no such format, no protection information, no extended (metadata-in-block) LBAs
             raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_FORMAT, param=cdw_byte(10))
     if ctrl.self_test is not None and ctrl.self_test.nsid in (NSID_ALL, *(ns.nsid for ns in targets)):

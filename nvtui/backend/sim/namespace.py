@@ -14,12 +14,12 @@ import contextlib
 from pathlib import Path
 
 from nvtui.backend.sim.errors import SC_WRITE_FAULT, SCT_MEDIA, CommandFailed
-from nvtui.backend.sim.specs import GIB, MIB, NAMESPACE_SPECS, LbaFormat, NamespaceSpec
+from nvtui.backend.sim.specs import GIB, MIB, NAMESPACE_SPECS, NamespaceSpec
 from nvtui.backend.sim.state import Damaged, as_dict, as_int, as_list, need
 from nvtui.backend.sim.storage import Bitmap, BlockFile, RangeSet
 from nvtui.backend.sim.zones import ZoneSet
 
-__all__ = ["GIB", "MIB", "NAMESPACE_SPECS", "LbaFormat", "Namespace", "NamespaceSpec"]
+__all__ = ["GIB", "MIB", "NAMESPACE_SPECS", "Namespace", "NamespaceSpec"]
 
 WHOLE = None  # a pending discard of every block (Format NVM)
 
@@ -61,8 +61,8 @@ class Namespace:
     def _apply_format(self, index: int) -> None:
         self.format_index = index
         fmt = self.spec.formats[index]
-        self.lba_size = fmt.data_size
-        self.ms = fmt.ms
+        self.lba_size = fmt.lba_size
+        self.ms = fmt.metadata_size
         self.lbads = fmt.lbads
         self.nsze = self.spec.size_bytes // self.lba_size
         self.alloc = Bitmap(self.nsze)

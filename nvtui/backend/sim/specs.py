@@ -5,19 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nvtui.nvme.identify import LbaFormat
+
 GIB = 1 << 30
 MIB = 1 << 20
-
-
-@dataclass(frozen=True)
-class LbaFormat:
-    lbads: int  # log2 of the data size
-    ms: int = 0  # metadata bytes per block (separate buffer: this simulator sets no extended LBAs)
-    rp: int = 0  # relative performance, 0 best .. 3 degraded
-
-    @property
-    def data_size(self) -> int:
-        return 1 << self.lbads
 
 
 @dataclass(frozen=True)
@@ -40,12 +31,16 @@ NAMESPACE_SPECS: dict[int, NamespaceSpec] = {
     1: NamespaceSpec(
         nsid=1,
         size_bytes=GIB,
-        formats=(LbaFormat(9, 0, rp=1), LbaFormat(12, 0, rp=0), LbaFormat(9, 8, rp=2)),
+        formats=(
+            LbaFormat(512, relative_performance=1),
+            LbaFormat(4096),
+            LbaFormat(512, 8, relative_performance=2),
+        ),
     ),
     2: NamespaceSpec(
         nsid=2,
         size_bytes=GIB,
-        formats=(LbaFormat(12, 0, rp=0),),
+        formats=(LbaFormat(4096),),
         zoned=True,
         zone_size_bytes=64 * MIB,
         zone_cap_bytes=62 * MIB,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nvtui.backend.uring.backend import LbaFormat, UringBackend, open_uring, uring_cmd_supported
+from nvtui.backend.uring.backend import UringBackend, open_uring, uring_cmd_supported
 from nvtui.backend.uring.ring import AsyncRing, ControllerInaccessible, RawCompletion, Ring, UringUnsupported
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ __all__ = [
     "AsyncRing",
     "ControllerInaccessible",
     "EngineJob",
-    "LbaFormat",
     "LoadResult",
     "RawCompletion",
     "Ring",

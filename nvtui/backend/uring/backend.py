@@ -21,12 +21,12 @@ import mmap
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nvtui.backend.base import BackendBase, kernel_cancelled
 from nvtui.backend.discovery import (
     DevicePath,
+    block_device_of,
     nsid_of_fd,
     permission_message,
     resolve_device,
@@ -44,35 +44,28 @@ from nvtui.backend.uring.ring import (
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
+from nvtui.nvme.identify import (
+    CNS_CONTROLLER,
+    CNS_NAMESPACE,
+    IDENTIFY_SIZE,
+    LbaFormat,
+    identify_command,
+    lba_format_in_use,
+    namespace_size,
+)
 
-if TYPE_CHECKING:  # the load engine and the Identify decoder load when used, not with every command
-    from nvtui.backend.uring.engine import LoadResult, Stoppable
+if TYPE_CHECKING:  # the load engine loads when used, not with every command
+    from nvtui.backend.base import EngineRequest, EngineResult, Stoppable
 
 # NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
 OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
 METADATA_OPCODES = frozenset({OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND})
-ADMIN_IDENTIFY, ADMIN_FORMAT_NVM = 0x06, 0x80
-CNS_NAMESPACE, CNS_CONTROLLER = 0x00, 0x01
-IDENTIFY_SIZE = 4096
+ADMIN_FORMAT_NVM = 0x80
 
 # Results that mean "this kernel does not do uring_cmd here", not "this command failed".
 REFUSALS = (errno.EINVAL, errno.EOPNOTSUPP)
 
 DEFAULT_FIXED_BUFFER_SIZE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class LbaFormat:
-    """The namespace's current LBA format (Identify Namespace FLBAS -> LBAF)."""
-
-    lba_size: int
-    metadata_size: int  # ms: bytes of metadata per LBA
-    extended: bool  # metadata at the end of each LBA's data (FLBAS bit 4), not a separate buffer
-
-    @property
-    def separate_metadata(self) -> int:
-        """Bytes per LBA of metadata that need their own buffer (0 when none or extended)."""
-        return 0 if self.extended else self.metadata_size
 
 
 class FixedBuffers:
@@ -129,6 +122,58 @@ class FixedBuffers:
     def read(self, index: int, length: int) -> bytes:
         start = index * self.size
         return self._memory[start : start + length]
+
+
+class UringEngine:
+    """The uring backend's load engine: the C loop of engine.c on a ring of its own, in a worker thread."""
+
+    def __init__(self, backend: UringBackend) -> None:
+        self.backend = backend
+
+    async def run(
+        self,
+        request: EngineRequest,
+        *,
+        on_slice: Callable[[EngineResult], None] | None = None,
+        stop: Stoppable | None = None,
+    ) -> EngineResult:
+        backend = self.backend
+        fmt, fd = backend.format, backend._ns_fd
+        if fd is None or fmt is None:
+            raise DeviceError(f"{backend.path.name} is a controller: a load run needs a namespace device")
+        if fmt.extended and fmt.metadata_size:
+            raise UsageError(f"{backend.path.name} interleaves metadata with data: the load engine does not")
+        from nvtui.backend.uring.engine import EngineJob, run_load
+
+        first = request.first_lba
+        count = request.lba_count if request.lba_count is not None else backend.size_lbas - first
+        writes = request.pattern.endswith("write")
+        block_fd = self._open_block(writes) if request.interface == "block" else None
+        try:
+            job = EngineJob(
+                fd=fd if block_fd is None else block_fd, nsid=backend.nsid, lba_size=fmt.lba_size,
+                lba_count=count, metadata_size=fmt.separate_metadata if block_fd is None else 0,
+                pattern=request.pattern, block_size=request.block_size, qd=request.qd,
+                seconds=request.seconds, first_lba=first, max_ios=request.max_ios,
+                fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
+                slice_seconds=request.slice_seconds, data=request.data, interface=request.interface,
+                batched=request.batched, sqpoll=request.sqpoll,
+            )  # fmt: skip
+            return await run_load(job, on_slice=on_slice, stop=stop)
+        finally:
+            if block_fd is not None:
+                os.close(block_fd)
+
+    def _open_block(self, writes: bool) -> int:
+        """The namespace's block device, opened O_DIRECT (the block layer keeps the metadata itself)."""
+        name, ns_dev = self.backend.path.name, self.backend.path.ns_dev
+        block = block_device_of(ns_dev) if ns_dev is not None else None
+        if block is None:
+            raise UsageError(f"{name} has no block device: the block layer does not drive its namespace")
+        try:
+            return os.open(block, (os.O_RDWR if writes else os.O_RDONLY) | os.O_DIRECT | os.O_CLOEXEC)
+        except OSError as exc:
+            raise DeviceError(f"cannot open {block}: {exc.strerror or exc}") from exc
 
 
 def _describe(cmd: Command) -> str:
@@ -295,10 +340,8 @@ class UringBackend(BackendBase):
 
     def _identify_command(self) -> Command:
         if self.path.ns_dev is not None:
-            return Command(
-                opcode=ADMIN_IDENTIFY, admin=True, nsid=self.nsid, cdw10=CNS_NAMESPACE, data_len=IDENTIFY_SIZE
-            )
-        return Command(opcode=ADMIN_IDENTIFY, admin=True, cdw10=CNS_CONTROLLER, data_len=IDENTIFY_SIZE)
+            return identify_command(CNS_NAMESPACE, self.nsid)
+        return identify_command(CNS_CONTROLLER)
 
     def first_command(self) -> None:
         """Identify (namespace, or controller) synchronously: proves the kernel takes uring_cmd here,
@@ -333,55 +376,25 @@ class UringBackend(BackendBase):
                 f"Identify Namespace {self.nsid} on {self.path.ctrl_dev} failed: {completion.status}"
             )
         try:
-            from nvtui.nvme.decode.identify import current_lba_format
-
-            lba_size, ms, extended = current_lba_format(completion.data)
+            self.format = lba_format_in_use(completion.data)
         except ValueError as exc:
             raise DeviceError(f"{self.path.name}: unusable Identify Namespace data: {exc}") from exc
-        self.format = LbaFormat(lba_size, ms, extended)
-        self.size_lbas = int.from_bytes(completion.data[0:8], "little")  # NSZE (NVMe Base 2.0, Fig. 276)
+        self.size_lbas = namespace_size(completion.data)
+
+    @property
+    def nvme_cli_path(self) -> str:
+        return self.path.open_path
+
+    async def lba_format(self) -> LbaFormat | None:
+        """Learned at open (the Identify that proves uring_cmd works), again after each Format NVM."""
+        return self.format
 
     # ---- load ----
 
-    async def run_load(
-        self,
-        *,
-        pattern: str = "randread",
-        block_size: int = 4096,
-        qd: int = 32,
-        seconds: float = 5.0,
-        first_lba: int = 0,
-        lba_count: int | None = None,
-        max_ios: int = 0,
-        fixed: bool | None = None,
-        iopoll: bool | None = None,
-        seed: int = 1,
-        slice_seconds: float = 0.5,
-        on_slice: Callable[[LoadResult], None] | None = None,
-        stop: Stoppable | None = None,
-    ) -> LoadResult:
-        """A load run on this namespace by the C engine (its own ring, in a worker thread).
-
-        `fixed` / `iopoll` default to how the backend was opened. Write patterns overwrite the region.
-        `on_slice` sees each slice's result as it ends; `stop` ends the run within a slice (engine.py).
-        """
-        if self._ns_fd is None or self.format is None:
-            raise DeviceError(f"{self.path.name} is a controller: a load run needs a namespace device")
-        fmt = self.format
-        if fmt.extended and fmt.metadata_size:
-            raise UsageError(f"{self.path.name} interleaves metadata with data: the load engine does not")
-        from nvtui.backend.uring.engine import EngineJob, run_load
-
-        count = lba_count if lba_count is not None else self.size_lbas - first_lba
-        job = EngineJob(
-            fd=self._ns_fd, nsid=self.nsid, lba_size=fmt.lba_size, lba_count=count,
-            metadata_size=fmt.separate_metadata, pattern=pattern, block_size=block_size, qd=qd,
-            seconds=seconds, first_lba=first_lba, max_ios=max_ios,
-            fixed=self.fixed is not None if fixed is None else fixed,
-            iopoll=self.io_ring is not self.admin_ring if iopoll is None else iopoll,
-            seed=seed, slice_seconds=slice_seconds,
-        )  # fmt: skip
-        return await run_load(job, on_slice=on_slice, stop=stop)
+    @property
+    def engine(self) -> UringEngine | None:
+        """The C load engine on this namespace (none on a controller device)."""
+        return UringEngine(self) if self._ns_fd is not None else None
 
     # ---- teardown ----
 

@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nvtui import stats
+from nvtui.backend import histogram
+from nvtui.backend.histogram import LatencyHistogram
 from nvtui.backend.uring.ring import Ring, errno_name, load
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.completion import Status
-from nvtui.stats import LatencyHistogram
 
 PATTERNS = {
     "randread": (0x02, True),
@@ -45,12 +45,12 @@ class EngineUnavailable(DeviceError):
 
 
 def _check_layout(lib: Any) -> None:
-    """The C engine fills nvtui.stats's histogram layout; a build of another layout is refused."""
+    """The C engine fills nvtui.backend.histogram's histogram layout; a build of another layout is refused."""
     built = (lib.NVT_HIST_SUB_BITS, lib.NVT_HIST_MAX_SHIFT, lib.NVT_HIST_BUCKETS)
-    if built != (stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS):
+    if built != (histogram.SUB_BITS, histogram.MAX_SHIFT, histogram.BUCKETS):
         raise DeviceError(
-            f"the compiled load engine's histogram layout {built} is not nvtui.stats's "
-            f"{(stats.SUB_BITS, stats.MAX_SHIFT, stats.BUCKETS)}: rebuild the extension"
+            f"the compiled load engine's histogram layout {built} is not nvtui.backend.histogram's "
+            f"{(histogram.SUB_BITS, histogram.MAX_SHIFT, histogram.BUCKETS)}: rebuild the extension"
         )
 
 
@@ -120,6 +120,7 @@ class EngineJob:
     sqpoll: bool = False
     not_after_ns: int = 0  # time.monotonic_ns() by which the run ends, its setup included (0: `seconds` after
     #                        its I/O starts): a caller with a wall-clock budget per run (the ladder) sets it
+    data: bytes | None = None  # what every write writes (block_size bytes); None: random bytes from `seed`
 
     def __post_init__(self) -> None:
         if self.interface not in INTERFACES:
@@ -145,6 +146,8 @@ class EngineJob:
             raise UsageError("first_lba, max_ios and metadata_size must not be negative")
         if not self.seconds > 0:
             raise UsageError(f"duration {self.seconds} s: it must be more than 0")
+        if self.data is not None and len(self.data) != self.block_size:
+            raise UsageError(f"write data of {len(self.data)} bytes for {self.block_size}-byte writes")
 
     def ring_options(self) -> tuple[str, bool, bool, bool, float, float, int]:
         """What jobs sharing one ring must agree on."""
@@ -240,7 +243,8 @@ def _run_group_started(
         slot_bases = [sum(job.qd for job in jobs[:k]) for k in range(len(jobs))]
         for job, offset, size in zip(jobs, offsets, sizes, strict=True):
             if PATTERNS[job.pattern][0] == 0x01:
-                memory[offset : offset + size] = random.Random(job.seed).randbytes(size)
+                fill = job.data * job.qd if job.data is not None else None
+                memory[offset : offset + size] = fill or random.Random(job.seed).randbytes(size)
         if ring is not None and any(job.fixed for job in jobs):
             iov = [
                 (base + offset + i * job.block_size, job.block_size)
