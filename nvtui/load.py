@@ -1,4 +1,4 @@
-"""Load runs, for the CLI (`nvtui bench`), the Load screen and the ladder: a `LoadJob` in, statistics out.
+"""Load runs, for the CLI (`nvtui bench`) and the Load screen: a `LoadJob` in, statistics out.
 
 A job is a command repeated `queue_depth` deep for a count or a time, its LBAs fixed (the command as it
 is, every time) or moved over a region sequentially or at random. `run_job` chooses how: the backend's load
