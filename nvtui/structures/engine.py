@@ -6,6 +6,11 @@ structure) its offset in its record. A field whose bytes lie past what the devic
 absent: value None (JSON null), meaning "not transferred", never as zeros; array elements that start past
 the end are not listed. Reserved ranges are declared in layouts but not shown.
 
+A structure's size is fixed, what the data holds (until-end), where its furthest field ends (fields-end), or
+what its size field says: then it is exactly that long, its fields see no byte past it (a field it cuts off
+decodes as absent) and the next array element starts there. A field may be placed after a list the data
+sizes (`at_plus`). No structure is taken as longer than 16 MiB.
+
 Encoding takes values by field name (nested structures as mappings, arrays as lists of mappings, enums by
 number or name, strings for ASCII, bytes or hex for opaque fields, UUID strings) and fills a zeroed buffer;
 a value that does not fit its field, or a name the layout lacks, is an `EncodeError` naming both.
@@ -263,8 +268,9 @@ def _decode(
         if code == _INT:
             v = int.from_bytes(data[start:end] if end <= n else data[start:n], "little")
             if fname == sized_by and lsb < 0:  # the structure is this long: its fields see no further
-                declared = (v + 1 if size_of.zero_based else v) * size_of.scale + size_of.add
-                n = min(n, base + min(max(0, declared), MAX_STRUCTURE))
+                declared = amount(size_of, {sized_by: v}, context)
+                if declared is not None:
+                    n = min(n, base + min(declared, MAX_STRUCTURE))
                 limit = min(limit, n)
             kind = f.type
             if lsb >= 0:
