@@ -146,6 +146,7 @@ class Session:
         self.history_limit = history_limit
         self._backends: dict[str, Backend] = {}
         self._formats: dict[str, LbaFormat] = {}
+        self._facts: dict[str, dict[str, object]] = {}  # device -> DEVICE_CONTEXT facts learned from it
         self._command_sets: dict[str, str | None] = {}
         self._effects: dict[str, dict[str, bytes] | None] = {}  # device -> queue -> its effects entries
         self._transports: dict[str, str | None] = {}  # device -> its controller's transport
@@ -390,7 +391,13 @@ class Session:
                 out.discard()
             raise
         written, output_notices, output_error = _commit_outputs(outputs, completion)
-        decoded, decoder_name, notices = self._decode(prepared, completion) if decode else (None, None, ())
+        facts: dict[str, object] = {}
+        missing: tuple[str, ...] = ()
+        if decode and completion.ok and completion.data:
+            facts, missing = await self._device_facts(prepared)
+        decoded, decoder_name, notices = (
+            self._decode(prepared, completion, facts, missing) if decode else (None, None, ())
+        )
         notices = (*output_notices, *notices)
         if backend.notice:
             notices = (backend.notice, *notices)
@@ -410,17 +417,58 @@ class Session:
         self._record(result)
         if prepared.defn.id == "format-nvm" and completion.ok:
             self._formats.pop(prepared.device, None)  # the LBA format may have changed
+            self._facts.pop(prepared.device, None)
         return result
 
+    async def _device_facts(self, prepared: Prepared) -> tuple[dict[str, object], tuple[str, ...]]:
+        """The device facts the decode rule asks for (DEVICE_CONTEXT), and the names of those the device
+        would not tell."""
+        wanted = prepared.defn.device_context(prepared.values)
+        if not wanted:
+            return {}, ()
+        known = self._facts.setdefault(prepared.device, {})
+        missing: list[str] = []
+        for name in wanted:
+            if name not in known:
+                value = await self._learn(prepared.device, name)
+                if value is None:
+                    missing.append(name)
+                    continue
+                known[name] = value
+        return {k: known[k] for k in wanted if k in known}, tuple(missing)
+
+    async def _learn(self, device: str, name: str) -> int | None:
+        """One device fact (DEVICE_CONTEXT), asked of the device; None when it does not say."""
+        assert name == "zdes_bytes", name
+        from nvtui.nvme.identify import CNS_CSI_NAMESPACE, CSI_ZNS, zone_extension_bytes
+
+        backend = await self.backend(device)
+        if not backend.nsid:
+            return None
+        ident = await backend.submit(identify_command(CNS_NAMESPACE, backend.nsid))
+        zns = await backend.submit(identify_command(CNS_CSI_NAMESPACE, backend.nsid, csi=CSI_ZNS))
+        if not (ident.ok and ident.data and zns.ok and zns.data):
+            return None
+        try:
+            return zone_extension_bytes(ident.data, zns.data)
+        except ValueError:
+            return None
+
     def _decode(
-        self, prepared: Prepared, completion: Completion
-    ) -> tuple[Record | None, str | None, tuple[str, ...]]:
+        self, prepared: Prepared, completion: Completion, facts: Mapping[str, object] | None = None,
+        missing: tuple[str, ...] = (),
+    ) -> tuple[Record | None, str | None, tuple[str, ...]]:  # fmt: skip
         if not completion.ok:
             return None, None, ()
         defn, values = prepared.defn, prepared.values
         name = defn.decoder_for(values) if completion.data else None
+        if name is not None and missing:  # decoding without them would misplace fields: show the bytes
+            from nvtui.catalogue.model import DEVICE_CONTEXT
+
+            why = "; ".join(f"{prepared.device} did not say {DEVICE_CONTEXT[m]}" for m in missing)
+            return None, name, (f"decoder {name} not applied: {why}",)
         raw = completion.data
-        context: dict[str, object] = dict(defn.decoder_context(values))
+        context: dict[str, object] = {**defn.decoder_context(values), **(facts or {})}
         if name is None and defn.result_decoder:
             name, raw = defn.result_decoder, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
             context = dict(defn.result_decoder_context(values))

@@ -95,10 +95,12 @@ U128 = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210  # a 128-bit counter with every
 
 
 def _fdp_configurations() -> Image:
-    # TP4146, Fig. "FDP Configurations log page" and "FDP Configuration Descriptor": a 16-byte header, then
-    # descriptors of DSZE bytes each: 64 bytes of fields, then NRUH 4-byte reclaim unit handle descriptors
-    # (VSS vendor specific bytes may follow them; none here).
-    first, second = 16, 16 + 64 + 2 * 4
+    # TP4146 (NVMe Base 2.1), Figs. "FDP Configurations log page" and "FDP Configuration Descriptor": a
+    # 16-byte header, then descriptors of DSZE bytes each: 64 bytes of fields, NRUH 4-byte reclaim unit handle
+    # descriptors, then VSS vendor specific bytes. The first carries 8 vendor specific bytes, so the second
+    # starts where DSZE says, not where NRUH alone would put it.
+    vendor = bytes.fromhex("5646454e444f5221")
+    first, second = 16, 16 + 64 + 2 * 4 + len(vendor)
     size = second + 64 + 1 * 4
     return Image(
         "fdp-configurations-log", "TP4146 FDP Configurations log page (LID 20h)", size,
@@ -106,13 +108,13 @@ def _fdp_configurations() -> Image:
             u("numfdpc", 0, 2, 1),  # 0-based: two configurations
             u("ver", 2, 1, 0),
             u("sze", 4, 4, size),
-            u("configs[0].dsze", first + 0, 2, 64 + 2 * 4),
+            u("configs[0].dsze", first + 0, 2, 64 + 2 * 4 + len(vendor)),
             *with_parent("configs[0].fdpa", first + 2, 1, (
                 bits("configs[0].rgif", first + 2, 1, 0, 3, 4),
                 bits("configs[0].fdpvwc", first + 2, 1, 4, 4, 1),
                 bits("configs[0].fdpcv", first + 2, 1, 7, 7, 1),
             )),
-            u("configs[0].vss", first + 3, 1, 0),
+            u("configs[0].vss", first + 3, 1, len(vendor)),
             u("configs[0].nrg", first + 4, 4, 16),
             u("configs[0].nruh", first + 8, 2, 2),
             u("configs[0].maxpids", first + 10, 2, 7),
@@ -121,14 +123,105 @@ def _fdp_configurations() -> Image:
             u("configs[0].erutl", first + 24, 4, 3600),
             u("configs[0].ruhs[0].ruht", first + 64, 1, 1),  # initially isolated
             u("configs[0].ruhs[1].ruht", first + 68, 1, 2),  # persistently isolated
+            F("configs[0].vs", first + 72, len(vendor), vendor),
             u("configs[1].dsze", second + 0, 2, 64 + 4),
             *with_parent(
                 "configs[1].fdpa", second + 2, 1, (bits("configs[1].fdpcv", second + 2, 1, 7, 7, 1),)
             ),
+            u("configs[1].vss", second + 3, 1, 0),
             u("configs[1].nrg", second + 4, 4, 1),
             u("configs[1].nruh", second + 8, 2, 1),
             u("configs[1].runs", second + 16, 8, 0x1000_0000),
             u("configs[1].ruhs[0].ruht", second + 64, 1, 1),
+        ),
+    )  # fmt: skip
+
+
+def _media_unit_status() -> Image:
+    # NVMe Base 2.1, Figs. 254 "Media Unit Status Log Page" and 255 "Media Unit Status Descriptor": a 16-byte
+    # header, then descriptors of different lengths: 14 bytes of fields, reserved up to CIO (a multiple of
+    # 16), then MUCS 2-byte channel identifiers.
+    d0 = 16
+    d1 = d0 + 16 + 2 * 2  # CIO 16, two channels
+    size = d1 + 32 + 1 * 2  # CIO 32, one channel
+    return Image(
+        "media-unit-status-log", "NVMe Base 2.1 Media Unit Status (LID 10h), Figs. 254-255", size,
+        (
+            u("nmu", 0, 2, 2),
+            u("cchans", 2, 2, 4),
+            u("selc", 4, 2, 1),
+            u("mus[0].muid", d0 + 0, 2, 0),
+            u("mus[0].did", d0 + 2, 2, 1),
+            u("mus[0].endgid", d0 + 4, 2, 1),
+            u("mus[0].nvmsetid", d0 + 6, 2, 1),
+            u("mus[0].caf", d0 + 8, 2, 3),
+            u("mus[0].avsp", d0 + 10, 1, 98),
+            u("mus[0].pused", d0 + 11, 1, 5),
+            u("mus[0].mucs", d0 + 12, 1, 2),
+            u("mus[0].cio", d0 + 13, 1, 16),
+            u("mus[0].chids[0].chid", d0 + 16, 2, 0),
+            u("mus[0].chids[1].chid", d0 + 18, 2, 1),
+            u("mus[1].muid", d1 + 0, 2, 1),
+            u("mus[1].did", d1 + 2, 2, 1),
+            u("mus[1].endgid", d1 + 4, 2, 2),
+            u("mus[1].nvmsetid", d1 + 6, 2, 2),
+            u("mus[1].caf", d1 + 8, 2, 0xFFFF),
+            u("mus[1].avsp", d1 + 10, 1, 100),
+            u("mus[1].pused", d1 + 11, 1, 255),
+            u("mus[1].mucs", d1 + 12, 1, 1),
+            u("mus[1].cio", d1 + 13, 1, 32),
+            u("mus[1].chids[0].chid", d1 + 32, 2, 3),
+        ),
+    )  # fmt: skip
+
+
+def _supported_capacity_configs() -> Image:
+    # NVMe Base 2.1, Figs. 256-260: a 16-byte header; Capacity Configuration Descriptors (32 bytes, then EGCN
+    # Endurance Group Configuration Descriptors); each of those 82 bytes, EGSETS NVM Set identifiers, EGCHANS
+    # (2 bytes), then EGCHANS Channel Configuration Descriptors (4 bytes, then CHMUS Media Unit Configuration
+    # Descriptors of 8 + MUDL bytes). The first configuration has one endurance group of two NVM sets and one
+    # channel of two media units; the second, one endurance group with no sets and no channels.
+    c0 = 16
+    g0 = c0 + 32
+    ch0 = g0 + 82 + 2 * 2 + 2
+    m0 = ch0 + 4
+    m1 = m0 + 8
+    c1 = m1 + 8 + 4  # the second media unit carries 4 bytes of descriptor information
+    g1 = c1 + 32
+    size = g1 + 82 + 2
+    return Image(
+        "supported-capacity-config-log",
+        "NVMe Base 2.1 Supported Capacity Configuration List (LID 11h), Figs. 256-260",
+        size,
+        (
+            u("sccn", 0, 1, 2),
+            u("configs[0].ccid", c0 + 0, 2, 1),
+            u("configs[0].did", c0 + 2, 2, 1),
+            u("configs[0].egcn", c0 + 4, 2, 1),
+            u("configs[0].egcds[0].endgid", g0 + 0, 2, 1),
+            u("configs[0].egcds[0].cadjf", g0 + 2, 2, 2),
+            u("configs[0].egcds[0].tegcap", g0 + 16, 16, U128),
+            u("configs[0].egcds[0].segcap", g0 + 32, 16, 1 << 40),
+            u("configs[0].egcds[0].ee", g0 + 48, 16, 3000),
+            u("configs[0].egcds[0].egsets", g0 + 80, 2, 2),
+            u("configs[0].egcds[0].nvmsetids[0].nvmsetid", g0 + 82, 2, 1),
+            u("configs[0].egcds[0].nvmsetids[1].nvmsetid", g0 + 84, 2, 2),
+            u("configs[0].egcds[0].egchans", g0 + 86, 2, 1),
+            u("configs[0].egcds[0].chans[0].chid", ch0 + 0, 2, 0),
+            u("configs[0].egcds[0].chans[0].chmus", ch0 + 2, 2, 2),
+            u("configs[0].egcds[0].chans[0].mus[0].muid", m0 + 0, 2, 0),
+            u("configs[0].egcds[0].chans[0].mus[0].mudl", m0 + 6, 2, 0),
+            u("configs[0].egcds[0].chans[0].mus[1].muid", m1 + 0, 2, 1),
+            u("configs[0].egcds[0].chans[0].mus[1].mudl", m1 + 6, 2, 4),
+            F("configs[0].egcds[0].chans[0].mus[1].info", m1 + 8, 4, bytes.fromhex("a1b2c3d4")),
+            u("configs[1].ccid", c1 + 0, 2, 2),
+            u("configs[1].did", c1 + 2, 2, 1),
+            u("configs[1].egcn", c1 + 4, 2, 1),
+            u("configs[1].egcds[0].endgid", g1 + 0, 2, 1),
+            u("configs[1].egcds[0].cadjf", g1 + 2, 2, 1),
+            u("configs[1].egcds[0].tegcap", g1 + 16, 16, 1 << 36),
+            u("configs[1].egcds[0].egsets", g1 + 80, 2, 0),
+            u("configs[1].egcds[0].egchans", g1 + 82, 2, 0),
         ),
     )  # fmt: skip
 
@@ -538,7 +631,8 @@ def _nvm_set_list() -> Image:
 def _ns_independent() -> Image:
     # NVMe Base 2.1, Fig. "I/O Command Set Independent Identify Namespace Data Structure" (CNS 08h).
     return Image(
-        "identify-ns-independent", "NVMe Base 2.1 I/O Command Set Independent Identify Namespace (CNS 08h)",
+        "identify-ns-independent",
+        "NVMe Base 2.1 I/O Command Set Independent Identify Namespace (CNS 08h)",
         4096,
         (
             u("nsfeat", 0, 1, 0b1_0001),
@@ -810,7 +904,9 @@ def _plm_config() -> Image:
 def _host_identifier() -> Image:
     # NVMe Base 2.1, Fig. "Host Identifier" (FID 81h): 64 bits, or 128 with EXHID (low half first).
     return Image(
-        "feature-data-host-identifier", "NVMe Base 2.1 Host Identifier (FID 81h)", 16,
+        "feature-data-host-identifier",
+        "NVMe Base 2.1 Host Identifier (FID 81h)",
+        16,
         (u("hostid", 0, 8, 0x0123_4567_89AB_CDEF), u("hostid_ext", 8, 8, 0xFEDC_BA98_7654_3210)),
     )
 
@@ -820,7 +916,9 @@ def _host_metadata() -> Image:
     # descriptors from byte 2, each 4 bytes then ELEN bytes of value.
     e1 = 2 + 4 + 5
     return Image(
-        "feature-data-host-metadata", "NVMe Base 2.1 Host Metadata (FID 7Eh)", 4096,
+        "feature-data-host-metadata",
+        "NVMe Base 2.1 Host Metadata (FID 7Eh)",
+        4096,
         (
             u("ndesc", 0, 1, 2),
             u("descs[0].et", 2, 1, 0x01),
@@ -852,6 +950,8 @@ def _fdp_events_feature() -> Image:
 
 ALL: tuple[Image, ...] = (
     _fdp_configurations(),
+    _media_unit_status(),
+    _supported_capacity_configs(),
     _ruh_usage(),
     _fdp_statistics(),
     _fdp_events(),

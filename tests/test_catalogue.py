@@ -505,7 +505,9 @@ def test_decode_fields_inverts_encode(cat: Catalogue) -> None:
     assert cmd.cdw12 == 15 and cmd.cdw13 == (1 << 16) | (5 << 8)
     assert zmr.decode_fields(cmd) == {**given, "nsid": 2}
     assert zmr.decoder_for(given) == "zone-report"
-    assert zmr.decoder_for(values(zmr, "zra=extended-report-zones")) is None
+    assert zmr.device_context(given) == ()
+    extended = values(zmr, "zra=extended-report-zones")  # ZDES is the device's
+    assert zmr.decoder_for(extended) == "zone-report" and zmr.device_context(extended) == ("zdes_bytes",)
 
 
 def test_problems_flag_reserved_bits_and_wrong_directions(cat: Catalogue) -> None:

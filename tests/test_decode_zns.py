@@ -169,3 +169,54 @@ def test_zone_states_helper() -> None:
     extended = report(THREE_ZONES, zdes_bytes=64)
     assert zone_states(extended, zdes_bytes=64) == zone_states(report(THREE_ZONES))
     assert zone_states(b"") == []
+
+
+# --- Extended Report Zones through the catalogue's rule: the extension size is the namespace's ZDES ---------
+
+
+def _extended(device: str, facts: dict[str, object], missing: tuple[str, ...] = ()) -> tuple[object, ...]:
+    """(facts the session learns from `device`, and the decode of a 3-zone extended report given `facts`)."""
+    import asyncio
+
+    from nvtui.catalogue import load_catalogue
+    from nvtui.nvme.completion import Completion, Status
+    from nvtui.session import Session
+
+    async def go() -> tuple[object, ...]:
+        session = Session(load_catalogue(user_dir=False))
+        try:
+            fields = ["zra=extended-report-zones", "numd=256"]
+            prepared = await session.prepare(device, "zone-mgmt-recv", fields)
+            learned = await session._device_facts(prepared)
+            done = Completion(Status(0), data=report(THREE_ZONES, zdes_bytes=128))
+            return learned, session._decode(prepared, done, facts, missing)
+        finally:
+            await session.close()
+
+    return asyncio.run(go())
+
+
+def test_an_extended_report_is_decoded_with_the_extension_size_the_namespace_reports() -> None:
+    learned, (record, name, notices) = _extended("sim0n2", {"zdes_bytes": 128})  # type: ignore[misc]
+    assert learned == ({"zdes_bytes": 0}, ())  # the simulated zoned namespace reports ZDES 0
+    assert name == "zone-report" and notices == ()
+    zones = zones_of(record)
+    assert [z.value("zslba") for z in zones.records] == [0, ZONE, 2 * ZONE]
+    assert [z.value("zde") for z in zones.records] == [bytes([0xA0 + i]).hex() * 128 for i in range(3)]
+
+
+def test_without_the_extension_size_an_extended_report_is_shown_raw_not_misread() -> None:
+    learned, (record, name, notices) = _extended("sim0n1", {}, ("zdes_bytes",))  # type: ignore[misc]
+    assert learned == ({}, ("zdes_bytes",))  # a conventional namespace has no ZNS Identify Namespace
+    assert record is None and name == "zone-report"
+    assert notices and "not applied" in notices[0] and "zone descriptor extension size" in notices[0]
+
+
+def test_the_simulator_refuses_an_extended_report_as_a_namespace_without_extensions_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nvtui.cli import main
+
+    code = main(["send", "sim0n2", "zone-mgmt-recv", "zra=extended-report-zones", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["status"]["name"] == "Invalid Field in Command" and out["decoded"] is None

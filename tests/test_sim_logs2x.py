@@ -23,6 +23,8 @@ LOG_PAGES = {  # lid name -> (structure, a field and the value the simulated dri
     "persistent-event": ("persistent-event-log", "tnev", 3),
     "lba-status": ("lba-status-log", "lslplen", 16),
     "endurance-group-event-aggregate": ("endurance-group-event-aggregate-log", "nentries", 0),
+    "media-unit-status": ("media-unit-status-log", "nmu", 1),
+    "supported-capacity-config": ("supported-capacity-config-log", "sccn", 1),
     "feature-identifiers-effects": ("fid-effects-log", "fids", None),
     "nvme-mi-commands-effects": ("mi-commands-effects-log", "cmds", []),
     "command-feature-lockdown": ("command-feature-lockdown-log", "length", 0),
@@ -92,6 +94,30 @@ def test_fdp_configuration_as_the_simulator_tells_it(capsys: pytest.CaptureFixtu
     (config,) = out["decoded"]["configs"]
     assert config["fdpcv"] is True and config["nruh"] == 4 and len(config["ruhs"]) == 4
     assert config["dsze"] == 64 + 4 * 4 and config["runs"] == 64 << 20
+
+
+def test_media_units_and_capacity_configurations_as_the_simulator_tells_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One media unit in the one endurance group and NVM set, in the one capacity configuration, which is the
+    selected one; the endurance group's capacity and estimate are the Endurance Group log's."""
+    _, units = send_json(capsys, "sim0", "get-log-page", "lid=media-unit-status", "lsi=0")
+    _, configs = send_json(capsys, "sim0", "get-log-page", "lid=supported-capacity-config", "lsi=1")
+    _, group = send_json(capsys, "sim0", "get-log-page", "lid=endurance-group", "lsi=1")
+    (unit,) = units["decoded"]["mus"]
+    assert (unit["endgid"], unit["nvmsetid"], unit["mucs"], unit["chids"]) == (1, 1, 0, [])
+    assert unit["cio"] % 16 == 0 and unit["cio"] > 0 and unit["pused"] == group["decoded"]["pused"]
+    (config,) = configs["decoded"]["configs"]
+    assert units["decoded"]["selc"] == config["ccid"]
+    (egcd,) = config["egcds"]
+    assert egcd["endgid"] == 1 and egcd["nvmsetids"] == [{"nvmsetid": 1}] and egcd["chans"] == []
+    assert egcd["tegcap"] == group["decoded"]["tegcap"] and egcd["ee"] == group["decoded"]["ee"]
+
+
+def test_a_domain_that_is_not_there_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for lid in ("media-unit-status", "supported-capacity-config"):
+        code, out = send_json(capsys, "sim0", "get-log-page", f"lid={lid}", "lsi=2")
+        assert code == 1 and out["status"]["name"] == "Invalid Field in Command"
 
 
 def test_persistent_events_carry_their_data(capsys: pytest.CaptureFixture[str]) -> None:

@@ -222,3 +222,99 @@ def test_a_simulator_state_written_before_the_layouts_loads_under_the_new_names(
 
     assert _current_names({"cmdid": 3, "status": 0x17, "valid": 1, "nsid": 1, "power_on_hours": 2}) == {
         "cid": 3, "operation": 1, "result": 7, "vdi": 1, "nsid": 1, "power_on_hours": 2}  # fmt: skip
+
+
+VARIABLE = b"""\
+version: 1
+structures:
+  - id: counted-with-trailer
+    name: a count, that many 2-byte entries, then a trailer of VSIZE bytes after them
+    spec: test
+    size: fields-end
+    fields:
+      - {name: n, at: 0, size: 1}
+      - {name: vsize, at: 1, size: 1}
+      - {name: items, at: 2, type: array, of: entry, stride: 2, count: {field: n}}
+      - {name: trailer, at: 2, at_plus: {field: n, scale: 2}, size: {field: vsize}, type: bytes}
+  - id: entry
+    name: an entry
+    spec: test
+    size: 2
+    fields:
+      - {name: v, at: 0, size: 2}
+  - id: two-lists
+    name: two of them, one after the other
+    spec: test
+    size: until-end
+    fields:
+      - {name: lists, at: 0, type: array, of: counted-with-trailer, count: 2}
+  - id: sized
+    name: a descriptor as long as its first byte says
+    spec: test
+    size: {field: dsze}
+    fields:
+      - {name: dsze, at: 0, size: 1}
+      - {name: a, at: 1, size: 1}
+      - {name: b, at: 2, size: 1}
+  - id: descriptors
+    name: sized descriptors, one after the other
+    spec: test
+    size: until-end
+    fields:
+      - {name: descs, at: 0, type: array, of: sized, count: until-end}
+"""
+
+
+def _registry() -> dict[str, structures.Layout]:
+    result = structures.parse_text("variable.yaml", VARIABLE)
+    assert [str(e) for e in result.errors] == []
+    return {layout.id: layout for layout in result.layouts}
+
+
+def test_a_field_placed_after_a_counted_list_and_a_structure_ending_with_its_fields() -> None:
+    from nvtui.structures import engine
+
+    reg = _registry()
+    first = bytes([2, 3, 0x11, 0x00, 0x22, 0x00, 0xAA, 0xBB, 0xCC])  # 2 entries, then 3 trailer bytes
+    second = bytes([0, 1, 0xDD])  # no entries: the trailer starts right after the header
+    out = engine.decode(reg, "two-lists", first + second, {})
+    lists = out.to_json()["lists"]
+    assert lists == [
+        {"n": 2, "vsize": 3, "items": [{"v": 0x11}, {"v": 0x22}], "trailer": "aabbcc"},
+        {"n": 0, "vsize": 1, "items": [], "trailer": "dd"},
+    ]
+    flat = {path: offset for path, _, offset in out.flat()}
+    assert flat["lists[0].trailer"] == 6 and flat["lists[1].trailer"] == 11  # absolute offsets
+    assert engine.encode(reg, "two-lists", {"lists": lists}, {}) == first + second
+    with pytest.raises(EncodeError, match="its place follows from field 'n'"):
+        engine.encode(reg, "counted-with-trailer", {"vsize": 1, "trailer": "ee"}, {})
+
+
+def test_an_element_sized_by_its_own_field_is_that_long_whatever_its_fields() -> None:
+    from nvtui.structures import engine
+
+    reg = _registry()
+    # 5 bytes (2 past the fields: vendor data), then 2 (cuts field b off: absent), then 3
+    data = bytes([5, 1, 2, 0xEE, 0xEE, 2, 3, 3, 5, 6])
+    descs = engine.decode(reg, "descriptors", data, {}).to_json()["descs"]
+    assert descs == [{"dsze": 5, "a": 1, "b": 2}, {"dsze": 2, "a": 3, "b": None}, {"dsze": 3, "a": 5, "b": 6}]
+    assert engine.encode(reg, "sized", {"dsze": 2, "a": 3}, {}) == bytes([2, 3])
+    with pytest.raises(EncodeError, match="more than the structure's 2"):
+        engine.encode(reg, "sized", {"dsze": 2, "a": 3, "b": 4}, {})
+
+
+def test_a_place_after_a_field_that_is_not_before_it_is_one_error_line(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        """\
+  - id: placed-after-nothing
+    name: x
+    spec: y
+    size: fields-end
+    fields:
+      - {name: a, at: 0, size: 1, at_plus: {field: later}}
+      - {name: later, at: 1, size: 1}
+""",
+    )
+    lines = [str(e) for e in check_file(path)]
+    assert len(lines) == 1 and "fields.a.at_plus: no field named 'later' before this one" in lines[0], lines

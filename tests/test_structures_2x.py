@@ -75,7 +75,8 @@ def _bits_taken(layout: Layout) -> tuple[set[int], int | None]:
 @pytest.mark.parametrize("layout", _mine(), ids=lambda layout: layout.id)
 def test_each_layout_accounts_for_every_byte(layout: Layout) -> None:
     taken, size = _bits_taken(layout)
-    open_ended = [f for f in layout.fields if f.type == "array" and not _fixed_array(f)]
+    # (a field placed after a counted list, `at_plus`, comes after every fixed one)
+    open_ended = [f for f in layout.fields if f.type == "array" and not _fixed_array(f) and f.at_plus is None]
     end = 8 * size if size is not None else max(taken) + 1
     if open_ended:
         end = min(end, 8 * open_ended[0].at)  # an array of counted or variable elements runs to what follows

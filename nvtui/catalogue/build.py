@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nvtui.catalogue.model import (
+    DEVICE_CONTEXT,
     DEVICE_NSID,
     KEBAB,
     LOCATIONS,
@@ -358,8 +359,9 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
             except UsageError as exc:
                 problems.append(((*path, "when", key), str(exc)))
         for key in context:
-            if key not in by_name:
-                problems.append(((*path, "context"), f"no field named {key!r}"))
+            if key not in by_name and key not in DEVICE_CONTEXT:
+                known = ", ".join(DEVICE_CONTEXT)
+                problems.append(((*path, "context"), f"no field named {key!r} (nor a device fact: {known})"))
         rules.append(DecodeRule(matched, decoder, tuple(context)))
     result_decoder: str | None = None
     result_context: tuple[str, ...] = ()

@@ -253,6 +253,14 @@ class FromField:
 Length = int | str | FromField | ByValue | None
 
 
+# What a decode rule's `context` may name besides the entry's own fields: facts the session learns from the
+# device the command went to (a zone report's descriptor extension size is the namespace's, not the
+# command's).
+DEVICE_CONTEXT: Mapping[str, str] = {
+    "zdes_bytes": "the namespace's zone descriptor extension size in bytes (ZNS Identify Namespace, ZDES)",
+}
+
+
 @dataclass(frozen=True)
 class DecodeRule:
     when: Mapping[str, int]
@@ -660,6 +668,11 @@ class CommandDef:
         """Keyword context the chosen decoder asks for (by field name)."""
         rule = self._rule_for(values)
         return {k: values[k] for k in (rule.context if rule else ()) if k in values}
+
+    def device_context(self, values: Mapping[str, int]) -> tuple[str, ...]:
+        """The device facts (DEVICE_CONTEXT) the chosen decoder asks for."""
+        rule = self._rule_for(values)
+        return tuple(k for k in (rule.context if rule else ()) if k in DEVICE_CONTEXT)
 
     def result_decoder_context(self, values: Mapping[str, int]) -> dict[str, int]:
         """Context for `result_decoder` (applied to the completion's DW0), e.g. {'fid': 6}."""

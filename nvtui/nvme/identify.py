@@ -139,3 +139,23 @@ def max_transfer(identify_controller: bytes, min_page_size: int = 4096) -> int:
     4 KiB on every known device); 0 when the controller sets no limit."""
     mdts = _byte(identify_controller, MDTS_OFFSET)
     return min_page_size << mdts if mdts else 0
+
+
+CSI_ZNS = 0x02
+
+
+def zone_extension_bytes(identify_namespace: bytes, identify_ns_zns: bytes) -> int:
+    """The Zone Descriptor Extension Size, in bytes, of the LBA format a zoned namespace is in: ZDES (64-byte
+    units) of its LBA Format Extension (ZNS 1.1, Figs. 51-52), read through the identify-ns-zns layout."""
+    from nvtui import structures
+
+    nlbaf = _byte(identify_namespace, NLBAF_OFFSET)
+    _, in_use = lba_formats(identify_namespace)
+    extensions = structures.decode("identify-ns-zns", identify_ns_zns, nlbaf=nlbaf).to_json()["lbafe"]
+    entry = extensions[in_use] if isinstance(extensions, list) and in_use < len(extensions) else None
+    if not isinstance(entry, dict):
+        raise ValueError(f"the ZNS Identify Namespace lists no LBA format extension {in_use}")
+    zdes = entry.get("zdes")
+    if not isinstance(zdes, int):
+        raise ValueError(f"LBA format extension {in_use} was not transferred")
+    return zdes * 64

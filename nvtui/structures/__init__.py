@@ -163,7 +163,18 @@ def _cached(kind: str, raw: bytes, parts: tuple[object, ...], parse: Callable[[]
 def _pack_amount(a: Amount | None) -> list[Any] | None:
     if a is None:
         return None
-    return [a.fixed, a.field, a.context, a.default, a.scale, a.add, a.zero_based, a.max, a.until_end]
+    return [
+        a.fixed,
+        a.field,
+        a.context,
+        a.default,
+        a.scale,
+        a.add,
+        a.zero_based,
+        a.max,
+        a.until_end,
+        a.fields_end,
+    ]
 
 
 def _amount(a: list[Any] | None) -> Amount | None:
@@ -180,7 +191,8 @@ def pack(result: LayoutFile) -> list[Any]:
         fields = [
             [f.name, f.at, _pack_amount(f.size), f.type, f.lsb, f.msb, [list(v) for v in f.values], f.unit,
              f.scale, f.counts, f.zero_based, f.meaning, f.of, _pack_amount(f.stride), _pack_amount(f.count),
-             f.until_zero, f.keep_if, f.index_as, f.scale_field, [list(v) for v in f.scales], f.line]
+             f.until_zero, f.keep_if, f.index_as, f.scale_field, [list(v) for v in f.scales], f.line,
+             _pack_amount(f.at_plus)]
             for f in lay.fields
         ]  # fmt: skip
         layouts.append([lay.id, lay.name, lay.spec, _pack_amount(lay.size), fields, lay.source, lay.line])
@@ -214,6 +226,7 @@ def unpack(data: list[Any]) -> LayoutFile:
                 r[18],
                 tuple((int(k), int(v)) for k, v in r[19]),
                 r[20],
+                _amount(r[21]),
             )
             for r in rows
         )

@@ -6,6 +6,11 @@ structure) its offset in its record. A field whose bytes lie past what the devic
 absent: value None (JSON null), meaning "not transferred", never as zeros; array elements that start past
 the end are not listed. Reserved ranges are declared in layouts but not shown.
 
+A structure's size is fixed, what the data holds (until-end), where its furthest field ends (fields-end), or
+what its size field says: then it is exactly that long, its fields see no byte past it (a field it cuts off
+decodes as absent) and the next array element starts there. A field may be placed after a list the data
+sizes (`at_plus`). No structure is taken as longer than 16 MiB.
+
 Encoding takes values by field name (nested structures as mappings, arrays as lists of mappings, enums by
 number or name, strings for ASCII, bytes or hex for opaque fields, UUID strings) and fills a zeroed buffer;
 a value that does not fit its field, or a name the layout lacks, is an `EncodeError` naming both.
@@ -22,6 +27,9 @@ from nvtui.structures.layout import Amount, FieldSpec, Layout
 
 NOT_TRANSFERRED = "not transferred"
 MAX_ELEMENTS = 1 << 16  # no array in NVMe has more; bounds a until-end walk over a huge buffer
+# No NVMe structure is bigger (the schema's limit too): a size field holding garbage (a 32-bit count of 4-byte
+# entries) must not make encode allocate gigabytes.
+MAX_STRUCTURE = 1 << 24
 
 Registry = Mapping[str, Layout]
 Fmt = Callable[[Any, Mapping[str, Any], Mapping[str, object]], str]
@@ -130,14 +138,16 @@ _INTEGER = frozenset(("uint", "int", "bool", "enum", "flags"))
 class _Plan:
     """A layout's fields, each reduced once to what the decode loop needs (kept per layout object)."""
 
-    __slots__ = ("fields", "layout", "rows", "slices_last")
+    __slots__ = ("fields", "layout", "reserved", "rows", "slices_last")
 
     def __init__(self, layout: Layout) -> None:
         from nvtui.nvme.meanings import MEANINGS
 
         self.layout = layout
         self.fields = tuple(f for f in layout.fields if f.type != "reserved")
-        # (spec, name, at, code, fixed width or None, lsb, mask, needed bytes, bits, fmt, deferred, flags)
+        self.reserved = tuple(f for f in layout.fields if f.type == "reserved")  # where the structure ends
+        # (spec, name, at, code, fixed width or None, lsb, mask, needed bytes, bits, fmt, deferred, flags,
+        #  at_plus)
         self.rows: list[tuple[Any, ...]] = []
         for f in self.fields:
             width = f.size.fixed
@@ -158,7 +168,9 @@ class _Plan:
             needed = f.msb // 8 + 1 if sliced else width
             bits = (f.lsb, f.msb) if sliced else None
             flags = f.values if f.type == "flags" else None
-            self.rows.append((f, f.name, f.at, code, width, f.lsb, mask, needed, bits, fmt, deferred, flags))
+            self.rows.append(
+                (f, f.name, f.at, code, width, f.lsb, mask, needed, bits, fmt, deferred, flags, f.at_plus)
+            )
         # encode writes whole fields before the bit slices that lie within them
         self.slices_last = tuple(sorted(self.fields, key=lambda f: f.lsb >= 0))
 
@@ -175,10 +187,11 @@ def _plan(layout: Layout) -> _Plan:
 
 
 def amount(a: Amount, values: Mapping[str, Any], context: Mapping[str, object]) -> int | None:
-    """An amount's number of bytes or entries; None for until-end, or a field or context not given."""
+    """An amount's number of bytes or entries; None for until-end and fields-end, or a field or context not
+    given."""
     if a.fixed is not None:
         return a.fixed
-    if a.until_end:
+    if a.until_end or a.fields_end:
         return None
     v = values.get(a.field) if a.field else context.get(a.context, a.default)
     if a.context and v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
@@ -202,38 +215,51 @@ def decode(
 
 def _decode(
     registry: Registry, layout: Layout, data: bytes, base: int, context: Mapping[str, object],
-    name: str | None = None,
+    name: str | None = None, stop: int | None = None,
 ) -> tuple[Record, dict[str, Any], int]:  # fmt: skip
-    """(record, values by field name, the structure's size in bytes) of the structure at `base`."""
+    """(record, values by field name, the structure's size in bytes) of the structure at `base`; `stop`: the
+    end of what the enclosing structure may see (its own size), else the data's end."""
     plan = _plan(layout)
-    n = len(data)
+    n = len(data) if stop is None else min(len(data), stop)
     values: dict[str, Any] = {}
     items: list[Field | Group] = []
     later: list[tuple[int, Any, int, Any, Any]] = []  # meanings that read other fields: (index, row, ...)
     limit = n
     if layout.size.fixed is not None:
         limit = min(n, base + layout.size.fixed)
+    furthest = 0  # where the furthest field ends, from `base`
+    size_of = layout.size
+    sized_by = size_of.field
     for row in plan.rows:
-        f, fname, at, code, width, lsb, mask, needed, bits, fmt, deferred, flags = row
+        f, fname, at, code, width, lsb, mask, needed, bits, fmt, deferred, flags, at_plus = row
+        if at_plus is not None:
+            shift = amount(at_plus, values, context)
+            if shift is None:  # placed after a list whose length was not transferred
+                values[fname] = None
+                continue
+            at += shift
         start = base + at
         if code == _ARRAY:
-            group, elements = _array(registry, f, data, start, limit, values, context)
+            group, elements = _array(registry, f, data, start, limit, values, context, at, n)
             items.append(group)
             values[fname] = elements
+            furthest = max(furthest, at + group.width)
             continue
         if code == _STRUCT:
             if start >= n:
                 values[fname] = None
                 continue
-            rec, nested, size = _decode(registry, registry[f.of], data, start, context)
+            rec, nested, size = _decode(registry, registry[f.of], data, start, context, stop=n)
             items.append(Group(fname, at, size, (rec,), single=True))
             values[fname] = nested
+            furthest = max(furthest, at + size)
             continue
         if width is None:
             width = amount(f.size, values, context)
             needed = width
             if not width:
                 continue  # a field whose size the data makes 0 (an absent extension) is not there
+        furthest = max(furthest, at + width)
         end = start + width
         if start + needed > n:  # a bit slice needs only the bytes its bits are in
             values[fname] = None
@@ -241,6 +267,11 @@ def _decode(
             continue
         if code == _INT:
             v = int.from_bytes(data[start:end] if end <= n else data[start:n], "little")
+            if fname == sized_by and lsb < 0:  # the structure is this long: its fields see no further
+                declared = amount(size_of, {sized_by: v}, context)
+                if declared is not None:
+                    n = min(n, base + min(declared, MAX_STRUCTURE))
+                limit = min(limit, n)
             kind = f.type
             if lsb >= 0:
                 v = (v >> lsb) & mask
@@ -268,16 +299,47 @@ def _decode(
             meaning = fmt(raw, values, context) if fmt is not None else ""
             items.append(Field(fname, at, width, raw, shown, meaning, bits, flags))
     for index, row, width, raw, shown in later:
-        f, fname, at, _, _, _, _, _, bits, fmt, _, flags = row
-        items[index] = Field(fname, at, width, raw, shown, fmt(raw, values, context), bits, flags)
-    declared = amount(layout.size, values, context)
-    size = max(0, n - base) if declared is None else declared
-    return Record(name or layout.id, tuple(items), offset=base), values, size
+        f, fname, _, _, _, _, _, _, bits, fmt, _, flags, _ = row
+        item = items[index]
+        assert isinstance(item, Field)
+        items[index] = Field(fname, item.offset, width, raw, shown, fmt(raw, values, context), bits, flags)
+    return (
+        Record(name or layout.id, tuple(items), offset=base),
+        values,
+        _size(plan, values, context, furthest, n - base),
+    )
+
+
+def _size(
+    plan: _Plan, values: Mapping[str, Any], context: Mapping[str, object], furthest: int, left: int
+) -> int:
+    """A decoded structure's size: fixed; what the data holds (until-end); where its furthest field, reserved
+    ones included, ends (fields-end); or what its size field or context says (its fields see no byte past
+    it: a field a too small size cuts off decodes as absent)."""
+    size = plan.layout.size
+    if size.fixed is not None:
+        return size.fixed
+    if size.until_end:
+        return max(0, left)
+    declared = amount(size, values, context)
+    if declared is not None:
+        return min(declared, MAX_STRUCTURE)
+    return max(furthest, _reserved_end(plan, values, context))
+
+
+def _reserved_end(plan: _Plan, values: Mapping[str, Any], context: Mapping[str, object]) -> int:
+    end = 0
+    for f in plan.reserved:
+        shift = amount(f.at_plus, values, context) if f.at_plus is not None else 0
+        width = amount(f.size, values, context)
+        if shift is not None and width:
+            end = max(end, f.at + shift + width)
+    return end
 
 
 def _array(
     registry: Registry, f: FieldSpec, data: bytes, start: int, limit: int, values: dict[str, Any],
-    context: Mapping[str, object],
+    context: Mapping[str, object], at: int, n: int,
 ) -> tuple[Group, list[dict[str, Any]]]:  # fmt: skip
     assert f.count is not None
     element = registry[f.of]
@@ -285,16 +347,16 @@ def _array(
     if count is None:
         count = MAX_ELEMENTS
     stride = amount(f.stride, values, context) if f.stride is not None else None
-    end = len(data) if f.count.until_end else max(limit, len(data))
+    end = n if f.count.until_end else max(limit, n)
     if f.count.until_end:
         end = limit
     records: list[Record] = []
     vals: list[dict[str, Any]] = []
     pos = start
     for i in range(min(count, MAX_ELEMENTS)):
-        if pos >= end or pos >= len(data):
+        if pos >= end or pos >= n:
             break
-        rec, ev, size = _decode(registry, element, data, pos, context)
+        rec, ev, size = _decode(registry, element, data, pos, context, stop=n)
         step = stride if stride is not None else size
         if f.until_zero and not ev.get(f.until_zero):
             break
@@ -308,7 +370,7 @@ def _array(
         if step <= 0:
             break
         pos += step
-    return Group(f.name, f.at, pos - start, tuple(records)), vals
+    return Group(f.name, at, pos - start, tuple(records)), vals
 
 
 # --- encode ---------------------------------------------------------------------------------------------
@@ -329,9 +391,13 @@ def _encode(
         if key not in known:
             raise EncodeError(f"{path}: no field named {key!r} in structure {layout.id}")
     size = amount(layout.size, values, context)
+    if size is not None:
+        size = min(size, MAX_STRUCTURE)
     buf = bytearray(size or 0)
 
     def put(at: int, raw: bytes | bytearray) -> None:
+        if not raw:
+            return  # an element of which nothing is known (none of it was transferred) takes no bytes
         end = at + len(raw)
         if len(buf) < end:
             buf.extend(bytes(end - len(buf)))
@@ -342,13 +408,19 @@ def _encode(
         if value is None:
             continue
         where = f"{path}.{f.name}"
+        at = f.at
+        if f.at_plus is not None:
+            shift = amount(f.at_plus, values, context)
+            if shift is None:
+                raise EncodeError(f"{where}: its place follows from field {f.at_plus.field!r}: give it too")
+            at += shift
         if f.type == "struct":
             if not isinstance(value, Mapping):
                 raise EncodeError(f"{where}: a nested structure's value is a mapping of its fields")
-            put(f.at, _encode(registry, registry[f.of], value, context, where))
+            put(at, _encode(registry, registry[f.of], value, context, where))
             continue
         if f.type == "array":
-            _encode_array(registry, f, value, values, context, where, put)
+            _encode_array(registry, f, at, value, values, context, where, put)
             continue
         width = f.size.fixed if f.size.fixed is not None else amount(f.size, values, context)
         if width is None:
@@ -356,11 +428,17 @@ def _encode(
         if width == 0:
             continue
         if f.type in ("uint", "int", "enum", "flags", "bool"):
-            put(f.at, _integer(f, value, width, where, bytes(buf[f.at : f.at + width]).ljust(width, b"\0")))
+            put(at, _integer(f, value, width, where, bytes(buf[at : at + width]).ljust(width, b"\0")))
         else:
-            put(f.at, _opaque(f, value, where, width))
+            put(at, _opaque(f, value, where, width))
+    if layout.size.fields_end:  # reserved ranges after the last field given still belong to the structure
+        end = _reserved_end(plan, values, context)
+        if len(buf) < end:
+            buf.extend(bytes(end - len(buf)))
     if size is not None and len(buf) > size:
-        raise EncodeError(f"{path}: the values take {len(buf)} bytes, more than the structure's {size}")
+        if any(buf[size:]):
+            raise EncodeError(f"{path}: the values take {len(buf)} bytes, more than the structure's {size}")
+        del buf[size:]  # only the zero padding of an element the structure's size cuts short
     return buf
 
 
@@ -401,7 +479,9 @@ def _opaque(f: FieldSpec, value: Any, where: str, width: int | None) -> bytes:
             raw = value.encode("ascii")
         except UnicodeEncodeError:
             raise EncodeError(f"{where}: {value!r} is not ASCII") from None
-        pad = b" "
+        # Fixed-width strings are space-padded (Identify's SN, MN); one the data sizes has no padding rule:
+        # NULs, as a field nothing was written to reads.
+        pad = b" " if f.size.fixed is not None else b"\0"
     elif f.type == "uuid":
         try:
             raw = uuid.UUID(value).bytes if isinstance(value, str) else bytes(value)
@@ -427,8 +507,8 @@ def _opaque(f: FieldSpec, value: Any, where: str, width: int | None) -> bytes:
 
 
 def _encode_array(
-    registry: Registry, f: FieldSpec, value: Any, values: Mapping[str, Any], context: Mapping[str, object],
-    where: str, put: Callable[[int, bytes | bytearray], None],
+    registry: Registry, f: FieldSpec, at: int, value: Any, values: Mapping[str, Any],
+    context: Mapping[str, object], where: str, put: Callable[[int, bytes | bytearray], None],
 ) -> None:  # fmt: skip
     if not isinstance(value, list | tuple):
         raise EncodeError(f"{where}: an array's value is a list of its elements")
@@ -436,7 +516,7 @@ def _encode_array(
     limit = amount(f.count, values, context)
     element = registry[f.of]
     stride = amount(f.stride, values, context) if f.stride is not None else None
-    pos = f.at
+    pos = at
     for i, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise EncodeError(f"{where}[{i}]: an element is a mapping of its fields")
@@ -453,7 +533,7 @@ def _encode_array(
         if stride is not None:
             if len(raw) > stride:
                 raise EncodeError(f"{where}[{i}]: {len(raw)} bytes do not fit the {stride}-byte stride")
-            put(f.at + index * stride, raw)
+            put(at + index * stride, raw)
         else:
             put(pos, raw)
             pos += len(raw)

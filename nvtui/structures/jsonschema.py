@@ -67,8 +67,10 @@ def _object(layout: Layout, index_as: str = "") -> dict[str, Any]:
         if f.type == "reserved":
             continue
         props[f.name] = _field_schema(f)
-        if f.size.fixed is not None or f.type in ("array", "struct"):
-            required.append(f.name)  # a field the data sizes (an extension of 0 bytes) may be left out
+        if f.at_plus is None and (f.size.fixed is not None or f.type in ("array", "struct")):
+            # a field the data sizes (an extension of 0 bytes) may be left out, and one placed after a list
+            # whose length was not transferred
+            required.append(f.name)
     return {
         "title": layout.name,
         "description": f"{layout.spec} (structure {layout.id})",

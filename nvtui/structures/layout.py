@@ -23,7 +23,9 @@ UNITS = (
 class Amount:
     """A number of bytes or entries: `fixed`, or read from a field already decoded in the same structure
     (`field`) or from the decode context (`context`, `default` when absent), then `(v + 1 if zero_based) *
-    scale + add`, at most `max`. `until_end`: as much as the data holds."""
+    scale + add`, at most `max`. `until_end`: as much as the data holds. `fields_end` (a structure's size
+    only): it ends where its furthest field ends (descriptors whose lists of variable-length descriptors
+    have no length field of their own)."""
 
     fixed: int | None = None
     field: str = ""
@@ -34,12 +36,15 @@ class Amount:
     zero_based: bool = False
     max: int | None = None
     until_end: bool = False
+    fields_end: bool = False
 
     def describe(self) -> str:
         if self.fixed is not None:
             return str(self.fixed)
         if self.until_end:
             return "until the data ends"
+        if self.fields_end:
+            return "to the end of its furthest field"
         ref = f"field {self.field}" if self.field else f"context {self.context}"
         return (
             ref
@@ -72,6 +77,8 @@ class FieldSpec:
     scale_field: str = ""  # watts: the field that picks the power-of-ten exponent in `scales`
     scales: tuple[tuple[int, int], ...] = ()
     line: int = 0
+    # The field starts `at` plus this many bytes (after a list whose length the data gives); None: at `at`.
+    at_plus: Amount | None = None
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,13 @@ class AmountModel(_Model):
 
 
 UntilEnd = Literal["until-end"]
+FieldsEnd = Literal["fields-end"]
 
 
 class FieldModel(_Model):
     name: str = Field(pattern=SNAKE, max_length=64)
     at: Bytes
+    at_plus: AmountModel | None = None
     size: Bytes | AmountModel | None = None
     bits: Annotated[str, Field(pattern=r"^[0-9]{1,3}(:[0-9]{1,3})?$")] | None = None
     type: Literal["uint", "int", "bool", "enum", "flags", "ascii", "bytes", "uuid", "struct", "array",
@@ -85,7 +87,7 @@ class StructureModel(_Model):
     id: str = Field(pattern=KEBAB, max_length=64)
     name: str = Field(min_length=1)
     spec: str = Field(min_length=1)
-    size: Annotated[int, Field(ge=1, le=MAX_BYTES)] | UntilEnd | AmountModel
+    size: Annotated[int, Field(ge=1, le=MAX_BYTES)] | UntilEnd | FieldsEnd | AmountModel
     fields: list[FieldModel] = Field(min_length=1)
     help: str = ""
 
@@ -106,7 +108,7 @@ def _amount(value: int | str | AmountModel | None) -> Amount | None:
     if isinstance(value, int):
         return Amount(fixed=value)
     if isinstance(value, str):
-        return Amount(until_end=True)
+        return Amount(fields_end=True) if value == "fields-end" else Amount(until_end=True)
     return Amount(
         field=value.field or "", context=value.context or "", default=value.default, scale=value.scale,
         add=value.add, zero_based=value.zero_based, max=value.max,
@@ -189,6 +191,8 @@ def _field(
             bad("bits", f"bit {msb} is past the {size.fixed}-byte integer (bits {8 * size.fixed - 1}:0)")
     if size is not None and size.until_end:
         bad("size", "until-end is for a structure's size or an array's count")
+    if f.at_plus is not None and f.bits is not None:
+        bad("at_plus", "a bit slice lies in its integer field: give `at_plus` to that field, not to a slice")
     if kind == "bool" and f.bits is not None and msb != lsb:
         bad("bits", "a bool is one bit: give `bits: N`")
     if kind in ("enum", "flags") and not f.values:
@@ -213,7 +217,7 @@ def _field(
         bad("counts", "give a unit or counts, not both (counts goes with unit pow2: 2^N of them)")
     if f.scale_field is not None and f.scale_field not in names:
         bad("scale_field", f"no field named {f.scale_field!r} in this structure")
-    for key in ("size", "stride", "count"):
+    for key in ("at_plus", "size", "stride", "count"):
         value = getattr(f, key)
         amount = _amount(value)
         if amount is not None and amount.field:
@@ -237,12 +241,14 @@ def _field(
         counts=f.counts or "", zero_based=f.zero_based, meaning=f.meaning or "", of=f.of or "",
         stride=_amount(f.stride), count=_amount(f.count), until_zero=f.until_zero or "",
         keep_if=f.keep_if or "", index_as=f.index_as or "", scale_field=f.scale_field or "",
-        scales=tuple(sorted((f.scales or {}).items())), line=line,
+        scales=tuple(sorted((f.scales or {}).items())), line=line, at_plus=_amount(f.at_plus),
     )  # fmt: skip
 
 
 def _extent(f: FieldSpec) -> tuple[int, int] | None:
-    """The bits [start, end) a field takes, when fixed; None when its size depends on the data."""
+    """The bits [start, end) a field takes, when fixed; None when its place or size depends on the data."""
+    if f.at_plus is not None:
+        return None
     if f.type == "array":
         if f.size.fixed:
             return 8 * f.at, 8 * (f.at + f.size.fixed)

@@ -3,10 +3,12 @@ each built with `encode` over the same layouts the decoders read (nvtui/structur
 identify-2x.yaml), so a field has one name in both directions.
 
 What the simulated drive is, as these pages tell it: one endurance group (1) holding one NVM set (1) in one
-domain (1), Flexible Data Placement with one configuration of four reclaim unit handles, a host-initiated
-telemetry log of three data areas (and a smaller controller-initiated one), a persistent event log of three
-events, one boot partition, no rotating media, never sanitized, no reservations, no NVMe-MI. No key value
-namespace: Identify with CSI 01h is refused as before.
+domain (1); one media unit (0) in that group, reporting no channels; one capacity configuration (1), that
+group, selected by default (there is no Capacity Management command); Flexible Data Placement with one
+configuration of four reclaim unit handles; a host-initiated telemetry log of three data areas (and a
+smaller controller-initiated one); a persistent event log of three events; one boot partition; no rotating
+media, never sanitized, no reservations, no NVMe-MI. No key value namespace: Identify with CSI 01h is refused
+as before.
 
 `log_page(ctrl, cmd)` and `identify(ctrl, cmd)` return the whole structure (the caller slices the log page
 offset and length), or None when the LID / CNS is not one of these.
@@ -37,8 +39,8 @@ FDP_RUNS = 64 << 20  # reclaim unit nominal size
 BOOT_PARTITION_UNITS = 1  # boot partition size in 128 KiB units
 
 LIDS = (
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x0E, 0x0F, 0x12, 0x13,
-    0x14, 0x15, 0x16, 0x20, 0x21, 0x22, 0x23, 0x80, 0x81, 0xBF,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x0E, 0x0F, 0x10, 0x11,
+    0x12, 0x13, 0x14, 0x15, 0x16, 0x20, 0x21, 0x22, 0x23, 0x80, 0x81, 0xBF,
 )  # fmt: skip
 
 
@@ -100,6 +102,13 @@ def _lsi(cmd: Command) -> int:
     return cmd.cdw11 >> 16
 
 
+ENDURANCE = identity.TOTAL_CAPACITY * 3000  # bytes: as the SMART log, 3000 full drive writes wear it out
+
+
+def _percentage_used(ctrl: SimController) -> int:
+    return min(255, ctrl.counters["data_written_bytes"] * 100 // ENDURANCE)
+
+
 def _endurance_group(cmd: Command) -> None:
     if _lsi(cmd) != ENDGID:
         raise invalid_field(cdw_byte(11) + 2)  # no such endurance group
@@ -113,16 +122,41 @@ def _supported_log_pages() -> bytes:
 def _endurance_group_log(ctrl: SimController, cmd: Command) -> bytes:
     _endurance_group(cmd)
     c = ctrl.counters
-    endurance = identity.TOTAL_CAPACITY * 3000  # as the SMART log: 3000 full drive writes wear it out
     return _encode("endurance-group-log", {
-        "avsp": 100, "avspt": 10, "pused": min(255, c["data_written_bytes"] * 100 // endurance),
-        "did": DOMAINID, "ee": endurance // 10**9,
+        "avsp": 100, "avspt": 10, "pused": _percentage_used(ctrl),
+        "did": DOMAINID, "ee": ENDURANCE // 10**9,
         "dur": -(-c["data_read_bytes"] // 512_000), "duw": -(-c["data_written_bytes"] // 512_000),
         "muw": c["data_written_bytes"] // 10**9,
         "hrc": c["host_read_commands"], "hwc": c["host_write_commands"],
         "mdie": c["media_errors"], "neile": c["error_count"],
         "tegcap": identity.TOTAL_CAPACITY, "uegcap": 0,
     })  # fmt: skip
+
+
+def _domain(cmd: Command) -> None:
+    if _lsi(cmd) not in (0, DOMAINID):  # 0: the domain of the controller asked
+        raise invalid_field(cdw_byte(11) + 2)  # a domain the Domain List does not report
+
+
+CAPACITY_CONFIG = 1  # the one capacity configuration, selected by default
+MEDIA_UNIT = 0
+MUS_CIO = 16  # channel identifiers offset in a media unit status descriptor (a non-zero multiple of 16)
+
+
+def _media_unit_status(ctrl: SimController, cmd: Command) -> bytes:
+    _domain(cmd)
+    unit = {"muid": MEDIA_UNIT, "did": DOMAINID, "endgid": ENDGID, "nvmsetid": NVMSETID, "caf": 0,
+            "avsp": 100, "pused": _percentage_used(ctrl), "mucs": 0, "cio": MUS_CIO}  # fmt: skip
+    return _encode("media-unit-status-log", {"nmu": 1, "cchans": 0, "selc": CAPACITY_CONFIG, "mus": [unit]})
+
+
+def _supported_capacity_configs(cmd: Command) -> bytes:
+    _domain(cmd)
+    group = {"endgid": ENDGID, "cadjf": 0, "tegcap": identity.TOTAL_CAPACITY, "segcap": 0,
+             "ee": ENDURANCE // 10**9, "egsets": 1, "nvmsetids": [{"nvmsetid": NVMSETID}], "egchans": 0,
+             "chans": []}  # fmt: skip
+    config = {"ccid": CAPACITY_CONFIG, "did": DOMAINID, "egcn": 1, "egcds": [group]}
+    return _encode("supported-capacity-config-log", {"sccn": 1, "configs": [config]})
 
 
 def _predictable_latency(cmd: Command) -> bytes:
@@ -235,6 +269,8 @@ _LOGS: dict[int, LogBuilder] = {
         "lba-status-log", {"lslplen": 16, "nlslne": 0, "estulb": 0, "lsgc": 0}, 16
     ),
     0x0F: lambda ctrl, cmd: _padded("endurance-group-event-aggregate-log", {"nentries": 0}, 512),
+    0x10: _media_unit_status,
+    0x11: lambda ctrl, cmd: _supported_capacity_configs(cmd),
     0x12: lambda ctrl, cmd: _fid_effects(),
     0x13: lambda ctrl, cmd: _encode("mi-commands-effects-log", {"cmds": []}).ljust(4096, b"\0"),  # no NVMe-MI
     0x14: lambda ctrl, cmd: _padded("command-feature-lockdown-log", {"scp": 0, "cont": 0, "length": 0}, 512),
