@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,18 +217,29 @@ def test_the_last_path_lost_ends_the_run_with_exit_3_within_5_s_and_the_cause_in
     try:
         wait_started(proc, head)
         time.sleep(1)  # some I/O first
+        stderr, stdout = proc.stderr, proc.stdout
+        assert stderr is not None and stdout is not None
+        said: list[tuple[float, str]] = []  # when the error line came: the commands had ended (exit follows)
+        reader = threading.Thread(target=lambda: said.append((time.monotonic(), stderr.read(1))))
+        reader.start()
         fab.unexport("loop")
         t0 = time.monotonic()
         fab.unexport("tcp")  # tcp now reconnects in vain; fast_io_fail_tmo (1 s) fails what waits for it
-        out, err = proc.communicate(timeout=60)
-        took = time.monotonic() - t0
+        try:
+            proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the bench still ran {WAIT_S} s after its last path went")
+        reader.join()
+        out = stdout.read()
+        err = said[0][1] + stderr.read()
+        took = said[0][0] - t0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     try:
         assert proc.returncode == 3, (out, err)
-        assert took < 5, took
+        assert took < 5, f"the run's commands ended with the error {took:.1f} s after the last path went"
         lines = err.strip().splitlines()
         assert len(lines) == 1, err
         assert f"{Path(head).name} has no usable path" in lines[0] or "is gone" in lines[0], lines[0]
