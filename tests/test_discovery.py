@@ -24,8 +24,10 @@ from nvtui.backend.base import PathInfo
 from nvtui.backend.discovery import (
     DevicePath,
     PathWatch,
+    controller_state,
     kernel_version,
     list_controllers,
+    live_controllers_of,
     no_path_cause,
     nsid_of_fd,
     parse_address,
@@ -610,6 +612,25 @@ def test_a_multipath_namespace_without_a_usable_path_is_not_accessible_and_says_
     )
     assert no_path_cause("/dev/ng1n1", sysfs=fabrics.sysfs) == head.access_error
     assert no_path_cause("ng0n1", sysfs=fabrics.sysfs) is None  # a private namespace: nothing to say
+
+
+def test_admin_commands_of_a_head_can_go_to_its_live_controllers_usable_paths_first(
+    fabrics: FakeSystem,
+) -> None:
+    sysfs = fabrics.sysfs
+    assert live_controllers_of("/dev/ng1n1", sysfs=sysfs) == ["nvme1", "nvme2"]
+    nvme1 = (sysfs / "class/nvme/nvme1").resolve()
+    (nvme1 / "nvme1c1n1/ana_state").write_text("inaccessible\n")  # admin commands still work there
+    assert live_controllers_of("/dev/ng1n1", sysfs=sysfs) == ["nvme2", "nvme1"]
+    (sysfs / "class/nvme/nvme2").resolve().joinpath("state").write_text("connecting\n")
+    assert live_controllers_of("/dev/ng1n1", sysfs=sysfs) == ["nvme1"]
+    (nvme1 / "state").write_text("deleting\n")  # the kernel still picks it for I/O; it is going
+    assert live_controllers_of("/dev/ng1n1", sysfs=sysfs) == []
+    assert (controller_state("nvme1", sysfs=sysfs), controller_state("nvme9", sysfs=sysfs)) == (
+        "deleting",
+        "gone",
+    )
+    assert live_controllers_of("/dev/ng0n1", sysfs=sysfs) == []  # a private namespace: its controller only
 
 
 def test_no_path_cause_of_a_head_the_kernel_removed(fabrics: FakeSystem) -> None:

@@ -687,6 +687,24 @@ def namespace_paths(device: str, *, sysfs: Path = SYSFS) -> tuple[PathInfo, ...]
     return paths or None
 
 
+def controller_state(controller: str, *, sysfs: Path = SYSFS) -> str:
+    """The kernel's state of controller `controller` ("nvme2"): "live", "connecting", "resetting",
+    "deleting", ...; "gone" when sysfs no longer has it."""
+    return _read_attr(sysfs / "class" / "nvme" / controller / "state") or "gone"
+
+
+def live_controllers_of(device: str, *, sysfs: Path = SYSFS) -> list[str]:
+    """The controllers through which a multipath namespace (`/dev/ngSnY`) can be reached now: those of its
+    paths whose controller is live, the ones whose ANA state lets I/O through first. Admin commands for the
+    namespace go to one of these: the kernel answers an admin uring_cmd only on a controller's own char
+    device, and that controller may be gone while the head lives on through another path. Empty for a
+    namespace that is no multipath head, or that has no live path."""
+    paths = namespace_paths(device, sysfs=sysfs) or ()
+    live = [p for p in paths if p.state == "live"]
+    ordered = [p.controller for p in live if usable(p)] + [p.controller for p in live if not usable(p)]
+    return list(dict.fromkeys(ordered))
+
+
 def usable(path: PathInfo) -> bool:
     """A path I/O can take: its controller is live and its ANA state lets I/O through."""
     return path.state == "live" and path.ana_state in ("optimized", "non-optimized", "")

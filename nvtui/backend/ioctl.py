@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nvtui.backend.base import BackendBase, kernel_cancelled
-from nvtui.backend.discovery import DevicePath, nsid_of_fd, permission_message, resolve_device
+from nvtui.backend.discovery import (
+    DevicePath,
+    namespace_paths,
+    no_path_cause,
+    nsid_of_fd,
+    permission_message,
+    resolve_device,
+)
 from nvtui.errors import DeviceError
 from nvtui.nvme.command import PASSTHRU_CMD64_OFFSETS, PASSTHRU_CMD64_SIZE, Command
 from nvtui.nvme.completion import Completion, Status
@@ -102,6 +109,7 @@ class IoctlBackend(BackendBase):
         self.notice = None
         self._fd: int | None = fd
         self._ioctl = ioctl
+        self.multipath = False  # a multipath head (open_ioctl says): the kernel routes its commands itself
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nvtui-ioctl")
 
     @property
@@ -148,9 +156,11 @@ class IoctlBackend(BackendBase):
             raise kernel_cancelled(describe(cmd), self.device) from exc
         except OSError as exc:
             code = exc.errno or errno.EIO
+            # A multipath head answers EAGAIN (admin) or ENODEV once no path is left: say why.
+            cause = no_path_cause(self.path.ns_dev) if self.multipath and self.path.ns_dev else None
             raise DeviceError(
                 f"{describe(cmd)} on {self.device} failed: {os.strerror(code)} "
-                f"({errno.errorcode.get(code, code)})"
+                f"({errno.errorcode.get(code, code)})" + (f": {cause}" if cause else "")
             ) from exc
         latency = time.perf_counter_ns() - started
         if not 0 <= status <= 0x7FFF:
@@ -200,7 +210,9 @@ def open_ioctl(
             raise DeviceError(f"{target} is not an NVMe namespace device: {exc}") from exc
         if nsid != path.nsid:
             path = DevicePath(path.name, path.controller, path.ctrl_dev, path.ns_dev, nsid)
-    return IoctlBackend(device, path, fd, workers=workers)
+    backend = IoctlBackend(device, path, fd, workers=workers)
+    backend.multipath = path.ns_dev is not None and namespace_paths(path.ns_dev, sysfs=sysfs) is not None
+    return backend
 
 
 def _open_error(target: str, exc: OSError) -> DeviceError:

@@ -4,6 +4,13 @@ Admin commands go to the controller's char device (`/dev/nvmeX`) with `NVME_URIN
 kernel answers that command on a namespace device (`/dev/ngXnY`) with ENOTTY. I/O commands go to the
 namespace device with `NVME_URING_CMD_IO`. Opening a namespace therefore opens both.
 
+A native-multipath namespace (the head `/dev/ngSnY` of a subsystem reached over several controllers) has
+no one controller: the kernel routes its I/O to a live path itself, but an admin uring_cmd goes to the
+controller whose char device carries it, and once that controller is deleted (its path removed) every
+command there fails with ENODEV. So for a head, admin commands go to a live controller of its paths, the
+backend moving to another one when the one it holds is no longer live (or answers ENODEV: the kernel sent
+nothing); with no live path left they end at once with the cause (`no_path_cause`).
+
 Metadata (a namespace formatted with metadata in a separate buffer, FLBAS bit 4 clear): the device
 transfers nlb x ms bytes of metadata for every read, write, compare and zone append, and the kernel
 does not check that a buffer was given. A missing buffer means DMA to or from address 0.
@@ -16,6 +23,7 @@ does not check that a buffer was given. A missing buffer means DMA to or from ad
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import mmap
 import os
@@ -25,8 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from nvtui.backend.base import BackendBase, kernel_cancelled
 from nvtui.backend.discovery import (
+    DEV,
     DevicePath,
     block_device_of,
+    controller_state,
+    live_controllers_of,
+    namespace_paths,
+    no_path_cause,
     nsid_of_fd,
     permission_message,
     resolve_device,
@@ -198,6 +211,8 @@ class UringBackend(BackendBase):
         admin_ring: AsyncRing,
         io_ring: AsyncRing | None,
         fixed: FixedBuffers | None,
+        *,
+        multipath: bool = False,
     ) -> None:
         self.device = device
         self.path = path
@@ -210,6 +225,7 @@ class UringBackend(BackendBase):
         self.size_lbas = 0  # Identify Namespace NSZE
         self._ctrl_fd: int | None = ctrl_fd
         self._ns_fd = ns_fd
+        self.multipath = multipath  # a multipath head: admin commands follow a live controller
         self._ffi, self._lib = load()
 
     # ---- submission ----
@@ -218,7 +234,7 @@ class UringBackend(BackendBase):
         if self._ctrl_fd is None:
             raise DeviceError(f"{self.device} is closed")
         if cmd.admin:
-            ring, fd, cmd_op = self.admin_ring, self._ctrl_fd, self._lib.NVME_URING_CMD_ADMIN
+            ring, fd, cmd_op = self.admin_ring, self._admin_fd(), self._lib.NVME_URING_CMD_ADMIN
         else:
             if self._ns_fd is None or self.io_ring is None:
                 raise DeviceError(
@@ -237,10 +253,55 @@ class UringBackend(BackendBase):
                 self.fixed.give_back(slot)
             raise
         raw, data, metadata = await future
+        if cmd.admin and raw.res == -errno.ENODEV and self.multipath:
+            # The controller went between the check and the submission: the kernel sent nothing.
+            fd = self._next_controller(cmd)
+            raw, data, metadata = await self._start(ring, fd, cmd_op, cmd, None)
         completion = self._completion(cmd, raw, data, metadata)
         if cmd.admin and cmd.opcode == ADMIN_FORMAT_NVM and completion.ok and self.path.ns_dev is not None:
             await self._learn_format_async()
         return completion
+
+    # ---- the controller admin commands go to ----
+
+    def _admin_fd(self) -> int:
+        """The controller char device for an admin command: the one held, unless this is a multipath head
+        and that controller is no longer live while another one is."""
+        fd = self._ctrl_fd
+        if fd is None:
+            raise DeviceError(f"{self.device} is closed")
+        if not self.multipath or controller_state(self.path.controller) == "live":
+            return fd
+        return self._switch_controller() or fd  # none live: the held one answers (a path status) or fails
+
+    def _switch_controller(self) -> int | None:
+        """Move admin commands to another live controller of the head's paths; its fd, or None when there
+        is none (the held controller stays)."""
+        assert self.path.ns_dev is not None
+        for controller in live_controllers_of(self.path.ns_dev):
+            if controller == self.path.controller:
+                continue
+            ctrl_dev = str(DEV / controller)
+            try:
+                fd = _open_device(ctrl_dev)
+            except DeviceError:
+                continue  # gone meanwhile (or not this user's): try the next
+            old, self._ctrl_fd = self._ctrl_fd, fd
+            self.path = dataclasses.replace(self.path, controller=controller, ctrl_dev=ctrl_dev)
+            if old is not None:
+                os.close(old)  # commands in flight there keep their own reference to the file
+            return fd
+        return None
+
+    def _next_controller(self, cmd: Command) -> int:
+        """After ENODEV from the held controller: another live one's fd, or DeviceError saying why none."""
+        gone = self.path.ctrl_dev
+        fd = self._switch_controller()
+        if fd is not None:
+            return fd
+        assert self.path.ns_dev is not None
+        cause = no_path_cause(self.path.ns_dev) or f"no other live controller reaches {self.path.ns_dev}"
+        raise DeviceError(f"{_describe(cmd)} on {self.device} failed: {gone} is gone: {cause}")
 
     def _start(
         self, ring: AsyncRing, fd: int, cmd_op: int, cmd: Command, slot: int | None
@@ -346,14 +407,20 @@ class UringBackend(BackendBase):
     def first_command(self) -> None:
         """Identify (namespace, or controller) synchronously: proves the kernel takes uring_cmd here,
         and learns the namespace's LBA format."""
-        assert self._ctrl_fd is not None
         cmd = self._identify_command()
         buf = self._ffi.new("char[]", IDENTIFY_SIZE)
         packed = cmd.pack_uring_cmd(int(self._ffi.cast("uintptr_t", buf)), 0)
-        fd, op, ring = self._ctrl_fd, self._lib.NVME_URING_CMD_ADMIN, self.admin_ring
-        raw: RawCompletion = ring.run_sync(
-            lambda user_data: ring.ring.prep_uring_cmd(fd, op, packed, user_data), keep=(buf,)
-        )
+        op, ring = self._lib.NVME_URING_CMD_ADMIN, self.admin_ring
+
+        def run(fd: int) -> RawCompletion:
+            done: RawCompletion = ring.run_sync(
+                lambda user_data: ring.ring.prep_uring_cmd(fd, op, packed, user_data), keep=(buf,)
+            )
+            return done
+
+        raw = run(self._admin_fd())
+        if raw.res == -errno.ENODEV and self.multipath:
+            raw = run(self._next_controller(cmd))
         if -raw.res in REFUSALS:
             code = -raw.res
             raise UringUnsupported(
@@ -519,7 +586,8 @@ def open_uring(
                         f"cannot register {io_ring.ring.sq_entries} fixed buffers of {fixed_buffer_size} "
                         f"bytes: {exc.strerror} (they count against RLIMIT_MEMLOCK, `ulimit -l`)"
                     ) from exc
-        backend = UringBackend(device, path, ctrl_fd, ns_fd, admin_ring, io_ring, fixed)
+        multipath = path.ns_dev is not None and namespace_paths(path.ns_dev) is not None
+        backend = UringBackend(device, path, ctrl_fd, ns_fd, admin_ring, io_ring, fixed, multipath=multipath)
         backend.first_command()
         return backend
     except BaseException:
