@@ -341,19 +341,24 @@ def selector_fields(defn: CommandDef) -> set[str]:
 def key_fields(defn: CommandDef, values: Mapping[str, int]) -> list[str]:
     """The fields that tell one sending of a command from another: the ones that choose what it returns,
     required ones, and those not at their default, enum values by name (`fid=temperature-threshold`).
-    A preset's fixed fields are in its name already."""
+    A selector at its default is left out when another selector is shown (`get-features fid=...`, its
+    `sel=current` implied), kept when it is the only one (`get-log-page lid=smart`). A preset's fixed
+    fields are in its name already."""
     selectors = selector_fields(defn)
-    out = []
+    out: list[tuple[str, bool, bool]] = []  # (name=value, a selector, a selector at its default)
     for f in defn.fields:
         if f.name not in values or f.fixed_by is not None:
             continue
         value = values[f.name]
-        chosen = f.name in selectors or f.required
-        if not chosen and (f.default is None or value == f.default):
+        at_default = f.default is None or value == f.default
+        if not (f.name in selectors or f.required) and at_default:
             continue
         shown = f.name_of(value) or (f"{value:#x}" if value >= HEX_FROM else str(value))
-        out.append(f"{f.name}={shown}")
-    return out
+        defaulted = f.name in selectors and not f.required and f.default is not None and value == f.default
+        out.append((f"{f.name}={shown}", f.name in selectors, defaulted))
+    if any(selector and not defaulted for _, selector, defaulted in out):
+        return [text for text, _, defaulted in out if not defaulted]
+    return [text for text, _, _ in out]
 
 
 # --- zone geometry --------------------------------------------------------------------------------------
