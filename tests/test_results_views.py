@@ -357,3 +357,6 @@ async def test_a_doctor_answer_arriving_after_the_screens_widgets_are_gone_is_dr
         await screen.query_one(FindingsView).remove()
         screen._doctor_done([])
         screen._doctor_failed("gone")
+        # the catalogue finishing loading (or the device changing) re-shows the highlighted node meanwhile
+        screen._device_changed(None)
+        await pilot.pause()

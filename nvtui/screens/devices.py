@@ -244,8 +244,9 @@ class DevicesScreen(SectionScreen):
         self.query_one("#details-info", Static).update(info)
         self.query_one("#details-probe", Static).update(Text("asking the device…", style="dim"))
         self.probe(node)
-        self.query_one(FindingsView).findings = None
-        self.check(node.device)
+        if (view := self._findings_view()) is not None:
+            view.findings = None
+            self.check(node.device)
 
     @work(thread=True, exclusive=True, group="doctor")
     def check(self, device: str) -> None:
