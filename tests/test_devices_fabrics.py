@@ -55,3 +55,39 @@ def test_a_multipath_namespace_lists_its_paths_and_marks_the_unusable_one(
     warned = [styled.plain[span.start : span.end] for span in styled.spans if span.style == WARNING]
     assert warned == ["nvme1c2n1  nvme2 tcp connecting, ANA non-optimized (group 2, sysfs)\n"]
     assert "paths" not in namespace_text(ctrls["nvme0"], ctrls["nvme0"].namespaces[0]).plain
+
+
+async def test_the_tree_marks_a_head_whose_every_path_is_down_and_unmarks_it_when_one_is_back(
+    ctrls: dict[str, ControllerInfo],
+) -> None:
+    from dataclasses import replace
+
+    from textual.widgets import Static, Tree
+
+    from nvtui.app import NvtuiApp
+    from nvtui.screens.devices import DevicesScreen
+
+    head = ctrls["nvme1"].namespaces[0]
+    down = replace(head, paths=tuple(replace(p, state="connecting") for p in head.paths), accessible=False)
+
+    def labels(app: NvtuiApp) -> list[str]:
+        tree = app.screen.query_one(Tree)
+        return [str(n.label) for c in tree.root.children for n in c.children]
+
+    app = NvtuiApp(include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, DevicesScreen)
+        app.controllers = (ctrls["nvme1"], *app.controllers)
+        app.device = head.name
+        await pilot.pause()
+        app.controllers = (replace(ctrls["nvme1"], namespaces=(down,)), *app.controllers[1:])
+        await pilot.pause()
+        assert [x for x in labels(app) if x.startswith(head.name)] == [f"{head.name}  1.00 MiB no path"]
+        # the details beside the tree say what the rescan found, though the cursor stayed on the namespace
+        info = str(app.screen.query_one("#details-info", Static).render())
+        assert "nvme1 loop connecting" in info and "nvme2 tcp connecting" in info, info
+        app.controllers = (ctrls["nvme1"], *app.controllers[1:])
+        await pilot.pause()
+        [shown] = [x for x in labels(app) if x.startswith(head.name)]
+        assert "no path" not in shown and "!" not in shown

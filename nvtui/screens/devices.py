@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.worker import get_current_worker
 
-from nvtui.backend.discovery import path_line, transport_text
+from nvtui.backend.discovery import path_line, transport_text, usable
 from nvtui.device_choice import GONE
 from nvtui.errors import NvtuiError
 from nvtui.screens import messages
@@ -188,6 +188,8 @@ class DevicesScreen(SectionScreen):
                     nlabel.append(" zoned", style=styles["accent"])
                 if gone:
                     nlabel.append(" gone", style=Style(bold=True) + styles["error"])
+                elif ns.paths and not any(usable(p) for p in ns.paths):  # every path of the head is down
+                    nlabel.append(" no path", style=Style(bold=True) + styles["error"])
                 elif not ns.accessible:
                     nlabel.append(" !", style=Style(bold=True) + styles["error"])
                 nnode = cnode.add(nlabel, DeviceNode(c, ns), expand=False)
@@ -205,6 +207,7 @@ class DevicesScreen(SectionScreen):
             node = stack.pop(0)
             if node.data is not None and node.data.device == device:
                 tree.move_cursor(node)
+                self._show(node.data)  # what a rescan found: the cursor may not have moved to say it
                 return
             stack.extend(node.children)
         tree.cursor_line = 0
