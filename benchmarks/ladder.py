@@ -1,14 +1,19 @@
 """The interface ladder against fio, and nvtui bench over 8 namespaces against fio over the same 8 files.
 
     python -m benchmarks.ladder [--seconds 2] [--repeat 3] [--qd 32] [--json OUT] [--quiet] [--no-many]
+                                [--no-ladder] [--no-fabrics]
 
-Two VM boots (tests/vm), each measuring everything it compares in that one boot:
+Three VM boots (tests/vm), each measuring everything it compares in that one boot:
 1. the test VM's usual controller: on namespace 1, still unwritten, `nvtui bench --ladder` (every rung)
    and fio's matching configuration of each rung, 4 KiB random reads at QD `--qd`, interleaved by
    repetition;
 2. a controller with 8 namespaces: `nvtui bench` over the 8 at once (QD `--qd / 8` each) against fio
-   io_uring_cmd over the same 8 files in one job at the same total QD, each in several configurations.
-The guest halves run as `python -m benchmarks.ladder --guest-ladder OUT` / `--guest-many OUT`.
+   io_uring_cmd over the same 8 files in one job at the same total QD, each in several configurations;
+3. the Linux NVMe target (tests/vm/fabrics.py): the same ladder and fio configurations as in 1 on its
+   null_blk namespace, reached over loop and tcp through native multipath (the device costs almost
+   nothing there, so the ladder shows the host's software path itself).
+The guest halves run as `python -m benchmarks.ladder --guest-ladder OUT` / `--guest-many OUT` /
+`--guest-fabrics OUT`.
 """
 
 from __future__ import annotations
@@ -96,7 +101,25 @@ def guest_ladder(out: Path, seconds: float, repeat: int, qd: int) -> None:
     from tests.vm.conftest import block_device, find_controller, namespace_char_devices
 
     ng = namespace_char_devices(find_controller())[1]
-    blk = block_device(ng)
+    ladder_against_fio(out, ng, block_device(ng), seconds, repeat, qd, {"target": "QEMU's NVMe controller"})
+
+
+def guest_fabrics(out: Path, seconds: float, repeat: int, qd: int) -> None:
+    """The ladder on the Linux NVMe target's null_blk namespace (tests/vm/fabrics.py), reached over loop and
+    tcp through native multipath: the device costs almost nothing, so what is measured is the host's path."""
+    from tests.vm.conftest import block_device
+    from tests.vm.fabrics import fabrics_target
+
+    with fabrics_target(passthru=False) as fab:
+        ng = fab.head
+        about = {"target": "Linux nvmet, null_blk namespace, loop + tcp paths", "paths": fab.controllers()}
+        ladder_against_fio(out, ng, block_device(ng), seconds, repeat, qd, about)
+
+
+def ladder_against_fio(
+    out: Path, ng: str, blk: str, seconds: float, repeat: int, qd: int, about: dict[str, Any]
+) -> None:
+    """`repeat` times: the whole nvtui ladder on `ng`, then fio's configuration matching each rung."""
     results: dict[str, list[Any]] = {}
     for rep in range(repeat):
         try:
@@ -117,7 +140,7 @@ def guest_ladder(out: Path, seconds: float, repeat: int, qd: int) -> None:
             results.setdefault(name, []).append(value)
             _log(name, rep, repeat, value)
     doc = {"kernel": platform.release(), "cpus": os.cpu_count(), "seconds": seconds, "repeat": repeat,
-           "qd": qd, "device": ng, "block_device": blk, "results": results}  # fmt: skip
+           "qd": qd, "device": ng, "block_device": blk, **about, "results": results}  # fmt: skip
     out.write_text(json.dumps(doc, indent=2))
 
 
@@ -158,8 +181,9 @@ def side(runs: list[Any], key: str = "iops") -> dict[str, Any]:
     return median_spread([r[key] for r in runs if isinstance(r, dict) and r.get(key) is not None])
 
 
-def ladder_rows(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each rung against fio's matching configuration, and the ladder itself (IOPS, vs block, CPU)."""
+def ladder_rows(doc: dict[str, Any], prefix: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each rung against fio's matching configuration, and the ladder itself (IOPS, vs block, CPU); the
+    rows' names start with `prefix` (which target)."""
     res = doc["results"]
     rows: list[dict[str, Any]] = []
     rungs: list[dict[str, Any]] = []
@@ -177,19 +201,19 @@ def ladder_rows(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
             entry["fio"] = side(fio_runs)
             entry["fio_cpu_per_io_ns"] = side(fio_runs, "cpu_per_io_ns")
             engine, options = FIO_OF_RUNG[rung]
-            rows.append({"name": f"ladder {rung} / fio", "unit": "IOPS", "nvtui": entry["nvtui"],
+            rows.append({"name": f"{prefix}ladder {rung} / fio", "unit": "IOPS", "nvtui": entry["nvtui"],
                          "peer": entry["fio"], "peer_name": f"fio {engine} {' '.join(options) or 'plain'}",
                          "target": 0.95, "higher_is_better": True})  # fmt: skip
         rungs.append(entry)
     best_ours = max((e for e in rungs if e["nvtui"]["median"]), key=lambda e: e["nvtui"]["median"])
     best_fio = max((e for e in rungs if e.get("fio", {}).get("median")), key=lambda e: e["fio"]["median"])
     names = f"nvtui {best_ours['rung']}; fio's of {best_fio['rung']}"
-    rows.append({"name": "ladder best rung / fio best config", "unit": "IOPS", "nvtui": best_ours["nvtui"],
-                 "peer": best_fio["fio"], "peer_name": names, "target": 1.5,
+    rows.append({"name": f"{prefix}ladder best rung / fio best config", "unit": "IOPS",
+                 "nvtui": best_ours["nvtui"], "peer": best_fio["fio"], "peer_name": names, "target": 1.5,
                  "higher_is_better": True})  # fmt: skip
     elapsed = res.get("nvtui_ladder_elapsed", [])
     budget = len(RUNGS) * doc["seconds"] * 1.1
-    rows.append({"name": "ladder wall time / its rungs' time + 10%", "unit": "s",
+    rows.append({"name": f"{prefix}ladder wall time / its rungs' time + 10%", "unit": "s",
                  "nvtui": median_spread(elapsed),
                  "peer": median_spread([budget] * max(1, len(elapsed))), "peer_name": "the bound",
                  "target": 1.0, "higher_is_better": False})  # fmt: skip
@@ -246,6 +270,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description="the interface ladder against fio; 8 namespaces against fio")
     p.add_argument("--guest-ladder", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     p.add_argument("--guest-many", type=Path, metavar="OUT", help=argparse.SUPPRESS)
+    p.add_argument("--guest-fabrics", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--qd", type=int, default=32, help="QD of each ladder rung; the 8 namespaces' total")
@@ -255,12 +280,16 @@ def main() -> int:
                    help="hold /tmp/nvtui-quiet, wait up to 10 min for other VMs")  # fmt: skip
     p.add_argument("--no-ladder", action="store_true")
     p.add_argument("--no-many", action="store_true")
+    p.add_argument("--no-fabrics", action="store_true", help="skip the ladder on the Linux target's null_blk")
     args = p.parse_args()
     if args.guest_ladder:
         guest_ladder(args.guest_ladder, args.seconds, args.repeat, args.qd)
         return 0
     if args.guest_many:
         guest_many(args.guest_many, args.seconds, args.repeat, args.qd)
+        return 0
+    if args.guest_fabrics:
+        guest_fabrics(args.guest_fabrics, args.seconds, args.repeat, args.qd)
         return 0
     from benchmarks.run import QUIET_FLAG
     from tests.vm.vm import GiB, Namespace
@@ -283,13 +312,22 @@ def main() -> int:
             spaces = [Namespace(i, 1 * GiB) for i in range(1, MANY_NAMESPACES + 1)]
             docs["many"] = boot("--guest-many", outdir / f"many-{stamp}.json", args, namespaces=spaces)
             rows += many_rows(docs["many"])
+        if not args.no_fabrics:
+            docs["fabrics"] = boot("--guest-fabrics", outdir / f"fabrics-{stamp}.json", args)
+            fabrics, fabrics_rungs = ladder_rows(docs["fabrics"], prefix="nvmet null_blk ")
+            rows += fabrics
+            docs["fabrics_rungs"] = fabrics_rungs
     finally:
         if args.quiet:
             QUIET_FLAG.unlink(missing_ok=True)
-    if "ladder_rungs" in docs:
+    for key in ("ladder_rungs", "fabrics_rungs"):
+        if key not in docs:
+            continue
+        boot_doc = docs[key.removesuffix("_rungs")]
+        print(f"\n{boot_doc.get('target', key)}: {boot_doc['device']}")
         heads = ("nvtui IOPS", "vs block", "CPU/IO us", "fio IOPS", "fio CPU/IO")
         print(f"{'rung':18}" + "".join(f"{h:>12}" for h in heads))
-        for e in docs["ladder_rungs"]:
+        for e in docs[key]:
             def k(m: dict[str, Any], scale: float = 1.0) -> str:
                 return "-" if m.get("median") is None else f"{m['median'] / scale:,.2f}"
             cells = [k(e["nvtui"], 1000) + "k", k(e["vs_block"]), k(e["cpu_per_io_ns"], 1000),
