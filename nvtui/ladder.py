@@ -338,6 +338,12 @@ async def run_rung(
         cpu = _cpu_seconds() - cpu0
     finally:
         os.close(fd)
+    if run.ios == 0 and run.errors == 0 and not (stop is not None and stop.is_set()):
+        why = (
+            f"no I/O completed within the rung's {workload.seconds:g} s: its setup (the device, the ring, "
+            "its buffers) took the whole budget on this machine; give each rung more time"
+        )
+        return RungResult(rung, skipped=why)  # figures of nothing would read as 0 IOPS
     return RungResult(
         rung, ios=run.ios, errors=run.errors, first_error=run.first_error, bytes=run.bytes,
         seconds=run.elapsed_ns / 1e9, cpu_seconds=cpu, enters=run.enters, latency=run.latency,

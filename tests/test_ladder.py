@@ -263,3 +263,11 @@ def test_threads_share_devices_as_evenly_as_the_depth_allows() -> None:
     assert split_jobs(2, 3, 5) == [[(0, 3)], [(1, 5)], [(0, 2)]]
     with pytest.raises(UsageError, match="--qd 2 is less than the 3 engine threads per device"):
         split_jobs(1, 3, 2)
+
+
+def test_a_rung_whose_budget_its_setup_took_says_so_instead_of_showing_zero_iops(data_file: Path) -> None:
+    ladder = asyncio.run(run_ladder_on(target_of(data_file), Workload(qd=2, seconds=1e-6), rungs=RUNGS[:1]))
+    (block,) = ladder.rungs
+    assert block.skipped is not None
+    assert block.skipped.startswith("no I/O completed within the rung's 1e-06 s")
+    assert "iops" not in block.to_json()

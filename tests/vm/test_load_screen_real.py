@@ -33,7 +33,7 @@ async def test_the_ladder_fills_the_compare_view_rung_by_rung(ns_conventional: s
         screen = app.screen
         assert isinstance(screen, LoadScreen)
         screen.query_one("#load-count", Input).value = ""
-        screen.query_one("#load-seconds", Input).value = "0.3"
+        screen.query_one("#load-seconds", Input).value = "1"  # a rung's setup comes out of its time
         screen.query_one("#load-qd", Input).value = "4"
         await pilot.press("ctrl+l")
         await until(lambda: screen.laddering, "the ladder to start")
