@@ -30,7 +30,7 @@ from nvtui.backend.uring.backend import UringBackend
 from nvtui.errors import DeviceError
 from nvtui.nvme.completion import Completion
 from nvtui.nvme.identify import CNS_CONTROLLER, identify_command
-from tests.vm.fabrics import NSID_NULL_BLK, SYS_NVME, Fabrics, setup_fabrics
+from tests.vm.fabrics import NSID_NULL_BLK, SYS_NVME, Fabrics, fabrics_target
 
 pytestmark = [pytest.mark.vm, pytest.mark.fabrics]
 
@@ -39,11 +39,8 @@ NVTUI = str(Path(sys.executable).with_name("nvtui"))
 
 @pytest.fixture(scope="module")
 def fab() -> Iterator[Fabrics]:
-    fabrics = setup_fabrics(passthru=False)
-    try:
+    with fabrics_target(passthru=False) as fabrics:
         yield fabrics
-    finally:
-        fabrics.teardown()
 
 
 def start_bench(head: str, seconds: float) -> subprocess.Popen[str]:

@@ -18,7 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, Tree
 
-from tests.vm.fabrics import NSID_NULL_BLK, Fabrics, setup_fabrics
+from tests.vm.fabrics import NSID_NULL_BLK, Fabrics, fabrics_target
 
 pytestmark = [pytest.mark.vm, pytest.mark.fabrics]
 
@@ -27,11 +27,8 @@ WAIT_S = 120  # a bound on every wait for the kernel, the target or the app
 
 @pytest.fixture(scope="module")
 def fab() -> Iterator[Fabrics]:
-    fabrics = setup_fabrics(passthru=False)
-    try:
+    with fabrics_target(passthru=False) as fabrics:
         yield fabrics
-    finally:
-        fabrics.teardown()
 
 
 async def until(pilot: Pilot[object], cond: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
