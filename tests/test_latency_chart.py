@@ -54,8 +54,6 @@ class ChartApp(App[None]):
         yield LatencyOverTime(id="chart")
 
 
-
-
 class Gate:
     """Holds every build of the time chart's numbers until let through, one at a time; records where
     builds ran and which charts' numbers were built, in order."""
@@ -343,7 +341,10 @@ async def test_the_first_picture_is_built_in_the_thread_while_the_process_starts
         assert os.getpid() in (time_chart.built_in, histogram.built_in)  # python starting: not waited for
         server = time_chart._server
         assert server is not None and server is histogram._server  # one process for both
-        await until(pilot, lambda: server.proc is not None and latency_chart._readable(server._from, 0), "it")
+        # Starting python and importing plotext takes well under a second alone, but CI runs this beside two
+        # TCG guests: give the process a minute to say hello.
+        started = lambda: server.proc is not None and latency_chart._readable(server._from, 0)  # noqa: E731
+        await until(pilot, started, "the chart process's hello", timeout=60)
         time_chart.draw(run_stats(5))
         await until(pilot, lambda: time_chart.current, "the picture")
         assert time_chart.built_in == chart_process(time_chart)
