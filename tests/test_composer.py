@@ -6,6 +6,7 @@ cost from a fresh start. Driven by Textual's pilot on the simulator (helpers fro
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from test_app import compose, make_app, ready, sent_count, sim_env
@@ -422,3 +423,23 @@ async def test_the_preview_shows_nvme_clis_own_verb_and_the_passthru_form() -> N
         lines_now = lines()
         assert "admin-passthru" in lines_now[1]
         assert "/dev/nvmeX" in lines_now[0]  # a simulated device named as a placeholder nvme-cli can take
+
+
+async def test_commands_picked_faster_than_their_forms_mount_leave_the_last_one_shown() -> None:
+    # A slow machine (a TCG guest under load) let a second pick replace a form still mounting: the removed
+    # form's Mount then found none of its fields and the app stopped with NoMatches.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await on_compose(pilot)
+        for ticks in range(12):  # the second pick lands at each step of the first form's mounting
+            for command in ("identify", "get-log-page", "read", "get-features"):
+                screen.open_command(command)
+                for _ in range(ticks):
+                    await asyncio.sleep(0)
+        await until(pilot, lambda: showing(screen, "get-features"), "the last command's form")
+        await pilot.pause(0.2)
+        assert len(screen.query(CommandForm)) == 1 and app.return_code is None
+        await until(
+            pilot, lambda: screen.prepared is not None and screen.prepared.defn.id == "get-features", "p"
+        )

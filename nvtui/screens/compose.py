@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -108,6 +109,11 @@ class ComposeScreen(SectionScreen):
         self._line_written = ""  # the text the form last wrote into the command line
         self._line_follows_form = False  # after an nvme-cli import: the form's next change rewrites the line
         self._focus_after_mount = False
+        # Forms are replaced one at a time, in the order picked, and only the latest pick's is mounted:
+        # cancelling a replacement in the middle of Textual's remove or mount (an exclusive worker) could
+        # leave the holder waiting on a form that never finishes pruning.
+        self._form_lock = asyncio.Lock()
+        self._form_wanted = 0  # the number of the latest pick
         self.form_values: dict[str, str] = {}
         self.form_valid = True
         self.prepared: Prepared | None = None
@@ -186,7 +192,8 @@ class ComposeScreen(SectionScreen):
         self.query_one("#meta-row").display = defn.metadata or defn.raw
         self.query_one("#no-data").display = defn.raw
         self.query_one(CatalogueList).select(defn.id)
-        self.run_worker(self._replace_form(defn, assignments), exclusive=True, group="form")
+        self._form_wanted += 1
+        self.run_worker(self._replace_form(defn, assignments, self._form_wanted), group="form")
 
     def _swap_files(self, old: CommandDef | None, new: CommandDef) -> None:
         """File fields belong to the command they were set for: a write's input file is not a read's."""
@@ -204,10 +211,15 @@ class ComposeScreen(SectionScreen):
         for box in boxes:
             box.value = bool(restored.get(box.id or "", False))
 
-    async def _replace_form(self, defn: CommandDef, assignments: dict[str, str] | None) -> None:
-        holder = self.query_one("#form-holder")
-        await holder.remove_children()
-        await holder.mount(CommandForm(defn, assignments, id="form"))
+    async def _replace_form(self, defn: CommandDef, assignments: dict[str, str] | None, pick: int) -> None:
+        async with self._form_lock:
+            if pick != self._form_wanted:
+                return  # picked over before its turn: the later pick's form is the one to show
+            holder = self.query_one("#form-holder")
+            await holder.remove_children()
+            await holder.mount(CommandForm(defn, assignments, id="form"))
+        if pick != self._form_wanted:
+            return
         if self._focus_after_mount:
             self._focus_after_mount = False
             self._focus_form()
@@ -355,6 +367,7 @@ class ComposeScreen(SectionScreen):
             raise UsageError(f"data length {text!r} is not a number (decimal or 0x-hex)")
         if data_len is not None and not 0 <= data_len <= 0xFFFFFFFF:
             raise UsageError(f"data length {data_len} out of range 0-4294967295")
+
         def path(field: str) -> Path | None:
             control = self.query_one(f"#{field}", Input)
             text = control.value.strip() if control.parent is None or control.parent.display else ""

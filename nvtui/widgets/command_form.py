@@ -272,7 +272,15 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
         return [(f.name, f"field-{f.name}") for f in self.defn.fields]
 
     def _post_changed(self) -> None:
+        if not self._fields_mounted():
+            return  # removed while it mounted (another command picked at once): it has nothing to say
         self.post_message(self.Changed(self, self.values, self.valid))
+
+    def _fields_mounted(self) -> bool:
+        """Whether every field's control is in the form. Not so for a form removed while it was mounting
+        (the Compose screen replaces its form when a second command is picked before the first form is
+        up): its children are gone, but its own Mount still arrives."""
+        return self.is_attached and all(self.query(f"#field-{f.name}") for f in self.defn.fields)
 
     @on(Select.Changed)
     def _enum_changed(self, event: Select.Changed) -> None:
