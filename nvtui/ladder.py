@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nvtui.backend.histogram import LatencyHistogram
-from nvtui.errors import DeviceError, UsageError
+from nvtui.errors import UsageError
+
+if TYPE_CHECKING:  # loaded when a rung runs, not with the CLI's parser
+    from nvtui.load import LoadJob
+    from nvtui.nvme.identify import LbaFormat
 
 PATTERNS = ("randread", "randwrite", "read", "write")
 WRITE_PATTERNS = frozenset({"randwrite", "write"})
@@ -204,11 +207,6 @@ class LadderProgress:
     result: RungResult | None = None
 
 
-def _cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process, the kernel's SQPOLL one too
-    return r.ru_utime + r.ru_stime
-
-
 def _read_sysfs(path: Path) -> str | None:
     try:
         with open(path, encoding="ascii", errors="replace") as f:
@@ -288,9 +286,31 @@ def why_not(rung: Rung, target: LadderTarget, workload: Workload) -> str | None:
     return None
 
 
-def _open(path: str, *, direct: bool, write: bool) -> int:
-    flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC | (os.O_DIRECT if direct else 0)
-    return os.open(path, flags)
+def rung_job(
+    rung: Rung, target: LadderTarget, workload: Workload, *, seed: int, not_after_ns: int
+) -> LoadJob:
+    """The load job (nvtui.load.LoadJob) a rung runs: the workload's Read or Write moved over the whole
+    namespace, through the rung's interface and io_uring features, ending by `not_after_ns`."""
+    from nvtui.bench import PATTERNS as BENCH_PATTERNS
+    from nvtui.bench import bench_command
+    from nvtui.load import Geometry, LoadJob
+
+    geometry = Geometry(target_format(target), target.size_lbas, target.max_transfer)
+    # The ioctl rung starts its threads once per slice: one slice, or their start-up eats into the rung.
+    slice_seconds = workload.seconds if rung.interface == "ioctl" else min(SLICE_S, workload.seconds)
+    return LoadJob(
+        bench_command(workload.rw, workload.bs, target.nsid, geometry, seed), queue_depth=workload.qd,
+        seconds=workload.seconds, lba_pattern="random" if BENCH_PATTERNS[workload.rw][1] else "sequential",
+        fixed_buffers=rung.fixed, poll=rung.iopoll, seed=seed, interface=rung.interface,
+        batched=rung.batched, sqpoll=rung.sqpoll, slice_seconds=slice_seconds, not_after_ns=not_after_ns,
+    )  # fmt: skip
+
+
+def target_format(target: LadderTarget) -> LbaFormat:
+    """The target's LBA format."""
+    from nvtui.nvme.identify import LbaFormat
+
+    return LbaFormat(target.lba_size, target.metadata_size, extended=target.extended)
 
 
 async def run_rung(
@@ -302,51 +322,39 @@ async def run_rung(
     on_slice: Callable[[Any], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> RungResult:
-    """One rung: skipped with the reason when it cannot run here, else measured by the C engine. The rung
-    has `workload.seconds` of wall time from this call, its setup (opening the device, the ring, its
-    buffers, the engine's thread) included; its figures are over the time its I/Os ran."""
-    from nvtui.backend.uring.engine import EngineJob, run_load
+    """One rung: skipped with the reason when it cannot run here, else a load job (nvtui.load, as `nvtui
+    bench` and the Load screen run) on the C engine over the target's device files. The rung has
+    `workload.seconds` of wall time from this call, its setup (opening the device, the ring, its buffers,
+    the engine's thread) included; its figures are over the time its I/Os ran."""
+    from nvtui.backend.uring.backend import FileEngine
+    from nvtui.load import Geometry, run_engine_job
 
     not_after_ns = time.monotonic_ns() + int(workload.seconds * 1e9)
     reason = why_not(rung, target, workload)
     if reason is not None:
         return RungResult(rung, skipped=reason)
-    write = workload.rw in WRITE_PATTERNS
-    path = target.block_dev if rung.interface == "block" else target.char_dev
-    assert path is not None
-    try:
-        # Passthrough opens the char device read-write as nvme-cli and the backends do; the block path
-        # opens only for what it does, with O_DIRECT (no page cache between the rung and the device).
-        fd = _open(path, direct=rung.interface == "block", write=write or rung.passthrough)
-    except OSError as exc:
-        return RungResult(rung, skipped=f"cannot open {path}: {exc.strerror}")
-    # The ioctl rung starts its threads once per slice: one slice, or their start-up eats into the rung.
-    slice_seconds = workload.seconds if rung.interface == "ioctl" else min(SLICE_S, workload.seconds)
-    try:
-        job = EngineJob(
-            fd=fd, nsid=target.nsid, lba_size=target.lba_size, lba_count=target.size_lbas,
-            metadata_size=0 if target.extended else target.metadata_size, pattern=workload.rw,
-            block_size=workload.bs, qd=workload.qd, seconds=workload.seconds, fixed=rung.fixed,
-            iopoll=rung.iopoll, seed=seed, slice_seconds=slice_seconds,
-            interface=rung.interface, batched=rung.batched, sqpoll=rung.sqpoll, not_after_ns=not_after_ns,
-        )  # fmt: skip
-        cpu0 = _cpu_seconds()
-        try:
-            run = await run_load(job, on_slice=on_slice, stop=stop)
-        except DeviceError as exc:  # the kernel refused the ring, its buffers, or every first I/O
-            return RungResult(rung, skipped=str(exc))
-        cpu = _cpu_seconds() - cpu0
-    finally:
-        os.close(fd)
-    if run.ios == 0 and run.errors == 0 and not (stop is not None and stop.is_set()):
+    job = rung_job(rung, target, workload, seed=seed, not_after_ns=not_after_ns)
+    geometry = Geometry(target_format(target), target.size_lbas, target.max_transfer)
+    engine = FileEngine(
+        target.nsid,
+        geometry.lba_format,
+        target.size_lbas,
+        char_dev=target.char_dev,
+        block_dev=target.block_dev,
+    )
+    outcome = await run_engine_job(engine, geometry, job, stop=stop, on_slice=on_slice)
+    if outcome.failure is not None:  # the kernel refused the device, the ring, its buffers or every first I/O
+        return RungResult(rung, skipped=outcome.failure)
+    h = outcome.stats.total
+    if h.count == 0 and outcome.stats.errors == 0 and not outcome.stopped:
         why = (
             f"no I/O completed within the rung's {workload.seconds:g} s: its setup (the device, the ring, "
             "its buffers) took the whole budget on this machine; give each rung more time"
         )
         return RungResult(rung, skipped=why)  # figures of nothing would read as 0 IOPS
     return RungResult(
-        rung, ios=run.ios, errors=run.errors, first_error=run.first_error, bytes=run.bytes,
-        seconds=run.elapsed_ns / 1e9, cpu_seconds=cpu, enters=run.enters, latency=run.latency,
+        rung, ios=h.count, errors=outcome.stats.errors, first_error=outcome.first_error, bytes=outcome.bytes,
+        seconds=outcome.seconds, cpu_seconds=outcome.cpu_seconds, enters=outcome.enters or 0, latency=h,
     )  # fmt: skip
 
 
@@ -417,11 +425,8 @@ async def run_ladder(
     target = await resolve_target(device)
     from nvtui.bench import check_block_size
     from nvtui.load import Geometry
-    from nvtui.nvme.identify import LbaFormat
 
-    fmt = LbaFormat(target.lba_size, target.metadata_size, extended=target.extended)
-    geometry = Geometry(fmt, target.size_lbas, target.max_transfer)
-    check_block_size(workload.bs, geometry)
+    check_block_size(workload.bs, Geometry(target_format(target), target.size_lbas, target.max_transfer))
     if target.size_lbas < workload.bs // target.lba_size:
         raise UsageError(f"{device} holds {target.size_lbas} LBAs: less than one {workload.bs}-byte I/O")
     return await run_ladder_on(target, workload, on_progress=on_progress, stop=stop)

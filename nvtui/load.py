@@ -50,7 +50,9 @@ class LoadJob:
     and nothing else there) can move. `fixed_buffers` and `poll` ask the backend's engine for registered
     buffers and polled completions, `interface`, `batched` and `sqpoll` for a rung of the interface ladder
     (nvtui.backend.base.EngineRequest); `seed` fixes the random LBAs (and the engine's write data when the
-    command carries none)."""
+    command carries none). `slice_seconds`: how often the engine reports (the live chart's pace);
+    `not_after_ns`: a time.monotonic_ns() by which the run ends whatever its count or duration, its setup
+    included (0: none), for a caller with a wall-clock budget per run (the interface ladder's rungs)."""
 
     command: Command
     queue_depth: int = 1
@@ -65,6 +67,8 @@ class LoadJob:
     interface: str = "uring_cmd"
     batched: bool = True
     sqpoll: bool = False
+    slice_seconds: float = ENGINE_SLICE_S
+    not_after_ns: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.queue_depth <= MAX_QUEUE_DEPTH:
@@ -87,6 +91,10 @@ class LoadJob:
             raise UsageError(f"interface {self.interface!r}: choose one of {', '.join(ENGINE_INTERFACES)}")
         if self.first_lba < 0 or (self.lba_count is not None and self.lba_count < 1):
             raise UsageError(f"LBA region {self.first_lba}+{self.lba_count}: out of range")
+        if not 0 < self.slice_seconds <= 3600:
+            raise UsageError(f"engine slice {self.slice_seconds} s out of range (0, 3600]")
+        if self.not_after_ns < 0:
+            raise UsageError(f"deadline {self.not_after_ns} ns: it must not be negative")
 
     @property
     def needs_engine(self) -> bool:
@@ -166,11 +174,12 @@ def engine_request(job: LoadJob, fmt: LbaFormat | None, size_lbas: int) -> Engin
     """The engine request that repeats the job exactly, or None when only `submit` can: the command is not
     a plain Read or Write of whole blocks (NVM Command Set 1.0, Fig. 41: any FUA, protection information,
     DSM hint or directive keeps it on the submit path), a write carries metadata that is not zeros (the
-    engine writes zeros), or the namespace interleaves metadata with its data."""
+    engine writes zeros), or the namespace interleaves metadata with its data (except through the block
+    interface: the block layer keeps the metadata itself)."""
     cmd, block_range = job.command, job.block_range
     if fmt is None or block_range is None or cmd.opcode not in (OPC_READ, OPC_WRITE):
         return None
-    if fmt.extended and fmt.metadata_size:
+    if fmt.extended and fmt.metadata_size and job.interface != "block":
         return None
     nlb = block_range[1]
     if cmd.data_len != nlb * fmt.lba_size:
@@ -188,14 +197,15 @@ def engine_request(job: LoadJob, fmt: LbaFormat | None, size_lbas: int) -> Engin
         pattern=f"rand{kind}" if job.lba_pattern == "random" else kind, block_size=cmd.data_len,
         qd=job.queue_depth, seconds=job.seconds if job.seconds is not None else 86400.0,
         max_ios=job.count or 0, first_lba=first, lba_count=count, fixed_buffers=job.fixed_buffers,
-        poll=job.poll, seed=job.seed, slice_seconds=ENGINE_SLICE_S, data=data, interface=job.interface,
-        batched=job.batched, sqpoll=job.sqpoll,
+        poll=job.poll, seed=job.seed, slice_seconds=job.slice_seconds, data=data, interface=job.interface,
+        batched=job.batched, sqpoll=job.sqpoll, not_after_ns=job.not_after_ns,
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class _Plan:
-    backend: Backend
+    backend: Backend | None  # None: an engine alone (run_engine_job)
+    engine: LoadEngine | None
     job: LoadJob
     request: EngineRequest | None  # the engine's run of the job; None: through submit
     size_lbas: int  # the namespace's, when the job's LBAs move (0 otherwise)
@@ -219,7 +229,7 @@ async def _plan(backend: Backend, job: LoadJob) -> _Plan:
             "interfaces need a load engine (the uring backend) and a plain Read or Write; "
             f"{backend.device} is open with {backend.kind}"
         )
-    return _Plan(backend, job, request, size_lbas)
+    return _Plan(backend, backend.engine, job, request, size_lbas)
 
 
 async def _identify_namespace(backend: Backend) -> bytes:
@@ -230,13 +240,41 @@ async def _identify_namespace(backend: Backend) -> bytes:
 
 
 async def run_job(
-    backend: Backend, job: LoadJob, stats: LoadStats | None = None, stop: asyncio.Event | None = None
+    backend: Backend,
+    job: LoadJob,
+    stats: LoadStats | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    on_slice: Callable[[EngineResult], None] | None = None,
 ) -> LoadOutcome:
     """Run `job` on `backend` into `stats` (a fresh one when None), until its count or time, `stop`, or a
     device error (said in the outcome's `failure`). UsageError before anything is sent when the job cannot
-    run there (fixed buffers or polling without an engine, a region outside the namespace)."""
+    run there (fixed buffers or polling without an engine, a region outside the namespace). `on_slice`
+    sees each of the engine's slices as it ends, after it is merged into `stats` (the engine only)."""
     plan = await _plan(backend, job)
-    return await _execute(plan, stats if stats is not None else LoadStats(), stop)
+    return await _execute(plan, stats if stats is not None else LoadStats(), stop, on_slice)
+
+
+async def run_engine_job(
+    engine: LoadEngine,
+    geometry: Geometry,
+    job: LoadJob,
+    stats: LoadStats | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    on_slice: Callable[[EngineResult], None] | None = None,
+) -> LoadOutcome:
+    """Run `job` on a load engine with no backend around it, on a namespace of `geometry` (the interface
+    ladder: an engine over the namespace's device files, nvtui.backend.uring.FileEngine), as `run_job`
+    does. UsageError when the engine cannot repeat the job (not a plain Read or Write of whole blocks)."""
+    size_lbas = geometry.size_lbas if job.lba_pattern != "fixed" else 0
+    if job.lba_pattern != "fixed":
+        _region(job, size_lbas)
+    request = engine_request(job, geometry.lba_format, size_lbas)
+    if request is None:
+        raise UsageError("a load engine repeats a plain Read or Write of whole blocks; this job is not one")
+    plan = _Plan(None, engine, job, request, size_lbas)
+    return await _execute(plan, stats if stats is not None else LoadStats(), stop, on_slice)
 
 
 async def run_jobs(
@@ -257,7 +295,7 @@ async def run_jobs(
         sink.parent = total
     halt = stop if stop is not None else asyncio.Event()
     pairs = zip(plans, sinks, strict=True)
-    tasks = [asyncio.ensure_future(_execute(plan, sink, halt)) for plan, sink in pairs]
+    tasks = [asyncio.ensure_future(_execute(plan, sink, halt, None)) for plan, sink in pairs]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -269,14 +307,18 @@ async def run_jobs(
         total.finish()
 
 
-async def _execute(plan: _Plan, stats: LoadStats, stop: asyncio.Event | None) -> LoadOutcome:
+async def _execute(
+    plan: _Plan,
+    stats: LoadStats,
+    stop: asyncio.Event | None,
+    on_slice: Callable[[EngineResult], None] | None,
+) -> LoadOutcome:
     cpu0 = cpu_seconds()
-    backend = plan.backend
-    engine = backend.engine
-    if engine is not None and plan.request is not None:
-        outcome = await _run_engine(engine, plan.request, stats, stop)
+    if plan.engine is not None and plan.request is not None:
+        outcome = await _run_engine(plan.engine, plan.request, stats, stop, on_slice)
     else:
-        outcome = await _run_submit(backend, plan.job, plan.size_lbas, stats, stop)
+        assert plan.backend is not None  # an engine alone always has its request (run_engine_job)
+        outcome = await _run_submit(plan.backend, plan.job, plan.size_lbas, stats, stop)
     outcome.cpu_seconds = cpu_seconds() - cpu0
     outcome.stopped = stop is not None and stop.is_set() and outcome.failure is None
     return outcome
@@ -289,6 +331,9 @@ async def _run_submit(
     outcome = LoadOutcome(stats, engine="python")
     next_command = _command_source(job, size_lbas)
     deadline = time.monotonic() + job.seconds if job.seconds is not None else None
+    if job.not_after_ns:
+        not_after = job.not_after_ns / 1e9
+        deadline = not_after if deadline is None else min(deadline, not_after)
     issued = done = 0
     failed = False  # this run's own device error: the other runs sharing `stop` go on
     data_len = job.command.data_len
@@ -355,15 +400,21 @@ def _command_source(job: LoadJob, size_lbas: int) -> Callable[[int], Command]:
 
 
 async def _run_engine(
-    engine: LoadEngine, request: EngineRequest, stats: LoadStats, stop: asyncio.Event | None
+    engine: LoadEngine,
+    request: EngineRequest,
+    stats: LoadStats,
+    stop: asyncio.Event | None,
+    on_slice: Callable[[EngineResult], None] | None,
 ) -> LoadOutcome:
-    """The engine's run, each slice merged into `stats` as it ends."""
+    """The engine's run, each slice merged into `stats` as it ends (then shown to `on_slice`)."""
     outcome = LoadOutcome(stats, engine="c")
 
     def merge(part: EngineResult) -> None:
         stats.tick()  # the slice's I/Os belong to the interval in which it ended
         h = part.latency
         stats.merge_counts(h.counts, h.total_ns, h.min_ns, h.max_ns, errors=part.errors)
+        if on_slice is not None:
+            on_slice(part)
 
     try:
         run = await engine.run(request, on_slice=merge, stop=stop)

@@ -24,6 +24,7 @@ from nvtui.ladder import (
     Workload,
     run_ladder,
     run_ladder_on,
+    rung_job,
     why_not,
 )
 
@@ -271,3 +272,42 @@ def test_a_rung_whose_budget_its_setup_took_says_so_instead_of_showing_zero_iops
     assert block.skipped is not None
     assert block.skipped.startswith("no I/O completed within the rung's 1e-06 s")
     assert "iops" not in block.to_json()
+
+
+def test_a_rung_is_a_load_job_through_its_interface_and_features() -> None:
+    by_name = {r.name: r for r in RUNGS}
+    target = LadderTarget("ng9n1", 3, 512, 1 << 20, "/dev/ng9n1", "/dev/nvme9n1", metadata_size=8)
+    reads = rung_job(by_name["uring_cmd_sqpoll"], target, Workload(qd=16, seconds=2), seed=9, not_after_ns=5)
+    assert (reads.interface, reads.fixed_buffers, reads.poll, reads.batched, reads.sqpoll) == (
+        "uring_cmd", True, True, True, True,
+    )  # fmt: skip
+    assert (reads.queue_depth, reads.seconds, reads.seed, reads.not_after_ns) == (16, 2, 9, 5)
+    assert reads.lba_pattern == "random" and reads.command.opcode == 0x02 and reads.command.nsid == 3
+    assert reads.block_range == (0, 8) and reads.slice_seconds == 0.25
+    writes = rung_job(
+        by_name["ioctl"], target, Workload(rw="write", bs=8192, seconds=3), seed=9, not_after_ns=0
+    )
+    assert writes.interface == "ioctl" and not (writes.fixed_buffers or writes.poll or writes.batched)
+    assert writes.lba_pattern == "sequential" and writes.command.opcode == 0x01
+    assert writes.slice_seconds == 3  # the ioctl rung's threads start once: one slice
+    cmd = writes.command
+    assert cmd.data is not None and len(cmd.data) == 8192 and any(cmd.data)
+    assert cmd.metadata == bytes(16 * 8)  # zeros for the separate metadata, as the engine writes
+
+
+async def test_the_file_engine_opens_what_the_interface_needs_and_says_what_it_cannot(
+    data_file: Path,
+) -> None:
+    from nvtui.backend.base import EngineRequest
+    from nvtui.backend.uring.backend import FileEngine
+    from nvtui.errors import DeviceError
+    from nvtui.nvme.identify import LbaFormat
+
+    engine = FileEngine(1, LbaFormat(512), FILE_SIZE // 512, char_dev=None, block_dev=str(data_file))
+    run = await engine.run(EngineRequest("randread", 4096, 4, seconds=5, max_ios=64, interface="block"))
+    assert run.ios == 64 and run.errors == 0 and run.bytes == 64 * 4096
+    with pytest.raises(UsageError, match="no NVMe generic char device for the ioctl interface"):
+        await engine.run(EngineRequest("read", 4096, 1, seconds=1, max_ios=1, interface="ioctl"))
+    gone = FileEngine(1, LbaFormat(512), 1 << 10, char_dev=None, block_dev=str(data_file) + ".gone")
+    with pytest.raises(DeviceError, match=r"cannot open .*namespace\.img\.gone: No such file or directory"):
+        await gone.run(EngineRequest("read", 4096, 1, seconds=1, max_ios=1, interface="block"))

@@ -13,7 +13,7 @@ from nvtui.backend import open_backend
 from nvtui.backend.base import Backend, BackendBase, EngineRequest, EngineResult, Stoppable
 from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import DeviceError, UsageError
-from nvtui.load import LoadJob, engine_request, run_job, run_jobs
+from nvtui.load import ENGINE_SLICE_S, Geometry, LoadJob, engine_request, run_engine_job, run_job, run_jobs
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.nvme.identify import LbaFormat
@@ -208,7 +208,10 @@ def test_the_engine_takes_plain_reads_and_writes_of_whole_blocks_only() -> None:
     assert engine_request(LoadJob(read(100, 8, fua=True), count=1), fmt, 0) is None  # FUA
     assert engine_request(LoadJob(read(100, 8), count=1), None, 0) is None  # a controller
     assert engine_request(LoadJob(read(100, 8), count=1), LbaFormat(4096), 0) is None  # not whole blocks
-    assert engine_request(LoadJob(read(0, 8), count=1), LbaFormat(512, 8, extended=True), 0) is None
+    interleaved = LbaFormat(512, 8, extended=True)
+    assert engine_request(LoadJob(read(0, 8), count=1), interleaved, 0) is None
+    # the block layer keeps interleaved metadata itself: the block interface takes that namespace
+    assert engine_request(LoadJob(read(0, 8), count=1, interface="block"), interleaved, 0) is not None
     marked = write(0, 8, data).with_(metadata=b"\1" * 64, metadata_len=64)
     assert engine_request(LoadJob(marked, count=1), LbaFormat(512, 8), 0) is None  # the engine writes zeros
     identify = Command(opcode=0x06, admin=True, cdw10=1, data_len=4096)
@@ -237,3 +240,54 @@ async def test_engine_slices_merge_into_the_load_stats_and_stop_ends_the_run() -
         rec = Recording(sim)
         fua = await run_job(WithEngine(rec, engine), LoadJob(read(0, 8, fua=True), count=3))
         assert fua.engine == "python" and rec.slbas == [0, 0, 0]
+
+
+def test_a_jobs_slice_and_deadline_reach_the_engine_and_are_checked() -> None:
+    job = LoadJob(read(0, 8), seconds=5, slice_seconds=0.1, not_after_ns=123_000_000_000)
+    request = engine_request(job, LbaFormat(512), 0)
+    assert request is not None and (request.slice_seconds, request.not_after_ns) == (0.1, 123_000_000_000)
+    plain = engine_request(LoadJob(read(0, 8), seconds=5), LbaFormat(512), 0)
+    assert plain is not None and (plain.slice_seconds, plain.not_after_ns) == (ENGINE_SLICE_S, 0)
+    with pytest.raises(UsageError, match=r"engine slice 0 s out of range \(0, 3600\]"):
+        LoadJob(read(0, 8), count=1, slice_seconds=0)
+    with pytest.raises(UsageError, match="deadline -1 ns: it must not be negative"):
+        LoadJob(read(0, 8), count=1, not_after_ns=-1)
+
+
+async def test_the_submit_path_ends_at_the_jobs_deadline_before_its_duration() -> None:
+    import time
+
+    async with await open_backend("sim0n1") as sim:
+        started = time.monotonic()
+        job = LoadJob(read(0, 8), seconds=60, queue_depth=4, not_after_ns=time.monotonic_ns() + 300_000_000)
+        outcome = await run_job(sim, job)
+        assert time.monotonic() - started < 30  # not the minute the job asked for
+        assert outcome.stats.total.count > 0 and outcome.failure is None and not outcome.stopped
+
+
+async def test_an_engine_alone_runs_a_job_each_slice_merged_before_the_caller_sees_it() -> None:
+    engine = FakeEngine(3)
+    stats = LoadStats()
+    seen: list[int] = []
+
+    def on_slice(part: EngineResult) -> None:
+        seen.append(stats.total.count)  # the slice is already in the statistics
+
+    geometry = Geometry(LbaFormat(512), SIM_LBAS, 0)
+    job = LoadJob(read(0, 8), count=300, queue_depth=8, lba_pattern="random", interface="ioctl")
+    outcome = await run_engine_job(engine, geometry, job, stats, on_slice=on_slice)
+    assert seen == [100, 200, 300] and outcome.stats is stats and outcome.engine == "c"
+    asked = engine.requests[0]
+    assert (asked.pattern, asked.interface, asked.lba_count, asked.max_ios) == (
+        "randread",
+        "ioctl",
+        SIM_LBAS,
+        300,
+    )
+    with pytest.raises(UsageError, match="a load engine repeats a plain Read or Write of whole blocks"):
+        await run_engine_job(engine, geometry, LoadJob(read(0, 8, fua=True), count=1))
+    with pytest.raises(UsageError, match="does not hold one 8-block I/O"):
+        await run_engine_job(
+            engine, geometry, LoadJob(read(0, 8), count=1, lba_pattern="random", first_lba=SIM_LBAS)
+        )
+    assert len(engine.requests) == 1  # nothing refused reached the engine

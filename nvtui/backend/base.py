@@ -96,7 +96,8 @@ class EngineRequest:
     `data`: what every write writes (None: random bytes from `seed`). Reported in slices of
     `slice_seconds`, each reaped before the next starts. `interface` (ENGINE_INTERFACES), `batched` (the
     SQEs of a round share one submit; False: one each) and `sqpoll` (a kernel thread submits) choose the
-    rung of the interface ladder the run is on."""
+    rung of the interface ladder the run is on. `not_after_ns`: the time.monotonic_ns() by which the run
+    ends, its setup (opening, the ring, its buffers) included; 0: `seconds` after its I/O starts."""
 
     pattern: str
     block_size: int
@@ -113,6 +114,7 @@ class EngineRequest:
     interface: str = "uring_cmd"
     batched: bool = True
     sqpoll: bool = False
+    not_after_ns: int = 0
 
 
 class EngineResult(Protocol):

@@ -69,6 +69,7 @@ from nvtui.nvme.identify import (
 
 if TYPE_CHECKING:  # the load engine loads when used, not with every command
     from nvtui.backend.base import EngineRequest, EngineResult, Stoppable
+    from nvtui.backend.uring.engine import EngineJob
 
 # NVM Command Set / ZNS opcodes that move per-LBA metadata, with nlb in CDW12 bits 15:0 (0-based).
 OPC_WRITE, OPC_READ, OPC_COMPARE, OPC_ZONE_APPEND = 0x01, 0x02, 0x05, 0x7D
@@ -137,6 +138,40 @@ class FixedBuffers:
         return self._memory[start : start + length]
 
 
+def engine_job(request: EngineRequest, fd: int, nsid: int, fmt: LbaFormat, size_lbas: int) -> EngineJob:
+    """The C engine's job for `request` on `fd`: the namespace's char device (passthrough interfaces) or
+    its block device opened O_DIRECT (the block interface; the block layer keeps the metadata itself).
+    UsageError when the engine cannot drive the namespace that way."""
+    from nvtui.backend.uring.engine import EngineJob
+
+    block = request.interface == "block"
+    if fmt.extended and fmt.metadata_size and not block:
+        raise UsageError(
+            "the namespace interleaves metadata with its data: the engine's passthrough does not"
+        )
+    first = request.first_lba
+    count = request.lba_count if request.lba_count is not None else size_lbas - first
+    return EngineJob(
+        fd=fd, nsid=nsid, lba_size=fmt.lba_size, lba_count=count,
+        metadata_size=0 if block else fmt.separate_metadata, pattern=request.pattern,
+        block_size=request.block_size, qd=request.qd, seconds=request.seconds, first_lba=first,
+        max_ios=request.max_ios, fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
+        slice_seconds=request.slice_seconds, data=request.data, interface=request.interface,
+        batched=request.batched, sqpoll=request.sqpoll, not_after_ns=request.not_after_ns,
+    )  # fmt: skip
+
+
+def open_for_engine(path: str, *, block: bool, writes: bool) -> int:
+    """`path` opened for an engine run: a block device only for what the run does, with O_DIRECT (no page
+    cache between the run and the device); a char device read-write, as nvme-cli and the backends open
+    it. DeviceError naming the path when it cannot be opened."""
+    flags = (os.O_RDWR if writes or not block else os.O_RDONLY) | os.O_CLOEXEC | (os.O_DIRECT if block else 0)
+    try:
+        return os.open(path, flags)
+    except OSError as exc:
+        raise DeviceError(f"cannot open {path}: {exc.strerror or exc}") from exc
+
+
 class UringEngine:
     """The uring backend's load engine: the C loop of engine.c on a ring of its own, in a worker thread."""
 
@@ -154,39 +189,57 @@ class UringEngine:
         fmt, fd = backend.format, backend._ns_fd
         if fd is None or fmt is None:
             raise DeviceError(f"{backend.path.name} is a controller: a load run needs a namespace device")
-        if fmt.extended and fmt.metadata_size:
-            raise UsageError(f"{backend.path.name} interleaves metadata with data: the load engine does not")
-        from nvtui.backend.uring.engine import EngineJob, run_load
+        from nvtui.backend.uring.engine import run_load
 
-        first = request.first_lba
-        count = request.lba_count if request.lba_count is not None else backend.size_lbas - first
-        writes = request.pattern.endswith("write")
-        block_fd = self._open_block(writes) if request.interface == "block" else None
+        block_fd = None
+        if request.interface == "block":
+            name, ns_dev = backend.path.name, backend.path.ns_dev
+            block = block_device_of(ns_dev) if ns_dev is not None else None
+            if block is None:
+                raise UsageError(f"{name} has no block device: the block layer does not drive its namespace")
+            block_fd = open_for_engine(block, block=True, writes=request.pattern.endswith("write"))
         try:
-            job = EngineJob(
-                fd=fd if block_fd is None else block_fd, nsid=backend.nsid, lba_size=fmt.lba_size,
-                lba_count=count, metadata_size=fmt.separate_metadata if block_fd is None else 0,
-                pattern=request.pattern, block_size=request.block_size, qd=request.qd,
-                seconds=request.seconds, first_lba=first, max_ios=request.max_ios,
-                fixed=request.fixed_buffers, iopoll=request.poll, seed=request.seed,
-                slice_seconds=request.slice_seconds, data=request.data, interface=request.interface,
-                batched=request.batched, sqpoll=request.sqpoll,
-            )  # fmt: skip
+            on = fd if block_fd is None else block_fd
+            job = engine_job(request, on, backend.nsid, fmt, backend.size_lbas)
             return await run_load(job, on_slice=on_slice, stop=stop)
         finally:
             if block_fd is not None:
                 os.close(block_fd)
 
-    def _open_block(self, writes: bool) -> int:
-        """The namespace's block device, opened O_DIRECT (the block layer keeps the metadata itself)."""
-        name, ns_dev = self.backend.path.name, self.backend.path.ns_dev
-        block = block_device_of(ns_dev) if ns_dev is not None else None
-        if block is None:
-            raise UsageError(f"{name} has no block device: the block layer does not drive its namespace")
+
+class FileEngine:
+    """A load engine over a namespace's device files with no backend open on it (the interface ladder,
+    which drives the block device even where the kernel refuses uring_cmd): the char device for the
+    passthrough interfaces, the block device for the block one, each opened for a run and closed after.
+    Either may be None (the interfaces needing it cannot run); any file the engine can drive will do (the
+    host tests use a regular file and /dev/zero)."""
+
+    def __init__(
+        self, nsid: int, fmt: LbaFormat, size_lbas: int, *, char_dev: str | None, block_dev: str | None
+    ) -> None:
+        self.nsid, self.format, self.size_lbas = nsid, fmt, size_lbas
+        self.char_dev, self.block_dev = char_dev, block_dev
+
+    async def run(
+        self,
+        request: EngineRequest,
+        *,
+        on_slice: Callable[[EngineResult], None] | None = None,
+        stop: Stoppable | None = None,
+    ) -> EngineResult:
+        from nvtui.backend.uring.engine import run_load
+
+        block = request.interface == "block"
+        path = self.block_dev if block else self.char_dev
+        if path is None:
+            what = "block device" if block else "NVMe generic char device"
+            raise UsageError(f"no {what} for the {request.interface} interface")
+        fd = open_for_engine(path, block=block, writes=request.pattern.endswith("write"))
         try:
-            return os.open(block, (os.O_RDWR if writes else os.O_RDONLY) | os.O_DIRECT | os.O_CLOEXEC)
-        except OSError as exc:
-            raise DeviceError(f"cannot open {block}: {exc.strerror or exc}") from exc
+            job = engine_job(request, fd, self.nsid, self.format, self.size_lbas)
+            return await run_load(job, on_slice=on_slice, stop=stop)
+        finally:
+            os.close(fd)
 
 
 def _describe(cmd: Command) -> str:
