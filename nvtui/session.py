@@ -154,7 +154,8 @@ class Session:
 
     async def backend(self, device: str) -> Backend:
         if device not in self._backends:
-            self._backends[device] = await open_backend(device, self.backend_kind)
+            answers = self.catalogue.simulated_answer  # what `simulate:` entries answer on a simulated device
+            self._backends[device] = await open_backend(device, self.backend_kind, answers=answers)
         return self._backends[device]
 
     def transport(self, device: str) -> str | None:

@@ -251,7 +251,7 @@ def test_example_vendor_catalogue_loads_cleanly() -> None:
     assert loaded.errors == []
     snapshot = loaded.get("acme-snapshot")
     assert 0xC0 <= snapshot.opcode <= 0xFF and snapshot.set == "vendor"
-    assert snapshot.decoder_for(values(snapshot)) is None
+    assert snapshot.decoder_for(values(snapshot)) == "acme-telemetry-snapshot"
     health = loaded.get("get-log-page-acme-health")
     cmd = health.encode(values(health))
     assert (cmd.opcode, cmd.cdw10 & 0xFF, cmd.cdw10 >> 16, cmd.data_len) == (0x02, 0xC0, 127, 512)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from nvtui.backend.base import BACKEND_KINDS, Backend, BackendBase, ControllerInfo, NamespaceInfo
+from nvtui.backend.base import BACKEND_KINDS, Answers, Backend, BackendBase, ControllerInfo, NamespaceInfo
 from nvtui.errors import UsageError
 
 __all__ = [
@@ -23,8 +23,12 @@ def is_simulated(device: str) -> bool:
     return device.removeprefix("/dev/").startswith("sim")
 
 
-async def open_backend(device: str, kind: str | None = None, **options: object) -> Backend:
+async def open_backend(
+    device: str, kind: str | None = None, *, answers: Answers | None = None, **options: object
+) -> Backend:
     """Open `device` with backend `kind` (None: sim for simulated devices, else uring with ioctl fallback).
+    `answers`: for a simulated device, the catalogue's answers to the commands it simulates (`simulate:`
+    entries); a real device answers for itself.
 
     Must run on the event loop that will submit: the uring backend creates its ring on this thread.
     """
@@ -35,7 +39,7 @@ async def open_backend(device: str, kind: str | None = None, **options: object) 
             raise UsageError(f"{device} is a simulated device: it opens only with --backend sim")
         from nvtui.backend.sim import open_sim
 
-        return open_sim(device)
+        return open_sim(device, answers=answers)
     if kind == "sim":
         raise UsageError(f"--backend sim opens only simulated devices (sim0, sim0n1, sim0n2), not {device}")
     if kind == "ioctl":

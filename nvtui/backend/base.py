@@ -82,6 +82,21 @@ class ControllerInfo:
     trsvcid: str = ""  # fabrics: transport service id (the TCP port)
 
 
+@dataclass(frozen=True)
+class SimulatedAnswer:
+    """What the simulated controller answers a command the catalogue simulates (a vendor command tried before
+    the drive arrives): `status` the 15-bit status field (SCT << 8 | SC), `result` the completion's DW0,
+    `data` what goes to the host (cut or padded to the command's length; None: nothing)."""
+
+    status: int
+    result: int = 0
+    data: bytes | None = None
+
+
+# Given a command, the catalogue's answer to it on the simulated controller, or None (the simulator's own).
+Answers = Callable[[Command], SimulatedAnswer | None]
+
+
 ENGINE_PATTERNS = ("randread", "randwrite", "read", "write")
 # How a load engine reaches the namespace: NVMe passthrough over io_uring on its char device, io_uring reads
 # and writes on its block device (O_DIRECT), or the synchronous passthrough ioctl from one thread per I/O.

@@ -29,6 +29,7 @@ from nvtui.catalogue.model import (
     FieldDef,
     FromField,
     Length,
+    Simulate,
     Slice,
     close_matches,
 )
@@ -36,7 +37,14 @@ from nvtui.errors import UsageError
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, DataDirection
 
 if TYPE_CHECKING:
-    from nvtui.catalogue.schema import ByValueModel, EntryModel, FieldModel, FromFieldModel, PresetModel
+    from nvtui.catalogue.schema import (
+        ByValueModel,
+        EntryModel,
+        FieldModel,
+        FromFieldModel,
+        PresetModel,
+        SimulateModel,
+    )
 
 Problems = list[tuple[tuple[Any, ...], str]]
 
@@ -377,6 +385,9 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
     for i, alias in enumerate(model.aliases):
         if not re.match(KEBAB, alias):
             problems.append((("aliases", i), f"alias {alias!r} must be lowercase kebab-case"))
+    simulate = None
+    if model.simulate is not None:
+        simulate = _build_simulate(model.simulate, model, by_name, decoders, problems)
     if problems:
         raise EntryProblems(problems)
     return CommandDef(
@@ -386,7 +397,68 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         result_context=result_context, destructive=bool(model.destructive) or model.raw,
         refused=model.refused, raw=model.raw, source=source, line=line, timeout=model.timeout,
         waits_for_event=model.waits_for_event, refused_on={str(k): v for k, v in model.refused_on.items()},
+        simulate=simulate,
     )  # fmt: skip
+
+
+def _build_simulate(
+    sm: SimulateModel,
+    model: EntryModel,
+    by_name: Mapping[str, FieldDef],
+    decoders: frozenset[str] | None,
+    problems: Problems,
+) -> Simulate | None:
+    """The simulated controller's answer as the entry says it. Its values are checked against the layout
+    when the catalogue loads (`check_simulations`: the layouts of every file are registered by then), so a
+    mistake is said with its line, never when a command is answered."""
+    from nvtui.nvme.status_names import status_by_name
+
+    found = len(problems)
+    status = sm.status if isinstance(sm.status, int) else status_by_name(sm.status)
+    if status is None:
+        said = f"no status is named {sm.status!r} (a name as nvtui shows it, e.g. Invalid Field in Command, "
+        problems.append((("simulate", "status"), said + "or the number SCT << 8 | SC)"))
+    if sm.offset is not None and sm.offset not in by_name:
+        problems.append((("simulate", "offset"), f"no field named {sm.offset!r}"))
+    structure = sm.structure
+    if structure is None and isinstance(model.decode, str):
+        structure = model.decode
+    if structure is None and sm.fields:
+        problems.append(
+            (("simulate", "fields"), "field values need a structure: give `structure:` (or `decode:`)")
+        )
+    if structure is not None and decoders is not None and structure not in decoders:
+        close = close_matches(structure, sorted(decoders), n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        problems.append((("simulate", "structure"), f"no structure layout {structure!r} to encode{hint}"))
+    if len(problems) > found or status is None:
+        return None
+    return Simulate(status, sm.result, structure, dict(sm.fields), sm.offset)
+
+
+def check_simulations(entries: dict[str, CommandDef]) -> list[CatalogueError]:
+    """Encode every `simulate:` block's values through its structure's layout (all files' layouts are known
+    now); an entry whose block cannot be encoded is taken out, with one error line naming its file and
+    line. A block without a structure (a status alone) needs nothing."""
+    from nvtui import structures
+
+    errors: list[CatalogueError] = []
+    for entry in list(entries.values()):
+        sim = entry.simulate
+        if sim is None or sim.structure is None:
+            continue
+        problem = None
+        if sim.structure not in structures.ids():
+            problem = f"no structure layout {sim.structure!r} to encode (a decoder that is not a layout)"
+        else:
+            try:
+                structures.encode(sim.structure, sim.values)
+            except ValueError as exc:
+                problem = f"{sim.structure}: {exc}"
+        if problem is not None:
+            errors.append(CatalogueError(entry.source, entry.line, "simulate.fields", problem, entry.id))
+            del entries[entry.id]
+    return errors
 
 
 def pydantic_path(data: Any, loc: Sequence[Any], missing: bool) -> tuple[Any, ...]:
@@ -530,8 +602,6 @@ def bind_raw(entries: list[CommandDef], builtins: Builtins | None = None) -> lis
             e = replace(e, safe_opcodes=frozenset(described - unsafe), refused_opcodes=refused)
         out.append(e)
     return out
-
-
 
 
 # --- presets ---------------------------------------------------------------------------------------------

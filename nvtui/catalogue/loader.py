@@ -24,6 +24,7 @@ from nvtui.catalogue.build import (
     bind_raw,
     build_entry,
     build_preset_draft,
+    check_simulations,
     guard_problems,
     hold_guard,
     pydantic_path,
@@ -451,6 +452,7 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
         for entry in presets:
             order[entry.id] = entry  # a preset is as guarded as the (held) entry it names
     errors.extend(apply_extensions(order, extensions, decoders))
+    errors.extend(check_simulations(order))
     entries = bind_raw(list(order.values()), builtins)
     return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
 
@@ -500,7 +502,9 @@ def inspect_file(path: Path) -> FileResult:
     order = {e.id: e for e in (*builtin, *result.entries) if not e.preset_draft}
     _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
     preset_errors = [*preset_errors, *apply_extensions(order, result.extensions, decoders)]
-    return FileResult(result.entries, (*result.errors, *layout_errors, *preset_errors), result.notices)
+    preset_errors += check_simulations(order)
+    entries = tuple(e for e in result.entries if e.preset_draft or e.id in order)
+    return FileResult(entries, (*result.errors, *layout_errors, *preset_errors), result.notices)
 
 
 def check_file(path: Path) -> list[CatalogueError]:

@@ -28,11 +28,15 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nvtui.errors import UsageError, one_line
 from nvtui.numbers import NumberTooLong, parse_number
 from nvtui.nvme.command import CDW_NAMES, U32_MAX, Command, DataDirection
 from nvtui.nvme.timeouts import DEFAULT_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from nvtui.backend.base import SimulatedAnswer
 
 DEVICE_NSID = "device"  # the `default` of an nsid field meaning "the opened namespace's ID"
 
@@ -54,7 +58,6 @@ def close_matches(word: str, candidates: list[str], n: int, cutoff: float = 0.6)
     import difflib
 
     return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
-
 
 
 # --- errors ----------------------------------------------------------------------------------------------
@@ -278,6 +281,20 @@ class _Expected:
     count: int = 0
 
 
+@dataclass(frozen=True)
+class Simulate:
+    """How the simulated controller answers a command that is this entry (`simulate:`): `status` as SCT << 8
+    | SC, `result` the completion's DW0, and the data: `values` encoded through the layout `structure`
+    (None: the entry's decoder for the command, or no data), from the byte offset the field `offset` gives
+    (None: 0)."""
+
+    status: int
+    result: int
+    structure: str | None
+    values: Mapping[str, Any]
+    offset: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class CommandDef:
     """One catalogue entry, ready to encode. The CLI and the TUI use only this and `Catalogue`."""
@@ -315,6 +332,7 @@ class CommandDef:
     waits_for_event: bool = False  # the controller completes it only when an event occurs (AER)
     # Transport (as sysfs names it: pcie, tcp, ...) -> why the command is never sent on a device of it.
     refused_on: Mapping[str, str] = field(default_factory=dict)
+    simulate: Simulate | None = None  # the simulated controller's answer to it
 
     def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
         """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
@@ -722,7 +740,6 @@ def _bit_ranges(mask: int) -> str:
     return ", ".join(reversed(runs))
 
 
-
 # --- the catalogue ---------------------------------------------------------------------------------------
 
 
@@ -796,8 +813,36 @@ class Catalogue:
             if not e.raw and e.preset_of is None and e.queue == queue and e.opcode == opcode
         ]  # fmt: skip
 
+    def simulated_answer(self, cmd: Command) -> SimulatedAnswer | None:
+        """The answer a `simulate:` entry gives `cmd` on the simulated controller: the first entry (in
+        catalogue order) of the command's queue and opcode whose every field `cmd` holds within range; None
+        when no entry simulates it (the simulator then answers as it would without the catalogue)."""
+        for e in self.entries:
+            if e.simulate is None or e.raw or e.admin != cmd.admin or e.opcode != cmd.opcode:
+                continue
+            values = e.decode_fields(cmd)
+            if all(f.min <= values[f.name] <= f.max for f in e.fields):
+                return _answer(e, e.simulate, values)
+        return None
+
     def source_of(self, name: str) -> Path:
         """The file the entry (by id or alias) was loaded from."""
         return self.get(name).source
 
 
+def _answer(entry: CommandDef, sim: Simulate, values: Mapping[str, int]) -> SimulatedAnswer:
+    from nvtui.backend.base import SimulatedAnswer
+
+    data = None
+    structure = sim.structure or entry.decoder_for(values)
+    if structure is not None and sim.status == 0 and entry.direction is not DataDirection.NONE:
+        from nvtui import structures
+
+        try:
+            image = structures.encode(structure, sim.values)
+        except ValueError as exc:  # checked when the entry was built; its layout changed since
+            raise UsageError(
+                f"{entry.source}:{entry.line}: {entry.id}'s simulate: {one_line(str(exc))}"
+            ) from None
+        data = image[values[sim.offset] :] if sim.offset is not None else image
+    return SimulatedAnswer(sim.status, sim.result, data)

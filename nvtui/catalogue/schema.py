@@ -15,7 +15,7 @@ from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 __all__ = [
     "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",
-    "ResultDecodeModel", "RuleModel",
+    "ResultDecodeModel", "RuleModel", "SimulateModel",
 ]  # fmt: skip
 
 U32_MAX = 0xFFFF_FFFF  # a data length is the 32-bit data_len of the passthrough command
@@ -125,6 +125,27 @@ class ResultDecodeModel(_Model):
     context: list[str] = Field(default_factory=list)
 
 
+class SimulateModel(_Model):
+    """`simulate:` in a catalogue entry: how the simulated controller answers a command that is this entry
+    (every field within its range): the status, by name or as the 15-bit status field (SCT << 8 | SC), the
+    completion's DW0, and for a command that returns data the values of the structure it returns, encoded
+    through that structure's layout (`structure`, else the entry's `decode`). `offset` names the field that
+    gives a byte offset into the structure (a log page's LPO)."""
+
+    status: int | str = Field(default="Successful Completion")
+    result: int = Field(default=0, ge=0, le=U32_MAX)
+    structure: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    offset: str | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _in_range(cls, value: Any) -> Any:
+        if isinstance(value, int) and not 0 <= value <= 0x7FF:
+            raise ValueError(f"status {value:#x} out of range 0x000-0x7ff (SCT << 8 | SC)")
+        return value
+
+
 class EntryModel(_Model):
     id: str = Field(pattern=KEBAB)
     name: str
@@ -147,6 +168,7 @@ class EntryModel(_Model):
     # Seconds nvtui waits for the completion (and the kernel's own per-command timeout); None: the default.
     timeout: int | None = Field(default=None, ge=MIN_TIMEOUT_S, le=MAX_TIMEOUT_S)
     waits_for_event: bool = False  # completes only when the controller has something to report (AER)
+    simulate: SimulateModel | None = None  # the simulated controller's answer (vendor commands)
 
     @field_validator("destructive", mode="before")
     @classmethod

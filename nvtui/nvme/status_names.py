@@ -191,3 +191,18 @@ def status_name(sct: int, sc: int) -> str:
     if sct in STATUS_NAMES and sc >= VENDOR_SPECIFIC_SC_MIN:
         return f"Vendor Specific ({SCT_NAMES[sct]}, SC {sc:#04x})"
     return f"Reserved (SCT {sct:#x}, SC {sc:#04x})"
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.lower().replace("-", " ").replace("_", " ").split())
+
+
+def status_by_name(name: str) -> int | None:
+    """The 11-bit status (SCT << 8 | SC) the spec's `name` stands for (case, hyphens and underscores
+    aside: "invalid-field-in-command"), or None when no status has that name."""
+    wanted = _folded(name)
+    for sct, codes in STATUS_NAMES.items():
+        for sc, spec_name in codes.items():
+            if _folded(spec_name) == wanted:
+                return sct << 8 | sc
+    return None

@@ -24,7 +24,7 @@ import os
 import time
 from pathlib import Path
 
-from nvtui.backend.base import BackendBase
+from nvtui.backend.base import Answers, BackendBase
 from nvtui.backend.sim import identity
 from nvtui.backend.sim.controller import SimController
 from nvtui.backend.sim.errors import SC_ABORTED_SQ_DELETION, SCT_GENERIC
@@ -86,6 +86,7 @@ class SimBackend(BackendBase):
         directory: Path | None = None,
         latency: str | LatencyModel | None = None,
         lock_timeout: float = 2.0,
+        answers: Answers | None = None,
     ) -> None:
         name = device.removeprefix("/dev/")
         if name not in SIM_DEVICES:
@@ -108,6 +109,7 @@ class SimBackend(BackendBase):
             ) from None
         self._closed = False
         self._aers: set[asyncio.Future[int]] = set()
+        self.answers = answers  # the catalogue's `simulate:` answers, before the controller's own
 
     @property  # type: ignore[override]
     def notice(self) -> str | None:
@@ -144,6 +146,14 @@ class SimBackend(BackendBase):
                 f"a {cmd.data_len}-byte transfer exceeds the controller's {identity.MAX_TRANSFER}-byte limit "
                 "(MDTS); the kernel refuses it (EINVAL)"
             )
+        reads = cmd.direction in (DataDirection.CONTROLLER_TO_HOST, DataDirection.BIDIRECTIONAL)
+        answer = self.answers(cmd) if self.answers is not None else None
+        if answer is not None:  # a vendor command the catalogue simulates: no state of the drive changes
+            return Completion(
+                status=Status(answer.status), result=answer.result, latency_ns=time.perf_counter_ns() - start,
+                data=_fit(answer.data, cmd.data_len) if reads else None,
+                metadata=bytes(cmd.metadata_len) if reads and cmd.metadata_len else None,
+            )  # fmt: skip
         ctrl = self.controller
         if not ctrl.lock.try_acquire():  # taken at once unless another process is in a command
             await ctrl.lock.acquire_async(self.lock_timeout)
@@ -160,7 +170,6 @@ class SimBackend(BackendBase):
             return await self._await_event(cmd, start)
         if outcome.delay_ns:
             await asyncio.sleep(outcome.delay_ns / 1e9)
-        reads = cmd.direction in (DataDirection.CONTROLLER_TO_HOST, DataDirection.BIDIRECTIONAL)
         return Completion(
             status=outcome.status,
             result=outcome.result,
