@@ -437,9 +437,9 @@ async def test_commands_picked_faster_than_their_forms_mount_leave_the_last_one_
                 screen.open_command(command)
                 for _ in range(ticks):
                     await asyncio.sleep(0)
-        await until(pilot, lambda: showing(screen, "get-features"), "the last command's form")
+        await until(pilot, lambda: showing(screen, "get-features"), "the last command's form", timeout=60)
         await pilot.pause(0.2)
         assert len(screen.query(CommandForm)) == 1 and app.return_code is None
         await until(
-            pilot, lambda: screen.prepared is not None and screen.prepared.defn.id == "get-features", "p"
+            pilot, lambda: screen.prepared is not None and screen.prepared.defn.id == "get-features", "it"
         )
