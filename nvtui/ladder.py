@@ -31,8 +31,7 @@ from nvtui.backend.histogram import LatencyHistogram
 from nvtui.errors import UsageError
 
 if TYPE_CHECKING:  # loaded when a rung runs, not with the CLI's parser
-    from nvtui.load import LoadJob
-    from nvtui.nvme.identify import LbaFormat
+    from nvtui.load import Geometry, LoadJob
 
 PATTERNS = ("randread", "randwrite", "read", "write")
 WRITE_PATTERNS = frozenset({"randwrite", "write"})
@@ -52,10 +51,6 @@ class Rung:
     iopoll: bool = False
     batched: bool = False
     sqpoll: bool = False
-
-    @property
-    def passthrough(self) -> bool:
-        return self.interface != "block"
 
 
 RUNGS: tuple[Rung, ...] = (
@@ -293,9 +288,9 @@ def rung_job(
     namespace, through the rung's interface and io_uring features, ending by `not_after_ns`."""
     from nvtui.bench import PATTERNS as BENCH_PATTERNS
     from nvtui.bench import bench_command
-    from nvtui.load import Geometry, LoadJob
+    from nvtui.load import LoadJob
 
-    geometry = Geometry(target_format(target), target.size_lbas, target.max_transfer)
+    geometry = target_geometry(target)
     # The ioctl rung starts its threads once per slice: one slice, or their start-up eats into the rung.
     slice_seconds = workload.seconds if rung.interface == "ioctl" else min(SLICE_S, workload.seconds)
     return LoadJob(
@@ -306,11 +301,13 @@ def rung_job(
     )  # fmt: skip
 
 
-def target_format(target: LadderTarget) -> LbaFormat:
-    """The target's LBA format."""
+def target_geometry(target: LadderTarget) -> Geometry:
+    """What a load run needs to know of the target: its LBA format, size and largest transfer."""
+    from nvtui.load import Geometry
     from nvtui.nvme.identify import LbaFormat
 
-    return LbaFormat(target.lba_size, target.metadata_size, extended=target.extended)
+    fmt = LbaFormat(target.lba_size, target.metadata_size, extended=target.extended)
+    return Geometry(fmt, target.size_lbas, target.max_transfer)
 
 
 async def run_rung(
@@ -327,14 +324,14 @@ async def run_rung(
     `workload.seconds` of wall time from this call, its setup (opening the device, the ring, its buffers,
     the engine's thread) included; its figures are over the time its I/Os ran."""
     from nvtui.backend.uring.backend import FileEngine
-    from nvtui.load import Geometry, run_engine_job
+    from nvtui.load import run_engine_job
 
     not_after_ns = time.monotonic_ns() + int(workload.seconds * 1e9)
     reason = why_not(rung, target, workload)
     if reason is not None:
         return RungResult(rung, skipped=reason)
     job = rung_job(rung, target, workload, seed=seed, not_after_ns=not_after_ns)
-    geometry = Geometry(target_format(target), target.size_lbas, target.max_transfer)
+    geometry = target_geometry(target)
     engine = FileEngine(
         target.nsid,
         geometry.lba_format,
@@ -424,9 +421,8 @@ async def run_ladder(
         )
     target = await resolve_target(device)
     from nvtui.bench import check_block_size
-    from nvtui.load import Geometry
 
-    check_block_size(workload.bs, Geometry(target_format(target), target.size_lbas, target.max_transfer))
+    check_block_size(workload.bs, target_geometry(target))
     if target.size_lbas < workload.bs // target.lba_size:
         raise UsageError(f"{device} holds {target.size_lbas} LBAs: less than one {workload.bs}-byte I/O")
     return await run_ladder_on(target, workload, on_progress=on_progress, stop=stop)
