@@ -573,6 +573,14 @@ async def test_hot_unplug_under_qd32_load(
             ),
         )
         assert deleted.get("return", {}).get("event") == "DEVICE_DELETED", deleted
+        # One more read on the still-open ring, after every worker saw its error and the device is deleted.
+        after = Io(time.monotonic())
+        try:
+            read0 = rw(READ, dev.nsid, 0, 4096, lba_size)
+            done = await asyncio.wait_for(dev.submit(read0), UNPLUG_DEADLINE_S)
+            after.ok, after.outcome = done.ok, "ok" if done.ok else str(done.status)
+        except DeviceError as exc:
+            after.outcome = str(exc)
         await asyncio.wait_for(dev.close(), 10)
 
         # The kernel removes the controller in order: commands already at the device are drained (they
@@ -584,8 +592,11 @@ async def test_hot_unplug_under_qd32_load(
         at_unplug = [io for io in ios if io.started < t0 and not (io.ended and io.ended < t0)]
         assert len(at_unplug) >= QD // 2, len(at_unplug)
         assert all(io.ended and io.ended - t0 < UNPLUG_DEADLINE_S for io in ios), "a command outlived 5 s"
+        # Nothing succeeds once the device is gone: neither a worker's command started after the first error
+        # (there may be none: all 32 can fail together) nor the read sent after the device was deleted.
         late = [io for io in ios if io.started > t_first]
-        assert late and not any(io.ok for io in late)  # nothing succeeds once the device is gone
+        assert not any(io.ok for io in late), [io.outcome for io in late]
+        assert not after.ok and after.outcome, after
         assert not any(Path(p).exists() for p in (nvme_ctrl, ns_conventional))
 
         # nvtui bench: exit 3 with the cause, long before its 120 s.
