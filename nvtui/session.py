@@ -400,8 +400,9 @@ class Session:
             self._decode(prepared, completion, facts, missing) if decode else (None, None, ())
         )
         notices = (*output_notices, *notices)
-        if backend.notice:
-            notices = (backend.notice, *notices)
+        notice = backend.notice  # reading it takes it (a notice is shown once)
+        if notice:
+            notices = (notice, *notices)
         device_path = backend.nvme_cli_path
         result = SendResult(
             prepared=prepared,
