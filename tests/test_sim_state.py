@@ -278,6 +278,33 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "error log value too wide": (in_state(put("error_log", [{**ENTRY, "lba": 1 << 70}])), "error_log[0].lba"),
     "negative counter": (in_state(put("counters.power_cycles", -1)), "counters.power_cycles = -1 is outside"),
     "unknown counter": (in_state(put("counters.bogus", 1)), "counters.bogus is not a counter"),
+    "firmware missing": (in_state(put("firmware", DELETE)), "firmware is missing"),
+    "firmware in the read-only slot": (
+        in_state(put("firmware.slots", {"1": "EVIL"})),
+        "firmware.slots.1 is not a writable slot",
+    ),
+    "firmware revision not text": (
+        in_state(put("firmware.slots", {"2": 7})),
+        "firmware.slots.2 is not a revision",
+    ),
+    "firmware active slot empty": (
+        in_state(put("firmware.active", 3)),
+        "firmware.active is slot 3, which holds no",
+    ),
+    "firmware download not base64": (
+        in_state(put("firmware.download", [[0, "!!"]])),
+        "firmware.download[0][1] is not base64",
+    ),
+    "firmware download piece not whole granules": (
+        in_state(put("firmware.download", [[0, base64.b64encode(b"x" * 100).decode()]])),
+        "firmware.download[0] is not whole 4096-byte granules",
+    ),
+    "sanitize missing": (in_state(put("sanitize", DELETE)), "sanitize is missing"),
+    "sanitize in progress without a start": (
+        in_state(put("sanitize.status", 2)),
+        "sanitize: status 2 does not agree with started",
+    ),
+    "sanitize lasting years": (in_state(put("sanitize.duration", 1e9)), "sanitize.duration = 1000000000.0"),
     "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
     "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
     "journal of another generation": (
@@ -315,6 +342,27 @@ def test_a_damaged_state_is_refused_with_one_line_that_names_it_and_the_way_out(
     if name in ("not JSON", "a list", "unknown schema"):  # what discovery checks itself
         assert "damaged" in listed.out
     assert fingerprint(drive) == before  # nothing was rewritten, nothing erased
+
+
+async def test_a_state_from_before_firmware_and_sanitize_is_read_as_a_factory_drive(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(write(5, b"two".ljust(512, b"\0")))).ok
+    state = json.loads((sim_dir / "sim0.json").read_text())
+    del state["firmware"]
+    state["schema"] = 2
+    (sim_dir / "sim0.json").write_text(json.dumps(state))
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(5))).data == b"two".ljust(512, b"\0")
+    upgraded = json.loads((sim_dir / "sim0.json").read_text())
+    assert upgraded["schema"] == 3
+    assert upgraded["firmware"] == {"slots": {}, "active": 1, "next": None, "running": None, "download": []}
+    assert upgraded["sanitize"] == {
+        "status": 0,
+        "scdw10": 0,
+        "writes_at": 0,
+        "started": None,
+        "duration": 0.0,
+    }
 
 
 async def test_recoverable_leftovers_are_recovered_with_a_notice(tmp_path: Path) -> None:
@@ -373,7 +421,7 @@ async def test_a_state_from_before_the_journal_is_read_and_upgraded(sim_dir: Pat
     (sim_dir / "sim0.journal").unlink()
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"old".ljust(512, b"\0")
-    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == 2
+    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == 3
 
 
 async def test_state_files_are_private_and_saved_atomically(sim_dir: Path) -> None:

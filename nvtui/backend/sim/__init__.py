@@ -45,7 +45,7 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     locking) it: from its checkpoint (which a Format NVM rewrites at once), else the defaults. A folder nvtui
     refuses, or a damaged state, is reported as the controller's access error (opening it says the same)."""
     directory = directory if directory is not None else state_dir()
-    serial, formats = "", {nsid: 0 for nsid in NAMESPACE_SPECS}
+    serial, formats, firmware = "", {nsid: 0 for nsid in NAMESPACE_SPECS}, identity.FIRMWARE
     problem = folder_refusal(directory)
     state = None
     if problem is not None:
@@ -58,6 +58,7 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
             )
     if state is not None:
         serial = str(state.get("serial", ""))[:20]
+        firmware = _running_firmware(state.get("firmware")) or firmware
         namespaces = state.get("namespaces")
         if isinstance(namespaces, dict):
             for nsid, spec in NAMESPACE_SPECS.items():
@@ -88,7 +89,7 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
             char_dev=None,
             model=identity.MODEL,
             serial=serial or "(created on first open)",
-            firmware=identity.FIRMWARE,
+            firmware=firmware,
             transport="sim",
             address=str(directory),
             state="live",
@@ -99,3 +100,15 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
             namespaces=tuple(namespaces_info),
         )
     ]
+
+
+def _running_firmware(value: object) -> str | None:
+    """The running revision a checkpoint names (a commit that activates one checkpoints at once)."""
+    if not isinstance(value, dict):
+        return None
+    running, slots, active = value.get("running"), value.get("slots"), value.get("active")
+    if running is None and isinstance(slots, dict) and isinstance(active, int) and active != 1:
+        running = slots.get(str(active))
+    if isinstance(running, str) and 0 < len(running) <= 8 and running.isascii() and running.isprintable():
+        return running
+    return None

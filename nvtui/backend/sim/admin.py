@@ -1,6 +1,7 @@
 """Admin commands of the simulated controller (NVMe Base 2.0, 5): Identify, Get Log Page, Get/Set Features,
-Format NVM, Device Self-test, Abort, Keep Alive. Asynchronous Event Request is asynchronous by nature and
-is served by the backend through `SimController.raise_event` / `aer_waiters`."""
+Format NVM, Sanitize, Firmware Image Download and Commit, Device Self-test, Abort, Keep Alive. Asynchronous
+Event Request is asynchronous by nature and is served by the backend through `SimController.raise_event` /
+`aer_waiters`."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity, logs2x
+from nvtui.backend.sim import sanitize as S
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
     SC_FEATURE_NOT_NS_SPECIFIC,
     SC_FEATURE_NOT_SAVEABLE,
     SC_INVALID_FORMAT,
     SC_INVALID_LOG_PAGE,
+    SC_SANITIZE_IN_PROGRESS,
     SC_SELF_TEST_IN_PROGRESS,
     SCT_COMMAND_SPECIFIC,
+    SCT_GENERIC,
     CommandFailed,
     cdw_byte,
     invalid_field,
@@ -64,13 +68,14 @@ def effect_cse(value: int) -> int:
 def identify_controller(ctrl: SimController) -> bytes:
     return encode("identify-controller", {
         "vid": identity.VID, "ssvid": identity.SSVID, "sn": ctrl.serial, "mn": identity.MODEL,
-        "fr": identity.FIRMWARE, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
+        "fr": ctrl.firmware.running, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
         "ctratt": 0, "cntrltype": 1,  # I/O controller
-        "oacs": 1 << 1 | 1 << 4,  # Format NVM, Device Self-test
+        "oacs": 1 << 1 | 1 << 2 | 1 << 4,  # Format NVM, Firmware Commit and Image Download, Device Self-test
         "acl": identity.ACL, "aerl": identity.AERL,
-        "frmw": 1 | identity.FIRMWARE_SLOTS << 1,  # slot 1 read-only, one slot
+        # slot 1 read-only, the number of slots, activation without reset; Firmware Update Granularity
+        "frmw": 1 | identity.FIRMWARE_SLOTS << 1 | 1 << 4, "fwug": identity.FWUG,
         "lpa": 1 << 1 | 1 << 2,  # Commands Supported and Effects; extended data (NUMDU, LPO)
         "elpe": identity.ELPE, "npss": identity.NPSS, "avscc": 1, "apsta": 0,
         "wctemp": identity.WCTEMP, "cctemp": identity.CCTEMP,
@@ -80,6 +85,7 @@ def identify_controller(ctrl: SimController) -> bytes:
         # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Timestamp, Verify, Copy
         "oncs": 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 8,
         "fna": 1 << 2,  # cryptographic erase supported
+        "sanicap": S.SANICAP,
         "vwc": 0b111,  # a volatile write cache; Flush with NSID FFFFFFFFh applies to all namespaces
         "ocfs": 1 << 0,  # Copy source range format 0
         "sgls": 1 << 0,  # SGLs supported (the sim treats the data buffer as one SGL of data_len bytes)
@@ -222,8 +228,12 @@ def smart_log(ctrl: SimController) -> bytes:
     })  # fmt: skip
 
 
-def firmware_slot_log() -> bytes:
-    return encode("firmware-slot-log", {"afi": 1, "frs1": identity.FIRMWARE})
+def firmware_slot_log(ctrl: SimController) -> bytes:
+    firmware = ctrl.firmware
+    values: dict[str, object] = {"afi": firmware.active | (firmware.next_reset or 0) << 4}
+    for slot in range(1, identity.FIRMWARE_SLOTS + 1):
+        values[f"frs{slot}"] = firmware.revision(slot) or ""
+    return encode("firmware-slot-log", values)
 
 
 def changed_ns_list(ctrl: SimController, retain: bool) -> bytes:
@@ -294,7 +304,7 @@ def get_log_page(ctrl: SimController, cmd: Command) -> Outcome:
             raise invalid_field(4)
         page = smart_log(ctrl)
     elif lid == 0x03:
-        page = firmware_slot_log()
+        page = firmware_slot_log(ctrl)
     elif lid == 0x04:
         page = changed_ns_list(ctrl, retain)
     elif lid == 0x05:
@@ -459,6 +469,39 @@ def device_self_test(ctrl: SimController, cmd: Command) -> Outcome:
     return _outcome()
 
 
+def firmware_commit(ctrl: SimController, cmd: Command) -> Outcome:
+    firmware = ctrl.firmware
+    running = firmware.running
+    firmware.commit(fs=cmd.cdw10 & 0x7, ca=cmd.cdw10 >> 3 & 0x7)
+    if firmware.running != running:
+        ctrl.checkpoint_due = True  # discovery, which reads only the state, names the running revision
+    return _outcome()
+
+
+def firmware_image_download(ctrl: SimController, cmd: Command) -> Outcome:
+    ctrl.firmware.download(numd=cmd.cdw10 + 1, offset_dw=cmd.cdw11, data=cmd.data)
+    return _outcome()
+
+
+def sanitize(ctrl: SimController, cmd: Command) -> Outcome:
+    sanact, ndas = cmd.cdw10 & 0x7, cmd.cdw10 >> 9 & 1
+    if ctrl.sanitize.running:
+        raise CommandFailed(SCT_GENERIC, SC_SANITIZE_IN_PROGRESS, dnr=False)
+    if sanact == S.SANACT_EXIT_FAILURE:
+        return _outcome()  # no sanitize ever fails here: nothing to leave
+    if sanact not in (S.SANACT_BLOCK_ERASE, S.SANACT_CRYPTO_ERASE):  # overwrite unsupported (SANICAP)
+        raise invalid_field(cdw_byte(10))
+    if ndas:  # No-Deallocate Inhibited (SANICAP.NDI)
+        raise invalid_field(cdw_byte(10) + 1)
+    if ctrl.self_test is not None:
+        ctrl.abort_self_test(result=0x9)  # aborted by a sanitize operation
+    for ns in ctrl.namespaces.values():
+        ns.format(ns.format_index)  # every block erased (reads zeros), every zone empty, in the same format
+    ctrl.sanitize.start(cmd.cdw10, ctrl.clock(), S.configured_seconds())
+    ctrl.poll_sanitize()  # done at once when it takes no time
+    return _outcome(kind="format")
+
+
 def abort(ctrl: SimController, cmd: Command) -> Outcome:
     # Every command completes before an Abort can find it: bit 0 set means "not aborted".
     return _outcome(result=1)
@@ -476,7 +519,7 @@ def async_event_request(ctrl: SimController, cmd: Command) -> Outcome:
     raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_AER_LIMIT_EXCEEDED)
 
 
-CSUPP, LBCC, NCC = EFFECT_CSUPP, EFFECT_LBCC, EFFECT_NCC
+CSUPP, LBCC, NCC, CCC = EFFECT_CSUPP, EFFECT_LBCC, EFFECT_NCC, 1 << 4  # CCC: controller capability change
 
 HANDLERS: dict[int, Handler] = {
     0x02: Handler("get-log-page", get_log_page, CSUPP),
@@ -485,7 +528,10 @@ HANDLERS: dict[int, Handler] = {
     0x09: Handler("set-features", set_features, CSUPP),
     0x0A: Handler("get-features", get_features, CSUPP),
     0x0C: Handler("async-event-request", async_event_request, CSUPP),
+    0x10: Handler("firmware-commit", firmware_commit, CSUPP | CCC),
+    0x11: Handler("firmware-image-download", firmware_image_download, CSUPP),
     0x14: Handler("device-self-test", device_self_test, CSUPP),
     0x18: Handler("keep-alive", keep_alive, CSUPP),
     0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | effect_cse(1)),
+    0x84: Handler("sanitize", sanitize, CSUPP | LBCC | effect_cse(2)),
 }

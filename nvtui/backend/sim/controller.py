@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import random
@@ -43,6 +44,7 @@ from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity
 from nvtui.backend.sim.errors import (
     SC_INTERNAL_ERROR,
+    SC_SANITIZE_IN_PROGRESS,
     SC_WRITE_FAULT,
     SCT_GENERIC,
     SCT_MEDIA,
@@ -51,9 +53,12 @@ from nvtui.backend.sim.errors import (
     invalid_opcode,
 )
 from nvtui.backend.sim.features import FeatureStore
+from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
 from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
+from nvtui.backend.sim.sanitize import ALLOWED_ADMIN as SANITIZE_ALLOWED
+from nvtui.backend.sim.sanitize import Sanitize
 from nvtui.backend.sim.state import (
     JOURNAL_FILE,
     SESSION_FILE,
@@ -179,6 +184,7 @@ class SimController:
         self._new_errors: list[dict[str, int]] = []
         self._new_results: list[dict[str, int]] = []
         self._events: list[list[int]] = []
+        self.checkpoint_due = False  # set by a command whose change discovery (which reads the state) shows
         # AER plumbing (per process): outstanding requests, events that found none waiting, masked types.
         self.aer_waiters: list[asyncio.Future[int]] = []
         self.pending_events: list[int] = []
@@ -279,6 +285,8 @@ class SimController:
         self.self_test: SelfTest | None = None
         self.changed_namespaces: list[int] = []
         self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
+        self.firmware = Firmware()
+        self.sanitize = Sanitize()
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -346,6 +354,13 @@ class SimController:
             self._needs_repair = False
         self.features.power_on()
         self.timestamp = None
+        downloaded = sum(len(piece) for piece in self.firmware.pieces.values())
+        if downloaded:
+            self.notices.append(
+                f"the power cycle discarded {downloaded:,} bytes of a firmware image downloaded but not "
+                "committed (a reset does; download and commit in one session, e.g. one `nvtui run` script)"
+            )
+        self.firmware.reset()  # a download is discarded; the image committed for the reset runs
         for ns in self.namespaces.values():
             if ns.zones is not None:
                 ns.zones.power_cycle()
@@ -391,6 +406,10 @@ class SimController:
             raise Damaged(f"namespaces.{extra[0][:20]} is not a namespace of this controller")
         for nsid, ns in self.namespaces.items():
             ns.load(need(namespaces, str(nsid), "namespaces."), f"namespaces.{nsid}")
+        firmware, sanitize = Firmware(), Sanitize()
+        if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
+            firmware.restore(need(state, "firmware", ""), "firmware")
+            sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
         self.serial = serial
         self._defaults()
         self.counters = values
@@ -398,6 +417,7 @@ class SimController:
         self.features.power_on()
         self.error_log, self.self_test_results, self.self_test = error_log, self_test_log, running
         self.changed_namespaces = changed
+        self.firmware, self.sanitize = firmware, sanitize
         if schema == 1:
             self.generation = 0
             self._needs_repair = False
@@ -483,6 +503,8 @@ class SimController:
             if test is None
             else {"code": test.code, "nsid": test.nsid, "started": test.started, "duration": test.duration},
             "changed_namespaces": self.changed_namespaces,
+            "firmware": self.firmware.to_json(),
+            "sanitize": self.sanitize.to_json(),
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -591,6 +613,14 @@ class SimController:
             del self.self_test_results[SELF_TEST_RESULTS:]
         if "cn" in rec:
             self.changed_namespaces = self._nsids(rec["cn"], f"{where}.cn")
+        if rec.get("fwx"):  # the download was discarded (committed)
+            self.firmware.pieces = {}
+        if "fwp" in rec:
+            self.firmware.add_pieces(rec["fwp"], f"{where}.fwp")
+        if "fw" in rec:
+            self.firmware.restore_summary(rec["fw"], f"{where}.fw")
+        if "sn" in rec:
+            self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -615,6 +645,8 @@ class SimController:
         self._seen_timestamp = self.timestamp
         self._seen_self_test = self.self_test
         self._seen_changed = list(self.changed_namespaces)
+        self._seen_firmware = self.firmware.summary()
+        self._seen_sanitize = copy.copy(self.sanitize)
         for ns in self._ns_list:
             ns.remember()
 
@@ -626,6 +658,8 @@ class SimController:
             self._new_results = []
         if self._events:
             self._events = []
+        self.checkpoint_due = False
+        self.firmware.begin()
         for ns in self._ns_list:
             ns.begin()
 
@@ -656,6 +690,17 @@ class SimController:
             rec["sr"] = self._new_results
         if self.changed_namespaces != self._seen_changed:
             rec["cn"] = self._seen_changed = list(self.changed_namespaces)
+        firmware = self.firmware
+        if firmware.cleared:
+            rec["fwx"] = True
+        if firmware.new_pieces:
+            rec["fwp"] = firmware.encoded(firmware.new_pieces)
+        summary = firmware.summary()
+        if summary != self._seen_firmware:
+            rec["fw"] = self._seen_firmware = summary
+        if self.sanitize != self._seen_sanitize:
+            self._seen_sanitize = copy.copy(self.sanitize)
+            rec["sn"] = self.sanitize.to_json()
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()
@@ -676,8 +721,8 @@ class SimController:
                 reformatted |= ns.reformatted
                 synced |= ns.synced
                 discards |= bool(ns.pending)
-        if reformatted:
-            self.lock.check_in_place()  # the format is checkpointed by path: refused before it is recorded
+        if reformatted or self.checkpoint_due:
+            self.lock.check_in_place()  # checkpointed by path at once: refused before it is recorded
         rec = self._delta()
         if rec:
             if self.journal is None:  # a checkpoint failed between the state and its journal
@@ -685,7 +730,8 @@ class SimController:
                 self.journal = Journal.create(self.journal_path, self.generation, self.lock.fd)
             self.journal.append(encode(rec, _ENCODER))
         journal = self.journal
-        if reformatted or (journal is not None and journal.size >= self._checkpoint_after):
+        due = journal is not None and journal.size >= self._checkpoint_after
+        if reformatted or self.checkpoint_due or due:
             try:
                 self._checkpoint()  # a format at once, so discovery (which reads only the state) sees it
             except (OSError, DeviceError) as exc:  # the journal holds it all; try again a while later
@@ -769,7 +815,10 @@ class SimController:
         from nvtui.backend.sim import admin, io
 
         self.poll_self_test()
+        self.poll_sanitize()
         try:
+            if self.sanitize.running and not (cmd.admin and cmd.opcode in SANITIZE_ALLOWED):
+                raise CommandFailed(SCT_GENERIC, SC_SANITIZE_IN_PROGRESS, dnr=False)
             if cmd.admin:
                 handler = admin.HANDLERS.get(cmd.opcode)
                 if handler is None:
@@ -868,6 +917,9 @@ class SimController:
         self._new_errors.insert(0, entry)
 
     # --- device self-test --------------------------------------------------------------------------------
+
+    def poll_sanitize(self) -> None:
+        self.sanitize.poll(self.clock(), self.counters["host_write_commands"])
 
     def poll_self_test(self) -> None:
         test = self.self_test

@@ -26,7 +26,8 @@ EDSTT = 1  # minutes an extended device self-test takes
 KAS = 10  # Keep Alive granularity, in 100 ms units
 MAX_QUEUES = 64  # I/O submission and completion queues each
 TOTAL_CAPACITY = 2 << 30
-FIRMWARE_SLOTS = 1
+FIRMWARE_SLOTS = 3  # slot 1 read-only (the factory image), slots 2 and 3 take downloaded images
+FWUG = 1  # Firmware Update Granularity: 4 KiB
 
 # Power state descriptors (NVMe Base 2.0, Fig. 276): max power in centiwatts, entry/exit latency in µs,
 # relative read/write throughput and latency, non-operational flag.

@@ -7,8 +7,8 @@ domain (1); one media unit (0) in that group, reporting no channels; one capacit
 group, selected by default (there is no Capacity Management command); Flexible Data Placement with one
 configuration of four reclaim unit handles; a host-initiated telemetry log of three data areas (and a
 smaller controller-initiated one); a persistent event log of three events; one boot partition; no rotating
-media, never sanitized, no reservations, no NVMe-MI. No key value namespace: Identify with CSI 01h is refused
-as before.
+media, no reservations, no NVMe-MI; the Sanitize Status log tells the last sanitize (sanitize.py). No key
+value namespace: Identify with CSI 01h is refused as before.
 
 `log_page(ctrl, cmd)` and `identify(ctrl, cmd)` return the whole structure (the caller slices the log page
 offset and length), or None when the LID / CNS is not one of these.
@@ -247,11 +247,18 @@ def _rotational_media(cmd: Command) -> bytes:
     return _encode("rotational-media-log", {"endgid": ENDGID, "numa": 0, "nrs": 1})  # not rotating media
 
 
-def _sanitize_status() -> bytes:
-    unreported = 0xFFFF_FFFF  # no Sanitize command: no estimates
+def _sanitize_status(ctrl: SimController) -> bytes:
+    from nvtui.backend.sim.sanitize import configured_seconds
+
+    ctrl.poll_sanitize()
+    state, now = ctrl.sanitize, ctrl.clock()
+    unreported = 0xFFFF_FFFF  # overwrite and the no-deallocate variants are not supported
+    estimate = round(configured_seconds())
     return _encode("sanitize-status-log", {
-        "sprog": 0xFFFF, "sos": 0, "scdw10": 0, "eto": unreported, "etbe": unreported, "etce": unreported,
-        "etond": unreported, "etbend": unreported, "etcend": unreported, "etpvds": unreported, "sans": 0,
+        "sprog": state.progress(now), "sos": state.status, "opc": 0,
+        "gde": state.global_data_erased(ctrl.counters["host_write_commands"]), "scdw10": state.scdw10,
+        "eto": unreported, "etbe": estimate, "etce": estimate, "etond": unreported, "etbend": unreported,
+        "etcend": unreported, "etpvds": unreported, "sans": state.state,
     })  # fmt: skip
 
 
@@ -281,7 +288,7 @@ _LOGS: dict[int, LogBuilder] = {
     0x22: _fdp_statistics,
     0x23: lambda ctrl, cmd: _fdp_events(cmd),
     0x80: lambda ctrl, cmd: _encode("reservation-notification-log", {"lpc": 0, "rnlpt": 0}),
-    0x81: lambda ctrl, cmd: _sanitize_status(),
+    0x81: lambda ctrl, cmd: _sanitize_status(ctrl),
 }
 
 

@@ -46,7 +46,7 @@ __all__ = [
     "state_files",
 ]
 
-STATE_SCHEMA = 2  # 1: before the journal (read, and upgraded at the next checkpoint)
+STATE_SCHEMA = 3  # 1: before the journal, 2: before firmware slots (read; upgraded at the next checkpoint)
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
@@ -115,8 +115,8 @@ def read_state(path: Path, dir_fd: int | None = None) -> dict[str, object] | Non
     if not isinstance(state, dict):
         raise Damaged("not a JSON object")
     schema = state.get("schema")
-    if schema not in (1, STATE_SCHEMA) or isinstance(schema, bool):
-        raise Damaged(f"schema {schema!r} is not one this nvtui reads (1 or {STATE_SCHEMA})")
+    if schema not in range(1, STATE_SCHEMA + 1) or isinstance(schema, bool):
+        raise Damaged(f"schema {schema!r} is not one this nvtui reads (1 to {STATE_SCHEMA})")
     return state
 
 
