@@ -478,6 +478,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         nonlocal done, matched, failed
         done, matched = done + 1, matched + o.matches
         failed = failed or o.error
+        for notice in o.result.notices if o.result is not None else ():
+            print(f"nvtui: {notice}", file=sys.stderr)  # the simulator's, an output file's: once each
         if doc is not None:
             doc.add(o.to_json())
         elif o.result is None:

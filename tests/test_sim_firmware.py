@@ -230,6 +230,28 @@ def test_a_download_cut_off_by_the_power_cycle_is_reported(sim_dir: Path, tmp_pa
     assert "Invalid Firmware Image" in later.out
     assert "nvtui: the power cycle discarded 4,096 bytes of a firmware image" in later.err
     assert "None" not in later.err
+    assert (
+        run_cli(
+            [
+                "send",
+                "sim0",
+                "fw-download",
+                "numd=1024",
+                "ofst=0",
+                "--data-in",
+                str(piece),
+                "--allow-destructive",
+            ]
+        ).code
+        == 0
+    )
+    path = tmp_path / "commit.yaml"
+    path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0", "steps": [
+        {"command": "firmware-commit", "fields": {"fs": 2, "ca": "replace"}}
+    ]}))  # fmt: skip
+    replayed = run_cli(["run", str(path), "--allow-destructive"])  # `nvtui run` says it too
+    assert "Invalid Firmware Image" in replayed.out
+    assert "nvtui: the power cycle discarded 4,096 bytes of a firmware image" in replayed.err
 
 
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
