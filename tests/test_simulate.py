@@ -30,6 +30,8 @@ def test_the_vendor_log_page_answers_with_the_catalogues_values_decoded(
 ) -> None:
     code, doc, err = send(capsys, "acme-health")
     assert code == 0, err
+    assert err.startswith("nvtui: answered by simulate: in the entry at vendor-acme.yaml:")
+    assert err.count("\n") == 1  # said once, with the file and line
     decoded = doc["decoded"]
     assert isinstance(decoded, dict)
     assert decoded["firmware_build"] == "ACME-7.1.3" and decoded["throttle_minutes"] == 42
@@ -150,6 +152,9 @@ async def test_in_the_tui_the_vendor_log_page_answers_on_the_simulator_decoded()
         screen = app.screen
         assert isinstance(screen, ResultScreen)
         assert "Successful Completion" in str(screen.query_one("#status", Static).render())
+        assert "answered by simulate: in the entry at vendor-acme.yaml:" in str(
+            screen.query_one("#summary", Static).render()
+        )
         rows = {row.name: row for row in screen.query_one("#decoded-tree", DecodedTree).all_rows()}
         assert rows["firmware_build"].value == "ACME-7.1.3"
         assert "thermal throttling active" in rows["health_flags"].meaning

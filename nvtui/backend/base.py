@@ -86,11 +86,13 @@ class ControllerInfo:
 class SimulatedAnswer:
     """What the simulated controller answers a command the catalogue simulates (a vendor command tried before
     the drive arrives): `status` the 15-bit status field (SCT << 8 | SC), `result` the completion's DW0,
-    `data` what goes to the host (cut or padded to the command's length; None: nothing)."""
+    `data` what goes to the host (cut or padded to the command's length; None: nothing); `source` the file
+    and line of the entry that gives it, said with the result so it is not taken for the drive's."""
 
     status: int
     result: int = 0
     data: bytes | None = None
+    source: str = ""
 
 
 # Given a command, the catalogue's answer to it on the simulated controller, or None (the simulator's own).

@@ -846,4 +846,4 @@ def _answer(entry: CommandDef, sim: Simulate, values: Mapping[str, int]) -> Simu
                 f"{entry.source}:{entry.line}: {entry.id}'s simulate: {one_line(str(exc))}"
             ) from None
         data = image[values[sim.offset] :] if sim.offset is not None else image
-    return SimulatedAnswer(sim.status, sim.result, data)
+    return SimulatedAnswer(sim.status, sim.result, data, f"{entry.source.name}:{entry.line}")

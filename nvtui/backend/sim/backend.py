@@ -149,6 +149,8 @@ class SimBackend(BackendBase):
         reads = cmd.direction in (DataDirection.CONTROLLER_TO_HOST, DataDirection.BIDIRECTIONAL)
         answer = self.answers(cmd) if self.answers is not None else None
         if answer is not None:  # a vendor command the catalogue simulates: no state of the drive changes
+            if answer.source:
+                self.controller.notices.append(f"answered by simulate: in the entry at {answer.source}")
             return Completion(
                 status=Status(answer.status), result=answer.result, latency_ns=time.perf_counter_ns() - start,
                 data=_fit(answer.data, cmd.data_len) if reads else None,
