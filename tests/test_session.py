@@ -11,12 +11,14 @@ async def test_probe_reports_lba_formats_and_supported_commands() -> None:
     catalogue = load_catalogue(user_dir=False)
     profile = await probe_device(catalogue, "sim0n1")
     assert profile.lba_formats == (
-        LbaFormat(512, relative_performance=1), LbaFormat(4096), LbaFormat(512, 8, relative_performance=2)
+        LbaFormat(512, relative_performance=1),
+        LbaFormat(4096),
+        LbaFormat(512, 8, relative_performance=2),
     )
     assert profile.lba_format_in_use == 0
     assert {"identify", "get-log-page", "format-nvm"} <= set(profile.supported["admin"])
     assert {"read", "write", "dataset-management"} <= set(profile.supported["io"])
-    assert "sanitize" in profile.unsupported["admin"] and profile.problems == ()
+    assert "namespace-management" in profile.unsupported["admin"] and profile.problems == ()
 
 
 async def test_probe_of_a_controller_lists_admin_commands_only() -> None:
