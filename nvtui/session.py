@@ -383,6 +383,7 @@ class Session:
     async def send(self, prepared: Prepared, *, decode: bool = True) -> SendResult:
         """Submit a prepared command and decode what comes back (unless `decode` is False: a replay that
         shows only statuses). DeviceError (exit 3) on kernel errors."""
+        _check_data_given(prepared)
         backend = await self.backend(prepared.device)
         outputs = _reserve_outputs(prepared)  # checked again, and held, before the command goes out
         try:
@@ -612,6 +613,20 @@ def _with_metadata(
             f"{defn.id}: the metadata is {len(metadata)} bytes but the command moves {cmd.metadata_len} bytes"
         )
     return cmd.with_(metadata=metadata)
+
+
+def _check_data_given(prepared: Prepared) -> None:
+    """A command that sends data to the controller goes with the data the user gave, never with a buffer of
+    zeros nobody chose (a write would overwrite blocks with them): zeros, too, come from a file."""
+    cmd = prepared.command
+    if cmd.data_len and cmd.data is None and cmd.direction in _SENDS:
+        raise UsageError(
+            f"{prepared.defn.id} sends {cmd.data_len:,} bytes to the controller and none were given: give "
+            "them (--data-in FILE; in Compose, the input file; in a script, the step's data)"
+        )
+
+
+_SENDS = (DataDirection.HOST_TO_CONTROLLER, DataDirection.BIDIRECTIONAL)
 
 
 def _check_outputs(prepared: Prepared) -> None:

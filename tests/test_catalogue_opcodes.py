@@ -284,6 +284,10 @@ async def test_the_simulator_answers_each_new_opcode_it_lacks_with_invalid_comma
 ) -> None:
     device, assignments, data_len = SENDS[command]
     prepared = await session.prepare(device, command, assignments, data_len=data_len, allow_destructive=True)
+    sent = prepared.command
+    if sent.data_len and sent.direction in (DataDirection.HOST_TO_CONTROLLER, DataDirection.BIDIRECTIONAL):
+        data = bytes(sent.data_len)  # the data it sends, given (nvtui sends none nobody chose)
+        prepared = await session.prepare(device, command, assignments, data=data, allow_destructive=True)
     result = await session.send(prepared)
     status = result.completion.status
     assert (status.sct, status.sc, status.name) == (0, 0x01, "Invalid Command Opcode"), command

@@ -154,7 +154,12 @@ def test_a_read_that_returns_other_data_says_data_differs(
     path = tmp_path / "read.yaml"
     script.save(path)
     assert run(capsys, "run", str(path))[0] == 0
-    assert run(capsys, "send", "sim0n1", "write", "slba=5", "nlb=1", "--allow-destructive")[0] == 0  # zeros
+    zeros = tmp_path / "zeros.bin"
+    zeros.write_bytes(bytes(512))
+    written = run(
+        capsys, "send", "sim0n1", "write", "slba=5", "nlb=1", "--data-in", str(zeros), "--allow-destructive"
+    )
+    assert written[0] == 0
     code, out, _ = run(capsys, "run", str(path))
     assert code == 1
     first = out.splitlines()[0].removeprefix("[1/2] read: ")
