@@ -11,7 +11,9 @@ In-process `main()` calls; a recording backend sees every submission.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fuzz.recording import Recorder, install_recorder, run_cli
@@ -32,6 +34,13 @@ SENT = {
     "track-receive": (["numdl=16"], None, False),
     "migration-send": (["sel=suspend", "cntlid=1", "stype=suspend-notification"], None, True),
     "migration-receive": (["cntlid=1", "numdl=16"], None, False),
+}
+# Those that send data to the controller with these fields (the others move none, or read).
+SEND_DATA = {
+    "discovery-information-management",
+    "fabric-zoning-lookup",
+    "fabric-zoning-send",
+    "send-discovery-log-page",
 }
 # NVMe Base 2.1, Fig. 141 note 10, and section 6: refused on a PCIe controller.
 NOT_ON_PCIE = {
@@ -56,7 +65,7 @@ def device_for(command: str, nvme_ctrl: str, ns_conventional: str) -> str:
 
 @pytest.mark.parametrize("command", sorted(SENT))
 def test_each_new_opcode_is_invalid_command_opcode_over_uring_cmd_and_ioctl_alike(
-    command: str, recorder: Recorder, nvme_ctrl: str, ns_conventional: str
+    command: str, recorder: Recorder, nvme_ctrl: str, ns_conventional: str, tmp_path: Path
 ) -> None:
     fields, data_len, destructive = SENT[command]
     device = device_for(command, nvme_ctrl, ns_conventional)
@@ -64,6 +73,15 @@ def test_each_new_opcode_is_invalid_command_opcode_over_uring_cmd_and_ioctl_alik
     statuses = {}
     for name, backend in BACKENDS.items():
         argv = ["send", device, command, *fields, *length, *backend, "--json"]
+        if command in SEND_DATA:  # nvtui sends no data nobody chose: refused before the driver, then a file
+            mark = recorder.mark()
+            done = run_cli([*argv, "--allow-destructive"])
+            sends = re.search(r"sends ([\d,]+) bytes to the controller and none were given", done.err)
+            assert sends and done.code == 2, (done.code, done.err)
+            assert recorder.user_commands_since(mark) == [], f"{command} reached the driver without its data"
+            data = tmp_path / f"{command}.bin"
+            data.write_bytes(bytes(int(sends.group(1).replace(",", ""))))
+            argv[-1:-1] = ["--data-in", str(data)]
         if destructive:
             mark = recorder.mark()
             done = run_cli(argv)
