@@ -481,6 +481,26 @@ def _lba_status() -> Image:
     )
 
 
+def _lba_status_descriptors() -> Image:
+    # NVMe Base 2.1, 5.1.8, Figs. "LBA Status Descriptor List" and "LBA Status Descriptor": an 8-byte header
+    # (NLSD, CMPC), then 16-byte descriptors (DSLBA, NLB, byte 13 the status).
+    return Image(
+        "lba-status-descriptor-list",
+        "NVMe Base 2.1 Get LBA Status data",
+        8 + 2 * 16,
+        (
+            u("nlsd", 0, 4, 2),
+            u("cmpc", 4, 1, 1),
+            u("descriptors[0].dslba", 8, 8, 0x1_0000_0000),
+            u("descriptors[0].nlb", 16, 4, 0xFFFF_FFFF),
+            u("descriptors[0].status", 21, 1, 0),
+            u("descriptors[1].dslba", 24, 8, 42),
+            u("descriptors[1].nlb", 32, 4, 3),
+            u("descriptors[1].status", 37, 1, 1),
+        ),
+    )
+
+
 def _supported_log_pages() -> Image:
     # NVMe Base 2.1, Figs. "Supported Log Pages Log Page" and "LID Supported and Effects Data Structure":
     # 256 dwords, one per LID; the decoded list keeps the supported ones, each with its LID.
@@ -965,6 +985,7 @@ ALL: tuple[Image, ...] = (
     _aggregate("predictable-latency-aggregate-log", 0x0B, "nvmsetid"),
     _aggregate("endurance-group-event-aggregate-log", 0x0F, "endgid"),
     _lba_status(),
+    _lba_status_descriptors(),
     _supported_log_pages(),
     _fid_effects(),
     _mi_effects(),

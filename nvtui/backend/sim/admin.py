@@ -18,6 +18,7 @@ from nvtui.backend.sim.errors import (
     SC_FEATURE_NOT_SAVEABLE,
     SC_INVALID_FORMAT,
     SC_INVALID_LOG_PAGE,
+    SC_LBA_OUT_OF_RANGE,
     SC_SANITIZE_IN_PROGRESS,
     SC_SELF_TEST_IN_PROGRESS,
     SCT_COMMAND_SPECIFIC,
@@ -72,7 +73,8 @@ def identify_controller(ctrl: SimController) -> bytes:
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
         "ctratt": 0, "cntrltype": 1,  # I/O controller
-        "oacs": 1 << 1 | 1 << 2 | 1 << 4,  # Format NVM, Firmware Commit and Image Download, Device Self-test
+        # Format NVM, Firmware Commit and Image Download, Device Self-test, Get LBA Status
+        "oacs": 1 << 1 | 1 << 2 | 1 << 4 | 1 << 9,
         "acl": identity.ACL, "aerl": identity.AERL,
         # slot 1 read-only, the number of slots, activation without reset; Firmware Update Granularity
         "frmw": 1 | identity.FIRMWARE_SLOTS << 1 | 1 << 4, "fwug": identity.FWUG,
@@ -425,6 +427,46 @@ def set_features(ctrl: SimController, cmd: Command) -> Outcome:
     return _outcome(result=result)
 
 
+# --- Get LBA Status (Base 2.1, 5.1.8) --------------------------------------------------------------------
+
+ATYPE_TRACKED_AND_UNTRACKED, ATYPE_TRACKED = 0x10, 0x11
+CMPC_MNDW, CMPC_RANGE = 1, 2
+LBA_STATUS_HEADER, LBA_STATUS_DESCRIPTOR = 8, 16
+DESCRIPTOR_NLB_MAX = 0xFFFF_FFFF  # NLB is 32 bits (a count, not 0-based): a longer range takes several
+
+
+def get_lba_status(ctrl: SimController, cmd: Command) -> Outcome:
+    """The potentially unrecoverable LBAs of a range: on the simulator, the blocks a Write Uncorrectable
+    marked (reads of them fail with Unrecovered Read Error until they are written, zeroed, deallocated or
+    formatted).
+    The controller records every such block as it marks it, so all are tracked: a scan (10h, tracked and
+    untracked) finds none the tracked list (11h) lacks, and both action types return the same descriptors.
+    RL 0 examines to the end of the namespace; a range past the end stops there."""
+    if cmd.nsid == 0 or cmd.nsid == NSID_ALL:
+        raise invalid_namespace()
+    ns = ctrl.namespace(cmd.nsid)
+    slba = cmd.cdw10 | cmd.cdw11 << 32
+    room = (cmd.cdw12 + 1) * 4  # MNDW is 0-based: the bytes the host takes
+    rl, atype = cmd.cdw13 & 0xFFFF, cmd.cdw13 >> 24
+    if atype not in (ATYPE_TRACKED_AND_UNTRACKED, ATYPE_TRACKED):
+        raise invalid_field(cdw_byte(13) + 3)
+    if slba >= ns.nsze:
+        raise CommandFailed(SCT_GENERIC, SC_LBA_OUT_OF_RANGE, lba=slba, param=cdw_byte(10))
+    end = ns.nsze if rl == 0 else min(slba + rl, ns.nsze)
+    found: list[dict[str, int]] = []
+    for start, stop in ns.uncorrectable.ranges:
+        start, stop = max(start, slba), min(stop, end)
+        while start < stop:
+            nlb = min(stop - start, DESCRIPTOR_NLB_MAX)
+            found.append({"dslba": start, "nlb": nlb, "status": 0})
+            start += nlb
+    fits = max(0, (room - LBA_STATUS_HEADER) // LBA_STATUS_DESCRIPTOR)
+    cmpc = CMPC_RANGE if len(found) <= fits else CMPC_MNDW
+    kept = found[:fits]
+    data = encode("lba-status-descriptor-list", {"nlsd": len(kept), "cmpc": cmpc, "descriptors": kept})
+    return _outcome(data=data)
+
+
 # --- Format NVM (5.23), Device Self-test (5.9), Abort, Keep Alive ---------------------------------------
 
 
@@ -534,4 +576,5 @@ HANDLERS: dict[int, Handler] = {
     0x18: Handler("keep-alive", keep_alive, CSUPP),
     0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | effect_cse(1)),
     0x84: Handler("sanitize", sanitize, CSUPP | LBCC | effect_cse(2)),
+    0x86: Handler("get-lba-status", get_lba_status, CSUPP),
 }
