@@ -501,6 +501,46 @@ def _lba_status_descriptors() -> Image:
     )
 
 
+def _directive_identify() -> Image:
+    # NVMe Base 2.0, 9.2.1.1, Fig. "Return Parameters Data Structure": supported (bytes 0-31), enabled (32-63)
+    # and persistent across a controller level reset (64-95), a bit per directive type.
+    return Image(
+        "directive-identify-parameters",
+        "NVMe Base 2.0 Identify directive, Return Parameters",
+        4096,
+        (u("supported", 0, 1, 0b111), u("enabled", 32, 1, 0b011), u("persistent", 64, 1, 0b010)),
+    )
+
+
+def _streams_parameters() -> Image:
+    # NVMe Base 2.0, 9.3.1.1, Fig. "Streams Directive - Return Parameters Data Structure".
+    return Image(
+        "streams-parameters",
+        "NVMe Base 2.0 Streams directive, Return Parameters",
+        32,
+        (
+            u("msl", 0, 2, 0x1234), u("nssa", 2, 2, 0x0A0B), u("nsso", 4, 2, 7), u("nssc", 6, 1, 1),
+            u("sws", 16, 4, 0x0102_0304), u("sgs", 20, 2, 0x4000), u("nsa", 22, 2, 5), u("nso", 24, 2, 3),
+        ),
+    )  # fmt: skip
+
+
+def _streams_status() -> Image:
+    # NVMe Base 2.0, 9.3.1.2, Fig. "Streams Directive - Get Status Data Structure": the open stream count,
+    # then a 2-byte identifier per open stream.
+    return Image(
+        "streams-status",
+        "NVMe Base 2.0 Streams directive, Get Status",
+        2 + 3 * 2,
+        (
+            u("osc", 0, 2, 3),
+            u("sids[0].sid", 2, 2, 1),
+            u("sids[1].sid", 4, 2, 0x77),
+            u("sids[2].sid", 6, 2, 0xFFFF),
+        ),
+    )
+
+
 def _supported_log_pages() -> Image:
     # NVMe Base 2.1, Figs. "Supported Log Pages Log Page" and "LID Supported and Effects Data Structure":
     # 256 dwords, one per LID; the decoded list keeps the supported ones, each with its LID.
@@ -986,6 +1026,9 @@ ALL: tuple[Image, ...] = (
     _aggregate("endurance-group-event-aggregate-log", 0x0F, "endgid"),
     _lba_status(),
     _lba_status_descriptors(),
+    _directive_identify(),
+    _streams_parameters(),
+    _streams_status(),
     _supported_log_pages(),
     _fid_effects(),
     _mi_effects(),

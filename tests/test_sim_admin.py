@@ -227,7 +227,7 @@ async def test_effects_log_tells_the_truth(ctrl: SimBackend) -> None:
     zns = (await ctrl.submit(get_log(0x05, 4096, csi=2))).data
     assert nvm is not None and zns is not None
     acs = [u(nvm, 4 * op, 4) for op in range(256)]
-    admin = {0x02, 0x06, 0x08, 0x09, 0x0A, 0x0C, 0x10, 0x11, 0x14, 0x18, 0x80, 0x84, 0x86}
+    admin = {0x02, 0x06, 0x08, 0x09, 0x0A, 0x0C, 0x10, 0x11, 0x14, 0x18, 0x19, 0x1A, 0x80, 0x84, 0x86}
     assert {op for op in range(256) if acs[op] & 1} == admin
     assert acs[0x80] & 0b110 == 0b110  # Format NVM changes logical block content and namespace capability
     nvm_io = {op for op in range(256) if u(nvm, 1024 + 4 * op, 4) & 1}

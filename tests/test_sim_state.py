@@ -21,7 +21,7 @@ import pytest
 from fuzz.recording import run_cli
 
 from nvtui.backend.sim import open_sim, sim_controllers, state_dir
-from nvtui.backend.sim.state import StateDamaged, state_files
+from nvtui.backend.sim.state import STATE_SCHEMA, StateDamaged, state_files
 from nvtui.errors import DeviceError, UsageError
 from nvtui.nvme.command import Command
 
@@ -305,6 +305,27 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "sanitize: status 2 does not agree with started",
     ),
     "sanitize lasting years": (in_state(put("sanitize.duration", 1e9)), "sanitize.duration = 1000000000.0"),
+    "directives missing": (in_state(put("directives", DELETE)), "directives is missing"),
+    "streams open while not enabled": (
+        in_state(put("directives.1", {"enabled": False, "allocated": 0, "open": [3]})),
+        "directives.1: streams allocated or open while Streams are not enabled",
+    ),
+    "streams on the zoned namespace": (
+        in_state(put("directives.2", {"enabled": True, "allocated": 0, "open": []})),
+        "directives.2 is not a namespace with Streams",
+    ),
+    "more streams allocated than the subsystem has": (
+        in_state(put("directives.1", {"enabled": True, "allocated": 17, "open": []})),
+        "directives.1.allocated = 17 is outside 0..16",
+    ),
+    "open streams out of order": (
+        in_state(put("directives.1", {"enabled": True, "allocated": 0, "open": [5, 3]})),
+        "directives.1.open is not a sorted list of distinct stream identifiers",
+    ),
+    "more streams open than allocated": (
+        in_state(put("directives.1", {"enabled": True, "allocated": 1, "open": [1, 2]})),
+        "directives.1: 2 streams open, more than the 1 allocated",
+    ),
     "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
     "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
     "journal of another generation": (
@@ -348,13 +369,14 @@ async def test_a_state_from_before_firmware_and_sanitize_is_read_as_a_factory_dr
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(write(5, b"two".ljust(512, b"\0")))).ok
     state = json.loads((sim_dir / "sim0.json").read_text())
-    del state["firmware"]
+    del state["firmware"], state["directives"]
     state["schema"] = 2
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"two".ljust(512, b"\0")
     upgraded = json.loads((sim_dir / "sim0.json").read_text())
-    assert upgraded["schema"] == 3
+    assert upgraded["schema"] == STATE_SCHEMA
+    assert upgraded["directives"] == {"1": {"enabled": False, "allocated": 0, "open": []}}
     assert upgraded["firmware"] == {"slots": {}, "active": 1, "next": None, "running": None, "download": []}
     assert upgraded["sanitize"] == {
         "status": 0,
@@ -421,7 +443,7 @@ async def test_a_state_from_before_the_journal_is_read_and_upgraded(sim_dir: Pat
     (sim_dir / "sim0.journal").unlink()
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"old".ljust(512, b"\0")
-    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == 3
+    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == STATE_SCHEMA
 
 
 async def test_state_files_are_private_and_saved_atomically(sim_dir: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nvtui.backend.sim import directives as D
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity, logs2x
 from nvtui.backend.sim import sanitize as S
@@ -73,8 +74,8 @@ def identify_controller(ctrl: SimController) -> bytes:
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
         "ctratt": 0, "cntrltype": 1,  # I/O controller
-        # Format NVM, Firmware Commit and Image Download, Device Self-test, Get LBA Status
-        "oacs": 1 << 1 | 1 << 2 | 1 << 4 | 1 << 9,
+        # Format NVM, Firmware Commit and Image Download, Device Self-test, Directives, Get LBA Status
+        "oacs": 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 9,
         "acl": identity.ACL, "aerl": identity.AERL,
         # slot 1 read-only, the number of slots, activation without reset; Firmware Update Granularity
         "frmw": 1 | identity.FIRMWARE_SLOTS << 1 | 1 << 4, "fwug": identity.FWUG,
@@ -427,6 +428,70 @@ def set_features(ctrl: SimController, cmd: Command) -> Outcome:
     return _outcome(result=result)
 
 
+# --- Directive Send (5.10) and Directive Receive (5.9): Identify and Streams (directives.py) --------------
+
+DOPER_RETURN_PARAMETERS, DOPER_GET_STATUS, DOPER_ALLOCATE = 0x01, 0x02, 0x03  # receive
+DOPER_ENABLE = DOPER_RELEASE_IDENTIFIER = 0x01  # send: Identify's, Streams' first
+DOPER_RELEASE_RESOURCES = 0x02
+
+
+def _directive(ctrl: SimController, cmd: Command) -> tuple[Namespace, int, int, int]:
+    """The namespace, DOPER, DTYPE and DSPEC of a directive command (a namespace is needed: every one is)."""
+    if cmd.nsid == 0 or cmd.nsid == NSID_ALL:
+        raise invalid_namespace()
+    ns = ctrl.namespace(cmd.nsid)
+    return ns, cmd.cdw11 & 0xFF, cmd.cdw11 >> 8 & 0xFF, cmd.cdw11 >> 16
+
+
+def directive_receive(ctrl: SimController, cmd: Command) -> Outcome:
+    ns, doper, dtype, _ = _directive(ctrl, cmd)
+    d = ctrl.directives
+    if dtype == D.DTYPE_IDENTIFY and doper == DOPER_RETURN_PARAMETERS:
+        streams = d.supports_streams(ns.nsid)
+        supported = 1 << D.DTYPE_IDENTIFY | streams << D.DTYPE_STREAMS
+        enabled = 1 << D.DTYPE_IDENTIFY | d.enabled(ns.nsid) << D.DTYPE_STREAMS
+        data = encode(
+            "directive-identify-parameters",
+            {"supported": supported, "enabled": enabled, "persistent": streams << D.DTYPE_STREAMS},
+        )
+        return _outcome(data=data)
+    if dtype != D.DTYPE_STREAMS or not d.supports_streams(ns.nsid):
+        raise invalid_field(cdw_byte(11) + 1)
+    if doper == DOPER_RETURN_PARAMETERS:
+        s = d.streams[ns.nsid]
+        sws = max(1, D.STREAM_WRITE_BYTES // ns.lba_size)
+        data = encode("streams-parameters", {
+            "msl": D.MSL, "nssa": d.available, "nsso": d.open_count, "nssc": 0,
+            "sws": sws, "sgs": D.STREAM_GRANULE_BYTES // (sws * ns.lba_size),
+            "nsa": s.allocated, "nso": len(s.open),
+        })  # fmt: skip
+        return _outcome(data=data)
+    if doper == DOPER_GET_STATUS:
+        sids = d.status(ns.nsid)
+        return _outcome(data=encode("streams-status", {"osc": len(sids), "sids": [{"sid": i} for i in sids]}))
+    if doper == DOPER_ALLOCATE:
+        return _outcome(result=d.allocate(ns.nsid, cmd.cdw12 & 0xFFFF))
+    raise invalid_field(cdw_byte(11))
+
+
+def directive_send(ctrl: SimController, cmd: Command) -> Outcome:
+    ns, doper, dtype, dspec = _directive(ctrl, cmd)
+    d = ctrl.directives
+    if dtype == D.DTYPE_IDENTIFY:
+        if doper != DOPER_ENABLE:
+            raise invalid_field(cdw_byte(11))
+        d.enable(ns.nsid, cmd.cdw12 >> 8 & 0xFF, bool(cmd.cdw12 & 1))
+    elif dtype != D.DTYPE_STREAMS or not d.supports_streams(ns.nsid):
+        raise invalid_field(cdw_byte(11) + 1)
+    elif doper == DOPER_RELEASE_IDENTIFIER:
+        d.release_identifier(ns.nsid, dspec)
+    elif doper == DOPER_RELEASE_RESOURCES:
+        d.release_resources(ns.nsid)
+    else:
+        raise invalid_field(cdw_byte(11))
+    return _outcome()
+
+
 # --- Get LBA Status (Base 2.1, 5.1.8) --------------------------------------------------------------------
 
 ATYPE_TRACKED_AND_UNTRACKED, ATYPE_TRACKED = 0x10, 0x11
@@ -574,6 +639,8 @@ HANDLERS: dict[int, Handler] = {
     0x11: Handler("firmware-image-download", firmware_image_download, CSUPP),
     0x14: Handler("device-self-test", device_self_test, CSUPP),
     0x18: Handler("keep-alive", keep_alive, CSUPP),
+    0x19: Handler("directive-send", directive_send, CSUPP),
+    0x1A: Handler("directive-receive", directive_receive, CSUPP),
     0x80: Handler("format-nvm", format_nvm, CSUPP | LBCC | NCC | effect_cse(1)),
     0x84: Handler("sanitize", sanitize, CSUPP | LBCC | effect_cse(2)),
     0x86: Handler("get-lba-status", get_lba_status, CSUPP),

@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity
+from nvtui.backend.sim.directives import Directives
 from nvtui.backend.sim.errors import (
     SC_INTERNAL_ERROR,
     SC_SANITIZE_IN_PROGRESS,
@@ -87,6 +88,7 @@ from nvtui.safeio import write_atomic
 
 NSID_ALL = 0xFFFF_FFFF
 SELF_TEST_RESULTS = 20
+STREAM_NSIDS = tuple(nsid for nsid, spec in NAMESPACE_SPECS.items() if not spec.zoned)  # Streams: NVM only
 
 COUNTERS = (
     "data_read_bytes", "data_written_bytes", "host_read_commands", "host_write_commands", "busy_ns",
@@ -287,6 +289,7 @@ class SimController:
         self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
         self.firmware = Firmware()
         self.sanitize = Sanitize()
+        self.directives = Directives(STREAM_NSIDS)
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -364,6 +367,7 @@ class SimController:
         for ns in self.namespaces.values():
             if ns.zones is not None:
                 ns.zones.power_cycle()
+        self.directives.power_cycle()  # open streams close; Streams enabled and allocations stay
         self.powered_on = self.clock()
         self._checkpoint(clean=False)  # "not shut down cleanly yet", until the last process closes it
 
@@ -406,10 +410,12 @@ class SimController:
             raise Damaged(f"namespaces.{extra[0][:20]} is not a namespace of this controller")
         for nsid, ns in self.namespaces.items():
             ns.load(need(namespaces, str(nsid), "namespaces."), f"namespaces.{nsid}")
-        firmware, sanitize = Firmware(), Sanitize()
+        firmware, sanitize, directives = Firmware(), Sanitize(), Directives(STREAM_NSIDS)
         if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
             firmware.restore(need(state, "firmware", ""), "firmware")
             sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
+        if schema not in (1, 2, 3):  # before directives: Streams never enabled
+            directives = Directives.restore(need(state, "directives", ""), "directives", STREAM_NSIDS)
         self.serial = serial
         self._defaults()
         self.counters = values
@@ -417,7 +423,7 @@ class SimController:
         self.features.power_on()
         self.error_log, self.self_test_results, self.self_test = error_log, self_test_log, running
         self.changed_namespaces = changed
-        self.firmware, self.sanitize = firmware, sanitize
+        self.firmware, self.sanitize, self.directives = firmware, sanitize, directives
         if schema == 1:
             self.generation = 0
             self._needs_repair = False
@@ -505,6 +511,7 @@ class SimController:
             "changed_namespaces": self.changed_namespaces,
             "firmware": self.firmware.to_json(),
             "sanitize": self.sanitize.to_json(),
+            "directives": self.directives.to_json(),
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -621,6 +628,8 @@ class SimController:
             self.firmware.restore_summary(rec["fw"], f"{where}.fw")
         if "sn" in rec:
             self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
+        if "dr" in rec:
+            self.directives = Directives.restore(rec["dr"], f"{where}.dr", STREAM_NSIDS)
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -659,6 +668,7 @@ class SimController:
         if self._events:
             self._events = []
         self.checkpoint_due = False
+        self.directives.dirty = False
         self.firmware.begin()
         for ns in self._ns_list:
             ns.begin()
@@ -701,6 +711,9 @@ class SimController:
         if self.sanitize != self._seen_sanitize:
             self._seen_sanitize = copy.copy(self.sanitize)
             rec["sn"] = self.sanitize.to_json()
+        if self.directives.dirty:  # set by the commands that change it: nothing to compare per command
+            self.directives.dirty = False
+            rec["dr"] = self.directives.to_json()
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
+from nvtui.backend.sim.directives import DTYPE_STREAMS
 from nvtui.backend.sim.errors import (
     SC_COMMAND_SIZE_LIMIT_EXCEEDED,
     SC_COMPARE_FAILURE,
@@ -121,6 +122,8 @@ def read(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
 def write(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     slba, nlb = _range(ns, cmd)
     nbytes = _transfer(ns, cmd, nlb)
+    if cmd.cdw12 >> 20 & 0xF == DTYPE_STREAMS:  # DTYPE; DSPEC (CDW13 31:16) names the stream
+        ctrl.directives.write(ns.nsid, cmd.cdw13 >> 16)
     zone = ns.zones.check_write(slba, nlb) if ns.zones is not None else None
     ns.write(slba, nlb, _write_payload(ns, cmd, nbytes), cmd.metadata)
     if zone is not None and ns.zones is not None:
