@@ -52,6 +52,7 @@ from nvtui.backend.sim.errors import (
     invalid_namespace,
     invalid_opcode,
 )
+from nvtui.backend.sim.fdp import Fdp
 from nvtui.backend.sim.features import FeatureStore
 from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
@@ -287,6 +288,7 @@ class SimController:
         self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
         self.firmware = Firmware()
         self.sanitize = Sanitize()
+        self.fdp = Fdp()
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -410,6 +412,9 @@ class SimController:
         if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
             firmware.restore(need(state, "firmware", ""), "firmware")
             sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
+        fdp = Fdp()  # before FDP state (schemas 1 to 3): the factory's, nothing written through it yet
+        if schema not in (1, 2, 3):
+            fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
         self.serial = serial
         self._defaults()
         self.counters = values
@@ -417,7 +422,7 @@ class SimController:
         self.features.power_on()
         self.error_log, self.self_test_results, self.self_test = error_log, self_test_log, running
         self.changed_namespaces = changed
-        self.firmware, self.sanitize = firmware, sanitize
+        self.firmware, self.sanitize, self.fdp = firmware, sanitize, fdp
         if schema == 1:
             self.generation = 0
             self._needs_repair = False
@@ -505,6 +510,7 @@ class SimController:
             "changed_namespaces": self.changed_namespaces,
             "firmware": self.firmware.to_json(),
             "sanitize": self.sanitize.to_json(),
+            "fdp": self.fdp.to_json(),
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -621,6 +627,10 @@ class SimController:
             self.firmware.restore_summary(rec["fw"], f"{where}.fw")
         if "sn" in rec:
             self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
+        if "fdp" in rec:
+            self.fdp.apply_core(rec["fdp"], f"{where}.fdp")
+        if "fdpe" in rec:
+            self.fdp.add_events(rec["fdpe"], f"{where}.fdpe")
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -660,6 +670,7 @@ class SimController:
             self._events = []
         self.checkpoint_due = False
         self.firmware.begin()
+        self.fdp.begin()
         for ns in self._ns_list:
             ns.begin()
 
@@ -701,6 +712,11 @@ class SimController:
         if self.sanitize != self._seen_sanitize:
             self._seen_sanitize = copy.copy(self.sanitize)
             rec["sn"] = self.sanitize.to_json()
+        fdp = self.fdp
+        if fdp.dirty:  # set by the handlers: a command that does not touch FDP compares nothing here
+            rec["fdp"] = fdp.core()
+        if fdp.new_events:
+            rec["fdpe"] = fdp.new_events
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()
