@@ -147,6 +147,19 @@ async def test_an_update_naming_a_handle_the_namespace_lacks_changes_nothing(sim
         assert status(await dev.submit(wrong_mo)) == (0, 0x02)
 
 
+async def test_a_copy_writes_its_destination_through_its_handle(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 8, pid=0))).ok
+        source = (0).to_bytes(8, "little") + (7).to_bytes(2, "little")  # SLBA 0, NLB 8 (0-based)
+        data = bytes(8) + source.ljust(24, b"\0")
+        copy = Command(0x19, False, nsid=1, cdw10=64, cdw12=2 << 20, cdw13=3 << 16, data=data, data_len=32)
+        assert (await dev.submit(copy)).ok
+        assert await ruamw(dev) == [UNIT_BLOCKS - 8, UNIT_BLOCKS, UNIT_BLOCKS, UNIT_BLOCKS - 8]
+        assert await stats(dev) == (16 * BLOCK, 16 * BLOCK, 0)
+        wrong = Command(0x19, False, nsid=1, cdw10=64, cdw12=2 << 20, cdw13=9 << 16, data=data, data_len=32)
+        assert status(await dev.submit(wrong)) == (0, 0x02)
+
+
 async def test_a_wrong_placement_identifier_is_refused_and_logged(sim_dir: Path) -> None:
     async with open_sim("sim0n1") as dev:
         refused = await dev.submit(write(0, 8, pid=0x0107, fill=0x11))

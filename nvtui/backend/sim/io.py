@@ -240,11 +240,14 @@ def copy(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, param=cdw_byte(12))
     if sdlba + total > ns.nsze:
         raise lba_out_of_range(sdlba)
+    ph = _placement(ctrl, ns, cmd)  # the destination's placement directive: CDW12 DTYPE, CDW13 DSPEC
     for slba, nlb in sources:
         _check_readable(ctrl, ns, slba, nlb)
     blocks = b"".join(ns.read(slba, nlb) for slba, nlb in sources)  # read all first: ranges may overlap
     meta = b"".join(ns.read_meta(slba, nlb) for slba, nlb in sources) if ns.ms else None
     ns.write(sdlba, total, blocks, meta)
+    if ph is not None:
+        ctrl.fdp.write(ph, len(blocks), len(meta or b""))
     c = ctrl.counters
     c["host_write_commands"] += 1
     c["data_written_bytes"] += len(blocks)
