@@ -88,6 +88,18 @@ def fdp_events_feature(ph: int, enable: bool, *types: int) -> Command:
     )  # fmt: skip
 
 
+async def test_identify_tells_fdp_and_the_namespaces_endurance_group(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as dev:
+        c = await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))
+        assert c.ok and c.data is not None
+        values = decode("identify-controller", c.data).to_json()
+        assert values["ctratt"] >> 19 & 1 and values["endgidmax"] == 1  # type: ignore[operator]
+        for cns, layout in ((0x00, "identify-namespace"), (0x08, "identify-ns-independent")):
+            c = await dev.submit(Command(0x06, True, nsid=1, cdw10=cns, data_len=4096))
+            assert c.ok and c.data is not None
+            assert decode(layout, c.data).to_json()["endgid"] == 1
+
+
 # --- writes through placement handles ------------------------------------------------------------------
 
 

@@ -147,7 +147,10 @@ def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
 
 
 def identify_ns_independent(ns: Namespace) -> bytes:
-    return encode("identify-ns-independent", {"nsfeat": 1 << 0, "nstat": 1})  # namespace ready
+    return encode("identify-ns-independent", {
+        "nsfeat": 1 << 0, "nstat": 1,  # namespace ready
+        "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
+    })  # fmt: skip
 
 
 def _ns_id_list(nsids: list[int]) -> bytes:
