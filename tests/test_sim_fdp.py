@@ -183,6 +183,20 @@ async def test_a_wrong_placement_identifier_is_refused_and_logged(sim_dir: Path)
         assert read.data == bytes(8 * BLOCK)  # nothing was written
 
 
+async def test_a_sanitize_erases_every_unit_and_the_handles_start_empty_ones(
+    sim_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nvtui.backend.sim import identity
+
+    monkeypatch.setenv("NVTUI_SIM_SANITIZE_SECONDS", "0")
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 8, pid=1))).ok
+        assert (await dev.submit(Command(0x84, True, cdw10=2))).ok  # block erase
+        assert await ruamw(dev) == [UNIT_BLOCKS] * NPH
+        assert await stats(dev) == (8 * BLOCK, 8 * BLOCK, identity.TOTAL_CAPACITY)
+        assert await events(dev) == []
+
+
 # --- the features ------------------------------------------------------------------------------------------
 
 

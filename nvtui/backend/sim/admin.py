@@ -576,6 +576,7 @@ def sanitize(ctrl: SimController, cmd: Command) -> Outcome:
         ctrl.abort_self_test(result=0x9)  # aborted by a sanitize operation
     for ns in ctrl.namespaces.values():
         ns.format(ns.format_index)  # every block erased (reads zeros), every zone empty, in the same format
+    ctrl.fdp.sanitize(identity.TOTAL_CAPACITY)  # every reclaim unit of the endurance group erased
     ctrl.sanitize.start(cmd.cdw10, ctrl.clock(), S.configured_seconds())
     ctrl.poll_sanitize()  # done at once when it takes no time
     return _outcome(kind="format")

@@ -15,7 +15,9 @@ written unit: the controller writes the rest of the unit with padding, so Media 
 grows by what was left (the write amplification a host that abandons units causes), and it logs a Reclaim
 Unit Not Fully Written event. A write naming a placement identifier the namespace does not have is aborted
 with Invalid Field in Command and logs an Invalid Placement Identifier event (against placement handle 0's
-event enables: the identifier names no handle).
+event enables: the identifier names no handle). A sanitize erases every reclaim unit of the group (Media Bytes
+Erased grows by its capacity) and each handle starts an empty one. Format NVM leaves the units as they are
+(not modelled).
 
 Feature 1Dh (FDP) and 1Eh (FDP Events) are kept in non-volatile memory with the reclaim units: the saved
 value is the current one, and a power cycle changes nothing (the media state survives it; no reclaim unit
@@ -117,6 +119,13 @@ class Fdp:
         self.mbmw = min(BIG, self.mbmw + left)
         self._new_unit(ruh)
         self.log_event(ph, ET_RU_NOT_FULLY_WRITTEN, clock, pid=pid, ruhid=ruh)
+        self.dirty = True
+
+    def sanitize(self, capacity: int) -> None:
+        """A sanitize erases every reclaim unit of the group (`capacity` bytes): each handle then references
+        an empty one."""
+        self.avail = [RUNS] * NRUH
+        self.mbe = min(BIG, self.mbe + capacity // RUNS * RUNS)
         self.dirty = True
 
     def invalid_pid(self, pid: int, clock: tuple[int, int]) -> None:
