@@ -356,6 +356,10 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         record({"fdp": {**FDP_CORE, "avail": [0] * 8}}),
         "after byte 22: fdp.avail[0] = 0 is outside",
     ),
+    "journal fdp record with events": (
+        record({"fdp": {**FDP_CORE, "host_events": []}}),
+        "fdp.host_events is not a field of the FDP state",
+    ),
     "journal fdp event damaged": (record({"fdpe": [{**FDP_EVENT, "nsid": 7}]}), "fdpe[0].nsid = 7 is not a"),
     "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
     "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),

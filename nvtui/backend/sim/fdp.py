@@ -164,9 +164,10 @@ class Fdp:
     def to_json(self) -> dict[str, object]:
         return {**self.core(), "host_events": [dict(e) for e in self.host_events]}
 
-    def apply_core(self, value: object, where: str) -> None:
+    def apply_core(self, value: object, where: str, *, checkpoint: bool = False) -> None:
+        """A journal record's core state (or, `checkpoint`, the checkpoint's, which holds the events too)."""
         state = as_dict(value, where)
-        extra = sorted(set(state) - set(self.core()) - {"host_events"})
+        extra = sorted(set(state) - set(self.core()) - ({"host_events"} if checkpoint else set()))
         if extra:
             raise Damaged(f"{where}.{extra[0][:30]} is not a field of the FDP state")
         enabled = as_bool(need(state, "enabled", f"{where}."), f"{where}.enabled")
@@ -200,7 +201,7 @@ class Fdp:
     @classmethod
     def restore(cls, value: object, where: str) -> Fdp:
         fdp = cls()
-        fdp.apply_core(value, where)
+        fdp.apply_core(value, where, checkpoint=True)
         state = as_dict(value, where)
         fdp.add_events(need(state, "host_events", f"{where}."), f"{where}.host_events")
         return fdp

@@ -256,7 +256,6 @@ def copy(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
 
 # --- Flexible Data Placement (TP4146) -----------------------------------------------------------------------
 
-RUH_STATUS_HEADER = 16  # Reclaim Unit Handle Status: a header, then 32-byte descriptors
 MO_RUH_STATUS = MO_RUH_UPDATE = 1
 
 
