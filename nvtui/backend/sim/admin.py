@@ -437,7 +437,9 @@ def _set_fdp_feature(ctrl: SimController, cmd: Command, fid: int) -> Outcome:
 
 def get_features(ctrl: SimController, cmd: Command) -> Outcome:
     fid, sel = cmd.cdw10 & 0xFF, cmd.cdw10 >> 8 & 0x7
-    if fid in FDP_FEATURE_CAPS and sel <= 3:
+    if fid in FDP_FEATURE_CAPS:
+        if sel > 3:
+            raise invalid_field(cdw_byte(10) + 1)
         return _get_fdp_feature(ctrl, cmd, fid, sel)
     feature = _feature(fid)
     if sel > 3:
