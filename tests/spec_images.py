@@ -278,6 +278,25 @@ def _fdp_events() -> Image:
     )  # fmt: skip
 
 
+def _ruh_status() -> Image:
+    # TP4146, Fig. "Reclaim Unit Handle Status" (I/O Management Receive, MO 01h): NRUHSD at bytes 15:14, then
+    # 32-byte descriptors from byte 16 (PID 1:0, RUHID 3:2, EARUTR 7:4, RUAMW 15:8).
+    d0, d1 = 16, 48
+    return Image(
+        "ruh-status", "TP4146 Reclaim Unit Handle Status (I/O Management Receive)", 16 + 2 * 32,
+        (
+            u("nruhsd", 14, 2, 2),
+            u("ruhss[0].pid", d0 + 0, 2, 0x8001),
+            u("ruhss[0].ruhid", d0 + 2, 2, 5),
+            u("ruhss[0].earutr", d0 + 4, 4, 3600),
+            u("ruhss[0].ruamw", d0 + 8, 8, 0x0102_0304_0506),
+            u("ruhss[1].pid", d1 + 0, 2, 2),
+            u("ruhss[1].ruhid", d1 + 2, 2, 0x0203),
+            u("ruhss[1].ruamw", d1 + 8, 8, 4096),
+        ),
+    )  # fmt: skip
+
+
 def _sanitize_status() -> Image:
     # NVMe Base 2.1, Fig. "Sanitize Status Log Page" (LID 81h).
     return Image(
@@ -1015,6 +1034,7 @@ ALL: tuple[Image, ...] = (
     _ruh_usage(),
     _fdp_statistics(),
     _fdp_events(),
+    _ruh_status(),
     _sanitize_status(),
     _persistent_event(),
     _telemetry(0x07),

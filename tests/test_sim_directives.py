@@ -73,14 +73,15 @@ async def test_identify_tells_what_each_namespace_supports_and_enable_turns_stre
     async with open_sim("sim0") as dev:
         c = await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))
         assert c.data is not None and int.from_bytes(c.data[256:258], "little") >> 5 & 1  # OACS: Directives
-        assert await identify_bits(dev, 1) == (0b11, 0b01, 0b10)  # Identify and Streams; Streams persist
+        assert await identify_bits(dev, 1) == (0b111, 0b101, 0b110)  # Streams off; Data Placement (FDP) on
         assert await identify_bits(dev, 2) == (0b01, 0b01, 0b00)  # the zoned namespace: Identify only
         assert (await dev.submit(enable(1))).ok
-        assert await identify_bits(dev, 1) == (0b11, 0b11, 0b10)
+        assert await identify_bits(dev, 1) == (0b111, 0b111, 0b110)
         refused = {
             "Identify cannot be turned off": enable(1, False, IDENTIFY),
             "no Streams on the zoned namespace": enable(2),
-            "a directive type not supported": enable(1, tdtype=2),
+            "Data Placement is enabled by FDP, not by Enable Directive": enable(1, tdtype=2),
+            "a directive type not supported": enable(1, tdtype=3),
             "streams operation on the zoned namespace": receive(2, STREAMS, 1),
             "unknown Identify operation": send(1, IDENTIFY, 2),
             "unknown Streams receive operation": receive(1, STREAMS, 9),
@@ -90,7 +91,7 @@ async def test_identify_tells_what_each_namespace_supports_and_enable_turns_stre
         for nsid in (0, 0xFFFF_FFFF, 7):
             assert status(await dev.submit(receive(nsid, IDENTIFY, 1))) == (0, 0x0B)  # Invalid Namespace
         assert (await dev.submit(enable(1, False))).ok
-        assert await identify_bits(dev, 1) == (0b11, 0b01, 0b10)
+        assert await identify_bits(dev, 1) == (0b111, 0b101, 0b110)
 
 
 async def test_streams_operations_need_streams_enabled(sim_dir: Path) -> None:
@@ -161,7 +162,7 @@ async def test_a_power_cycle_closes_the_streams_and_keeps_the_rest(sim_dir: Path
         assert (await dev.submit(receive(1, STREAMS, 3, cdw12=4))).ok
         assert (await dev.submit(stream_write(1, 0, 3))).ok
     async with open_sim("sim0n1") as dev:  # the first to open it again: a power cycle
-        assert await identify_bits(dev, 1) == (0b11, 0b11, 0b10)
+        assert await identify_bits(dev, 1) == (0b111, 0b111, 0b110)
         params = await parameters(dev)
         assert (params["nsa"], params["nso"]) == (4, 0)
         assert await open_streams(dev) == []
@@ -207,7 +208,7 @@ async def test_a_state_from_before_directives_is_read_with_streams_off(sim_dir: 
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     (sim_dir / "sim0.journal").unlink()
     async with open_sim("sim0n1") as dev:
-        assert await identify_bits(dev, 1) == (0b11, 0b01, 0b10)
+        assert await identify_bits(dev, 1) == (0b111, 0b101, 0b110)
 
 
 def test_the_cli_decodes_the_parameters_and_the_status(sim_dir: Path) -> None:
@@ -215,9 +216,9 @@ def test_the_cli_decodes_the_parameters_and_the_status(sim_dir: Path) -> None:
     assert on.code == 0, on.err
     ident = run_cli(["send", "sim0n1", "directive-receive", "--json"])
     assert ident.code == 0, ident.err
-    assert json.loads(ident.out)["decoded"] == {"supported": 3, "enabled": 3, "persistent": 2}
+    assert json.loads(ident.out)["decoded"] == {"supported": 7, "enabled": 7, "persistent": 6}
     text = run_cli(["send", "sim0n1", "directive-receive"])
-    assert "Identify, Streams" in text.out
+    assert "Identify, Streams, Data Placement" in text.out
     alloc = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=3", "nsr=5"])
     assert alloc.code == 0 and "result  0x5" in alloc.out
     params = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1", "--json"])

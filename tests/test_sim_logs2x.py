@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nvtui.backend.sim import identity
+from nvtui.backend.sim import fdp, identity
 from nvtui.backend.sim.logs2x import CONTROLLER_DALB, HOST_DALB, telemetry_block
 from nvtui.cli import main
 
@@ -31,7 +31,7 @@ LOG_PAGES = {  # lid name -> (structure, a field and the value the simulated dri
     "boot-partition": ("boot-partition-log", "bpsz", 1),
     "rotational-media": ("rotational-media-log", "nrs", 1),
     "fdp-configurations": ("fdp-configurations-log", "numfdpc", 0),
-    "reclaim-unit-handle-usage": ("ruh-usage-log", "nruh", 4),
+    "reclaim-unit-handle-usage": ("ruh-usage-log", "nruh", fdp.NRUH),
     "fdp-statistics": ("fdp-statistics-log", "mbe", 0),
     "fdp-events": ("fdp-events-log", "nevents", 0),
     "reservation-notification": ("reservation-notification-log", "rnlpt", 0),
@@ -92,8 +92,12 @@ def test_supported_log_pages_lists_what_the_simulator_answers(capsys: pytest.Cap
 def test_fdp_configuration_as_the_simulator_tells_it(capsys: pytest.CaptureFixture[str]) -> None:
     _, out = send_json(capsys, "sim0", "get-log-page", "lid=fdp-configurations", "lsi=1")
     (config,) = out["decoded"]["configs"]
-    assert config["fdpcv"] is True and config["nruh"] == 4 and len(config["ruhs"]) == 4
-    assert config["dsze"] == 64 + 4 * 4 and config["runs"] == 64 << 20
+    assert config["fdpcv"] is True and config["nruh"] == 8 and len(config["ruhs"]) == 8
+    assert config["dsze"] == 64 + 4 * 8 and config["runs"] == 2 << 20
+    assert config["nrg"] == 1 and config["rgif"] == 0 and config["maxpids"] == 7
+    _, out = send_json(capsys, "sim0", "get-log-page", "lid=reclaim-unit-handle-usage", "lsi=1")
+    # namespace 1's placement handles 0-3 are reclaim unit handles 0-3: host specified; the rest unused
+    assert [u["ruha"] for u in out["decoded"]["ruhus"]] == [1, 1, 1, 1, 0, 0, 0, 0]
 
 
 def test_media_units_and_capacity_configurations_as_the_simulator_tells_them(

@@ -220,6 +220,29 @@ def journal_header(text: bytes) -> Callable[[Path], None]:
     return damage
 
 
+def record(content: dict[str, object]) -> Callable[[Path], None]:
+    """A record with a good CRC and the given content, with a good record after it."""
+
+    def damage(folder: Path) -> None:
+        payload = json.dumps(content).encode()
+        with open(folder / "sim0.journal", "ab") as f:
+            f.write(b"%08x %s\n" % (zlib.crc32(payload), payload))
+            f.write(journal_lines(folder)[-1])
+
+    return damage
+
+
+FDP_EVENT = {
+    "fdpet": 0, "piv": 1, "nsidv": 1, "lv": 1, "pid": 1, "timestamp": 5, "timestamp_origin": 0, "nsid": 1,
+    "rgid": 0, "ruhid": 1,
+}  # fmt: skip
+
+
+FDP_CORE = {
+    "enabled": True, "config": 0, "avail": [1] * 8, "hbmw": 0, "mbmw": 0, "mbe": 0, "enables": [9] * 4,
+}  # fmt: skip
+
+
 def garbage_record(folder: Path) -> None:
     """A record with a good CRC whose content is not what nvtui writes."""
     payload = json.dumps({"ns": {"2": {"z": [[0, 1, 99999999, 0]]}}}).encode()
@@ -326,6 +349,39 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         in_state(put("directives.1", {"enabled": True, "allocated": 1, "open": [1, 2]})),
         "directives.1: 2 streams open, more than the 1 allocated",
     ),
+    "fdp missing": (in_state(put("fdp", DELETE)), "fdp is missing"),
+    "fdp handle past its unit": (in_state(put("fdp.avail.2", 3 << 20)), "fdp.avail[2] = 3145728 is outside"),
+    "fdp handle in a full unit": (in_state(put("fdp.avail.0", 0)), "fdp.avail[0] = 0 is outside 1.."),
+    "fdp handles missing": (in_state(put("fdp.avail", [1, 2])), "fdp.avail has 2 reclaim unit handles"),
+    "fdp media bytes below host bytes": (
+        in_state(put("fdp.hbmw", 4096)),
+        "fdp.mbmw = 0 is less than the host bytes written (4096)",
+    ),
+    "fdp erased bytes not whole units": (in_state(put("fdp.mbe", 512)), "fdp.mbe = 512 is not a whole"),
+    "fdp enabled not a boolean": (in_state(put("fdp.enabled", 1)), "fdp.enabled is not true or false"),
+    "fdp event enables unknown type": (in_state(put("fdp.enables.1", 16)), "fdp.enables[1] = 16 is outside"),
+    "fdp event of a type never logged": (
+        in_state(put("fdp.host_events", [{**FDP_EVENT, "fdpet": 0x80}])),
+        "fdp.host_events[0].fdpet = 0x80 is not an event type",
+    ),
+    "fdp event field missing": (
+        in_state(put("fdp.host_events", [{k: v for k, v in FDP_EVENT.items() if k != "pid"}])),
+        "fdp.host_events[0].pid is missing",
+    ),
+    "fdp event of no handle": (
+        in_state(put("fdp.host_events", [{**FDP_EVENT, "ruhid": 8}])),
+        "fdp.host_events[0].ruhid = 8 is not a reclaim unit handle",
+    ),
+    "fdp unknown field": (in_state(put("fdp.spare", 1)), "fdp.spare is not a field of the FDP state"),
+    "journal fdp record damaged": (
+        record({"fdp": {**FDP_CORE, "avail": [0] * 8}}),
+        "after byte 22: fdp.avail[0] = 0 is outside",
+    ),
+    "journal fdp record with events": (
+        record({"fdp": {**FDP_CORE, "host_events": []}}),
+        "fdp.host_events is not a field of the FDP state",
+    ),
+    "journal fdp event damaged": (record({"fdpe": [{**FDP_EVENT, "nsid": 7}]}), "fdpe[0].nsid = 7 is not a"),
     "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
     "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
     "journal of another generation": (
@@ -385,6 +441,22 @@ async def test_a_state_from_before_firmware_and_sanitize_is_read_as_a_factory_dr
         "started": None,
         "duration": 0.0,
     }
+
+
+async def test_a_state_from_before_fdp_is_read_with_the_factory_fdp_state(sim_dir: Path) -> None:
+    from nvtui.backend.sim.fdp import Fdp
+
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(write(5, b"three".ljust(512, b"\0")))).ok  # through placement handle 0
+    state = json.loads((sim_dir / "sim0.json").read_text())
+    assert state["fdp"]["hbmw"] == 512
+    del state["fdp"]
+    state["schema"] = 3
+    (sim_dir / "sim0.json").write_text(json.dumps(state))
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
+    upgraded = json.loads((sim_dir / "sim0.json").read_text())
+    assert upgraded["schema"] == 4 and upgraded["fdp"] == Fdp().to_json()
 
 
 async def test_recoverable_leftovers_are_recovered_with_a_notice(tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import directives as D
+from nvtui.backend.sim import fdp as FDP
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity, logs2x
 from nvtui.backend.sim import sanitize as S
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
+    SC_COMMAND_SEQUENCE_ERROR,
     SC_FEATURE_NOT_NS_SPECIFIC,
     SC_FEATURE_NOT_SAVEABLE,
     SC_INVALID_FORMAT,
@@ -73,7 +75,8 @@ def identify_controller(ctrl: SimController) -> bytes:
         "fr": ctrl.firmware.running, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
-        "ctratt": 0, "cntrltype": 1,  # I/O controller
+        "ctratt": 1 << 4 | 1 << 19,  # Endurance Groups, Flexible Data Placement
+        "cntrltype": 1,  # I/O controller
         # Format NVM, Firmware Commit and Image Download, Device Self-test, Directives, Get LBA Status
         "oacs": 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 9,
         "acl": identity.ACL, "aerl": identity.AERL,
@@ -84,7 +87,7 @@ def identify_controller(ctrl: SimController) -> bytes:
         "wctemp": identity.WCTEMP, "cctemp": identity.CCTEMP,
         "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": 0, "edstt": identity.EDSTT,
         "dsto": 1,  # one self-test at a time in the NVM subsystem
-        "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
+        "endgidmax": logs2x.ENDGID, "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
         # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Timestamp, Verify, Copy
         "oncs": 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 8,
         "fna": 1 << 2,  # cryptographic erase supported
@@ -108,7 +111,7 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
         "flbas": (ns.format_index & 0xF) | (ns.format_index >> 4) << 5,
         "mc": 0b10 if any(f.metadata_size for f in spec.formats) else 0,  # metadata in a separate buffer
         "dlfeat": 0b001 if zoned else 0b1001,  # deallocated blocks read zeros; Write Zeroes may deallocate
-        "nvmcap": spec.size_bytes,
+        "nvmcap": spec.size_bytes, "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
         "npwg": per_4k, "npwa": per_4k, "npdg": per_4k, "npda": per_4k, "nows": max(per_4k, 0) * 32 + 31,
         "mssrl": 0 if zoned else COPY_MSSRL, "mcl": 0 if zoned else COPY_MCL,
         "msrc": 0 if zoned else COPY_MSRC,
@@ -147,7 +150,10 @@ def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
 
 
 def identify_ns_independent(ns: Namespace) -> bytes:
-    return encode("identify-ns-independent", {"nsfeat": 1 << 0, "nstat": 1})  # namespace ready
+    return encode("identify-ns-independent", {
+        "nsfeat": 1 << 0, "nstat": 1,  # namespace ready
+        "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
+    })  # fmt: skip
 
 
 def _ns_id_list(nsids: list[int]) -> bytes:
@@ -363,8 +369,81 @@ def _namespace_key(ctrl: SimController, fid: int, nsid: int) -> list[str]:
     return [F.key(fid, nsid)]
 
 
+# Flexible Data Placement (1Dh, endurance group scope) and FDP Events (1Eh, per placement handle of a
+# namespace): their values live with the reclaim units (fdp.py), in non-volatile memory: saved is current.
+FID_FDP, FID_FDP_EVENTS = 0x1D, 0x1E
+FDP_FEATURE_CAPS = {
+    FID_FDP: F.CAP_SAVEABLE | F.CAP_CHANGEABLE,
+    FID_FDP_EVENTS: F.CAP_SAVEABLE | F.CAP_CHANGEABLE | F.CAP_NS_SPECIFIC,
+}
+
+
+def _fdp_group(cmd: Command) -> None:
+    if cmd.cdw11 & 0xFFFF != FDP.ENDGID:
+        raise invalid_field(cdw_byte(11))  # no such endurance group
+
+
+def _fdp_handle(ctrl: SimController, cmd: Command) -> tuple[int, int]:
+    """FDP Events: the namespace's placement handle (CDW11 15:0) and the number of event types (23:16)."""
+    if cmd.nsid in (0, NSID_ALL):
+        raise invalid_namespace()
+    ctrl.namespace(cmd.nsid)
+    if cmd.nsid != FDP.FDP_NSID:
+        raise invalid_field(4)  # a namespace without placement handles
+    if not ctrl.fdp.enabled:
+        raise CommandFailed(SCT_GENERIC, FDP.SC_FDP_DISABLED)
+    ph, noet = cmd.cdw11 & 0xFFFF, cmd.cdw11 >> 16 & 0xFF
+    if ph >= FDP.NPH:
+        raise invalid_field(cdw_byte(11))
+    if noet == 0:
+        raise invalid_field(cdw_byte(11) + 2)
+    return ph, noet
+
+
+def _get_fdp_feature(ctrl: SimController, cmd: Command, fid: int, sel: int) -> Outcome:
+    if sel == 3:
+        return _outcome(result=FDP_FEATURE_CAPS[fid])
+    fdp = ctrl.fdp
+    if fid == FID_FDP:
+        _fdp_group(cmd)
+        enabled, config = (fdp.enabled, fdp.config) if sel != 1 else (True, 0)
+        return _outcome(result=int(enabled) | config << 8)  # FDPE (bit 0), FDPCIDX (15:8)
+    ph, noet = _fdp_handle(ctrl, cmd)
+    mask = fdp.enables[ph] if sel != 1 else FDP.ALL_EVENTS
+    shown = FDP.EVENT_TYPES[:noet]
+    data = encode("feature-data-fdp-events", {
+        "events": [{"fdpet": t, "enabled": bool(mask >> t & 1)} for t in shown]
+    })  # fmt: skip
+    return _outcome(result=len(shown), data=data)
+
+
+def _set_fdp_feature(ctrl: SimController, cmd: Command, fid: int) -> Outcome:
+    fdp = ctrl.fdp
+    if fid == FID_FDP:
+        _fdp_group(cmd)
+        enable, config = bool(cmd.cdw12 & 1), cmd.cdw12 >> 8 & 0xFF
+        if config != 0:
+            raise invalid_field(cdw_byte(12) + 1)  # one FDP configuration
+        if (enable, config) != (fdp.enabled, fdp.config):
+            # FDP changes only in an endurance group without namespaces; these always exist
+            raise CommandFailed(SCT_GENERIC, SC_COMMAND_SEQUENCE_ERROR)
+        return _outcome()
+    ph, noet = _fdp_handle(ctrl, cmd)
+    if cmd.data is None or len(cmd.data) < noet:
+        raise invalid_field(cdw_byte(6))  # the event types are missing
+    types = list(cmd.data[:noet])
+    if any(t not in FDP.EVENT_TYPES for t in types):
+        raise invalid_field(cdw_byte(6))  # an event type this controller does not log
+    fdp.set_enables(ph, types, bool(cmd.cdw12 & 1))
+    return _outcome()
+
+
 def get_features(ctrl: SimController, cmd: Command) -> Outcome:
     fid, sel = cmd.cdw10 & 0xFF, cmd.cdw10 >> 8 & 0x7
+    if fid in FDP_FEATURE_CAPS:
+        if sel > 3:
+            raise invalid_field(cdw_byte(10) + 1)
+        return _get_fdp_feature(ctrl, cmd, fid, sel)
     feature = _feature(fid)
     if sel > 3:
         raise invalid_field(cdw_byte(10) + 1)
@@ -385,6 +464,8 @@ def get_features(ctrl: SimController, cmd: Command) -> Outcome:
 
 def set_features(ctrl: SimController, cmd: Command) -> Outcome:
     fid, save = cmd.cdw10 & 0xFF, bool(cmd.cdw10 >> 31)
+    if fid in FDP_FEATURE_CAPS:
+        return _set_fdp_feature(ctrl, cmd, fid)
     feature = _feature(fid)
     if save and not feature.saveable:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_FEATURE_NOT_SAVEABLE, param=cdw_byte(10) + 3)
@@ -448,11 +529,18 @@ def directive_receive(ctrl: SimController, cmd: Command) -> Outcome:
     d = ctrl.directives
     if dtype == D.DTYPE_IDENTIFY and doper == DOPER_RETURN_PARAMETERS:
         streams = d.supports_streams(ns.nsid)
-        supported = 1 << D.DTYPE_IDENTIFY | streams << D.DTYPE_STREAMS
-        enabled = 1 << D.DTYPE_IDENTIFY | d.enabled(ns.nsid) << D.DTYPE_STREAMS
+        # Data Placement: on the FDP namespace, enabled with FDP (feature 1Dh, kept across resets)
+        placement = ns.nsid == FDP.FDP_NSID
+        supported = 1 << D.DTYPE_IDENTIFY | streams << D.DTYPE_STREAMS | placement << D.DTYPE_DATA_PLACEMENT
+        enabled = (
+            1 << D.DTYPE_IDENTIFY
+            | d.enabled(ns.nsid) << D.DTYPE_STREAMS
+            | (placement and ctrl.fdp.enabled) << D.DTYPE_DATA_PLACEMENT
+        )
+        persistent = streams << D.DTYPE_STREAMS | placement << D.DTYPE_DATA_PLACEMENT
         data = encode(
             "directive-identify-parameters",
-            {"supported": supported, "enabled": enabled, "persistent": streams << D.DTYPE_STREAMS},
+            {"supported": supported, "enabled": enabled, "persistent": persistent},
         )
         return _outcome(data=data)
     if dtype != D.DTYPE_STREAMS or not d.supports_streams(ns.nsid):
@@ -604,6 +692,7 @@ def sanitize(ctrl: SimController, cmd: Command) -> Outcome:
         ctrl.abort_self_test(result=0x9)  # aborted by a sanitize operation
     for ns in ctrl.namespaces.values():
         ns.format(ns.format_index)  # every block erased (reads zeros), every zone empty, in the same format
+    ctrl.fdp.sanitize(identity.TOTAL_CAPACITY)  # every reclaim unit of the endurance group erased
     ctrl.sanitize.start(cmd.cdw10, ctrl.clock(), S.configured_seconds())
     ctrl.poll_sanitize()  # done at once when it takes no time
     return _outcome(kind="format")

@@ -53,6 +53,7 @@ from nvtui.backend.sim.errors import (
     invalid_namespace,
     invalid_opcode,
 )
+from nvtui.backend.sim.fdp import Fdp
 from nvtui.backend.sim.features import FeatureStore
 from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
@@ -290,6 +291,7 @@ class SimController:
         self.firmware = Firmware()
         self.sanitize = Sanitize()
         self.directives = Directives(STREAM_NSIDS)
+        self.fdp = Fdp()
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -414,8 +416,10 @@ class SimController:
         if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
             firmware.restore(need(state, "firmware", ""), "firmware")
             sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
-        if schema not in (1, 2, 3):  # before directives: Streams never enabled
+        fdp = Fdp()  # before FDP state (schemas 1 to 3): the factory's, nothing written through it yet
+        if schema not in (1, 2, 3):  # before directives and FDP: Streams never enabled
             directives = Directives.restore(need(state, "directives", ""), "directives", STREAM_NSIDS)
+            fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
         self.serial = serial
         self._defaults()
         self.counters = values
@@ -423,7 +427,7 @@ class SimController:
         self.features.power_on()
         self.error_log, self.self_test_results, self.self_test = error_log, self_test_log, running
         self.changed_namespaces = changed
-        self.firmware, self.sanitize, self.directives = firmware, sanitize, directives
+        self.firmware, self.sanitize, self.directives, self.fdp = firmware, sanitize, directives, fdp
         if schema == 1:
             self.generation = 0
             self._needs_repair = False
@@ -512,6 +516,7 @@ class SimController:
             "firmware": self.firmware.to_json(),
             "sanitize": self.sanitize.to_json(),
             "directives": self.directives.to_json(),
+            "fdp": self.fdp.to_json(),
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -630,6 +635,10 @@ class SimController:
             self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
         if "dr" in rec:
             self.directives = Directives.restore(rec["dr"], f"{where}.dr", STREAM_NSIDS)
+        if "fdp" in rec:
+            self.fdp.apply_core(rec["fdp"], f"{where}.fdp")
+        if "fdpe" in rec:
+            self.fdp.add_events(rec["fdpe"], f"{where}.fdpe")
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -670,6 +679,7 @@ class SimController:
         self.checkpoint_due = False
         self.directives.dirty = False
         self.firmware.begin()
+        self.fdp.begin()
         for ns in self._ns_list:
             ns.begin()
 
@@ -714,6 +724,11 @@ class SimController:
         if self.directives.dirty:  # set by the commands that change it: nothing to compare per command
             self.directives.dirty = False
             rec["dr"] = self.directives.to_json()
+        fdp = self.fdp
+        if fdp.dirty:  # set by the handlers: a command that does not touch FDP compares nothing here
+            rec["fdp"] = fdp.core()
+        if fdp.new_events:
+            rec["fdpe"] = fdp.new_events
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()

@@ -3,8 +3,9 @@
 
 What the simulated drive does:
 - Identify (type 00h), on every namespace: Return Parameters tells the directive types supported, enabled and
-  kept across a controller level reset; Enable Directive turns Streams on or off for a namespace. Identify
-  itself is always enabled and cannot be turned off (Invalid Field).
+  kept across a controller level reset (Data Placement too, on the FDP namespace: fdp.py; FDP enables it,
+  not this command); Enable Directive turns Streams on or off for a namespace. Identify itself is always
+  enabled and cannot be turned off (Invalid Field).
 - Streams (type 01h), on the NVM namespace (sim0n1) only; the zoned namespace reports it unsupported and
   its operations get Invalid Field. Return Parameters reports MSL streams in the NVM subsystem, those not
   allocated to a namespace (NSSA), those open (NSSO), and for the namespace its write size (SWS: 4 KiB in
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from nvtui.backend.sim.errors import SCT_COMMAND_SPECIFIC, CommandFailed, cdw_byte, invalid_field
 from nvtui.backend.sim.state import Damaged, as_bool, as_dict, as_int, as_list, need
 
-DTYPE_IDENTIFY, DTYPE_STREAMS = 0x00, 0x01
+DTYPE_IDENTIFY, DTYPE_STREAMS, DTYPE_DATA_PLACEMENT = 0x00, 0x01, 0x02
 MSL = 16  # streams in the NVM subsystem (Max Streams Limit)
 STREAM_WRITE_BYTES = 4096  # SWS, in bytes (reported in logical blocks of the namespace's format)
 STREAM_GRANULE_BYTES = 64 << 20  # SGS, in bytes (reported in units of SWS)

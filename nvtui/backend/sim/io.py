@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from nvtui.backend.sim import fdp as FDP
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
-from nvtui.backend.sim.directives import DTYPE_STREAMS
+from nvtui.backend.sim.directives import DTYPE_DATA_PLACEMENT, DTYPE_STREAMS
 from nvtui.backend.sim.errors import (
     SC_COMMAND_SIZE_LIMIT_EXCEEDED,
     SC_COMPARE_FAILURE,
@@ -119,15 +120,42 @@ def read(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     return _outcome(data=ns.read(slba, nlb), metadata=meta, kind="read", nbytes=nbytes)
 
 
+def _clock(ctrl: SimController) -> tuple[int, int]:
+    return FDP.event_clock(ctrl.timestamp, ctrl.powered_on, ctrl.clock())
+
+
+def _placement(ctrl: SimController, ns: Namespace, cmd: Command) -> int | None:
+    """The placement handle a write goes through: the one its placement directive names (DTYPE 2, DSPEC the
+    placement identifier), else placement handle 0; None where the namespace has no placement handles
+    (the zoned namespace) or FDP is disabled. An identifier naming no handle of the namespace is refused
+    and logged as an event."""
+    directive = cmd.cdw12 >> 20 & 0xF == DTYPE_DATA_PLACEMENT
+    if ns.nsid != FDP.FDP_NSID or not ctrl.fdp.enabled:
+        if directive:  # the data placement directive is not enabled for this namespace
+            raise invalid_field(cdw_byte(12) + 2)
+        return None
+    if not directive:
+        return 0
+    pid = cmd.cdw13 >> 16
+    ph = FDP.parse_pid(pid)
+    if ph is None:
+        ctrl.fdp.invalid_pid(pid, _clock(ctrl))
+        raise invalid_field(cdw_byte(13) + 2)
+    return ph
+
+
 def write(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     slba, nlb = _range(ns, cmd)
     nbytes = _transfer(ns, cmd, nlb)
     if cmd.cdw12 >> 20 & 0xF == DTYPE_STREAMS:  # DTYPE; DSPEC (CDW13 31:16) names the stream
         ctrl.directives.write(ns.nsid, cmd.cdw13 >> 16)
+    ph = _placement(ctrl, ns, cmd)
     zone = ns.zones.check_write(slba, nlb) if ns.zones is not None else None
     ns.write(slba, nlb, _write_payload(ns, cmd, nbytes), cmd.metadata)
     if zone is not None and ns.zones is not None:
         ns.zones.advance(zone, nlb)
+    if ph is not None:
+        ctrl.fdp.write(ph, nbytes, nlb * ns.ms)
     c = ctrl.counters
     c["host_write_commands"] += 1
     c["data_written_bytes"] += nbytes
@@ -212,15 +240,68 @@ def copy(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_COMMAND_SIZE_LIMIT_EXCEEDED, param=cdw_byte(12))
     if sdlba + total > ns.nsze:
         raise lba_out_of_range(sdlba)
+    ph = _placement(ctrl, ns, cmd)  # the destination's placement directive: CDW12 DTYPE, CDW13 DSPEC
     for slba, nlb in sources:
         _check_readable(ctrl, ns, slba, nlb)
     blocks = b"".join(ns.read(slba, nlb) for slba, nlb in sources)  # read all first: ranges may overlap
     meta = b"".join(ns.read_meta(slba, nlb) for slba, nlb in sources) if ns.ms else None
     ns.write(sdlba, total, blocks, meta)
+    if ph is not None:
+        ctrl.fdp.write(ph, len(blocks), len(meta or b""))
     c = ctrl.counters
     c["host_write_commands"] += 1
     c["data_written_bytes"] += len(blocks)
     return _outcome(kind="write", nbytes=len(blocks))
+
+
+# --- Flexible Data Placement (TP4146) -----------------------------------------------------------------------
+
+MO_RUH_STATUS = MO_RUH_UPDATE = 1
+
+
+def _fdp_namespace(ctrl: SimController, ns: Namespace) -> None:
+    if ns.nsid != FDP.FDP_NSID:
+        raise invalid_field(4)  # a namespace without placement handles
+    if not ctrl.fdp.enabled:
+        raise CommandFailed(SCT_GENERIC, FDP.SC_FDP_DISABLED)
+
+
+def io_mgmt_recv(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    """I/O Management Receive, Reclaim Unit Handle Status: one descriptor per placement identifier of the
+    namespace (one reclaim group: per placement handle)."""
+    if cmd.cdw10 & 0xFF != MO_RUH_STATUS:
+        raise invalid_field(cdw_byte(10))
+    _fdp_namespace(ctrl, ns)
+    length = (cmd.cdw11 + 1) * 4  # NUMD, 0-based dwords
+    fdp = ctrl.fdp
+    descriptors = [
+        {"pid": ph, "ruhid": ph, "earutr": 0, "ruamw": fdp.avail[ph] >> ns.lbads} for ph in range(FDP.NPH)
+    ]  # no reclaim unit time limit (ERUTL 0): EARUTR is not reported
+    data = encode("ruh-status", {"nruhsd": len(descriptors), "ruhss": descriptors})
+    return _outcome(data=data.ljust(length, b"\0")[:length], kind="other")
+
+
+def io_mgmt_send(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    """I/O Management Send, Reclaim Unit Handle Update: each listed placement identifier's handle moves to a
+    new reclaim unit. Every identifier is checked before any handle moves."""
+    if cmd.cdw10 & 0xFF != MO_RUH_UPDATE:
+        raise invalid_field(cdw_byte(10))
+    _fdp_namespace(ctrl, ns)
+    npid = (cmd.cdw10 >> 16) + 1  # MOS: the number of placement identifiers, 0-based
+    if npid > FDP.MAXPIDS:
+        raise invalid_field(cdw_byte(10) + 2)
+    if cmd.data_len < npid * 2:
+        raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
+    data = (cmd.data or b"").ljust(npid * 2, b"\0")
+    pids = [int.from_bytes(data[2 * i : 2 * i + 2], "little") for i in range(npid)]
+    handles = [FDP.parse_pid(pid) for pid in pids]
+    if any(ph is None for ph in handles):
+        raise invalid_field()  # a placement identifier the namespace does not have (in the data)
+    clock = _clock(ctrl)
+    for pid, ph in zip(pids, handles, strict=True):
+        assert ph is not None
+        ctrl.fdp.update(ph, pid, clock)
+    return _outcome(kind="other")
 
 
 # --- Zoned Namespace Command Set ------------------------------------------------------------------------
@@ -300,6 +381,8 @@ NVM_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     0x09: (dataset_management, CSUPP | LBCC),
     0x0C: (verify, CSUPP),
     0x19: (copy, CSUPP | LBCC),
+    0x12: (io_mgmt_recv, CSUPP),
+    0x1D: (io_mgmt_send, CSUPP),
 }
 ZONED_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     **{op: NVM_COMMANDS[op] for op in (0x00, 0x01, 0x02, 0x05, 0x08, 0x0C)},

@@ -4,11 +4,11 @@ identify-2x.yaml), so a field has one name in both directions.
 
 What the simulated drive is, as these pages tell it: one endurance group (1) holding one NVM set (1) in one
 domain (1); one media unit (0) in that group, reporting no channels; one capacity configuration (1), that
-group, selected by default (there is no Capacity Management command); Flexible Data Placement with one
-configuration of four reclaim unit handles; a host-initiated telemetry log of three data areas (and a
-smaller controller-initiated one); a persistent event log of three events; one boot partition; no rotating
-media, no reservations, no NVMe-MI; the Sanitize Status log tells the last sanitize (sanitize.py). No key
-value namespace: Identify with CSI 01h is refused as before.
+group, selected by default (there is no Capacity Management command); Flexible Data Placement enabled in
+that group (fdp.py: the configuration, the reclaim units, statistics and events); a host-initiated
+telemetry log of three data areas (and a smaller controller-initiated one); a persistent event log of three
+events; one boot partition; no rotating media, no reservations, no NVMe-MI; the Sanitize Status log tells
+the last sanitize (sanitize.py). No key value namespace: Identify with CSI 01h is refused as before.
 
 `log_page(ctrl, cmd)` and `identify(ctrl, cmd)` return the whole structure (the caller slices the log page
 offset and length), or None when the LID / CNS is not one of these.
@@ -22,8 +22,9 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nvtui.backend.sim import fdp as FDP
 from nvtui.backend.sim import identity
-from nvtui.backend.sim.errors import cdw_byte, invalid_field, invalid_namespace
+from nvtui.backend.sim.errors import SCT_GENERIC, CommandFailed, cdw_byte, invalid_field, invalid_namespace
 
 if TYPE_CHECKING:
     from nvtui.backend.sim.controller import SimController
@@ -34,8 +35,6 @@ TELEMETRY_BLOCK = 512
 # Last blocks of the telemetry data areas (blocks counted from the header, block 0): 4 KiB, 128 KiB, 1 MiB.
 HOST_DALB = (7, 255, 2047)
 CONTROLLER_DALB = (3, 15, 63)
-FDP_RUHS = 4
-FDP_RUNS = 64 << 20  # reclaim unit nominal size
 BOOT_PARTITION_UNITS = 1  # boot partition size in 128 KiB units
 
 LIDS = (
@@ -204,6 +203,10 @@ def _fid_effects() -> bytes:
         }  # namespace or controller scope
         for fid, f in sorted(F.FEATURES.items())
     ]
+    entries += [
+        {"fid": 0x1D, "fsupp": 1, "uss": 0, "fsp": 0b1000},  # FDP: endurance group scope
+        {"fid": 0x1E, "fsupp": 1, "uss": 0, "fsp": 0b1},  # FDP Events: namespace scope (placement handles)
+    ]
     return _encode("fid-effects-log", {"fids": entries})
 
 
@@ -214,32 +217,41 @@ def _boot_partition() -> bytes:
 
 def _fdp_configurations(cmd: Command) -> bytes:
     _endurance_group(cmd)
-    dsze = 64 + 4 * FDP_RUHS
+    dsze = 64 + 4 * FDP.NRUH
     config = {
-        "dsze": dsze, "rgif": 0, "fdpvwc": 0, "fdpcv": 1, "vss": 0, "nrg": 1, "nruh": FDP_RUHS,
-        "maxpids": FDP_RUHS - 1, "nnss": identity.NN, "runs": FDP_RUNS, "erutl": 0,
-        "ruhs": [{"ruht": 1} for _ in range(FDP_RUHS)],  # initially isolated
+        "dsze": dsze, "rgif": FDP.RGIF, "fdpvwc": 0, "fdpcv": 1, "vss": 0, "nrg": FDP.NRG, "nruh": FDP.NRUH,
+        "maxpids": FDP.MAXPIDS - 1, "nnss": identity.NN, "runs": FDP.RUNS, "erutl": 0,
+        "ruhs": [{"ruht": 1} for _ in range(FDP.NRUH)],  # initially isolated
     }  # fmt: skip
     return _encode("fdp-configurations-log", {"numfdpc": 0, "ver": 0, "sze": 16 + dsze, "configs": [config]})
 
 
-def _ruh_usage(cmd: Command) -> bytes:
+def _fdp_enabled(ctrl: SimController, cmd: Command) -> None:
     _endurance_group(cmd)
-    # Placement handle 0 of each namespace is reclaim unit handle 0; the rest are free.
-    return _encode(
-        "ruh-usage-log", {"nruh": FDP_RUHS, "ruhus": [{"ruha": 1}] + [{"ruha": 0}] * (FDP_RUHS - 1)}
-    )
+    if not ctrl.fdp.enabled:
+        raise CommandFailed(SCT_GENERIC, FDP.SC_FDP_DISABLED)
+
+
+def _ruh_usage(ctrl: SimController, cmd: Command) -> bytes:
+    _fdp_enabled(ctrl, cmd)
+    # Host specified: a handle in a namespace's placement handle list (namespace 1's: handles 0 to NPH - 1);
+    # the controller specifies none for itself; the rest are unused.
+    usage = [{"ruha": 1 if ruh < FDP.NPH else 0} for ruh in range(FDP.NRUH)]
+    return _encode("ruh-usage-log", {"nruh": FDP.NRUH, "ruhus": usage})
 
 
 def _fdp_statistics(ctrl: SimController, cmd: Command) -> bytes:
-    _endurance_group(cmd)
-    written = ctrl.counters["data_written_bytes"]
-    return _encode("fdp-statistics-log", {"hbmw": written, "mbmw": written, "mbe": 0})
+    _fdp_enabled(ctrl, cmd)
+    fdp = ctrl.fdp
+    return _encode("fdp-statistics-log", {"hbmw": fdp.hbmw, "mbmw": fdp.mbmw, "mbe": fdp.mbe})
 
 
-def _fdp_events(cmd: Command) -> bytes:
-    _endurance_group(cmd)
-    return _padded("fdp-events-log", {"nevents": 0}, 64)  # no event has happened: a fresh drive
+def _fdp_events(ctrl: SimController, cmd: Command) -> bytes:
+    _fdp_enabled(ctrl, cmd)
+    # LSP bit 0: host events; else controller events, of which this controller has none (its media never
+    # reallocates, it never modifies a reclaim unit handle on its own).
+    events = ctrl.fdp.host_events if cmd.cdw10 >> 8 & 1 else []
+    return _padded("fdp-events-log", {"nevents": len(events), "events": events}, 64 + 64 * len(events))
 
 
 def _rotational_media(cmd: Command) -> bytes:
@@ -284,9 +296,9 @@ _LOGS: dict[int, LogBuilder] = {
     0x15: lambda ctrl, cmd: _boot_partition(),
     0x16: lambda ctrl, cmd: _rotational_media(cmd),
     0x20: lambda ctrl, cmd: _fdp_configurations(cmd),
-    0x21: lambda ctrl, cmd: _ruh_usage(cmd),
+    0x21: _ruh_usage,
     0x22: _fdp_statistics,
-    0x23: lambda ctrl, cmd: _fdp_events(cmd),
+    0x23: _fdp_events,
     0x80: lambda ctrl, cmd: _encode("reservation-notification-log", {"lpc": 0, "rnlpt": 0}),
     0x81: lambda ctrl, cmd: _sanitize_status(ctrl),
 }
