@@ -57,6 +57,7 @@ from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
 from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
+from nvtui.backend.sim.reservations import Reservations
 from nvtui.backend.sim.sanitize import ALLOWED_ADMIN as SANITIZE_ALLOWED
 from nvtui.backend.sim.sanitize import Sanitize
 from nvtui.backend.sim.state import (
@@ -149,6 +150,8 @@ def _feature_keys(nsids: list[int]) -> dict[str, F.Feature]:
     """Every key a feature value may be stored under, and its feature."""
     keys: dict[str, F.Feature] = {}
     for fid, feature in F.FEATURES.items():
+        if fid == F.FID_RESERVATION_PERSISTENCE:  # the namespaces' PTPL state, kept with their reservations
+            continue
         if fid == F.FID_TEMPERATURE_THRESHOLD:
             for sensor in (0, 1, 2):
                 for kind in (0, 1):
@@ -287,6 +290,7 @@ class SimController:
         self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
         self.firmware = Firmware()
         self.sanitize = Sanitize()
+        self.reservations = {nsid: Reservations() for nsid in self.namespaces}
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -364,6 +368,8 @@ class SimController:
         for ns in self.namespaces.values():
             if ns.zones is not None:
                 ns.zones.power_cycle()
+        for res in self.reservations.values():
+            res.power_on()  # without PTPL, registrants and reservations are lost
         self.powered_on = self.clock()
         self._checkpoint(clean=False)  # "not shut down cleanly yet", until the last process closes it
 
@@ -410,8 +416,13 @@ class SimController:
         if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
             firmware.restore(need(state, "firmware", ""), "firmware")
             sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
+        reservations = (  # before reservations (schema 3 and older): none, the factory state
+            self._reservations(need(state, "reservations", ""), "reservations", full=True)
+            if schema not in (1, 2, 3) else {nsid: Reservations() for nsid in self.namespaces}
+        )  # fmt: skip
         self.serial = serial
         self._defaults()
+        self.reservations = reservations
         self.counters = values
         self.features.saved = saved
         self.features.power_on()
@@ -429,6 +440,18 @@ class SimController:
         )
         self.timestamp = self._timestamp(need(state, "timestamp", ""), "timestamp")
         self._needs_repair = as_bool(need(state, "repair", ""), "repair")
+
+    def _reservations(self, value: object, where: str, *, full: bool) -> dict[int, Reservations]:
+        """Each namespace's reservation state (`full`: every namespace's, as a checkpoint has them)."""
+        state = as_dict(value, where)
+        extra = sorted(set(state) - {str(n) for n in self.namespaces})
+        if extra:
+            raise Damaged(f"{where}.{extra[0][:20]} is not a namespace of this controller")
+        out: dict[int, Reservations] = {}
+        for nsid in self.namespaces:
+            if full or str(nsid) in state:
+                out[nsid] = Reservations.restore(need(state, str(nsid), f"{where}."), f"{where}.{nsid}")
+        return out
 
     def _features(self, value: object, where: str, *, saved: bool) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -505,6 +528,7 @@ class SimController:
             "changed_namespaces": self.changed_namespaces,
             "firmware": self.firmware.to_json(),
             "sanitize": self.sanitize.to_json(),
+            "reservations": {str(nsid): res.to_json() for nsid, res in self.reservations.items()},
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -621,6 +645,8 @@ class SimController:
             self.firmware.restore_summary(rec["fw"], f"{where}.fw")
         if "sn" in rec:
             self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
+        if "rv" in rec:
+            self.reservations.update(self._reservations(rec["rv"], f"{where}.rv", full=False))
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -647,6 +673,8 @@ class SimController:
         self._seen_changed = list(self.changed_namespaces)
         self._seen_firmware = self.firmware.summary()
         self._seen_sanitize = copy.copy(self.sanitize)
+        for res in self.reservations.values():
+            res.dirty = False
         for ns in self._ns_list:
             ns.remember()
 
@@ -701,6 +729,13 @@ class SimController:
         if self.sanitize != self._seen_sanitize:
             self._seen_sanitize = copy.copy(self.sanitize)
             rec["sn"] = self.sanitize.to_json()
+        rv_rec = None
+        for nsid, res in self.reservations.items():
+            if res.dirty:  # set only by the reservation commands, Set Features 83h and the power cycle
+                res.dirty = False
+                if rv_rec is None:
+                    rv_rec = rec["rv"] = {}
+                rv_rec[str(nsid)] = res.to_json()
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()

@@ -46,7 +46,8 @@ __all__ = [
     "state_files",
 ]
 
-STATE_SCHEMA = 3  # 1: before the journal, 2: before firmware slots (read; upgraded at the next checkpoint)
+STATE_SCHEMA = 4  # 1: before the journal, 2: before firmware slots, 3: before reservations (read; upgraded
+# at the next checkpoint)
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
