@@ -346,7 +346,10 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         in_state(put("reservations.1.gen", 1 << 32)),
         "reservations.1.gen = 4294967296 is outside",
     ),
-    "ptpl not a boolean": (in_state(put("reservations.1.ptpl", 1)), "reservations.1.ptpl is not true or false"),
+    "ptpl not a boolean": (
+        in_state(put("reservations.1.ptpl", 1)),
+        "reservations.1.ptpl is not true or false",
+    ),
     "reservation state with a stray field": (
         in_state(put("reservations.1.owner", 1)),
         "reservations.1.owner is not a field of the reservation state",
