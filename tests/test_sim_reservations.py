@@ -366,12 +366,18 @@ async def test_a_reservation_survives_a_power_cycle_only_with_ptpl(sim_dir: Path
         assert (await dev.submit(get_feature(0x83, 1))).result == 1
         assert (await dev.submit(get_feature(0x83, 2))).result == 0
     async with drive() as dev:  # a power cycle
+        notice = dev.admin.notice
+        assert notice is not None and "cleared the reservation registrations of sim0n2 (" in notice
         kept = await report(dev, 1)
         assert kept["rtype"] == R.WRITE_EXCLUSIVE and kept["gen"] == 1 and kept["ptpls"] == 1
         assert await report(dev, 2) == {"gen": 0, "rtype": 0, "regctl": 0, "ptpls": 0, "registrants": []}
         await ok(dev, register(1, 0x1111, cptpl=2))  # PTPL cleared by CPTPL: lost at the next power-on
     async with drive() as dev:
+        notice = dev.admin.notice
+        assert notice is not None and "registrations of sim0n1 (" in notice
         assert await report(dev, 1) == {"gen": 0, "rtype": 0, "regctl": 0, "ptpls": 0, "registrants": []}
+    async with drive() as dev:  # nothing left to clear: nothing said
+        assert dev.admin.notice is None
 
 
 async def test_feature_83h_sets_ptpl_and_82h_keeps_its_mask(sim_dir: Path) -> None:
@@ -436,6 +442,7 @@ def test_separate_sends_keep_a_reservation_only_with_ptpl(sim_dir: Path, tmp_pat
     lost = run_cli(["send", "sim0n1", "reservation-acquire", "rtype=write-exclusive", "--data-in",
                     acquire_keys, *send])  # fmt: skip
     assert lost.code == 1 and "Reservation Conflict (SCT 0x0, SC 0x83" in lost.out
+    assert "nvtui: the power cycle cleared the reservation registrations of sim0n1 (Persist" in lost.err
     assert "0 registered controllers" in report_lines()["regctl"]
     kept = run_cli(["send", "sim0n1", "reservation-register", "cptpl=persist", "--data-in", register_keys,
                     *send])  # fmt: skip

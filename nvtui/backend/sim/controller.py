@@ -17,7 +17,8 @@ the whole state after another process's checkpoint), executes, journals, and rel
 Asynchronous Event Requests, events not yet reported and the latency model stay per process (events another
 process raises are reported here too, as on a drive with several controllers). The first process to open the
 controller powers it on (a power cycle: open zones closed, saved features in force, a cut-off self-test
-aborted); the last to close it shuts it down cleanly.
+aborted, registrations and reservations cleared where Persist Through Power Loss is off); the last to close
+it shuts it down cleanly.
 
 Commands execute atomically (the asyncio loop is single-threaded and the lock is held throughout), so a
 zone's write pointer or a block's contents never change halfway through another command; the backend then
@@ -368,8 +369,12 @@ class SimController:
         for ns in self.namespaces.values():
             if ns.zones is not None:
                 ns.zones.power_cycle()
-        for res in self.reservations.values():
-            res.power_on()  # without PTPL, registrants and reservations are lost
+        cleared = [self.namespaces[nsid].name for nsid, res in self.reservations.items() if res.power_on()]
+        if cleared:  # without PTPL, registrants and reservations are lost
+            self.notices.append(
+                f"the power cycle cleared the reservation registrations of {', '.join(cleared)} (Persist "
+                "Through Power Loss is off: register with cptpl=persist, or run the steps in one session)"
+            )
         self.powered_on = self.clock()
         self._checkpoint(clean=False)  # "not shut down cleanly yet", until the last process closes it
 

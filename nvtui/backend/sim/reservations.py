@@ -243,13 +243,17 @@ class Reservations:
             self.ptpl = ptpl
             self.dirty = True
 
-    def power_on(self) -> None:
-        """A power cycle: without PTPL the registrants, the reservation and the generation are lost."""
-        if not self.ptpl and (self.keys or self.rtype or self.gen):
-            self.keys.clear()
-            self._release()
-            self.gen = 0
-            self.dirty = True
+    def power_on(self) -> bool:
+        """A power cycle: without PTPL the registrants, the reservation and the generation are lost.
+        True when registrants were lost."""
+        if self.ptpl or not (self.keys or self.rtype or self.gen):
+            return False
+        lost = bool(self.keys)
+        self.keys.clear()
+        self._release()
+        self.gen = 0
+        self.dirty = True
+        return lost
 
     # --- the state file and the journal -------------------------------------------------------------
 
