@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 from fuzz.recording import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nvtui.backend.sim import SimBackend, identity, open_sim
 from nvtui.backend.sim import reservations as R
+from nvtui.backend.sim.errors import CommandFailed
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.structures import decode
@@ -611,3 +614,41 @@ async def test_in_the_tui_a_key_is_registered_from_compose_and_the_report_decode
         assert "no reservation held" in str(rows["rtype"].meaning)
         assert rows["registrants[0].rkey"].number == 0xC0FFEE
         assert rows["registrants[0].cntlid"].number == identity.CNTLID
+
+
+# --- any sequence of commands leaves a state the state file can hold, read back the same ------------------
+
+KEYS = st.sampled_from([0, 1, 2, 0xFFFF_FFFF_FFFF_FFFF])
+OPS = st.one_of(
+    st.tuples(
+        st.just("register"), st.integers(0, 3), st.booleans(), st.sampled_from([0, 1, 2, 3]), KEYS, KEYS
+    ),
+    st.tuples(st.just("acquire"), st.integers(0, 3), st.booleans(), st.integers(0, 7), KEYS, KEYS),
+    st.tuples(st.just("release"), st.integers(0, 2), st.booleans(), st.integers(0, 7), KEYS),
+    st.tuples(st.just("power_on")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OPS, max_size=25))
+def test_any_sequence_keeps_the_state_consistent_and_restorable(ops: list[tuple[object, ...]]) -> None:
+    res = R.Reservations()
+    for op in ops:
+        name, *args = op
+        before = res.to_json()
+        try:
+            if name == "power_on":
+                res.power_on()
+            else:
+                getattr(res, str(name))(R.HOST_ID, *args)
+        except CommandFailed as failure:
+            assert failure.status.sc in (0x02, 0x83)
+            assert res.to_json() == before  # a refused command changes nothing
+        state = res.to_json()
+        again = R.Reservations.restore(json.loads(json.dumps(state)), "r")
+        assert again.to_json() == state
+        if res.rtype:  # a reservation has a holder, and the holder is a registrant
+            assert res.keys and res.holds(R.HOST_ID)
+            assert res.allows(R.HOST_ID, write=True) and res.allows(R.HOST_ID, write=False)
+        report = res.report(False)
+        assert report["regctl"] == len(res.keys) and report["ptpls"] == int(res.ptpl)
