@@ -272,8 +272,12 @@ async def test_replace_iekey_and_unregister(sim_dir: Path) -> None:
         await ok(dev, register(1, 2, rrega=2, crkey=1))  # replace
         await ok(dev, register(1, 3, rrega=2, crkey=0xDEAD, iekey=True))  # IEKEY: CRKEY not checked
         assert (await report(dev, 1))["registrants"][0]["rkey"] == 3  # type: ignore[index]
-        await ok(dev, acquire(1, 0xBAD, R.WRITE_EXCLUSIVE, iekey=True))
-        await ok(dev, release(1, 0xBAD, R.WRITE_EXCLUSIVE, iekey=True))
+        # IEKEY (1.3 and later) is for Register only: an Acquire or a Release with it is an Invalid Field
+        assert status(await dev.submit(acquire(1, 3, R.WRITE_EXCLUSIVE, iekey=True))) == INVALID_FIELD
+        await ok(dev, acquire(1, 3, R.WRITE_EXCLUSIVE))
+        assert status(await dev.submit(release(1, 3, R.WRITE_EXCLUSIVE, iekey=True))) == INVALID_FIELD
+        assert (await report(dev, 1))["rtype"] == R.WRITE_EXCLUSIVE
+        await ok(dev, release(1, 3, R.WRITE_EXCLUSIVE))
         await ok(dev, acquire(1, 3, R.WRITE_EXCLUSIVE_REGISTRANTS_ONLY))
         # the holder unregisters: the reservation is released with its registration
         await ok(dev, register(1, 0, rrega=1, crkey=3))

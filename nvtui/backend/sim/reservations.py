@@ -10,8 +10,10 @@ replace), Acquire (acquire, preempt, preempt and abort), Release (release, clear
 IEKEY), an acquire against a reservation held otherwise, a preempt whose PRKEY matches no registrant;
 Invalid Field for a reserved action or type, a reserved CPTPL, a release whose type differs from the held
 reservation's, a zero NRKEY, a zero PRKEY against a single-holder reservation. GEN counts every Register
-that succeeds, every Preempt (and Preempt and Abort) and every Clear. IEKEY has the 1.3-and-later meaning
-(RESCAP bit 7): the CRKEY check is skipped. Reads and writes under a reservation are allowed or refused
+that succeeds, every Preempt (and Preempt and Abort) and every Clear. IEKEY has the meaning of revision 1.3
+and later (RESCAP bit 7): a Register (unregister, replace) skips the CRKEY check; an Acquire or a Release with
+IEKEY set is refused with Invalid Field (as SPDK's target does; revision 1.2.1 let it skip the check there
+too). Reads and writes under a reservation are allowed or refused
 with Reservation Conflict by `allows`, the table of Base 2.0 Fig. "Command Behavior in the Presence of a
 Reservation" (read group: Read, Compare, Verify, Zone Management Receive; write group: Write, Write
 Uncorrectable, Write Zeroes, Dataset Management, Copy, Flush, Zone Management Send, Zone Append).
@@ -169,7 +171,9 @@ class Reservations:
             raise invalid_field(cdw_byte(10))
         if rtype not in RTYPES:
             raise invalid_field(cdw_byte(10) + 1)
-        self._registrant_key(host, iekey, crkey)
+        if iekey:  # 1.3 and later: no Ignore Existing Key for an Acquire
+            raise invalid_field(cdw_byte(10))
+        self._registrant_key(host, False, crkey)
         if racqa == RACQA_ACQUIRE:
             if self.rtype == 0:
                 self._take(host, rtype)
@@ -209,9 +213,9 @@ class Reservations:
         self.holder = None if rtype in ALL_REGISTRANTS else host
 
     def release(self, host: int, rrela: int, iekey: bool, rtype: int, crkey: int) -> None:
-        if rrela > RRELA_CLEAR:
+        if rrela > RRELA_CLEAR or iekey:  # 1.3 and later: no Ignore Existing Key for a Release
             raise invalid_field(cdw_byte(10))
-        self._registrant_key(host, iekey, crkey)
+        self._registrant_key(host, False, crkey)
         if rrela == RRELA_CLEAR:
             self._release()
             self.keys.clear()
