@@ -41,8 +41,10 @@ What is not modelled, and why it matters:
 Persist Through Power Loss (RESCAP bit 0; CPTPL of Register; feature 83h): the PTPL state is itself kept
 through power loss. At power-on (the first process opening the simulator) a namespace whose PTPL state is 0
 loses its registrants, its reservation and its generation (the whole reservation state is volatile then);
-with PTPL 1 they are kept. Either way they survive a kill -9 of a process, like everything the simulator
-acknowledged (the controller journals a record when `dirty` is set, only by the commands here).
+with PTPL 1 they are kept. Either way a kill -9 loses nothing acknowledged, as for everything the simulator
+acknowledges (though without PTPL the next power-on clears it, as any power-on does): the controller
+journals a namespace's reservation state whenever `dirty` is set, and only the reservation commands, Set
+Features 83h and the power cycle set it, so other commands cost nothing here.
 """
 
 from __future__ import annotations
