@@ -232,8 +232,11 @@ async def test_effects_log_tells_the_truth(ctrl: SimBackend) -> None:
     assert acs[0x80] & 0b110 == 0b110  # Format NVM changes logical block content and namespace capability
     nvm_io = {op for op in range(256) if u(nvm, 1024 + 4 * op, 4) & 1}
     zns_io = {op for op in range(256) if u(zns, 1024 + 4 * op, 4) & 1}
-    assert nvm_io == {0x00, 0x01, 0x02, 0x04, 0x05, 0x08, 0x09, 0x0C, 0x19, 0x12, 0x1D}  # 12h/1Dh: FDP
-    assert {0x79, 0x7A, 0x7D} <= zns_io and 0x19 not in zns_io
+    reservations = {0x0D, 0x0E, 0x11, 0x15}  # Register, Report, Acquire, Release
+    fdp = {0x12, 0x1D}  # I/O Management Receive and Send
+    assert nvm_io == {0x00, 0x01, 0x02, 0x04, 0x05, 0x08, 0x09, 0x0C, 0x19} | reservations | fdp
+    assert {0x79, 0x7A, 0x7D} | reservations <= zns_io and 0x19 not in zns_io
+    assert all(u(nvm, 1024 + 4 * op, 4) == 1 for op in reservations)  # no block content changed
     # ...and the controller agrees: every opcode not listed is Invalid Command Opcode
     async with open_sim("sim0n2") as z:
         c = await z.submit(Command(0x19, False, nsid=2, data_len=32))

@@ -251,6 +251,15 @@ def garbage_record(folder: Path) -> None:
         f.write(journal_lines(folder)[-1])  # a good record after it
 
 
+def garbage_reservation_record(folder: Path) -> None:
+    """A reservation record with a good CRC and a type no reservation has."""
+    state = {"keys": [[0, 5]], "rtype": 9, "holder": 0, "gen": 1, "ptpl": False}
+    payload = json.dumps({"rv": {"1": state}}).encode()
+    with open(folder / "sim0.journal", "ab") as f:
+        f.write(b"%08x %s\n" % (zlib.crc32(payload), payload))
+        f.write(journal_lines(folder)[-1])
+
+
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "not JSON": (lambda f: (f / "sim0.json").write_text("{not json"), "not JSON"),
     "a list": (lambda f: (f / "sim0.json").write_text("[]"), "not a JSON object"),
@@ -382,6 +391,50 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "fdp.host_events is not a field of the FDP state",
     ),
     "journal fdp event damaged": (record({"fdpe": [{**FDP_EVENT, "nsid": 7}]}), "fdpe[0].nsid = 7 is not a"),
+    "reservations missing": (in_state(put("reservations", DELETE)), "reservations is missing"),
+    "reservations of a namespace missing": (
+        in_state(put("reservations.2", DELETE)),
+        "reservations.2 is missing",
+    ),
+    "reservations of a namespace the drive lacks": (
+        in_state(put("reservations.3", {"keys": [], "rtype": 0, "holder": None, "gen": 0, "ptpl": False})),
+        "reservations.3 is not a namespace",
+    ),
+    "reservation key zero": (in_state(put("reservations.1.keys", [[0, 0]])), "reservations.1.keys[0][1] = 0"),
+    "reservation key too wide": (
+        in_state(put("reservations.1.keys", [[0, 1 << 64]])),
+        "reservations.1.keys[0][1] = 18446744073709551616 is outside",
+    ),
+    "registrant of a second host": (
+        in_state(put("reservations.1.keys", [[7, 1]])),
+        "reservations.1.keys[0][0] = 7 is outside 0..0",
+    ),
+    "registrant not a pair": (in_state(put("reservations.1.keys", [[0]])), "is not [host identifier, key]"),
+    "reservation type unknown": (in_state(put("reservations.2.rtype", 7)), "reservations.2.rtype = 7"),
+    "reservation held by no registrant": (
+        in_state(put("reservations.2.rtype", 1)),
+        "reservations.2.holder is not a registrant",
+    ),
+    "reservation holder without a reservation": (
+        in_state(put("reservations.1.holder", 0)),
+        "reservations.1.holder is set, while no reservation",
+    ),
+    "reservation generation too wide": (
+        in_state(put("reservations.1.gen", 1 << 32)),
+        "reservations.1.gen = 4294967296 is outside",
+    ),
+    "ptpl not a boolean": (
+        in_state(put("reservations.1.ptpl", 1)),
+        "reservations.1.ptpl is not true or false",
+    ),
+    "reservation state with a stray field": (
+        in_state(put("reservations.1.owner", 1)),
+        "reservations.1.owner is not a field of the reservation state",
+    ),
+    "journal reservation record nvtui never writes": (
+        garbage_reservation_record,
+        "after byte 22: rv.1.rtype = 9",
+    ),
     "journal record corrupt in the middle": (corrupt_middle_record, "is corrupt, and good records follow it"),
     "journal record nvtui never writes": (garbage_record, "after byte 22: ns.2.z[0]: write pointer"),
     "journal of another generation": (
@@ -457,6 +510,23 @@ async def test_a_state_from_before_fdp_is_read_with_the_factory_fdp_state(sim_di
         assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
     upgraded = json.loads((sim_dir / "sim0.json").read_text())
     assert upgraded["schema"] == 4 and upgraded["fdp"] == Fdp().to_json()
+
+
+async def test_a_state_from_before_reservations_is_read_with_none(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(write(5, b"three".ljust(512, b"\0")))).ok
+    state = json.loads((sim_dir / "sim0.json").read_text())
+    del state["reservations"]
+    state["schema"] = 3
+    (sim_dir / "sim0.json").write_text(json.dumps(state))
+    async with open_sim("sim0n1") as ns:
+        assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
+        report = await ns.submit(Command(0x0E, False, nsid=1, cdw10=15, data_len=64))
+        assert report.ok and report.data == bytes(64)  # GEN 0, no reservation, no registrant, PTPLS 0
+    upgraded = json.loads((sim_dir / "sim0.json").read_text())
+    assert upgraded["schema"] == 4
+    none = {"keys": [], "rtype": 0, "holder": None, "gen": 0, "ptpl": False}
+    assert upgraded["reservations"] == {"1": none, "2": none}
 
 
 async def test_recoverable_leftovers_are_recovered_with_a_notice(tmp_path: Path) -> None:

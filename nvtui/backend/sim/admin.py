@@ -13,6 +13,7 @@ from nvtui.backend.sim import directives as D
 from nvtui.backend.sim import fdp as FDP
 from nvtui.backend.sim import features as F
 from nvtui.backend.sim import identity, logs2x
+from nvtui.backend.sim import reservations as R
 from nvtui.backend.sim import sanitize as S
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
@@ -88,8 +89,9 @@ def identify_controller(ctrl: SimController) -> bytes:
         "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": 0, "edstt": identity.EDSTT,
         "dsto": 1,  # one self-test at a time in the NVM subsystem
         "endgidmax": logs2x.ENDGID, "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
-        # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Timestamp, Verify, Copy
-        "oncs": 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 8,
+        # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Reservations, Timestamp,
+        # Verify, Copy
+        "oncs": 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8,
         "fna": 1 << 2,  # cryptographic erase supported
         "sanicap": S.SANICAP,
         "vwc": 0b111,  # a volatile write cache; Flush with NSID FFFFFFFFh applies to all namespaces
@@ -113,6 +115,8 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
         "dlfeat": 0b001 if zoned else 0b1001,  # deallocated blocks read zeros; Write Zeroes may deallocate
         "nvmcap": spec.size_bytes, "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
         "npwg": per_4k, "npwa": per_4k, "npdg": per_4k, "npda": per_4k, "nows": max(per_4k, 0) * 32 + 31,
+        "nmic": 0,  # private: one controller
+        "rescap": R.RESCAP,  # PTPL, the six reservation types, IEKEY with the 1.3-and-later meaning
         "mssrl": 0 if zoned else COPY_MSSRL, "mcl": 0 if zoned else COPY_MCL,
         "msrc": 0 if zoned else COPY_MSRC,
         "nguid": identity.nguid(ctrl.serial, ns.nsid), "eui64": identity.eui64(ctrl.serial, ns.nsid),
@@ -150,8 +154,9 @@ def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
 
 
 def identify_ns_independent(ns: Namespace) -> bytes:
+    # thin provisioning; private (NMIC 0); the reservation capabilities; namespace ready; its set and group
     return encode("identify-ns-independent", {
-        "nsfeat": 1 << 0, "nstat": 1,  # namespace ready
+        "nsfeat": 1 << 0, "nmic": 0, "rescap": R.RESCAP, "nstat": 1,
         "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
     })  # fmt: skip
 
@@ -453,6 +458,9 @@ def get_features(ctrl: SimController, cmd: Command) -> Outcome:
         return _outcome(result=feature.capabilities)
     if fid == F.FID_TIMESTAMP:
         return _outcome(data=_timestamp(ctrl) if sel == 0 else bytes(8))
+    if fid == F.FID_RESERVATION_PERSISTENCE:
+        ctrl.namespace(cmd.nsid)
+        return _outcome(result=0 if sel == 1 else int(ctrl.reservations[cmd.nsid].ptpl))
     if fid == F.FID_TEMPERATURE_THRESHOLD:
         k = _temperature_key(cmd)
     elif feature.ns_specific:
@@ -477,6 +485,11 @@ def set_features(ctrl: SimController, cmd: Command) -> Outcome:
         if cmd.data is None or len(cmd.data) < 8:
             raise invalid_field(cdw_byte(6))  # the 8 bytes of timestamp data are missing
         ctrl.timestamp = (int.from_bytes(cmd.data[:6], "little"), ctrl.clock())
+        return _outcome()
+    if fid == F.FID_RESERVATION_PERSISTENCE:  # the PTPL state of one namespace, or of all (FFFFFFFFh)
+        nsids = list(ctrl.namespaces) if cmd.nsid == NSID_ALL else [ctrl.namespace(cmd.nsid).nsid]
+        for nsid in nsids:
+            ctrl.reservations[nsid].set_ptpl(bool(value))
         return _outcome()
     if fid == F.FID_NUMBER_OF_QUEUES:
         nsqr, ncqr = value & 0xFFFF, value >> 16

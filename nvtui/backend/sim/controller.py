@@ -17,7 +17,8 @@ the whole state after another process's checkpoint), executes, journals, and rel
 Asynchronous Event Requests, events not yet reported and the latency model stay per process (events another
 process raises are reported here too, as on a drive with several controllers). The first process to open the
 controller powers it on (a power cycle: open zones closed, saved features in force, a cut-off self-test
-aborted); the last to close it shuts it down cleanly.
+aborted, registrations and reservations cleared where Persist Through Power Loss is off); the last to close
+it shuts it down cleanly.
 
 Commands execute atomically (the asyncio loop is single-threaded and the lock is held throughout), so a
 zone's write pointer or a block's contents never change halfway through another command; the backend then
@@ -59,6 +60,7 @@ from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
 from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
+from nvtui.backend.sim.reservations import Reservations
 from nvtui.backend.sim.sanitize import ALLOWED_ADMIN as SANITIZE_ALLOWED
 from nvtui.backend.sim.sanitize import Sanitize
 from nvtui.backend.sim.state import (
@@ -152,6 +154,8 @@ def _feature_keys(nsids: list[int]) -> dict[str, F.Feature]:
     """Every key a feature value may be stored under, and its feature."""
     keys: dict[str, F.Feature] = {}
     for fid, feature in F.FEATURES.items():
+        if fid == F.FID_RESERVATION_PERSISTENCE:  # the namespaces' PTPL state, kept with their reservations
+            continue
         if fid == F.FID_TEMPERATURE_THRESHOLD:
             for sensor in (0, 1, 2):
                 for kind in (0, 1):
@@ -292,6 +296,7 @@ class SimController:
         self.sanitize = Sanitize()
         self.directives = Directives(STREAM_NSIDS)
         self.fdp = Fdp()
+        self.reservations = {nsid: Reservations() for nsid in self.namespaces}
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -370,6 +375,12 @@ class SimController:
             if ns.zones is not None:
                 ns.zones.power_cycle()
         self.directives.power_cycle()  # open streams close; Streams enabled and allocations stay
+        cleared = [self.namespaces[nsid].name for nsid, res in self.reservations.items() if res.power_on()]
+        if cleared:  # without PTPL, registrants and reservations are lost
+            self.notices.append(
+                f"the power cycle cleared the reservation registrations of {', '.join(cleared)} (Persist "
+                "Through Power Loss is off: register with cptpl=persist, or run the steps in one session)"
+            )
         self.powered_on = self.clock()
         self._checkpoint(clean=False)  # "not shut down cleanly yet", until the last process closes it
 
@@ -420,8 +431,13 @@ class SimController:
         if schema not in (1, 2, 3):  # before directives and FDP: Streams never enabled
             directives = Directives.restore(need(state, "directives", ""), "directives", STREAM_NSIDS)
             fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
+        reservations = (  # before reservations (schema 3 and older): none, the factory state
+            self._reservations(need(state, "reservations", ""), "reservations", full=True)
+            if schema not in (1, 2, 3) else {nsid: Reservations() for nsid in self.namespaces}
+        )  # fmt: skip
         self.serial = serial
         self._defaults()
+        self.reservations = reservations
         self.counters = values
         self.features.saved = saved
         self.features.power_on()
@@ -439,6 +455,18 @@ class SimController:
         )
         self.timestamp = self._timestamp(need(state, "timestamp", ""), "timestamp")
         self._needs_repair = as_bool(need(state, "repair", ""), "repair")
+
+    def _reservations(self, value: object, where: str, *, full: bool) -> dict[int, Reservations]:
+        """Each namespace's reservation state (`full`: every namespace's, as a checkpoint has them)."""
+        state = as_dict(value, where)
+        extra = sorted(set(state) - {str(n) for n in self.namespaces})
+        if extra:
+            raise Damaged(f"{where}.{extra[0][:20]} is not a namespace of this controller")
+        out: dict[int, Reservations] = {}
+        for nsid in self.namespaces:
+            if full or str(nsid) in state:
+                out[nsid] = Reservations.restore(need(state, str(nsid), f"{where}."), f"{where}.{nsid}")
+        return out
 
     def _features(self, value: object, where: str, *, saved: bool) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -517,6 +545,7 @@ class SimController:
             "sanitize": self.sanitize.to_json(),
             "directives": self.directives.to_json(),
             "fdp": self.fdp.to_json(),
+            "reservations": {str(nsid): res.to_json() for nsid, res in self.reservations.items()},
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -639,6 +668,8 @@ class SimController:
             self.fdp.apply_core(rec["fdp"], f"{where}.fdp")
         if "fdpe" in rec:
             self.fdp.add_events(rec["fdpe"], f"{where}.fdpe")
+        if "rv" in rec:
+            self.reservations.update(self._reservations(rec["rv"], f"{where}.rv", full=False))
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -665,6 +696,8 @@ class SimController:
         self._seen_changed = list(self.changed_namespaces)
         self._seen_firmware = self.firmware.summary()
         self._seen_sanitize = copy.copy(self.sanitize)
+        for res in self.reservations.values():
+            res.dirty = False
         for ns in self._ns_list:
             ns.remember()
 
@@ -729,6 +762,13 @@ class SimController:
             rec["fdp"] = fdp.core()
         if fdp.new_events:
             rec["fdpe"] = fdp.new_events
+        rv_rec = None
+        for nsid, res in self.reservations.items():
+            if res.dirty:  # set only by the reservation commands, Set Features 83h and the power cycle
+                res.dirty = False
+                if rv_rec is None:
+                    rv_rec = rec["rv"] = {}
+                rv_rec[str(nsid)] = res.to_json()
         ns_rec = None
         for ns in self._ns_list:
             delta = ns.delta()

@@ -24,6 +24,8 @@ FID_INTERRUPT_COALESCING = 0x08
 FID_ASYNC_EVENT_CONFIG = 0x0B
 FID_TIMESTAMP = 0x0E
 FID_KEEP_ALIVE_TIMER = 0x0F
+FID_RESERVATION_NOTIFICATION_MASK = 0x82
+FID_RESERVATION_PERSISTENCE = 0x83  # its value is the namespace's PTPL state (reservations.py), not kept here
 
 # Asynchronous Event Configuration bits this controller can raise: SMART critical warnings 7:0,
 # Namespace Attribute Notices 8, Zone Descriptor Changed Notices 27 (ZNS 1.1, Fig. 8).
@@ -63,6 +65,10 @@ FEATURES: dict[int, Feature] = {f.fid: f for f in (
     Feature(FID_ASYNC_EVENT_CONFIG, "async-event-config", 0, AEC_SUPPORTED),
     Feature(FID_TIMESTAMP, "timestamp", 0, 0, saveable=False),
     Feature(FID_KEEP_ALIVE_TIMER, "keep-alive-timer", 0, 0xFFFF_FFFF, saveable=False),
+    # REGPRE, RESREL, RESPRE (bits 3:1): kept per namespace; with one host there is nothing to mask
+    Feature(FID_RESERVATION_NOTIFICATION_MASK, "reservation-notification-mask", 0, 0xE, ns_specific=True),
+    # PTPL (bit 0): persistent by nature, so saving it (SV) and the saved value are the same state
+    Feature(FID_RESERVATION_PERSISTENCE, "reservation-persistence", 0, 0x1, ns_specific=True),
 )}  # fmt: skip
 
 

@@ -1,7 +1,9 @@
 """I/O commands of the simulated controller: the NVM Command Set 1.0 (Flush, Write, Read, Write
-Uncorrectable, Compare, Write Zeroes, Dataset Management, Verify, Copy) and the Zoned Namespace Command
+Uncorrectable, Compare, Write Zeroes, Dataset Management, Verify, Copy), the reservation commands of NVMe
+Base 2.0 (Reservation Register, Report, Acquire, Release: reservations.py) and the Zoned Namespace Command
 Set 1.1 (Zone Management Send / Receive, Zone Append). A conventional namespace takes the first set, a
-zoned one the commands the ZNS spec keeps plus its own; anything else is Invalid Command Opcode."""
+zoned one the commands the ZNS spec keeps plus its own; anything else is Invalid Command Opcode. A command
+of the read or write group is checked against the namespace's reservation first (Reservation Conflict)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import fdp as FDP
+from nvtui.backend.sim import reservations as R
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
 from nvtui.backend.sim.directives import DTYPE_DATA_PLACEMENT, DTYPE_STREAMS
@@ -369,7 +372,59 @@ def zone_append(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     return _outcome(result=lba, kind="write", nbytes=nbytes)  # the assigned LBA, CQE DW0-DW1
 
 
+# --- Reservations (NVMe Base 2.0, 7.2-7.5) --------------------------------------------------------------
+
+
+def _keys(structure: str, cmd: Command, size: int) -> dict[str, int]:
+    """The keys a reservation command sends, by name (the layouts in nvtui/structures/nvm.yaml)."""
+    if cmd.data_len < size or cmd.data is None or len(cmd.data) < size:
+        raise CommandFailed(SCT_GENERIC, SC_DATA_SGL_LENGTH_INVALID)
+    keys = decode(structure, cmd.data[:size]).to_json()
+    return {name: value for name, value in keys.items() if isinstance(value, int)}
+
+
+def reservation_register(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    keys = _keys("reservation-register-data", cmd, 16)
+    res = ctrl.reservations[ns.nsid]
+    res.register(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 30, keys["crkey"],
+                 keys["nrkey"])  # fmt: skip
+    return _outcome(kind="other")
+
+
+def reservation_report(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    length = (cmd.cdw10 + 1) * 4  # NUMD, 0-based dwords
+    eds = bool(cmd.cdw11 & 1)
+    values = ctrl.reservations[ns.nsid].report(eds)
+    data = encode("reservation-status-ext" if eds else "reservation-status", values)
+    return _outcome(data=data.ljust(length, b"\0")[:length], kind="other")
+
+
+def reservation_acquire(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    keys = _keys("reservation-acquire-data", cmd, 16)
+    res = ctrl.reservations[ns.nsid]
+    res.acquire(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"],
+                keys["prkey"])  # fmt: skip
+    return _outcome(kind="other")
+
+
+def reservation_release(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    keys = _keys("reservation-release-data", cmd, 8)
+    res = ctrl.reservations[ns.nsid]
+    res.release(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"])
+    return _outcome(kind="other")
+
+
 CSUPP, LBCC = EFFECT_CSUPP, EFFECT_LBCC
+
+RESERVATION_COMMANDS: dict[int, tuple[IoHandler, int]] = {
+    0x0D: (reservation_register, CSUPP),
+    0x0E: (reservation_report, CSUPP),
+    0x11: (reservation_acquire, CSUPP),
+    0x15: (reservation_release, CSUPP),
+}
+# The command groups of Base 2.0, Fig. "Command Behavior in the Presence of a Reservation" (and ZNS 1.1)
+READ_GROUP = frozenset({0x02, 0x05, 0x0C, 0x7A})  # Read, Compare, Verify, Zone Management Receive
+WRITE_GROUP = frozenset({0x00, 0x01, 0x04, 0x08, 0x09, 0x19, 0x79, 0x7D})
 
 NVM_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     0x00: (flush, CSUPP),
@@ -383,9 +438,11 @@ NVM_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     0x19: (copy, CSUPP | LBCC),
     0x12: (io_mgmt_recv, CSUPP),
     0x1D: (io_mgmt_send, CSUPP),
+    **RESERVATION_COMMANDS,
 }
 ZONED_COMMANDS: dict[int, tuple[IoHandler, int]] = {
     **{op: NVM_COMMANDS[op] for op in (0x00, 0x01, 0x02, 0x05, 0x08, 0x0C)},
+    **RESERVATION_COMMANDS,
     0x79: (zone_mgmt_send, CSUPP | LBCC),
     0x7A: (zone_mgmt_recv, CSUPP),
     0x7D: (zone_append, CSUPP | LBCC),
@@ -400,10 +457,16 @@ def effects(csi: int) -> dict[int, int]:
 def execute(ctrl: SimController, cmd: Command) -> Outcome:
     if cmd.opcode == 0x00 and cmd.nsid == NSID_ALL:  # Flush of every namespace (VWC bits 2:1 = 11b)
         for ns in ctrl.namespaces.values():
+            if ctrl.reservations[ns.nsid].rtype:
+                ctrl.reservations[ns.nsid].check_access(R.HOST_ID, write=True)
+        for ns in ctrl.namespaces.values():
             ns.sync()
         return _outcome(kind="flush")
     ns = ctrl.namespace(cmd.nsid)
     entry = (ZONED_COMMANDS if ns.zones is not None else NVM_COMMANDS).get(cmd.opcode)
     if entry is None:
         raise invalid_opcode()
+    res = ctrl.reservations[ns.nsid]
+    if res.rtype and (cmd.opcode in READ_GROUP or cmd.opcode in WRITE_GROUP):
+        res.check_access(R.HOST_ID, write=cmd.opcode in WRITE_GROUP)
     return entry[0](ctrl, ns, cmd)

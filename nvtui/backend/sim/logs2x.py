@@ -7,8 +7,9 @@ domain (1); one media unit (0) in that group, reporting no channels; one capacit
 group, selected by default (there is no Capacity Management command); Flexible Data Placement enabled in
 that group (fdp.py: the configuration, the reclaim units, statistics and events); a host-initiated
 telemetry log of three data areas (and a smaller controller-initiated one); a persistent event log of three
-events; one boot partition; no rotating media, no reservations, no NVMe-MI; the Sanitize Status log tells
-the last sanitize (sanitize.py). No key value namespace: Identify with CSI 01h is refused as before.
+events; one boot partition; no rotating media, no NVMe-MI; the Sanitize Status log tells the last sanitize
+(sanitize.py); the Reservation Notification log is empty, as it stays with one host (reservations.py). No
+key value namespace: Identify with CSI 01h is refused as before.
 
 `log_page(ctrl, cmd)` and `identify(ctrl, cmd)` return the whole structure (the caller slices the log page
 offset and length), or None when the LID / CNS is not one of these.

@@ -46,8 +46,9 @@ __all__ = [
     "state_files",
 ]
 
-STATE_SCHEMA = 4  # 1: before the journal, 2: before firmware slots, 3: before directives and FDP (read;
+# 1: before the journal, 2: before firmware slots, 3: before directives, FDP and reservations (each read, and
 # upgraded at the next checkpoint)
+STATE_SCHEMA = 4
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
