@@ -120,7 +120,7 @@ class SendResult:
         return {
             "device": p.device,
             "command": p.defn.id,
-            "fields": dict(p.values),
+            "fields": p.defn.shown_values(p.values),  # a KV key as text or 0x-hex
             "status": c.status.to_json(),
             "result": c.result,
             "latency_ns": c.latency_ns,
@@ -209,7 +209,7 @@ class Session:
         self,
         device: str,
         command: str | CommandDef,
-        assignments: Sequence[str] | Mapping[str, str] = (),
+        assignments: Sequence[str] | Mapping[str, str | int] = (),
         *,
         data_len: int | None = None,
         data: bytes | None = None,
