@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, is_simulated, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
-from nvtui.catalogue.model import KV_SET, for_command_set
+from nvtui.catalogue.model import KV_SET
 from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
@@ -268,7 +268,7 @@ class Session:
             "io", defn.opcode
         )):  # a KV command never goes to an NVM namespace (01h is Write there), nor Write to a KV one
             command_set = await self.command_set(device)
-            if not for_command_set(defn, command_set):
+            if not self.catalogue.for_command_set(defn, command_set):
                 csi = next(csi for csi, name in CSI_SETS.items() if name == command_set)
                 raise UsageError(
                     f"{defn.id} is a {defn.set} command set command; {device} is a namespace of the "
@@ -736,8 +736,9 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
             queues = {"admin": admin, "io": io} if backend.nsid else {"admin": admin}
             entries = [e for e in catalogue.entries if not e.raw and not e.preset_of]  # presets: their entry
             for queue, opcodes in queues.items():
-                # a KV namespace's I/O opcodes are its set's alone (01h is Store there, Write elsewhere)
-                on_queue = [e for e in entries if e.queue == queue and for_command_set(e, command_set)]
+                # the namespace's own set's commands (01h is Store on a KV namespace, Write elsewhere)
+                ours = [e for e in entries if catalogue.for_command_set(e, command_set)]
+                on_queue = [e for e in ours if e.queue == queue]
                 supported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode in opcodes}))
                 unsupported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode not in opcodes}))
         else:

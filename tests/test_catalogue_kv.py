@@ -19,7 +19,6 @@ from test_composer import SIZE, on_compose, showing, type_line
 from nvtui import structures
 from nvtui.catalogue import Catalogue, CommandDef, check_file, load_catalogue
 from nvtui.catalogue.cmdline import line_of
-from nvtui.catalogue.model import for_command_set
 from nvtui.errors import UsageError
 from nvtui.nvme.command import DataDirection
 from nvtui.nvme.completion import Completion, Status
@@ -224,10 +223,11 @@ def test_lookups_by_opcode_keep_the_kv_set_apart_from_nvm() -> None:
     assert CATALOGUE.sets_for_opcode("io", 0x01) == {"nvm", "kv"}
     assert CATALOGUE.needs_command_set("io", 0x10) and not CATALOGUE.needs_command_set("io", 0x7D)
     assert CATALOGUE.get("store").id == "kv-store" and CATALOGUE.get("write").id == "write"
-    assert for_command_set(kv("kv-list"), "kv") and not for_command_set(kv("kv-list"), "nvm")
-    assert not for_command_set(CATALOGUE.get("read"), "kv") and for_command_set(
-        CATALOGUE.get("identify"), "kv"
-    )
+    applies = CATALOGUE.for_command_set
+    assert applies(kv("kv-list"), "kv") and not applies(kv("kv-list"), "nvm") and applies(kv("kv-list"), None)
+    assert not applies(CATALOGUE.get("read"), "kv") and applies(CATALOGUE.get("identify"), "kv")
+    assert applies(CATALOGUE.get("flush"), "kv")  # Flush (00h) and the reservations the KV set shares
+    assert applies(CATALOGUE.get("reservation-report"), "kv")
     assert [e.id for e in CATALOGUE.by_set()["kv"]] == [
         "kv-store",
         "kv-retrieve",

@@ -16,6 +16,17 @@ overwrite of the next block). Where data goes with the command, its length is ch
 which catches the off-by-one in either direction. `FieldDef.zero_based_note(value)` gives the line a
 screen shows: "0-based: nlb=8 means 8 blocks, sent as 7".
 
+Field types (`type:`): `uint` (default), `enum` (named `values:`), `flag` (one bit), and `bytes`: a byte
+string such as a Key Value key, `{type: bytes, at: [cdw2, cdw3, cdw14, cdw15], max_bytes: 16, min_bytes: 1,
+length_field: kl}`. Its bytes fill its locations in order, little-endian within each dword (byte 0 in CDW2
+bits 7:0, byte 4 in CDW3 bits 7:0, byte 8 in CDW14 bits 7:0); its value is held as the integer those bits
+make, so the one encoder places it and `decode_fields` reads it back, and its length is the value of
+`length_field`, which `parse_given` sets from the key (a given length must agree). It is typed as text
+(`key=user42`, UTF-8), as 0x-hex bytes in order (`key=0x75736572`: two digits a byte, so `0x0001` is two
+bytes), or as `text:` and text for a text that starts with 0x (`key=text:0x1`). A key longer than
+`max_bytes`, shorter than `min_bytes`, bad hex, or a length that disagrees is a one-line error: a key is
+never truncated. `CommandDef.text_of` prints it back the way it is typed.
+
 Data length (`data.length`): a fixed byte count; `{field: F, unit: U}` (F's count times U bytes, U a number
 or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit picked by G's value);
 `{by: F, sizes: {VALUE: BYTES}, otherwise: ...}` (bytes picked by F's value); `user` (--data-len required);
@@ -51,21 +62,12 @@ TRANSPORT_NAMES = {
     "pcie": "PCIe", "tcp": "NVMe/TCP", "rdma": "NVMe/RDMA", "fc": "NVMe/FC", "loop": "NVMe loop",
 }  # fmt: skip
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
-# The Key Value command set (CSI 01h) shares no I/O command with the NVM command set, though it reuses its
-# opcodes (01h is Write there, Store here): its entries are a KV namespace's only, and a KV namespace takes
-# none of the NVM (or Zoned, which builds on NVM) entries.
+# The Key Value command set (CSI 01h) reuses NVM opcodes for other commands (01h is Write there, Store
+# here): its entries are a KV namespace's only, and on a KV namespace an NVM (or Zoned, which builds on
+# NVM) entry whose opcode a KV entry has is not the command (Flush and the reservation commands, which
+# the KV set shares, are).
 KV_SET = "kv"
 NVM_BASED_SETS = frozenset({"nvm", "zns"})
-
-
-def for_command_set(entry: CommandDef, command_set: str | None) -> bool:
-    """Whether `entry` is a command of a namespace of `command_set` (nvm, zns, kv; None: not known, when
-    every entry may be). Admin entries are every namespace's."""
-    if entry.queue != "io" or command_set is None:
-        return True
-    if entry.set == KV_SET:
-        return command_set == KV_SET
-    return not (command_set == KV_SET and entry.set in NVM_BASED_SETS)
 
 
 def close_matches(word: str, candidates: list[str], n: int, cutoff: float = 0.6) -> list[str]:
@@ -946,12 +948,23 @@ class Catalogue:
         (admin commands: None): its fields and length rule tell what the raw dwords ask for. Entries of the
         namespace's own set first, then the NVM command set's (which ZNS and others build on); None when
         the catalogue does not know the opcode there, or cannot tell which of several entries it is."""
-        same = [e for e in self._entries_for_opcode(queue, opcode) if for_command_set(e, command_set)]
+        same = [e for e in self._entries_for_opcode(queue, opcode) if self.for_command_set(e, command_set)]
         for wanted in (command_set, "nvm"):
             chosen = [e for e in same if e.set == wanted]
             if chosen:
                 return chosen[0]  # the first loaded: the built-in entry before a user's variant
         return same[0] if len({e.set for e in same}) == 1 else None
+
+    def for_command_set(self, entry: CommandDef, command_set: str | None) -> bool:
+        """Whether `entry` is a command of a namespace of `command_set` (nvm, zns, kv; None: not known, when
+        every entry may be). Admin entries are every namespace's."""
+        if entry.queue != "io" or command_set is None:
+            return True
+        if entry.set == KV_SET:
+            return command_set == KV_SET
+        if command_set == KV_SET and entry.set in NVM_BASED_SETS:
+            return KV_SET not in self.sets_for_opcode("io", entry.opcode)
+        return True
 
     def needs_command_set(self, queue: str, opcode: int) -> bool:
         """Whether which entry a raw command with `opcode` is depends on the namespace's command set: more
