@@ -165,7 +165,9 @@ def test_a_bad_key_is_one_line_naming_the_field_and_its_length(words: list[str],
 
 def test_the_key_is_never_truncated_to_a_shorter_kl() -> None:
     defn = kv("kv-exist")
-    with pytest.raises(UsageError, match=r"^field kl: 2 is shorter than key, which is 4 bytes \(user; never"):
+    with pytest.raises(
+        UsageError, match=r"^field kl: 2 is shorter than key, which is 4 bytes \(user; range 1-16; never"
+    ):
         defn.encode({"key": int.from_bytes(b"user", "little"), "kl": 2}, device_nsid=1)
     assert defn.complete({"key": int.from_bytes(b"user", "little")})["kl"] == 4  # set from the value
 

@@ -547,7 +547,7 @@ class CommandDef:
             elif given[lf.name] != length:
                 raise UsageError(
                     f"field {lf.name}: {given[lf.name]} disagrees with {name}, which is {length} bytes "
-                    f"(leave {lf.name} out: it is set from {name})"
+                    f"(range {lf.range_text()}; leave {lf.name} out: it is set from {name})"
                 )
         return given
 
@@ -565,11 +565,12 @@ class CommandDef:
             if need > length:
                 raise UsageError(
                     f"field {lf.name}: {length} is shorter than {f.name}, which is {need} bytes "
-                    f"({f.bytes_text(out[f.name], need)}; never truncated)"
+                    f"({f.bytes_text(out[f.name], need)}; range {lf.range_text()}; never truncated)"
                 )
             if length < f.min_bytes:
                 raise UsageError(
-                    f"field {lf.name}: {length}, shorter than {f.min_bytes} ({f.name}: {f.range_text()})"
+                    f"field {lf.name}: {length}, shorter than {f.min_bytes} (range {lf.range_text()}; "
+                    f"{f.name}: {f.range_text()})"
                 )
 
     def text_of(self, name: str, values: Mapping[str, int]) -> str:
