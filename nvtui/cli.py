@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("device", metavar="DEV", nargs="?")
     send.add_argument("command", metavar="CMD", nargs="?")
     send.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
-                      help="VALUE is decimal, 0x-hex or an enum name")  # fmt: skip
+                      help="VALUE is decimal, 0x-hex or an enum name (a KV key: text or 0x-hex)")  # fmt: skip
     send.add_argument("--data-len", type=_byte_count, metavar="N",
                       help="data buffer length; sets an unset length field (numd, nlb) to match")  # fmt: skip
     send.add_argument("--data-in", type=Path, metavar="FILE", help="data sent to the controller")

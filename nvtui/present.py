@@ -353,6 +353,9 @@ def key_fields(defn: CommandDef, values: Mapping[str, int]) -> list[str]:
         at_default = f.default is None or value == f.default
         if not (f.name in selectors or f.required) and at_default:
             continue
+        if f.kind == "bytes":  # a key as typed (text or 0x-hex)
+            out.append((f"{f.name}={defn.text_of(f.name, values)}", f.name in selectors, False))
+            continue
         shown = f.name_of(value) or (f"{value:#x}" if value >= HEX_FROM else str(value))
         defaulted = f.name in selectors and not f.required and f.default is not None and value == f.default
         out.append((f"{f.name}={shown}", f.name in selectors, defaulted))

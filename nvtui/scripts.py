@@ -437,7 +437,7 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
         steps.append(
             ScriptStep(
                 command=p.defn.id,
-                fields=dict(p.values),
+                fields=p.defn.shown_values(p.values),  # a KV key as its text, read back as typed
                 data_len=p.command.data_len if _length_is_given(p) else None,
                 data=base64.b64encode(sent).decode() if sent else None,
                 expect=ExpectedStatus(sct=status.sct, sc=status.sc, name=status.name),
@@ -634,7 +634,7 @@ class PreparedSteps:
             device = await self.target(index)
             try:
                 prepared = await self.session.prepare(
-                    device, step.command, step.assignments(), data_len=step.data_len,
+                    device, step.command, step.fields, data_len=step.data_len,  # a key: text, not a number
                     data=step.data_bytes(), metadata=step.metadata_bytes(), no_data=step.no_data,
                     allow_destructive=True, timeout=self.timeout,
                 )  # fmt: skip

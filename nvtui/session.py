@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend import Backend, is_simulated, open_backend
 from nvtui.catalogue import Catalogue, CommandDef
+from nvtui.catalogue.model import KV_SET
 from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
@@ -119,7 +120,7 @@ class SendResult:
         return {
             "device": p.device,
             "command": p.defn.id,
-            "fields": dict(p.values),
+            "fields": p.defn.shown_values(p.values),  # a KV key as text or 0x-hex
             "status": c.status.to_json(),
             "result": c.result,
             "latency_ns": c.latency_ns,
@@ -208,7 +209,7 @@ class Session:
         self,
         device: str,
         command: str | CommandDef,
-        assignments: Sequence[str] | Mapping[str, str] = (),
+        assignments: Sequence[str] | Mapping[str, str | int] = (),
         *,
         data_len: int | None = None,
         data: bytes | None = None,
@@ -263,6 +264,17 @@ class Session:
                 f"{defn.id} is an I/O command: it needs a namespace device (e.g. ng0n1 or sim0n1), "
                 f"not the controller {device}"
             )
+        if defn.queue == "io" and not defn.raw and (defn.set == KV_SET or self.catalogue.needs_command_set(
+            "io", defn.opcode
+        )):  # a KV command never goes to an NVM namespace (01h is Write there), nor Write to a KV one
+            command_set = await self.command_set(device)
+            if not self.catalogue.for_command_set(defn, command_set):
+                csi = next(csi for csi, name in CSI_SETS.items() if name == command_set)
+                raise UsageError(
+                    f"{defn.id} is a {defn.set} command set command; {device} is a namespace of the "
+                    f"{command_set} command set (CSI {csi:02x}h), where opcode {defn.opcode:#04x} is another "
+                    "command: not sent"
+                )
         if not destructive:  # whatever the catalogue says, the device's own word on what the opcode changes
             opcode = values.get("opcode", defn.opcode) if defn.raw else defn.opcode
             changes = await self.changes_by_effects(device, defn.queue, opcode)
@@ -313,7 +325,7 @@ class Session:
         too small for what the command moves, or none where the opcode says data moves, is refused (the
         controller would transfer past it, or to address 0). Returns it with the metadata its entry says."""
         command_set: str | None = None
-        if defn.queue == "io" and len(self.catalogue.sets_for_opcode("io", cmd.opcode)) > 1:
+        if defn.queue == "io" and self.catalogue.needs_command_set("io", cmd.opcode):
             command_set = await self.command_set(device)
         entry = self.catalogue.entry_for_opcode(defn.queue, cmd.opcode, command_set or None)
         what = f"{defn.id} opcode {cmd.opcode:#04x}"
@@ -714,7 +726,8 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
                 problems.append(f"Identify Namespace: {ident.status.name}")
         # The I/O half of the effects log is per command set: ask for the one the namespace uses (ZNS, KV).
         command_set = await probe.command_set(device) if backend.nsid else None
-        csi = [f"csi={command_set}"] if command_set else []
+        csi_of = {name: csi for csi, name in CSI_SETS.items()}
+        csi = [f"csi={csi_of[command_set]}"] if command_set in csi_of else []
         effects = await send_once(
             probe, device, "get-log-page", [f"lid={EFFECTS_LOG}", f"numd={EFFECTS_LOG_BYTES // 4}", *csi]
         )
@@ -723,7 +736,9 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
             queues = {"admin": admin, "io": io} if backend.nsid else {"admin": admin}
             entries = [e for e in catalogue.entries if not e.raw and not e.preset_of]  # presets: their entry
             for queue, opcodes in queues.items():
-                on_queue = [e for e in entries if e.queue == queue]
+                # the namespace's own set's commands (01h is Store on a KV namespace, Write elsewhere)
+                ours = [e for e in entries if catalogue.for_command_set(e, command_set)]
+                on_queue = [e for e in ours if e.queue == queue]
                 supported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode in opcodes}))
                 unsupported[queue] = tuple(sorted({e.id for e in on_queue if e.opcode not in opcodes}))
         else:

@@ -888,6 +888,25 @@ def _kv_namespace() -> Image:
     )
 
 
+def _kv_list() -> Image:
+    # KV Command Set 1.0, List command returned data: the number of keys returned (bytes 3:0), then each key
+    # as its length (2 bytes) and its bytes, zero-padded so the next entry starts on a dword boundary.
+    return Image(
+        "kv-list-data",
+        "KV Command Set 1.0 List command returned data",
+        4 + 8 + 4 + 20,
+        (
+            u("nrk", 0, 4, 3),
+            u("keys[0].kl", 4, 2, 6),
+            F("keys[0].key", 6, 6, b"user42"),
+            u("keys[1].kl", 12, 2, 1),
+            F("keys[1].key", 14, 1, b"a"),
+            u("keys[2].kl", 16, 2, 16),
+            F("keys[2].key", 18, 16, bytes(range(0xF0, 0x100))),
+        ),
+    )
+
+
 # --- Feature data (Get Features / Set Features data buffers) ---------------------------------------------
 
 
@@ -1066,6 +1085,7 @@ ALL: tuple[Image, ...] = (
     _domain_list(),
     _io_command_set(),
     _kv_namespace(),
+    _kv_list(),
     _lba_range_type(),
     _apst(),
     _host_memory_buffer(),

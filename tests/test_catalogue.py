@@ -109,7 +109,7 @@ def test_destructive_and_refused_flags(cat: Catalogue) -> None:
         "clear-exported-nvm-resource-configuration", "fabric-zoning-send", "create-exported-nvm-subsystem",
         "manage-exported-nvm-subsystem",
         "manage-exported-namespace", "manage-exported-port", "send-discovery-log-page", "track-send",
-        "migration-send", "controller-data-queue", "fabrics",
+        "migration-send", "controller-data-queue", "fabrics", "kv-store", "kv-delete",
     }  # fmt: skip
     assert {e.id for e in cat.entries if e.destructive} == destructive
     for safe in (

@@ -26,6 +26,17 @@ def in_range(f: FieldDef) -> st.SearchStrategy[int]:
     return choices
 
 
+def draw_values(defn: CommandDef, data: st.DataObject) -> dict[str, int]:
+    """In-range values for every field; a byte string (a KV key) with its length field set to its length."""
+    values = {f.name: data.draw(in_range(f), label=f.name) for f in defn.fields if f.kind != "bytes"}
+    for f in defn.fields:
+        if f.kind == "bytes" and f.length_field is not None:
+            lf = defn.field(f.length_field)
+            raw = data.draw(st.binary(min_size=max(f.min_bytes, lf.min), max_size=min(f.max_bytes, lf.max)))
+            values[f.name], values[lf.name] = int.from_bytes(raw, "little"), len(raw)
+    return {f.name: values[f.name] for f in defn.fields}
+
+
 def length_args(defn: CommandDef, values: dict[str, int]) -> dict[str, int]:
     """A --data-len for commands whose length no field gives; nothing otherwise."""
     expected = defn.expected_length(values, LBA_SIZE)
@@ -37,14 +48,16 @@ def length_args(defn: CommandDef, values: dict[str, int]) -> dict[str, int]:
 @given(data=st.data())
 def test_in_range_values_round_trip(entry_id: str, data: st.DataObject) -> None:
     defn = CATALOGUE.get(entry_id)
-    values = {f.name: data.draw(in_range(f), label=f.name) for f in defn.fields}
+    values = draw_values(defn, data)
     assume(defn.refusal(values) is None)  # raw opcodes of refused commands never encode
     cmd = defn.encode(values, lba_size=LBA_SIZE, **length_args(defn, values))
     assert defn.decode_fields(cmd) == values
     assert cmd.opcode == (values["opcode"] if defn.raw else defn.opcode)
     assert cmd.admin == defn.admin
     # Text in any base the parser accepts says the same thing.
-    as_text = [f"{name}={value:#x}" if value % 2 else f"{name}={value}" for name, value in values.items()]
+    as_text = [f"{name}={value:#x}" if value % 2 else f"{name}={value}" for name, value in values.items()
+               if defn.field(name).kind != "bytes"]  # fmt: skip
+    as_text += [f"{f.name}={defn.text_of(f.name, values)}" for f in defn.fields if f.kind == "bytes"]
     assert defn.parse_values(as_text) == values
 
 
@@ -57,7 +70,9 @@ def test_out_of_range_values_are_refused(entry_id: str, data: st.DataObject) -> 
     bad = data.draw(
         st.one_of(st.integers(f.max + 1, f.max + 2**70), st.integers(-(2**70), f.min - 1)), label="value"
     )
+    # A byte string's text is not a number: too long a one is out of its range.
+    text = "k" * (f.max_bytes + 1 + bad % 7) if f.kind == "bytes" else str(bad)
     with pytest.raises(UsageError, match=rf"^field {f.name}: "):
-        defn.parse_values([f"{f.name}={bad}"])
+        defn.parse_values([f"{f.name}={text}"])
     with pytest.raises(UsageError, match=rf"^field {f.name}: "):
         defn.encode({f.name: bad}, lba_size=LBA_SIZE, data_len=4096)

@@ -314,6 +314,11 @@ def test_a_field_value_is_taken_exactly_or_refused_naming_field_and_range(data: 
         return
     got = values[f.name]
     assert f.min <= got <= f.max, f"{defn.id}.{f.name}={text!r} accepted as {got}, outside {f.range_text()}"
+    if f.kind == "bytes":  # a key: its text's bytes, exactly, whatever they spell (a number too)
+        raw = f.parse_bytes(text.strip())
+        assert got == int.from_bytes(raw, "little"), f"{defn.id}.{f.name}={text!r} became {got}"
+        assert f.length_field is None or values[f.length_field] == len(raw)
+        return
     number = plain_number(text)
     lowered = text.strip().lower()
     if number is not None:
@@ -526,7 +531,8 @@ def test_a_number_too_long_on_the_command_line_names_the_field(
     assert done.raised is None and done.code == 2, done.err[:300]
     line = done.err.rstrip("\n")
     assert "\n" not in line and len(line) < 300 and "internal error" not in line, line[:300]
-    assert line.startswith(f"nvtui: field {f.name}: a number of ") and f.range_text() in line, line
+    said = "" if f.kind == "bytes" else "a number of "  # a key's text is its bytes: too many of them
+    assert line.startswith(f"nvtui: field {f.name}: {said}") and f.range_text() in line, line
     assert recorder.since(mark) == []
 
 

@@ -15,7 +15,7 @@ from nvtui.nvme.decode.base import Group, Record
 from nvtui.structures.layout import FieldSpec, Layout
 from tests.spec_images import ALL, Image
 
-FILES = ("log-pages-2x.yaml", "identify-2x.yaml", "feature-data.yaml", "directives.yaml")
+FILES = ("log-pages-2x.yaml", "identify-2x.yaml", "feature-data.yaml", "directives.yaml", "kv.yaml")
 
 
 def _mine() -> list[Layout]:

@@ -126,8 +126,22 @@ def _build_field(
             problems.append(((*path, "values", vname), f"value name {vname!r} must be lowercase kebab-case"))
         elif slices and not 0 <= number < (1 << width):
             problems.append(((*path, "values", vname), f"{number:#x} does not fit in {width} bits"))
+    if fm.type != "bytes":
+        for key, said in (("max_bytes", fm.max_bytes), ("length_field", fm.length_field),
+                          ("min_bytes", fm.min_bytes or None)):  # fmt: skip
+            if said is not None:
+                problems.append(((*path, key), f"only bytes fields say {key} (this one is {fm.type})"))
+    elif slices:
+        problems.extend(_bytes_problems(fm, path, width))
     if len(problems) > start:
         return None
+    if fm.type == "bytes":
+        most = fm.max_bytes or width // 8
+        return FieldDef(
+            name=fm.name, slices=tuple(slices), kind="bytes", values={}, default=0, required=fm.required,
+            min=0, max=(1 << (8 * most)) - 1, zero_based=False, help=fm.help, max_bytes=most,
+            min_bytes=fm.min_bytes, length_field=fm.length_field,
+        )  # fmt: skip
     lo = 1 if fm.zero_based else 0
     hi = (1 << width) if fm.zero_based else (1 << width) - 1
     fmin = fm.min if fm.min is not None else lo
@@ -157,6 +171,25 @@ def _build_field(
         problems.append((where, str(exc)))
         return None
     return probe if default == fmin else replace(probe, default=default)
+
+
+def _bytes_problems(fm: FieldModel, path: tuple[Any, ...], width: int) -> Problems:
+    """What is wrong with a `type: bytes` field: its locations hold whole bytes, at least `max_bytes` of
+    them; it has no named values, range, 0-based count or default (a byte string is given or required)."""
+    out: Problems = []
+    if width % 8:
+        out.append(((*path, "at"), f"a byte string's locations hold whole bytes; these hold {width} bits"))
+    elif fm.max_bytes is not None and fm.max_bytes * 8 > width:
+        out.append(((*path, "max_bytes"), f"{fm.max_bytes} bytes do not fit the locations' {width // 8}"))
+    most = fm.max_bytes or width // 8
+    if fm.min_bytes > most:
+        out.append(((*path, "min_bytes"), f"{fm.min_bytes} is more than the {most} bytes it may hold"))
+    for key, said in (("min", fm.min), ("max", fm.max), ("default", fm.default)):
+        if said is not None:
+            out.append(((*path, key), f"a bytes field has no {key} (its length: min_bytes, max_bytes)"))
+    if fm.zero_based:
+        out.append(((*path, "zero_based"), "a bytes field is not a count"))
+    return out
 
 
 def _default_value(fdef: FieldDef, raw: object) -> int | None:
@@ -300,6 +333,15 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
                 continue
             break
     by_name = {f.name: f for f in fields}
+    for i, fm in enumerate(model.fields):
+        if fm.length_field is None or fm.name not in by_name:
+            continue
+        target, where = by_name.get(fm.length_field), ("fields", i, "length_field")
+        most = by_name[fm.name].max_bytes
+        if target is None or target.kind == "bytes":
+            problems.append((where, f"{fm.length_field!r} is no number field of this entry (the length)"))
+        elif target.max < most or target.zero_based:
+            problems.append((where, f"{target.name} ({target.range_text()}) cannot say {most} bytes"))
     for i, fm in enumerate(model.fields):
         if isinstance(fm.default, dict) and fm.name in by_name and names.get(fm.name) == i:
             by_name[fm.name] = _build_default_by(by_name[fm.name], fm.default, ("fields", i, "default"),

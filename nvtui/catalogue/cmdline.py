@@ -57,6 +57,9 @@ def shown_text(f: FieldDef, text: str, *, always: bool = False) -> str | None:
         return text  # wrong, and shown as typed: the error names it
     if f.fixed_by is not None:
         return None  # the preset's own value: the command's id says it
+    if f.kind == "bytes":  # a key, always shown (0x00 is a key, not the field's default); as typed, or as
+        # 0x-hex where a space would split the line's words
+        return "0x" + f.parse_bytes(text).hex() if any(c.isspace() for c in text) else text
     if not always and f.default_by is None and value == f.default:
         return None
     return f.name_of(value) or text if f.values else text

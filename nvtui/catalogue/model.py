@@ -16,6 +16,17 @@ overwrite of the next block). Where data goes with the command, its length is ch
 which catches the off-by-one in either direction. `FieldDef.zero_based_note(value)` gives the line a
 screen shows: "0-based: nlb=8 means 8 blocks, sent as 7".
 
+Field types (`type:`): `uint` (default), `enum` (named `values:`), `flag` (one bit), and `bytes`: a byte
+string such as a Key Value key, `{type: bytes, at: [cdw2, cdw3, cdw14, cdw15], max_bytes: 16, min_bytes: 1,
+length_field: kl}`. Its bytes fill its locations in order, little-endian within each dword (byte 0 in CDW2
+bits 7:0, byte 4 in CDW3 bits 7:0, byte 8 in CDW14 bits 7:0); its value is held as the integer those bits
+make, so the one encoder places it and `decode_fields` reads it back, and its length is the value of
+`length_field`, which `parse_given` sets from the key (a given length must agree). It is typed as text
+(`key=user42`, UTF-8), as 0x-hex bytes in order (`key=0x75736572`: two digits a byte, so `0x0001` is two
+bytes), or as `text:` and text for a text that starts with 0x (`key=text:0x1`). A key longer than
+`max_bytes`, shorter than `min_bytes`, bad hex, or a length that disagrees is a one-line error: a key is
+never truncated. `CommandDef.text_of` prints it back the way it is typed.
+
 Data length (`data.length`): a fixed byte count; `{field: F, unit: U}` (F's count times U bytes, U a number
 or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit picked by G's value);
 `{by: F, sizes: {VALUE: BYTES}, otherwise: ...}` (bytes picked by F's value); `user` (--data-len required);
@@ -51,6 +62,12 @@ TRANSPORT_NAMES = {
     "pcie": "PCIe", "tcp": "NVMe/TCP", "rdma": "NVMe/RDMA", "fc": "NVMe/FC", "loop": "NVMe loop",
 }  # fmt: skip
 _FLAG_WORDS = {"true": 1, "false": 0, "yes": 1, "no": 0, "on": 1, "off": 0}
+# The Key Value command set (CSI 01h) reuses NVM opcodes for other commands (01h is Write there, Store
+# here): its entries are a KV namespace's only, and on a KV namespace an NVM (or Zoned, which builds on
+# NVM) entry whose opcode a KV entry has is not the command (Flush and the reservation commands, which
+# the KV set shares, are).
+KV_SET = "kv"
+NVM_BASED_SETS = frozenset({"nvm", "zns"})
 
 
 def close_matches(word: str, candidates: list[str], n: int, cutoff: float = 0.6) -> list[str]:
@@ -110,6 +127,11 @@ class Slice:
         return f"{self.location}[{self.msb}:{self.lsb}]"
 
 
+def _shown(text: str) -> str:
+    """A value as an error quotes it: whole when short, else its start and its length."""
+    return text if len(text) <= 60 else f"{text[:24]}... ({len(text):,} characters)"
+
+
 def _fmt_num(value: int, big: bool) -> str:
     return f"{value:#x}" if big else str(value)
 
@@ -146,6 +168,10 @@ class FieldDef:
     help: str
     default_by: DefaultBy | None = None  # a default chosen by another field's value (`default` = otherwise)
     fixed_by: str | None = None  # the preset whose id fixes this field's value (min = max = default)
+    # `bytes` fields: at most / at least this many bytes, their count carried by the field `length_field`.
+    max_bytes: int = 0
+    min_bytes: int = 0
+    length_field: str | None = None
 
     @property
     def width(self) -> int:
@@ -162,6 +188,8 @@ class FieldDef:
         return a.width == 32 and b.width == 32 and a.location.startswith("cdw")
 
     def range_text(self) -> str:
+        if self.kind == "bytes":
+            return f"{self.min_bytes}-{self.max_bytes} bytes, text or 0x-hex"
         big = self.max > 0x10000
         return f"{_fmt_num(self.min, big)}-{_fmt_num(self.max, big)}"
 
@@ -199,8 +227,64 @@ class FieldDef:
             raise self._range_error(shown or str(value))
         return value
 
+    # -- byte strings (`bytes` fields: a KV key) --
+    #
+    # A byte string's value, like any field's, is the integer its locations carry: its bytes little-endian,
+    # byte 0 in the low bits of the first location (a KV key's byte 0 in CDW2 bits 7:0, byte 15 in CDW15
+    # bits 31:24). Its length is the value of its length field, so a key may end in zero bytes.
+
+    def parse_bytes(self, text: str) -> bytes:
+        """A byte string as typed: 0x-hex (`0x75736572`: the bytes in order, two digits each), `text:`
+        followed by text taken as it is (`text:0x1` is the three bytes "0x1"), or any other text (UTF-8).
+        UsageError naming the field and the allowed length when it is empty, too long or bad hex."""
+        if text.startswith("text:"):
+            raw = text[len("text:") :].encode("utf-8", "surrogateescape")
+        elif text[:2] in ("0x", "0X"):
+            digits = text[2:]
+            if not re.fullmatch(r"[0-9a-fA-F]*", digits, re.ASCII):
+                bad = next(c for c in digits if c not in "0123456789abcdefABCDEF")
+                raise UsageError(
+                    f"field {self.name}: {_shown(text)} is not hex ({bad!r}); a key that is text starting "
+                    f"with 0x is given as text:{_shown(text)} ({self.range_text()})"
+                )
+            if len(digits) % 2:
+                raise UsageError(
+                    f"field {self.name}: {_shown(text)} has an odd number of hex digits (two per byte; "
+                    f"{self.range_text()})"
+                )
+            raw = bytes.fromhex(digits)
+        else:
+            raw = text.encode("utf-8", "surrogateescape")
+        if len(raw) > self.max_bytes:
+            raise UsageError(
+                f"field {self.name}: {_shown(text)} is {len(raw)} bytes, longer than {self.max_bytes} "
+                f"(allowed {self.range_text()}; never truncated)"
+            )
+        if len(raw) < self.min_bytes:
+            what = "empty" if not raw else f"{len(raw)} bytes"
+            raise UsageError(
+                f"field {self.name}: {what}, shorter than {self.min_bytes} ({self.range_text()})"
+            )
+        return raw
+
+    def bytes_of(self, value: int, length: int) -> bytes:
+        """The byte string a value holds, `length` bytes long."""
+        return value.to_bytes(max(length, 0), "little")
+
+    def bytes_text(self, value: int, length: int) -> str:
+        """A byte string as `parse_bytes` reads it back: text where every byte is printable ASCII (with
+        `text:` where it would read as hex or begins with `text:`), else 0x-hex."""
+        raw = self.bytes_of(value, length)
+        if raw and all(0x21 <= b <= 0x7E for b in raw):
+            text = raw.decode("ascii")
+            return f"text:{text}" if text[:2] in ("0x", "0X") or text.startswith("text:") else text
+        return "0x" + raw.hex()
+
     def parse(self, text: str) -> int:
-        """A value as a person types it: decimal, 0x-hex, or one of the field's names."""
+        """A value as a person types it: decimal, 0x-hex, or one of the field's names (a `bytes` field: its
+        byte string's value, see `parse_bytes`)."""
+        if self.kind == "bytes":
+            return int.from_bytes(self.parse_bytes(text.strip()), "little")
         s = text.strip()
         lowered = s.lower()
         try:
@@ -419,24 +503,92 @@ class CommandDef:
         """The values the user gave (`parse_given`), every other field at its default."""
         return self._complete(given, device_nsid=None)
 
-    def parse_given(self, assignments: Sequence[str] | Mapping[str, str]) -> dict[str, int]:
-        """Only the fields the user gave, checked: what `derive_length` may not override."""
+    def parse_given(self, assignments: Sequence[str] | Mapping[str, str | int]) -> dict[str, int]:
+        """Only the fields the user gave, checked: what `derive_length` may not override.
+
+        A byte string (`bytes` field) sets its length field unless that is given too, when the two must
+        agree. In a mapping (a script's fields) a byte string is text, never a number (YAML reads 0x75 as
+        the number 117: quote a hex key)."""
         given: dict[str, int] = {}
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str | int]] = []
         if isinstance(assignments, Mapping):
-            pairs = [(str(k), str(v)) for k, v in assignments.items()]
+            pairs = [(str(k), v if isinstance(v, int) and not isinstance(v, bool) else str(v))
+                     for k, v in assignments.items()]  # fmt: skip
         else:
             for item in assignments:
                 name, sep, value = item.partition("=")
                 if not sep or not name.strip():
                     raise UsageError(f"{self.id}: expected FIELD=VALUE, got {item!r}")
                 pairs.append((name, value))
-        for name, text in pairs:
+        lengths: dict[str, int] = {}
+        for name, typed in pairs:
             fdef = self.field(name.strip().lower())
             if fdef.name in given:
                 raise UsageError(f"field {fdef.name}: given twice")
-            given[fdef.name] = fdef.parse(text)
+            if fdef.kind == "bytes":
+                if not isinstance(typed, str):
+                    raise UsageError(
+                        f"field {fdef.name}: the number {typed} is no byte string; give text or quoted "
+                        f'0x-hex ("{typed:#x}" is {(typed.bit_length() + 7) // 8 or 1} bytes; '
+                        f"{fdef.range_text()})"
+                    )
+                raw = fdef.parse_bytes(typed.strip())
+                lengths[fdef.name] = len(raw)
+                given[fdef.name] = int.from_bytes(raw, "little")
+            else:
+                given[fdef.name] = fdef.parse(str(typed))
+        for name, length in lengths.items():
+            length_field = self.field(name).length_field
+            if length_field is None:
+                continue
+            lf = self.field(length_field)
+            if lf.name not in given:
+                given[lf.name] = lf.check(length)
+            elif given[lf.name] != length:
+                raise UsageError(
+                    f"field {lf.name}: {given[lf.name]} disagrees with {name}, which is {length} bytes "
+                    f"(range {lf.range_text()}; leave {lf.name} out: it is set from {name})"
+                )
         return given
+
+    def _check_byte_strings(self, given: Mapping[str, int], out: dict[str, int]) -> None:
+        """Each byte string fits the length its length field says (set from the value when not given), so
+        a device never reads a key shorter than the one given: nothing is truncated."""
+        for f in self.fields:
+            if f.kind != "bytes" or f.length_field is None or f.name not in out:
+                continue
+            lf = self.field(f.length_field)
+            need = (out[f.name].bit_length() + 7) // 8
+            if lf.name not in given:
+                out[lf.name] = lf.check(max(need, f.min_bytes, lf.min))
+            length = out[lf.name]
+            if need > length:
+                raise UsageError(
+                    f"field {lf.name}: {length} is shorter than {f.name}, which is {need} bytes "
+                    f"({f.bytes_text(out[f.name], need)}; range {lf.range_text()}; never truncated)"
+                )
+            if length < f.min_bytes:
+                raise UsageError(
+                    f"field {lf.name}: {length}, shorter than {f.min_bytes} (range {lf.range_text()}; "
+                    f"{f.name}: {f.range_text()})"
+                )
+
+    def text_of(self, name: str, values: Mapping[str, int]) -> str:
+        """A field's value as the command line types it: a byte string as text or 0x-hex (its length from
+        its length field), a named value by its name, else the number."""
+        f = self.field(name)
+        value = values[name]
+        if f.kind == "bytes":
+            length = values.get(f.length_field, 0) if f.length_field else (value.bit_length() + 7) // 8
+            return f.bytes_text(value, max(length, (value.bit_length() + 7) // 8))
+        return f.name_of(value) or str(value) if f.values else str(value)
+
+    def shown_values(self, values: Mapping[str, int]) -> dict[str, int | str]:
+        """`values` as output shows them (JSON, a recorded script): numbers, a byte string as its text."""
+        return {
+            name: self.text_of(name, values) if self.field(name).kind == "bytes" else value
+            for name, value in values.items()
+        }
 
     def _complete(self, values: Mapping[str, int], device_nsid: int | None) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -455,6 +607,7 @@ class CommandDef:
                     out[f.name] = f.check(device_nsid)
             else:
                 out[f.name] = f.default
+        self._check_byte_strings(values, out)
         if not picked_later:
             return out
         for f in picked_later:
@@ -796,12 +949,29 @@ class Catalogue:
         (admin commands: None): its fields and length rule tell what the raw dwords ask for. Entries of the
         namespace's own set first, then the NVM command set's (which ZNS and others build on); None when
         the catalogue does not know the opcode there, or cannot tell which of several entries it is."""
-        same = self._entries_for_opcode(queue, opcode)
+        same = [e for e in self._entries_for_opcode(queue, opcode) if self.for_command_set(e, command_set)]
         for wanted in (command_set, "nvm"):
             chosen = [e for e in same if e.set == wanted]
             if chosen:
                 return chosen[0]  # the first loaded: the built-in entry before a user's variant
         return same[0] if len({e.set for e in same}) == 1 else None
+
+    def for_command_set(self, entry: CommandDef, command_set: str | None) -> bool:
+        """Whether `entry` is a command of a namespace of `command_set` (nvm, zns, kv; None: not known, when
+        every entry may be). Admin entries are every namespace's."""
+        if entry.queue != "io" or command_set is None:
+            return True
+        if entry.set == KV_SET:
+            return command_set == KV_SET
+        if command_set == KV_SET and entry.set in NVM_BASED_SETS:
+            return KV_SET not in self.sets_for_opcode("io", entry.opcode)
+        return True
+
+    def needs_command_set(self, queue: str, opcode: int) -> bool:
+        """Whether which entry a raw command with `opcode` is depends on the namespace's command set: more
+        than one set uses it, or a set that is one namespace kind's only (Key Value)."""
+        sets = self.sets_for_opcode(queue, opcode)
+        return len(sets) > 1 or KV_SET in sets
 
     def sets_for_opcode(self, queue: str, opcode: int) -> set[str]:
         """The command sets whose entries use `opcode` on `queue` (more than one: the namespace decides)."""

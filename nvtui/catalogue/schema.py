@@ -32,7 +32,7 @@ class _Model(BaseModel):
 class FieldModel(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     at: str | list[str]
-    type: Literal["uint", "enum", "flag"] = "uint"
+    type: Literal["uint", "enum", "flag", "bytes"] = "uint"
     values: dict[str, int] | None = None
     default: int | str | dict[str, Any] | None = None  # a dict: {by: FIELD, defaults: {...}, otherwise: ...}
     required: bool = False
@@ -40,6 +40,11 @@ class FieldModel(_Model):
     max: int | None = Field(default=None, ge=0)
     zero_based: bool = False
     help: str = ""
+    # `type: bytes` only: a byte string of at most `max_bytes` (default: as many as its locations hold) and
+    # at least `min_bytes`, whose length the field `length_field` of the same entry carries.
+    max_bytes: int | None = Field(default=None, ge=1, le=32)
+    min_bytes: int = Field(default=0, ge=0, le=32)
+    length_field: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
 
 # --- data.length: a discriminated union, picked by the shape of what the file says ------------------------

@@ -314,8 +314,7 @@ class ComposeScreen(SectionScreen):
         texts = {}
         for f in defn.fields:
             if f.name in prepared.values:
-                value = prepared.values[f.name]
-                texts[f.name] = (f.name_of(value) if f.values else None) or str(value)
+                texts[f.name] = defn.text_of(f.name, prepared.values)
         self.line_error = ""
         self._line_follows_form = True
         self.open_command(defn.id, texts)

@@ -51,8 +51,10 @@ MODAL_CSS = """
 
 
 def _fields_text(prepared: Prepared) -> str:
+    shown = prepared.defn.shown_values(prepared.values)  # a KV key as text or 0x-hex
     return " ".join(
-        f"{name}={value:#x}" if value > 9 else f"{name}={value}" for name, value in prepared.values.items()
+        f"{name}={value:#x}" if isinstance(value, int) and value > 9 else f"{name}={value}"
+        for name, value in shown.items()
     )
 
 

@@ -347,7 +347,8 @@ class ResultScreen(SectionScreen):
         """Open this result's command in Compose with the values it was sent with."""
         if self.result is None:
             return
-        values = {name: str(value) for name, value in self.result.prepared.values.items()}
+        prepared = self.result.prepared
+        values = {name: str(value) for name, value in prepared.defn.shown_values(prepared.values).items()}
         self.post_message(messages.OpenCommand(self.result.prepared.defn.id, values))
 
     # --- watch: re-send the command every few seconds, chart one numeric field -------------------------

@@ -174,6 +174,7 @@ def _pack_amount(a: Amount | None) -> list[Any] | None:
         a.max,
         a.until_end,
         a.fields_end,
+        a.align,
     ]
 
 

@@ -199,6 +199,7 @@ def amount(a: Amount, values: Mapping[str, Any], context: Mapping[str, object]) 
     if not isinstance(v, int) or isinstance(v, bool):
         return a.max if a.max is not None else None
     n = max(0, (v + 1 if a.zero_based else v) * a.scale + a.add)
+    n = -(-n // a.align) * a.align
     return min(n, a.max) if a.max is not None else n
 
 

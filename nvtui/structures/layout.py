@@ -37,6 +37,7 @@ class Amount:
     max: int | None = None
     until_end: bool = False
     fields_end: bool = False
+    align: int = 1  # rounded up to a multiple of this (a list entry padded to a dword boundary)
 
     def describe(self) -> str:
         if self.fixed is not None:
@@ -51,6 +52,7 @@ class Amount:
             + (" + 1" if self.zero_based else "")
             + (f" x {self.scale}" if self.scale != 1 else "")
             + (f" + {self.add}" if self.add else "")
+            + (f", rounded up to a multiple of {self.align}" if self.align != 1 else "")
         )
 
 

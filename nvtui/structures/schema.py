@@ -44,6 +44,7 @@ class AmountModel(_Model):
     add: int = Field(default=0, ge=-MAX_BYTES, le=MAX_BYTES)
     zero_based: bool = False
     max: Bytes | None = None
+    align: int = Field(default=1, ge=1, le=4096)  # the amount rounded up to a multiple of it
 
     @model_validator(mode="after")
     def _one_source(self) -> AmountModel:
@@ -111,7 +112,7 @@ def _amount(value: int | str | AmountModel | None) -> Amount | None:
         return Amount(fields_end=True) if value == "fields-end" else Amount(until_end=True)
     return Amount(
         field=value.field or "", context=value.context or "", default=value.default, scale=value.scale,
-        add=value.add, zero_based=value.zero_based, max=value.max,
+        add=value.add, zero_based=value.zero_based, max=value.max, align=value.align,
     )  # fmt: skip
 
 

@@ -152,7 +152,14 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
     def _initial_text(self, f: FieldDef) -> str:
         if f.name in self.initial:
             return self.initial[f.name]
+        if f.kind == "bytes" or self._length_of(f) is not None:
+            return ""  # a key is typed; its length field is set from it
         return "" if f.default is None or f.default_by is not None else str(f.default)
+
+    def _length_of(self, f: FieldDef) -> str | None:
+        """The byte string (a KV key) whose length `f` carries, or None."""
+        keys = (b.name for b in self.defn.fields if b.kind == "bytes" and b.length_field == f.name)
+        return next(keys, None)
 
     @staticmethod
     def _enum_name(f: FieldDef, text: str) -> str | None:
@@ -182,7 +189,11 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
                 compact=True,
             )
         placeholder = "namespace of the device" if f.default is None else f"default {f.default}"
-        if f.default_by is not None:  # left empty: the session picks the default by the other field's value
+        if f.kind == "bytes":
+            placeholder = "text, or 0x-hex bytes"
+        elif (keyed := self._length_of(f)) is not None:
+            placeholder = f"set from {keyed}"
+        elif f.default_by is not None:  # left empty: the session picks the default by the other field's value
             placeholder = f"default by {f.default_by.by}"
         return Input(
             text,
