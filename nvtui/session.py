@@ -270,10 +270,12 @@ class Session:
             command_set = await self.command_set(device)
             if not self.catalogue.for_command_set(defn, command_set):
                 csi = next(csi for csi, name in CSI_SETS.items() if name == command_set)
+                there = self.catalogue.entry_for_opcode("io", defn.opcode, command_set)
+                meaning = f"is {there.id}" if there is not None else f"is not {defn.id}"
                 raise UsageError(
                     f"{defn.id} is a {defn.set} command set command; {device} is a namespace of the "
-                    f"{command_set} command set (CSI {csi:02x}h), where opcode {defn.opcode:#04x} is another "
-                    "command: not sent"
+                    f"{command_set} command set (CSI {csi:02x}h), where opcode {defn.opcode:#04x} {meaning}: "
+                    "not sent"
                 )
         if not destructive:  # whatever the catalogue says, the device's own word on what the opcode changes
             opcode = values.get("opcode", defn.opcode) if defn.raw else defn.opcode

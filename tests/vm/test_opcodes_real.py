@@ -3,7 +3,8 @@ entry QEMU can be sent goes out through uring_cmd and through the ioctl and come
 Invalid Command Opcode by name (QEMU 7.2 implements none of them); the read-only ones go without
 --allow-destructive, the destructive ones only with it (harmless: QEMU lacks them); and the ones refused on
 PCIe (Fabrics, the exported NVM resource commands) and the Controller Data Queue are refused in one line,
-nothing reaching the driver.
+nothing reaching the driver. The Key Value entries never reach QEMU's NVM or zoned namespace (01h is Write
+there): the command set the real driver reports keeps them back.
 
 In-process `main()` calls; a recording backend sees every submission.
 """
@@ -127,3 +128,35 @@ def test_a_controller_data_queue_is_refused_before_the_driver(recorder: Recorder
         done = run_cli(argv)
         assert done.code == 2 and "controller-data-queue: refused" in done.err and "host memory" in done.err
         assert recorder.user_commands_since(mark) == [], "create-cdq reached the driver"
+
+
+KV = {
+    "kv-store": ["key=user42", "vs=4096", "--data-len", "4096"],
+    "kv-retrieve": ["key=user42", "hbs=4096", "--data-len", "4096"],
+    "kv-delete": ["key=user42"],
+    "kv-exist": ["key=0x75736572"],
+    "kv-list": ["key=a", "hbs=4096", "--data-len", "4096"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(KV))
+@pytest.mark.parametrize("namespace", ["ns_conventional", "ns_zoned"])
+def test_a_key_value_command_never_reaches_an_nvm_or_zoned_namespace(
+    command: str, namespace: str, recorder: Recorder, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """On QEMU's NVM namespace, KV Store's opcode 01h is Write (and Retrieve's 02h Read): the command set the
+    real driver reports for the namespace keeps every KV entry from being sent, over uring_cmd and ioctl."""
+    device = request.getfixturevalue(namespace)
+    value = tmp_path / "value.bin"
+    value.write_bytes(b"v" * 4096)
+    for backend in BACKENDS.values():
+        argv = ["send", device, command, *KV[command], *backend, "--allow-destructive"]
+        if command == "kv-store":
+            argv += ["--data-in", str(value)]
+        mark = recorder.mark()
+        done = run_cli(argv)
+        assert done.raised is None and done.code == 2, (done.code, done.out, done.err)
+        lines = done.err.strip().splitlines()
+        assert len(lines) == 1 and f"{command} is a kv command set command" in lines[0], lines
+        assert "not sent" in lines[0], lines
+        assert recorder.user_commands_since(mark) == [], f"{command} reached the driver"
