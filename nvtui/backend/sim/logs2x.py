@@ -339,9 +339,10 @@ def identify(ctrl: SimController, cmd: Command) -> bytes | None:
         sets = [entry] if cmd.cdw11 & 0xFFFF <= NVMSETID else []
         return _encode("nvm-set-list", {"nid": len(sets), "sets": sets})
     if cns == 0x12:
-        if cmd.nsid == 0 or cmd.nsid not in ctrl.namespaces:
+        if not 1 <= cmd.nsid <= identity.NN:
             raise invalid_namespace()
-        ids = _ids_above([identity.CNTLID], cntid)
+        ns = ctrl.namespaces.get(cmd.nsid)  # the controllers the namespace is attached to: this one or none
+        ids = _ids_above([identity.CNTLID] if ns is not None and ns.attached else [], cntid)
         return _encode("controller-list", {"num": len(ids), "ids": ids})
     if cns == 0x13:
         ids = _ids_above([identity.CNTLID], cntid)
