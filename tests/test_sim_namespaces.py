@@ -251,3 +251,27 @@ def test_the_cli_end_to_end(sim_dir: Path, tmp_path: Path) -> None:
     assert run.code == 0, run.err
     listed = run_cli(["list"])
     assert listed.code == 0 and "sim0n3" not in listed.out and "sim0n1" in listed.out
+
+
+async def test_reservations_streams_and_placement_follow_the_namespaces(sim_dir: Path) -> None:
+    keys = (0).to_bytes(8, "little") + (7).to_bytes(8, "little")  # CRKEY 0, NRKEY 7
+    register = Command(0x0D, False, nsid=3, cdw10=0, data=keys, data_len=16)
+    report = Command(0x0E, False, nsid=3, cdw10=15, data_len=64)
+    streams_on = Command(0x19, True, nsid=3, cdw11=0x01, cdw12=1 | 1 << 8)  # Identify: enable Streams
+    async with open_sim("sim0") as dev:
+        await ok(dev, create(2048))
+        await ok(dev, attach(3))
+        await ok(dev, streams_on)  # an NVM namespace has Streams
+        async with open_sim("sim0n3") as ns3:
+            await ok(ns3, register)
+            _, data = await ok(ns3, report)
+            assert int.from_bytes(data[5:7], "little") == 1  # one registrant
+            placed = Command(0x01, False, nsid=3, cdw12=2 << 20 | 0, data=bytes(512), data_len=512)
+            assert await status(ns3, placed) == "Invalid Field in Command"  # no placement handles here
+        await ok(dev, delete(3))
+        await ok(dev, create(64 * MIB // 4096, csi=2))  # NSID 3 again, zoned: no Streams, no registrant
+        await ok(dev, attach(3))
+        assert await status(dev, streams_on) == "Invalid Field in Command"
+        async with open_sim("sim0n3") as ns3:
+            _, data = await ok(ns3, report)
+            assert data == bytes(64)
