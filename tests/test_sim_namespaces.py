@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fuzz.recording import run_cli
 
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
@@ -275,3 +276,35 @@ async def test_reservations_streams_and_placement_follow_the_namespaces(sim_dir:
         async with open_sim("sim0n3") as ns3:
             _, data = await ok(ns3, report)
             assert data == bytes(64)
+
+
+async def test_the_devices_screen_shows_a_namespace_created_and_attached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Tree
+
+    from nvtui.app import NvtuiApp
+    from tests.pilots import isolate_tui, until
+
+    isolate_tui(tmp_path, monkeypatch)
+    app = NvtuiApp(include_real_devices=False)
+
+    def names() -> list[str]:
+        tree: Tree[object] = app.screen.query_one(Tree)
+        return [str(node.label).split()[0] for c in tree.root.children for node in c.children]
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        on_devices = lambda: app.controllers and type(app.screen).__name__ == "DevicesScreen"  # noqa: E731
+        await until(pilot, on_devices, "start-up")
+        await until(pilot, lambda: names() == ["sim0n1", "sim0n2"], "the factory namespaces")
+        async with open_sim("sim0") as dev:
+            await ok(dev, create(2048))
+            await pilot.press("r")
+            await pilot.pause(0.2)
+            assert "sim0n3" not in names()  # allocated, not attached: no device
+            await ok(dev, attach(3))
+        await pilot.press("r")
+        await until(pilot, lambda: names() == ["sim0n1", "sim0n2", "sim0n3"], "sim0n3 in the tree")
+        tree: Tree[object] = app.screen.query_one(Tree)
+        label = str(tree.root.children[0].children[2].label)
+        assert label == "sim0n3  1.00 MiB", label  # 2048 blocks of 512 bytes
