@@ -6,6 +6,7 @@ kept in the state across a restart and a kill -9."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fuzz.recording import run_cli
+from fuzz.recording import CliRun, run_cli
 
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
@@ -308,3 +309,81 @@ async def test_the_devices_screen_shows_a_namespace_created_and_attached(
         tree: Tree[object] = app.screen.query_one(Tree)
         label = str(tree.root.children[0].children[2].label)
         assert label == "sim0n3  1.00 MiB", label  # 2048 blocks of 512 bytes
+
+
+def run_script(path: Path, steps: list[dict[str, object]]) -> Path:
+    path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0", "steps": steps}))
+    return path
+
+
+CREATE_STEPS: list[dict[str, object]] = [
+    {"command": "namespace-management", "fields": {"sel": "create"},
+     "data": base64.b64encode(ns_buffer(2048)).decode()},
+    {"command": "namespace-attachment", "fields": {"nsid": 3, "sel": "attach"},
+     "data": base64.b64encode(ctrl_list(identity.CNTLID)).decode()},
+]  # fmt: skip
+
+
+def test_a_script_creates_attaches_writes_and_detaches(sim_dir: Path) -> None:
+    block = base64.b64encode(b"script".ljust(512, b"\0")).decode()
+    use = [
+        {"device": "sim0n3", "command": "write", "fields": {"slba": 9, "nlb": 1}, "data": block},
+        {"device": "sim0n3", "command": "read", "fields": {"slba": 9, "nlb": 1}},
+    ]
+    def run(name: str, steps: list[dict[str, object]]) -> CliRun:
+        return run_cli(["run", str(run_script(sim_dir.parent / name, steps)), "--allow-destructive"])
+
+    early = run("early.yaml", use)
+    assert early.raised is None and early.code == 3
+    assert early.err == (  # no namespace 3 yet: one line, nothing sent
+        "nvtui: sim0n3: namespace 3 is not active (Identify Namespace returned zeros: it is not attached, "
+        "or not created)\n"
+    )
+    created = run("ns.yaml", CREATE_STEPS)
+    assert created.code == 0 and "namespace-attachment: Successful" in created.out, created.err
+    detach = {"command": "namespace-attachment", "fields": {"nsid": 3, "sel": "detach"},
+              "data": base64.b64encode(ctrl_list(identity.CNTLID)).decode()}  # fmt: skip
+    done = run("use.yaml", [*use, detach])
+    assert done.code == 0, done.err
+    assert "write on sim0n3: Successful Completion" in done.out and "read on sim0n3: Successful" in done.out
+    assert "namespace-attachment on sim0: Successful Completion" in done.out
+    listed = run_cli(["list"])
+    assert listed.code == 0 and "sim0n3" not in listed.out
+
+
+def test_a_create_and_attach_a_script_acknowledged_survive_its_kill_9(sim_dir: Path) -> None:
+    idle = [{"command": "identify", "fields": {"cns": 1}}] * 3000
+    path = run_script(sim_dir.parent / "kill.yaml", [*CREATE_STEPS, *idle])
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "namespace-attachment: Successful" in line:
+            proc.kill()
+            break
+    proc.wait()
+    assert proc.returncode == -9, "the run ended before the kill"
+    listed = run_cli(["list"])  # the attach checkpointed at once: discovery sees it
+    assert listed.code == 0 and "sim0n3  nsid 3" in listed.out
+    sent = run_cli(["send", "sim0", "identify", "cns=2", "--json"])
+    assert sent.code == 0 and '"nsid": 3' in sent.out.replace(" ", " "), sent.out[:400]
+
+
+def test_files_of_a_namespace_that_does_not_exist_are_removed_at_power_on(sim_dir: Path) -> None:
+    sim_dir.mkdir(exist_ok=True)
+    async def first() -> None:
+        async with open_sim("sim0"):
+            pass
+
+    asyncio.run(first())
+    stray = sim_dir / "sim0n5.img"  # what a crash between a delete's record and its unlink leaves
+    stray.write_bytes(b"old blocks")
+    victim = sim_dir.parent / "victim"
+    victim.write_bytes(b"precious")
+    (sim_dir / "sim0n5.meta").symlink_to(victim)
+    asyncio.run(first())
+    assert not stray.exists() and not (sim_dir / "sim0n5.meta").is_symlink()
+    assert victim.read_bytes() == b"precious"  # the symlink was removed, never followed
