@@ -164,6 +164,12 @@ async def test_a_zoned_namespace_and_the_capacity(sim_dir: Path) -> None:
         zoned = Command(0x06, True, cdw10=0x07, cdw11=2 << 24, data_len=4096)  # active zoned namespaces
         assert nsid_list((await ok(dev, zoned))[1]) == [2, nsid]
         assert (await capacity(dev))[1] == 2 * GIB - 128 * MIB
+        await ok(dev, attach(nsid, sel=1))  # CNS 1Bh describes it detached too; 05h only while active
+        detached = Command(0x06, True, nsid=nsid, cdw10=0x1B, cdw11=2 << 24, data_len=4096)
+        assert (await ok(dev, detached))[1] == zns
+        inactive = Command(0x06, True, nsid=nsid, cdw10=0x05, cdw11=2 << 24, data_len=4096)
+        assert await status(dev, inactive) == "Invalid Namespace or Format"
+        await ok(dev, attach(nsid))
         # a big one takes what is left; then nothing fits
         await ok(dev, create((2 * GIB - 128 * MIB) // 512))
         assert await status(dev, create(8)) == "Namespace Insufficient Capacity"

@@ -190,10 +190,16 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
             raise invalid_namespace()
         found = ctrl.active(nsid) if cns == 0x00 else ctrl.namespaces.get(nsid)
         data = identify_namespace(ctrl, found) if found is not None else bytes(IDENTIFY_SIZE)
-    elif cns in (0x03, 0x05, 0x08):
+    elif cns in (0x03, 0x05, 0x08, 0x1B):
         if nsid == 0 or nsid > identity.NN:
             raise invalid_namespace()
-        ns = ctrl.namespace(nsid)
+        if cns == 0x1B:  # the command set specific structure of an allocated namespace (attached or not)
+            allocated = ctrl.namespaces.get(nsid)
+            if allocated is None:
+                return _outcome(data=bytes(IDENTIFY_SIZE))
+            ns, cns = allocated, 0x05
+        else:
+            ns = ctrl.namespace(nsid)
         if cns == 0x00:
             data = identify_namespace(ctrl, ns)
         elif cns == 0x03:
