@@ -393,3 +393,35 @@ def test_files_of_a_namespace_that_does_not_exist_are_removed_at_power_on(sim_di
     asyncio.run(first())
     assert not stray.exists() and not (sim_dir / "sim0n5.meta").is_symlink()
     assert victim.read_bytes() == b"precious"  # the symlink was removed, never followed
+
+
+async def test_another_process_deleting_and_creating_the_nsid_again_is_seen_here(sim_dir: Path) -> None:
+    """This process keeps namespace 3 open; another deletes it, creates it again and writes to it: here the
+    new namespace's blocks are read, never the deleted one's (its files were unlinked and made again)."""
+    script = """
+import asyncio, base64, sys
+from nvtui.backend.sim import open_sim
+from nvtui.nvme.command import Command
+buf, ids = base64.b64decode(sys.argv[1]), base64.b64decode(sys.argv[2])
+async def main():
+    async with open_sim("sim0") as dev:
+        assert (await dev.submit(Command(0x0D, True, nsid=3, cdw10=1))).ok
+        c = await dev.submit(Command(0x0D, True, data=buf, data_len=4096))
+        assert c.ok and c.result == 3
+        assert (await dev.submit(Command(0x15, True, nsid=3, data=ids, data_len=4096))).ok
+    async with open_sim("sim0n3") as ns:
+        data = b"new".ljust(512, b"\\0")
+        assert (await ns.submit(Command(0x01, False, nsid=3, data=data, data_len=512))).ok
+asyncio.run(main())
+"""
+    async with open_sim("sim0") as dev:
+        await ok(dev, create(2048))
+        await ok(dev, attach(3))
+        async with open_sim("sim0n3") as ns3:
+            await ok(ns3, write(3, 0, b"old".ljust(512, b"\0")))
+            await ok(ns3, write(3, 1, b"old".ljust(512, b"\0")))
+            args = [base64.b64encode(ns_buffer(2048)).decode(), base64.b64encode(ctrl_list(1)).decode()]
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, *args, env=env)
+            assert await proc.wait() == 0
+            assert (await ok(ns3, read(3, 0, 2)))[1] == b"new".ljust(512, b"\0") + bytes(512)
