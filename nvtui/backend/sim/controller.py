@@ -20,6 +20,13 @@ controller powers it on (a power cycle: open zones closed, saved features in for
 aborted, registrations and reservations cleared where Persist Through Power Loss is off); the last to close
 it shuts it down cleanly.
 
+Namespaces: `namespaces` holds the allocated ones (NSIDs 1..NN), each attached or not; `namespace(nsid)`
+gives only an active (attached) one, as I/O and most admin commands need. Namespace Management and
+Attachment journal the whole set (`nsm`, applied first when replayed) and checkpoint at once, as discovery
+reads only the checkpoint; a deleted namespace's files are removed after its record is written, and files
+of an NSID not allocated that a crash left are removed at power-on. Reservations, Streams and namespace
+features follow the set (`_follow_namespaces`).
+
 Commands execute atomically (the asyncio loop is single-threaded and the lock is held throughout), so a
 zone's write pointer or a block's contents never change halfway through another command; the backend then
 waits out the modelled latency without the lock. The handlers live in `admin.py` and `io.py`.

@@ -7,7 +7,7 @@ One folder (`state_dir()`, made and checked with `locations.private_dir`) holds,
 | --- | --- |
 | `sim0.json` | the checkpoint: everything but the blocks, replaced whole (`safeio.write_atomic`) |
 | `sim0.journal` | a record per state-changing command since the checkpoint, written before it completes |
-| `sim0nN.img`, `sim0nN.meta` | each namespace's blocks and separate metadata (sparse files) |
+| `sim0nN.img`, `sim0nN.meta` | each allocated namespace's blocks and separate metadata (sparse; N 1..8) |
 | `sim0.lock` | held shared by every process that has the controller open (who is first, who is last) |
 
 Every command takes an exclusive `flock` on the folder itself (opened `O_DIRECTORY | O_NOFOLLOW`), which no
