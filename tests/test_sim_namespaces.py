@@ -425,3 +425,12 @@ asyncio.run(main())
             proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, *args, env=env)
             assert await proc.wait() == 0
             assert (await ok(ns3, read(3, 0, 2)))[1] == b"new".ljust(512, b"\0") + bytes(512)
+
+
+async def test_identify_namespace_ffffffffh_gives_the_formats_a_create_picks_from(sim_dir: Path) -> None:
+    async with open_sim("sim0") as dev:
+        _, common = await ok(dev, identify(0x00, 0xFFFF_FFFF))
+        _, ns1 = await ok(dev, identify(0x00, 1))
+        assert common[0:24] == bytes(24)  # NSZE, NCAP, NUSE: no namespace's
+        assert common[25] == ns1[25] == 2 and common[128:140] == ns1[128:140]  # NLBAF, LBAF0..2
+        assert common[104:128] == bytes(24)  # no NGUID, no EUI64

@@ -38,6 +38,7 @@ from nvtui.backend.sim.errors import (
     invalid_field,
     invalid_namespace,
 )
+from nvtui.backend.sim.specs import TEMPLATES
 from nvtui.nvme.command import Command
 from nvtui.structures import encode
 
@@ -139,6 +140,19 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
     })  # fmt: skip
 
 
+def identify_namespace_common() -> bytes:
+    """Identify Namespace for NSID FFFFFFFFh on a controller with Namespace Management: the capabilities
+    common to the namespaces it creates (the NVM command set's LBA formats, which a host reads to fill in a
+    create's FLBAS); the size fields and the identifiers are zero."""
+    formats = TEMPLATES[0].formats
+    return encode("identify-namespace", {
+        "nsfeat": 1 << 0 | 1 << 4, "nlbaf": len(formats) - 1,
+        "mc": 0b10 if any(f.metadata_size for f in formats) else 0, "dlfeat": 0b1001,
+        "rescap": R.RESCAP, "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
+        "lbaf": [{"ms": f.metadata_size, "lbads": f.lbads, "rp": f.relative_performance} for f in formats],
+    })  # fmt: skip
+
+
 COPY_MSSRL, COPY_MCL, COPY_MSRC = 1024, 4096, 127  # blocks per range, blocks per command, ranges (0-based)
 
 
@@ -183,9 +197,11 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
     nsid = cmd.nsid
     if cns == 0x01:
         data = identify_controller(ctrl)
+    elif cns == 0x00 and nsid == NSID_ALL:
+        data = identify_namespace_common()
     elif cns in (0x00, 0x11):
-        # FFFFFFFFh too: no format common to every namespace is reported. A valid NSID that is not active
-        # (00h) or not allocated (11h) returns zeros (NVMe Base 2.0, 5.17.2.1 and 5.17.2.9).
+        # A valid NSID that is not active (00h) or not allocated (11h) returns zeros (NVMe Base 2.0,
+        # 5.17.2.1 and 5.17.2.9).
         if nsid == 0 or nsid > identity.NN:
             raise invalid_namespace()
         found = ctrl.active(nsid) if cns == 0x00 else ctrl.namespaces.get(nsid)
@@ -699,8 +715,6 @@ def namespace_management(ctrl: SimController, cmd: Command) -> Outcome:
 
 
 def _create_namespace(ctrl: SimController, cmd: Command) -> Outcome:
-    from nvtui.backend.sim.specs import TEMPLATES
-
     if cmd.nsid != 0:  # NSID is not used by a create (the controller picks it)
         raise invalid_namespace()
     csi = cmd.cdw11 >> 24
