@@ -164,6 +164,11 @@ async def test_a_zoned_namespace_and_the_capacity(sim_dir: Path) -> None:
         zoned = Command(0x06, True, cdw10=0x07, cdw11=2 << 24, data_len=4096)  # active zoned namespaces
         assert nsid_list((await ok(dev, zoned))[1]) == [2, nsid]
         assert (await capacity(dev))[1] == 2 * GIB - 128 * MIB
+        group = Command(0x02, True, nsid=0, cdw10=0x09 | 127 << 16, cdw11=1 << 16, data_len=512)
+        _, log = await ok(dev, group)  # the Endurance Group log's TEGCAP and UEGCAP agree with Identify
+        assert (int.from_bytes(log[160:176], "little"), int.from_bytes(log[176:192], "little")) == (
+            4 * GIB, 2 * GIB - 128 * MIB
+        )
         await ok(dev, attach(nsid, sel=1))  # CNS 1Bh describes it detached too; 05h only while active
         detached = Command(0x06, True, nsid=nsid, cdw10=0x1B, cdw11=2 << 24, data_len=4096)
         assert (await ok(dev, detached))[1] == zns

@@ -94,7 +94,7 @@ def identify_controller(ctrl: SimController) -> bytes:
         "lpa": 1 << 1 | 1 << 2,  # Commands Supported and Effects; extended data (NUMDU, LPO)
         "elpe": identity.ELPE, "npss": identity.NPSS, "avscc": 1, "apsta": 0,
         "wctemp": identity.WCTEMP, "cctemp": identity.CCTEMP,
-        "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": unallocated(ctrl), "edstt": identity.EDSTT,
+        "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": ctrl.unallocated(), "edstt": identity.EDSTT,
         "dsto": 1,  # one self-test at a time in the NVM subsystem
         "endgidmax": logs2x.ENDGID, "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
         # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Reservations, Timestamp,
@@ -108,11 +108,6 @@ def identify_controller(ctrl: SimController) -> bytes:
         "subnqn": identity.subnqn(ctrl.serial),
         "psd": list(identity.POWER_STATES),
     })  # fmt: skip
-
-
-def unallocated(ctrl: SimController) -> int:
-    """UNVMCAP: the capacity no namespace takes (a namespace takes its whole size: no thin provisioning)."""
-    return identity.TOTAL_CAPACITY - sum(ns.spec.size_bytes for ns in ctrl.namespaces.values())
 
 
 def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
@@ -740,7 +735,7 @@ def _create_namespace(ctrl: SimController, cmd: Command) -> Outcome:
     free = [nsid for nsid in range(1, identity.NN + 1) if nsid not in ctrl.namespaces]
     if not free:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_ID_UNAVAILABLE)
-    if size > unallocated(ctrl):
+    if size > ctrl.unallocated():
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_INSUFFICIENT_CAPACITY)
     return _outcome(result=ctrl.create_namespace(free[0], csi, size, lbaf))
 

@@ -1133,6 +1133,11 @@ class SimController:
 
     # --- Namespace Management and Attachment (the checks are admin.py's) ---------------------------------
 
+    def unallocated(self) -> int:
+        """UNVMCAP (and the NVM set's, the endurance group's and the domain's unallocated capacity: one of
+        each here): what no namespace takes (a namespace takes its whole size: no thin provisioning)."""
+        return identity.TOTAL_CAPACITY - sum(ns.spec.size_bytes for ns in self.namespaces.values())
+
     def create_namespace(self, nsid: int, csi: int, size: int, lbaf: int) -> int:
         """A new namespace `nsid`, not attached, every block unallocated; returns its NSID."""
         allocated = self.namespace_set()
