@@ -439,3 +439,15 @@ async def test_identify_namespace_ffffffffh_gives_the_formats_a_create_picks_fro
         assert common[0:24] == bytes(24)  # NSZE, NCAP, NUSE: no namespace's
         assert common[25] == ns1[25] == 2 and common[128:140] == ns1[128:140]  # NLBAF, LBAF0..2
         assert common[104:128] == bytes(24)  # no NGUID, no EUI64
+
+
+def test_sim_reset_removes_the_files_of_created_namespaces_too(sim_dir: Path) -> None:
+    async def make() -> None:
+        async with open_sim("sim0") as dev:
+            await ok(dev, create(2048))
+
+    asyncio.run(make())
+    assert (sim_dir / "sim0n3.img").exists()
+    (sim_dir / "notes.txt").write_text("mine")
+    assert run_cli(["sim", "reset", "--yes"]).code == 0
+    assert sorted(p.name for p in sim_dir.iterdir()) == ["notes.txt"]  # only nvtui's own files went
