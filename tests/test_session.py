@@ -18,7 +18,8 @@ async def test_probe_reports_lba_formats_and_supported_commands() -> None:
     assert profile.lba_format_in_use == 0
     assert {"identify", "get-log-page", "format-nvm"} <= set(profile.supported["admin"])
     assert {"read", "write", "dataset-management"} <= set(profile.supported["io"])
-    assert "namespace-management" in profile.unsupported["admin"] and profile.problems == ()
+    assert {"namespace-management", "namespace-attachment"} <= set(profile.supported["admin"])
+    assert "capacity-management" in profile.unsupported["admin"] and profile.problems == ()
 
 
 async def test_probe_of_a_controller_lists_admin_commands_only() -> None:

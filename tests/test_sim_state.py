@@ -232,6 +232,7 @@ def record(content: dict[str, object]) -> Callable[[Path], None]:
     return damage
 
 
+CREATED = {"csi": 0, "size": 1 << 20, "attached": False, "uid": 5}  # a namespace Namespace Management made
 FDP_EVENT = {
     "fdpet": 0, "piv": 1, "nsidv": 1, "lv": 1, "pid": 1, "timestamp": 5, "timestamp_origin": 0, "nsid": 1,
     "rgid": 0, "ruhid": 1,
@@ -390,7 +391,44 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         record({"fdp": {**FDP_CORE, "host_events": []}}),
         "fdp.host_events is not a field of the FDP state",
     ),
-    "journal fdp event damaged": (record({"fdpe": [{**FDP_EVENT, "nsid": 7}]}), "fdpe[0].nsid = 7 is not a"),
+    "journal fdp event damaged": (record({"fdpe": [{**FDP_EVENT, "nsid": 9}]}), "fdpe[0].nsid = 9 is not a"),
+    "namespace set missing": (in_state(put("namespace_set", DELETE)), "namespace_set is missing"),
+    "namespace bigger than the capacity": (
+        in_state(put("namespace_set.1.size", 5 << 30)),
+        "namespace_set.1.size = 5368709120 is outside 1..4294967296",
+    ),
+    "namespaces together bigger than the capacity": (
+        in_state(put("namespace_set.3", {**CREATED, "size": 3 << 30})),
+        "namespace_set: the namespaces take 5,368,709,120 bytes, more than the capacity",
+    ),
+    "two namespaces with one NSID": (
+        in_state(put("namespace_set.01", CREATED)),
+        "namespace_set.01 is not a namespace identifier of this controller (1..8)",
+    ),
+    "namespace of an unknown command set": (
+        in_state(put("namespace_set.2.csi", 1)),
+        "namespace_set.2.csi = 1 is not a command set of this controller",
+    ),
+    "namespace past NN": (
+        in_state(put("namespace_set.9", CREATED)),
+        "namespace_set.9 is not a namespace identifier of this controller (1..8)",
+    ),
+    "zoned namespace not whole zones": (
+        in_state(put("namespace_set.2.size", 1 << 20)),
+        "namespace_set.2.size = 1048576 is not a whole number of zones",
+    ),
+    "allocated namespace without its blocks' state": (
+        in_state(put("namespace_set.3", CREATED)),
+        "namespaces.3 is missing",
+    ),
+    "blocks' state of a namespace not allocated": (
+        in_state(put("namespace_set.2", DELETE)),
+        "namespaces.2 is not a namespace of this controller",
+    ),
+    "journal namespace record damaged": (
+        record({"nsm": {"1": {**CREATED, "csi": 7, "format": 0}}}),
+        "after byte 22: nsm.1.csi = 7 is not a command set",
+    ),
     "reservations missing": (in_state(put("reservations", DELETE)), "reservations is missing"),
     "reservations of a namespace missing": (
         in_state(put("reservations.2", DELETE)),
@@ -509,7 +547,7 @@ async def test_a_state_from_before_fdp_is_read_with_the_factory_fdp_state(sim_di
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
     upgraded = json.loads((sim_dir / "sim0.json").read_text())
-    assert upgraded["schema"] == 4 and upgraded["fdp"] == Fdp().to_json()
+    assert upgraded["schema"] == STATE_SCHEMA and upgraded["fdp"] == Fdp().to_json()
 
 
 async def test_a_state_from_before_reservations_is_read_with_none(sim_dir: Path) -> None:
@@ -524,7 +562,7 @@ async def test_a_state_from_before_reservations_is_read_with_none(sim_dir: Path)
         report = await ns.submit(Command(0x0E, False, nsid=1, cdw10=15, data_len=64))
         assert report.ok and report.data == bytes(64)  # GEN 0, no reservation, no registrant, PTPLS 0
     upgraded = json.loads((sim_dir / "sim0.json").read_text())
-    assert upgraded["schema"] == 4
+    assert upgraded["schema"] == STATE_SCHEMA
     none = {"keys": [], "rtype": 0, "holder": None, "gen": 0, "ptpl": False}
     assert upgraded["reservations"] == {"1": none, "2": none}
 

@@ -41,7 +41,7 @@ async def open_backend(
 
         return open_sim(device, answers=answers)
     if kind == "sim":
-        raise UsageError(f"--backend sim opens only simulated devices (sim0, sim0n1, sim0n2), not {device}")
+        raise UsageError(f"--backend sim opens only simulated devices (sim0, sim0n1 to sim0n8), not {device}")
     if kind == "ioctl":
         from nvtui.backend.ioctl import open_ioctl
 

@@ -239,6 +239,11 @@ class BackendBase:
         done = await self.submit(identify_command(CNS_NAMESPACE, self.nsid))
         if not done.ok or done.data is None:
             raise DeviceError(f"{self.device}: Identify Namespace failed: {done.status}")
+        if not any(done.data):  # what a controller returns for an NSID that is valid but not active
+            raise DeviceError(
+                f"{self.device}: namespace {self.nsid} is not active (Identify Namespace returned zeros: "
+                "it is not attached, or not created)"
+            )
         try:
             return lba_format_in_use(done.data)
         except ValueError as exc:

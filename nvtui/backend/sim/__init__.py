@@ -2,9 +2,11 @@
 
 Controller `sim0` (admin commands only) with namespaces `sim0n1` (conventional, 1 GiB; LBA formats
 512 B, 4 KiB and 512 B + 8 B separate metadata) and `sim0n2` (zoned, 1 GiB of 4 KiB blocks in 64 MiB zones of
-62 MiB capacity, at most 14 active and 12 open). State persists under `state_dir()`: what a command changed
-is journaled before it completes (it survives a kill -9), a Flush or a clean shutdown makes it survive a
-power loss too, and processes share the controller command by command (see `controller.py`).
+62 MiB capacity, at most 14 active and 12 open) when new; Namespace Management creates and deletes others
+(`sim0n3`..`sim0n8`), Namespace Attachment attaches and detaches them; discovery lists the attached ones.
+State persists under `state_dir()`: what a command changed is journaled before it completes (it survives a
+kill -9), a Flush or a clean shutdown makes it survive a power loss too, and processes share the controller
+command by command (see `controller.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.backend.sim import identity
-from nvtui.backend.sim.specs import NAMESPACE_SPECS
+from nvtui.backend.sim.specs import NAMESPACE_SPECS, TEMPLATES, NamespaceSpec, created_spec
 from nvtui.backend.sim.state import STATE_FILE, folder_refusal, load_state, state_dir
 
 if TYPE_CHECKING:
@@ -45,7 +47,9 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     locking) it: from its checkpoint (which a Format NVM rewrites at once), else the defaults. A folder nvtui
     refuses, or a damaged state, is reported as the controller's access error (opening it says the same)."""
     directory = directory if directory is not None else state_dir()
-    serial, formats, firmware = "", {nsid: 0 for nsid in NAMESPACE_SPECS}, identity.FIRMWARE
+    serial, firmware = "", identity.FIRMWARE
+    specs: dict[int, NamespaceSpec] = dict(NAMESPACE_SPECS)
+    formats = dict.fromkeys(specs, 0)
     problem = folder_refusal(directory)
     state = None
     if problem is not None:
@@ -59,15 +63,17 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     if state is not None:
         serial = str(state.get("serial", ""))[:20]
         firmware = _running_firmware(state.get("firmware")) or firmware
+        specs = _attached(state.get("namespace_set"), specs) if state.get("schema") == 5 else specs
+        formats = dict.fromkeys(specs, 0)
         namespaces = state.get("namespaces")
         if isinstance(namespaces, dict):
-            for nsid, spec in NAMESPACE_SPECS.items():
+            for nsid, spec in specs.items():
                 ns_state = namespaces.get(str(nsid))
                 index = ns_state.get("format") if isinstance(ns_state, dict) else 0
                 if isinstance(index, int) and 0 <= index < len(spec.formats):
                     formats[nsid] = index
     namespaces_info = []
-    for nsid, spec in NAMESPACE_SPECS.items():
+    for nsid, spec in specs.items():
         fmt = spec.formats[formats[nsid]]
         namespaces_info.append(
             NamespaceInfo(
@@ -100,6 +106,24 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
             namespaces=tuple(namespaces_info),
         )
     ]
+
+
+def _attached(value: object, factory: dict[int, NamespaceSpec]) -> dict[int, NamespaceSpec]:
+    """The attached namespaces a checkpoint names (the controller checks it whole when it opens: here what
+    is not as it writes it is left out; without the set, the factory namespaces)."""
+    out: dict[int, NamespaceSpec] = {}
+    if not isinstance(value, dict):
+        return factory
+    for key, entry in value.items():
+        if not (isinstance(key, str) and key.isdigit() and 1 <= int(key) <= identity.NN):
+            continue
+        if not isinstance(entry, dict) or entry.get("attached") is not True:
+            continue
+        csi, size = entry.get("csi"), entry.get("size")
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (csi, size))
+        if ints and isinstance(csi, int) and csi in TEMPLATES and isinstance(size, int) and size > 0:
+            out[int(key)] = created_spec(int(key), csi, size)
+    return dict(sorted(out.items()))
 
 
 def _running_firmware(value: object) -> str | None:

@@ -1,5 +1,6 @@
 """Admin commands of the simulated controller (NVMe Base 2.0, 5): Identify, Get Log Page, Get/Set Features,
-Format NVM, Sanitize, Firmware Image Download and Commit, Device Self-test, Abort, Keep Alive. Asynchronous
+Format NVM, Sanitize, Firmware Image Download and Commit, Device Self-test, Namespace Management and
+Attachment, Abort, Keep Alive. Asynchronous
 Event Request is asynchronous by nature and is served by the backend through `SimController.raise_event` /
 `aer_waiters`."""
 
@@ -18,11 +19,16 @@ from nvtui.backend.sim import sanitize as S
 from nvtui.backend.sim.errors import (
     SC_AER_LIMIT_EXCEEDED,
     SC_COMMAND_SEQUENCE_ERROR,
+    SC_CONTROLLER_LIST_INVALID,
     SC_FEATURE_NOT_NS_SPECIFIC,
     SC_FEATURE_NOT_SAVEABLE,
     SC_INVALID_FORMAT,
     SC_INVALID_LOG_PAGE,
     SC_LBA_OUT_OF_RANGE,
+    SC_NS_ALREADY_ATTACHED,
+    SC_NS_ID_UNAVAILABLE,
+    SC_NS_INSUFFICIENT_CAPACITY,
+    SC_NS_NOT_ATTACHED,
     SC_SANITIZE_IN_PROGRESS,
     SC_SELF_TEST_IN_PROGRESS,
     SCT_COMMAND_SPECIFIC,
@@ -32,6 +38,7 @@ from nvtui.backend.sim.errors import (
     invalid_field,
     invalid_namespace,
 )
+from nvtui.backend.sim.specs import TEMPLATES
 from nvtui.nvme.command import Command
 from nvtui.structures import encode
 
@@ -78,15 +85,16 @@ def identify_controller(ctrl: SimController) -> bytes:
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
         "ctratt": 1 << 4 | 1 << 19,  # Endurance Groups, Flexible Data Placement
         "cntrltype": 1,  # I/O controller
-        # Format NVM, Firmware Commit and Image Download, Device Self-test, Directives, Get LBA Status
-        "oacs": 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 9,
+        # Format NVM, Firmware Commit and Image Download, Namespace Management and Attachment, Device
+        # Self-test, Directives, Get LBA Status
+        "oacs": 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9,
         "acl": identity.ACL, "aerl": identity.AERL,
         # slot 1 read-only, the number of slots, activation without reset; Firmware Update Granularity
         "frmw": 1 | identity.FIRMWARE_SLOTS << 1 | 1 << 4, "fwug": identity.FWUG,
         "lpa": 1 << 1 | 1 << 2,  # Commands Supported and Effects; extended data (NUMDU, LPO)
         "elpe": identity.ELPE, "npss": identity.NPSS, "avscc": 1, "apsta": 0,
         "wctemp": identity.WCTEMP, "cctemp": identity.CCTEMP,
-        "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": 0, "edstt": identity.EDSTT,
+        "tnvmcap": identity.TOTAL_CAPACITY, "unvmcap": ctrl.unallocated(), "edstt": identity.EDSTT,
         "dsto": 1,  # one self-test at a time in the NVM subsystem
         "endgidmax": logs2x.ENDGID, "kas": identity.KAS, "sqes": 0x66, "cqes": 0x44, "nn": identity.NN,
         # Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Reservations, Timestamp,
@@ -124,6 +132,19 @@ def identify_namespace(ctrl: SimController, ns: Namespace) -> bytes:
             {"ms": fmt.metadata_size, "lbads": fmt.lbads, "rp": fmt.relative_performance}
             for fmt in spec.formats
         ],
+    })  # fmt: skip
+
+
+def identify_namespace_common() -> bytes:
+    """Identify Namespace for NSID FFFFFFFFh on a controller with Namespace Management: the capabilities
+    common to the namespaces it creates (the NVM command set's LBA formats, which a host reads to fill in a
+    create's FLBAS); the size fields and the identifiers are zero."""
+    formats = TEMPLATES[0].formats
+    return encode("identify-namespace", {
+        "nsfeat": 1 << 0 | 1 << 4, "nlbaf": len(formats) - 1,
+        "mc": 0b10 if any(f.metadata_size for f in formats) else 0, "dlfeat": 0b1001,
+        "rescap": R.RESCAP, "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
+        "lbaf": [{"ms": f.metadata_size, "lbads": f.lbads, "rp": f.relative_performance} for f in formats],
     })  # fmt: skip
 
 
@@ -171,10 +192,25 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
     nsid = cmd.nsid
     if cns == 0x01:
         data = identify_controller(ctrl)
-    elif cns in (0x00, 0x03, 0x05, 0x08):
-        if nsid == 0 or nsid > identity.NN:  # FFFFFFFFh too: no Namespace Management, no common format
+    elif cns == 0x00 and nsid == NSID_ALL:
+        data = identify_namespace_common()
+    elif cns in (0x00, 0x11):
+        # A valid NSID that is not active (00h) or not allocated (11h) returns zeros (NVMe Base 2.0,
+        # 5.17.2.1 and 5.17.2.9).
+        if nsid == 0 or nsid > identity.NN:
             raise invalid_namespace()
-        ns = ctrl.namespace(nsid)
+        found = ctrl.active(nsid) if cns == 0x00 else ctrl.namespaces.get(nsid)
+        data = identify_namespace(ctrl, found) if found is not None else bytes(IDENTIFY_SIZE)
+    elif cns in (0x03, 0x05, 0x08, 0x1B):
+        if nsid == 0 or nsid > identity.NN:
+            raise invalid_namespace()
+        if cns == 0x1B:  # the command set specific structure of an allocated namespace (attached or not)
+            allocated = ctrl.namespaces.get(nsid)
+            if allocated is None:
+                return _outcome(data=bytes(IDENTIFY_SIZE))
+            ns, cns = allocated, 0x05
+        else:
+            ns = ctrl.namespace(nsid)
         if cns == 0x00:
             data = identify_namespace(ctrl, ns)
         elif cns == 0x03:
@@ -187,15 +223,17 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
             data = identify_namespace_zoned(ns)
         else:
             raise invalid_field(cdw_byte(11) + 3)
-    elif cns in (0x02, 0x07, 0x10, 0x1A):  # no Namespace Management: the allocated lists are the active
+    elif cns in (0x02, 0x07, 0x10, 0x1A):  # active (02h, 07h) or allocated (10h, 1Ah) NSIDs above `nsid`
         if nsid >= 0xFFFF_FFFE:
             raise invalid_namespace()
         if cns in (0x07, 0x1A) and csi not in (0x00, 0x02):
             raise invalid_field(cdw_byte(11) + 3)
-        active = sorted(
-            n for n, ns in ctrl.namespaces.items() if n > nsid and (cns in (0x02, 0x10) or ns.spec.csi == csi)
-        )
-        data = _ns_id_list(active)
+        listed = sorted(
+            n for n, ns in ctrl.namespaces.items()
+            if n > nsid and (ns.attached or cns in (0x10, 0x1A))
+            and (cns in (0x02, 0x10) or ns.spec.csi == csi)
+        )  # fmt: skip
+        data = _ns_id_list(listed)
     elif cns == 0x06:
         if csi == 0x00:
             data = encode("identify-ctrl-nvm", {"vsl": 0, "wzsl": 0, "wusl": 0, "dmrl": 0})
@@ -369,7 +407,7 @@ def _temperature_key(cmd: Command) -> str:
 
 def _namespace_key(ctrl: SimController, fid: int, nsid: int) -> list[str]:
     if nsid == NSID_ALL:
-        return [F.key(fid, n) for n in ctrl.namespaces]
+        return [F.key(fid, n) for n, ns in ctrl.namespaces.items() if ns.attached]
     ctrl.namespace(nsid)
     return [F.key(fid, nsid)]
 
@@ -487,7 +525,10 @@ def set_features(ctrl: SimController, cmd: Command) -> Outcome:
         ctrl.timestamp = (int.from_bytes(cmd.data[:6], "little"), ctrl.clock())
         return _outcome()
     if fid == F.FID_RESERVATION_PERSISTENCE:  # the PTPL state of one namespace, or of all (FFFFFFFFh)
-        nsids = list(ctrl.namespaces) if cmd.nsid == NSID_ALL else [ctrl.namespace(cmd.nsid).nsid]
+        nsids = (
+            [n for n, ns in ctrl.namespaces.items() if ns.attached] if cmd.nsid == NSID_ALL
+            else [ctrl.namespace(cmd.nsid).nsid]
+        )  # fmt: skip
         for nsid in nsids:
             ctrl.reservations[nsid].set_ptpl(bool(value))
         return _outcome()
@@ -633,6 +674,92 @@ def get_lba_status(ctrl: SimController, cmd: Command) -> Outcome:
     return _outcome(data=data)
 
 
+# --- Namespace Management (5.21) and Namespace Attachment (5.20) ---------------------------------------
+#
+# NSIDs 1..NN; a namespace takes its whole size from TNVMCAP (NCAP must equal NSZE: no thin provisioning of
+# created namespaces). Create allocates the lowest free NSID, not attached; delete erases the namespace (its
+# files are removed once the command is journaled) and takes its reservations, streams and features with it;
+# attach and detach change the active namespace list and report a Namespace Attribute Changed event. Each
+# checkpoints at once, so discovery (which reads only the checkpoint) lists the attached namespaces.
+
+SEL_CREATE, SEL_DELETE = 0x0, 0x1  # Namespace Management (NVMe Base 2.0, Fig. 290)
+SEL_ATTACH, SEL_DETACH = 0x0, 0x1  # Namespace Attachment (Fig. 287)
+
+
+def _host_buffer(cmd: Command) -> bytes:
+    data = cmd.data or b""
+    if len(data) < IDENTIFY_SIZE:  # the 4 KiB Identify Namespace structure, or the 4 KiB Controller List
+        raise invalid_field(cdw_byte(10))
+    return data[:IDENTIFY_SIZE]
+
+
+def _le(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "little")
+
+
+def namespace_management(ctrl: SimController, cmd: Command) -> Outcome:
+    sel = cmd.cdw10 & 0xF
+    if sel == SEL_CREATE:
+        return _create_namespace(ctrl, cmd)
+    if sel != SEL_DELETE:
+        raise invalid_field(cdw_byte(10))
+    doomed = list(ctrl.namespaces.values()) if cmd.nsid == NSID_ALL else [ctrl.allocated(cmd.nsid)]
+    for ns in doomed:
+        ctrl.delete_namespace(ns)
+    return _outcome()
+
+
+def _create_namespace(ctrl: SimController, cmd: Command) -> Outcome:
+    if cmd.nsid != 0:  # NSID is not used by a create (the controller picks it)
+        raise invalid_namespace()
+    csi = cmd.cdw11 >> 24
+    template = TEMPLATES.get(csi)
+    if template is None:
+        raise invalid_field(cdw_byte(11) + 3)
+    buf = _host_buffer(cmd)
+    # Identify Namespace fields a create uses (NVMe Base 2.0, Fig. 291); the others are ignored, as there.
+    nsze, ncap = _le(buf, 0, 8), _le(buf, 8, 8)
+    flbas, dps, nmic = buf[26], buf[29], buf[30]
+    anagrpid, nvmsetid, endgid = _le(buf, 92, 4), _le(buf, 100, 2), _le(buf, 102, 2)
+    lbaf = (flbas & 0xF) | (flbas >> 5 & 0x3) << 4
+    if lbaf >= len(template.formats) or dps or (flbas & 0x10 and template.formats[lbaf].metadata_size):
+        # no such format; no protection information; no extended (metadata-in-block) LBAs
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_FORMAT)
+    if nsze == 0 or ncap != nsze:
+        raise invalid_field()  # a created namespace is fully provisioned
+    if nmic & 1 or anagrpid or nvmsetid not in (0, logs2x.NVMSETID) or endgid not in (0, logs2x.ENDGID):
+        raise invalid_field()  # private (one controller); no ANA; the one NVM set and endurance group
+    size = nsze * template.formats[lbaf].lba_size
+    if template.zoned and size % template.zone_size_bytes:
+        raise invalid_field()  # a zoned namespace is a whole number of zones
+    free = [nsid for nsid in range(1, identity.NN + 1) if nsid not in ctrl.namespaces]
+    if not free:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_ID_UNAVAILABLE)
+    if size > ctrl.unallocated():
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_INSUFFICIENT_CAPACITY)
+    return _outcome(result=ctrl.create_namespace(free[0], csi, size, lbaf))
+
+
+def namespace_attachment(ctrl: SimController, cmd: Command) -> Outcome:
+    sel = cmd.cdw10 & 0xF
+    if sel not in (SEL_ATTACH, SEL_DETACH):
+        raise invalid_field(cdw_byte(10))
+    ns = ctrl.allocated(cmd.nsid) if cmd.nsid != NSID_ALL else None
+    if ns is None:
+        raise invalid_namespace()
+    buf = _host_buffer(cmd)
+    count = _le(buf, 0, 2)
+    ids = [_le(buf, 2 + 2 * i, 2) for i in range(min(count, 2047))]
+    if not ids or count > 2047 or any(cntlid != identity.CNTLID for cntlid in ids):
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_CONTROLLER_LIST_INVALID)  # this controller alone
+    if sel == SEL_ATTACH and ns.attached:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_ALREADY_ATTACHED)
+    if sel == SEL_DETACH and not ns.attached:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_NOT_ATTACHED)
+    ctrl.attach_namespace(ns, sel == SEL_ATTACH)
+    return _outcome()
+
+
 # --- Format NVM (5.23), Device Self-test (5.9), Abort, Keep Alive ---------------------------------------
 
 
@@ -640,7 +767,7 @@ def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
     lbaf = (cmd.cdw10 & 0xF) | (cmd.cdw10 >> 12 & 0x3) << 4
     mset, pi, ses = cmd.cdw10 >> 4 & 1, cmd.cdw10 >> 5 & 0x7, cmd.cdw10 >> 9 & 0x7
     if cmd.nsid == NSID_ALL:
-        targets = list(ctrl.namespaces.values())
+        targets = [ns for ns in ctrl.namespaces.values() if ns.attached]
     elif cmd.nsid == 0:
         raise invalid_namespace()
     else:
@@ -729,6 +856,7 @@ def async_event_request(ctrl: SimController, cmd: Command) -> Outcome:
 
 
 CSUPP, LBCC, NCC, CCC = EFFECT_CSUPP, EFFECT_LBCC, EFFECT_NCC, 1 << 4  # CCC: controller capability change
+NIC = 1 << 3  # namespace inventory change
 
 HANDLERS: dict[int, Handler] = {
     0x02: Handler("get-log-page", get_log_page, CSUPP),
@@ -737,9 +865,11 @@ HANDLERS: dict[int, Handler] = {
     0x09: Handler("set-features", set_features, CSUPP),
     0x0A: Handler("get-features", get_features, CSUPP),
     0x0C: Handler("async-event-request", async_event_request, CSUPP),
+    0x0D: Handler("namespace-management", namespace_management, CSUPP | NIC | NCC | effect_cse(2)),
     0x10: Handler("firmware-commit", firmware_commit, CSUPP | CCC),
     0x11: Handler("firmware-image-download", firmware_image_download, CSUPP),
     0x14: Handler("device-self-test", device_self_test, CSUPP),
+    0x15: Handler("namespace-attachment", namespace_attachment, CSUPP | NIC | NCC | effect_cse(2)),
     0x18: Handler("keep-alive", keep_alive, CSUPP),
     0x19: Handler("directive-send", directive_send, CSUPP),
     0x1A: Handler("directive-receive", directive_receive, CSUPP),

@@ -36,7 +36,9 @@ from nvtui.locations import ENV_SIM_LATENCY
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion, Status
 
-SIM_DEVICES: dict[str, int] = {"sim0": 0, "sim0n1": 1, "sim0n2": 2}
+# The controller and every namespace it may have (Namespace Management allocates NSIDs 1..NN): a namespace not
+# allocated or not attached opens, and the controller answers its I/O with Invalid Namespace or Format.
+SIM_DEVICES: dict[str, int] = {"sim0": 0, **{f"sim0n{nsid}": nsid for nsid in range(1, identity.NN + 1)}}
 OPCODE_AER = 0x0C
 AER_POLL_S = 0.2  # how often a waiting Asynchronous Event Request looks for events other processes raised
 

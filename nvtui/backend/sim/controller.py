@@ -20,6 +20,13 @@ controller powers it on (a power cycle: open zones closed, saved features in for
 aborted, registrations and reservations cleared where Persist Through Power Loss is off); the last to close
 it shuts it down cleanly.
 
+Namespaces: `namespaces` holds the allocated ones (NSIDs 1..NN), each attached or not; `namespace(nsid)`
+gives only an active (attached) one, as I/O and most admin commands need. Namespace Management and
+Attachment journal the whole set (`nsm`, applied first when replayed) and checkpoint at once, as discovery
+reads only the checkpoint; a deleted namespace's files are removed after its record is written, and files
+of an NSID not allocated that a crash left are removed at power-on. Reservations, Streams and namespace
+features follow the set (`_follow_namespaces`).
+
 Commands execute atomically (the asyncio loop is single-threaded and the lock is held throughout), so a
 zone's write pointer or a block's contents never change halfway through another command; the backend then
 waits out the modelled latency without the lock. The handlers live in `admin.py` and `io.py`.
@@ -63,6 +70,7 @@ from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
 from nvtui.backend.sim.reservations import Reservations
 from nvtui.backend.sim.sanitize import ALLOWED_ADMIN as SANITIZE_ALLOWED
 from nvtui.backend.sim.sanitize import Sanitize
+from nvtui.backend.sim.specs import TEMPLATES, created_spec
 from nvtui.backend.sim.state import (
     JOURNAL_FILE,
     SESSION_FILE,
@@ -91,7 +99,25 @@ from nvtui.safeio import write_atomic
 
 NSID_ALL = 0xFFFF_FFFF
 SELF_TEST_RESULTS = 20
-STREAM_NSIDS = tuple(nsid for nsid, spec in NAMESPACE_SPECS.items() if not spec.zoned)  # Streams: NVM only
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """One allocated namespace as the state keeps it (`namespace_set`): its Command Set, its size, whether
+    it is attached, and `uid`, drawn when Namespace Management creates it (0: a factory namespace), so a
+    process that reloads the state tells a namespace deleted and created again under one NSID from the old
+    one."""
+
+    csi: int
+    size: int
+    attached: bool
+    uid: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"csi": self.csi, "size": self.size, "attached": self.attached, "uid": self.uid}
+
+
+FACTORY_SET = {nsid: Allocated(spec.csi, spec.size_bytes, True) for nsid, spec in NAMESPACE_SPECS.items()}
 
 COUNTERS = (
     "data_read_bytes", "data_written_bytes", "host_read_commands", "host_write_commands", "busy_ns",
@@ -184,7 +210,7 @@ class SimController:
         self.refs = 0
         self._rng = random.Random()
         self._cid = 0
-        self._feature_keys = _feature_keys(list(NAMESPACE_SPECS))
+        self._feature_keys = _feature_keys(list(range(1, identity.NN + 1)))  # any NSID may be allocated
         self._stale = False
         self._needs_repair = False
         self._checkpoint_after = CHECKPOINT_BYTES
@@ -197,17 +223,16 @@ class SimController:
         self.pending_events: list[int] = []
         self.masked_logs: set[int] = set()
         self.journal: Journal | None = None
-        self.namespaces: dict[int, Namespace] = {}
+        self.namespaces: dict[int, Namespace] = {}  # the allocated namespaces (attached or not)
         self._ns_list: list[Namespace] = []
+        self.doomed: list[str] = []  # files of the namespaces a command deleted: removed once journaled
         self.lock = FolderLock(self.directory)
         self.session: SessionLock | None = None
         try:
             self.lock.acquire(lock_timeout)
             try:
                 self.session = SessionLock(self.directory / SESSION_FILE)
-                for nsid, spec in NAMESPACE_SPECS.items():
-                    self.namespaces[nsid] = Namespace(spec, self.directory, f"{self.name}n{nsid}")
-                self._ns_list = list(self.namespaces.values())
+                self._set_namespaces(FACTORY_SET)
                 first = self.session.join()
                 self._open(first)
             finally:
@@ -246,6 +271,17 @@ class SimController:
                     f"removed {self.directory / name}, left by a checkpoint a crash interrupted "
                     "(the state beside it is whole)"
                 )
+
+    def _remove_files(self, names: list[str]) -> None:
+        """Remove files of namespaces that no longer exist (deleted; or left by a crash after the delete was
+        journaled). In the locked folder, by name: a symlink there is removed, never followed."""
+        for name in names:
+            try:
+                os.unlink(name, dir_fd=self.lock.fd)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self.notices.append(f"cannot remove {self.directory / name} ({exc.strerror})")
 
     def _exists(self, name: str) -> bool:
         """Whether the folder has a file of that name; a symlink there is refused (never followed)."""
@@ -294,7 +330,7 @@ class SimController:
         self.timestamp: tuple[int, float] | None = None  # Timestamp feature: (ms set by the host, when)
         self.firmware = Firmware()
         self.sanitize = Sanitize()
-        self.directives = Directives(STREAM_NSIDS)
+        self.directives = Directives(self.stream_nsids())
         self.fdp = Fdp()
         self.reservations = {nsid: Reservations() for nsid in self.namespaces}
         self.powered_on = self.clock()
@@ -362,6 +398,8 @@ class SimController:
             for ns in self.namespaces.values():
                 ns.repair()
             self._needs_repair = False
+        self._remove_files([f"{self.name}n{nsid}{suffix}" for nsid in range(1, identity.NN + 1)
+                            if nsid not in self.namespaces for suffix in (".img", ".meta")])  # fmt: skip
         self.features.power_on()
         self.timestamp = None
         downloaded = sum(len(piece) for piece in self.firmware.pieces.values())
@@ -417,19 +455,26 @@ class SimController:
         ]
         running = self._self_test(need(state, "self_test_running", ""), "self_test_running", schema == 1)
         changed = self._nsids(need(state, "changed_namespaces", ""), "changed_namespaces")
+        allocated = (  # before Namespace Management (schema 4 and older): the factory namespaces, attached
+            self._namespace_set(need(state, "namespace_set", ""), "namespace_set")
+            if schema not in (1, 2, 3, 4) else FACTORY_SET
+        )  # fmt: skip
         namespaces = as_dict(need(state, "namespaces", ""), "namespaces")
-        extra = sorted(set(namespaces) - {str(n) for n in self.namespaces})
+        extra = sorted(set(namespaces) - {str(n) for n in allocated})
         if extra:
             raise Damaged(f"namespaces.{extra[0][:20]} is not a namespace of this controller")
+        for nsid in allocated:
+            need(namespaces, str(nsid), "namespaces.")  # before a file of a namespace is opened (made)
+        self._set_namespaces(allocated)
         for nsid, ns in self.namespaces.items():
             ns.load(need(namespaces, str(nsid), "namespaces."), f"namespaces.{nsid}")
-        firmware, sanitize, directives = Firmware(), Sanitize(), Directives(STREAM_NSIDS)
+        firmware, sanitize, directives = Firmware(), Sanitize(), Directives(self.stream_nsids())
         if schema not in (1, 2):  # before firmware and sanitize: the factory image, never sanitized
             firmware.restore(need(state, "firmware", ""), "firmware")
             sanitize = Sanitize.restore(need(state, "sanitize", ""), "sanitize")
         fdp = Fdp()  # before FDP state (schemas 1 to 3): the factory's, nothing written through it yet
         if schema not in (1, 2, 3):  # before directives and FDP: Streams never enabled
-            directives = Directives.restore(need(state, "directives", ""), "directives", STREAM_NSIDS)
+            directives = Directives.restore(need(state, "directives", ""), "directives", self.stream_nsids())
             fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
         reservations = (  # before reservations (schema 3 and older): none, the factory state
             self._reservations(need(state, "reservations", ""), "reservations", full=True)
@@ -467,6 +512,94 @@ class SimController:
             if full or str(nsid) in state:
                 out[nsid] = Reservations.restore(need(state, str(nsid), f"{where}."), f"{where}.{nsid}")
         return out
+
+    def _namespace_set(self, value: object, where: str) -> dict[int, Allocated]:
+        """The allocated namespaces a state or a record names, checked (`Damaged` naming what is wrong)."""
+        out: dict[int, Allocated] = {}
+        for key, raw in as_dict(value, where).items():
+            if not key.isdigit() or str(int(key)) != key or not 1 <= int(key) <= identity.NN:
+                raise Damaged(
+                    f"{where}.{key[:20]} is not a namespace identifier of this controller (1..{identity.NN})"
+                )
+            here = f"{where}.{key}"
+            entry = as_dict(raw, here)
+            unknown = sorted(set(entry) - {"csi", "size", "attached", "uid", "format"})
+            if unknown:
+                raise Damaged(f"{here}.{unknown[0][:20]} is not a field of an allocated namespace")
+            csi = as_int(need(entry, "csi", f"{here}."), f"{here}.csi", 0, 0xFF)
+            template = TEMPLATES.get(csi)
+            if template is None:
+                raise Damaged(f"{here}.csi = {csi} is not a command set of this controller (0 NVM, 2 zoned)")
+            size = as_int(need(entry, "size", f"{here}."), f"{here}.size", 1, identity.TOTAL_CAPACITY)
+            unit = template.zone_size_bytes if template.zoned else min(f.lba_size for f in template.formats)
+            if size % unit:
+                what = "zones" if template.zoned else "blocks"
+                raise Damaged(f"{here}.size = {size} is not a whole number of {what}")
+            attached = as_bool(need(entry, "attached", f"{here}."), f"{here}.attached")
+            uid = as_int(need(entry, "uid", f"{here}."), f"{here}.uid", 0, 0xFFFF_FFFF)
+            out[int(key)] = Allocated(csi, size, attached, uid)
+        total = sum(a.size for a in out.values())
+        if total > identity.TOTAL_CAPACITY:
+            raise Damaged(
+                f"{where}: the namespaces take {total:,} bytes, more than the capacity "
+                f"({identity.TOTAL_CAPACITY:,})"
+            )
+        return dict(sorted(out.items()))
+
+    def namespace_set(self) -> dict[int, Allocated]:
+        return {nsid: Allocated(ns.spec.csi, ns.spec.size_bytes, ns.attached, ns.uid)
+                for nsid, ns in self.namespaces.items()}  # fmt: skip
+
+    def _set_namespaces(self, allocated: dict[int, Allocated]) -> list[int]:
+        """Make the namespaces those `allocated` names: a namespace no longer there is closed (its files are
+        the caller's to remove), a new one opened (in its first format). Returns the NSIDs opened; the state
+        kept per namespace (reservations, streams, features) follows them (`_follow_namespaces`)."""
+        opened: list[int] = []
+        for nsid, ns in list(self.namespaces.items()):
+            a = allocated.get(nsid)
+            if a is None or (a.csi, a.size, a.uid) != (ns.spec.csi, ns.spec.size_bytes, ns.uid):
+                ns.close()
+                del self.namespaces[nsid]
+        for nsid, a in sorted(allocated.items()):
+            kept = self.namespaces.get(nsid)
+            if kept is None:
+                kept = Namespace(created_spec(nsid, a.csi, a.size), self.directory, f"{self.name}n{nsid}")
+                kept.uid = a.uid
+                self.namespaces[nsid] = kept
+                opened.append(nsid)
+            kept.attached = a.attached
+        self.namespaces = dict(sorted(self.namespaces.items()))
+        self._ns_list = list(self.namespaces.values())
+        return opened
+
+    def _follow_namespaces(self) -> None:
+        """Reservations, streams and namespace features follow the allocated namespaces: a new namespace
+        starts with none, a deleted one's go with it."""
+        for nsid in list(self.reservations):
+            if nsid not in self.namespaces:
+                del self.reservations[nsid]
+        for nsid in self.namespaces:
+            self.reservations.setdefault(nsid, Reservations())
+        streams = self.stream_nsids()
+        if tuple(self.directives.streams) != streams:
+            old = self.directives.streams
+            fresh = Directives(streams).streams
+            self.directives.streams = {n: old.get(n, fresh[n]) for n in streams}
+            self.directives.dirty = True
+        gone = {F.key(fid, nsid) for nsid in range(1, identity.NN + 1) if nsid not in self.namespaces
+                for fid, feature in F.FEATURES.items() if feature.ns_specific}  # fmt: skip
+        for store in (self.features.saved, self.features.current):
+            for key in gone & set(store):
+                del store[key]
+
+    def stream_nsids(self) -> tuple[int, ...]:
+        """The namespaces with Streams: the NVM ones (a zoned namespace has none)."""
+        return tuple(nsid for nsid, ns in self.namespaces.items() if not ns.spec.zoned)
+
+    def active(self, nsid: int) -> Namespace | None:
+        """The namespace `nsid` when it is allocated and attached (active), else None."""
+        ns = self.namespaces.get(nsid)
+        return ns if ns is not None and ns.attached else None
 
     def _features(self, value: object, where: str, *, saved: bool) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -546,6 +679,7 @@ class SimController:
             "directives": self.directives.to_json(),
             "fdp": self.fdp.to_json(),
             "reservations": {str(nsid): res.to_json() for nsid, res in self.reservations.items()},
+            "namespace_set": {str(nsid): a.to_json() for nsid, a in self.namespace_set().items()},
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
 
@@ -633,6 +767,14 @@ class SimController:
             self._remember()
 
     def _apply(self, rec: dict[str, object], where: str, live: bool) -> None:
+        if "nsm" in rec:  # Namespace Management or Attachment: first, so what follows finds the namespaces
+            nsm = as_dict(rec["nsm"], f"{where}.nsm")
+            for nsid in self._set_namespaces(self._namespace_set(nsm, f"{where}.nsm")):
+                here = f"{where}.nsm.{nsid}"
+                created = self.namespaces[nsid]
+                index = need(as_dict(nsm[str(nsid)], here), "format", f"{here}.")
+                created.set_format(created.format_index_of(index, f"{here}.format"))
+            self._follow_namespaces()
         if "c" in rec:
             for key, value in as_dict(rec["c"], f"{where}.c").items():
                 if key not in self.counters:
@@ -663,7 +805,7 @@ class SimController:
         if "sn" in rec:
             self.sanitize = Sanitize.restore(rec["sn"], f"{where}.sn")
         if "dr" in rec:
-            self.directives = Directives.restore(rec["dr"], f"{where}.dr", STREAM_NSIDS)
+            self.directives = Directives.restore(rec["dr"], f"{where}.dr", self.stream_nsids())
         if "fdp" in rec:
             self.fdp.apply_core(rec["fdp"], f"{where}.fdp")
         if "fdpe" in rec:
@@ -696,6 +838,7 @@ class SimController:
         self._seen_changed = list(self.changed_namespaces)
         self._seen_firmware = self.firmware.summary()
         self._seen_sanitize = copy.copy(self.sanitize)
+        self._seen_set = self.namespace_set()
         for res in self.reservations.values():
             res.dirty = False
         for ns in self._ns_list:
@@ -709,6 +852,7 @@ class SimController:
             self._new_results = []
         if self._events:
             self._events = []
+        self.doomed = []
         self.checkpoint_due = False
         self.directives.dirty = False
         self.firmware.begin()
@@ -719,6 +863,13 @@ class SimController:
     def _delta(self) -> dict[str, object]:
         """What the command changed, as a journal record (empty when nothing), and remember it as recorded."""
         rec: dict[str, object] = {}
+        allocated = self.namespace_set()
+        if allocated != self._seen_set:  # Namespace Management or Attachment: the whole set, with the formats
+            self._seen_set = allocated
+            rec["nsm"] = {
+                str(nsid): {**a.to_json(), "format": self.namespaces[nsid].format_index}
+                for nsid, a in allocated.items()
+            }
         counters, seen = self.counters, self._seen_counters
         if counters != seen:
             changed = {k: v for k, v in counters.items() if seen[k] != v}
@@ -808,6 +959,9 @@ class SimController:
                 self.notices.append(f"cannot checkpoint {self.state_path} ({why}); the journal keeps it")
         if synced and self.journal is not None:
             self.journal.sync()  # Flush: the records are durable, as the blocks are
+        if self.doomed:  # a Namespace Management delete, now journaled: its blocks go with its files
+            doomed, self.doomed = self.doomed, []
+            self._remove_files(doomed)
         if discards:
             for ns in self._ns_list:
                 if ns.pending:
@@ -826,6 +980,7 @@ class SimController:
         written = [(ns, [c for c in ns.changes if c[2]]) for ns in self.namespaces.values()]
         for ns in self.namespaces.values():
             ns.pending = []
+        self.doomed = []
         self._reload()
         for ns, changes in written:
             for slba, nlb, _ in changes:
@@ -963,10 +1118,57 @@ class SimController:
     # --- dispatch helpers ----------------------------------------------------------------------------------
 
     def namespace(self, nsid: int) -> Namespace:
+        """The active namespace `nsid`: allocated and attached (Invalid Namespace or Format otherwise)."""
+        ns = self.namespaces.get(nsid)
+        if ns is None or not ns.attached:
+            raise invalid_namespace()
+        return ns
+
+    def allocated(self, nsid: int) -> Namespace:
+        """The allocated namespace `nsid`, attached or not (Invalid Namespace or Format otherwise)."""
         ns = self.namespaces.get(nsid)
         if ns is None:
             raise invalid_namespace()
         return ns
+
+    # --- Namespace Management and Attachment (the checks are admin.py's) ---------------------------------
+
+    def unallocated(self) -> int:
+        """UNVMCAP (and the NVM set's, the endurance group's and the domain's unallocated capacity: one of
+        each here): what no namespace takes (a namespace takes its whole size: no thin provisioning)."""
+        return identity.TOTAL_CAPACITY - sum(ns.spec.size_bytes for ns in self.namespaces.values())
+
+    def create_namespace(self, nsid: int, csi: int, size: int, lbaf: int) -> int:
+        """A new namespace `nsid`, not attached, every block unallocated; returns its NSID."""
+        allocated = self.namespace_set()
+        allocated[nsid] = Allocated(csi, size, False, secrets.randbits(32) or 1)
+        self._set_namespaces(allocated)
+        ns = self.namespaces[nsid]
+        ns.set_format(lbaf)
+        ns.data.truncate()  # whatever a crash left under its names belonged to no namespace
+        ns.meta.truncate()
+        self._follow_namespaces()
+        self.checkpoint_due = True  # discovery reads the checkpoint
+        return nsid
+
+    def delete_namespace(self, ns: Namespace) -> None:
+        """Delete `ns`: detached first when attached (it becomes inactive: a Namespace Attribute Changed
+        event); its blocks go with its files, removed once the command is journaled."""
+        if ns.attached:
+            self.namespace_changed(ns.nsid)
+        if self.self_test is not None and self.self_test.nsid == ns.nsid:
+            self.abort_self_test(result=0x3)  # aborted: the namespace it tests was removed
+        allocated = self.namespace_set()
+        del allocated[ns.nsid]
+        self._set_namespaces(allocated)
+        self._follow_namespaces()
+        self.doomed += [f"{ns.name}.img", f"{ns.name}.meta"]
+        self.checkpoint_due = True
+
+    def attach_namespace(self, ns: Namespace, attach: bool) -> None:
+        ns.attached = attach
+        self.namespace_changed(ns.nsid)
+        self.checkpoint_due = True
 
     def log_error(self, cmd: Command, failure: CommandFailed) -> None:
         """Error Information log entry (NVMe Base 2.0, Fig. 205), newest first, ELPE + 1 kept."""

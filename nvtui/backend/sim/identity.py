@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from nvtui import __version__
+from nvtui.backend.sim.state import MAX_NSID
 
 CONTROLLER_NAME = "sim0"
 MODEL = "nvtui simulated NVMe controller"
@@ -17,7 +18,7 @@ VERSION = 0x0002_0000  # NVMe 2.0
 MPSMIN = 4096  # CAP.MPSMIN: 4 KiB memory pages
 MDTS = 7  # maximum data transfer 2^7 pages = 512 KiB
 MAX_TRANSFER = MPSMIN << MDTS
-NN = 2
+NN = MAX_NSID  # namespace identifiers 1..NN; Namespace Management allocates the lowest free one
 ELPE = 63  # 64 error log entries (0-based)
 AERL = 3  # 4 outstanding Asynchronous Event Requests (0-based)
 ACL = 3  # 4 outstanding Aborts (0-based)
@@ -25,7 +26,7 @@ WCTEMP, CCTEMP = 343, 358  # Kelvin: 70 °C warning, 85 °C critical
 EDSTT = 1  # minutes an extended device self-test takes
 KAS = 10  # Keep Alive granularity, in 100 ms units
 MAX_QUEUES = 64  # I/O submission and completion queues each
-TOTAL_CAPACITY = 2 << 30
+TOTAL_CAPACITY = 4 << 30  # TNVMCAP: the factory namespaces take 2 GiB, the rest is free to create
 FIRMWARE_SLOTS = 3  # slot 1 read-only (the factory image), slots 2 and 3 take downloaded images
 FWUG = 1  # Firmware Update Granularity: 4 KiB
 

@@ -129,7 +129,7 @@ def _endurance_group_log(ctrl: SimController, cmd: Command) -> bytes:
         "muw": c["data_written_bytes"] // 10**9,
         "hrc": c["host_read_commands"], "hwc": c["host_write_commands"],
         "mdie": c["media_errors"], "neile": c["error_count"],
-        "tegcap": identity.TOTAL_CAPACITY, "uegcap": 0,
+        "tegcap": identity.TOTAL_CAPACITY, "uegcap": ctrl.unallocated(),
     })  # fmt: skip
 
 
@@ -335,13 +335,14 @@ def identify(ctrl: SimController, cmd: Command) -> bytes | None:
     capacity = identity.TOTAL_CAPACITY
     if cns == 0x04:  # the NVM sets from the CNS specific identifier (CDW11 bits 15:0) up
         entry = {"nvmsetid": NVMSETID, "endgid": ENDGID, "rr4kt": 1000, "ows": 64 * 1024,
-                 "tnvmsetcap": capacity, "unvmsetcap": 0}  # fmt: skip
+                 "tnvmsetcap": capacity, "unvmsetcap": ctrl.unallocated()}  # fmt: skip
         sets = [entry] if cmd.cdw11 & 0xFFFF <= NVMSETID else []
         return _encode("nvm-set-list", {"nid": len(sets), "sets": sets})
     if cns == 0x12:
-        if cmd.nsid == 0 or cmd.nsid not in ctrl.namespaces:
+        if not 1 <= cmd.nsid <= identity.NN:
             raise invalid_namespace()
-        ids = _ids_above([identity.CNTLID], cntid)
+        ns = ctrl.namespaces.get(cmd.nsid)  # the controllers the namespace is attached to: this one or none
+        ids = _ids_above([identity.CNTLID] if ns is not None and ns.attached else [], cntid)
         return _encode("controller-list", {"num": len(ids), "ids": ids})
     if cns == 0x13:
         ids = _ids_above([identity.CNTLID], cntid)
@@ -357,7 +358,7 @@ def identify(ctrl: SimController, cmd: Command) -> bytes | None:
     if cns == 0x17:
         return _uuid_list(ctrl)
     if cns == 0x18:
-        domain = {"domainid": DOMAINID, "dcap": capacity, "udcap": 0, "megcap": capacity}
+        domain = {"domainid": DOMAINID, "dcap": capacity, "udcap": ctrl.unallocated(), "megcap": capacity}
         return _encode("domain-list", {"num": 1, "domains": [domain]})
     if cns == 0x19:
         ids = _ids_above([ENDGID], cmd.cdw11 & 0xFFFF)

@@ -38,8 +38,12 @@ def write_fault(exc: OSError) -> CommandFailed:
 class Namespace:
     """One namespace's live state: its format, blocks, allocation map, marked-bad blocks and zones."""
 
-    def __init__(self, spec: NamespaceSpec, directory: Path, name: str) -> None:
+    def __init__(
+        self, spec: NamespaceSpec, directory: Path, name: str, *, format_index: int = 0, attached: bool = True
+    ) -> None:
         self.spec = spec
+        self.attached = attached  # attached to the controller (active): Namespace Attachment changes it
+        self.uid = 0  # see controller.Allocated
         self.nsid = spec.nsid
         self.key = str(spec.nsid)  # its key in the state and the journal
         self.name = name
@@ -55,8 +59,15 @@ class Namespace:
         self.pending: list[tuple[int, int] | None] = []  # blocks to discard once the record is written
         self.reformatted = False
         self.synced = False  # a Flush made this namespace's blocks durable
-        self._apply_format(0)
+        self._apply_format(format_index)
         self.remember()
+
+    def set_format(self, index: int) -> None:
+        """The LBA format of a namespace just created (its blocks are all unallocated)."""
+        self._apply_format(index)
+
+    def format_index_of(self, value: object, where: str) -> int:
+        return self._format_index(value, where)
 
     def _apply_format(self, index: int) -> None:
         self.format_index = index

@@ -1,9 +1,14 @@
 """What the simulated namespaces are (formats, size, zones): plain data, so discovery can describe them
-without loading the simulator itself."""
+without loading the simulator itself.
+
+`NAMESPACE_SPECS` are the factory namespaces (a new drive has them, attached). Namespace Management creates
+others from the same templates (`TEMPLATES`, per Command Set Identifier): an NVM namespace has namespace 1's
+LBA formats, a zoned one namespace 2's formats, zone size, zone capacity and zone limits; only the size and
+the NSID differ."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nvtui.nvme.identify import LbaFormat
 
@@ -48,3 +53,11 @@ NAMESPACE_SPECS: dict[int, NamespaceSpec] = {
         max_open=12,
     ),
 }
+
+CSI_NVM, CSI_ZONED = 0x00, 0x02
+TEMPLATES: dict[int, NamespaceSpec] = {CSI_NVM: NAMESPACE_SPECS[1], CSI_ZONED: NAMESPACE_SPECS[2]}
+
+
+def created_spec(nsid: int, csi: int, size_bytes: int) -> NamespaceSpec:
+    """The spec of a namespace Namespace Management created (`csi` one of `TEMPLATES`)."""
+    return replace(TEMPLATES[csi], nsid=nsid, size_bytes=size_bytes)

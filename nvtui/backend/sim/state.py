@@ -7,7 +7,7 @@ One folder (`state_dir()`, made and checked with `locations.private_dir`) holds,
 | --- | --- |
 | `sim0.json` | the checkpoint: everything but the blocks, replaced whole (`safeio.write_atomic`) |
 | `sim0.journal` | a record per state-changing command since the checkpoint, written before it completes |
-| `sim0nN.img`, `sim0nN.meta` | each namespace's blocks and separate metadata (sparse files) |
+| `sim0nN.img`, `sim0nN.meta` | each allocated namespace's blocks and separate metadata (sparse; N 1..8) |
 | `sim0.lock` | held shared by every process that has the controller open (who is first, who is last) |
 
 Every command takes an exclusive `flock` on the folder itself (opened `O_DIRECTORY | O_NOFOLLOW`), which no
@@ -46,21 +46,32 @@ __all__ = [
     "state_files",
 ]
 
-# 1: before the journal, 2: before firmware slots, 3: before directives, FDP and reservations (each read, and
-# upgraded at the next checkpoint)
-STATE_SCHEMA = 4
+# 1: before the journal, 2: before firmware slots, 3: before directives, FDP and reservations, 4: before
+# Namespace Management (the factory namespaces 1 and 2, attached) (each read, and upgraded at the next
+# checkpoint)
+STATE_SCHEMA = 5
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
 STATE_FILE = f"{CONTROLLER}.json"
 JOURNAL_FILE = f"{CONTROLLER}.journal"
 SESSION_FILE = f"{CONTROLLER}.lock"
+MAX_NSID = 8  # identity.NN: the namespace identifiers Namespace Management may allocate
 NAMESPACE_FILES = tuple(f"{CONTROLLER}n{nsid}{suffix}" for nsid in (1, 2) for suffix in (".img", ".meta"))
+CREATED_FILES = tuple(
+    f"{CONTROLLER}n{nsid}{suffix}" for nsid in range(3, MAX_NSID + 1) for suffix in (".img", ".meta")
+)
 
 
 def state_files() -> tuple[str, ...]:
-    """Every file nvtui keeps in the state folder (temporaries aside: see `is_temporary`)."""
+    """The files of a new drive in the state folder (temporaries aside: see `is_temporary`)."""
     return (STATE_FILE, JOURNAL_FILE, SESSION_FILE, *NAMESPACE_FILES)
+
+
+def owned_files() -> tuple[str, ...]:
+    """Every file nvtui may keep in the state folder: a new drive's and those of namespaces Namespace
+    Management creates (`sim0n3.img` ...)."""
+    return (*state_files(), *CREATED_FILES)
 
 
 def is_temporary(name: str) -> bool:
@@ -378,7 +389,7 @@ def reset(directory: Path | None = None, *, lock_timeout: float = 2.0) -> list[s
                     f"the simulated controller in {directory} is open in process {who}: close it there first"
                 )
             names = sorted(os.listdir(lock.fd))
-            ours = [name for name in names if name in state_files() or is_temporary(name)]
+            ours = [name for name in names if name in owned_files() or is_temporary(name)]
             for name in ours:
                 if stat.S_ISDIR(os.stat(name, dir_fd=lock.fd, follow_symlinks=False).st_mode):
                     raise DeviceError(
