@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Static
 from textual.worker import get_current_worker
 
@@ -31,6 +32,21 @@ if TYPE_CHECKING:
     from nvtui.session import Prepared
 
 RAW_ADMIN, RAW_IO = "admin-passthru", "io-passthru"
+
+
+FORM_MOUNT_LIMIT = 10.0  # seconds: a form's widgets mount in milliseconds; a torn-down screen stops waiting
+
+
+async def _mounted_whole(form: CommandForm) -> None:
+    """Wait until every widget of `form` has handled its Mount: Textual's `await mount(...)` does not wait
+    for the widgets a child composes, and a Select still mounting when its form is removed (a later pick)
+    looks for parts of itself already gone, which stops the app (NoMatches in Select's mount, under load)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FORM_MOUNT_LIMIT
+    while form.parent is not None and loop.time() < deadline:
+        if all(w.is_mounted for w in form.walk_children(Widget, with_self=True)):
+            return
+        await asyncio.sleep(0.005)
 
 
 class ComposeScreen(SectionScreen):
@@ -217,7 +233,9 @@ class ComposeScreen(SectionScreen):
                 return  # picked over before its turn: the later pick's form is the one to show
             holder = self.query_one("#form-holder")
             await holder.remove_children()
-            await holder.mount(CommandForm(defn, assignments, id="form"))
+            form = CommandForm(defn, assignments, id="form")
+            await holder.mount(form)
+            await _mounted_whole(form)
         if pick != self._form_wanted:
             return
         if self._focus_after_mount:
