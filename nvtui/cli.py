@@ -251,9 +251,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for ns in c.namespaces:
             size = f"{ns.size_bytes / 2**30:.2f} GiB"
             fmt = f"{ns.lba_size}" + (f"+{ns.metadata_size}" if ns.metadata_size else "")
-            zoned = " zoned" if ns.zoned else ""
+            kind = "key-value" if ns.command_set == "kv" else f"lba {fmt}" + (" zoned" if ns.zoned else "")
             devs = " ".join(d for d in (ns.char_dev, ns.block_dev) if d) or "(simulated)"
-            print(f"  {ns.name}  nsid {ns.nsid}  {size}  lba {fmt}{zoned}  {devs}")
+            print(f"  {ns.name}  nsid {ns.nsid}  {size}  {kind}  {devs}")
             for path in ns.paths:
                 print(f"    path {path_line(path)}")
             if ns.access_error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +20,15 @@ from nvtui.catalogue.model import KV_SET
 from nvtui.errors import CommandTimeout, DeviceError, KernelCancelled, UsageError
 from nvtui.nvme.command import Command, DataDirection
 from nvtui.nvme.completion import Completion
-from nvtui.nvme.identify import CNS_NAMESPACE, CNS_NS_DESCRIPTORS, LbaFormat, identify_command, lba_formats
+from nvtui.nvme.identify import (
+    CNS_CSI_NAMESPACE,
+    CNS_NAMESPACE,
+    CNS_NS_DESCRIPTORS,
+    CSI_KV,
+    LbaFormat,
+    identify_command,
+    lba_formats,
+)
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 from nvtui.safeio import OutputFile, TooLong, read_input
 
@@ -177,10 +185,14 @@ class Session:
             await b.close()
 
     async def lba_format(self, device: str) -> LbaFormat | None:
-        """The namespace's current LBA format, from Identify Namespace (None for a controller device)."""
+        """The namespace's current LBA format, from Identify Namespace (None for a controller device, and for
+        a Key Value namespace, which has no logical blocks: its Identify Namespace is refused)."""
         if device in self._formats:
             return self._formats[device]
-        fmt = await (await self.backend(device)).lba_format()
+        backend = await self.backend(device)
+        if backend.nsid and await self.command_set(device) == KV_SET:
+            return None
+        fmt = await backend.lba_format()
         if fmt is not None:
             self._formats[device] = fmt
         return fmt
@@ -291,7 +303,15 @@ class Session:
         if data_len is not None and not defn.raw:
             given = defn.derive_length(given, data_len, lba_size)
             values = defn.complete(given)
-        if data_in is not None:
+        if (data_in is not None or data is not None) and data_len is None and defn.sized_by_data(given):
+            # The entry's length is a byte count the user left out (KV Store's value size, Security Send's
+            # transfer length): the data's size sets it, as nvme-cli takes a file's size.
+            if data_in is not None:
+                data = _read_whole_data_in(data_in)
+            assert data is not None
+            given = defn.derive_length(given, len(data), lba_size)
+            values = defn.complete(given)
+        elif data_in is not None:
             data = _read_data_in(defn, values, data_in, data_len, lba_size)
         cmd = defn.encode(
             values,
@@ -406,6 +426,9 @@ class Session:
             for out in outputs.values():
                 out.discard()
             raise
+        if prepared.defn.returned_by_result and completion.ok and completion.data is not None:
+            # DW0 counts the bytes that hold data (KV Retrieve: the value's size, maybe more than the buffer)
+            completion = replace(completion, data=completion.data[: completion.result])
         written, output_notices, output_error = _commit_outputs(outputs, completion)
         facts: dict[str, object] = {}
         missing: tuple[str, ...] = ()
@@ -457,7 +480,7 @@ class Session:
     async def _learn(self, device: str, name: str) -> int | None:
         """One device fact (DEVICE_CONTEXT), asked of the device; None when it does not say."""
         assert name == "zdes_bytes", name
-        from nvtui.nvme.identify import CNS_CSI_NAMESPACE, CSI_ZNS, zone_extension_bytes
+        from nvtui.nvme.identify import CSI_ZNS, zone_extension_bytes
 
         backend = await self.backend(device)
         if not backend.nsid:
@@ -566,6 +589,14 @@ def _check_buffers_given(
         for named, option in ((metadata_in, "--metadata-in"), (metadata_out, "--metadata-out")):
             if named is not None:
                 raise UsageError(f"{defn.id} moves no metadata: {option} {named} has nothing to go with")
+
+
+def _read_whole_data_in(path: Path) -> bytes:
+    """A data file whose size is the command's length: read whole, up to DATA_IN_LIMIT."""
+    try:
+        return read_input(path, DATA_IN_LIMIT, "--data-in")
+    except TooLong:
+        raise TooLong(f"--data-in {path} is longer than {DATA_IN_LIMIT >> 20} MiB") from None
 
 
 def _read_data_in(
@@ -696,6 +727,33 @@ def _commit_outputs(
 
 
 @dataclass(frozen=True)
+class KvLimits:
+    """A Key Value namespace's KV Identify Namespace (CNS 05h, CSI 01h): its size and use in bytes, and per
+    KV format the longest key, the longest value (bytes) and the most keys (0: not reported)."""
+
+    size: int
+    used: int
+    formats: tuple[tuple[int, int, int], ...]
+
+
+def kv_limits(data: bytes) -> KvLimits:
+    """The KV Identify Namespace structure, through its layout (identify-ns-kv)."""
+    from nvtui.structures import decode
+
+    def number(v: object) -> int:
+        return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+    values = decode("identify-ns-kv", data).to_json()
+    formats = values.get("kvf")
+    rows = [f for f in formats if isinstance(f, dict)] if isinstance(formats, list) else []
+    return KvLimits(
+        number(values.get("nsze")),
+        number(values.get("nuse")),
+        tuple((number(f.get("kml")), number(f.get("vml")), number(f.get("mnk"))) for f in rows),
+    )
+
+
+@dataclass(frozen=True)
 class DeviceProfile:
     """What a device says about itself, for the Devices screen: its LBA formats and which catalogue
     commands it supports (from its Commands Supported and Effects log)."""
@@ -706,6 +764,7 @@ class DeviceProfile:
     unsupported: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # what could not be learned, and why
     command_set: str | None = None  # the namespace's I/O command set (nvm, zns, kv), whose effects were read
+    kv: KvLimits | None = None  # a Key Value namespace's limits, in place of LBA formats
 
 
 async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | None = None) -> DeviceProfile:
@@ -718,16 +777,23 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
     problems: list[str] = []
     supported: dict[str, tuple[str, ...]] = {}
     unsupported: dict[str, tuple[str, ...]] = {}
+    kv: KvLimits | None = None
     try:
         backend = await probe.backend(device)
-        if backend.nsid:
+        # The I/O half of the effects log is per command set: ask for the one the namespace uses (ZNS, KV).
+        command_set = await probe.command_set(device) if backend.nsid else None
+        if backend.nsid and command_set == KV_SET:  # no LBA formats: its keys' and values' limits
+            ident = await backend.submit(identify_command(CNS_CSI_NAMESPACE, backend.nsid, csi=CSI_KV))
+            if ident.ok and ident.data is not None:
+                kv = kv_limits(ident.data)
+            else:
+                problems.append(f"Identify Namespace (Key Value): {ident.status.name}")
+        elif backend.nsid:
             ident = await backend.submit(identify_command(CNS_NAMESPACE, backend.nsid))
             if ident.ok and ident.data is not None:
                 formats, in_use = lba_formats(ident.data)
             else:
                 problems.append(f"Identify Namespace: {ident.status.name}")
-        # The I/O half of the effects log is per command set: ask for the one the namespace uses (ZNS, KV).
-        command_set = await probe.command_set(device) if backend.nsid else None
         csi_of = {name: csi for csi, name in CSI_SETS.items()}
         csi = [f"csi={csi_of[command_set]}"] if command_set in csi_of else []
         effects = await send_once(
@@ -747,7 +813,7 @@ async def probe_device(catalogue: Catalogue, device: str, backend_kind: str | No
             problems.append(f"Commands Supported and Effects log: {effects.completion.status.name}")
     finally:
         await probe.close()
-    return DeviceProfile(formats, in_use, supported, unsupported, tuple(problems), command_set)
+    return DeviceProfile(formats, in_use, supported, unsupported, tuple(problems), command_set, kv)
 
 
 async def send_once(

@@ -71,15 +71,17 @@ def test_each_kv_entry_has_its_opcode_direction_guard_and_key(
     )
     assert defn.spec.startswith("KV Command Set 1.0")
     key = defn.field("key")
+    listing = command == "kv-list"  # no key: the list starts at the first key
     assert (key.kind, key.max_bytes, key.min_bytes, key.length_field, key.required) == (
         "bytes",
         16,
-        1,
+        0 if listing else 1,
         "kl",
-        True,
+        not listing,
     )
     assert key.location == "cdw2, cdw3, cdw14, cdw15"
-    assert defn.field("kl").location == "cdw11[7:0]" and defn.field("kl").range_text() == "1-16"
+    assert defn.field("kl").location == "cdw11[7:0]"
+    assert defn.field("kl").range_text() == ("0-16" if listing else "1-16")
 
 
 def test_store_options_are_the_two_flags_of_cdw11_bits_8_and_9() -> None:
@@ -435,3 +437,36 @@ def test_any_1_to_16_byte_key_round_trips_through_the_wire_and_its_text(key: byt
     text = defn.text_of("key", back)
     assert defn.field("key").parse_bytes(text) == key
     assert defn.parse_values([f"key={text}", "nsid=1"]) == back
+
+
+# --- the data a KV command moves: set by the value, cut to the completion's DW0 -----------------------------
+
+
+def test_a_byte_count_length_left_out_is_set_by_the_data(sim_dir: Path, tmp_path: Path) -> None:
+    store = kv("kv-store")
+    assert store.sized_by_data({"key": 0x6B}) and not store.sized_by_data({"key": 0x6B, "vs": 5})
+    assert not kv("kv-retrieve").sized_by_data({"key": 0x6B})  # it reads: its buffer is the user's (hbs)
+    assert not CATALOGUE.get("write").sized_by_data({})  # a count of blocks, not of bytes
+    value = tmp_path / "v.bin"
+    value.write_bytes(b"seven b")
+    done = run_cli(["send", "sim0n3", "kv-store", "key=k", "--data-in", str(value), "--allow-destructive",
+                    "--json"])  # fmt: skip
+    assert done.code == 0, done.err
+    assert '"vs": 7' in done.out
+    given = run_cli(["send", "sim0n3", "kv-store", "key=k", "vs=3", "--data-in", str(value),
+                     "--allow-destructive"])  # fmt: skip
+    assert given.code == 2 and "--data-in" in given.err and "longer than the 3 bytes" in given.err
+
+
+def test_data_cut_to_dw0_is_only_for_data_read(tmp_path: Path) -> None:
+    path = tmp_path / "vendor.yaml"
+    path.write_text(
+        "version: 1\ncommands:\n"
+        "  - id: acme-put\n    name: ACME Put\n    set: vendor\n    opcode: 0x81\n    queue: io\n"
+        "    help: put\n    destructive: true\n"
+        "    data: {direction: write, length: user, returned: result}\n"
+    )
+    errors = [str(e) for e in check_file(path)]
+    said = ":10: acme-put: field data.returned: only data the controller returns (read)"
+    assert any(said in e for e in errors)
+    assert kv("kv-retrieve").returned_by_result and not kv("kv-list").returned_by_result

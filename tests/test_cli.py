@@ -41,8 +41,9 @@ def test_list_json_shows_the_simulated_controller(capsys: pytest.CaptureFixture[
     controllers = json.loads(out)["controllers"]
     sim = next(c for c in controllers if c["name"] == "sim0")
     assert sim["simulated"] is True
-    assert {ns["name"]: ns["nsid"] for ns in sim["namespaces"]} == {"sim0n1": 1, "sim0n2": 2}
-    assert [ns["zoned"] for ns in sim["namespaces"]] == [False, True]
+    assert {ns["name"]: ns["nsid"] for ns in sim["namespaces"]} == {"sim0n1": 1, "sim0n2": 2, "sim0n3": 3}
+    assert [ns["zoned"] for ns in sim["namespaces"]] == [False, True, False]
+    assert [ns["command_set"] for ns in sim["namespaces"]] == ["nvm", "zns", "kv"]
 
 
 def test_identify_controller_json_is_decoded(capsys: pytest.CaptureFixture[str]) -> None:

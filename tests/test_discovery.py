@@ -326,7 +326,7 @@ def test_list_includes_the_simulated_controllers_when_asked(qemu_like: FakeSyste
     assert all(c.simulated for c in simulated)
     assert [c.name for c in simulated] == [c.name for c in sim_controllers()]
     assert "sim0" in [c.name for c in simulated]
-    assert [ns.name for ns in simulated[0].namespaces] == ["sim0n1", "sim0n2"]
+    assert [ns.name for ns in simulated[0].namespaces] == ["sim0n1", "sim0n2", "sim0n3"]
 
 
 def test_permission_denied_names_owner_mode_and_the_udev_fix() -> None:

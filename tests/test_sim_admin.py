@@ -117,15 +117,17 @@ async def test_identify_zoned_namespace_and_controller(ctrl: SimBackend) -> None
     d = (await ctrl.submit(identify(0x06, csi=2))).data
     assert d is not None and d[0] == 0  # ZASL: MDTS
     assert (await ctrl.submit(identify(0x06, csi=0))).ok
-    c = await ctrl.submit(identify(0x06, csi=1))
+    c = await ctrl.submit(identify(0x06, csi=1))  # the Key Value set's: no field set
+    assert c.ok and c.data == bytes(4096)
+    c = await ctrl.submit(identify(0x06, csi=3))
     assert c.status.sc == 0x02
 
 
 async def test_identify_namespace_lists_and_descriptors(ctrl: SimBackend) -> None:
     d = (await ctrl.submit(identify(0x02, nsid=0))).data
-    assert d is not None and u(d, 0, 4) == 1 and u(d, 4, 4) == 2 and u(d, 8, 4) == 0
+    assert d is not None and u(d, 0, 4) == 1 and u(d, 4, 4) == 2 and u(d, 8, 4) == 3 and u(d, 12, 4) == 0
     d = (await ctrl.submit(identify(0x02, nsid=1))).data
-    assert d is not None and u(d, 0, 4) == 2 and u(d, 4, 4) == 0
+    assert d is not None and u(d, 0, 4) == 2 and u(d, 4, 4) == 3 and u(d, 8, 4) == 0
     d = (await ctrl.submit(identify(0x07, nsid=0, csi=2))).data
     assert d is not None and u(d, 0, 4) == 2 and u(d, 4, 4) == 0
     c = await ctrl.submit(identify(0x02, nsid=NSID_ALL))
@@ -138,7 +140,7 @@ async def test_identify_namespace_lists_and_descriptors(ctrl: SimBackend) -> Non
     d = (await ctrl.submit(identify(0x08, nsid=1))).data
     assert d is not None and d[14] == 1  # NSTAT: ready
     d = (await ctrl.submit(identify(0x1C))).data
-    assert d is not None and u(d, 0, 8) == 0b101  # NVM and Zoned Namespace command sets
+    assert d is not None and u(d, 0, 8) == 0b111  # NVM, Key Value and Zoned Namespace command sets
 
 
 @pytest.mark.parametrize("nsid", [0, 9])  # 3 is valid, not active; FFFFFFFFh common: test_sim_namespaces

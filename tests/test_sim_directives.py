@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from fuzz.recording import run_cli
+from simstates import older_state
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
@@ -204,7 +205,7 @@ async def test_a_state_from_before_directives_is_read_with_streams_off(sim_dir: 
         assert (await dev.submit(enable(1))).ok
     state = json.loads((sim_dir / "sim0.json").read_text())
     del state["directives"]
-    state["schema"] = 3
+    older_state(state, 3)
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     (sim_dir / "sim0.journal").unlink()
     async with open_sim("sim0n1") as dev:

@@ -149,12 +149,12 @@ def test_each_identify_structure_is_decoded_on_the_simulator(
         assert out["decoded"][name] == value
 
 
-def test_the_command_set_combination_is_nvm_and_zoned(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_set_combination_is_nvm_key_value_and_zoned(capsys: pytest.CaptureFixture[str]) -> None:
     _, out = send_json(capsys, "sim0", "identify", "cns=io-command-set", "nsid=0")
-    assert out["decoded"]["iocsc"][0]["iocsv"] == 0b101
+    assert out["decoded"]["iocsc"][0]["iocsv"] == 0b111
 
 
-def test_a_key_value_namespace_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_nvm_namespace_has_no_key_value_structure(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = send_json(capsys, "sim0", "identify", "cns=csi-namespace", "csi=key-value", "nsid=1")
     assert code == 1 and out["status"]["name"] == "Invalid Field in Command"
 

@@ -154,9 +154,9 @@ async def test_a_format_in_one_process_is_seen_by_the_others_discovery_identify_
     a, b = shells(), shells()
     assert b.submit("sim0n1", opcode=0x01, cdw10=5, nsid=1, data_len=512, data=b"x" * 512)["ok"]
     event = b.request("submit", "sim0", cmd={"opcode": 0x0C, "admin": True})  # waits for an event
-    assert b.reply(b.request("discover"))["lba"] == [512, 4096]
+    assert b.reply(b.request("discover"))["lba"] == [512, 4096, 4096]  # sim0n3 (KV): its 4 KiB units
     assert a.submit("sim0", opcode=0x80, admin=True, nsid=1, cdw10=1)["ok"]  # Format NVM, 4 KiB blocks
-    assert b.reply(b.request("discover"))["lba"] == [4096, 4096]
+    assert b.reply(b.request("discover"))["lba"] == [4096, 4096, 4096]
     idns = data_of(b.submit("sim0n1", opcode=0x06, admin=True, nsid=1, data_len=4096))
     assert idns[26] & 0xF == 1 and int.from_bytes(idns[0:8], "little") == (1 << 30) // 4096
     assert int.from_bytes(idns[16:24], "little") == 0  # the block it wrote is gone with the format

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from fuzz.recording import run_cli
+from simstates import older_state
 
 from nvtui.backend.sim import open_sim, sim_controllers, state_dir
 from nvtui.backend.sim.state import STATE_SCHEMA, StateDamaged, state_files
@@ -261,6 +262,18 @@ def garbage_reservation_record(folder: Path) -> None:
         f.write(journal_lines(folder)[-1])
 
 
+def _kv_one_unit() -> str:
+    """The Key Value namespace's allocation map with its first unit in use (and no value there)."""
+    from nvtui.backend.sim.storage import Bitmap
+
+    bits = Bitmap((256 << 20) // 4096)
+    bits.set_range(0, 1, True)
+    return bits.encode()
+
+
+KV_ONE_UNIT = _kv_one_unit()
+
+
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "not JSON": (lambda f: (f / "sim0.json").write_text("{not json"), "not JSON"),
     "a list": (lambda f: (f / "sim0.json").write_text("[]"), "not a JSON object"),
@@ -406,8 +419,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "namespace_set.01 is not a namespace identifier of this controller (1..8)",
     ),
     "namespace of an unknown command set": (
-        in_state(put("namespace_set.2.csi", 1)),
-        "namespace_set.2.csi = 1 is not a command set of this controller",
+        in_state(put("namespace_set.2.csi", 3)),
+        "namespace_set.2.csi = 3 is not a command set of this controller",
     ),
     "namespace past NN": (
         in_state(put("namespace_set.9", CREATED)),
@@ -418,8 +431,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "namespace_set.2.size = 1048576 is not a whole number of zones",
     ),
     "allocated namespace without its blocks' state": (
-        in_state(put("namespace_set.3", CREATED)),
-        "namespaces.3 is missing",
+        in_state(put("namespace_set.4", CREATED)),
+        "namespaces.4 is missing",
     ),
     "blocks' state of a namespace not allocated": (
         in_state(put("namespace_set.2", DELETE)),
@@ -435,8 +448,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "reservations.2 is missing",
     ),
     "reservations of a namespace the drive lacks": (
-        in_state(put("reservations.3", {"keys": [], "rtype": 0, "holder": None, "gen": 0, "ptpl": False})),
-        "reservations.3 is not a namespace",
+        in_state(put("reservations.4", {"keys": [], "rtype": 0, "holder": None, "gen": 0, "ptpl": False})),
+        "reservations.4 is not a namespace",
     ),
     "reservation key zero": (in_state(put("reservations.1.keys", [[0, 0]])), "reservations.1.keys[0][1] = 0"),
     "reservation key too wide": (
@@ -481,6 +494,43 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "journal header garbage": (journal_header(b"hello\n"), "not an nvtui-sim-journal header"),
     "state missing beside data": (lambda f: (f / "sim0.json").unlink(), "missing, while sim0n1.img"),
+    "KV key not hex": (
+        in_state(put("namespaces.3.kv.zz", [0, 1, 0])),
+        "namespaces.3.kv.zz is not a key in hex",
+    ),
+    "KV key too long": (
+        in_state(put("namespaces.3.kv." + "ab" * 17, [0, 1, 0])),
+        "is not a key of 1 to 16 bytes in lowercase hex",
+    ),
+    "KV value in free units": (
+        in_state(put("namespaces.3.kv.6b", [0, 10, 0])),
+        "namespaces.3.kv.6b lies in units the allocation map says are free",
+    ),
+    "KV value larger than any": (
+        in_state(put("namespaces.3.kv.6b", [0, 999_999_999, 0])),
+        "namespaces.3.kv.6b[1] = 999999999 is outside 0..524288",
+    ),
+    "KV value past the namespace": (
+        in_state(put("namespaces.3.kv.6b", [65536, 1, 0])),
+        "namespaces.3.kv.6b[0] = 65536 is outside 0..65535",
+    ),
+    "KV units no value takes": (
+        in_state(put("namespaces.3.allocated", KV_ONE_UNIT)),
+        "namespaces.3.kv: values take 0 storage units, the allocation map says 1",
+    ),
+    "KV index missing": (in_state(put("namespaces.3.kv", DELETE)), "namespaces.3.kv is missing"),
+    "keys of an NVM namespace": (
+        in_state(put("namespaces.1.kv", {})),
+        "namespaces.1 has keys, but the namespace is not a Key Value namespace",
+    ),
+    "KV record deleting an absent key": (
+        record({"ns": {"3": {"kv": {"6b": None}}}}),
+        "deletes a key the namespace does not hold",
+    ),
+    "KV record on an NVM namespace": (
+        record({"ns": {"1": {"kv": {"6b": [0, 1, 0]}}}}),
+        "changes keys of a namespace that is not a Key Value namespace",
+    ),
     "journal missing after a crash": (
         lambda f: (f / "sim0.journal").unlink(),
         "sim0.journal is damaged: it is missing",
@@ -517,7 +567,7 @@ async def test_a_state_from_before_firmware_and_sanitize_is_read_as_a_factory_dr
         assert (await ns.submit(write(5, b"two".ljust(512, b"\0")))).ok
     state = json.loads((sim_dir / "sim0.json").read_text())
     del state["firmware"], state["directives"]
-    state["schema"] = 2
+    older_state(state, 2)
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"two".ljust(512, b"\0")
@@ -542,7 +592,7 @@ async def test_a_state_from_before_fdp_is_read_with_the_factory_fdp_state(sim_di
     state = json.loads((sim_dir / "sim0.json").read_text())
     assert state["fdp"]["hbmw"] == 512
     del state["fdp"]
-    state["schema"] = 3
+    older_state(state, 3)
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
@@ -554,8 +604,8 @@ async def test_a_state_from_before_reservations_is_read_with_none(sim_dir: Path)
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(write(5, b"three".ljust(512, b"\0")))).ok
     state = json.loads((sim_dir / "sim0.json").read_text())
+    older_state(state, 3)
     del state["reservations"]
-    state["schema"] = 3
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with open_sim("sim0n1") as ns:
         assert (await ns.submit(read(5))).data == b"three".ljust(512, b"\0")
@@ -617,7 +667,7 @@ async def test_a_state_from_before_the_journal_is_read_and_upgraded(sim_dir: Pat
     state = json.loads((sim_dir / "sim0.json").read_text())
     kept = ("controller", "serial", "clean_shutdown", "counters", "saved_features", "error_log",
             "self_test_log", "changed_namespaces", "namespaces")  # fmt: skip
-    old = {k: state[k] for k in kept}
+    old = {k: v for k, v in older_state(state, 1).items() if k in kept}
     old.update(schema=1, self_test_running=None)
     (sim_dir / "sim0.json").write_text(json.dumps(old))
     (sim_dir / "sim0.journal").unlink()
@@ -639,8 +689,9 @@ async def test_state_files_are_private_and_saved_atomically(sim_dir: Path) -> No
 async def test_sim_controllers_reports_current_formats(sim_dir: Path) -> None:
     (info,) = sim_controllers()
     assert info.simulated and info.transport == "sim" and info.char_dev is None and info.accessible
-    assert [n.name for n in info.namespaces] == ["sim0n1", "sim0n2"]
+    assert [n.name for n in info.namespaces] == ["sim0n1", "sim0n2", "sim0n3"]
     assert info.namespaces[0].lba_size == 512 and info.namespaces[1].zoned
+    assert [n.command_set for n in info.namespaces] == ["nvm", "zns", "kv"]
     async with open_sim("sim0") as ctrl:
         await ctrl.submit(Command(0x80, True, nsid=1, cdw10=2))
         (live,) = sim_controllers()

@@ -57,6 +57,9 @@ class NamespaceInfo:
     accessible: bool = True  # this user can open the char device read-write
     access_error: str | None = None  # why not, and how to get access
     paths: tuple[PathInfo, ...] = ()  # a native-multipath head's paths; empty for a private namespace
+    # its I/O command set by the catalogue's name ("nvm", "zns", "kv"), where discovery knows it (the
+    # simulator); "" when only the device can say (Identify's Namespace Identification Descriptor list)
+    command_set: str = ""
 
 
 @dataclass(frozen=True)

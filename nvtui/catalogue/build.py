@@ -376,6 +376,8 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         problems.append((("data", "length"), "a command with no data transfer has no length"))
     if declared not in (None, DataDirection.NONE) and model.data.length is None:
         problems.append((("data", "length"), "missing: bytes, {field: ..., unit: ...}, user or optional"))
+    if model.data.returned == "result" and declared is not DataDirection.CONTROLLER_TO_HOST:
+        problems.append((("data", "returned"), "only data the controller returns (read) is cut to DW0"))
     if model.data.metadata and not (isinstance(length, FromField) and length.unit == "lba"):
         problems.append((("data", "metadata"), "metadata needs a length in LBAs ({field: nlb, unit: lba})"))
     # Length fields never ask for more than the 32-bit data_len can hold.
@@ -439,7 +441,7 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         result_context=result_context, destructive=bool(model.destructive) or model.raw,
         refused=model.refused, raw=model.raw, source=source, line=line, timeout=model.timeout,
         waits_for_event=model.waits_for_event, refused_on={str(k): v for k, v in model.refused_on.items()},
-        simulate=simulate,
+        simulate=simulate, returned_by_result=model.data.returned == "result",
     )  # fmt: skip
 
 

@@ -274,11 +274,9 @@ class FieldDef:
     def bytes_text(self, value: int, length: int) -> str:
         """A byte string as `parse_bytes` reads it back: text where every byte is printable ASCII (with
         `text:` where it would read as hex or begins with `text:`), else 0x-hex."""
-        raw = self.bytes_of(value, length)
-        if raw and all(0x21 <= b <= 0x7E for b in raw):
-            text = raw.decode("ascii")
-            return f"text:{text}" if text[:2] in ("0x", "0X") or text.startswith("text:") else text
-        return "0x" + raw.hex()
+        from nvtui.nvme.meanings import typed_bytes
+
+        return typed_bytes(self.bytes_of(value, length))
 
     def parse(self, text: str) -> int:
         """A value as a person types it: decimal, 0x-hex, or one of the field's names (a `bytes` field: its
@@ -417,6 +415,7 @@ class CommandDef:
     # Transport (as sysfs names it: pcie, tcp, ...) -> why the command is never sent on a device of it.
     refused_on: Mapping[str, str] = field(default_factory=dict)
     simulate: Simulate | None = None  # the simulated controller's answer to it
+    returned_by_result: bool = False  # the completion's DW0 counts the bytes of data returned (`returned`)
 
     def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
         """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
@@ -618,6 +617,14 @@ class CommandDef:
             elif device_nsid is not None:
                 out[f.name] = f.check(device_nsid)
         return {f.name: out[f.name] for f in self.fields if f.name in out}
+
+    def sized_by_data(self, given: Mapping[str, int]) -> bool:
+        """Whether the data the host writes sets this command's length field: a count of bytes (unit 1) the
+        user did not give, on a command that writes (`send --data-in v.bin` then sets KV Store's `vs`)."""
+        spec = self.length
+        if self.raw or not isinstance(spec, FromField) or spec.unit != 1 or spec.field in given:
+            return False
+        return self.direction_of(self._complete(given, device_nsid=None)) is DataDirection.HOST_TO_CONTROLLER
 
     def derive_length(
         self, given: Mapping[str, int], data_len: int, lba_size: int | None = None

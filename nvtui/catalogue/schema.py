@@ -117,6 +117,9 @@ class DataModel(_Model):
     direction: Literal["none", "read", "write", "bidirectional", "opcode"] = "none"
     length: Length | None = None
     metadata: bool = False
+    # "result": the completion's DW0 says how many bytes of the buffer hold data (KV Retrieve: the value's
+    # size); what is shown and written to --data-out is cut to it. "buffer": the whole buffer.
+    returned: Literal["buffer", "result"] = "buffer"
 
 
 class RuleModel(_Model):

@@ -141,6 +141,7 @@ def max_transfer(identify_controller: bytes, min_page_size: int = 4096) -> int:
     return min_page_size << mdts if mdts else 0
 
 
+CSI_KV = 0x01
 CSI_ZNS = 0x02
 
 

@@ -216,6 +216,24 @@ def nid(v: bytes, values: Mapping[str, Any], context: Mapping[str, object]) -> s
     return ""
 
 
+# --- Key Value --------------------------------------------------------------------------------------------
+
+
+def typed_bytes(raw: bytes) -> str:
+    """A byte string (a Key Value key) as a person types it for nvtui to read it back: text where every
+    byte is printable ASCII (with `text:` where it would read as hex or begins with `text:`), else 0x-hex."""
+    if raw and all(0x21 <= b <= 0x7E for b in raw):
+        text = raw.decode("ascii")
+        return f"text:{text}" if text[:2] in ("0x", "0X") or text.startswith("text:") else text
+    return "0x" + raw.hex()
+
+
+@meaning
+def kv_key(v: bytes, values: Mapping[str, Any], context: Mapping[str, object]) -> str:
+    """A key as it is typed (key=user42, key=0x0102): what kv-retrieve key=... takes."""
+    return typed_bytes(v) if isinstance(v, bytes) else ""
+
+
 # --- log pages ------------------------------------------------------------------------------------------
 
 

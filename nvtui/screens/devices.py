@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from nvtui.backend.base import ControllerInfo, NamespaceInfo
     from nvtui.doctor import Finding
     from nvtui.present import ZoneGeometry
-    from nvtui.session import DeviceProfile
+    from nvtui.session import DeviceProfile, KvLimits
 
 @dataclass(frozen=True)
 class DeviceNode:
@@ -95,10 +95,17 @@ def namespace_text(c: ControllerInfo, ns: NamespaceInfo, styles: Styles | None =
     t.append(f"{ns.name}", style="bold")
     t.append(f"  namespace {ns.nsid} of {c.name} ({c.model})\n")
     fmt = f"{ns.lba_size} bytes" + (f" + {ns.metadata_size} metadata" if ns.metadata_size else "")
+    if ns.command_set == "kv":  # no logical blocks: keys and values
+        kind = [("capacity", f"{human_bytes(ns.size_bytes)} ({ns.size_bytes} bytes)"),
+                ("command set", "Key Value (CSI 01h)")]  # fmt: skip
+    else:
+        kind = [
+            ("capacity", f"{human_bytes(ns.size_bytes)} ({ns.size_bytes // max(ns.lba_size, 1)} blocks)"),
+            ("LBA format", fmt),
+            ("zoned", "yes (ZNS)" if ns.zoned else "no"),
+        ]
     rows = [
-        ("capacity", f"{human_bytes(ns.size_bytes)} ({ns.size_bytes // max(ns.lba_size, 1)} blocks)"),
-        ("LBA format", fmt),
-        ("zoned", "yes (ZNS)" if ns.zoned else "no"),
+        *kind,
         ("char device", ns.char_dev or "(simulated)"),
         ("block device", ns.block_dev or "-"),
         ("uring_cmd", uring_text(c)),
@@ -186,6 +193,8 @@ class DevicesScreen(SectionScreen):
                 nlabel.append(f"  {human_bytes(ns.size_bytes)}", style="dim")
                 if ns.zoned:
                     nlabel.append(" zoned", style=styles["accent"])
+                elif ns.command_set == "kv":
+                    nlabel.append(" kv", style=styles["accent"])
                 if gone:
                     nlabel.append(" gone", style=Style(bold=True) + styles["error"])
                 elif ns.paths and not any(usable(p) for p in ns.paths):  # every path of the head is down
@@ -298,7 +307,9 @@ class DevicesScreen(SectionScreen):
         warning = self._styles()["warning"]
         try:
             profile = await probe_device(catalogue, node.device, self.nvapp.backend_kind)
-            if node.namespace is not None:
+            if profile.kv is not None:
+                out.append_text(kv_limits_text(profile.kv))
+            elif node.namespace is not None:
                 out.append_text(lba_formats_text(profile))
             if node.namespace is not None and node.namespace.zoned:
                 from nvtui.zoned import probe_zone_geometry
@@ -340,6 +351,23 @@ def lba_formats_text(profile: DeviceProfile) -> Text:
             continue
         size = f"{fmt.lba_size} bytes, {fmt.metadata_size} B metadata"
         t.append(f" {mark}{index:>2}  {size}  {fmt.performance}\n", style="bold" if in_use else "")
+    return t
+
+
+def kv_limits_text(kv: KvLimits) -> Text:
+    """A Key Value namespace's size, use and KV formats (KV Identify Namespace): the limits of its keys and
+    values, one per line (a line fits 80 columns beside the device tree)."""
+    t = Text("Key Value namespace\n", style="bold")
+    rows = [("size", f"{human_bytes(kv.size)} ({kv.size} bytes)"), ("in use", f"{human_bytes(kv.used)}")]
+    for index, (kml, vml, mnk) in enumerate(kv.formats):
+        rows += [
+            (f"KV format {index}", f"keys up to {kml} bytes"),
+            ("", f"values up to {human_bytes(vml)}"),
+            ("", f"at most {mnk:,} keys" if mnk else "no limit on keys reported"),
+        ]
+    for key, value in rows:
+        t.append(f"{key:>14} ", style="dim")
+        t.append(f"{value}\n")
     return t
 
 

@@ -1,9 +1,10 @@
 """The simulated NVMe controller: the default device when no real one is usable.
 
 Controller `sim0` (admin commands only) with namespaces `sim0n1` (conventional, 1 GiB; LBA formats
-512 B, 4 KiB and 512 B + 8 B separate metadata) and `sim0n2` (zoned, 1 GiB of 4 KiB blocks in 64 MiB zones of
-62 MiB capacity, at most 14 active and 12 open) when new; Namespace Management creates and deletes others
-(`sim0n3`..`sim0n8`), Namespace Attachment attaches and detaches them; discovery lists the attached ones.
+512 B, 4 KiB and 512 B + 8 B separate metadata), `sim0n2` (zoned, 1 GiB of 4 KiB blocks in 64 MiB zones of
+62 MiB capacity, at most 14 active and 12 open) and `sim0n3` (Key Value, 256 MiB) when new; Namespace
+Management creates and deletes others (up to `sim0n8`), Namespace Attachment attaches and detaches them;
+discovery lists the attached ones.
 State persists under `state_dir()`: what a command changed is journaled before it completes (it survives a
 kill -9), a Flush or a clean shutdown makes it survive a power loss too, and processes share the controller
 command by command (see `controller.py`).
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.backend.sim import identity
-from nvtui.backend.sim.specs import NAMESPACE_SPECS, TEMPLATES, NamespaceSpec, created_spec
+from nvtui.backend.sim.specs import NAMESPACE_SPECS, OLD_FACTORY, TEMPLATES, NamespaceSpec, created_spec
 from nvtui.backend.sim.state import STATE_FILE, folder_refusal, load_state, state_dir
 
 if TYPE_CHECKING:
@@ -63,7 +64,11 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
     if state is not None:
         serial = str(state.get("serial", ""))[:20]
         firmware = _running_firmware(state.get("firmware")) or firmware
-        specs = _attached(state.get("namespace_set"), specs) if state.get("schema") == 5 else specs
+        schema = state.get("schema")
+        if isinstance(schema, int) and schema >= 5:  # the namespaces Namespace Management left
+            specs = _attached(state.get("namespace_set"), specs)
+        else:  # a drive made before it: namespaces 1 and 2
+            specs = {nsid: specs[nsid] for nsid in OLD_FACTORY}
         formats = dict.fromkeys(specs, 0)
         namespaces = state.get("namespaces")
         if isinstance(namespaces, dict):
@@ -85,6 +90,7 @@ def sim_controllers(directory: Path | None = None) -> list[ControllerInfo]:
                 lba_size=fmt.lba_size,
                 metadata_size=fmt.metadata_size,
                 zoned=spec.zoned,
+                command_set=spec.command_set,
                 accessible=problem is None,
                 access_error=problem,
             )

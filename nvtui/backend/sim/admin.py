@@ -23,6 +23,7 @@ from nvtui.backend.sim.errors import (
     SC_FEATURE_NOT_NS_SPECIFIC,
     SC_FEATURE_NOT_SAVEABLE,
     SC_INVALID_FORMAT,
+    SC_INVALID_IO_COMMAND_SET,
     SC_INVALID_LOG_PAGE,
     SC_LBA_OUT_OF_RANGE,
     SC_NS_ALREADY_ATTACHED,
@@ -38,7 +39,17 @@ from nvtui.backend.sim.errors import (
     invalid_field,
     invalid_namespace,
 )
-from nvtui.backend.sim.specs import TEMPLATES
+from nvtui.backend.sim.specs import (
+    CSI_KV,
+    CSI_NVM,
+    CSI_ZONED,
+    KV_MAX_KEY,
+    KV_MAX_KEYS,
+    KV_MAX_VALUE,
+    KV_UNIT,
+    TEMPLATES,
+    NamespaceSpec,
+)
 from nvtui.nvme.command import Command
 from nvtui.structures import encode
 
@@ -161,6 +172,17 @@ def identify_namespace_zoned(ns: Namespace) -> bytes:
     })  # fmt: skip
 
 
+def identify_namespace_kv(ctrl: SimController, ns: Namespace) -> bytes:
+    """The KV Identify Namespace structure (CNS 05h, CSI 01h; KV Command Set 1.0): sizes in bytes, one KV
+    format (the key and value limits and the most keys)."""
+    return encode("identify-ns-kv", {
+        "nsze": ns.spec.size_bytes, "nuse": ns.nuse * KV_UNIT, "nkvf": 0, "nmic": 0, "rescap": R.RESCAP,
+        "novg": KV_UNIT, "nvmsetid": logs2x.NVMSETID, "endgid": logs2x.ENDGID,
+        "nguid": identity.nguid(ctrl.serial, ns.nsid), "eui64": identity.eui64(ctrl.serial, ns.nsid),
+        "kvf": [{"kml": KV_MAX_KEY, "vml": KV_MAX_VALUE, "mnk": KV_MAX_KEYS}],
+    })  # fmt: skip
+
+
 def identify_ns_descriptors(ctrl: SimController, ns: Namespace) -> bytes:
     descriptors = [
         {"nidt": nidt, "nidl": len(nid), "nid": nid}
@@ -200,6 +222,8 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
         if nsid == 0 or nsid > identity.NN:
             raise invalid_namespace()
         found = ctrl.active(nsid) if cns == 0x00 else ctrl.namespaces.get(nsid)
+        if found is not None and found.kv is not None:  # the NVM command set's structure: not for a KV one
+            raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_IO_COMMAND_SET)
         data = identify_namespace(ctrl, found) if found is not None else bytes(IDENTIFY_SIZE)
     elif cns in (0x03, 0x05, 0x08, 0x1B):
         if nsid == 0 or nsid > identity.NN:
@@ -217,16 +241,18 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
             data = identify_ns_descriptors(ctrl, ns)
         elif cns == 0x08:
             data = identify_ns_independent(ns)
-        elif csi == 0x00:
+        elif csi == CSI_NVM and ns.kv is None:  # a zoned namespace has the NVM command set's too
             data = encode("identify-ns-nvm", {})  # NVM command set specific: no PI, no extended formats
-        elif csi == 0x02 and ns.zones is not None:
+        elif csi == CSI_ZONED and ns.zones is not None:
             data = identify_namespace_zoned(ns)
+        elif csi == CSI_KV and ns.kv is not None:
+            data = identify_namespace_kv(ctrl, ns)
         else:
             raise invalid_field(cdw_byte(11) + 3)
     elif cns in (0x02, 0x07, 0x10, 0x1A):  # active (02h, 07h) or allocated (10h, 1Ah) NSIDs above `nsid`
         if nsid >= 0xFFFF_FFFE:
             raise invalid_namespace()
-        if cns in (0x07, 0x1A) and csi not in (0x00, 0x02):
+        if cns in (0x07, 0x1A) and csi not in TEMPLATES:
             raise invalid_field(cdw_byte(11) + 3)
         listed = sorted(
             n for n, ns in ctrl.namespaces.items()
@@ -239,11 +265,13 @@ def identify(ctrl: SimController, cmd: Command) -> Outcome:
             data = encode("identify-ctrl-nvm", {"vsl": 0, "wzsl": 0, "wusl": 0, "dmrl": 0})
         elif csi == 0x02:
             data = encode("identify-ctrl-zns", {"zasl": 0})  # Zone Append up to MDTS
+        elif csi == CSI_KV:
+            data = bytes(IDENTIFY_SIZE)  # the KV command set sets no controller field here
         else:
             raise invalid_field(cdw_byte(11) + 3)
     elif cns == 0x1C:
-        # One I/O Command Set combination: NVM (bit 0) and Zoned Namespace (bit 2); the rest unused.
-        data = encode("io-command-set-vectors", {"iocsc": [{"iocsv": 0b101}]})
+        # One I/O Command Set combination: NVM (bit 0), Key Value (bit 1) and Zoned Namespace (bit 2).
+        data = encode("io-command-set-vectors", {"iocsc": [{"iocsv": 0b111}]})
     elif (more := logs2x.identify(ctrl, cmd)) is not None:
         data = more
     else:
@@ -360,7 +388,7 @@ def get_log_page(ctrl: SimController, cmd: Command) -> Outcome:
     elif lid == 0x04:
         page = changed_ns_list(ctrl, retain)
     elif lid == 0x05:
-        if csi not in (0x00, 0x02):
+        if csi not in TEMPLATES:
             raise invalid_field(cdw_byte(14) + 3)
         page = effects_log(csi)
     elif lid == 0x06:
@@ -717,6 +745,36 @@ def _create_namespace(ctrl: SimController, cmd: Command) -> Outcome:
     if template is None:
         raise invalid_field(cdw_byte(11) + 3)
     buf = _host_buffer(cmd)
+    if template.kv:
+        size, lbaf = _kv_create_size(buf), 0
+    else:
+        size, lbaf = _nvm_create_size(buf, template)
+    free = [nsid for nsid in range(1, identity.NN + 1) if nsid not in ctrl.namespaces]
+    if not free:
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_ID_UNAVAILABLE)
+    if size > ctrl.unallocated():
+        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_INSUFFICIENT_CAPACITY)
+    return _outcome(result=ctrl.create_namespace(free[0], csi, size, lbaf))
+
+
+def _check_sharing(nmic: int, anagrpid: int, nvmsetid: int, endgid: int) -> None:
+    if nmic & 1 or anagrpid or nvmsetid not in (0, logs2x.NVMSETID) or endgid not in (0, logs2x.ENDGID):
+        raise invalid_field()  # private (one controller); no ANA; the one NVM set and endurance group
+
+
+def _kv_create_size(buf: bytes) -> int:
+    """A Key Value namespace's size from a create's host buffer, the KV Identify Namespace structure (KV
+    Command Set 1.0: NSZE in bytes, NMIC, ANAGRPID, NVMSETID, ENDGID); a whole number of the 4 KiB units
+    its values are kept in. Its one KV format is the only one."""
+    nsze = _le(buf, 0, 8)
+    _check_sharing(buf[26], _le(buf, 36, 4), _le(buf, 44, 2), _le(buf, 46, 2))
+    if nsze == 0 or nsze % KV_UNIT:
+        raise invalid_field()
+    return nsze
+
+
+def _nvm_create_size(buf: bytes, template: NamespaceSpec) -> tuple[int, int]:
+    """An NVM or zoned namespace's size in bytes and LBA format index from a create's host buffer."""
     # Identify Namespace fields a create uses (NVMe Base 2.0, Fig. 291); the others are ignored, as there.
     nsze, ncap = _le(buf, 0, 8), _le(buf, 8, 8)
     flbas, dps, nmic = buf[26], buf[29], buf[30]
@@ -727,17 +785,11 @@ def _create_namespace(ctrl: SimController, cmd: Command) -> Outcome:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_INVALID_FORMAT)
     if nsze == 0 or ncap != nsze:
         raise invalid_field()  # a created namespace is fully provisioned
-    if nmic & 1 or anagrpid or nvmsetid not in (0, logs2x.NVMSETID) or endgid not in (0, logs2x.ENDGID):
-        raise invalid_field()  # private (one controller); no ANA; the one NVM set and endurance group
+    _check_sharing(nmic, anagrpid, nvmsetid, endgid)
     size = nsze * template.formats[lbaf].lba_size
     if template.zoned and size % template.zone_size_bytes:
         raise invalid_field()  # a zoned namespace is a whole number of zones
-    free = [nsid for nsid in range(1, identity.NN + 1) if nsid not in ctrl.namespaces]
-    if not free:
-        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_ID_UNAVAILABLE)
-    if size > ctrl.unallocated():
-        raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_NS_INSUFFICIENT_CAPACITY)
-    return _outcome(result=ctrl.create_namespace(free[0], csi, size, lbaf))
+    return size, lbaf
 
 
 def namespace_attachment(ctrl: SimController, cmd: Command) -> Outcome:

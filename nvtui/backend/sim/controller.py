@@ -70,7 +70,7 @@ from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
 from nvtui.backend.sim.reservations import Reservations
 from nvtui.backend.sim.sanitize import ALLOWED_ADMIN as SANITIZE_ALLOWED
 from nvtui.backend.sim.sanitize import Sanitize
-from nvtui.backend.sim.specs import TEMPLATES, created_spec
+from nvtui.backend.sim.specs import CSI_NVM, OLD_FACTORY, TEMPLATES, created_spec
 from nvtui.backend.sim.state import (
     JOURNAL_FILE,
     SESSION_FILE,
@@ -118,6 +118,7 @@ class Allocated:
 
 
 FACTORY_SET = {nsid: Allocated(spec.csi, spec.size_bytes, True) for nsid, spec in NAMESPACE_SPECS.items()}
+OLD_FACTORY_SET = {nsid: FACTORY_SET[nsid] for nsid in OLD_FACTORY}  # a state of schema 4 and older
 
 COUNTERS = (
     "data_read_bytes", "data_written_bytes", "host_read_commands", "host_write_commands", "busy_ns",
@@ -455,9 +456,9 @@ class SimController:
         ]
         running = self._self_test(need(state, "self_test_running", ""), "self_test_running", schema == 1)
         changed = self._nsids(need(state, "changed_namespaces", ""), "changed_namespaces")
-        allocated = (  # before Namespace Management (schema 4 and older): the factory namespaces, attached
+        allocated = (  # before Namespace Management (schema 4 and older): namespaces 1 and 2, attached
             self._namespace_set(need(state, "namespace_set", ""), "namespace_set")
-            if schema not in (1, 2, 3, 4) else FACTORY_SET
+            if schema not in (1, 2, 3, 4) else OLD_FACTORY_SET
         )  # fmt: skip
         namespaces = as_dict(need(state, "namespaces", ""), "namespaces")
         extra = sorted(set(namespaces) - {str(n) for n in allocated})
@@ -529,7 +530,9 @@ class SimController:
             csi = as_int(need(entry, "csi", f"{here}."), f"{here}.csi", 0, 0xFF)
             template = TEMPLATES.get(csi)
             if template is None:
-                raise Damaged(f"{here}.csi = {csi} is not a command set of this controller (0 NVM, 2 zoned)")
+                raise Damaged(
+                    f"{here}.csi = {csi} is not a command set of this controller (0 NVM, 1 KV, 2 zoned)"
+                )
             size = as_int(need(entry, "size", f"{here}."), f"{here}.size", 1, identity.TOTAL_CAPACITY)
             unit = template.zone_size_bytes if template.zoned else min(f.lba_size for f in template.formats)
             if size % unit:
@@ -593,8 +596,8 @@ class SimController:
                 del store[key]
 
     def stream_nsids(self) -> tuple[int, ...]:
-        """The namespaces with Streams: the NVM ones (a zoned namespace has none)."""
-        return tuple(nsid for nsid, ns in self.namespaces.items() if not ns.spec.zoned)
+        """The namespaces with Streams: the NVM ones (a zoned or Key Value namespace has none)."""
+        return tuple(nsid for nsid, ns in self.namespaces.items() if ns.spec.csi == CSI_NVM)
 
     def active(self, nsid: int) -> Namespace | None:
         """The namespace `nsid` when it is allocated and attached (active), else None."""

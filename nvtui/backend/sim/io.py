@@ -1,8 +1,9 @@
 """I/O commands of the simulated controller: the NVM Command Set 1.0 (Flush, Write, Read, Write
 Uncorrectable, Compare, Write Zeroes, Dataset Management, Verify, Copy), the reservation commands of NVMe
 Base 2.0 (Reservation Register, Report, Acquire, Release: reservations.py) and the Zoned Namespace Command
-Set 1.1 (Zone Management Send / Receive, Zone Append). A conventional namespace takes the first set, a
-zoned one the commands the ZNS spec keeps plus its own; anything else is Invalid Command Opcode. A command
+Set 1.1 (Zone Management Send / Receive, Zone Append), and the Key Value Command Set 1.0 (kv.py). A
+conventional namespace takes the first set, a zoned one the commands the ZNS spec keeps plus its own, a Key
+Value one its own with Flush and the reservation commands; anything else is Invalid Command Opcode. A command
 of the read or write group is checked against the namespace's reservation first (Reservation Conflict)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import fdp as FDP
+from nvtui.backend.sim import kv as KV
 from nvtui.backend.sim import reservations as R
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
@@ -32,6 +34,7 @@ from nvtui.backend.sim.errors import (
     zone_error,
 )
 from nvtui.backend.sim.identity import MAX_TRANSFER
+from nvtui.backend.sim.specs import CSI_KV, CSI_NVM, CSI_ZONED
 from nvtui.nvme.command import Command
 from nvtui.structures import decode, encode
 
@@ -449,9 +452,17 @@ ZONED_COMMANDS: dict[int, tuple[IoHandler, int]] = {
 }
 
 
+# The Key Value Command Set 1.0: its own commands (kv.py), Flush and the reservation commands.
+KV_IO_COMMANDS: dict[int, tuple[IoHandler, int]] = {
+    0x00: NVM_COMMANDS[0x00],
+    **{op: (handler, CSUPP | (LBCC if changes else 0)) for op, (handler, changes) in KV.KV_COMMANDS.items()},
+    **RESERVATION_COMMANDS,
+}
+COMMANDS_BY_CSI = {CSI_NVM: NVM_COMMANDS, CSI_KV: KV_IO_COMMANDS, CSI_ZONED: ZONED_COMMANDS}
+
+
 def effects(csi: int) -> dict[int, int]:
-    table = ZONED_COMMANDS if csi == 0x02 else NVM_COMMANDS
-    return {opcode: eff for opcode, (_, eff) in table.items()}
+    return {opcode: eff for opcode, (_, eff) in COMMANDS_BY_CSI[csi].items()}
 
 
 def execute(ctrl: SimController, cmd: Command) -> Outcome:
@@ -463,10 +474,13 @@ def execute(ctrl: SimController, cmd: Command) -> Outcome:
             ns.sync()
         return _outcome(kind="flush")
     ns = ctrl.namespace(cmd.nsid)
-    entry = (ZONED_COMMANDS if ns.zones is not None else NVM_COMMANDS).get(cmd.opcode)
+    entry = COMMANDS_BY_CSI[ns.spec.csi].get(cmd.opcode)
     if entry is None:
         raise invalid_opcode()
     res = ctrl.reservations[ns.nsid]
-    if res.rtype and (cmd.opcode in READ_GROUP or cmd.opcode in WRITE_GROUP):
-        res.check_access(R.HOST_ID, write=cmd.opcode in WRITE_GROUP)
+    if res.rtype:
+        kv = ns.kv is not None
+        reads, writes = (KV.KV_READ_GROUP, KV.KV_WRITE_GROUP) if kv else (READ_GROUP, WRITE_GROUP)
+        if cmd.opcode in reads or cmd.opcode in writes:
+            res.check_access(R.HOST_ID, write=cmd.opcode in writes)
     return entry[0](ctrl, ns, cmd)

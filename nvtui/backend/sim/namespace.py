@@ -1,4 +1,5 @@
-"""The simulated namespaces: what they are (formats, size, zones) and where their blocks live.
+"""The simulated namespaces: what they are (formats, size, zones, a Key Value namespace's keys) and where
+their blocks live.
 
 A namespace keeps, besides its blocks, what the controller journals for each command: the allocation
 changes (`changes`), the zones it touched (`zones.dirty`), whether it was formatted. Blocks a command
@@ -14,6 +15,7 @@ import contextlib
 from pathlib import Path
 
 from nvtui.backend.sim.errors import SC_WRITE_FAULT, SCT_MEDIA, CommandFailed
+from nvtui.backend.sim.kv import KvIndex
 from nvtui.backend.sim.specs import GIB, MIB, NAMESPACE_SPECS, NamespaceSpec
 from nvtui.backend.sim.state import Damaged, as_dict, as_int, as_list, need
 from nvtui.backend.sim.storage import Bitmap, BlockFile, RangeSet
@@ -78,6 +80,8 @@ class Namespace:
         self.nsze = self.spec.size_bytes // self.lba_size
         self.alloc = Bitmap(self.nsze)
         self.zones: ZoneSet | None = None
+        # a Key Value namespace: its keys, whose values take the storage units `alloc` marks (see kv.py)
+        self.kv = KvIndex(self.nsze) if self.spec.kv else None
         if self.spec.zoned:
             self.zones = ZoneSet(
                 self.nsze,
@@ -179,6 +183,8 @@ class Namespace:
         """Start a command: forget the last record's changes."""
         if self.changes:
             self.changes = []
+        if self.kv is not None:
+            self.kv.begin()
         self.reformatted = self.synced = False
         if self.zones is not None and self.zones.dirty:
             self.zones.dirty.clear()
@@ -187,8 +193,10 @@ class Namespace:
     def delta(self) -> dict[str, object] | None:
         """What the command changed, as the journal records it (None when nothing); remembered as recorded."""
         zones = self.zones
-        if not (self.changes or self.reformatted or self.uncorrectable.ranges is not self._seen_ranges) and (
-            zones is None or (not zones.dirty and zones.changed == self._seen_zchanged)
+        if (
+            not (self.changes or self.reformatted or self.uncorrectable.ranges is not self._seen_ranges)
+            and (zones is None or (not zones.dirty and zones.changed == self._seen_zchanged))
+            and (self.kv is None or not self.kv.changes)
         ):
             return None  # the common case, decided quickly
         rec: dict[str, object] = {}
@@ -199,6 +207,8 @@ class Namespace:
         if self.uncorrectable.ranges is not self._seen_ranges:
             self._seen_ranges = self.uncorrectable.ranges
             rec["u"] = self.uncorrectable.to_json()
+        if self.kv is not None and (kv := self.kv.delta()) is not None:
+            rec["kv"] = kv
         if zones is not None:
             if zones.dirty:
                 rec["z"] = zones.rows(zones.dirty)
@@ -228,6 +238,10 @@ class Namespace:
             self.zones.apply(rec.get("z"), rec.get("zo"), rec.get("zc"), where)
         elif any(k in rec for k in ("z", "zo", "zc")):
             raise Damaged(f"{where} changes zones of a namespace that has none")
+        if "kv" in rec:
+            if self.kv is None:
+                raise Damaged(f"{where} changes keys of a namespace that is not a Key Value namespace")
+            self.kv.apply(rec["kv"], f"{where}.kv")
 
     # --- persistence -------------------------------------------------------------------------------------
 
@@ -239,6 +253,8 @@ class Namespace:
         }
         if self.zones is not None:
             state["zones"] = self.zones.to_json()
+        if self.kv is not None:
+            state["kv"] = self.kv.to_json()
         return state
 
     def _format_index(self, value: object, where: str) -> int:
@@ -269,6 +285,10 @@ class Namespace:
             self.zones.load(need(state, "zones", f"{where}."), f"{where}.zones")
         elif "zones" in state:
             raise Damaged(f"{where} has zones, but the namespace is not zoned")
+        if self.kv is not None:
+            self.kv.load(need(state, "kv", f"{where}."), f"{where}.kv", self.alloc)
+        elif "kv" in state:
+            raise Damaged(f"{where} has keys, but the namespace is not a Key Value namespace")
 
     def sync(self) -> None:
         self.data.sync()

@@ -7,7 +7,7 @@ One folder (`state_dir()`, made and checked with `locations.private_dir`) holds,
 | --- | --- |
 | `sim0.json` | the checkpoint: everything but the blocks, replaced whole (`safeio.write_atomic`) |
 | `sim0.journal` | a record per state-changing command since the checkpoint, written before it completes |
-| `sim0nN.img`, `sim0nN.meta` | each allocated namespace's blocks and separate metadata (sparse; N 1..8) |
+| `sim0nN.img`, `sim0nN.meta` | each allocated namespace's blocks (or values) and metadata (sparse; N 1..8) |
 | `sim0.lock` | held shared by every process that has the controller open (who is first, who is last) |
 
 Every command takes an exclusive `flock` on the folder itself (opened `O_DIRECTORY | O_NOFOLLOW`), which no
@@ -47,9 +47,9 @@ __all__ = [
 ]
 
 # 1: before the journal, 2: before firmware slots, 3: before directives, FDP and reservations, 4: before
-# Namespace Management (the factory namespaces 1 and 2, attached) (each read, and upgraded at the next
-# checkpoint)
-STATE_SCHEMA = 5
+# Namespace Management (the factory namespaces 1 and 2, attached), 5: before Key Value namespaces (each
+# read, and upgraded at the next checkpoint)
+STATE_SCHEMA = 6
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
@@ -57,9 +57,9 @@ STATE_FILE = f"{CONTROLLER}.json"
 JOURNAL_FILE = f"{CONTROLLER}.journal"
 SESSION_FILE = f"{CONTROLLER}.lock"
 MAX_NSID = 8  # identity.NN: the namespace identifiers Namespace Management may allocate
-NAMESPACE_FILES = tuple(f"{CONTROLLER}n{nsid}{suffix}" for nsid in (1, 2) for suffix in (".img", ".meta"))
+NAMESPACE_FILES = tuple(f"{CONTROLLER}n{nsid}{suffix}" for nsid in (1, 2, 3) for suffix in (".img", ".meta"))
 CREATED_FILES = tuple(
-    f"{CONTROLLER}n{nsid}{suffix}" for nsid in range(3, MAX_NSID + 1) for suffix in (".img", ".meta")
+    f"{CONTROLLER}n{nsid}{suffix}" for nsid in range(4, MAX_NSID + 1) for suffix in (".img", ".meta")
 )
 
 
