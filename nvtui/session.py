@@ -189,10 +189,16 @@ class Session:
         a Key Value namespace, which has no logical blocks: its Identify Namespace is refused)."""
         if device in self._formats:
             return self._formats[device]
-        backend = await self.backend(device)
-        if backend.nsid and await self.command_set(device) == KV_SET:
+        if self._command_sets.get(device) == KV_SET:  # known already (a KV command was checked against it)
             return None
-        fmt = await backend.lba_format()
+        backend = await self.backend(device)
+        try:
+            fmt = await backend.lba_format()
+        except DeviceError:
+            # Identify Namespace refused (or zeros): a Key Value namespace has no LBA format to read
+            if backend.nsid and await self.command_set(device) == KV_SET:
+                return None
+            raise
         if fmt is not None:
             self._formats[device] = fmt
         return fmt

@@ -260,6 +260,11 @@ def test_the_issue_round_trip_through_the_cli(sim_dir: Path, tmp_path: Path) -> 
     refused = run_cli(["send", "sim0n3", "write", "slba=0", "nlb=1", "--data-in", str(value),
                        "--allow-destructive"])  # fmt: skip
     assert refused.code == 2 and "where opcode 0x01 is kv-store: not sent" in refused.err
+    ctrl = SimController(sim_dir)
+    try:  # the one error the controller logged is the Exist's: no Identify was refused on the way
+        assert [e["status_field"] >> 1 & 0xFF for e in ctrl.error_log] == [0x87]
+    finally:
+        ctrl.shutdown()
 
 
 def test_a_store_acknowledged_before_a_kill_9_is_kept_whole(sim_dir: Path) -> None:
