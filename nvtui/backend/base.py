@@ -240,6 +240,11 @@ class BackendBase:
         if not self.nsid:
             return None
         done = await self.submit(identify_command(CNS_NAMESPACE, self.nsid))
+        if (done.status.sct, done.status.sc) == (1, 0x2C):  # Invalid I/O Command Set
+            raise DeviceError(
+                f"{self.device}: namespace {self.nsid} has no LBA format: it is not of the NVM command set "
+                "(Identify Namespace: Invalid I/O Command Set; a Key Value namespace has keys, not blocks)"
+            )
         if not done.ok or done.data is None:
             raise DeviceError(f"{self.device}: Identify Namespace failed: {done.status}")
         if not any(done.data):  # what a controller returns for an NSID that is valid but not active
