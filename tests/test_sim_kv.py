@@ -356,3 +356,31 @@ async def test_the_devices_screen_shows_the_kv_namespace_and_its_limits(
         assert "KV format 0 keys up to 16 bytes values up to 512.00 KiB at most 65,536 keys" in (shown)
         io_line = next(line for line in probe.splitlines() if line.startswith(" io"))
         assert "kv command set" in io_line and "kv-store" in io_line and "kv-retrieve" in io_line
+
+
+async def test_compose_sets_a_stores_value_size_from_its_input_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_app import compose, ready
+    from textual.widgets import Input
+
+    from nvtui.app import NvtuiApp
+    from nvtui.widgets.command_form import CommandForm
+    from tests.pilots import isolate_tui, until
+
+    isolate_tui(tmp_path, monkeypatch)
+    value = tmp_path / "v.bin"
+    value.write_bytes(b"hello tui")
+    app = NvtuiApp(device="sim0n3", include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        screen = await compose(pilot, "kv-store", key="user42")
+        vs = screen.query_one(CommandForm).query_one("#field-vs", Input)
+        assert vs.value == "" and vs.placeholder == "set from the data (input file)"
+        screen.query_one("#data-in", Input).value = str(value)
+        await until(
+            pilot,
+            lambda: screen.prepared is not None and screen.prepared.command.cdw10 == 9,
+            "the value's 9 bytes in CDW10",
+        )
+        assert screen.prepared is not None and screen.prepared.command.data == b"hello tui"

@@ -618,13 +618,20 @@ class CommandDef:
                 out[f.name] = f.check(device_nsid)
         return {f.name: out[f.name] for f in self.fields if f.name in out}
 
+    @property
+    def byte_count_field(self) -> str | None:
+        """The field that is the byte count of the data this command writes (KV Store's `vs`, Security Send's
+        `tl`): the data given sets it when the user leaves it out (`sized_by_data`)."""
+        spec = self.length
+        if self.raw or not isinstance(spec, FromField) or spec.unit != 1:
+            return None
+        return spec.field if self.declared_direction is DataDirection.HOST_TO_CONTROLLER else None
+
     def sized_by_data(self, given: Mapping[str, int]) -> bool:
         """Whether the data the host writes sets this command's length field: a count of bytes (unit 1) the
         user did not give, on a command that writes (`send --data-in v.bin` then sets KV Store's `vs`)."""
-        spec = self.length
-        if self.raw or not isinstance(spec, FromField) or spec.unit != 1 or spec.field in given:
-            return False
-        return self.direction_of(self._complete(given, device_nsid=None)) is DataDirection.HOST_TO_CONTROLLER
+        name = self.byte_count_field
+        return name is not None and name not in given
 
     def derive_length(
         self, given: Mapping[str, int], data_len: int, lba_size: int | None = None

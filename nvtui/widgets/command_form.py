@@ -152,8 +152,8 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
     def _initial_text(self, f: FieldDef) -> str:
         if f.name in self.initial:
             return self.initial[f.name]
-        if f.kind == "bytes" or self._length_of(f) is not None:
-            return ""  # a key is typed; its length field is set from it
+        if f.kind == "bytes" or self._length_of(f) is not None or f.name == self.defn.byte_count_field:
+            return ""  # a key is typed; its length field is set from it; a value's size from the data
         return "" if f.default is None or f.default_by is not None else str(f.default)
 
     def _length_of(self, f: FieldDef) -> str | None:
@@ -193,6 +193,8 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
             placeholder = "text, or 0x-hex bytes"
         elif (keyed := self._length_of(f)) is not None:
             placeholder = f"set from {keyed}"
+        elif f.name == self.defn.byte_count_field:
+            placeholder = "set from the data (input file)"
         elif f.default_by is not None:  # left empty: the session picks the default by the other field's value
             placeholder = f"default by {f.default_by.by}"
         return Input(
