@@ -224,9 +224,10 @@ def test_the_cli_decodes_the_parameters_and_the_status(sim_dir: Path) -> None:
     params = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1", "--json"])
     decoded = json.loads(params.out)["decoded"]
     assert (decoded["msl"], decoded["nssa"], decoded["nsa"]) == (16, 11, 5)
-    assert "5 streams allocated to the namespace" in run_cli(
-        ["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1"]
-    ).out
+    assert (
+        "5 streams allocated to the namespace"
+        in run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1"]).out
+    )
     no_data = run_cli(["send", "sim0n1", "directive-send", "dtype=streams", "doper=2", "--allow-destructive"])
     assert no_data.code == 0, no_data.err  # Release Resources moves no data: none is asked for
     status_ = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=2", "--json"])
