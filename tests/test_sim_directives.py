@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from fuzz.recording import run_cli
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 IDENTIFY, STREAMS = 0, 1
 INVALID_FIELD, ALLOCATION_FAILED = (0, 0x02), (1, 0x7F)
 
@@ -181,18 +179,8 @@ async def test_another_process_sees_the_streams_and_a_kill_keeps_what_was_acknow
     ]  # fmt: skip
     script.write_text(json.dumps({"nvtui-script": 2, "device": "sim0n1", "steps": steps}))
     async with open_sim("sim0n1") as dev:  # keeps the controller powered across the kill
-        proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "nvtui.cli", "run", str(script), "--allow-destructive"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "] write:" in line:
-                assert "Successful" in line, line
-                proc.kill()
-                break
-        proc.wait()
-        assert proc.returncode == -9, "the run ended before the kill"
+        written = run_killed_after(script, "] write:")[-1]
+        assert "Successful" in written, written
         assert await open_streams(dev) == [6]
         assert (await parameters(dev))["nsa"] == 2
         c = await dev.submit(Command(0x02, False, nsid=1, cdw10=0, cdw12=0, data_len=512))

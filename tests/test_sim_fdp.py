@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +17,8 @@ from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.backend.sim.fdp import NPH, RUNS
 from nvtui.nvme.command import Command
 from nvtui.structures import decode
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 512  # sim0n1's LBA format 0
 UNIT_BLOCKS = RUNS // BLOCK
 MDTS_BLOCKS = 1024  # 512 KiB, the simulator's MDTS
@@ -278,22 +276,6 @@ async def test_the_units_statistics_events_and_enables_survive_a_restart(sim_dir
 def script(path: Path, steps: list[dict[str, object]]) -> Path:
     path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0n1", "steps": steps}))
     return path
-
-
-def run_killed_after(path: Path, marker: str, count: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    seen = 0
-    for line in proc.stdout:
-        seen += marker in line
-        if seen >= count:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
 
 
 async def test_an_fdp_write_acknowledged_before_a_kill_is_accounted_after_it(sim_dir: Path) -> None:

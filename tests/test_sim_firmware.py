@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from fuzz.recording import run_cli
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.firmware import GRANULE, IMAGE_LIMIT, make_image
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 NEW = make_image("2.0.0", 3 * GRANULE)
 
 
@@ -255,22 +253,6 @@ def test_a_download_cut_off_by_the_power_cycle_is_reported(sim_dir: Path, tmp_pa
 
 
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
-
-
-def run_killed_after(path: Path, marker: str, count: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    seen = 0
-    for line in proc.stdout:
-        seen += marker in line
-        if seen >= count:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
 
 
 IDLE = [{"command": "identify", "fields": {"cns": 1}}] * 3000

@@ -20,6 +20,7 @@ from fuzz.recording import CliRun, run_cli
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
@@ -368,18 +369,7 @@ def test_a_script_creates_attaches_writes_and_detaches(sim_dir: Path) -> None:
 def test_a_create_and_attach_a_script_acknowledged_survive_its_kill_9(sim_dir: Path) -> None:
     idle = [{"command": "identify", "fields": {"cns": 1}}] * 3000
     path = run_script(sim_dir.parent / "kill.yaml", [*CREATE_STEPS, *idle])
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "namespace-attachment: Successful" in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
+    run_killed_after(path, "namespace-attachment: Successful")
     listed = run_cli(["list"])  # the attach checkpointed at once: discovery sees it
     assert listed.code == 0 and "sim0n3  nsid 3" in listed.out
     sent = run_cli(["send", "sim0", "identify", "cns=2", "--json"])

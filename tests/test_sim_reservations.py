@@ -23,6 +23,7 @@ from nvtui.backend.sim.errors import CommandFailed
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.structures import decode
+from tests.simprocs import run_killed_after
 
 ROOT = Path(__file__).resolve().parent.parent
 NSIDS = (1, 2)  # sim0n1 (NVM) and sim0n2 (zoned)
@@ -534,20 +535,6 @@ async def test_a_script_registers_acquires_reports_and_releases_in_one_process(s
 
 
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
-
-
-def run_killed_after(path: Path, marker: str) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if marker in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
 
 
 IDLE = [{"command": "identify", "device": "sim0", "fields": {"cns": 1}}] * 3000

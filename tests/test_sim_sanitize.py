@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from fuzz.recording import run_cli
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 NSID_ALL = 0xFFFF_FFFF
 BLOCK_ERASE, CRYPTO_ERASE, OVERWRITE, EXIT_FAILURE = 2, 4, 3, 1
 IN_PROGRESS = (0, 0x1D)
@@ -210,17 +208,7 @@ def test_a_sanitize_acknowledged_before_a_kill_survives_it_with_the_data_erased(
     steps += [{"command": "identify", "fields": {"cns": 1}}] * 3000
     path = sim_dir.parent / "sanitize.yaml"
     path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0", "steps": steps}))
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "sanitize: Successful Completion" in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9
+    run_killed_after(path, "sanitize: Successful Completion")
 
     async def after() -> None:
         async with open_sim("sim0n1") as dev:
