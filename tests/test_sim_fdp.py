@@ -329,32 +329,21 @@ async def test_in_the_tui_a_write_through_a_handle_shows_in_the_statistics(
 ) -> None:
     from textual.widgets import Input
 
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     blocks = tmp_path / "blocks.bin"
     blocks.write_bytes(bytes([0xA5]) * 16 * BLOCK)
-    app = NvtuiApp(device="sim0n1", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")  # writable: destructive commands are confirmed, not refused
-        assert app.session is not None
-        history = app.session.history
+    async with writable_tui("sim0n1") as tui:
+        app, pilot = tui.app, tui.pilot
         screen = await compose(pilot, "write", slba="0", nlb="16", dtype="data-placement", dspec="2")
         screen.query_one("#data-in", Input).value = str(blocks)
         prepared = lambda: screen.prepared is not None and screen.prepared.command.data  # noqa: E731
         await until(pilot, prepared, "the data")
-        count = len(history)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the write's confirmation")
-        await pilot.press("y")
-        await until(pilot, lambda: len(history) == count + 1, "the write sent")
-        assert history[-1].completion.ok, history[-1].completion.status.name
+        await tui.send_confirmed("the write")
 
         await compose(pilot, "fdp-stats", lsi="1")
         await pilot.press("ctrl+s")

@@ -286,41 +286,26 @@ async def test_in_the_tui_an_image_is_downloaded_in_pieces_committed_and_runs(
 ) -> None:
     from textual.widgets import Input
 
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     pieces = []
     for n in range(2):
         pieces.append(tmp_path / f"piece{n}.bin")
         pieces[-1].write_bytes(NEW[n * GRANULE : (n + 1) * GRANULE])
-    app = NvtuiApp(device="sim0", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")  # writable: destructive commands are confirmed, not refused
-        assert app.session is not None
-        history = app.session.history
-
-        async def send_confirmed(what: str) -> None:
-            count = len(history)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), f"{what}'s confirmation")
-            await pilot.press("y")
-            await until(pilot, lambda: len(history) == count + 1, f"{what} sent")
-            assert history[-1].completion.ok, (what, history[-1].completion.status.name)
-
+    async with writable_tui("sim0") as tui:
+        app, pilot = tui.app, tui.pilot
         for n, piece in enumerate(pieces):
             screen = await compose(pilot, "firmware-image-download", numd="1024", ofst=str(1024 * n))
             screen.query_one("#data-in", Input).value = str(piece)
             prepared = lambda s=screen: s.prepared is not None and s.prepared.command.data  # noqa: E731
             await until(pilot, prepared, "the data")
-            await send_confirmed(f"piece {n}")
+            await tui.send_confirmed(f"piece {n}")
         await compose(pilot, "firmware-commit", fs="2", ca="replace-and-activate-now")
-        await send_confirmed("the commit")
+        await tui.send_confirmed("the commit")
 
         await compose(pilot, "fw-log")
         await pilot.press("ctrl+s")

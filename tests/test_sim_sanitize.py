@@ -225,29 +225,18 @@ def test_a_sanitize_acknowledged_before_a_kill_survives_it_with_the_data_erased(
 async def test_in_the_tui_a_sanitize_shows_progress_then_completion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     monkeypatch.setenv("NVTUI_SIM_SANITIZE_SECONDS", "600")  # in progress whatever the machine's load
-    app = NvtuiApp(device="sim0", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")
-        assert app.session is not None
-        history = app.session.history
+    async with writable_tui("sim0") as tui:
+        app, pilot, history = tui.app, tui.pilot, tui.history
         await compose(pilot, "sanitize", sanact="block-erase")
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the confirmation")
-        await pilot.press("y")
-        await until(
-            pilot, lambda: bool(history) and history[-1].prepared.defn.id == "sanitize", "the sanitize"
-        )
-        assert history[-1].completion.ok
+        await tui.send_confirmed("the sanitize")
+        assert history[-1].prepared.defn.id == "sanitize"
 
         async def sanitize_rows() -> dict[str, str]:
             count = len(history)
