@@ -252,6 +252,37 @@ def test_a_download_cut_off_by_the_power_cycle_is_reported(sim_dir: Path, tmp_pa
     assert "nvtui: the power cycle discarded 4,096 bytes of a firmware image" in replayed.err
 
 
+# --- the journal: the slots and the activation only when a commit or a reset changes them -----------------
+
+
+def journal_records(sim_dir: Path) -> list[dict[str, object]]:
+    lines = (sim_dir / "sim0.journal").read_bytes().splitlines()[1:]  # after the header
+    return [json.loads(line[9:]) for line in lines]  # after the CRC
+
+
+async def test_only_a_commit_journals_the_slots_and_the_power_cycle_checkpoints_its_activation(
+    sim_dir: Path,
+) -> None:
+    async with open_sim("sim0") as dev:
+        assert not any("fw" in r for r in journal_records(sim_dir))  # the power-on's reset: checkpointed
+        await send_all(dev, NEW)  # pieces are journaled as pieces: the slots did not change
+        assert (await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))).ok
+        assert not any("fw" in r for r in journal_records(sim_dir))
+        assert (await dev.submit(commit(2, 0))).ok  # replace: slot 2 holds it, slot 1 still runs
+        last = journal_records(sim_dir)[-1]
+        assert last["fw"] == {"slots": {"2": "2.0.0"}, "active": 1, "next": None, "running": None}
+        assert last["fwx"] is True  # the download went into the slot
+        assert (await dev.submit(commit(2, 2))).ok  # activate it at the next reset
+        records = journal_records(sim_dir)
+        assert records[-1]["fw"] == {**last["fw"], "next": 2}  # type: ignore[dict-item]
+        assert (await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))).ok
+        assert not any("fw" in r for r in journal_records(sim_dir)[len(records) :])
+    async with open_sim("sim0") as dev:  # the power cycle activates it; its checkpoint holds that
+        assert await running(dev) == "2.0.0"
+        assert not any("fw" in r for r in journal_records(sim_dir))
+    assert sim_controllers()[0].firmware == "2.0.0"
+
+
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
 
 
