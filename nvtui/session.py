@@ -488,6 +488,8 @@ class Session:
             return None, name, (f"decoder {name} not applied: {why}",)
         raw = completion.data
         context: dict[str, object] = {**defn.decoder_context(values), **(facts or {})}
+        if "result" in defn.completion_context(values):
+            context["result"] = completion.result & 0xFFFFFFFF  # Dword 0
         if name is None and defn.result_decoder:
             name, raw = defn.result_decoder, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
             context = dict(defn.result_decoder_context(values))

@@ -324,6 +324,20 @@ def test_the_cli_writes_through_a_handle_and_reads_the_status_statistics_and_eve
     assert event["fdpet"] == 3 and event["pid"] == 77
 
 
+def test_the_cli_decodes_only_the_fdp_event_types_the_completion_counts(sim_dir: Path) -> None:
+    asked = ["send", "sim0n1", "get-features", "fid=fdp-events", "nsid=1", "cdw11=0x80002"]  # ph 2, noet 8
+    done = run_cli([*asked, "--json"])
+    assert done.code == 0, done.err
+    out = json.loads(done.out)
+    assert out["result"] == 2 and out["data_len"] == 510  # two types returned in the 510-byte buffer
+    events = out["decoded"]["events"]
+    assert [(e["fdpet"], e["enabled"]) for e in events] == [(0, True), (3, True)]
+    table = run_cli(asked)
+    assert "events[1].fdpet" in table.out and "events[2]" not in table.out, table.out
+    saved = run_cli([*asked, "sel=saved", "--json"])
+    assert len(json.loads(saved.out)["decoded"]["events"]) == 2
+
+
 async def test_in_the_tui_a_write_through_a_handle_shows_in_the_statistics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
