@@ -169,6 +169,45 @@ async def test_a_copy_writes_its_destination_through_its_handle(sim_dir: Path) -
         assert status(await dev.submit(wrong)) == (0, 0x02)
 
 
+def zeroes(slba: int, nlb: int, pid: int | None = None, deac: bool = False) -> Command:
+    directive = 0 if pid is None else 2 << 20  # DTYPE 2: data placement
+    cdw12 = (nlb - 1) | directive | int(deac) << 25
+    return Command(0x08, False, nsid=1, cdw10=slba, cdw12=cdw12, cdw13=(pid or 0) << 16)
+
+
+async def test_a_write_zeroes_writes_its_zeroes_through_its_handle_unless_it_deallocates(
+    sim_dir: Path,
+) -> None:
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 16, pid=1))).ok
+        assert (await dev.submit(zeroes(0, 8, pid=2))).ok  # media written: through handle 2
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS - 16, UNIT_BLOCKS - 8, UNIT_BLOCKS]
+        assert await stats(dev) == (24 * BLOCK, 24 * BLOCK, 0)
+        assert (await dev.submit(zeroes(8, 4))).ok  # no directive: placement handle 0
+        assert (await ruamw(dev))[0] == UNIT_BLOCKS - 4
+        assert (await dev.submit(zeroes(0, 16, pid=3, deac=True))).ok  # deallocated: no media written
+        assert (await ruamw(dev))[3] == UNIT_BLOCKS and await stats(dev) == (28 * BLOCK, 28 * BLOCK, 0)
+        read = await dev.submit(Command(0x02, False, nsid=1, cdw10=0, cdw12=15, data_len=16 * BLOCK))
+        assert read.data == bytes(16 * BLOCK)
+        refused = await dev.submit(zeroes(0, 8, pid=0x0107))  # no such placement identifier: as a Write
+        assert status(refused) == (0, 0x02)
+        (event,) = await events(dev)
+        assert event["fdpet"] == 3 and event["pid"] == 0x0107
+        assert status(await dev.submit(zeroes(0, 8, pid=9, deac=True))) == (0, 0x02)  # checked all the same
+        assert await stats(dev) == (28 * BLOCK, 28 * BLOCK, 0)
+
+
+def test_the_cli_write_zeroes_takes_the_placement_directive(sim_dir: Path) -> None:
+    done = run_cli(["send", "sim0n1", "write-zeroes", "slba=0", "nlb=8", "dtype=data-placement", "dspec=3",
+                    "--allow-destructive", "--json"])  # fmt: skip
+    assert done.code == 0, done.err
+    sent = json.loads(done.out)
+    assert sent["status"]["name"] == "Successful Completion"
+    assert sent["fields"]["dtype"] == 2 and sent["fields"]["dspec"] == 3  # DTYPE 2: data placement
+    recv = run_cli(["send", "sim0n1", "io-mgmt-recv", "--json"])
+    assert [d["ruamw"] for d in json.loads(recv.out)["decoded"]["ruhss"]] == [4096, 4096, 4096, 4088]
+
+
 async def test_a_wrong_placement_identifier_is_refused_and_logged(sim_dir: Path) -> None:
     async with open_sim("sim0n1") as dev:
         refused = await dev.submit(write(0, 8, pid=0x0107, fill=0x11))
