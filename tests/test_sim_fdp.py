@@ -233,6 +233,43 @@ async def test_a_sanitize_erases_every_unit_and_the_handles_start_empty_ones(
         assert await events(dev) == []
 
 
+def format_nvm(nsid: int, lbaf: int = 0) -> Command:
+    return Command(0x80, True, nsid=nsid, cdw10=lbaf)
+
+
+async def test_a_format_of_the_namespace_starts_its_handles_on_empty_units(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 8, pid=1))).ok
+        assert (await dev.submit(write(8, 100, pid=3))).ok
+        async with open_sim("sim0n2") as zoned:  # another namespace's format: the units stay
+            assert (await zoned.submit(format_nvm(2))).ok
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS - 8, UNIT_BLOCKS, UNIT_BLOCKS - 100]
+        assert (await dev.submit(format_nvm(1))).ok
+        assert await ruamw(dev) == [UNIT_BLOCKS] * NPH  # the two written units left for erased ones
+        assert await stats(dev) == (108 * BLOCK, 108 * BLOCK, 2 * RUNS)  # nothing padded: the data is gone
+        assert await events(dev) == []  # the host asked for it: no unit "not fully written" event
+        assert (await dev.submit(format_nvm(0xFFFF_FFFF))).ok  # every namespace: no unit held data
+        assert (await stats(dev))[2] == 2 * RUNS
+        assert (await dev.submit(write(0, 8, pid=3))).ok  # the new unit fills from its start
+        assert (await ruamw(dev))[3] == UNIT_BLOCKS - 8
+    async with open_sim("sim0n1") as dev:  # a format checkpoints: the units are as it left them
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS, UNIT_BLOCKS, UNIT_BLOCKS - 8]
+        assert await stats(dev) == (116 * BLOCK, 116 * BLOCK, 2 * RUNS)
+
+
+def test_the_cli_format_resets_the_units_io_mgmt_recv_shows(sim_dir: Path) -> None:
+    blocks = sim_dir.parent / "blocks.bin"
+    blocks.write_bytes(bytes([0x5A]) * 8 * BLOCK)
+    sent = run_cli(["send", "sim0n1", "write", "slba=0", "nlb=8", "dtype=data-placement", "dspec=2",
+                    "--data-in", str(blocks), "--allow-destructive"])  # fmt: skip
+    assert sent.code == 0, sent.err
+    formatted = run_cli(["send", "sim0n1", "format-nvm", "lbaf=1", "--allow-destructive"])  # 4 KiB blocks
+    assert formatted.code == 0 and "Successful Completion" in formatted.out, formatted.out + formatted.err
+    recv = run_cli(["send", "sim0n1", "io-mgmt-recv", "--json"])
+    assert recv.code == 0, recv.err
+    assert [d["ruamw"] for d in json.loads(recv.out)["decoded"]["ruhss"]] == [RUNS // 4096] * NPH
+
+
 # --- the features ------------------------------------------------------------------------------------------
 
 

@@ -783,6 +783,8 @@ def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
     for ns in targets:
         ns.format(lbaf)
         ctrl.namespace_changed(ns.nsid)
+    if ctrl.fdp.enabled and any(ns.nsid == FDP.FDP_NSID for ns in targets):
+        ctrl.fdp.format()  # its placement handles start empty reclaim units
     ctrl.save()
     return _outcome(kind="format")
 
