@@ -282,9 +282,11 @@ class Session:
                 f"{defn.id} is an I/O command: it needs a namespace device (e.g. ng0n1 or sim0n1), "
                 f"not the controller {device}"
             )
-        if defn.queue == "io" and not defn.raw and (defn.set == KV_SET or self.catalogue.needs_command_set(
-            "io", defn.opcode
-        )):  # a KV command never goes to an NVM namespace (01h is Write there), nor Write to a KV one
+        if (
+            defn.queue == "io"
+            and not defn.raw
+            and (defn.set == KV_SET or self.catalogue.needs_command_set("io", defn.opcode))
+        ):  # a KV command never goes to an NVM namespace (01h is Write there), nor Write to a KV one
             command_set = await self.command_set(device)
             if not self.catalogue.for_command_set(defn, command_set):
                 csi = next(csi for csi, name in CSI_SETS.items() if name == command_set)
@@ -515,6 +517,8 @@ class Session:
             return None, name, (f"decoder {name} not applied: {why}",)
         raw = completion.data
         context: dict[str, object] = {**defn.decoder_context(values), **(facts or {})}
+        if "result" in defn.completion_context(values):
+            context["result"] = completion.result & 0xFFFFFFFF  # Dword 0
         if name is None and defn.result_decoder:
             name, raw = defn.result_decoder, (completion.result & 0xFFFFFFFF).to_bytes(4, "little")
             context = dict(defn.result_decoder_context(values))

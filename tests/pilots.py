@@ -7,8 +7,9 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Tree
 
 if TYPE_CHECKING:
+    from nvtui.app import NvtuiApp
     from nvtui.screens.load import LoadScreen
+    from nvtui.session import SendResult
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
@@ -67,6 +70,41 @@ async def cursor_on_device_in_use(pilot: Pilot[Any], tree: Tree[Any]) -> None:
         return node is not None and node.data is not None and node.data.device == app.device  # type: ignore[attr-defined]
 
     await until(pilot, on_current, "the tree's cursor on the device in use")
+
+
+@dataclass
+class WritableTui:
+    """The app, started on one device and made writable, its pilot, and its session's history."""
+
+    app: NvtuiApp
+    pilot: Pilot[Any]
+    history: list[SendResult]
+
+    async def send_confirmed(self, what: str) -> None:
+        """Ctrl+S on the command composed, confirmed; until it is in the history, and successful."""
+        from nvtui.screens.modals import ConfirmDestructive
+
+        app, pilot, count = self.app, self.pilot, len(self.history)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), f"{what}'s confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: len(self.history) == count + 1, f"{what} sent")
+        assert self.history[-1].completion.ok, (what, self.history[-1].completion.status.name)
+
+
+@asynccontextmanager
+async def writable_tui(device: str) -> AsyncIterator[WritableTui]:
+    """The TUI on `device` (simulated devices only), started, with Ctrl+W pressed: destructive commands
+    are confirmed, not refused."""
+    from nvtui.app import NvtuiApp
+    from tests.test_app import ready
+
+    app = NvtuiApp(device=device, include_real_devices=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+w")
+        assert app.session is not None
+        yield WritableTui(app, pilot, app.session.history)
 
 
 SNAPSHOT_SERIAL = "NVTSIMSNAPSHOT"

@@ -5,6 +5,8 @@
     python tests/simprocs.py shell                       one JSON request per line in, one JSON answer per
                                                          line out; opened devices stay open until "quit"
 
+and `run_killed_after`, which kills `nvtui run SCRIPT` with SIGKILL after the Nth line holding a marker.
+
 A workload's commands are a function of (seed, index) alone (`command_of`), so the test that killed the
 process knows what every acknowledged command was, and which one was in flight. Every block written carries
 its own description (`payload`), so a block found on the drive is either one of them, whole, or zeros.
@@ -18,8 +20,10 @@ import hashlib
 import json
 import os
 import random
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nvtui.backend.sim import open_sim
@@ -29,6 +33,7 @@ ZONES = 4  # the append workload uses zones 0..3 of sim0n2
 ZONE_BLOCKS = 16384  # 64 MiB zones of 4 KiB blocks
 WRITE_SPAN = 2048  # the write workload uses LBAs 0..2047 of sim0n1 (512-byte blocks)
 FEATURE_KEYS = ("temperature", "error-recovery")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def payload(tag: bytes, seed: int, index: int, part: int, size: int) -> bytes:
@@ -119,6 +124,31 @@ async def run_workload(workload: str, seed: int, start: int) -> None:
     finally:
         for device in devices.values():
             await device.close()
+
+
+# --- nvtui run, killed mid-script ---------------------------------------------------------------------------
+
+
+def run_killed_after(script: Path, marker: str, count: int = 1) -> list[str]:
+    """`nvtui run SCRIPT --allow-destructive` (output unbuffered), SIGKILLed as soon as it printed the
+    `count`th line holding `marker`; the lines it printed. Fails if the run ended before the kill."""
+    with subprocess.Popen(
+        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(script), "--allow-destructive"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        printed: list[str] = []
+        seen = 0
+        for line in proc.stdout:
+            printed.append(line)
+            seen += marker in line
+            if seen >= count:
+                proc.kill()
+                break
+        proc.wait()
+        assert proc.returncode == -9, f"the run ended before the kill: {printed[-3:]} {proc.stderr.read()}"
+    return printed
 
 
 # --- the shell: requests in, answers out ------------------------------------------------------------------

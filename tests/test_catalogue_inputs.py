@@ -334,6 +334,17 @@ def test_a_bad_data_length_is_one_line_with_file_line_and_field(
     assert message in error.message and 13 <= error.line <= 15, str(error)
 
 
+def test_a_decode_rule_may_ask_for_the_completions_dword_0_and_nothing_else_unknown(tmp_path: Path) -> None:
+    data = "    data: {direction: read, length: 512}\n"
+    rule = data + "    decode:\n      - {decoder: smart-log, context: [%s]}\n"
+    good = _write(tmp_path / "good.yaml", vendor_entry(extra=rule % "result").replace("0xc4", "0xc6"))
+    assert not inspect_file(good).errors
+    bad = _write(tmp_path / "bad.yaml", vendor_entry(extra=rule % "dword0").replace("0xc4", "0xc6"))
+    (error,) = inspect_file(bad).errors
+    assert error.field == "decode[0].context", str(error)
+    assert "no field named 'dword0'" in error.message and "nor of the completion: result" in error.message
+
+
 def test_every_kind_of_data_length_still_encodes() -> None:
     catalogue = load_catalogue(user_dir=False)
     cases = {

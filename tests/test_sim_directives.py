@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from fuzz.recording import run_cli
@@ -16,8 +14,8 @@ from simstates import older_state
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 IDENTIFY, STREAMS = 0, 1
 INVALID_FIELD, ALLOCATION_FAILED = (0, 0x02), (1, 0x7F)
 
@@ -182,18 +180,8 @@ async def test_another_process_sees_the_streams_and_a_kill_keeps_what_was_acknow
     ]  # fmt: skip
     script.write_text(json.dumps({"nvtui-script": 2, "device": "sim0n1", "steps": steps}))
     async with open_sim("sim0n1") as dev:  # keeps the controller powered across the kill
-        proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "nvtui.cli", "run", str(script), "--allow-destructive"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "] write:" in line:
-                assert "Successful" in line, line
-                proc.kill()
-                break
-        proc.wait()
-        assert proc.returncode == -9, "the run ended before the kill"
+        written = run_killed_after(script, "] write:")[-1]
+        assert "Successful" in written, written
         assert await open_streams(dev) == [6]
         assert (await parameters(dev))["nsa"] == 2
         c = await dev.submit(Command(0x02, False, nsid=1, cdw10=0, cdw12=0, data_len=512))
@@ -225,9 +213,10 @@ def test_the_cli_decodes_the_parameters_and_the_status(sim_dir: Path) -> None:
     params = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1", "--json"])
     decoded = json.loads(params.out)["decoded"]
     assert (decoded["msl"], decoded["nssa"], decoded["nsa"]) == (16, 11, 5)
-    assert "5 streams allocated to the namespace" in run_cli(
-        ["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1"]
-    ).out
+    assert (
+        "5 streams allocated to the namespace"
+        in run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=1"]).out
+    )
     no_data = run_cli(["send", "sim0n1", "directive-send", "dtype=streams", "doper=2", "--allow-destructive"])
     assert no_data.code == 0, no_data.err  # Release Resources moves no data: none is asked for
     status_ = run_cli(["send", "sim0n1", "directive-receive", "dtype=streams", "doper=2", "--json"])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from simprocs import WRITE_SPAN, ZONE_BLOCKS, ZONES, command_of, parse_block, payload
+from simprocs import WRITE_SPAN, ZONE_BLOCKS, ZONES, command_of, parse_block, payload, run_killed_after
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
@@ -297,35 +297,11 @@ def append_script(path: Path, appends: int, tail: list[str]) -> Path:
     return path
 
 
-def run_until(script: Path, lines_wanted: int, marker: str) -> list[str]:
-    """`nvtui run SCRIPT` (output unbuffered), SIGKILLed once `lines_wanted` lines containing `marker`
-    were printed; the lines it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(script), "--allow-destructive"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    seen: list[str] = []
-    for line in proc.stdout:
-        seen.append(line)
-        if sum(marker in s for s in seen) >= lines_wanted:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, (
-        f"the run ended before the kill: {seen[-3:]} {proc.stderr.read() if proc.stderr else ''}"
-    )
-    return seen
-
-
 async def test_a_run_of_appends_killed_after_169_keeps_them_and_the_next_append_follows(
     sim_dir: Path,
 ) -> None:
     script = append_script(sim_dir.parent / "appends.yaml", 400, [])
-    printed = run_until(script, 169, "zone-append: Successful Completion")
+    printed = run_killed_after(script, "zone-append: Successful Completion", 169)
     done = [int(m.group(1)) for s in printed if (m := re.match(r"\[(\d+)/400\] zone-append: Successful", s))]
     assert len(done) >= 169
     async with open_sim("sim0n2") as zns:
@@ -343,7 +319,7 @@ async def test_a_run_of_appends_killed_after_169_keeps_them_and_the_next_append_
 async def test_appends_then_a_flush_then_a_kill_keep_the_write_pointer(sim_dir: Path) -> None:
     tail = ["  - command: flush\n"] + ["  - command: identify\n    fields: {cns: 1}\n"] * 5000
     script = append_script(sim_dir.parent / "flush.yaml", 50, tail)
-    printed = run_until(script, 1, "flush: Successful Completion")
+    printed = run_killed_after(script, "flush: Successful Completion")
     assert sum("zone-append: Successful Completion" in s for s in printed) == 50
     async with open_sim("sim0n2") as zns:
         report = await zns.submit(Command(0x7A, False, nsid=2, cdw12=127 // 4, data_len=128))

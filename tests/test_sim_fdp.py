@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +17,8 @@ from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.backend.sim.fdp import NPH, RUNS
 from nvtui.nvme.command import Command
 from nvtui.structures import decode
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 512  # sim0n1's LBA format 0
 UNIT_BLOCKS = RUNS // BLOCK
 MDTS_BLOCKS = 1024  # 512 KiB, the simulator's MDTS
@@ -171,6 +169,45 @@ async def test_a_copy_writes_its_destination_through_its_handle(sim_dir: Path) -
         assert status(await dev.submit(wrong)) == (0, 0x02)
 
 
+def zeroes(slba: int, nlb: int, pid: int | None = None, deac: bool = False) -> Command:
+    directive = 0 if pid is None else 2 << 20  # DTYPE 2: data placement
+    cdw12 = (nlb - 1) | directive | int(deac) << 25
+    return Command(0x08, False, nsid=1, cdw10=slba, cdw12=cdw12, cdw13=(pid or 0) << 16)
+
+
+async def test_a_write_zeroes_writes_its_zeroes_through_its_handle_unless_it_deallocates(
+    sim_dir: Path,
+) -> None:
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 16, pid=1))).ok
+        assert (await dev.submit(zeroes(0, 8, pid=2))).ok  # media written: through handle 2
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS - 16, UNIT_BLOCKS - 8, UNIT_BLOCKS]
+        assert await stats(dev) == (24 * BLOCK, 24 * BLOCK, 0)
+        assert (await dev.submit(zeroes(8, 4))).ok  # no directive: placement handle 0
+        assert (await ruamw(dev))[0] == UNIT_BLOCKS - 4
+        assert (await dev.submit(zeroes(0, 16, pid=3, deac=True))).ok  # deallocated: no media written
+        assert (await ruamw(dev))[3] == UNIT_BLOCKS and await stats(dev) == (28 * BLOCK, 28 * BLOCK, 0)
+        read = await dev.submit(Command(0x02, False, nsid=1, cdw10=0, cdw12=15, data_len=16 * BLOCK))
+        assert read.data == bytes(16 * BLOCK)
+        refused = await dev.submit(zeroes(0, 8, pid=0x0107))  # no such placement identifier: as a Write
+        assert status(refused) == (0, 0x02)
+        (event,) = await events(dev)
+        assert event["fdpet"] == 3 and event["pid"] == 0x0107
+        assert status(await dev.submit(zeroes(0, 8, pid=9, deac=True))) == (0, 0x02)  # checked all the same
+        assert await stats(dev) == (28 * BLOCK, 28 * BLOCK, 0)
+
+
+def test_the_cli_write_zeroes_takes_the_placement_directive(sim_dir: Path) -> None:
+    done = run_cli(["send", "sim0n1", "write-zeroes", "slba=0", "nlb=8", "dtype=data-placement", "dspec=3",
+                    "--allow-destructive", "--json"])  # fmt: skip
+    assert done.code == 0, done.err
+    sent = json.loads(done.out)
+    assert sent["status"]["name"] == "Successful Completion"
+    assert sent["fields"]["dtype"] == 2 and sent["fields"]["dspec"] == 3  # DTYPE 2: data placement
+    recv = run_cli(["send", "sim0n1", "io-mgmt-recv", "--json"])
+    assert [d["ruamw"] for d in json.loads(recv.out)["decoded"]["ruhss"]] == [4096, 4096, 4096, 4088]
+
+
 async def test_a_wrong_placement_identifier_is_refused_and_logged(sim_dir: Path) -> None:
     async with open_sim("sim0n1") as dev:
         refused = await dev.submit(write(0, 8, pid=0x0107, fill=0x11))
@@ -194,6 +231,43 @@ async def test_a_sanitize_erases_every_unit_and_the_handles_start_empty_ones(
         assert await ruamw(dev) == [UNIT_BLOCKS] * NPH
         assert await stats(dev) == (8 * BLOCK, 8 * BLOCK, identity.TOTAL_CAPACITY)
         assert await events(dev) == []
+
+
+def format_nvm(nsid: int, lbaf: int = 0) -> Command:
+    return Command(0x80, True, nsid=nsid, cdw10=lbaf)
+
+
+async def test_a_format_of_the_namespace_starts_its_handles_on_empty_units(sim_dir: Path) -> None:
+    async with open_sim("sim0n1") as dev:
+        assert (await dev.submit(write(0, 8, pid=1))).ok
+        assert (await dev.submit(write(8, 100, pid=3))).ok
+        async with open_sim("sim0n2") as zoned:  # another namespace's format: the units stay
+            assert (await zoned.submit(format_nvm(2))).ok
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS - 8, UNIT_BLOCKS, UNIT_BLOCKS - 100]
+        assert (await dev.submit(format_nvm(1))).ok
+        assert await ruamw(dev) == [UNIT_BLOCKS] * NPH  # the two written units left for erased ones
+        assert await stats(dev) == (108 * BLOCK, 108 * BLOCK, 2 * RUNS)  # nothing padded: the data is gone
+        assert await events(dev) == []  # the host asked for it: no unit "not fully written" event
+        assert (await dev.submit(format_nvm(0xFFFF_FFFF))).ok  # every namespace: no unit held data
+        assert (await stats(dev))[2] == 2 * RUNS
+        assert (await dev.submit(write(0, 8, pid=3))).ok  # the new unit fills from its start
+        assert (await ruamw(dev))[3] == UNIT_BLOCKS - 8
+    async with open_sim("sim0n1") as dev:  # a format checkpoints: the units are as it left them
+        assert await ruamw(dev) == [UNIT_BLOCKS, UNIT_BLOCKS, UNIT_BLOCKS, UNIT_BLOCKS - 8]
+        assert await stats(dev) == (116 * BLOCK, 116 * BLOCK, 2 * RUNS)
+
+
+def test_the_cli_format_resets_the_units_io_mgmt_recv_shows(sim_dir: Path) -> None:
+    blocks = sim_dir.parent / "blocks.bin"
+    blocks.write_bytes(bytes([0x5A]) * 8 * BLOCK)
+    sent = run_cli(["send", "sim0n1", "write", "slba=0", "nlb=8", "dtype=data-placement", "dspec=2",
+                    "--data-in", str(blocks), "--allow-destructive"])  # fmt: skip
+    assert sent.code == 0, sent.err
+    formatted = run_cli(["send", "sim0n1", "format-nvm", "lbaf=1", "--allow-destructive"])  # 4 KiB blocks
+    assert formatted.code == 0 and "Successful Completion" in formatted.out, formatted.out + formatted.err
+    recv = run_cli(["send", "sim0n1", "io-mgmt-recv", "--json"])
+    assert recv.code == 0, recv.err
+    assert [d["ruamw"] for d in json.loads(recv.out)["decoded"]["ruhss"]] == [RUNS // 4096] * NPH
 
 
 # --- the features ------------------------------------------------------------------------------------------
@@ -280,22 +354,6 @@ def script(path: Path, steps: list[dict[str, object]]) -> Path:
     return path
 
 
-def run_killed_after(path: Path, marker: str, count: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    seen = 0
-    for line in proc.stdout:
-        seen += marker in line
-        if seen >= count:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
-
-
 async def test_an_fdp_write_acknowledged_before_a_kill_is_accounted_after_it(sim_dir: Path) -> None:
     data = base64.b64encode(bytes([7]) * 8 * BLOCK).decode()
     steps: list[dict[str, object]] = [
@@ -342,37 +400,40 @@ def test_the_cli_writes_through_a_handle_and_reads_the_status_statistics_and_eve
     assert event["fdpet"] == 3 and event["pid"] == 77
 
 
+def test_the_cli_decodes_only_the_fdp_event_types_the_completion_counts(sim_dir: Path) -> None:
+    asked = ["send", "sim0n1", "get-features", "fid=fdp-events", "nsid=1", "cdw11=0x80002"]  # ph 2, noet 8
+    done = run_cli([*asked, "--json"])
+    assert done.code == 0, done.err
+    out = json.loads(done.out)
+    assert out["result"] == 2 and out["data_len"] == 510  # two types returned in the 510-byte buffer
+    events = out["decoded"]["events"]
+    assert [(e["fdpet"], e["enabled"]) for e in events] == [(0, True), (3, True)]
+    table = run_cli(asked)
+    assert "events[1].fdpet" in table.out and "events[2]" not in table.out, table.out
+    saved = run_cli([*asked, "sel=saved", "--json"])
+    assert len(json.loads(saved.out)["decoded"]["events"]) == 2
+
+
 async def test_in_the_tui_a_write_through_a_handle_shows_in_the_statistics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from textual.widgets import Input
 
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     blocks = tmp_path / "blocks.bin"
     blocks.write_bytes(bytes([0xA5]) * 16 * BLOCK)
-    app = NvtuiApp(device="sim0n1", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")  # writable: destructive commands are confirmed, not refused
-        assert app.session is not None
-        history = app.session.history
+    async with writable_tui("sim0n1") as tui:
+        app, pilot = tui.app, tui.pilot
         screen = await compose(pilot, "write", slba="0", nlb="16", dtype="data-placement", dspec="2")
         screen.query_one("#data-in", Input).value = str(blocks)
         prepared = lambda: screen.prepared is not None and screen.prepared.command.data  # noqa: E731
         await until(pilot, prepared, "the data")
-        count = len(history)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the write's confirmation")
-        await pilot.press("y")
-        await until(pilot, lambda: len(history) == count + 1, "the write sent")
-        assert history[-1].completion.ok, history[-1].completion.status.name
+        await tui.send_confirmed("the write")
 
         await compose(pilot, "fdp-stats", lsi="1")
         await pilot.press("ctrl+s")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from fuzz.recording import run_cli
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.firmware import GRANULE, IMAGE_LIMIT, make_image
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 NEW = make_image("2.0.0", 3 * GRANULE)
 
 
@@ -254,23 +252,38 @@ def test_a_download_cut_off_by_the_power_cycle_is_reported(sim_dir: Path, tmp_pa
     assert "nvtui: the power cycle discarded 4,096 bytes of a firmware image" in replayed.err
 
 
+# --- the journal: the slots and the activation only when a commit or a reset changes them -----------------
+
+
+def journal_records(sim_dir: Path) -> list[dict[str, object]]:
+    lines = (sim_dir / "sim0.journal").read_bytes().splitlines()[1:]  # after the header
+    return [json.loads(line[9:]) for line in lines]  # after the CRC
+
+
+async def test_only_a_commit_journals_the_slots_and_the_power_cycle_checkpoints_its_activation(
+    sim_dir: Path,
+) -> None:
+    async with open_sim("sim0") as dev:
+        assert not any("fw" in r for r in journal_records(sim_dir))  # the power-on's reset: checkpointed
+        await send_all(dev, NEW)  # pieces are journaled as pieces: the slots did not change
+        assert (await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))).ok
+        assert not any("fw" in r for r in journal_records(sim_dir))
+        assert (await dev.submit(commit(2, 0))).ok  # replace: slot 2 holds it, slot 1 still runs
+        last = journal_records(sim_dir)[-1]
+        assert last["fw"] == {"slots": {"2": "2.0.0"}, "active": 1, "next": None, "running": None}
+        assert last["fwx"] is True  # the download went into the slot
+        assert (await dev.submit(commit(2, 2))).ok  # activate it at the next reset
+        records = journal_records(sim_dir)
+        assert records[-1]["fw"] == {**last["fw"], "next": 2}  # type: ignore[dict-item]
+        assert (await dev.submit(Command(0x06, True, cdw10=1, data_len=4096))).ok
+        assert not any("fw" in r for r in journal_records(sim_dir)[len(records) :])
+    async with open_sim("sim0") as dev:  # the power cycle activates it; its checkpoint holds that
+        assert await running(dev) == "2.0.0"
+        assert not any("fw" in r for r in journal_records(sim_dir))
+    assert sim_controllers()[0].firmware == "2.0.0"
+
+
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
-
-
-def run_killed_after(path: Path, marker: str, count: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    seen = 0
-    for line in proc.stdout:
-        seen += marker in line
-        if seen >= count:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
 
 
 IDLE = [{"command": "identify", "fields": {"cns": 1}}] * 3000
@@ -304,41 +317,26 @@ async def test_in_the_tui_an_image_is_downloaded_in_pieces_committed_and_runs(
 ) -> None:
     from textual.widgets import Input
 
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     pieces = []
     for n in range(2):
         pieces.append(tmp_path / f"piece{n}.bin")
         pieces[-1].write_bytes(NEW[n * GRANULE : (n + 1) * GRANULE])
-    app = NvtuiApp(device="sim0", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")  # writable: destructive commands are confirmed, not refused
-        assert app.session is not None
-        history = app.session.history
-
-        async def send_confirmed(what: str) -> None:
-            count = len(history)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), f"{what}'s confirmation")
-            await pilot.press("y")
-            await until(pilot, lambda: len(history) == count + 1, f"{what} sent")
-            assert history[-1].completion.ok, (what, history[-1].completion.status.name)
-
+    async with writable_tui("sim0") as tui:
+        app, pilot = tui.app, tui.pilot
         for n, piece in enumerate(pieces):
             screen = await compose(pilot, "firmware-image-download", numd="1024", ofst=str(1024 * n))
             screen.query_one("#data-in", Input).value = str(piece)
             prepared = lambda s=screen: s.prepared is not None and s.prepared.command.data  # noqa: E731
             await until(pilot, prepared, "the data")
-            await send_confirmed(f"piece {n}")
+            await tui.send_confirmed(f"piece {n}")
         await compose(pilot, "firmware-commit", fs="2", ca="replace-and-activate-now")
-        await send_confirmed("the commit")
+        await tui.send_confirmed("the commit")
 
         await compose(pilot, "fw-log")
         await pilot.press("ctrl+s")

@@ -9,13 +9,11 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fuzz.recording import run_cli
+from simprocs import run_killed_after
 
 from nvtui.backend.sim import SimBackend, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
@@ -275,21 +273,7 @@ def test_a_store_acknowledged_before_a_kill_9_is_kept_whole(sim_dir: Path) -> No
     steps = [{"command": "kv-store", "fields": {"key": "hot"}, "data": base64.b64encode(v).decode()}
              for v in values]  # fmt: skip
     path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0n3", "steps": steps}))
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    acknowledged = 0
-    for line in proc.stdout:
-        if "kv-store on sim0n3: Successful" in line or "kv-store: Successful" in line:
-            acknowledged += 1
-            if acknowledged == 50:
-                proc.kill()
-                break
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
+    run_killed_after(path, "kv-store: Successful", 50)
 
     async def check() -> None:
         async with open_sim("sim0n3") as kv:

@@ -23,6 +23,7 @@ from nvtui.backend.sim.errors import CommandFailed
 from nvtui.nvme.command import Command
 from nvtui.nvme.completion import Completion
 from nvtui.structures import decode
+from tests.simprocs import run_killed_after
 
 ROOT = Path(__file__).resolve().parent.parent
 NSIDS = (1, 2)  # sim0n1 (NVM) and sim0n2 (zoned)
@@ -536,20 +537,6 @@ async def test_a_script_registers_acquires_reports_and_releases_in_one_process(s
 # --- kill -9: what was acknowledged stays ----------------------------------------------------------------
 
 
-def run_killed_after(path: Path, marker: str) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if marker in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9, "the run ended before the kill"
-
-
 IDLE = [{"command": "identify", "device": "sim0", "fields": {"cns": 1}}] * 3000
 
 
@@ -584,31 +571,20 @@ async def test_in_the_tui_a_key_is_registered_from_compose_and_the_report_decode
 ) -> None:
     from textual.widgets import Input
 
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     keys = tmp_path / "keys.bin"
     keys.write_bytes(_key_data(0, 0xC0FFEE))
-    app = NvtuiApp(device="sim0n1", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")  # writable: destructive commands are confirmed, not refused
-        assert app.session is not None
-        history = app.session.history
+    async with writable_tui("sim0n1") as tui:
+        app, pilot = tui.app, tui.pilot
         screen = await compose(pilot, "reservation-register", rrega="register")
         screen.query_one("#data-in", Input).value = str(keys)
         await until(pilot, lambda: screen.prepared is not None and screen.prepared.command.data, "the keys")
-        count = len(history)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the confirmation")
-        await pilot.press("y")
-        await until(pilot, lambda: len(history) == count + 1, "the register sent")
-        assert history[-1].completion.ok, history[-1].completion.status.name
+        await tui.send_confirmed("the register")
 
         await compose(pilot, "reservation-report")
         await pilot.press("ctrl+s")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from fuzz.recording import run_cli
 
 from nvtui.backend.sim import SimBackend, open_sim
 from nvtui.nvme.command import Command
+from tests.simprocs import run_killed_after
 
-ROOT = Path(__file__).resolve().parent.parent
 NSID_ALL = 0xFFFF_FFFF
 BLOCK_ERASE, CRYPTO_ERASE, OVERWRITE, EXIT_FAILURE = 2, 4, 3, 1
 IN_PROGRESS = (0, 0x1D)
@@ -210,17 +208,7 @@ def test_a_sanitize_acknowledged_before_a_kill_survives_it_with_the_data_erased(
     steps += [{"command": "identify", "fields": {"cns": 1}}] * 3000
     path = sim_dir.parent / "sanitize.yaml"
     path.write_text(json.dumps({"nvtui-script": 2, "device": "sim0", "steps": steps}))
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "nvtui.cli", "run", str(path), "--allow-destructive"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "sanitize: Successful Completion" in line:
-            proc.kill()
-            break
-    proc.wait()
-    assert proc.returncode == -9
+    run_killed_after(path, "sanitize: Successful Completion")
 
     async def after() -> None:
         async with open_sim("sim0n1") as dev:
@@ -237,29 +225,18 @@ def test_a_sanitize_acknowledged_before_a_kill_survives_it_with_the_data_erased(
 async def test_in_the_tui_a_sanitize_shows_progress_then_completion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nvtui.app import NvtuiApp
-    from nvtui.screens.modals import ConfirmDestructive
     from nvtui.screens.result import ResultScreen
     from nvtui.widgets.decoded_tree import DecodedTree
-    from tests.pilots import isolate_tui, until
-    from tests.test_app import compose, ready
+    from tests.pilots import isolate_tui, until, writable_tui
+    from tests.test_app import compose
 
     isolate_tui(tmp_path, monkeypatch)
     monkeypatch.setenv("NVTUI_SIM_SANITIZE_SECONDS", "600")  # in progress whatever the machine's load
-    app = NvtuiApp(device="sim0", include_real_devices=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await pilot.press("ctrl+w")
-        assert app.session is not None
-        history = app.session.history
+    async with writable_tui("sim0") as tui:
+        app, pilot, history = tui.app, tui.pilot, tui.history
         await compose(pilot, "sanitize", sanact="block-erase")
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDestructive), "the confirmation")
-        await pilot.press("y")
-        await until(
-            pilot, lambda: bool(history) and history[-1].prepared.defn.id == "sanitize", "the sanitize"
-        )
-        assert history[-1].completion.ok
+        await tui.send_confirmed("the sanitize")
+        assert history[-1].prepared.defn.id == "sanitize"
 
         async def sanitize_rows() -> dict[str, str]:
             count = len(history)

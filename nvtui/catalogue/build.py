@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nvtui.catalogue.model import (
+    COMPLETION_CONTEXT,
     DEVICE_CONTEXT,
     DEVICE_NSID,
     KEBAB,
@@ -411,9 +412,13 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
             except UsageError as exc:
                 problems.append(((*path, "when", key), str(exc)))
         for key in context:
-            if key not in by_name and key not in DEVICE_CONTEXT:
+            if key not in by_name and key not in DEVICE_CONTEXT and key not in COMPLETION_CONTEXT:
                 known = ", ".join(DEVICE_CONTEXT)
-                problems.append(((*path, "context"), f"no field named {key!r} (nor a device fact: {known})"))
+                also = ", ".join(COMPLETION_CONTEXT)
+                problems.append((
+                    (*path, "context"),
+                    f"no field named {key!r} (nor a device fact: {known}; nor of the completion: {also})",
+                ))  # fmt: skip
         rules.append(DecodeRule(matched, decoder, tuple(context)))
     result_decoder: str | None = None
     result_context: tuple[str, ...] = ()

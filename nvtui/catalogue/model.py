@@ -345,6 +345,12 @@ DEVICE_CONTEXT: Mapping[str, str] = {
     "zdes_bytes": "the namespace's zone descriptor extension size in bytes (ZNS Identify Namespace, ZDES)",
 }
 
+# What a decode rule's `context` may name from the command's completion: some data is only as long as the
+# completion says (Get Features FDP Events: Dword 0 is the number of event type descriptors returned).
+COMPLETION_CONTEXT: Mapping[str, str] = {
+    "result": "the completion's Dword 0",
+}
+
 
 @dataclass(frozen=True)
 class DecodeRule:
@@ -858,6 +864,11 @@ class CommandDef:
         """The device facts (DEVICE_CONTEXT) the chosen decoder asks for."""
         rule = self._rule_for(values)
         return tuple(k for k in (rule.context if rule else ()) if k in DEVICE_CONTEXT)
+
+    def completion_context(self, values: Mapping[str, int]) -> tuple[str, ...]:
+        """The values of the completion (COMPLETION_CONTEXT) the chosen decoder asks for."""
+        rule = self._rule_for(values)
+        return tuple(k for k in (rule.context if rule else ()) if k in COMPLETION_CONTEXT)
 
     def result_decoder_context(self, values: Mapping[str, int]) -> dict[str, int]:
         """Context for `result_decoder` (applied to the completion's DW0), e.g. {'fid': 6}."""

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.base import ControllerInfo, NamespaceInfo
 from nvtui.backend.sim import identity
+from nvtui.backend.sim.firmware import Firmware
 from nvtui.backend.sim.specs import NAMESPACE_SPECS, OLD_FACTORY, TEMPLATES, NamespaceSpec, created_spec
-from nvtui.backend.sim.state import STATE_FILE, folder_refusal, load_state, state_dir
+from nvtui.backend.sim.state import STATE_FILE, Damaged, folder_refusal, load_state, state_dir
 
 if TYPE_CHECKING:
     from nvtui.backend.sim.backend import SIM_DEVICES, SimBackend, open_sim
@@ -133,12 +134,11 @@ def _attached(value: object, factory: dict[int, NamespaceSpec]) -> dict[int, Nam
 
 
 def _running_firmware(value: object) -> str | None:
-    """The running revision a checkpoint names (a commit that activates one checkpoints at once)."""
-    if not isinstance(value, dict):
+    """The running revision a checkpoint names (a commit that activates one checkpoints at once); None when
+    its firmware is not as the controller writes it (opening the controller says what is wrong)."""
+    firmware = Firmware()  # firmware.py is small, and imports no more of the simulator than this module
+    try:
+        firmware.restore_summary(value, "firmware")
+    except Damaged:
         return None
-    running, slots, active = value.get("running"), value.get("slots"), value.get("active")
-    if running is None and isinstance(slots, dict) and isinstance(active, int) and active != 1:
-        running = slots.get(str(active))
-    if isinstance(running, str) and 0 < len(running) <= 8 and running.isascii() and running.isprintable():
-        return running
-    return None
+    return firmware.running

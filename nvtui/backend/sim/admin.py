@@ -25,7 +25,6 @@ from nvtui.backend.sim.errors import (
     SC_INVALID_FORMAT,
     SC_INVALID_IO_COMMAND_SET,
     SC_INVALID_LOG_PAGE,
-    SC_LBA_OUT_OF_RANGE,
     SC_NS_ALREADY_ATTACHED,
     SC_NS_ID_UNAVAILABLE,
     SC_NS_INSUFFICIENT_CAPACITY,
@@ -38,6 +37,7 @@ from nvtui.backend.sim.errors import (
     cdw_byte,
     invalid_field,
     invalid_namespace,
+    lba_out_of_range,
 )
 from nvtui.backend.sim.specs import (
     CSI_KV,
@@ -686,7 +686,7 @@ def get_lba_status(ctrl: SimController, cmd: Command) -> Outcome:
     if atype not in (ATYPE_TRACKED_AND_UNTRACKED, ATYPE_TRACKED):
         raise invalid_field(cdw_byte(13) + 3)
     if slba >= ns.nsze:
-        raise CommandFailed(SCT_GENERIC, SC_LBA_OUT_OF_RANGE, lba=slba, param=cdw_byte(10))
+        raise lba_out_of_range(slba)
     end = ns.nsze if rl == 0 else min(slba + rl, ns.nsze)
     found: list[dict[str, int]] = []
     for start, stop in ns.uncorrectable.ranges:
@@ -835,6 +835,8 @@ def format_nvm(ctrl: SimController, cmd: Command) -> Outcome:
     for ns in targets:
         ns.format(lbaf)
         ctrl.namespace_changed(ns.nsid)
+    if ctrl.fdp.enabled and any(ns.nsid == FDP.FDP_NSID for ns in targets):
+        ctrl.fdp.format()  # its placement handles start empty reclaim units
     ctrl.save()
     return _outcome(kind="format")
 

@@ -839,9 +839,9 @@ class SimController:
         self._seen_timestamp = self.timestamp
         self._seen_self_test = self.self_test
         self._seen_changed = list(self.changed_namespaces)
-        self._seen_firmware = self.firmware.summary()
         self._seen_sanitize = copy.copy(self.sanitize)
         self._seen_set = self.namespace_set()
+        self.firmware.dirty = False  # a power cycle's reset is in the checkpoint it took
         for res in self.reservations.values():
             res.dirty = False
         for ns in self._ns_list:
@@ -902,9 +902,9 @@ class SimController:
             rec["fwx"] = True
         if firmware.new_pieces:
             rec["fwp"] = firmware.encoded(firmware.new_pieces)
-        summary = firmware.summary()
-        if summary != self._seen_firmware:
-            rec["fw"] = self._seen_firmware = summary
+        if firmware.dirty:  # set by a commit or a reset that changed the slots or the activation
+            firmware.dirty = False
+            rec["fw"] = firmware.summary()
         if self.sanitize != self._seen_sanitize:
             self._seen_sanitize = copy.copy(self.sanitize)
             rec["sn"] = self.sanitize.to_json()

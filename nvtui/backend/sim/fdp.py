@@ -7,17 +7,18 @@ namespace 2 has none (a write to it naming a placement handle is refused). With 
 is the placement handle itself.
 
 A Write (01h) to namespace 1 goes to the reclaim unit of its placement handle (DTYPE 2, DSPEC the placement
-identifier), or of placement handle 0 without a directive. The unit's available media writes (RUAMW) go
-down by the blocks written; the write that fills it moves the handle to a new, erased unit (Media Bytes
-Erased grows by `RUNS`; the spec logs no event for this: a filled unit is the normal case) and the rest of
-the write goes there. Reclaim Unit Handle Update (I/O Management Send) moves a handle off a partially
-written unit: the controller writes the rest of the unit with padding, so Media Bytes with Metadata Written
-grows by what was left (the write amplification a host that abandons units causes), and it logs a Reclaim
-Unit Not Fully Written event. A write naming a placement identifier the namespace does not have is aborted
-with Invalid Field in Command and logs an Invalid Placement Identifier event (against placement handle 0's
-event enables: the identifier names no handle). A sanitize erases every reclaim unit of the group (Media Bytes
-Erased grows by its capacity) and each handle starts an empty one. Format NVM leaves the units as they are
-(not modelled).
+identifier), or of placement handle 0 without a directive; so do a Copy's destination blocks and a Write
+Zeroes that writes its zeroes (one that deallocates them, DEAC, writes no media). The unit's available media
+writes (RUAMW) go down by the blocks written; the write that fills it moves the handle to a new, erased unit
+(Media Bytes Erased grows by `RUNS`; the spec logs no event for this: a filled unit is the normal case) and
+the rest of the write goes there. Reclaim Unit Handle Update (I/O Management Send) moves a handle off a
+partially written unit: the controller writes the rest of the unit with padding, so Media Bytes with Metadata
+Written grows by what was left (the write amplification a host that abandons units causes), and it logs a
+Reclaim Unit Not Fully Written event. A write naming a placement identifier the namespace does not have is
+aborted with Invalid Field in Command and logs an Invalid Placement Identifier event (against placement handle
+0's event enables: the identifier names no handle). A sanitize erases every reclaim unit of the group (Media
+Bytes Erased grows by its capacity) and each handle starts an empty one. A Format NVM of namespace 1 discards
+its data, so each of its placement handles whose unit holds any starts an empty one (`format`).
 
 Feature 1Dh (FDP) and 1Eh (FDP Events) are kept in non-volatile memory with the reclaim units: the saved
 value is the current one, and a power cycle changes nothing (the media state survives it; no reclaim unit
@@ -127,6 +128,18 @@ class Fdp:
         self.avail = [RUNS] * NRUH
         self.mbe = min(BIG, self.mbe + capacity // RUNS * RUNS)
         self.dirty = True
+
+    def format(self) -> None:
+        """Format NVM of namespace 1: its data is gone (erased with SES, deallocated without), so the units
+        its placement handles reference hold nothing the host can read. As a drive would, rather than go on
+        filling units behind discarded data, each handle whose unit is partly written starts a new, erased
+        one (Media Bytes Erased grows by `RUNS` each); nothing is padded (the old data is discarded, not
+        kept: MBMW stays), and no Reclaim Unit Not Fully Written event is logged (the host asked for it, as
+        with a sanitize). An empty unit stays. Handles no placement handle references are not touched."""
+        for ruh in range(NPH):  # placement handle n references reclaim unit handle n
+            if self.avail[ruh] != RUNS:
+                self._new_unit(ruh)
+                self.dirty = True
 
     def invalid_pid(self, pid: int, clock: tuple[int, int]) -> None:
         self.log_event(0, ET_INVALID_PID, clock, pid=pid, ruhid=None)

@@ -6,7 +6,11 @@ Firmware Commit when its pieces cover it from offset 0 without a hole and it sta
 an 8-character printable ASCII revision (the simulator's image format; a real drive checks its own).
 A piece at offset 0 starts a new image (the pieces before it are dropped); a failed commit keeps the
 download, so a hole can still be filled. Downloaded pieces are controller memory: a reset (for the
-simulator, a power cycle) discards them, as the spec requires, and activates the image committed for it."""
+simulator, a power cycle) discards them, as the spec requires, and activates the image committed for it.
+
+The controller journals what a command changed: the pieces it downloaded (`new_pieces`), that it discarded
+the download (`cleared`), and the slots and activation (`summary`) when `dirty` says a commit or a reset
+changed them; restoring from the state file or the journal leaves nothing to journal."""
 
 from __future__ import annotations
 
@@ -66,6 +70,7 @@ class Firmware:
     pieces: dict[int, bytes] = field(default_factory=dict)  # the download under way: offset -> data
     new_pieces: list[int] = field(default_factory=list)  # offsets downloaded by the command being run
     cleared: bool = False  # the command being run discarded the download
+    dirty: bool = field(default=False, compare=False)  # the command being run changed the `summary`
 
     def revision(self, slot: int) -> str | None:
         return identity.FIRMWARE if slot == 1 else self.slots.get(slot)
@@ -116,6 +121,7 @@ class Firmware:
                 self.next_reset = fs
             else:
                 self.active, self.next_reset, self.replaced = fs, None, None
+            self.dirty = True
             return
         # 000b, 001b, and 011b with an image downloaded: it replaces the slot's (then 011b activates it)
         if fs == 0:  # the controller picks: an empty writable slot, else the first one not running
@@ -130,6 +136,7 @@ class Firmware:
         if fs == self.active and ca != CA_ACTIVATE_NOW and self.replaced is None:
             self.replaced = self.running  # the running image stays in memory until the reset
         self.slots[fs] = revision
+        self.dirty = True
         self.discard_download()
         if ca == CA_REPLACE_AT_RESET:
             self.next_reset = fs
@@ -145,6 +152,8 @@ class Firmware:
     def reset(self) -> None:
         """A reset: the download is discarded, the image committed for it becomes the running one."""
         self.discard_download()
+        if self.next_reset is not None or self.replaced is not None:
+            self.dirty = True
         if self.next_reset is not None:
             self.active, self.next_reset = self.next_reset, None
         self.replaced = None
@@ -168,6 +177,7 @@ class Firmware:
     def begin(self) -> None:
         self.new_pieces = []
         self.cleared = False
+        self.dirty = False
 
     def restore_summary(self, value: object, where: str) -> None:
         state = as_dict(value, where)
@@ -187,6 +197,7 @@ class Firmware:
         if running is not None:
             running = _revision(running, f"{where}.running")
         self.slots, self.active, self.next_reset, self.replaced = slots, active, next_reset, running
+        self.dirty = False  # read from the state file or the journal: journaled already
 
     def add_pieces(self, value: object, where: str) -> None:
         for i, cell in enumerate(as_list(value, where, IMAGE_LIMIT // GRANULE)):

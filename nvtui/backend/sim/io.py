@@ -186,14 +186,21 @@ def compare(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
 
 
 def write_zeroes(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
+    """Write Zeroes takes the data placement directive as Write does (CDW12 DTYPE, CDW13 DSPEC: NVM Command
+    Set 1.1). Without DEAC the zeroes are written to media: through the placement handle, counted in its
+    reclaim unit and the FDP statistics like a Write of as many blocks. With DEAC the blocks are deallocated
+    and no media is written, so no reclaim unit is used; the directive is still checked."""
     slba, nlb = _range(ns, cmd)
     deallocate = bool(cmd.cdw12 >> 25 & 1)  # DEAC
+    ph = _placement(ctrl, ns, cmd)
     if ns.zones is not None:
         zone = ns.zones.check_write(slba, nlb)
         ns.zero(slba, nlb, deallocate=False)
         ns.zones.advance(zone, nlb)
     else:
         ns.zero(slba, nlb, deallocate=deallocate)
+    if ph is not None and not deallocate:
+        ctrl.fdp.write(ph, nlb << ns.lbads, nlb * ns.ms)
     ctrl.counters["host_write_commands"] += 1
     return _outcome(kind="trim")
 

@@ -263,8 +263,7 @@ def _rotational_media(cmd: Command) -> bytes:
 def _sanitize_status(ctrl: SimController) -> bytes:
     from nvtui.backend.sim.sanitize import configured_seconds
 
-    ctrl.poll_sanitize()
-    state, now = ctrl.sanitize, ctrl.clock()
+    state, now = ctrl.sanitize, ctrl.clock()  # polled already: the controller does before every command
     unreported = 0xFFFF_FFFF  # overwrite and the no-deallocate variants are not supported
     estimate = round(configured_seconds())
     return _encode("sanitize-status-log", {
