@@ -19,6 +19,7 @@ from fuzz.recording import CliRun, run_cli
 
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
+from nvtui.backend.sim.state import STATE_SCHEMA
 from nvtui.nvme.command import Command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +169,8 @@ async def test_a_zoned_namespace_and_the_capacity(sim_dir: Path) -> None:
         group = Command(0x02, True, nsid=0, cdw10=0x09 | 127 << 16, cdw11=1 << 16, data_len=512)
         _, log = await ok(dev, group)  # the Endurance Group log's TEGCAP and UEGCAP agree with Identify
         assert (int.from_bytes(log[160:176], "little"), int.from_bytes(log[176:192], "little")) == (
-            4 * GIB, FREE - 128 * MIB
+            4 * GIB,
+            FREE - 128 * MIB,
         )
         await ok(dev, attach(nsid, sel=1))  # CNS 1Bh describes it detached too; 05h only while active
         detached = Command(0x06, True, nsid=nsid, cdw10=0x1B, cdw11=2 << 24, data_len=4096)
@@ -233,7 +235,7 @@ asyncio.run(main())
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL and "done" in proc.stdout, proc.stderr
     state = json.loads((sim_dir / "sim0.json").read_text())
-    assert state["schema"] == 6
+    assert state["schema"] == STATE_SCHEMA
     ctrl = SimController(sim_dir)
     try:
         assert {n: ns.attached for n, ns in ctrl.namespaces.items()} == {1: True, 3: True, 4: True}
@@ -248,6 +250,7 @@ def test_the_cli_end_to_end(sim_dir: Path, tmp_path: Path) -> None:
     buf.write_bytes(ns_buffer(2048))
     ids = tmp_path / "ctrl.bin"
     ids.write_bytes(ctrl_list(identity.CNTLID))
+
     def send(*args: str) -> list[str]:
         return ["send", "sim0", *args, "--allow-destructive"]
 
@@ -342,6 +345,7 @@ def test_a_script_creates_attaches_writes_and_detaches(sim_dir: Path) -> None:
         {"device": "sim0n4", "command": "write", "fields": {"slba": 9, "nlb": 1}, "data": block},
         {"device": "sim0n4", "command": "read", "fields": {"slba": 9, "nlb": 1}},
     ]
+
     def run(name: str, steps: list[dict[str, object]]) -> CliRun:
         return run_cli(["run", str(run_script(sim_dir.parent / name, steps)), "--allow-destructive"])
 
@@ -386,6 +390,7 @@ def test_a_create_and_attach_a_script_acknowledged_survive_its_kill_9(sim_dir: P
 
 def test_files_of_a_namespace_that_does_not_exist_are_removed_at_power_on(sim_dir: Path) -> None:
     sim_dir.mkdir(exist_ok=True)
+
     async def first() -> None:
         async with open_sim("sim0"):
             pass
