@@ -235,7 +235,7 @@ async def test_a_state_from_before_the_host_identifier_is_read_with_a_64_bit_zer
     async with drive() as dev:
         await ok(dev, register(1, 3, cptpl=R.CPTPL_SET))
     state = json.loads((sim_dir / "sim0.json").read_text())
-    del state["host_identifier"]
+    del state["host_identifier"], state["telemetry_generation"]
     state["schema"] = 6
     (sim_dir / "sim0.json").write_text(json.dumps(state))
     async with drive() as dev:

@@ -336,6 +336,7 @@ class SimController:
         self.fdp = Fdp()
         self.reservations = {nsid: Reservations() for nsid in self.namespaces}
         self.host_id = HostIdentifier()  # Host Identifier (81h): a 64-bit 0h until the host sets one
+        self.telemetry_generation = 0  # the last host-initiated telemetry capture's generation (log 07h)
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -479,9 +480,10 @@ class SimController:
         if schema not in (1, 2, 3):  # before directives and FDP: Streams never enabled
             directives = Directives.restore(need(state, "directives", ""), "directives", self.stream_nsids())
             fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
-        host_id = HostIdentifier()  # before it (schema 6 and older): never set
+        host_id, telemetry = HostIdentifier(), 0  # before them (schema 6 and older): never set, no capture
         if schema not in (1, 2, 3, 4, 5, 6):
             host_id = HostIdentifier.restore(need(state, "host_identifier", ""), "host_identifier")
+            telemetry = as_int(need(state, "telemetry_generation", ""), "telemetry_generation", 0, 0xFF)
         reservations = (  # before reservations (schema 3 and older): none, the factory state
             self._reservations(need(state, "reservations", ""), "reservations", full=True, host=host_id)
             if schema not in (1, 2, 3) else {nsid: Reservations() for nsid in self.namespaces}
@@ -489,7 +491,7 @@ class SimController:
         self.serial = serial
         self._defaults()
         self.reservations = reservations
-        self.host_id = host_id
+        self.host_id, self.telemetry_generation = host_id, telemetry
         self.counters = values
         self.features.saved = saved
         self.features.power_on()
@@ -693,6 +695,7 @@ class SimController:
             "fdp": self.fdp.to_json(),
             "reservations": {str(nsid): res.to_json() for nsid, res in self.reservations.items()},
             "host_identifier": self.host_id.to_json(),
+            "telemetry_generation": self.telemetry_generation,
             "namespace_set": {str(nsid): a.to_json() for nsid, a in self.namespace_set().items()},
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
@@ -829,6 +832,8 @@ class SimController:
             if host_id != self.host_id and any(res.keys for res in self.reservations.values()):
                 raise Damaged(f"{where}.hid changes the host identifier of a registrant")
             self.host_id = host_id
+        if "tg" in rec:
+            self.telemetry_generation = as_int(rec["tg"], f"{where}.tg", 0, 0xFF)
         if "rv" in rec:
             rv = self._reservations(rec["rv"], f"{where}.rv", full=False, host=self.host_id)
             self.reservations.update(rv)
@@ -860,6 +865,7 @@ class SimController:
         self._seen_sanitize = copy.copy(self.sanitize)
         self._seen_set = self.namespace_set()
         self._seen_host_id = self.host_id
+        self._seen_telemetry = self.telemetry_generation
         for res in self.reservations.values():
             res.dirty = False
         for ns in self._ns_list:
@@ -937,6 +943,8 @@ class SimController:
         if self.host_id != self._seen_host_id:
             self._seen_host_id = self.host_id
             rec["hid"] = self.host_id.to_json()
+        if self.telemetry_generation != self._seen_telemetry:
+            rec["tg"] = self._seen_telemetry = self.telemetry_generation
         rv_rec = None
         for nsid, res in self.reservations.items():
             if res.dirty:  # set only by the reservation commands, Set Features 83h and the power cycle
