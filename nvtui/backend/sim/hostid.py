@@ -17,6 +17,10 @@ real controller the host sets it again after a reset, before it uses reservation
 never changes its identity at a reset, so registrations kept with PTPL stay this host's. It is journaled
 with the command that sets it and checkpointed with the rest (`SimController`), so every process sharing
 the controller knows the same host.
+
+Not told yet: Identify Controller's CTRATT bit 0 (128-bit Host Identifier Support) stays clear, although
+EXHID is accepted (setting it changes the Identify snapshots; a host such as nvme-cli that reads it then
+asks for the extended Reservation Report by default).
 """
 
 from __future__ import annotations
