@@ -18,6 +18,7 @@ from simprocs import run_killed_after
 from nvtui.backend.sim import SimBackend, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
 from nvtui.backend.sim.specs import KV_MAX_VALUE
+from nvtui.backend.sim.state import STATE_SCHEMA
 from nvtui.nvme.command import Command
 from nvtui.structures import decode
 
@@ -311,7 +312,7 @@ def test_a_drive_of_schema_5_keeps_its_namespaces_and_has_no_kv_namespace(sim_di
             pass
 
     asyncio.run(upgraded())
-    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == 6
+    assert json.loads((sim_dir / "sim0.json").read_text())["schema"] == STATE_SCHEMA
 
 
 async def test_the_devices_screen_shows_the_kv_namespace_and_its_limits(

@@ -19,6 +19,7 @@ from fuzz.recording import CliRun, run_cli
 
 from nvtui.backend.sim import SimBackend, identity, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
+from nvtui.backend.sim.state import STATE_SCHEMA
 from nvtui.nvme.command import Command
 from tests.simprocs import run_killed_after
 
@@ -235,7 +236,7 @@ asyncio.run(main())
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL and "done" in proc.stdout, proc.stderr
     state = json.loads((sim_dir / "sim0.json").read_text())
-    assert state["schema"] == 6
+    assert state["schema"] == STATE_SCHEMA
     ctrl = SimController(sim_dir)
     try:
         assert {n: ns.attached for n, ns in ctrl.namespaces.items()} == {1: True, 3: True, 4: True}

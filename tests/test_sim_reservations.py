@@ -344,13 +344,14 @@ async def test_an_extended_report_needs_a_128_bit_host_identifier(sim_dir: Path)
 def test_the_extended_structure_decodes() -> None:
     from nvtui.structures import encode
 
-    values = R.Reservations(keys={0: 9}, rtype=1, holder=0, gen=4, ptpl=True).report(False)
-    data = encode("reservation-status-ext", {**values, "registrants": [
-        {"cntlid": 1, "rcsts": 1, "rkey": 9, "hostid": bytes(range(16))}
-    ]})  # fmt: skip
+    host = int.from_bytes(bytes(range(16)), "little")  # a 128-bit host identifier, as its data buffer sent it
+    values = R.Reservations(keys={host: 9}, rtype=1, holder=host, gen=4, ptpl=True).report(True, True)
+    data = encode("reservation-status-ext", values)
     record = decode("reservation-status-ext", data).to_json()
     assert record["gen"] == 4 and record["ptpls"] == 1 and len(data) == 128
-    assert record["registrants"] == [{"cntlid": 1, "rcsts": 1, "rkey": 9, "hostid": bytes(range(16)).hex()}]
+    assert record["registrants"] == [
+        {"cntlid": identity.CNTLID, "rcsts": 1, "rkey": 9, "hostid": bytes(range(16)).hex()}
+    ]
 
 
 # --- PTPL: CPTPL, feature 83h, power cycles ---------------------------------------------------------------
@@ -609,6 +610,9 @@ OPS = st.one_of(
 )
 
 
+HOST = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210  # a 128-bit host identifier (Set Features 81h, EXHID)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(OPS, max_size=25))
 def test_any_sequence_keeps_the_state_consistent_and_restorable(ops: list[tuple[object, ...]]) -> None:
@@ -620,15 +624,15 @@ def test_any_sequence_keeps_the_state_consistent_and_restorable(ops: list[tuple[
             if name == "power_on":
                 res.power_on()
             else:
-                getattr(res, str(name))(R.HOST_ID, *args)
+                getattr(res, str(name))(HOST, *args)
         except CommandFailed as failure:
             assert failure.status.sc in (0x02, 0x83)
             assert res.to_json() == before  # a refused command changes nothing
         state = res.to_json()
-        again = R.Reservations.restore(json.loads(json.dumps(state)), "r")
+        again = R.Reservations.restore(json.loads(json.dumps(state)), "r", HOST)
         assert again.to_json() == state
         if res.rtype:  # a reservation has a holder, and the holder is a registrant
-            assert res.keys and res.holds(R.HOST_ID)
-            assert res.allows(R.HOST_ID, write=True) and res.allows(R.HOST_ID, write=False)
-        report = res.report(False)
+            assert res.keys and res.holds(HOST)
+            assert res.allows(HOST, write=True) and res.allows(HOST, write=False)
+        report = res.report(True, True)
         assert report["regctl"] == len(res.keys) and report["ptpls"] == int(res.ptpl)

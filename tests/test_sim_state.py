@@ -458,7 +458,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "registrant of a second host": (
         in_state(put("reservations.1.keys", [[7, 1]])),
-        "reservations.1.keys[0][0] = 7 is outside 0..0",
+        "reservations.1.keys[0][0] = 0x7 is not the host identifier 0x0",
     ),
     "registrant not a pair": (in_state(put("reservations.1.keys", [[0]])), "is not [host identifier, key]"),
     "reservation type unknown": (in_state(put("reservations.2.rtype", 7)), "reservations.2.rtype = 7"),

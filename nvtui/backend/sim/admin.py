@@ -39,6 +39,7 @@ from nvtui.backend.sim.errors import (
     invalid_namespace,
     lba_out_of_range,
 )
+from nvtui.backend.sim.hostid import HostIdentifier
 from nvtui.backend.sim.specs import (
     CSI_KV,
     CSI_NVM,
@@ -509,6 +510,35 @@ def _set_fdp_feature(ctrl: SimController, cmd: Command, fid: int) -> Outcome:
     return _outcome()
 
 
+def _get_host_identifier(ctrl: SimController, cmd: Command, sel: int) -> Outcome:
+    """Host Identifier (81h): the identifier in the form EXHID (CDW11 bit 0) asks, which must be the form in
+    force; DW0 tells that form. Saved is current (kept through power cycles); the default is a 64-bit 0h."""
+    extended = bool(cmd.cdw11 & 1)
+    if sel == 1:
+        return _outcome(data=HostIdentifier(0, extended).data())
+    host_id = ctrl.host_id
+    if extended != host_id.extended:
+        raise invalid_field(cdw_byte(11))  # the identifier in force is of the other size
+    return _outcome(result=int(extended), data=host_id.data())
+
+
+def _set_host_identifier(ctrl: SimController, cmd: Command) -> Outcome:
+    """Host Identifier (81h): bytes 7:0 of the data buffer, or 15:0 with EXHID (CDW11 bit 0)."""
+    extended = bool(cmd.cdw11 & 1)
+    size = 16 if extended else 8
+    if cmd.data is None or len(cmd.data) < size:
+        raise invalid_field(cdw_byte(6))  # the identifier is missing from the data buffer
+    host_id = HostIdentifier(int.from_bytes(cmd.data[:size], "little"), extended)
+    if extended and host_id.value == 0:
+        raise invalid_field(cdw_byte(6))  # no 128-bit identifier is 0h (hostid.py)
+    if host_id == ctrl.host_id:
+        return _outcome()
+    if any(ctrl.host_id.value in res.keys for res in ctrl.reservations.values()):
+        raise CommandFailed(SCT_GENERIC, SC_COMMAND_SEQUENCE_ERROR)  # its registrations carry the old one
+    ctrl.host_id = host_id
+    return _outcome()
+
+
 def get_features(ctrl: SimController, cmd: Command) -> Outcome:
     fid, sel = cmd.cdw10 & 0xFF, cmd.cdw10 >> 8 & 0x7
     if fid in FDP_FEATURE_CAPS:
@@ -527,6 +557,8 @@ def get_features(ctrl: SimController, cmd: Command) -> Outcome:
     if fid == F.FID_RESERVATION_PERSISTENCE:
         ctrl.namespace(cmd.nsid)
         return _outcome(result=0 if sel == 1 else int(ctrl.reservations[cmd.nsid].ptpl))
+    if fid == F.FID_HOST_IDENTIFIER:
+        return _get_host_identifier(ctrl, cmd, sel)
     if fid == F.FID_TEMPERATURE_THRESHOLD:
         k = _temperature_key(cmd)
     elif feature.ns_specific:
@@ -547,6 +579,8 @@ def set_features(ctrl: SimController, cmd: Command) -> Outcome:
         raise CommandFailed(SCT_COMMAND_SPECIFIC, SC_FEATURE_NOT_NS_SPECIFIC, param=4)
     value = cmd.cdw11 & feature.mask
     result = 0
+    if fid == F.FID_HOST_IDENTIFIER:
+        return _set_host_identifier(ctrl, cmd)
     if fid == F.FID_TIMESTAMP:
         if cmd.data is None or len(cmd.data) < 8:
             raise invalid_field(cdw_byte(6))  # the 8 bytes of timestamp data are missing

@@ -64,6 +64,7 @@ from nvtui.backend.sim.errors import (
 from nvtui.backend.sim.fdp import Fdp
 from nvtui.backend.sim.features import FeatureStore
 from nvtui.backend.sim.firmware import Firmware
+from nvtui.backend.sim.hostid import HostIdentifier
 from nvtui.backend.sim.journal import CHECKPOINT_BYTES, Journal, encode
 from nvtui.backend.sim.latency import LatencyModel
 from nvtui.backend.sim.namespace import NAMESPACE_SPECS, Namespace
@@ -181,8 +182,8 @@ def _feature_keys(nsids: list[int]) -> dict[str, F.Feature]:
     """Every key a feature value may be stored under, and its feature."""
     keys: dict[str, F.Feature] = {}
     for fid, feature in F.FEATURES.items():
-        if fid == F.FID_RESERVATION_PERSISTENCE:  # the namespaces' PTPL state, kept with their reservations
-            continue
+        if fid in (F.FID_RESERVATION_PERSISTENCE, F.FID_HOST_IDENTIFIER):  # kept apart: PTPL with the
+            continue  # namespaces' reservations, the host identifier by the controller
         if fid == F.FID_TEMPERATURE_THRESHOLD:
             for sensor in (0, 1, 2):
                 for kind in (0, 1):
@@ -334,6 +335,8 @@ class SimController:
         self.directives = Directives(self.stream_nsids())
         self.fdp = Fdp()
         self.reservations = {nsid: Reservations() for nsid in self.namespaces}
+        self.host_id = HostIdentifier()  # Host Identifier (81h): a 64-bit 0h until the host sets one
+        self.telemetry_generation = 0  # the last host-initiated telemetry capture's generation (log 07h)
         self.powered_on = self.clock()
 
     def _load(self, state: dict[str, object]) -> None:
@@ -477,13 +480,18 @@ class SimController:
         if schema not in (1, 2, 3):  # before directives and FDP: Streams never enabled
             directives = Directives.restore(need(state, "directives", ""), "directives", self.stream_nsids())
             fdp = Fdp.restore(need(state, "fdp", ""), "fdp")
+        host_id, telemetry = HostIdentifier(), 0  # before them (schema 6 and older): never set, no capture
+        if schema not in (1, 2, 3, 4, 5, 6):
+            host_id = HostIdentifier.restore(need(state, "host_identifier", ""), "host_identifier")
+            telemetry = as_int(need(state, "telemetry_generation", ""), "telemetry_generation", 0, 0xFF)
         reservations = (  # before reservations (schema 3 and older): none, the factory state
-            self._reservations(need(state, "reservations", ""), "reservations", full=True)
+            self._reservations(need(state, "reservations", ""), "reservations", full=True, host=host_id)
             if schema not in (1, 2, 3) else {nsid: Reservations() for nsid in self.namespaces}
         )  # fmt: skip
         self.serial = serial
         self._defaults()
         self.reservations = reservations
+        self.host_id, self.telemetry_generation = host_id, telemetry
         self.counters = values
         self.features.saved = saved
         self.features.power_on()
@@ -502,8 +510,11 @@ class SimController:
         self.timestamp = self._timestamp(need(state, "timestamp", ""), "timestamp")
         self._needs_repair = as_bool(need(state, "repair", ""), "repair")
 
-    def _reservations(self, value: object, where: str, *, full: bool) -> dict[int, Reservations]:
-        """Each namespace's reservation state (`full`: every namespace's, as a checkpoint has them)."""
+    def _reservations(
+        self, value: object, where: str, *, full: bool, host: HostIdentifier
+    ) -> dict[int, Reservations]:
+        """Each namespace's reservation state (`full`: every namespace's, as a checkpoint has them), its
+        registrant known by `host`, the host identifier in force."""
         state = as_dict(value, where)
         extra = sorted(set(state) - {str(n) for n in self.namespaces})
         if extra:
@@ -511,7 +522,8 @@ class SimController:
         out: dict[int, Reservations] = {}
         for nsid in self.namespaces:
             if full or str(nsid) in state:
-                out[nsid] = Reservations.restore(need(state, str(nsid), f"{where}."), f"{where}.{nsid}")
+                here = f"{where}.{nsid}"
+                out[nsid] = Reservations.restore(need(state, str(nsid), f"{where}."), here, host.value)
         return out
 
     def _namespace_set(self, value: object, where: str) -> dict[int, Allocated]:
@@ -682,6 +694,8 @@ class SimController:
             "directives": self.directives.to_json(),
             "fdp": self.fdp.to_json(),
             "reservations": {str(nsid): res.to_json() for nsid, res in self.reservations.items()},
+            "host_identifier": self.host_id.to_json(),
+            "telemetry_generation": self.telemetry_generation,
             "namespace_set": {str(nsid): a.to_json() for nsid, a in self.namespace_set().items()},
             "namespaces": {str(nsid): ns.to_json() for nsid, ns in self.namespaces.items()},
         }
@@ -813,8 +827,16 @@ class SimController:
             self.fdp.apply_core(rec["fdp"], f"{where}.fdp")
         if "fdpe" in rec:
             self.fdp.add_events(rec["fdpe"], f"{where}.fdpe")
+        if "hid" in rec:  # Set Features 81h: refused while the host is a registrant
+            host_id = HostIdentifier.restore(rec["hid"], f"{where}.hid")
+            if host_id != self.host_id and any(res.keys for res in self.reservations.values()):
+                raise Damaged(f"{where}.hid changes the host identifier of a registrant")
+            self.host_id = host_id
+        if "tg" in rec:
+            self.telemetry_generation = as_int(rec["tg"], f"{where}.tg", 0, 0xFF)
         if "rv" in rec:
-            self.reservations.update(self._reservations(rec["rv"], f"{where}.rv", full=False))
+            rv = self._reservations(rec["rv"], f"{where}.rv", full=False, host=self.host_id)
+            self.reservations.update(rv)
         for key, nsrec in as_dict(rec.get("ns", {}), f"{where}.ns").items():
             ns = self.namespaces.get(int(key)) if key.isdigit() else None
             if ns is None:
@@ -842,6 +864,8 @@ class SimController:
         self._seen_sanitize = copy.copy(self.sanitize)
         self._seen_set = self.namespace_set()
         self.firmware.dirty = False  # a power cycle's reset is in the checkpoint it took
+        self._seen_host_id = self.host_id
+        self._seen_telemetry = self.telemetry_generation
         for res in self.reservations.values():
             res.dirty = False
         for ns in self._ns_list:
@@ -916,6 +940,11 @@ class SimController:
             rec["fdp"] = fdp.core()
         if fdp.new_events:
             rec["fdpe"] = fdp.new_events
+        if self.host_id != self._seen_host_id:
+            self._seen_host_id = self.host_id
+            rec["hid"] = self.host_id.to_json()
+        if self.telemetry_generation != self._seen_telemetry:
+            rec["tg"] = self._seen_telemetry = self.telemetry_generation
         rv_rec = None
         for nsid, res in self.reservations.items():
             if res.dirty:  # set only by the reservation commands, Set Features 83h and the power cycle

@@ -24,6 +24,7 @@ FID_INTERRUPT_COALESCING = 0x08
 FID_ASYNC_EVENT_CONFIG = 0x0B
 FID_TIMESTAMP = 0x0E
 FID_KEEP_ALIVE_TIMER = 0x0F
+FID_HOST_IDENTIFIER = 0x81  # its value is the controller's host identifier (hostid.py), not kept here
 FID_RESERVATION_NOTIFICATION_MASK = 0x82
 FID_RESERVATION_PERSISTENCE = 0x83  # its value is the namespace's PTPL state (reservations.py), not kept here
 
@@ -65,6 +66,8 @@ FEATURES: dict[int, Feature] = {f.fid: f for f in (
     Feature(FID_ASYNC_EVENT_CONFIG, "async-event-config", 0, AEC_SUPPORTED),
     Feature(FID_TIMESTAMP, "timestamp", 0, 0, saveable=False),
     Feature(FID_KEEP_ALIVE_TIMER, "keep-alive-timer", 0, 0xFFFF_FFFF, saveable=False),
+    # EXHID (bit 0) and the identifier in the data buffer: kept through power cycles (hostid.py)
+    Feature(FID_HOST_IDENTIFIER, "host-identifier", 0, 0x1),
     # REGPRE, RESREL, RESPRE (bits 3:1): kept per namespace; with one host there is nothing to mask
     Feature(FID_RESERVATION_NOTIFICATION_MASK, "reservation-notification-mask", 0, 0xE, ns_specific=True),
     # PTPL (bit 0): persistent by nature, so saving it (SV) and the saved value are the same state

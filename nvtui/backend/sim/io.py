@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from nvtui.backend.sim import fdp as FDP
 from nvtui.backend.sim import kv as KV
-from nvtui.backend.sim import reservations as R
 from nvtui.backend.sim import zones as Z
 from nvtui.backend.sim.admin import COPY_MCL, COPY_MSRC, COPY_MSSRL
 from nvtui.backend.sim.directives import DTYPE_DATA_PLACEMENT, DTYPE_STREAMS
@@ -396,7 +395,8 @@ def _keys(structure: str, cmd: Command, size: int) -> dict[str, int]:
 def reservation_register(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     keys = _keys("reservation-register-data", cmd, 16)
     res = ctrl.reservations[ns.nsid]
-    res.register(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 30, keys["crkey"],
+    host = ctrl.host_id.value
+    res.register(host, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 30, keys["crkey"],
                  keys["nrkey"])  # fmt: skip
     return _outcome(kind="other")
 
@@ -404,7 +404,7 @@ def reservation_register(ctrl: SimController, ns: Namespace, cmd: Command) -> Ou
 def reservation_report(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     length = (cmd.cdw10 + 1) * 4  # NUMD, 0-based dwords
     eds = bool(cmd.cdw11 & 1)
-    values = ctrl.reservations[ns.nsid].report(eds)
+    values = ctrl.reservations[ns.nsid].report(eds, ctrl.host_id.extended)
     data = encode("reservation-status-ext" if eds else "reservation-status", values)
     return _outcome(data=data.ljust(length, b"\0")[:length], kind="other")
 
@@ -412,7 +412,8 @@ def reservation_report(ctrl: SimController, ns: Namespace, cmd: Command) -> Outc
 def reservation_acquire(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     keys = _keys("reservation-acquire-data", cmd, 16)
     res = ctrl.reservations[ns.nsid]
-    res.acquire(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"],
+    host = ctrl.host_id.value
+    res.acquire(host, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"],
                 keys["prkey"])  # fmt: skip
     return _outcome(kind="other")
 
@@ -420,7 +421,8 @@ def reservation_acquire(ctrl: SimController, ns: Namespace, cmd: Command) -> Out
 def reservation_release(ctrl: SimController, ns: Namespace, cmd: Command) -> Outcome:
     keys = _keys("reservation-release-data", cmd, 8)
     res = ctrl.reservations[ns.nsid]
-    res.release(R.HOST_ID, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"])
+    host = ctrl.host_id.value
+    res.release(host, cmd.cdw10 & 0x7, bool(cmd.cdw10 >> 3 & 1), cmd.cdw10 >> 8 & 0xFF, keys["crkey"])
     return _outcome(kind="other")
 
 
@@ -476,7 +478,7 @@ def execute(ctrl: SimController, cmd: Command) -> Outcome:
     if cmd.opcode == 0x00 and cmd.nsid == NSID_ALL:  # Flush of every namespace (VWC bits 2:1 = 11b)
         for ns in ctrl.namespaces.values():
             if ctrl.reservations[ns.nsid].rtype:
-                ctrl.reservations[ns.nsid].check_access(R.HOST_ID, write=True)
+                ctrl.reservations[ns.nsid].check_access(ctrl.host_id.value, write=True)
         for ns in ctrl.namespaces.values():
             ns.sync()
         return _outcome(kind="flush")
@@ -489,5 +491,5 @@ def execute(ctrl: SimController, cmd: Command) -> Outcome:
         kv = ns.kv is not None
         reads, writes = (KV.KV_READ_GROUP, KV.KV_WRITE_GROUP) if kv else (READ_GROUP, WRITE_GROUP)
         if cmd.opcode in reads or cmd.opcode in writes:
-            res.check_access(R.HOST_ID, write=cmd.opcode in writes)
+            res.check_access(ctrl.host_id.value, write=cmd.opcode in writes)
     return entry[0](ctrl, ns, cmd)

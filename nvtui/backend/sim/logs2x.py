@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -54,23 +53,6 @@ def _padded(structure: str, values: dict[str, Any], size: int) -> bytes:
     return _encode(structure, values).ljust(size, b"\0")
 
 
-class _Telemetry:
-    """Generation numbers of this process's telemetry captures (a new host-initiated capture on LSP bit 0)."""
-
-    def __init__(self) -> None:
-        self.host_generation = 0
-
-
-_TELEMETRY: weakref.WeakKeyDictionary[SimController, _Telemetry] = weakref.WeakKeyDictionary()
-
-
-def _telemetry_state(ctrl: SimController) -> _Telemetry:
-    state = _TELEMETRY.get(ctrl)
-    if state is None:
-        state = _TELEMETRY[ctrl] = _Telemetry()
-    return state
-
-
 def telemetry_block(serial: str, lid: int, generation: int, block: int) -> bytes:
     """The content of data block `block` (1-based) of a capture: a text line naming it, then its digest
     repeated, so a reader can tell every block from every other and check it was read whole."""
@@ -80,11 +62,15 @@ def telemetry_block(serial: str, lid: int, generation: int, block: int) -> bytes
 
 
 def _telemetry(ctrl: SimController, lid: int, create: bool) -> bytes:
-    state = _telemetry_state(ctrl)
-    if lid == 0x07 and create:
-        state.host_generation = (state.host_generation + 1) & 0xFF
+    """A telemetry log: its header, then its data blocks, which follow from the capture's generation.
+    Create Telemetry Host-Initiated Data (LSP bit 0 of log 07h) captures anew: the Telemetry Host-Initiated
+    Data Generation Number counts the captures (modulo 256). It is controller state (journaled with the
+    command, checkpointed, kept through power cycles), so a capture in one process is the one another reads.
+    The controller-initiated data (log 08h) is one capture, generation 1, that never changes."""
     host = lid == 0x07
-    generation = state.host_generation if host else 1
+    if host and create:
+        ctrl.telemetry_generation = (ctrl.telemetry_generation + 1) & 0xFF
+    generation = ctrl.telemetry_generation if host else 1
     dalb = HOST_DALB if host else CONTROLLER_DALB
     values: dict[str, Any] = {
         "lpi": lid, "ieee": identity.IEEE_OUI, "dalb1": dalb[0], "dalb2": dalb[1], "dalb3": dalb[2],

@@ -20,9 +20,10 @@ Uncorrectable, Write Zeroes, Dataset Management, Copy, Flush, Zone Management Se
 
 What is not modelled, and why it matters:
 - A second host, and a second controller. The simulator has one controller (CNTLID from Identify) and one
-  host, whose host identifier was never set (the controller has no Host Identifier feature, 81h): it is 0,
-  a 64-bit identifier, so a Report with EDS set is aborted with Host Identifier Inconsistent Format, as
-  7.5 says for a host without a 128-bit identifier. With one host there is one registrant at most, and it
+  host, known by the identifier the Host Identifier feature (81h, hostid.py) holds: 0, a 64-bit identifier,
+  until the host sets one. A Report's data structure must match its size (7.5): EDS set with a 64-bit
+  identifier, or clear with a 128-bit one, is aborted with Host Identifier Inconsistent Format; the
+  registrant's host identifier field carries it. With one host there is one registrant at most, and it
   holds any reservation there is (a holder is always a registrant, and unregistering the holder releases a
   single-holder reservation; the all-registrants types end with their last registrant). So this host's own
   reads and writes are never refused: `allows` is exercised by the tests with a non-registrant and a
@@ -55,8 +56,6 @@ from nvtui.backend.sim import identity
 from nvtui.backend.sim.errors import SCT_GENERIC, CommandFailed, cdw_byte, invalid_field
 from nvtui.backend.sim.state import Damaged, as_bool, as_dict, as_int, as_list, need
 
-HOST_ID = 0  # this host's identifier: never set (no Host Identifier feature), a 64-bit zero
-
 WRITE_EXCLUSIVE, EXCLUSIVE_ACCESS = 1, 2
 WRITE_EXCLUSIVE_REGISTRANTS_ONLY, EXCLUSIVE_ACCESS_REGISTRANTS_ONLY = 3, 4
 WRITE_EXCLUSIVE_ALL_REGISTRANTS, EXCLUSIVE_ACCESS_ALL_REGISTRANTS = 5, 6
@@ -77,6 +76,7 @@ SC_HOST_ID_INCONSISTENT_FORMAT = 0x18
 KEY_LIMIT = (1 << 64) - 1
 GEN_LIMIT = (1 << 32) - 1
 HOSTS_LIMIT = 1  # registrants a state file may hold: one host
+HOSTID_LIMIT = (1 << 128) - 1  # a host identifier: 64 bits, or 128 (EXHID)
 
 
 def conflict() -> CommandFailed:
@@ -230,12 +230,18 @@ class Reservations:
         self._release()
         self._changed(count=False)
 
-    def report(self, eds: bool) -> dict[str, object]:
-        """The Reservation Status data structure's values (extended with EDS), for `encode`."""
-        if eds:  # this host's identifier is not a 128-bit one (7.5)
+    def report(self, eds: bool, extended: bool) -> dict[str, object]:
+        """The Reservation Status data structure's values (extended with EDS), for `encode`. `extended`: the
+        host identifier in force is a 128-bit one."""
+        if eds != extended:  # the data structure does not match the host identifier's size (7.5)
             raise CommandFailed(SCT_GENERIC, SC_HOST_ID_INCONSISTENT_FORMAT, param=cdw_byte(11))
         registrants = [
-            {"cntlid": identity.CNTLID, "rcsts": int(self.holds(host)), "hostid": host, "rkey": key}
+            {
+                "cntlid": identity.CNTLID,
+                "rcsts": int(self.holds(host)),
+                "rkey": key,
+                "hostid": host.to_bytes(16, "little") if eds else host,
+            }
             for host, key in sorted(self.keys.items())
         ]  # one Registered Controller data structure per controller of a registrant host: one each here
         return {
@@ -270,8 +276,9 @@ class Reservations:
         }  # fmt: skip
 
     @classmethod
-    def restore(cls, value: object, where: str) -> Reservations:
-        """A namespace's reservation state from a checkpoint or a journal record, every value checked."""
+    def restore(cls, value: object, where: str, host: int) -> Reservations:
+        """A namespace's reservation state from a checkpoint or a journal record, every value checked;
+        `host`: the host identifier in force, the one a registrant can have."""
         state = as_dict(value, where)
         extra = sorted(set(state) - {"keys", "rtype", "holder", "gen", "ptpl"})
         if extra:
@@ -281,11 +288,13 @@ class Reservations:
             pair = as_list(cell, f"{where}.keys[{i}]")
             if len(pair) != 2:
                 raise Damaged(f"{where}.keys[{i}] is not [host identifier, key]")
-            host = as_int(pair[0], f"{where}.keys[{i}][0]", HOST_ID, HOST_ID)  # the one host
-            keys[host] = as_int(pair[1], f"{where}.keys[{i}][1]", 1, KEY_LIMIT)
+            registrant = as_int(pair[0], f"{where}.keys[{i}][0]", 0, HOSTID_LIMIT)
+            if registrant != host:  # the one host, known by the identifier in force
+                raise Damaged(f"{where}.keys[{i}][0] = {registrant:#x} is not the host identifier {host:#x}")
+            keys[registrant] = as_int(pair[1], f"{where}.keys[{i}][1]", 1, KEY_LIMIT)
         rtype = as_int(need(state, "rtype", f"{where}."), f"{where}.rtype", 0, RTYPES.stop - 1)
         raw_holder = need(state, "holder", f"{where}.")
-        holder = None if raw_holder is None else as_int(raw_holder, f"{where}.holder", HOST_ID, HOST_ID)
+        holder = None if raw_holder is None else as_int(raw_holder, f"{where}.holder", 0, HOSTID_LIMIT)
         if rtype in ALL_REGISTRANTS:
             if holder is not None or not keys:
                 raise Damaged(f"{where}: an all-registrants reservation has registrants and no single holder")

@@ -47,9 +47,9 @@ __all__ = [
 ]
 
 # 1: before the journal, 2: before firmware slots, 3: before directives, FDP and reservations, 4: before
-# Namespace Management (the factory namespaces 1 and 2, attached), 5: before Key Value namespaces (each
-# read, and upgraded at the next checkpoint)
-STATE_SCHEMA = 6
+# Namespace Management (the factory namespaces 1 and 2, attached), 5: before Key Value namespaces, 6: before
+# the Host Identifier and the telemetry generation (each read, and upgraded at the next checkpoint)
+STATE_SCHEMA = 7
 STATE_LIMIT = 64 << 20  # a checkpoint is a few hundred KiB at most: anything near this is not ours
 
 CONTROLLER = "sim0"
