@@ -877,7 +877,7 @@ def _kv_namespace() -> Image:
             u("nvmsetid", 44, 2, 3),
             u("endgid", 46, 2, 4),
             F("nguid", 48, 16, UUID_A),
-            u("eui64", 64, 8, 0x0011_2233_4455_6677),
+            F("eui64", 64, 8, bytes.fromhex("0011223344556677")),  # bytes in order, as Identify Namespace's
             u("kvf[0].kml", 72, 2, 16),
             u("kvf[0].vml", 76, 4, 1 << 20),
             u("kvf[0].mnk", 80, 4, 1_000_000),
