@@ -295,3 +295,13 @@ def test_a_mistake_in_data_build_names_the_file_and_line(
     assert str(err).startswith(f"{path}:{line}: vendor-ctrl-list: field {field}: ") and "\n" not in str(err)
     loaded = load_catalogue([path], user_dir=False)
     assert "vendor-ctrl-list" not in loaded and [str(e) for e in loaded.errors] == [str(err)]
+
+
+def test_every_built_in_buffer_resolves_against_its_layout(cat: Catalogue) -> None:
+    # A start loads no layout (the loader resolves user entries only): the built-in ones are checked here.
+    built = [e for e in cat if e.build is not None]
+    assert {e.id for e in built} >= {"namespace-management", "namespace-attachment"}
+    for entry in built:
+        assert entry.build is not None
+        assert [f.name for f in entry.buffer_fields()] == [b.name for b in entry.build.fields]
+        assert all(f.buffer and not f.slices for f in entry.buffer_fields())
