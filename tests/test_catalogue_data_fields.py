@@ -18,6 +18,7 @@ from nvtui import structures
 from nvtui.backend.sim import identity
 from nvtui.catalogue import Catalogue, check_file, load_catalogue
 from nvtui.errors import UsageError
+from nvtui.present import key_fields
 from nvtui.scripts import CommandScript, StepOutcome, replay, script_from_history
 from nvtui.session import SendResult, Session, send_once
 
@@ -74,6 +75,18 @@ def test_the_ranges_are_the_layout_fields_bits(cat: Catalogue) -> None:
     ctrlids = cat.get("namespace-attachment").field("ctrlids")
     assert (ctrlids.kind, ctrlids.item_bits, ctrlids.max_items) == ("list", 16, 2047)
     assert ctrlids.range_text() == "1-2047 numbers 0-65535, comma-separated"
+
+
+def test_a_sending_is_told_by_its_buffer_fields_too(cat: Catalogue) -> None:
+    attach = cat.get("namespace-attachment")
+    values = attach.parse_values(["nsid=3", "sel=detach", "ctrlids=1,2"])
+    assert key_fields(attach, values) == ["sel=detach", "ctrlids=1,2"]
+    mgmt = cat.get("namespace-management")
+    assert key_fields(mgmt, mgmt.parse_values(["sel=create", "nsze=8", "flbas=0"])) == [
+        "sel=create",
+        "nsze=8",
+        "flbas=0",
+    ]
 
 
 def test_fields_not_given_are_no_values_and_build_no_buffer(cat: Catalogue) -> None:
