@@ -318,3 +318,19 @@ def test_every_built_in_buffer_resolves_against_its_layout(cat: Catalogue) -> No
         assert entry.build is not None
         assert [f.name for f in entry.buffer_fields()] == [b.name for b in entry.build.fields]
         assert all(f.buffer and not f.slices for f in entry.buffer_fields())
+
+
+def test_a_user_layout_that_breaks_a_built_in_buffer_takes_that_entry_out(tmp_path: Path) -> None:
+    path = tmp_path / "layouts.yaml"
+    path.write_text(
+        "version: 1\ncommands: []\nstructures:\n"
+        "  - id: controller-list\n    name: a list without ids\n    spec: test\n    size: 4096\n"
+        "    fields:\n      - {name: num, at: 0, size: 2}\n"
+    )
+    loaded = load_catalogue([path], user_dir=False)  # (the test's end unregisters the user layouts)
+    assert "namespace-attachment" not in loaded and "namespace-management" in loaded
+    (err,) = loaded.errors
+    assert str(err).endswith(
+        ": namespace-attachment: field data.build: structure controller-list has no field named 'ids'"
+    )
+    assert str(err).startswith(str(loaded.files[0]) + ":")  # the built-in catalogue and the entry's line
