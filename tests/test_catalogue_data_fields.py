@@ -154,6 +154,9 @@ def test_data_and_buffer_fields_together_are_refused(cat: Catalogue) -> None:
     )
 
 
+# A new simulated drive has sim0n1 (NVM), sim0n2 (zoned) and sim0n3 (key value): a create takes NSID 4.
+
+
 def send(*args: str) -> list[str]:
     return ["send", "sim0", *args, "--allow-destructive"]
 
@@ -185,20 +188,20 @@ def test_the_cli_refuses_a_bad_field_and_a_file_with_fields_before_sending(tmp_p
 
 def test_the_cli_creates_and_attaches_a_namespace_from_fields(sim_dir: Path) -> None:
     run = run_cli(send("namespace-management", "sel=create", "csi=nvm", "nsze=2048", "ncap=2048", "flbas=0"))
-    assert run.code == 0 and "result  0x3" in run.out, run.err
-    assert "sim0n3" not in namespaces()  # created, not attached
-    run = run_cli(send("namespace-attachment", "nsid=3", "sel=attach", f"ctrlids={identity.CNTLID}"))
+    assert run.code == 0 and "result  0x4" in run.out, run.err
+    assert "sim0n4" not in namespaces()  # created, not attached
+    run = run_cli(send("namespace-attachment", "nsid=4", "sel=attach", f"ctrlids={identity.CNTLID}"))
     assert run.code == 0, run.err
     listed = namespaces()
-    assert "sim0n3  nsid 3" in listed and "lba 512" in listed, listed
-    again = run_cli(send("namespace-attachment", "nsid=3", "sel=attach", "ctrlids=1"))
+    assert "sim0n4  nsid 4" in listed and "lba 512" in listed, listed
+    again = run_cli(send("namespace-attachment", "nsid=4", "sel=attach", "ctrlids=1"))
     assert again.code == 1 and "Namespace Already Attached" in again.out
     # the simulator answers a list of another controller as the spec says
-    other = run_cli(send("namespace-attachment", "nsid=3", "sel=detach", "ctrlids=1,2"))
+    other = run_cli(send("namespace-attachment", "nsid=4", "sel=detach", "ctrlids=1,2"))
     assert other.code == 1 and "Controller List Invalid" in other.out
-    run = run_cli(send("namespace-attachment", "nsid=3", "sel=detach", "ctrlids=1"))
+    run = run_cli(send("namespace-attachment", "nsid=4", "sel=detach", "ctrlids=1"))
     assert run.code == 0, run.err
-    assert "sim0n3" not in namespaces()
+    assert "sim0n4" not in namespaces()
 
 
 def test_the_json_output_shows_the_buffer_fields(sim_dir: Path) -> None:
@@ -206,7 +209,7 @@ def test_the_json_output_shows_the_buffer_fields(sim_dir: Path) -> None:
     assert run.code == 0, run.err
     out = json.loads(run.out)
     assert out["fields"] == {"nsid": 0, "sel": 0, "csi": 0, "nsze": 4096, "ncap": 4096}
-    assert out["data_len"] == 4096 and out["result"] == 3
+    assert out["data_len"] == 4096 and out["result"] == 4
 
 
 async def create_and_attach() -> tuple[SendResult, SendResult, CommandScript]:
@@ -214,7 +217,7 @@ async def create_and_attach() -> tuple[SendResult, SendResult, CommandScript]:
     try:
         create = ["sel=create", "nsze=2048", "ncap=2048"]
         created = await send_once(session, "sim0", "namespace-management", create, allow_destructive=True)
-        attach = ["nsid=3", "sel=attach", "ctrlids=1"]
+        attach = ["nsid=4", "sel=attach", "ctrlids=1"]
         attached = await send_once(session, "sim0", "namespace-attachment", attach, allow_destructive=True)
         return created, attached, script_from_history(session.history)
     finally:
@@ -237,15 +240,15 @@ def test_a_saved_script_records_the_fields_and_replays_the_same_bytes(sim_dir: P
     steps = CommandScript.load(path).steps
     assert [(s.command, s.fields, s.data) for s in steps] == [
         ("namespace-management", {"nsid": 0, "sel": 0, "csi": 0, "nsze": 2048, "ncap": 2048}, None),
-        ("namespace-attachment", {"nsid": 3, "sel": 0, "ctrlids": "1"}, None),
+        ("namespace-attachment", {"nsid": 4, "sel": 0, "ctrlids": "1"}, None),
     ]  # the fields, not 8 KiB of base64: the replay builds the same buffers from them
-    assert run_cli(send("namespace-attachment", "nsid=3", "sel=detach", "ctrlids=1")).code == 0
-    assert run_cli(send("namespace-management", "nsid=3", "sel=delete")).code == 0
+    assert run_cli(send("namespace-attachment", "nsid=4", "sel=detach", "ctrlids=1")).code == 0
+    assert run_cli(send("namespace-management", "nsid=4", "sel=delete")).code == 0
     outcomes = asyncio.run(replayed(path))
     sent = [o.result.prepared.command.data for o in outcomes if o.result is not None]
     assert all(o.matches for o in outcomes), [o.to_json() for o in outcomes]
     assert sent == [created.prepared.command.data, attached.prepared.command.data]
-    assert "sim0n3  nsid 3" in namespaces()
+    assert "sim0n4  nsid 4" in namespaces()
 
 
 # --- a user catalogue --------------------------------------------------------------------------------------
