@@ -51,6 +51,21 @@ def test_a_create_buffer_is_what_the_identify_namespace_layout_encodes(cat: Cata
     assert zoned.cdw11 == 2 << 24 and zoned.data == structures.encode("identify-namespace", {"nsze": 1})
 
 
+def test_a_key_value_create_builds_the_kv_identify_namespace_structure(cat: Catalogue) -> None:
+    mgmt = cat.get("namespace-management")
+    given = ["sel=create", "csi=key-value", "nsze=0x100000", "anagrpid=0", "endgid=1"]
+    cmd = mgmt.encode(mgmt.parse_values(given))
+    assert cmd.cdw11 == 1 << 24
+    assert cmd.data == structures.encode("identify-ns-kv", {"nsze": 1 << 20, "anagrpid": 0, "endgid": 1})
+    assert cmd.data[46:48] == b"\1\0"  # ENDGID at bytes 47:46 there (103:102 in the NVM structure)
+    with pytest.raises(UsageError) as caught:
+        mgmt.encode(mgmt.parse_values(["sel=create", "csi=key-value", "nsze=4096", "flbas=0"]))
+    assert str(caught.value) == (
+        "field flbas: not in the identify-ns-kv buffer csi=key-value sends (its fields: nsze, nmic, "
+        "anagrpid, nvmsetid, endgid)"
+    )
+
+
 def test_a_controller_list_is_its_count_then_the_ids(cat: Catalogue) -> None:
     attach = cat.get("namespace-attachment")
     values = attach.parse_values(["nsid=3", "sel=attach", "ctrlids=1,0x41,0"])
@@ -204,6 +219,16 @@ def test_the_cli_creates_and_attaches_a_namespace_from_fields(sim_dir: Path) -> 
     assert "sim0n4" not in namespaces()
 
 
+def test_the_cli_creates_a_key_value_namespace_from_fields(sim_dir: Path) -> None:
+    run = run_cli(send("namespace-management", "sel=create", "csi=key-value", "nsze=0x100000"))
+    assert run.code == 0 and "result  0x4" in run.out, run.err
+    run = run_cli(send("namespace-attachment", "nsid=4", "sel=attach", "ctrlids=1"))
+    assert run.code == 0, run.err
+    assert "sim0n4  nsid 4" in namespaces()
+    bad = run_cli(send("namespace-management", "sel=create", "csi=key-value", "nsze=4096", "ncap=1"))
+    assert bad.code == 2 and bad.err.startswith("nvtui: field ncap: not in the identify-ns-kv buffer")
+
+
 def test_the_json_output_shows_the_buffer_fields(sim_dir: Path) -> None:
     run = run_cli([*send("namespace-management", "sel=create", "nsze=4096", "ncap=4096"), "--json"])
     assert run.code == 0, run.err
@@ -293,6 +318,11 @@ def test_a_user_entry_builds_its_buffer_from_any_layout(tmp_path: Path) -> None:
          "'nsid' is a field of the command already"),
         ("at: ids.id", "at: idz.id", 3, "data.build", "structure controller-list has no field named 'idz'"),
         ("at: ids.id", "at: num.id", 3, "data.build", "controller-list.num is no array"),
+        ("structure: controller-list", "structure: {by: sel, structures: {1: controller-list}, otherwise: "
+         "controller-list}", 14, "data.build.structure.by", "no field named 'sel'"),
+        ("structure: controller-list", "structure: {by: nsid, structures: {all: controller-list, 7: "
+         "controller-lst}, otherwise: controller-list}", 14, "data.build.structure.structures[7]",
+         "no structure layout 'controller-lst'"),
     ],
 )  # fmt: skip
 def test_a_mistake_in_data_build_names_the_file_and_line(

@@ -16,15 +16,28 @@ from nvtui.errors import UsageError
 from nvtui.structures.layout import INTEGER_TYPES, FieldSpec, Layout
 
 
-def resolve(build: DataBuild) -> tuple[FieldDef, ...]:
-    """The buffer's fields with their ranges; ValueError (one line) naming what the layout lacks."""
+def resolve(build: DataBuild, structure: str | None = None) -> tuple[FieldDef, ...]:
+    """The buffer's fields with their ranges: in `structure`, the ones it has; else each in the first of the
+    buffer's layouts that has it. ValueError (one line) naming what the layouts lack."""
     from nvtui import structures
 
-    try:
-        layout = structures.get(build.structure)
-    except KeyError:
-        raise ValueError(f"no structure layout {build.structure!r}") from None
-    return tuple(_field(layout, b) for b in build.fields)
+    layouts = []
+    for sid in (structure,) if structure is not None else build.layouts:
+        try:
+            layouts.append(structures.get(sid))
+        except KeyError:
+            raise ValueError(f"no structure layout {sid!r}") from None
+    out = []
+    for b in build.fields:
+        array = b.at.partition(".")[0]
+        found = next((lay for lay in layouts if any(f.name == array for f in lay.fields)), None)
+        if found is None:
+            if structure is not None:
+                continue  # a field of another of the buffer's layouts
+            names = " or ".join(lay.id for lay in layouts)
+            raise ValueError(f"structure {names} has no field named {array!r}")
+        out.append(_field(found, b))
+    return tuple(out)
 
 
 def _spec(layout: Layout, name: str) -> FieldSpec:

@@ -465,10 +465,28 @@ def _build_buffer(
     if declared is not DataDirection.HOST_TO_CONTROLLER:
         said = declared.short if declared is not None else "opcode"
         problems.append((("data", "build"), f"only a write's buffer is built from fields (direction {said})"))
-    if decoders is not None and bm.structure not in decoders:
-        close = close_matches(bm.structure, sorted(decoders), n=2)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        problems.append((("data", "build", "structure"), f"no structure layout {bm.structure!r}{hint}"))
+    where: tuple[Any, ...] = ("data", "build", "structure")
+    by: str | None = None
+    picked: list[tuple[int, str]] = []
+    if isinstance(bm.structure, str):
+        default, named = bm.structure, [(where, bm.structure)]
+    else:
+        by, default = bm.structure.by, bm.structure.otherwise
+        named = [((*where, "otherwise"), default)]
+        if by not in by_name:
+            problems.append(((*where, "by"), f"no field named {by!r}"))
+        for key, structure in bm.structure.structures.items():
+            named.append(((*where, "structures", key), structure))
+            if by in by_name:
+                try:
+                    picked.append((_value_of(by_name[by], key), structure))
+                except UsageError as exc:
+                    problems.append(((*where, "structures", key), str(exc)))
+    for path, structure in named:
+        if decoders is not None and structure not in decoders:
+            close = close_matches(structure, sorted(decoders), n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            problems.append((path, f"no structure layout {structure!r}{hint}"))
     seen: set[str] = set()
     for i, fm in enumerate(bm.fields):
         if fm.name in by_name:
@@ -480,7 +498,7 @@ def _build_buffer(
     if len(problems) > found:
         return None
     fields = tuple(BufferField(fm.name, fm.at or fm.name, fm.help) for fm in bm.fields)
-    return DataBuild(bm.structure, fields)
+    return DataBuild(default, fields, by, tuple(picked))
 
 
 def check_builds(entries: dict[str, CommandDef], builtin: Callable[[Path], bool]) -> list[CatalogueError]:
@@ -494,7 +512,9 @@ def check_builds(entries: dict[str, CommandDef], builtin: Callable[[Path], bool]
         if entry.build is None or builtin(entry.source):
             continue
         try:
-            resolve(entry.build)
+            resolve(entry.build)  # each field in one of its layouts at least
+            for structure in entry.build.layouts:
+                resolve(entry.build, structure)  # and a number wherever it is
         except ValueError as exc:
             errors.append(CatalogueError(entry.source, entry.line, "data.build", str(exc), entry.id))
             del entries[entry.id]

@@ -415,10 +415,28 @@ class BufferField:
 
 @dataclass(frozen=True)
 class DataBuild:
-    """`data.build`: the host buffer is the layout `structure`, built from the named fields given."""
+    """`data.build`: the host buffer is the layout `structure`, built from the named fields given; or, with
+    `by`, the layout that field's value picks in `structures` (value, layout), `structure` for the others
+    (a create's buffer is the KV Identify Namespace structure for a Key Value namespace)."""
 
     structure: str
     fields: tuple[BufferField, ...]
+    by: str | None = None
+    structures: tuple[tuple[int, str], ...] = ()
+
+    def structure_for(self, values: Mapping[str, int]) -> str:
+        """The layout the buffer is for these values."""
+        if self.by is not None:
+            for value, structure in self.structures:
+                if values.get(self.by) == value:
+                    return structure
+        return self.structure
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        """Every layout the buffer may be, the one for the values not listed first."""
+        picked = (s for _, s in self.structures if s != self.structure)
+        return (self.structure, *dict.fromkeys(picked))
 
 
 # What a decode rule's `context` may name besides the entry's own fields: facts the session learns from the
@@ -573,12 +591,26 @@ class CommandDef:
         return [b.name for b in self.build.fields if b.name in values]
 
     def build_data(self, values: Mapping[str, int]) -> bytes | None:
-        """The data buffer built from the buffer fields in `values`, or None when none is there."""
+        """The data buffer built from the buffer fields in `values`, or None when none is there. A field the
+        layout picked for these values lacks (`ncap` for a Key Value namespace) is refused, naming it."""
         if self.build is None or not self.buffer_given(values):
             return None
-        from nvtui.catalogue.buffer import build_bytes
+        from nvtui.catalogue.buffer import build_bytes, resolve
 
-        return build_bytes(self.build.structure, self.buffer_fields(), values)
+        structure = self.build.structure_for(values)
+        try:
+            fields = {f.name: f for f in resolve(self.build, structure)}
+        except ValueError as exc:  # checked when the entry was loaded; its layout changed since
+            raise UsageError(f"{self.source}:{self.line}: {self.id}: data.build: {exc}") from None
+        for name in self.buffer_given(values):
+            if name not in fields:
+                by = self.build.by
+                sends = f" {by}={self._show(by, values[by])} sends" if by is not None and by in values else ""
+                raise UsageError(
+                    f"field {name}: not in the {structure} buffer{sends} (its fields: {', '.join(fields)})"
+                )
+            fields[name].check(values[name])  # this layout's range (the form's and the line's: the first's)
+        return build_bytes(structure, tuple(fields.values()), values)
 
     def is_destructive(self, values: Mapping[str, int] | None = None) -> bool:
         """Whether sending needs --allow-destructive. A raw command is destructive unless its opcode belongs

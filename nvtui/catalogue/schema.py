@@ -15,7 +15,7 @@ from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 __all__ = [
     "BufferFieldModel", "BuildModel", "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel",
-    "FromFieldModel", "PresetModel", "ResultDecodeModel", "RuleModel", "SimulateModel",
+    "FromFieldModel", "PresetModel", "ResultDecodeModel", "RuleModel", "SimulateModel", "StructureByModel",
 ]  # fmt: skip
 
 U32_MAX = 0xFFFF_FFFF  # a data length is the 32-bit data_len of the passthrough command
@@ -122,10 +122,19 @@ class BufferFieldModel(_Model):
     help: str = ""
 
 
-class BuildModel(_Model):
-    """`data.build`: the write buffer is the structure layout `structure`, built from the named `fields`."""
+class StructureByModel(_Model):
+    """`{by: FIELD, structures: {VALUE: LAYOUT}, otherwise: LAYOUT}`: the layout a field's value picks."""
 
-    structure: str = Field(pattern=KEBAB)
+    by: str
+    structures: dict[int | str, Annotated[str, Field(pattern=KEBAB)]] = Field(min_length=1)
+    otherwise: str = Field(pattern=KEBAB)
+
+
+class BuildModel(_Model):
+    """`data.build`: the write buffer is the structure layout `structure` (or the one a field's value picks),
+    built from the named `fields`."""
+
+    structure: Annotated[str, Field(pattern=KEBAB)] | StructureByModel
     fields: list[BufferFieldModel] = Field(min_length=1)
 
 
