@@ -36,7 +36,9 @@ Built data (`data.build`): an entry whose host buffer is a known structure names
 of it a user may give, `build: {structure: identify-namespace, fields: [{name: nsze}, ...]}`. They are given
 like the command's own fields (`nsze=2048`), their ranges are the layout field's bits (read from the layout
 when first needed, so a start loads no layout), and `encode` builds the buffer through
-`nvtui.structures.encode`: the fields not given are zero. A field that fills an array of one-number
+`nvtui.structures.encode`: the fields not given are zero. `structure: {by: F, structures: {VALUE: LAYOUT},
+otherwise: LAYOUT}` picks the layout by a command field's value, and a buffer field the picked layout lacks
+is refused. A field that fills an array of one-number
 elements (`{name: ctrlids, at: ids.id}`) is a list, typed `1,2,3`; the array's count field is set from it.
 Its value is held, like any field's, as one integer: the numbers packed from the low bits, `item_bits`
 each, under one marker bit that keeps the count (so a list may end in zeros). A buffer given as data (a
