@@ -359,6 +359,8 @@ def key_fields(defn: CommandDef, values: Mapping[str, int]) -> list[str]:
         shown = f.name_of(value) or (f"{value:#x}" if value >= HEX_FROM else str(value))
         defaulted = f.name in selectors and not f.required and f.default is not None and value == f.default
         out.append((f"{f.name}={shown}", f.name in selectors, defaulted))
+    for name in defn.buffer_given(values):  # a data buffer's fields given: what the buffer was built from
+        out.append((f"{name}={defn.text_of(name, values)}", False, False))
     if any(selector and not defaulted for _, selector, defaulted in out):
         return [text for text, _, defaulted in out if not defaulted]
     return [text for text, _, _ in out]

@@ -433,6 +433,8 @@ def script_from_history(results: Sequence[SendResult], pin_device: str | None = 
         p, status = r.prepared, r.completion.status
         read = r.completion.data if r.ok and p.defn.queue == "io" and p.reads_data else None
         sent = p.command.data if p.command.data is not None and p.command.direction.value & 1 else None
+        if p.defn.buffer_given(p.values):
+            sent = None  # built from the buffer fields the step records: a replay builds the same bytes
         metadata = p.command.metadata if p.command.direction.value & 1 else None
         steps.append(
             ScriptStep(

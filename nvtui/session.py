@@ -311,6 +311,13 @@ class Session:
         if data_len is not None and not defn.raw:
             given = defn.derive_length(given, data_len, lba_size)
             values = defn.complete(given)
+        if data_in is not None:
+            built_from = defn.buffer_given(values)
+            if built_from:  # one says what the buffer holds: the file, or the fields (refused before reading)
+                raise UsageError(
+                    f"{defn.id}: --data-in {data_in} and the buffer fields {', '.join(built_from)} both say "
+                    "what the data buffer holds: give one"
+                )
         if (data_in is not None or data is not None) and data_len is None and defn.sized_by_data(given):
             # The entry's length is a byte count the user left out (KV Store's value size, Security Send's
             # transfer length): the data's size sets it, as nvme-cli takes a file's size.
@@ -675,9 +682,11 @@ def _check_data_given(prepared: Prepared) -> None:
     zeros nobody chose (a write would overwrite blocks with them): zeros, too, come from a file."""
     cmd = prepared.command
     if cmd.data_len and cmd.data is None and cmd.direction in _SENDS:
+        build = prepared.defn.build
+        fields = f", or its buffer's fields ({', '.join(b.name for b in build.fields)})" if build else ""
         raise UsageError(
             f"{prepared.defn.id} sends {cmd.data_len:,} bytes to the controller and none were given: give "
-            "them (--data-in FILE; in Compose, the input file; in a script, the step's data)"
+            f"them (--data-in FILE; in Compose, the input file; in a script, the step's data{fields})"
         )
 
 

@@ -443,3 +443,36 @@ async def test_commands_picked_faster_than_their_forms_mount_leave_the_last_one_
         await until(
             pilot, lambda: screen.prepared is not None and screen.prepared.defn.id == "get-features", "it"
         )
+
+
+# --- a data buffer built from fields --------------------------------------------------------------------
+
+
+async def test_a_create_s_buffer_fields_are_inputs_that_build_the_data() -> None:
+    from nvtui import structures
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await compose(pilot, "namespace-management", sel="create", nsze="2048", ncap="2048")
+        form = form_of(screen)
+        names = [name for name, _ in form.targets()]
+        assert names == ["nsid", "sel", "csi", "nsze", "ncap", "flbas", "dps", "nmic", "anagrpid", "nvmsetid",
+                         "endgid"]  # fmt: skip
+        assert form.query_one("#field-flbas", Input).value == ""  # not given: zero in the buffer, no word
+        line = line_of(screen)
+        await until(
+            pilot, lambda: line.value == "namespace-management sel=create nsze=2048 ncap=2048", "the line"
+        )
+        await until(pilot, lambda: screen.prepared is not None and screen.prepared.values.get("ncap") == 2048,
+                    "the preview")  # fmt: skip
+        assert screen.prepared is not None
+        built = structures.encode("identify-namespace", {"nsze": 2048, "ncap": 2048})
+        assert screen.prepared.command.data == built and screen.prepared.command.data_len == 4096
+        help_text = str(form.query(".field-help")[3].render())
+        assert "data nsze" in help_text and "0x0-0xffffffffffffffff" in help_text
+        form.set_value("dps", "256")  # a value out of the layout field's bits: the input says so
+        await until(pilot, lambda: not form.valid, "the form invalid")
+        await type_line(pilot, screen, "ns-attach nsid=3 sel=attach ctrlids=1,2")
+        await until(pilot, lambda: showing(screen, "namespace-attachment", ctrlids="1,2"), "the list filled")
+        assert await sent_count(app) == 0

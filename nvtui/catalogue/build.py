@@ -8,7 +8,7 @@ less guarded than the built-in catalogue says (`Builtins`, `guard_problems`, `ho
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +22,11 @@ from nvtui.catalogue.model import (
     SLICE_RE,
     SPAN_RE,
     WIDTH,
+    BufferField,
     ByValue,
     CatalogueError,
     CommandDef,
+    DataBuild,
     DecodeRule,
     DefaultBy,
     FieldDef,
@@ -39,6 +41,7 @@ from nvtui.nvme.command import CDW_NAMES, U32_MAX, DataDirection
 
 if TYPE_CHECKING:
     from nvtui.catalogue.schema import (
+        BuildModel,
         ByValueModel,
         EntryModel,
         FieldModel,
@@ -437,6 +440,9 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
     simulate = None
     if model.simulate is not None:
         simulate = _build_simulate(model.simulate, model, by_name, decoders, problems)
+    build = None
+    if model.data.build is not None:
+        build = _build_buffer(model.data.build, declared, by_name, decoders, problems)
     if problems:
         raise EntryProblems(problems)
     return CommandDef(
@@ -447,7 +453,77 @@ def build_entry(model: EntryModel, source: Path, line: int, decoders: frozenset[
         refused=model.refused, raw=model.raw, source=source, line=line, timeout=model.timeout,
         waits_for_event=model.waits_for_event, refused_on={str(k): v for k, v in model.refused_on.items()},
         simulate=simulate, returned_by_result=model.data.returned == "result",
+        build=build,
     )  # fmt: skip
+
+
+def _build_buffer(
+    bm: BuildModel,
+    declared: DataDirection | None,
+    by_name: Mapping[str, FieldDef],
+    decoders: frozenset[str] | None,
+    problems: Problems,
+) -> DataBuild | None:
+    """The built data buffer as the entry says it. Its fields are checked against the layout once every
+    file's layouts are known (`check_builds`), for user files; the built-in ones by a test."""
+    found = len(problems)
+    if declared is not DataDirection.HOST_TO_CONTROLLER:
+        said = declared.short if declared is not None else "opcode"
+        problems.append((("data", "build"), f"only a write's buffer is built from fields (direction {said})"))
+    where: tuple[Any, ...] = ("data", "build", "structure")
+    by: str | None = None
+    picked: list[tuple[int, str]] = []
+    if isinstance(bm.structure, str):
+        default, named = bm.structure, [(where, bm.structure)]
+    else:
+        by, default = bm.structure.by, bm.structure.otherwise
+        named = [((*where, "otherwise"), default)]
+        if by not in by_name:
+            problems.append(((*where, "by"), f"no field named {by!r}"))
+        for key, structure in bm.structure.structures.items():
+            named.append(((*where, "structures", key), structure))
+            if by in by_name:
+                try:
+                    picked.append((_value_of(by_name[by], key), structure))
+                except UsageError as exc:
+                    problems.append(((*where, "structures", key), str(exc)))
+    for path, structure in named:
+        if decoders is not None and structure not in decoders:
+            close = close_matches(structure, sorted(decoders), n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            problems.append((path, f"no structure layout {structure!r}{hint}"))
+    seen: set[str] = set()
+    for i, fm in enumerate(bm.fields):
+        if fm.name in by_name:
+            message = f"{fm.name!r} is a field of the command already (a buffer field needs its own name)"
+            problems.append((("data", "build", "fields", i, "name"), message))
+        elif fm.name in seen:
+            problems.append((("data", "build", "fields", i, "name"), f"field {fm.name!r} defined twice"))
+        seen.add(fm.name)
+    if len(problems) > found:
+        return None
+    fields = tuple(BufferField(fm.name, fm.at or fm.name, fm.help) for fm in bm.fields)
+    return DataBuild(default, fields, by, tuple(picked))
+
+
+def check_builds(entries: dict[str, CommandDef], builtin: Callable[[Path], bool]) -> list[CatalogueError]:
+    """Resolve every user entry's `data.build` fields against its layout (all files' layouts are known now);
+    an entry whose buffer names what its layout lacks is taken out, with one error line naming its file and
+    line. Built-in entries are not resolved here (a start loads no layout): a test resolves them."""
+    from nvtui.catalogue.buffer import resolve
+
+    errors: list[CatalogueError] = []
+    for entry in list(entries.values()):
+        if entry.build is None or builtin(entry.source):
+            continue
+        try:
+            resolve(entry.build)  # each field in one of its layouts at least
+            for structure in entry.build.layouts:
+                resolve(entry.build, structure)  # and a number wherever it is
+        except ValueError as exc:
+            errors.append(CatalogueError(entry.source, entry.line, "data.build", str(exc), entry.id))
+            del entries[entry.id]
+    return errors
 
 
 def _build_simulate(

@@ -36,7 +36,7 @@ def parse_line(catalogue: Catalogue, line: str) -> ParsedLine:
     texts: dict[str, str] = {}
     for word in words[1:]:
         name, sep, value = word.partition("=")
-        known = {f.name for f in defn.fields}
+        known = set(defn.field_names)
         if sep and name.strip().lower() in known:
             texts[name.strip().lower()] = value
     try:
@@ -60,6 +60,8 @@ def shown_text(f: FieldDef, text: str, *, always: bool = False) -> str | None:
     if f.kind == "bytes":  # a key, always shown (0x00 is a key, not the field's default); as typed, or as
         # 0x-hex where a space would split the line's words
         return "0x" + f.parse_bytes(text).hex() if any(c.isspace() for c in text) else text
+    if f.buffer:  # a data buffer field typed is given (flbas=0 builds a buffer), whatever its value
+        return text
     if not always and f.default_by is None and value == f.default:
         return None
     return f.name_of(value) or text if f.values else text
@@ -70,7 +72,8 @@ def line_of(defn: CommandDef, texts: Mapping[str, str]) -> str:
     words = [defn.id]
     # The first named-value field says what the command does (lid, cns, fid, zra): shown even at its default.
     main = next((f.name for f in defn.fields if f.kind == "enum"), None)
-    for f in defn.fields:
+    typed = [name for name in defn.buffer_given(texts) if texts[name].strip()]
+    for f in defn.fields + (defn.buffer_fields() if typed else ()):
         shown = shown_text(f, texts.get(f.name, ""), always=f.name == main)
         if shown is not None:
             words.append(f"{f.name}={shown}")
@@ -96,7 +99,7 @@ def complete_line(catalogue: Catalogue, line: str) -> str | None:
     name, sep, value = lowered.partition("=")
     if not sep:
         given = {w.partition("=")[0].lower() for w in head.split()[1:]}
-        fields = [f.name for f in defn.fields if f.name not in given]
+        fields = [name for name in defn.field_names if name not in given]
         found = _first_longer(fields, name)
         return None if found is None else f"{prefix}{found}="
     try:

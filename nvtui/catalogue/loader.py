@@ -24,6 +24,7 @@ from nvtui.catalogue.build import (
     bind_raw,
     build_entry,
     build_preset_draft,
+    check_builds,
     check_simulations,
     guard_problems,
     hold_guard,
@@ -453,8 +454,20 @@ def load_catalogue(extra_files: Sequence[Path] = (), *, user_dir: bool = True) -
             order[entry.id] = entry  # a preset is as guarded as the (held) entry it names
     errors.extend(apply_extensions(order, extensions, decoders))
     errors.extend(check_simulations(order))
+    # A user entry's buffer fields against its layout; the built-in entries' too when a user file replaced
+    # layouts (a test resolves them against the built-in ones: a start without user layouts loads none).
+    errors.extend(check_builds(order, (lambda _: False) if _user_layouts(user_files) else is_builtin))
     entries = bind_raw(list(order.values()), builtins)
     return Catalogue(entries=entries, errors=errors, files=files, notices=notices)
+
+
+def _user_layouts(user_files: Sequence[Path]) -> bool:
+    """Whether user files registered structures (read only when there are user files)."""
+    if not user_files:
+        return False
+    from nvtui import structures
+
+    return structures.has_user()
 
 
 def _layout_error(err: Any) -> CatalogueError:
@@ -503,6 +516,7 @@ def inspect_file(path: Path) -> FileResult:
     _, preset_errors = resolve_presets([e for e in result.entries if e.preset_draft], order)
     preset_errors = [*preset_errors, *apply_extensions(order, result.extensions, decoders)]
     preset_errors += check_simulations(order)
+    preset_errors += check_builds(order, lambda _: False)  # a check resolves the built-in buffers too
     entries = tuple(e for e in result.entries if e.preset_draft or e.id in order)
     return FileResult(entries, (*result.errors, *layout_errors, *preset_errors), result.notices)
 

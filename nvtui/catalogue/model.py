@@ -31,6 +31,18 @@ Data length (`data.length`): a fixed byte count; `{field: F, unit: U}` (F's coun
 or `lba` for the namespace's LBA size, or `{by: G, sizes: {...}}` for a unit picked by G's value);
 `{by: F, sizes: {VALUE: BYTES}, otherwise: ...}` (bytes picked by F's value); `user` (--data-len required);
 `optional` (--data-len if given, else no data).
+
+Built data (`data.build`): an entry whose host buffer is a known structure names the layout and the fields
+of it a user may give, `build: {structure: identify-namespace, fields: [{name: nsze}, ...]}`. They are given
+like the command's own fields (`nsze=2048`), their ranges are the layout field's bits (read from the layout
+when first needed, so a start loads no layout), and `encode` builds the buffer through
+`nvtui.structures.encode`: the fields not given are zero. `structure: {by: F, structures: {VALUE: LAYOUT},
+otherwise: LAYOUT}` picks the layout by a command field's value, and a buffer field the picked layout lacks
+is refused. A field that fills an array of one-number
+elements (`{name: ctrlids, at: ids.id}`) is a list, typed `1,2,3`; the array's count field is set from it.
+Its value is held, like any field's, as one integer: the numbers packed from the low bits, `item_bits`
+each, under one marker bit that keeps the count (so a list may end in zeros). A buffer given as data (a
+file, a script's data) and buffer fields together are refused: one says what the buffer holds.
 """
 
 from __future__ import annotations
@@ -172,6 +184,11 @@ class FieldDef:
     max_bytes: int = 0
     min_bytes: int = 0
     length_field: str | None = None
+    # A field of the built data buffer (`data.build`): the layout field it fills ("" for a command field);
+    # for a list (`kind == "list"`), `array.element`, each number `item_bits` wide, at most `max_items`.
+    buffer: str = ""
+    item_bits: int = 0
+    max_items: int = 0
 
     @property
     def width(self) -> int:
@@ -179,6 +196,8 @@ class FieldDef:
 
     @property
     def location(self) -> str:
+        if self.buffer:
+            return f"data {self.buffer}"
         if len(self.slices) == 2 and self._is_span():
             return f"{self.slices[0].location}-{self.slices[1].location.removeprefix('cdw')}"
         return ", ".join(str(s) for s in self.slices)
@@ -190,6 +209,9 @@ class FieldDef:
     def range_text(self) -> str:
         if self.kind == "bytes":
             return f"{self.min_bytes}-{self.max_bytes} bytes, text or 0x-hex"
+        if self.kind == "list":
+            most = (1 << self.item_bits) - 1
+            return f"1-{self.max_items} numbers 0-{_fmt_num(most, most > 0x10000)}, comma-separated"
         big = self.max > 0x10000
         return f"{_fmt_num(self.min, big)}-{_fmt_num(self.max, big)}"
 
@@ -223,6 +245,11 @@ class FieldDef:
             raise UsageError(f"field {self.name}: {value!r} is not an integer (range {self.range_text()})")
         if value < 0:
             raise UsageError(f"field {self.name}: {value} is negative (range {self.range_text()})")
+        if self.kind == "list":
+            count, rest = divmod(value.bit_length() - 1, self.item_bits)
+            if rest or not 1 <= count <= self.max_items:
+                raise UsageError(f"field {self.name}: not a list of {self.range_text()}")
+            return value
         if not self.min <= value <= self.max:
             raise self._range_error(shown or str(value))
         return value
@@ -278,11 +305,51 @@ class FieldDef:
 
         return typed_bytes(self.bytes_of(value, length))
 
+    # -- lists (a built buffer's array of numbers: a Controller List's identifiers) --
+
+    def items_of(self, value: int) -> list[int]:
+        """The numbers a list field's value holds (below its marker bit)."""
+        count = (value.bit_length() - 1) // self.item_bits
+        mask = (1 << self.item_bits) - 1
+        return [value >> (i * self.item_bits) & mask for i in range(count)]
+
+    def list_value(self, items: Sequence[int]) -> int:
+        """A list field's value: the numbers packed from the low bits under a marker bit."""
+        value = 1 << (len(items) * self.item_bits)
+        for i, item in enumerate(items):
+            value |= item << (i * self.item_bits)
+        return value
+
+    def parse_list(self, text: str) -> int:
+        """`1,2,3` (each a number in range) as a list field's value; one-line UsageError otherwise."""
+        words = [w.strip() for w in text.split(",")]
+        if not text.strip() or any(not w for w in words):
+            raise UsageError(f"field {self.name}: {_shown(text)!r} is no list ({self.range_text()})")
+        if len(words) > self.max_items:
+            raise UsageError(
+                f"field {self.name}: {len(words)} numbers, more than {self.max_items} ({self.range_text()})"
+            )
+        most = (1 << self.item_bits) - 1
+        items = []
+        for word in words:
+            try:
+                number = parse_number(word)
+            except NumberTooLong:
+                number = None
+            if number is None or word.startswith("-") or not 0 <= number <= most:
+                raise UsageError(
+                    f"field {self.name}: {_shown(word)} is not a number 0-{most} ({self.range_text()})"
+                )
+            items.append(number)
+        return self.list_value(items)
+
     def parse(self, text: str) -> int:
         """A value as a person types it: decimal, 0x-hex, or one of the field's names (a `bytes` field: its
-        byte string's value, see `parse_bytes`)."""
+        byte string's value, see `parse_bytes`; a list: `parse_list`)."""
         if self.kind == "bytes":
             return int.from_bytes(self.parse_bytes(text.strip()), "little")
+        if self.kind == "list":
+            return self.parse_list(text)
         s = text.strip()
         lowered = s.lower()
         try:
@@ -336,6 +403,42 @@ class FromField:
 
 
 Length = int | str | FromField | ByValue | None
+
+
+@dataclass(frozen=True)
+class BufferField:
+    """A field of a built data buffer as the catalogue names it: its name, the layout field it fills (`at`:
+    `nsze`, or `ids.id` for the element field of an array: a list) and its help."""
+
+    name: str
+    at: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class DataBuild:
+    """`data.build`: the host buffer is the layout `structure`, built from the named fields given; or, with
+    `by`, the layout that field's value picks in `structures` (value, layout), `structure` for the others
+    (a create's buffer is the KV Identify Namespace structure for a Key Value namespace)."""
+
+    structure: str
+    fields: tuple[BufferField, ...]
+    by: str | None = None
+    structures: tuple[tuple[int, str], ...] = ()
+
+    def structure_for(self, values: Mapping[str, int]) -> str:
+        """The layout the buffer is for these values."""
+        if self.by is not None:
+            for value, structure in self.structures:
+                if values.get(self.by) == value:
+                    return structure
+        return self.structure
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        """Every layout the buffer may be, the one for the values not listed first."""
+        picked = (s for _, s in self.structures if s != self.structure)
+        return (self.structure, *dict.fromkeys(picked))
 
 
 # What a decode rule's `context` may name besides the entry's own fields: facts the session learns from the
@@ -422,6 +525,7 @@ class CommandDef:
     refused_on: Mapping[str, str] = field(default_factory=dict)
     simulate: Simulate | None = None  # the simulated controller's answer to it
     returned_by_result: bool = False  # the completion's DW0 counts the bytes of data returned (`returned`)
+    build: DataBuild | None = None  # the data buffer built from named fields (`data.build`)
 
     def timeout_for(self, given: int | None = None, default: int | None = None) -> int:
         """The seconds a send waits for this command: `given` (--timeout), else the entry's own, else
@@ -460,15 +564,61 @@ class CommandDef:
         for f in self.fields:
             if f.name == name:
                 return f
-        close = close_matches(name, [f.name for f in self.fields], n=3)
+        if self.build is not None and any(b.name == name for b in self.build.fields):
+            return next(f for f in self.buffer_fields() if f.name == name)
+        names = self.field_names
+        close = close_matches(name, names, n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise UsageError(
-            f"{self.id}: unknown field {name!r} (fields: {', '.join(f.name for f in self.fields)}){hint}"
-        )
+        raise UsageError(f"{self.id}: unknown field {name!r} (fields: {', '.join(names)}){hint}")
 
     @property
     def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
+        """The command's fields, then its data buffer's (named without loading the layout)."""
+        return [f.name for f in self.fields] + [b.name for b in (self.build.fields if self.build else ())]
+
+    def buffer_fields(self) -> tuple[FieldDef, ...]:
+        """The data buffer's fields, their ranges from the layout (loaded now); () without `data.build`."""
+        if self.build is None:
+            return ()
+        from nvtui.catalogue.buffer import resolve
+
+        try:
+            return resolve(self.build)
+        except ValueError as exc:  # checked when the entry was loaded; its layout changed since
+            raise UsageError(f"{self.source}:{self.line}: {self.id}: data.build: {exc}") from None
+
+    @property
+    def form_fields(self) -> tuple[FieldDef, ...]:
+        """Every field a form asks for: the command's, then its data buffer's."""
+        return self.fields + self.buffer_fields()
+
+    def buffer_given(self, values: Mapping[str, object]) -> list[str]:
+        """The data buffer fields among `values` (the buffer is built from them when there are any)."""
+        if self.build is None:
+            return []
+        return [b.name for b in self.build.fields if b.name in values]
+
+    def build_data(self, values: Mapping[str, int]) -> bytes | None:
+        """The data buffer built from the buffer fields in `values`, or None when none is there. A field the
+        layout picked for these values lacks (`ncap` for a Key Value namespace) is refused, naming it."""
+        if self.build is None or not self.buffer_given(values):
+            return None
+        from nvtui.catalogue.buffer import build_bytes, resolve
+
+        structure = self.build.structure_for(values)
+        try:
+            fields = {f.name: f for f in resolve(self.build, structure)}
+        except ValueError as exc:  # checked when the entry was loaded; its layout changed since
+            raise UsageError(f"{self.source}:{self.line}: {self.id}: data.build: {exc}") from None
+        for name in self.buffer_given(values):
+            if name not in fields:
+                by = self.build.by
+                sends = f" {by}={self._show(by, values[by])} sends" if by is not None and by in values else ""
+                raise UsageError(
+                    f"field {name}: not in the {structure} buffer{sends} (its fields: {', '.join(fields)})"
+                )
+            fields[name].check(values[name])  # this layout's range (the form's and the line's: the first's)
+        return build_bytes(structure, tuple(fields.values()), values)
 
     def is_destructive(self, values: Mapping[str, int] | None = None) -> bool:
         """Whether sending needs --allow-destructive. A raw command is destructive unless its opcode belongs
@@ -586,12 +736,15 @@ class CommandDef:
         if f.kind == "bytes":
             length = values.get(f.length_field, 0) if f.length_field else (value.bit_length() + 7) // 8
             return f.bytes_text(value, max(length, (value.bit_length() + 7) // 8))
+        if f.kind == "list":
+            return ",".join(str(item) for item in f.items_of(value))
         return f.name_of(value) or str(value) if f.values else str(value)
 
     def shown_values(self, values: Mapping[str, int]) -> dict[str, int | str]:
-        """`values` as output shows them (JSON, a recorded script): numbers, a byte string as its text."""
+        """`values` as output shows them (JSON, a recorded script): numbers, a byte string or a list as
+        its text."""
         return {
-            name: self.text_of(name, values) if self.field(name).kind == "bytes" else value
+            name: self.text_of(name, values) if self.field(name).kind in ("bytes", "list") else value
             for name, value in values.items()
         }
 
@@ -613,8 +766,9 @@ class CommandDef:
             else:
                 out[f.name] = f.default
         self._check_byte_strings(values, out)
+        buffer = {name: values[name] for name in self.buffer_given(values)}  # no defaults: zero unless given
         if not picked_later:
-            return out
+            return {**out, **buffer}
         for f in picked_later:
             assert f.default_by is not None
             default = f.default_by.pick(out.get(f.default_by.by))
@@ -622,7 +776,7 @@ class CommandDef:
                 out[f.name] = default
             elif device_nsid is not None:
                 out[f.name] = f.check(device_nsid)
-        return {f.name: out[f.name] for f in self.fields if f.name in out}
+        return {**{f.name: out[f.name] for f in self.fields if f.name in out}, **buffer}
 
     @property
     def byte_count_field(self) -> str | None:
@@ -714,6 +868,9 @@ class CommandDef:
                 bits >>= s.width
         opcode = words["opcode"] if self.raw else self.opcode
         direction = self.direction_of(full)
+        built = self.build_data(full)
+        if built is not None:
+            data = self._built_data(full, built, lba_size, data)
         length = self._data_length(full, direction, lba_size, data_len, data)
         metadata_len = 0
         if self.metadata and metadata_size > 0 and direction is not DataDirection.NONE:
@@ -727,6 +884,22 @@ class CommandDef:
             cdw10=words["cdw10"], cdw11=words["cdw11"], cdw12=words["cdw12"], cdw13=words["cdw13"],
             cdw14=words["cdw14"], cdw15=words["cdw15"], data_len=length, metadata_len=metadata_len, data=data,
         )  # fmt: skip
+
+    def _built_data(
+        self, values: Mapping[str, int], built: bytes, lba_size: int | None, data: bytes | None
+    ) -> bytes:
+        """The buffer built from fields, refused when data was given too or the command moves none."""
+        given = self.buffer_given(values)
+        names = f"field{'s' if len(given) > 1 else ''} {', '.join(given)}"
+        if data is not None:
+            raise UsageError(
+                f"{self.id}: the data buffer is given twice, as data ({len(data)} bytes: --data-in or a "
+                f"script's data) and as {names}: give one"
+            )
+        expected = self.expected_length(values, lba_size)
+        if expected.kind == "bytes" and expected.size == 0:
+            raise UsageError(f"{self.id}: {expected.why}: {names} would go in a data buffer it does not send")
+        return built
 
     def lba_count(self, values: Mapping[str, int]) -> int | None:
         """The number of blocks the command moves (its length field, when the length is in LBAs)."""

@@ -14,8 +14,8 @@ from nvtui.catalogue.model import KEBAB
 from nvtui.nvme.timeouts import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 __all__ = [
-    "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel", "FromFieldModel", "PresetModel",
-    "ResultDecodeModel", "RuleModel", "SimulateModel",
+    "BufferFieldModel", "BuildModel", "ByValueModel", "DataModel", "EntryModel", "FieldModel", "FileModel",
+    "FromFieldModel", "PresetModel", "ResultDecodeModel", "RuleModel", "SimulateModel", "StructureByModel",
 ]  # fmt: skip
 
 U32_MAX = 0xFFFF_FFFF  # a data length is the 32-bit data_len of the passthrough command
@@ -113,6 +113,31 @@ Length = Annotated[
 ]
 
 
+class BufferFieldModel(_Model):
+    """A field of a built data buffer: its name (as the command's fields are named) and the layout field it
+    fills (`at`, default its name; `ARRAY.ELEMENT` for a list of numbers, as a Controller List's ids)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    at: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+    help: str = ""
+
+
+class StructureByModel(_Model):
+    """`{by: FIELD, structures: {VALUE: LAYOUT}, otherwise: LAYOUT}`: the layout a field's value picks."""
+
+    by: str
+    structures: dict[int | str, Annotated[str, Field(pattern=KEBAB)]] = Field(min_length=1)
+    otherwise: str = Field(pattern=KEBAB)
+
+
+class BuildModel(_Model):
+    """`data.build`: the write buffer is the structure layout `structure` (or the one a field's value picks),
+    built from the named `fields`."""
+
+    structure: Annotated[str, Field(pattern=KEBAB)] | StructureByModel
+    fields: list[BufferFieldModel] = Field(min_length=1)
+
+
 class DataModel(_Model):
     direction: Literal["none", "read", "write", "bidirectional", "opcode"] = "none"
     length: Length | None = None
@@ -120,6 +145,7 @@ class DataModel(_Model):
     # "result": the completion's DW0 says how many bytes of the buffer hold data (KV Retrieve: the value's
     # size); what is shown and written to --data-out is cut to it. "buffer": the whole buffer.
     returned: Literal["buffer", "result"] = "buffer"
+    build: BuildModel | None = None
 
 
 class RuleModel(_Model):

@@ -125,13 +125,19 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
         super().__init__(id=id)
         self.defn = defn
         self.initial = dict(initial or {})
+        # The command's fields, then its data buffer's (from the layout: a broken one leaves them out, and
+        # a send says why).
+        try:
+            self.field_defs = defn.form_fields
+        except UsageError:
+            self.field_defs = defn.fields
 
     def compose(self) -> ComposeResult:
         d = self.defn
         where = f" ({d.spec})" if d.spec else ""
         opcode = "any opcode" if d.raw else f"opcode {d.opcode:#04x}"
         yield Static(f"[b]{d.name}[/b]: {opcode}, {d.queue} queue{where}\n{d.help}", classes="command-help")
-        for f in d.fields:
+        for f in self.field_defs:
             with Vertical(classes="field"):
                 with Horizontal(classes="field-row"):
                     yield Label(f.name, classes="field-name")
@@ -139,7 +145,7 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
                     if f.kind == "enum" and f.values:
                         yield self._custom_input(f)
                 yield Static(self._help_text(f), classes="field-help")
-        if not d.fields:
+        if not self.field_defs:
             yield Static("This command has no fields.", classes="command-help")
 
     def _help_text(self, f: FieldDef) -> str:
@@ -152,8 +158,13 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
     def _initial_text(self, f: FieldDef) -> str:
         if f.name in self.initial:
             return self.initial[f.name]
-        if f.kind == "bytes" or self._length_of(f) is not None or f.name == self.defn.byte_count_field:
-            return ""  # a key is typed; its length field is set from it; a value's size from the data
+        if (
+            f.kind == "bytes"
+            or self._length_of(f) is not None
+            or f.name == self.defn.byte_count_field
+            or f.buffer
+        ):  # a key is typed; its length field is set from it; a value's size from the data; a buffer field
+            return ""  # given builds the buffer
         return "" if f.default is None or f.default_by is not None else str(f.default)
 
     def _length_of(self, f: FieldDef) -> str | None:
@@ -191,6 +202,10 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
         placeholder = "namespace of the device" if f.default is None else f"default {f.default}"
         if f.kind == "bytes":
             placeholder = "text, or 0x-hex bytes"
+        elif f.kind == "list":
+            placeholder = "data buffer: 1 or 1,2,..."
+        elif f.buffer:
+            placeholder = "data buffer: 0 unless given"
         elif (keyed := self._length_of(f)) is not None:
             placeholder = f"set from {keyed}"
         elif f.name == self.defn.byte_count_field:
@@ -234,7 +249,7 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
     @property
     def values(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for f in self.defn.fields:
+        for f in self.field_defs:
             control = self.query_one(f"#field-{f.name}")
             if isinstance(control, Checkbox):
                 out[f.name] = "1" if control.value else "0"
@@ -269,7 +284,7 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
     def set_values(self, texts: dict[str, str]) -> None:
         """Every field as `texts` gives it, the others back to their initial text (the command line's
         words: a word taken out of the line puts its field back to the default)."""
-        for f in self.defn.fields:
+        for f in self.field_defs:
             text = texts.get(f.name, self._initial_text(f))
             if self.values.get(f.name, "") == text.strip():
                 continue
@@ -282,7 +297,7 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
 
     def targets(self) -> list[tuple[str, str]]:
         """(field name, control id) of each field, in order: where jump mode may go."""
-        return [(f.name, f"field-{f.name}") for f in self.defn.fields]
+        return [(f.name, f"field-{f.name}") for f in self.field_defs]
 
     def _post_changed(self) -> None:
         if not self._fields_mounted():
@@ -293,7 +308,7 @@ class CommandForm(VerticalScroll, can_focus=False):  # Tab goes field to field, 
         """Whether every field's control is in the form. Not so for a form removed while it was mounting
         (the Compose screen replaces its form when a second command is picked before the first form is
         up): its children are gone, but its own Mount still arrives."""
-        return self.is_attached and all(self.query(f"#field-{f.name}") for f in self.defn.fields)
+        return self.is_attached and all(self.query(f"#field-{f.name}") for f in self.field_defs)
 
     @on(Select.Changed)
     def _enum_changed(self, event: Select.Changed) -> None:
