@@ -348,3 +348,12 @@ def shells(sim_dir: Path) -> Iterator[Callable[[], Shell]]:
         finally:
             if shell.proc.poll() is None:
                 shell.proc.kill()
+
+
+async def test_identify_says_a_128_bit_identifier_is_supported(sim_dir: Path) -> None:
+    from nvtui.nvme.command import Command as Cmd
+
+    async with open_sim("sim0") as dev:
+        done = await dev.submit(Cmd(0x06, True, cdw10=0x01, data_len=4096))
+        assert done.ok and done.data is not None
+        assert int.from_bytes(done.data[96:100], "little") & 1  # CTRATT bit 0: EXHID is accepted

@@ -95,7 +95,7 @@ def identify_controller(ctrl: SimController) -> bytes:
         "fr": ctrl.firmware.running, "rab": 6, "ieee": identity.IEEE_OUI, "cmic": 0, "mdts": identity.MDTS,
         "cntlid": identity.CNTLID, "ver": identity.VERSION, "rtd3r": 1_000_000, "rtd3e": 1_000_000,
         "oaes": 1 << 8 | 1 << 27,  # Namespace Attribute and Zone Descriptor Changed notices
-        "ctratt": 1 << 4 | 1 << 19,  # Endurance Groups, Flexible Data Placement
+        "ctratt": 1 << 0 | 1 << 4 | 1 << 19,  # 128-bit Host Identifier, Endurance Groups, FDP
         "cntrltype": 1,  # I/O controller
         # Format NVM, Firmware Commit and Image Download, Namespace Management and Attachment, Device
         # Self-test, Directives, Get LBA Status

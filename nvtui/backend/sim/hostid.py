@@ -18,9 +18,8 @@ never changes its identity at a reset, so registrations kept with PTPL stay this
 with the command that sets it and checkpointed with the rest (`SimController`), so every process sharing
 the controller knows the same host.
 
-Not told yet: Identify Controller's CTRATT bit 0 (128-bit Host Identifier Support) stays clear, although
-EXHID is accepted (setting it changes the Identify snapshots; a host such as nvme-cli that reads it then
-asks for the extended Reservation Report by default).
+Identify Controller's CTRATT bit 0 (128-bit Host Identifier Support) says EXHID is accepted (a host such as
+nvme-cli that reads it then asks for the extended Reservation Report by default).
 """
 
 from __future__ import annotations
