@@ -369,3 +369,42 @@ async def test_compose_sets_a_stores_value_size_from_its_input_file(
             "the value's 9 bytes in CDW10",
         )
         assert screen.prepared is not None and screen.prepared.command.data == b"hello tui"
+
+
+async def test_the_round_trip_in_the_tui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store (confirmed), Retrieve (the value, cut to DW0, on the Result screen), List (the key decoded),
+    Delete (confirmed), Exist (KV Key Does Not Exist by name): composed and sent in the TUI on sim0n3."""
+    from test_app import compose
+    from textual.widgets import Input
+
+    from nvtui.screens.result import ResultScreen
+    from nvtui.widgets.decoded_tree import DecodedTree
+    from tests.pilots import isolate_tui, until, writable_tui
+
+    isolate_tui(tmp_path, monkeypatch)
+    value = tmp_path / "v.bin"
+    value.write_bytes(b"kept in the tui")
+    async with writable_tui("sim0n3") as tui:
+        app, pilot, history = tui.app, tui.pilot, tui.history
+        screen = await compose(pilot, "kv-store", key="user42")
+        screen.query_one("#data-in", Input).value = str(value)
+        await until(pilot, lambda: screen.prepared is not None and screen.prepared.command.cdw10 == 15, "vs")
+        await tui.send_confirmed("the store")
+
+        async def sent(command: str, **fields: str) -> None:
+            count = len(history)
+            await compose(pilot, command, **fields)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: len(history) == count + 1, f"{command} sent")
+
+        await sent("kv-retrieve", key="user42")
+        retrieved = history[-1]
+        assert retrieved.completion.result == 15 and retrieved.completion.data == b"kept in the tui"
+        await sent("kv-list")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen) and app.screen.result, "the list")
+        rows = {r.name: r for r in app.screen.query_one("#decoded-tree", DecodedTree).all_rows()}
+        assert rows["nrk"].value == "1" and "user42" in rows["key"].meaning
+        await compose(pilot, "kv-delete", key="user42")
+        await tui.send_confirmed("the delete")
+        await sent("kv-exist", key="user42")
+        assert history[-1].completion.status.name == "KV Key Does Not Exist"
