@@ -9,7 +9,9 @@ database), so a run fails or passes the same way everywhere. `NVTUI_HYPOTHESIS=e
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -46,3 +48,24 @@ def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NVTUI_SIM_DIR", str(tmp_path))
     monkeypatch.setenv("NVTUI_SIM_LATENCY", "none")
     return tmp_path
+
+
+@pytest.fixture
+def shells(sim_dir: Path) -> Iterator[Callable[[], Any]]:
+    """Processes that share the simulator in `sim_dir` (test_sim_sharing's `Shell`, one request per line),
+    made on demand and closed, or killed, after the test."""
+    from tests.test_sim_sharing import Shell
+
+    opened: list[Shell] = []
+
+    def make() -> Shell:
+        opened.append(Shell())
+        return opened[-1]
+
+    yield make
+    for shell in opened:
+        try:
+            shell.close()
+        finally:
+            if shell.proc.poll() is None:
+                shell.proc.kill()

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -331,23 +331,6 @@ def test_a_damaged_host_identifier_is_refused_and_nothing_is_rewritten(name: str
     message = str(exc.value)
     assert says in message and "\n" not in message and "nvtui sim reset" in message
     assert fingerprint(drive_dir) == before
-
-
-@pytest.fixture
-def shells(sim_dir: Path) -> Iterator[Callable[[], Shell]]:
-    opened: list[Shell] = []
-
-    def make() -> Shell:
-        opened.append(Shell())
-        return opened[-1]
-
-    yield make
-    for shell in opened:
-        try:
-            shell.close()
-        finally:
-            if shell.proc.poll() is None:
-                shell.proc.kill()
 
 
 async def test_identify_says_a_128_bit_identifier_is_supported(sim_dir: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fuzz.recording import run_cli
 from simprocs import run_killed_after
+from test_sim_namespaces import ok, status
 
 from nvtui.backend.sim import SimBackend, open_sim, sim_controllers
 from nvtui.backend.sim.controller import SimController
@@ -59,18 +60,6 @@ def exist(key: bytes) -> Command:
 
 def identify(cns: int, nsid: int = 0, csi: int = 0) -> Command:
     return Command(0x06, True, nsid=nsid, cdw10=cns, cdw11=csi << 24, data_len=4096)
-
-
-async def ok(dev: SimBackend, cmd: Command) -> tuple[int, bytes]:
-    c = await dev.submit(cmd)
-    assert c.ok, c.status.name
-    return c.result, c.data or b""
-
-
-async def status(dev: SimBackend, cmd: Command) -> str:
-    c = await dev.submit(cmd)
-    assert not c.ok
-    return c.status.name
 
 
 def keys_listed(data: bytes) -> list[bytes]:

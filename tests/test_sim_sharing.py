@@ -77,23 +77,6 @@ class Shell:
             self.proc.wait(60)
 
 
-@pytest.fixture
-def shells(sim_dir: Path) -> Any:
-    opened: list[Shell] = []
-
-    def make() -> Shell:
-        opened.append(Shell())
-        return opened[-1]
-
-    yield make
-    for shell in opened:
-        try:
-            shell.close()
-        finally:
-            if shell.proc.poll() is None:
-                shell.proc.kill()
-
-
 def data_of(reply: dict[str, Any]) -> bytes:
     return base64.b64decode(reply["data"])
 

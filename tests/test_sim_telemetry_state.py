@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,23 +40,6 @@ def generation(data: bytes) -> int:
     value = header["hostdgn"]
     assert isinstance(value, int)
     return value
-
-
-@pytest.fixture
-def shells(sim_dir: Path) -> Iterator[Callable[[], Shell]]:
-    opened: list[Shell] = []
-
-    def make() -> Shell:
-        opened.append(Shell())
-        return opened[-1]
-
-    yield make
-    for shell in opened:
-        try:
-            shell.close()
-        finally:
-            if shell.proc.poll() is None:
-                shell.proc.kill()
 
 
 def shell_log(shell: Shell, *, create: bool) -> bytes:

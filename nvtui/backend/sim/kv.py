@@ -17,6 +17,7 @@ Capacity Exceeded when no run of free units is long enough or the namespace hold
 
 from __future__ import annotations
 
+import bisect
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,8 +97,6 @@ class KvIndex:
 
     def keys_from(self, start: bytes) -> list[bytes]:
         """The keys in byte order, from `start` (or the first key after it) on."""
-        import bisect
-
         if self._sorted is None:
             self._sorted = sorted(self.values)
         return self._sorted[bisect.bisect_left(self._sorted, start) :]
